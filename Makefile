@@ -1,0 +1,82 @@
+# missive - build, test and demo.  `make` builds the C module missive/core.so
+# against Lua 5.4 and Debian's mbedTLS; `make test` and `make demo` first install
+# what is missing (tools/deps.sh) when run as root, else print the apt-get line.
+
+LUA_VERSION    ?= 5.4
+LUA            ?= lua$(LUA_VERSION)
+LUA_INCDIR     ?= /usr/include/lua$(LUA_VERSION)
+MBEDTLS_INCDIR ?= /usr/include
+MBEDTLS_LIBDIR ?= /usr/lib/x86_64-linux-gnu
+PREFIX         ?= /usr/local
+LUA_LIBDIR_INSTALL ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_SHARE_INSTALL  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BUILD          ?= build/lua$(LUA_VERSION)
+
+CC      ?= cc
+WARN    := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wno-overlength-strings
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
+             -I$(MBEDTLS_INCDIR) -Icsrc
+LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+SANFLAGS ?=
+
+CORE_SRC := $(sort $(wildcard csrc/*.c))
+BIND_SRC := $(sort $(wildcard csrc/lua/*.c))
+CORE_OBJ := $(patsubst csrc/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+BIND_OBJ := $(patsubst csrc/lua/%.c,$(BUILD)/lua/%.o,$(BIND_SRC))
+MODULE   := $(BUILD)/missive/core.so
+CTESTS   := $(patsubst ctest/%.c,$(BUILD)/ctest/%,$(sort $(wildcard ctest/*_test.c)))
+
+.PHONY: all test test-c test-lua demo bench install clean deps lint
+
+all: $(MODULE)
+
+$(BUILD)/core/%.o: csrc/%.c $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(BUILD)/lua/%.o: csrc/lua/%.c $(wildcard csrc/*.h csrc/lua/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -I$(LUA_INCDIR) -c -o $@ $<
+
+$(MODULE): $(CORE_OBJ) $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+# C unit tests link the core only: proof that it needs no Lua.
+$(BUILD)/ctest/%: ctest/%.c $(CORE_OBJ) ctest/ctest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh test
+
+test-c: $(CTESTS)
+	@set -e; for t in $(CTESTS); do $$t; done
+
+test-lua: $(MODULE)
+	BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
+
+test: deps
+	@$(MAKE) --no-print-directory all test-c
+	@$(MAKE) --no-print-directory test-lua
+
+demo:
+	@sh tools/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) sh tools/demo.sh $(LUA)
+
+bench: deps all
+	BUILD=$(BUILD) sh bench/run.sh $(LUA)
+
+lint:
+	luacheck lua spec examples bench
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/missive $(DESTDIR)$(LUA_SHARE_INSTALL)/missive
+	install -m 755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR_INSTALL)/missive/core.so
+	install -m 644 lua/missive/*.lua $(DESTDIR)$(LUA_SHARE_INSTALL)/missive/
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+/* What each binding file registers into the missive.core table (on top of the stack). */
+#ifndef MVL_BIND_H
+#define MVL_BIND_H
+
+#include "compat.h"
+#include "mv_error.h"
+
+void mvl_open_smtp(lua_State *L);
+void mvl_open_pop3(lua_State *L);
+void mvl_open_email(lua_State *L);
+
+/* Pushes nil, message, kind[, reply table] and returns the count (for `return`). */
+int mvl_push_error(lua_State *L, const mv_error *e);
+/* Pushes {code =, enhanced =, text =}. */
+void mvl_push_reply(lua_State *L, const mv_reply *r);
+
+
+
+/* Option table readers for the session constructors: a wrong type raises (misuse). */
+const char *mvl_opt_string(lua_State *L, int t, const char *name);
+int mvl_opt_bool(lua_State *L, int t, const char *name, int dflt);
+lua_Integer mvl_opt_int(lua_State *L, int t, const char *name, lua_Integer dflt);
+/* Seconds (number) to milliseconds; dflt when absent. */
+int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt);
+#endif

@@ -1,0 +1,42 @@
+/* luaopen_missive_core: the one C module; each binding file adds its part. */
+#include "bind.h"
+
+#include <string.h>
+
+void mvl_push_reply(lua_State *L, const mv_reply *r)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, r->code);
+    lua_setfield(L, -2, "code");
+    if (r->enhanced[0] != '\0') {
+        lua_pushstring(L, r->enhanced);
+        lua_setfield(L, -2, "enhanced");
+    }
+    lua_pushstring(L, r->text);
+    lua_setfield(L, -2, "text");
+}
+
+int mvl_push_error(lua_State *L, const mv_error *e)
+{
+    mvl_pushfail(L);
+    lua_pushstring(L, e->msg[0] != '\0' ? e->msg : "unknown error");
+    lua_pushstring(L, mv_kind_name(e->kind));
+    if (e->has_reply) {
+        mvl_push_reply(L, &e->reply);
+        return 4;
+    }
+    return 3;
+}
+
+__attribute__((visibility("default"))) int luaopen_missive_core(lua_State *L);
+
+int luaopen_missive_core(lua_State *L)
+{
+    lua_newtable(L);
+    mvl_open_smtp(L);
+    mvl_open_pop3(L);
+    mvl_open_email(L);
+    lua_pushliteral(L, "0.1.0");
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,58 @@
+/* Reading constructor option tables. */
+#include "bind.h"
+
+const char *mvl_opt_string(lua_State *L, int t, const char *name)
+{
+    const char *v = NULL;
+    lua_getfield(L, t, name);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "option '%s' must be a string", name);
+        v = lua_tostring(L, -1);
+    }
+    /* The string stays alive: the option table holds it. */
+    lua_pop(L, 1);
+    return v;
+}
+
+int mvl_opt_bool(lua_State *L, int t, const char *name, int dflt)
+{
+    int v = dflt;
+    lua_getfield(L, t, name);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            luaL_error(L, "option '%s' must be a boolean", name);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer mvl_opt_int(lua_State *L, int t, const char *name, lua_Integer dflt)
+{
+    lua_Integer v = dflt;
+    lua_getfield(L, t, name);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "option '%s' must be a number", name);
+        v = (lua_Integer)lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt)
+{
+    int v = dflt;
+    lua_getfield(L, t, name);
+    if (!lua_isnil(L, -1)) {
+        lua_Number n;
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "option '%s' must be a number of seconds", name);
+        n = lua_tonumber(L, -1);
+        if (!(n >= 0) || n > 2000000) luaL_error(L, "option '%s' is out of range", name);
+        v = (int)(n * 1000 + 0.5);
+    }
+    lua_pop(L, 1);
+    return v;
+}

@@ -1,0 +1,28 @@
+/* Growable byte buffer with a read offset (bytes before `off` are consumed). */
+#ifndef MV_BUF_H
+#define MV_BUF_H
+
+#include <stddef.h>
+
+typedef struct mv_buf {
+    unsigned char *data;
+    size_t off;   /* first unconsumed byte */
+    size_t len;   /* end of valid bytes */
+    size_t cap;
+} mv_buf;
+
+void mv_buf_init(mv_buf *b);
+void mv_buf_free(mv_buf *b);
+/* Ensures room for `extra` more bytes at the end; 0 on success, -1 when out of memory. */
+int mv_buf_reserve(mv_buf *b, size_t extra);
+int mv_buf_append(mv_buf *b, const void *p, size_t n);
+int mv_buf_append_str(mv_buf *b, const char *s);
+void mv_buf_consume(mv_buf *b, size_t n);
+void mv_buf_reset(mv_buf *b);
+/* Securely wipes the bytes, e.g. after an AUTH line went out. */
+void mv_buf_wipe(mv_buf *b);
+
+static inline size_t mv_buf_avail(const mv_buf *b) { return b->len - b->off; }
+static inline unsigned char *mv_buf_head(const mv_buf *b) { return b->data + b->off; }
+
+#endif

@@ -1,0 +1,315 @@
+#include "mv_conn.h"
+#include "mv_tls_compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
+struct mv_tls {
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt ca;
+    mbedtls_x509_crt own_cert;
+    mbedtls_pk_context own_key;
+};
+
+/* Where distributions keep the CA bundle; the first readable one wins. */
+static const char *const ca_bundles[] = {
+    "/etc/ssl/certs/ca-certificates.crt",              /* Debian, Ubuntu, Alpine, Arch */
+    "/etc/pki/tls/certs/ca-bundle.crt",                /* Fedora, RHEL */
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",                          /* openSUSE */
+    "/etc/ssl/cert.pem",                               /* BSDs, macOS */
+    NULL
+};
+
+void mv_conn_init(mv_conn *c)
+{
+    mv_buf_init(&c->net_in);
+    mv_buf_init(&c->net_out);
+    mv_buf_init(&c->app_in);
+    c->eof = 0;
+    c->tls = NULL;
+    c->tls_ready = 0;
+    c->want = 0;
+}
+
+static void tls_free(mv_tls *t)
+{
+    if (t == NULL) return;
+    mbedtls_ssl_free(&t->ssl);
+    mbedtls_ssl_config_free(&t->conf);
+    mbedtls_ctr_drbg_free(&t->drbg);
+    mbedtls_entropy_free(&t->entropy);
+    mbedtls_x509_crt_free(&t->ca);
+    mbedtls_x509_crt_free(&t->own_cert);
+    mbedtls_pk_free(&t->own_key);
+    free(t);
+}
+
+void mv_conn_free(mv_conn *c)
+{
+    tls_free(c->tls);
+    c->tls = NULL;
+    mv_buf_free(&c->net_in);
+    mv_buf_free(&c->net_out);
+    mv_buf_free(&c->app_in);
+}
+
+int mv_conn_feed(mv_conn *c, const void *p, size_t n)
+{
+    c->want = 0;
+    return mv_buf_append(&c->net_in, p, n);
+}
+
+void mv_conn_feed_eof(mv_conn *c)
+{
+    c->eof = 1;
+}
+
+/* mbedTLS BIO over our buffers. */
+static int bio_send(void *ctx, const unsigned char *p, size_t n)
+{
+    mv_conn *c = ctx;
+    if (mv_buf_append(&c->net_out, p, n) != 0) return MBEDTLS_ERR_NET_SEND_FAILED;
+    return (int)n;
+}
+
+static int bio_recv(void *ctx, unsigned char *p, size_t n)
+{
+    mv_conn *c = ctx;
+    size_t avail = mv_buf_avail(&c->net_in);
+    if (avail == 0) {
+        if (c->eof) return 0;
+        c->want = n;
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    }
+    if (n > avail) n = avail;
+    memcpy(p, mv_buf_head(&c->net_in), n);
+    mv_buf_consume(&c->net_in, n);
+    return (int)n;
+}
+
+static int tls_error(mv_error *e, int ret, const char *what)
+{
+    char buf[128];
+    mbedtls_strerror(ret, buf, sizeof buf);
+    return mv_fail(e, MV_E_TLS, "TLS %s failed: %s", what, buf);
+}
+
+static int load_ca(mv_tls *t, const mv_tls_opts *o, mv_error *e)
+{
+    int ret, i, loaded = 0;
+    const char *env;
+    if (o->cafile != NULL) {
+        ret = mbedtls_x509_crt_parse_file(&t->ca, o->cafile);
+        if (ret < 0) return mv_fail(e, MV_E_CERT, "cannot load cafile %s", o->cafile);
+        loaded = 1;
+    }
+    if (o->capath != NULL) {
+        ret = mbedtls_x509_crt_parse_path(&t->ca, o->capath);
+        if (ret < 0) return mv_fail(e, MV_E_CERT, "cannot load capath %s", o->capath);
+        loaded = 1;
+    }
+    if (loaded) return MV_OK;
+    env = getenv("SSL_CERT_FILE");
+    if (env != NULL && mbedtls_x509_crt_parse_file(&t->ca, env) >= 0) return MV_OK;
+    for (i = 0; ca_bundles[i] != NULL; i++) {
+        if (access(ca_bundles[i], R_OK) == 0
+            && mbedtls_x509_crt_parse_file(&t->ca, ca_bundles[i]) >= 0) return MV_OK;
+    }
+    return mv_fail(e, MV_E_CERT, "no system CA bundle found; pass cafile or capath");
+}
+
+int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_error *e)
+{
+    static const char pers[] = "missive";
+    mv_tls *t;
+    int ret;
+    if (mv_buf_avail(&c->app_in) > 0 || mv_buf_avail(&c->net_in) > 0) {
+        return mv_fail(e, MV_E_PROTOCOL,
+                       "server sent unexpected data before the TLS handshake");
+    }
+    t = calloc(1, sizeof *t);
+    if (t == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    mbedtls_ssl_init(&t->ssl);
+    mbedtls_ssl_config_init(&t->conf);
+    mbedtls_ctr_drbg_init(&t->drbg);
+    mbedtls_entropy_init(&t->entropy);
+    mbedtls_x509_crt_init(&t->ca);
+    mbedtls_x509_crt_init(&t->own_cert);
+    mbedtls_pk_init(&t->own_key);
+
+    ret = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
+                                (const unsigned char *)pers, sizeof pers - 1);
+    if (ret != 0) { tls_error(e, ret, "random seeding"); goto cleanup; }
+    ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
+                                      MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
+    MV_TLS_SET_MIN_12(&t->conf);
+    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+    if (o->verify) {
+        if (load_ca(t, o, e) != MV_OK) goto cleanup;
+        mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+        mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    } else {
+        mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
+    }
+    if (o->client_cert != NULL || o->client_key != NULL) {
+        if (o->client_cert == NULL || o->client_key == NULL) {
+            mv_fail(e, MV_E_CERT, "client_cert and client_key go together");
+            goto cleanup;
+        }
+        if (mbedtls_x509_crt_parse_file(&t->own_cert, o->client_cert) != 0) {
+            mv_fail(e, MV_E_CERT, "cannot load client_cert %s", o->client_cert);
+            goto cleanup;
+        }
+        if (MV_PK_PARSE_KEYFILE(&t->own_key, o->client_key, mbedtls_ctr_drbg_random,
+                                &t->drbg) != 0) {
+            mv_fail(e, MV_E_CERT, "cannot load client_key %s", o->client_key);
+            goto cleanup;
+        }
+        ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert, &t->own_key);
+        if (ret != 0) { tls_error(e, ret, "client certificate setup"); goto cleanup; }
+    }
+    ret = mbedtls_ssl_setup(&t->ssl, &t->conf);
+    if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
+    /* Always set: it is both SNI and the name the certificate must carry. */
+    ret = mbedtls_ssl_set_hostname(&t->ssl, host);
+    if (ret != 0) { tls_error(e, ret, "host name setup"); goto cleanup; }
+    mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
+    c->tls = t;
+    c->tls_ready = 0;
+    return MV_OK;
+cleanup:
+    tls_free(t);
+    return MV_ERROR;
+}
+
+static int cert_error(mv_error *e, uint32_t flags)
+{
+    if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+        return mv_fail(e, MV_E_CERT, "certificate verification failed: hostname mismatch");
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+        return mv_fail(e, MV_E_CERT, "certificate verification failed: certificate expired");
+    if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+        return mv_fail(e, MV_E_CERT,
+                       "certificate verification failed: certificate not yet valid");
+    if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE))
+        return mv_fail(e, MV_E_CERT,
+                       "certificate verification failed: certificate not for server use");
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+        return mv_fail(e, MV_E_CERT,
+                       "certificate verification failed: unknown or untrusted issuer");
+    if (flags & MBEDTLS_X509_BADCERT_REVOKED)
+        return mv_fail(e, MV_E_CERT, "certificate verification failed: certificate revoked");
+    return mv_fail(e, MV_E_CERT, "certificate verification failed (flags 0x%x)",
+                   (unsigned)flags);
+}
+
+int mv_conn_handshake(mv_conn *c, mv_error *e)
+{
+    int ret;
+    if (c->tls == NULL) return mv_fail(e, MV_E_TLS, "TLS was not started");
+    if (c->tls_ready) return MV_OK;
+    ret = mbedtls_ssl_handshake(&c->tls->ssl);
+    if (ret == 0) {
+        c->tls_ready = 1;
+        return mv_conn_want(c, MV_OK);
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        if (c->eof && mv_buf_avail(&c->net_in) == 0 && ret == MBEDTLS_ERR_SSL_WANT_READ)
+            return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
+        return mv_conn_want(c, MV_WANT_READ);
+    }
+    if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+        return cert_error(e, mbedtls_ssl_get_verify_result(&c->tls->ssl));
+    if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+        return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
+    return tls_error(e, ret, "handshake");
+}
+
+int mv_conn_write(mv_conn *c, const void *p, size_t n, mv_error *e)
+{
+    const unsigned char *s = p;
+    if (c->tls == NULL) {
+        if (mv_buf_append(&c->net_out, p, n) != 0)
+            return mv_fail(e, MV_E_MEMORY, "out of memory");
+        return MV_OK;
+    }
+    if (!c->tls_ready) return mv_fail(e, MV_E_TLS, "write before the TLS handshake finished");
+    while (n > 0) {
+        /* The BIO never blocks (it appends), so every call makes progress. */
+        int ret = mbedtls_ssl_write(&c->tls->ssl, s, n);
+        if (ret < 0) return tls_error(e, ret, "write");
+        s += ret;
+        n -= (size_t)ret;
+    }
+    return MV_OK;
+}
+
+int mv_conn_fill(mv_conn *c, mv_error *e)
+{
+    if (c->tls == NULL) {
+        size_t n = mv_buf_avail(&c->net_in);
+        if (n > 0) {
+            if (mv_buf_append(&c->app_in, mv_buf_head(&c->net_in), n) != 0)
+                return mv_fail(e, MV_E_MEMORY, "out of memory");
+            mv_buf_consume(&c->net_in, n);
+            return MV_OK;
+        }
+        if (c->eof) return mv_fail(e, MV_E_CLOSED, "connection closed by the server");
+        return MV_WANT_READ;
+    } else {
+        int got = 0;
+        for (;;) {
+            int ret;
+            if (mv_buf_reserve(&c->app_in, 16384) != 0)
+                return mv_fail(e, MV_E_MEMORY, "out of memory");
+            ret = mbedtls_ssl_read(&c->tls->ssl, c->app_in.data + c->app_in.len,
+                                   c->app_in.cap - c->app_in.len);
+            if (ret > 0) {
+                c->app_in.len += (size_t)ret;
+                got = 1;
+                continue;
+            }
+            if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+                if (got) return MV_OK;
+                return mv_conn_want(c, MV_WANT_READ);
+            }
+            if (got) return MV_OK; /* report the error on the next call */
+            if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+                return mv_fail(e, MV_E_CLOSED, "connection closed by the server");
+            if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+                return mv_fail(e, MV_E_CLOSED,
+                               "connection closed by the server without TLS close_notify"
+                               " (truncated)");
+            return tls_error(e, ret, "read");
+        }
+    }
+}
+
+void mv_conn_close_notify(mv_conn *c)
+{
+    if (c->tls != NULL && c->tls_ready) mbedtls_ssl_close_notify(&c->tls->ssl);
+}
+
+const char *mv_conn_tls_version(const mv_conn *c)
+{
+    return (c->tls != NULL && c->tls_ready) ? mbedtls_ssl_get_version(&c->tls->ssl) : NULL;
+}
+
+const char *mv_conn_tls_cipher(const mv_conn *c)
+{
+    return (c->tls != NULL && c->tls_ready) ? mbedtls_ssl_get_ciphersuite(&c->tls->ssl) : NULL;
+}

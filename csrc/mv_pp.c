@@ -1,0 +1,120 @@
+#include "mv_pp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mv_pp_init(mv_pp *pp)
+{
+    mv_conn_init(&pp->conn);
+    mv_error_clear(&pp->err);
+    pp->max_line = 8192;
+    pp->max_reply_lines = 1000;
+    pp->max_reply_bytes = 256 * 1024;
+    pp->timeout_ms = 60000;
+    pp->deadline = 0;
+    pp->trace_on = 0;
+    mv_buf_init(&pp->trace);
+    pp->scan = 0;
+    pp->line_len = 0;
+}
+
+void mv_pp_free(mv_pp *pp)
+{
+    mv_conn_free(&pp->conn);
+    mv_buf_free(&pp->trace);
+}
+
+void mv_pp_arm(mv_pp *pp)
+{
+    pp->deadline = pp->timeout_ms > 0 ? mv_now_ms() + pp->timeout_ms : 0;
+}
+
+int mv_pp_expired(mv_pp *pp)
+{
+    if (pp->deadline == 0 || mv_now_ms() < pp->deadline) return 0;
+    mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
+    return 1;
+}
+
+void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len)
+{
+    unsigned char hdr[5];
+    if (!pp->trace_on) return;
+    if (len > 4096) len = 4096;  /* a trace is for people; keep records small */
+    hdr[0] = (unsigned char)dir;
+    hdr[1] = (unsigned char)(len >> 24);
+    hdr[2] = (unsigned char)(len >> 16);
+    hdr[3] = (unsigned char)(len >> 8);
+    hdr[4] = (unsigned char)len;
+    if (mv_buf_append(&pp->trace, hdr, 5) != 0 || mv_buf_append(&pp->trace, text, len) != 0)
+        mv_buf_reset(&pp->trace);
+}
+
+int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from)
+{
+    if (pp->trace_on) {
+        if (mask_from < len) {
+            char shown[64];
+            size_t keep = mask_from < sizeof shown - 4 ? mask_from : sizeof shown - 4;
+            memcpy(shown, line, keep);
+            memcpy(shown + keep, "***", 3);
+            mv_pp_trace(pp, MV_TRACE_OUT, shown, keep + 3);
+        } else {
+            mv_pp_trace(pp, MV_TRACE_OUT, line, len);
+        }
+    }
+    if (mv_conn_write(&pp->conn, line, len, &pp->err) != MV_OK) return MV_ERROR;
+    return mv_conn_write(&pp->conn, "\r\n", 2, &pp->err);
+}
+
+int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
+{
+    char line[1024];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return mv_fail(&pp->err, MV_E_LIMIT, "command too long");
+    return mv_pp_send(pp, line, (size_t)n, (size_t)-1);
+}
+
+int mv_pp_getline(mv_pp *pp, const char **line, size_t *len)
+{
+    mv_buf *in = &pp->conn.app_in;
+    for (;;) {
+        size_t avail = mv_buf_avail(in);
+        if (pp->scan < avail) {
+            const unsigned char *head = mv_buf_head(in);
+            const unsigned char *lf = memchr(head + pp->scan, '\n', avail - pp->scan);
+            if (lf != NULL) {
+                size_t n = (size_t)(lf - head);
+                pp->line_len = n + 1;
+                if (n > 0 && head[n - 1] == '\r') n--;
+                if (n > pp->max_line) goto too_long;
+                *line = (const char *)head;
+                *len = n;
+                mv_pp_trace(pp, MV_TRACE_IN, (const char *)head, n);
+                return MV_OK;
+            }
+            pp->scan = avail;
+        }
+        if (avail > pp->max_line + 1) goto too_long;
+        {
+            int r = mv_conn_fill(&pp->conn, &pp->err);
+            if (r != MV_OK) return r;
+        }
+    }
+too_long:
+    return mv_fail(&pp->err, MV_E_LIMIT, "server line longer than %zu bytes", pp->max_line);
+}
+
+void mv_pp_line_done(mv_pp *pp)
+{
+    mv_buf_consume(&pp->conn.app_in, pp->line_len);
+    pp->scan = 0;
+    pp->line_len = 0;
+}

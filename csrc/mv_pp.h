@@ -1,0 +1,50 @@
+/* The command/response engine shared by SMTP and POP3 (curl calls it "pingpong"):
+ * a connection, line framing with caps, a per-command deadline and a trace queue.
+ * It never blocks and never calls out: drivers read `deadline` and the conn buffers. */
+#ifndef MV_PP_H
+#define MV_PP_H
+
+#include "mv_conn.h"
+
+enum { MV_TRACE_IN = '<', MV_TRACE_OUT = '>', MV_TRACE_INFO = '*' };
+
+typedef struct mv_pp {
+    mv_conn conn;
+    mv_error err;
+    size_t max_line;         /* longest line accepted from the server */
+    size_t max_reply_lines;  /* lines in one reply */
+    size_t max_reply_bytes;  /* bytes in one reply */
+    int timeout_ms;          /* per command; <= 0 means none */
+    long long deadline;      /* absolute mv_now_ms() time, 0 when none */
+    int trace_on;
+    mv_buf trace;            /* records: direction byte, 4-byte length, text */
+    size_t scan;             /* bytes of app_in already searched for LF */
+    size_t line_len;         /* length of the line handed out, with its ending */
+} mv_pp;
+
+void mv_pp_init(mv_pp *pp);
+void mv_pp_free(mv_pp *pp);
+
+/* Starts the deadline for one command (or for more progress on a long transfer). */
+void mv_pp_arm(mv_pp *pp);
+/* True (and the error set) when the deadline has passed. */
+int mv_pp_expired(mv_pp *pp);
+
+/* Queues `line` plus CRLF.  In the trace, bytes from `mask_from` on show as "***"
+ * (pass (size_t)-1 to show the whole line). */
+int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from);
+int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Hands out the next line (without CR LF) from the server: MV_OK, MV_WANT_READ,
+ * MV_WANT_WRITE or MV_ERROR.  The line stays valid until mv_pp_line_done(). */
+int mv_pp_getline(mv_pp *pp, const char **line, size_t *len);
+void mv_pp_line_done(mv_pp *pp);
+
+/* Adds a trace record (no-op unless trace_on). */
+void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);
+
+#endif

@@ -1,0 +1,178 @@
+#include "mv_sasl.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/md.h>
+#include <mbedtls/md5.h>
+
+static const char *const mech_names[] = { "", "LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2" };
+
+const char *mv_sasl_name(mv_sasl_mech m)
+{
+    return mech_names[m];
+}
+
+int mv_sasl_from_name(const char *name)
+{
+    int i;
+    for (i = 1; i <= MV_SASL_XOAUTH2; i++)
+        if (strcasecmp(name, mech_names[i]) == 0) return i;
+    return -1;
+}
+
+unsigned mv_sasl_parse_offer(const char *list, size_t len)
+{
+    unsigned bits = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t start, n;
+        int m;
+        while (i < len && (list[i] == ' ' || list[i] == '=')) i++;
+        start = i;
+        while (i < len && list[i] != ' ') i++;
+        n = i - start;
+        for (m = 1; m <= MV_SASL_XOAUTH2; m++) {
+            if (strlen(mech_names[m]) == n && strncasecmp(list + start, mech_names[m], n) == 0)
+                bits |= MV_SASL_BIT(m);
+        }
+    }
+    return bits;
+}
+
+mv_sasl_mech mv_sasl_choose(unsigned offered, const char *wanted, int have_password,
+                            int have_token)
+{
+    /* Strongest first: a token needs no password on the wire; CRAM-MD5 never sends
+     * the password; PLAIN before LOGIN as it takes one round trip. */
+    static const mv_sasl_mech order[] = {
+        MV_SASL_XOAUTH2, MV_SASL_CRAM_MD5, MV_SASL_PLAIN, MV_SASL_LOGIN
+    };
+    size_t i;
+    if (wanted != NULL && strcasecmp(wanted, "auto") != 0 && strcasecmp(wanted, "optional") != 0) {
+        int m = mv_sasl_from_name(wanted);
+        if (m < 0 || !(offered & MV_SASL_BIT(m))) return MV_SASL_NONE;
+        return (mv_sasl_mech)m;
+    }
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        mv_sasl_mech m = order[i];
+        if (!(offered & MV_SASL_BIT(m))) continue;
+        if (m == MV_SASL_XOAUTH2 ? have_token : have_password) return m;
+    }
+    return MV_SASL_NONE;
+}
+
+static int put(mv_buf *out, const char *s, mv_error *e)
+{
+    if (mv_buf_append_str(out, s) != 0) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    return MV_OK;
+}
+
+int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e)
+{
+    s->step = 0;
+    *has_initial = 0;
+    switch (s->mech) {
+    case MV_SASL_PLAIN:
+        *has_initial = 1;
+        if (put(out, "", e) || mv_buf_append(out, "\0", 1) || put(out, s->user, e)
+            || mv_buf_append(out, "\0", 1) || put(out, s->password, e))
+            return mv_fail(e, MV_E_MEMORY, "out of memory");
+        return MV_OK;
+    case MV_SASL_XOAUTH2:
+        *has_initial = 1;
+        if (put(out, "user=", e) || put(out, s->user, e) || put(out, "\001auth=Bearer ", e)
+            || put(out, s->token, e) || put(out, "\001\001", e))
+            return MV_ERROR;
+        return MV_OK;
+    case MV_SASL_LOGIN:
+    case MV_SASL_CRAM_MD5:
+        return MV_OK;
+    default:
+        return mv_fail(e, MV_E_AUTH, "no SASL mechanism");
+    }
+}
+
+int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out, mv_error *e)
+{
+    char hex[33];
+    s->step++;
+    switch (s->mech) {
+    case MV_SASL_LOGIN:
+        /* Username, then password; the prompts' wording varies, so go by order. */
+        if (s->step == 1) return put(out, s->user, e);
+        if (s->step == 2) return put(out, s->password, e);
+        break;
+    case MV_SASL_CRAM_MD5:
+        if (s->step != 1) break;
+        if (mv_hmac_md5_hex(s->password, strlen(s->password), chal, clen, hex) != 0)
+            return mv_fail(e, MV_E_AUTH, "CRAM-MD5 computation failed");
+        if (put(out, s->user, e) || put(out, " ", e) || put(out, hex, e)) return MV_ERROR;
+        return MV_OK;
+    case MV_SASL_PLAIN:
+        /* A server that ignored the initial response asks with an empty challenge. */
+        if (s->step == 1 && clen == 0) {
+            int dummy;
+            return mv_sasl_start(s, out, &dummy, e);
+        }
+        break;
+    case MV_SASL_XOAUTH2:
+        /* The challenge is a JSON error: answer empty so the server sends its final code. */
+        if (s->step == 1) return MV_OK;
+        break;
+    default:
+        break;
+    }
+    return mv_fail(e, MV_E_AUTH, "unexpected SASL challenge from the server");
+}
+
+int mv_b64_encode_buf(const unsigned char *p, size_t n, mv_buf *out)
+{
+    size_t olen = 0, need = 4 * ((n + 2) / 3) + 1;
+    if (mv_buf_reserve(out, need) != 0) return -1;
+    if (mbedtls_base64_encode(out->data + out->len, need, &olen, p, n) != 0) return -1;
+    out->len += olen;
+    return 0;
+}
+
+int mv_b64_decode_buf(const char *p, size_t n, mv_buf *out)
+{
+    size_t olen = 0, need = 3 * (n / 4) + 3;
+    if (mv_buf_reserve(out, need) != 0) return -1;
+    if (mbedtls_base64_decode(out->data + out->len, need, &olen,
+                              (const unsigned char *)p, n) != 0) return -1;
+    out->len += olen;
+    return 0;
+}
+
+static void to_hex(const unsigned char *d, size_t n, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[2 * n] = '\0';
+}
+
+int mv_hmac_md5_hex(const char *key, size_t klen, const unsigned char *msg, size_t mlen,
+                    char hex[33])
+{
+    unsigned char d[16];
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
+    if (md == NULL) return -1;
+    if (mbedtls_md_hmac(md, (const unsigned char *)key, klen, msg, mlen, d) != 0) return -1;
+    to_hex(d, 16, hex);
+    return 0;
+}
+
+int mv_md5_hex(const unsigned char *msg, size_t mlen, char hex[33])
+{
+    unsigned char d[16];
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
+    if (md == NULL || mbedtls_md(md, msg, mlen, d) != 0) return -1;
+    to_hex(d, 16, hex);
+    return 0;
+}

@@ -1,0 +1,82 @@
+/* The SMTP client as a resumable state machine (RFC 5321, 3207, 4954, 2920, 3030,
+ * 1870, 6152, 6531).  Every operation is begun, then stepped until it returns MV_OK
+ * or MV_ERROR; WANT_READ/WANT_WRITE are for the driver, WANT_DATA asks for the body. */
+#ifndef SMTP_H
+#define SMTP_H
+
+#include "mv_pp.h"
+#include "mv_sasl.h"
+#include "smtp_reply.h"
+#include "smtp_stuff.h"
+
+typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
+
+/* Capabilities from EHLO. */
+enum {
+    SMTP_CAP_STARTTLS = 1u << 0, SMTP_CAP_PIPELINING = 1u << 1, SMTP_CAP_8BITMIME = 1u << 2,
+    SMTP_CAP_SMTPUTF8 = 1u << 3, SMTP_CAP_SIZE = 1u << 4, SMTP_CAP_CHUNKING = 1u << 5,
+    SMTP_CAP_AUTH = 1u << 6, SMTP_CAP_ESMTP = 1u << 7
+};
+
+typedef struct smtp_opts {
+    const char *host;          /* for SNI, certificate check and the loopback rule */
+    mv_tls_mode tls;
+    mv_tls_opts tls_opts;
+    const char *helo;          /* NULL: "localhost" */
+    const char *user, *password, *token;
+    const char *auth;          /* NULL/"auto", "optional", "none", or a mechanism name */
+    int insecure_auth;         /* allow credentials over cleartext/unverified TLS */
+    int peer_is_loopback;      /* set by whoever connected */
+    int pipelining;            /* use PIPELINING when offered (default 1) */
+    int chunking;              /* use BDAT when offered (default 0) */
+    size_t max_data_line;      /* 998 by RFC 5321; 0 for no check */
+} smtp_opts;
+
+typedef struct smtp_rcpt {
+    char *addr;
+    mv_reply reply;
+} smtp_rcpt;
+
+typedef struct smtp_session smtp_session;
+
+smtp_session *smtp_new(void);
+void smtp_free(smtp_session *s);
+mv_pp *smtp_pp(smtp_session *s);
+
+/* Copies everything it needs from opts.  Checks option values (control bytes etc.). */
+int smtp_configure(smtp_session *s, const smtp_opts *o);
+
+/* Greeting, EHLO, STARTTLS or implicit TLS, EHLO again, AUTH. */
+int smtp_begin_open(smtp_session *s);
+
+/* One transaction.  size: the body size when known, else 0; has_8bit: 1, 0, or -1 when
+ * unknown (streaming).  Addresses may be "Name <addr>" or bare. */
+int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
+                    unsigned long long size, int has_8bit);
+/* While a send returns MV_WANT_DATA: feed body bytes, or end the body. */
+int smtp_feed(smtp_session *s, const void *p, size_t n);
+int smtp_feed_end(smtp_session *s);
+
+/* NOOP, RSET or QUIT ("QUIT" makes the session closed whatever the reply). */
+int smtp_begin_command(smtp_session *s, const char *verb);
+
+int smtp_step(smtp_session *s);
+
+/* Results. */
+const mv_error *smtp_error(const smtp_session *s);
+const mv_reply *smtp_last_reply(const smtp_session *s);
+size_t smtp_rcpt_count(const smtp_session *s);
+const smtp_rcpt *smtp_rcpt_at(const smtp_session *s, size_t i);
+unsigned smtp_caps(const smtp_session *s);
+const char *smtp_ehlo_lines(const smtp_session *s, size_t *len);
+unsigned long long smtp_size_limit(const smtp_session *s);
+const char *smtp_auth_used(const smtp_session *s);
+int smtp_is_dead(const smtp_session *s);
+int smtp_is_tls(const smtp_session *s);
+int smtp_mark_dead(smtp_session *s);
+unsigned long long smtp_body_bytes(const smtp_session *s);
+
+/* Checks a value bound for a command line: no control bytes.  Names the field only. */
+int smtp_check_value(const char *field, const char *v, mv_error *e);
+
+#endif
