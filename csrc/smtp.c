@@ -321,10 +321,12 @@ static int send_ehlo(smtp_session *s, const char *verb)
 
 /* ------------------------------------------------------------------ AUTH */
 
+/* insecure_auth: 1 always allows, 0 never, -1 (default) allows only a loopback peer. */
 static int secure_enough(smtp_session *s)
 {
-    if (s->insecure_auth || s->peer_is_loopback) return 1;
-    return s->pp.conn.tls_ready && s->tls_opts.verify;
+    if (s->pp.conn.tls_ready && s->tls_opts.verify) return 1;
+    if (s->insecure_auth == 1) return 1;
+    return s->insecure_auth < 0 && s->peer_is_loopback;
 }
 
 /* After the final EHLO: decide on AUTH, or finish the open. */

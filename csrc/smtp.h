@@ -25,7 +25,8 @@ typedef struct smtp_opts {
     const char *helo;          /* NULL: "localhost" */
     const char *user, *password, *token;
     const char *auth;          /* NULL/"auto", "optional", "none", or a mechanism name */
-    int insecure_auth;         /* allow credentials over cleartext/unverified TLS */
+    int insecure_auth;         /* credentials over cleartext/unverified TLS: 1 yes, 0 never,
+                                * -1 only to a loopback peer */
     int peer_is_loopback;      /* set by whoever connected */
     int pipelining;            /* use PIPELINING when offered (default 1) */
     int chunking;              /* use BDAT when offered (default 0) */

@@ -107,7 +107,9 @@ static int l_smtp_open(lua_State *L)
     o.password = mvl_opt_string(L, 1, "password");
     o.token = mvl_opt_string(L, 1, "token");
     o.auth = mvl_opt_string(L, 1, "auth");
-    o.insecure_auth = mvl_opt_bool(L, 1, "insecure_auth", 0);
+    lua_getfield(L, 1, "insecure_auth");
+    o.insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
     o.pipelining = mvl_opt_bool(L, 1, "pipelining", 1);
     o.chunking = mvl_opt_bool(L, 1, "chunking", 0);
     o.max_data_line = (size_t)mvl_opt_int(L, 1, "max_line_length", 998);
