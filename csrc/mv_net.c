@@ -171,23 +171,36 @@ static int read_in(int fd, mv_pp *pp)
     }
 }
 
+/* A cheap look for an EOF already waiting: a FIN sorts before any data we have not read
+ * only when no data is pending, which is the case between commands. */
+static int peer_closed(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Driver failures go back through `step` once, so the protocol can classify them
+ * (a timeout after the final dot is "uncertain", not "timeout"). */
 int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud)
 {
     for (;;) {
         int r = step(ud);
-        if (r == MV_OK || r == MV_WANT_DATA) {
-            if (flush_out(fd, pp) != MV_OK) return MV_ERROR;
-            return r;
+        if (r == MV_ERROR) return MV_ERROR;
+        if (r == MV_WANT_WRITE && !pp->conn.eof && peer_closed(fd)) {
+            /* Tell the protocol before it commits more bytes (e.g. a final dot) to a
+             * server that is already gone. */
+            mv_conn_feed_eof(&pp->conn);
+            continue;
         }
-        if (r == MV_ERROR) {
-            /* Best effort: a reply the server can still read (e.g. the AUTH "*"). */
-            return MV_ERROR;
-        }
-        if (flush_out(fd, pp) != MV_OK) return MV_ERROR;
+        if (flush_out(fd, pp) != MV_OK) return step(ud);
+        if (r == MV_OK || r == MV_WANT_DATA) return r;
         if (r == MV_WANT_READ) {
-            if (pp->conn.eof) return mv_fail(&pp->err, MV_E_CLOSED,
-                                             "connection closed by the server");
-            if (read_in(fd, pp) != MV_OK) return MV_ERROR;
+            if (pp->conn.eof) {
+                mv_fail(&pp->err, MV_E_CLOSED, "connection closed by the server");
+                return step(ud);
+            }
+            if (read_in(fd, pp) != MV_OK) return step(ud);
         }
     }
 }

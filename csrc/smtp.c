@@ -144,6 +144,11 @@ int smtp_mark_dead(smtp_session *s)
     return MV_OK;
 }
 
+void smtp_set_peer_loopback(smtp_session *s, int loopback)
+{
+    s->peer_is_loopback = loopback;
+}
+
 const char *smtp_auth_used(const smtp_session *s)
 {
     return s->auth_used == MV_SASL_NONE ? NULL : mv_sasl_name(s->auth_used);
@@ -775,6 +780,11 @@ static int step_send(smtp_session *s)
             else all_rejected(s);
             return fail_with_rset(s);
         case T_BODY:
+            if (s->pp.conn.eof) {
+                s->dead = 1;
+                return fail(s, MV_E_CLOSED, "connection closed by the server before the end "
+                                            "of data: message not sent (temporary failure)");
+            }
             if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
             if (!s->body_ended) return MV_WANT_DATA;
             if (s->use_bdat && !s->bdat_last_sent && !s->bdat_pending) {
@@ -882,31 +892,37 @@ static int step_command(smtp_session *s)
 
 /* ------------------------------------------------------------------ step */
 
+/* Classifies a failure once, whoever raised it (the protocol or the driver). */
+static int finish_error(smtp_session *s)
+{
+    mv_error *e = &s->pp.err;
+    /* A dead connection after the final dot: the server may or may not have the
+     * message, and the caller must not blindly send it again. */
+    if (s->op == OP_SEND && s->body_ended && !s->use_bdat && s->state == T_DOT_READ
+        && (e->kind == MV_E_CLOSED || e->kind == MV_E_TIMEOUT || e->kind == MV_E_IO
+            || e->kind == MV_E_TLS)) {
+        char msg[sizeof e->msg];
+        memcpy(msg, e->msg, sizeof msg);
+        e->kind = MV_E_UNCERTAIN;
+        snprintf(e->msg, sizeof e->msg, "outcome unknown: %.150s after the end of data; "
+                 "the message may have been delivered", msg);
+    }
+    if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG && e->kind != MV_E_AUTH
+        && e->kind != MV_E_LIMIT) s->dead = 1;
+    s->state = S_DONE;
+    return MV_ERROR;
+}
+
 int smtp_step(smtp_session *s)
 {
     int r;
-    if (s->pp.err.kind != MV_E_NONE) return MV_ERROR;
+    if (s->pp.err.kind != MV_E_NONE) return finish_error(s);
     switch (s->op) {
     case OP_OPEN: r = step_open(s); break;
     case OP_SEND: r = step_send(s); break;
     case OP_CMD: r = step_command(s); break;
     default: return fail(s, MV_E_ARG, "no operation in progress");
     }
-    if (r == MV_ERROR) {
-        mv_error *e = &s->pp.err;
-        /* A dead connection after the final dot: the server may or may not have the
-         * message, and the caller must not blindly send it again. */
-        if (s->op == OP_SEND && s->body_ended && !s->use_bdat && s->state == T_DOT_READ
-            && (e->kind == MV_E_CLOSED || e->kind == MV_E_TIMEOUT || e->kind == MV_E_IO
-                || e->kind == MV_E_TLS)) {
-            char msg[sizeof e->msg];
-            memcpy(msg, e->msg, sizeof msg);
-            e->kind = MV_E_UNCERTAIN;
-            snprintf(e->msg, sizeof e->msg, "outcome unknown: %.150s after the end of data; "
-                     "the message may have been delivered", msg);
-        }
-        if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG && e->kind != MV_E_AUTH) s->dead = 1;
-        if (e->kind == MV_E_AUTH && !e->has_reply && s->op == OP_OPEN) s->dead = 1;
-    }
+    if (r == MV_ERROR) return finish_error(s);
     return r;
 }

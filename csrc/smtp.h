@@ -75,6 +75,7 @@ const char *smtp_auth_used(const smtp_session *s);
 int smtp_is_dead(const smtp_session *s);
 int smtp_is_tls(const smtp_session *s);
 int smtp_mark_dead(smtp_session *s);
+void smtp_set_peer_loopback(smtp_session *s, int loopback);
 unsigned long long smtp_body_bytes(const smtp_session *s);
 
 /* Checks a value bound for a command line: no control bytes.  Names the field only. */

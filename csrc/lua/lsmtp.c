@@ -83,6 +83,16 @@ static int push_session_error(lua_State *L, lsmtp *u)
     return mvl_push_error(L, &e);
 }
 
+/* After a failed open on a connection that is still sound (say AUTH refused), say
+ * goodbye properly; errors here change nothing. */
+static void quit_quietly(lua_State *L, lsmtp *u)
+{
+    mv_pp *pp = smtp_pp(u->s);
+    if (u->fd < 0 || smtp_is_dead(u->s)) return;
+    if (pp->timeout_ms <= 0 || pp->timeout_ms > 5000) pp->timeout_ms = 5000;
+    if (smtp_begin_command(u->s, "QUIT") == MV_OK) (void)run(L, u);
+}
+
 /* core.smtp_open(opts): the option table is already filled with defaults by Lua. */
 static int l_smtp_open(lua_State *L)
 {
@@ -143,16 +153,22 @@ static int l_smtp_open(lua_State *L)
     lua_getfield(L, -1, "trace");
     smtp_pp(u->s)->trace_on = lua_isfunction(L, -1);
     lua_pop(L, 2);
+    /* Every option is checked before the first byte goes anywhere (CHECKLIST 14). */
+    if (smtp_configure(u->s, &o) != MV_OK) {
+        e = *smtp_error(u->s);
+        teardown(u);
+        return mvl_push_error(L, &e);
+    }
     mv_error_clear(&e);
     u->fd = mv_net_connect(o.host, port, timeout_ms, &loopback, &e);
     if (u->fd < 0) {
         teardown(u);
         return mvl_push_error(L, &e);
     }
-    o.peer_is_loopback = loopback;
-    if (smtp_configure(u->s, &o) != MV_OK || smtp_begin_open(u->s) != MV_OK
-        || run(L, u) != MV_OK) {
+    smtp_set_peer_loopback(u->s, loopback);
+    if (smtp_begin_open(u->s) != MV_OK || run(L, u) != MV_OK) {
         e = *smtp_error(u->s);
+        quit_quietly(L, u);
         teardown(u);
         return mvl_push_error(L, &e);
     }
@@ -200,6 +216,22 @@ static void call_progress(lua_State *L, int idx, lsmtp *u, lua_Integer total)
     lua_call(L, 2, 0);
 }
 
+static size_t lua_rawlen_str(lua_State *L, int idx)
+{
+    size_t n;
+    lua_tolstring(L, idx, &n);
+    return n;
+}
+
+/* A NUL would cut the C string short and hide the rest: refuse it like CR and LF. */
+static int nul_error(lua_State *L, const char *field)
+{
+    mv_error e;
+    mv_error_clear(&e);
+    mv_fail(&e, MV_E_ARG, "%s contains a control character (CR, LF, NUL...)", field);
+    return mvl_push_error(L, &e);
+}
+
 /* s:_send(from, rcpts, data, progress): data is a string or a source function. */
 static int l_send(lua_State *L)
 {
@@ -220,11 +252,15 @@ static int l_send(lua_State *L)
         /* A userdata, so the GC frees it even when an error unwinds. */
         rcpts = lua_newuserdata(L, n * sizeof *rcpts);
     }
+    if (strlen(from) != lua_rawlen_str(L, 2)) return nul_error(L, "from");
     for (i = 0; i < n; i++) {
+        size_t alen;
         lua_rawgeti(L, 3, (int)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "recipient %d is not a string", (int)i + 1);
-        rcpts[i] = lua_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "recipient %d is not a string", (int)i + 1);
+        rcpts[i] = lua_tolstring(L, -1, &alen);
         lua_pop(L, 1);  /* the table keeps the string alive */
+        if (strlen(rcpts[i]) != alen) return nul_error(L, "recipient");
     }
     if (smtp_begin_send(u->s, from, rcpts, n, is_fn ? 0 : dlen,
                         is_fn ? -1 : has_8bit(data, dlen)) != MV_OK)

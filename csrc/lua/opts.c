@@ -1,6 +1,8 @@
 /* Reading constructor option tables. */
 #include "bind.h"
 
+#include <string.h>
+
 const char *mvl_opt_string(lua_State *L, int t, const char *name)
 {
     const char *v = NULL;
@@ -8,7 +10,9 @@ const char *mvl_opt_string(lua_State *L, int t, const char *name)
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "option '%s' must be a string", name);
-        v = lua_tostring(L, -1);
+        size_t n;
+        v = lua_tolstring(L, -1, &n);
+        if (strlen(v) != n) luaL_error(L, "option '%s' contains a NUL byte", name);
     }
     /* The string stays alive: the option table holds it. */
     lua_pop(L, 1);

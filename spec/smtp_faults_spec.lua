@@ -1,0 +1,497 @@
+-- SMTP faults and malformed replies, played byte for byte by a scripted server.
+local scripted = require "support.scripted"
+local smtp = require "missive.smtp"
+
+local GREET = {send = "220 scripted ESMTP\r\n"}
+
+-- An EHLO exchange advertising `caps` (an array of capability lines).
+local function ehlo(caps)
+  local lines = {"250-scripted"}
+  for _, c in ipairs(caps or {}) do lines[#lines + 1] = "250-" .. c end
+  lines[#lines] = lines[#lines]:gsub("^250%-", "250 ")
+  return {expect = "EHLO"}, {send = table.concat(lines, "\r\n") .. "\r\n"}
+end
+
+local function script(...)
+  local steps = {}
+  for _, part in ipairs {...} do
+    if part.send or part.expect or part.close or part.sleep or part.read_until or part.tls
+       or part.read_line or part.hold or part.drip or part.read_bytes then
+      steps[#steps + 1] = part
+    else
+      for _, s in ipairs(part) do steps[#steps + 1] = s end
+    end
+  end
+  return steps
+end
+
+local function session(srv, extra)
+  local o = {host = "127.0.0.1", port = srv.port, tls = "none", timeout = 2}
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return smtp.session(o)
+end
+
+local function msg(extra)
+  local m = {from = "a@x.test", to = {"b@x.test"}, data = "Subject: t\r\n\r\nbody\r\n"}
+  for k, v in pairs(extra or {}) do m[k] = v end
+  return m
+end
+
+-- The envelope+data exchange of a server without PIPELINING that accepts everything.
+local function accept_all(final)
+  return {
+    {expect = "MAIL FROM:<a@x.test>"}, {send = "250 ok\r\n"},
+    {expect = "RCPT TO:<b@x.test>"}, {send = "250 ok\r\n"},
+    {expect = "DATA"}, {send = "354 go\r\n"},
+    {read_until = "\r\n.\r\n"}, {send = final or "250 2.0.0 queued\r\n"},
+  }
+end
+
+describe("SMTP faults (scripted server)", function()
+  it("CHECKLIST 6: STARTTLS required but not offered -> error before AUTH/MAIL, no HELO", function()
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN", "PIPELINING"}}, {{hold = 1}}))
+    local s, err, kind = session(srv, {tls = "starttls", user = "u", password = "p"})
+    assert.is_nil(s)
+    assert.equal("tls", kind)
+    assert.matches("does not offer STARTTLS", err)
+    local got = srv:finish()
+    assert.is_nil(got:find("AUTH", 1, true))
+    assert.is_nil(got:find("MAIL", 1, true))
+    assert.is_nil(got:find("HELO", 1, true))
+  end)
+
+  for _, code in ipairs {"454 4.7.0 no", "502 no", "500 what", "421 bye", "221 bye"} do
+    it("CHECKLIST 7: STARTTLS answered " .. code .. " -> error, nothing more in plaintext", function()
+      local srv = scripted.start(script(GREET, {ehlo{"STARTTLS", "AUTH PLAIN"}},
+        {{expect = "STARTTLS"}, {send = code .. "\r\n"}, {hold = 1}}))
+      local s, _, kind, reply = session(srv, {tls = "starttls", user = "u", password = "p"})
+      assert.is_nil(s)
+      assert.equal("tls", kind)
+      assert.equal(tonumber(code:sub(1, 3)), reply.code)
+      local got = srv:finish()
+      assert.equal("STARTTLS\r\n", got:match("STARTTLS\r\n.*$"))
+    end)
+  end
+
+  it("CHECKLIST 8: a 220 to STARTTLS with pipelined lines -> protocol error, nothing sent", function()
+    local srv = scripted.start(script(GREET, {ehlo{"STARTTLS"}},
+      {{expect = "STARTTLS"}, {send = "220 go\r\n250 AUTH PLAIN\r\n"}, {hold = 1}}))
+    local s, err, kind = session(srv, {tls = "starttls"})
+    assert.is_nil(s)
+    assert.equal("protocol", kind)
+    assert.matches("before the TLS handshake", err)
+    local got = srv:finish()
+    assert.equal("STARTTLS\r\n", got:match("STARTTLS\r\n.*$"))
+  end)
+
+  it("CHECKLIST 9: plaintext arriving after the 220 is never taken for TLS", function()
+    local srv = scripted.start(script(GREET, {ehlo{"STARTTLS"}},
+      {{expect = "STARTTLS"}, {send = "220 go\r\n"}, {sleep = 0.05},
+       {send = "250-fake\r\n250 AUTH PLAIN\r\n"}, {hold = 1}}))
+    local s, _, kind = session(srv, {tls = "starttls"})
+    assert.is_nil(s)
+    assert.truthy(kind == "tls" or kind == "protocol")
+    srv:finish()
+  end)
+
+  it("CHECKLIST 10: after TLS only the new EHLO's AUTH list counts", function()
+    local srv = scripted.start(script(GREET, {ehlo{"STARTTLS", "AUTH PLAIN LOGIN"}},
+      {{expect = "STARTTLS"}, {send = "220 go\r\n"}, {tls = true}},
+      {ehlo{"AUTH CRAM-MD5"}},
+      {{expect = "AUTH CRAM-MD5"}, {send = "334 PDEyMzQ1QHNjcmlwdGVkPg==\r\n"},
+       {read_line = true}, {send = "235 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv, {host = "localhost", tls = "starttls", user = "u",
+                                   password = "p", cafile = srv.cafile}))
+    assert.equal("CRAM-MD5", s:auth_mechanism())
+    s:close()
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 11: a 220 to STARTTLS and then silence -> the handshake deadline fires", function()
+    local srv = scripted.start(script(GREET, {ehlo{"STARTTLS"}},
+      {{expect = "STARTTLS"}, {send = "220 go\r\n"}, {hold = 3}}))
+    local t0 = os.time()
+    local s, _, kind = session(srv, {tls = "starttls", timeout = 1})
+    assert.is_nil(s)
+    assert.equal("timeout", kind)
+    assert.is_true(os.time() - t0 <= 3)
+    srv:finish()
+  end)
+
+  for _, case in ipairs {
+    {"from", {from = "a@x.test\r\nRCPT TO:<evil@x>"}},
+    {"recipient", {to = {"b@x.test\nDATA"}}},
+    {"recipient", {to = {"b@x.test\0"}}},
+    {"recipient", {cc = "c@x.test\27[2J"}},
+  } do
+    it("CHECKLIST 14: a control byte in the " .. case[1] .. " is refused before any write",
+       function()
+      local srv = scripted.start(script(GREET, {ehlo{}}, {{expect = "QUIT"},
+                                        {send = "221 bye\r\n"}}))
+      local s = assert(session(srv))
+      local r, err, kind = s:send(msg(case[2]))
+      assert.is_nil(r)
+      assert.equal("argument", kind)
+      assert.matches(case[1], err)
+      assert.is_nil(err:find("evil", 1, true))
+      assert(s:close())
+      local got = srv:finish()
+      assert.is_nil(got:find("MAIL", 1, true))
+    end)
+  end
+
+  for _, field in ipairs {"helo", "user", "password"} do
+    it("CHECKLIST 14: a CR/LF in " .. field .. " is refused before connecting", function()
+      local o = {host = "127.0.0.1", port = 9, tls = "none", user = "u", password = "p"}
+      o[field] = "x\r\nMAIL FROM:<e@x>"
+      local s, err, kind = smtp.session(o)
+      assert.is_nil(s)
+      assert.equal("argument", kind)
+      assert.matches(field, err)
+      assert.is_nil(err:find("MAIL", 1, true))
+    end)
+  end
+
+  it("CHECKLIST 16 17 19: the wire carries the stuffed, CRLF-normalised body", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, accept_all(), {{hold = 0.2}}))
+    local s = assert(session(srv))
+    assert(s:send(msg{data = ".\n..\r\n.x\rbare\n\n.\r\n.last"}))
+    s:close()
+    local got = srv:finish()
+    local data = got:match("DATA\r\n(.*)$")
+    assert.equal("..\r\n...\r\n..x\r\nbare\r\n\r\n..\r\n..last\r\n.\r\n", data:sub(1, -7 - 1)
+                 .. data:sub(-7):gsub("QUIT\r\n$", ""))
+  end)
+
+  it("CHECKLIST 18: one byte at a time gives the same wire bytes as one chunk", function()
+    local body = "a\r\n.b\n..\r\r\n.\r\nx\r"
+    local wires = {}
+    for round = 1, 2 do
+      local srv = scripted.start(script(GREET, {ehlo{}}, accept_all()))
+      local s = assert(session(srv))
+      local data = body
+      if round == 2 then
+        local i = 0
+        data = function()
+          i = i + 1
+          if i <= #body then return body:sub(i, i) end
+        end
+      end
+      assert(s:send(msg{data = data}))
+      s:close()
+      wires[round] = srv:finish():match("DATA\r\n(.-\r\n%.\r\n)")
+    end
+    assert.equal(wires[1], wires[2])
+    assert.equal("a\r\n..b\r\n...\r\n\r\n..\r\nx\r\n.\r\n", wires[1])
+  end)
+
+  it("CHECKLIST 22: RCPT 250/550/250 -> DATA goes ahead with per-recipient results", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO:<b@x.test>"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO:<c@x.test>"}, {send = "550 5.1.1 no such user\r\n"},
+      {expect = "RCPT TO:<d@x.test>"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"},
+      {send = "250 2.0.0 queued\r\n"}}))
+    local s = assert(session(srv))
+    local res = assert(s:send(msg{to = {"b@x.test", "c@x.test", "d@x.test"}}))
+    assert.same({"b@x.test", "d@x.test"}, res.accepted)
+    assert.same({code = 550, enhanced = "5.1.1", text = "5.1.1 no such user"},
+                res.rejected["c@x.test"])
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 22: all recipients rejected -> no DATA, RSET, every reason listed", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"},
+      {expect = "RCPT"}, {send = "550 no\r\n"}, {expect = "RCPT"}, {send = "551 gone\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv))
+    local r, err, kind = s:send(msg{to = {"b@x.test", "c@x.test"}})
+    assert.is_nil(r)
+    assert.equal("reply", kind)
+    assert.matches("550 551", err)
+    s:close()
+    local got, log = srv:finish()
+    assert.is_nil(got:find("DATA", 1, true))
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 22: with PIPELINING, a 354 after all RCPTs failed is ended empty", function()
+    local srv = scripted.start(script(GREET, {ehlo{"PIPELINING"}}, {
+      {expect = "MAIL FROM"}, {expect = "RCPT"}, {expect = "DATA"},
+      {send = "250 ok\r\n550 no\r\n354 go\r\n"}, {expect = "."}, {send = "554 no valid\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}}))
+    local s = assert(session(srv))
+    local r, _, kind = s:send(msg())
+    assert.is_nil(r)
+    assert.equal("reply", kind)
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  local stages = {
+    {"greeting", {{send = "421 4.3.2 busy\r\n"}}},
+    {"EHLO", {GREET, {expect = "EHLO"}, {send = "421 busy\r\n"}}},
+    {"MAIL", {GREET, {ehlo{}}, {expect = "MAIL"}, {send = "421 busy\r\n"}}},
+    {"RCPT", {GREET, {ehlo{}}, {expect = "MAIL"}, {send = "250 ok\r\n"},
+              {expect = "RCPT"}, {send = "421 busy\r\n"}}},
+    {"DATA", {GREET, {ehlo{}}, {expect = "MAIL"}, {send = "250 ok\r\n"},
+              {expect = "RCPT"}, {send = "250 ok\r\n"}, {expect = "DATA"},
+              {send = "421 busy\r\n"}}},
+    {"the final dot", {GREET, {ehlo{}}, accept_all("421 4.4.2 timeout\r\n")}},
+  }
+  for _, st in ipairs(stages) do
+    it("CHECKLIST 23: 421 at " .. st[1] .. " -> stop, no RSET, closed", function()
+      local steps = {}
+      for _, p in ipairs(st[2]) do
+        if p[1] then for _, q in ipairs(p) do steps[#steps + 1] = q end
+        else steps[#steps + 1] = p end
+      end
+      steps[#steps + 1] = {hold = 0.5}
+      local srv = scripted.start(steps)
+      local s, err, kind, reply = session(srv)
+      if s then
+        local r
+        r, err, kind, reply = s:send(msg())
+        assert.is_nil(r)
+        assert.is_true(s:close())
+      end
+      assert.equal("reply", kind)
+      assert.equal(421, reply.code)
+      assert.truthy(err)
+      local got = srv:finish()
+      assert.is_nil(got:find("RSET", 1, true))
+      assert.is_nil(got:find("QUIT", 1, true))
+    end)
+  end
+
+  it("CHECKLIST 24: the server closes after 354, before our dot -> not sent (closed)", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL"}, {send = "250 ok\r\n"}, {expect = "RCPT"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {close = true}}))
+    local s = assert(session(srv))
+    local chunks = 0
+    local r, err, kind = s:send(msg{data = function()
+      chunks = chunks + 1
+      if chunks == 1 then return "Subject: x\r\n\r\n" end
+      if chunks < 50 then
+        -- give the server's FIN time to arrive while we are still inside DATA
+        local t = os.clock() + 0.005
+        repeat until os.clock() > t
+        return "line\r\n"
+      end
+    end})
+    assert.is_nil(r)
+    assert.equal("closed", kind)
+    assert.matches("not sent", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 25: EOF after the final dot -> uncertain, never failed or sent", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL"}, {send = "250 ok\r\n"}, {expect = "RCPT"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"}, {close = true}}))
+    local s = assert(session(srv))
+    local r, err, kind = s:send(msg())
+    assert.is_nil(r)
+    assert.equal("uncertain", kind)
+    assert.matches("may have been delivered", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 25: a timeout after the final dot -> uncertain", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL"}, {send = "250 ok\r\n"}, {expect = "RCPT"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"}, {hold = 2}}))
+    local s = assert(session(srv, {timeout = 0.5}))
+    local r, _, kind = s:send(msg())
+    assert.is_nil(r)
+    assert.equal("uncertain", kind)
+    srv:finish()
+  end)
+
+  for _, final in ipairs {"451 4.3.0 try later", "552 5.3.4 too big"} do
+    it("CHECKLIST 26: " .. final:sub(1, 3) .. " to the final dot -> not sent, code kept",
+       function()
+      local srv = scripted.start(script(GREET, {ehlo{}}, accept_all(final .. "\r\n"),
+        {{expect = "NOOP"}, {send = "250 ok\r\n"}}))
+      local s = assert(session(srv))
+      local r, _, kind, reply = s:send(msg())
+      assert.is_nil(r)
+      assert.equal("reply", kind)
+      assert.equal(tonumber(final:sub(1, 3)), reply.code)
+      assert.equal(final:sub(5, 9), reply.enhanced)
+      assert(s:noop())  -- the session is still usable
+      srv:finish()
+    end)
+  end
+
+  for _, bad in ipairs {"250-a\r\n251 b\r\n", "25x ok\r\n", "25 ok\r\n", "250\r\n",
+                        "250-partial\r\n"} do
+    it("CHECKLIST 27: malformed EHLO reply " .. scripted.escape(bad) .. " -> error", function()
+      local srv = scripted.start(script(GREET, {{expect = "EHLO"}, {send = bad},
+                                                {close = true}}))
+      local s, _, kind = session(srv)
+      assert.is_nil(s)
+      assert.truthy(kind == "protocol" or kind == "closed")
+      srv:finish()
+    end)
+  end
+
+  it("CHECKLIST 28: a 10 MB reply line is stopped by the line cap", function()
+    local srv = scripted.start(script(GREET, {{expect = "EHLO"},
+      {send = "250 " .. string.rep("x", 10 * 1024 * 1024) .. "\r\n"}}), {timeout = 20})
+    local s, err, kind = session(srv, {timeout = 10})
+    assert.is_nil(s)
+    assert.equal("limit", kind)
+    assert.matches("line longer", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 28: an endless 250- continuation is stopped by the lines cap", function()
+    local srv = scripted.start(script(GREET, {{expect = "EHLO"},
+      {send = string.rep("250-x\r\n", 100000)}}), {timeout = 20})
+    local s, err, kind = session(srv, {timeout = 10})
+    assert.is_nil(s)
+    assert.equal("limit", kind)
+    assert.matches("more than %d+ lines", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 29: more 334 challenges than the mechanism has -> '*', auth error", function()
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH LOGIN"}}, {
+      {expect = "AUTH LOGIN"}, {send = "334 VXNlcm5hbWU6\r\n"}, {read_line = true},
+      {send = "334 UGFzc3dvcmQ6\r\n"}, {read_line = true},
+      {send = "334 VXNlcm5hbWU6\r\n"}, {expect = "*"}, {send = "501 cancelled\r\n"},
+      {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s, err, kind = session(srv, {user = "u", password = "secret-pw"})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("unexpected SASL challenge", err)
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 29: a non-base64 334 -> '*' and an auth error", function()
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH CRAM-MD5"}}, {
+      {expect = "AUTH CRAM-MD5"}, {send = "334 !!!not base64!!!\r\n"}, {expect = "*"},
+      {send = "501 cancelled\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s, err, kind = session(srv, {user = "u", password = "p"})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("malformed", err)
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 29 60: a multi-line 535 -> auth error without the password", function()
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN"}}, {
+      {expect = "AUTH PLAIN"}, {send = "535-5.7.8 bad\r\n535 5.7.8 credentials\r\n"},
+      {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local traced = {}
+    local s, err, kind, reply = session(srv, {user = "u", password = "hunter2",
+      trace = function(_, line) traced[#traced + 1] = line end})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.equal(535, reply.code)
+    assert.is_nil(err:find("hunter2", 1, true))
+    local all = table.concat(traced, "\n")
+    assert.is_nil(all:find("hunter2", 1, true))
+    assert.is_nil(all:find("aHVudGVyMg", 1, true))   -- base64 of the password
+    assert.is_nil(all:find("AHUAaHVudGVyMg", 1, true)) -- the PLAIN blob
+    srv:finish()
+  end)
+
+  it("CHECKLIST 30: no credentials over cleartext when insecure_auth = false", function()
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN LOGIN"}},
+                                      {{expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s, err, kind = session(srv, {user = "u", password = "p", insecure_auth = false})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("refusing", err)
+    local got = srv:finish()
+    assert.is_nil(got:find("AUTH", 1, true))
+  end)
+
+  it("auth = \"optional\" sends without AUTH when the server offers none", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, accept_all(),
+                                      {{expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv, {user = "u", password = "p", auth = "optional"}))
+    assert.is_nil(s:auth_mechanism())
+    assert(s:send(msg()))
+    s:close()
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("without auth = \"optional\", a server with no AUTH is a clear error", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {{hold = 0.5}}))
+    local s, err, kind = session(srv, {user = "u", password = "p"})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("offers no authentication", err)
+    srv:finish()
+  end)
+
+  for _, g in ipairs {"554 no service", "421 busy", "500 what", "221 bye",
+                      "junk\r\n220 late"} do
+    it("CHECKLIST 31: greeting " .. scripted.escape(g) .. " -> clean error", function()
+      local srv = scripted.start({{send = g .. "\r\n"}, {hold = 0.5}})
+      local s, err, kind = session(srv)
+      assert.is_nil(s)
+      assert.truthy(kind == "reply" or kind == "protocol", kind)
+      assert.truthy(err)
+      srv:finish()
+    end)
+  end
+
+  it("falls back to HELO when EHLO is refused and nothing needs ESMTP", function()
+    local srv = scripted.start(script(GREET, {{expect = "EHLO"}, {send = "500 what\r\n"},
+      {expect = "HELO"}, {send = "250 hi\r\n"}}, accept_all(),
+      {{expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv))
+    assert(s:send(msg()))
+    s:close()
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 32: a message over the advertised SIZE fails before MAIL", function()
+    local srv = scripted.start(script(GREET, {ehlo{"SIZE 100"}},
+                                      {{expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv))
+    local r, _, kind = s:send(msg{data = string.rep("x", 200)})
+    assert.is_nil(r)
+    assert.equal("limit", kind)
+    s:close()
+    local got = srv:finish()
+    assert.is_nil(got:find("MAIL", 1, true))
+  end)
+
+  it("CHECKLIST 20: 8-bit data without 8BITMIME is refused before MAIL", function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {{expect = "QUIT"},
+                                                       {send = "221 bye\r\n"}}))
+    local s = assert(session(srv))
+    local r, err, kind = s:send(msg{data = "Subject: caf\195\169\r\n\r\n"})
+    assert.is_nil(r)
+    assert.equal("limit", kind)
+    assert.matches("8BITMIME", err)
+    s:close()
+    assert.is_nil(srv:finish():find("MAIL", 1, true))
+  end)
+
+  it("uses PIPELINING: MAIL, RCPTs and DATA go out in one write", function()
+    local srv = scripted.start(script(GREET, {ehlo{"PIPELINING", "8BITMIME", "SIZE 1000"}}, {
+      {read_bytes = #"MAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"},
+      {send = "250 ok\r\n250 ok\r\n354 go\r\n"}, {read_until = "\r\n.\r\n"},
+      {send = "250 ok\r\n"}}))
+    local s = assert(session(srv))
+    assert(s:send(msg()))
+    local got = srv:finish()
+    assert.equal("MAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<b@x.test>\r\nDATA\r\n",
+                 got:match("(MAIL.-DATA\r\n)"))
+  end)
+end)
