@@ -780,11 +780,7 @@ static int step_send(smtp_session *s)
             else all_rejected(s);
             return fail_with_rset(s);
         case T_BODY:
-            if (s->pp.conn.eof) {
-                s->dead = 1;
-                return fail(s, MV_E_CLOSED, "connection closed by the server before the end "
-                                            "of data: message not sent (temporary failure)");
-            }
+            if (s->pp.conn.eof) return fail(s, MV_E_CLOSED, "connection closed");
             if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
             if (!s->body_ended) return MV_WANT_DATA;
             if (s->use_bdat && !s->bdat_last_sent && !s->bdat_pending) {
@@ -907,6 +903,11 @@ static int finish_error(smtp_session *s)
         snprintf(e->msg, sizeof e->msg, "outcome unknown: %.150s after the end of data; "
                  "the message may have been delivered", msg);
     }
+    /* Lost while the body was still going out: the server never saw the end of data,
+     * so the message is not sent (RFC 5321 §3.8 treats it as a 451). */
+    if (s->op == OP_SEND && s->state == T_BODY && e->kind == MV_E_CLOSED)
+        snprintf(e->msg, sizeof e->msg, "connection closed by the server before the end "
+                 "of data: message not sent (temporary failure)");
     if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG && e->kind != MV_E_AUTH
         && e->kind != MV_E_LIMIT) s->dead = 1;
     s->state = S_DONE;

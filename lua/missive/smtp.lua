@@ -1,12 +1,18 @@
 --- SMTP sessions: sending mail.
--- The protocol lives in the C core; this module fills in option defaults and
--- accepts the friendly shapes of a message (tables, strings, sources, emails).
+-- The protocol lives in the C core; this module fills in option defaults, accepts the
+-- friendly shapes of a message (tables, strings, sources, email objects) and runs the
+-- core's steps through missive.driver, the same way for every transport.
 -- @module missive.smtp
 local core = require "missive.core"
 local config = require "missive.config"
+local driver = require "missive.driver"
 
 local M = {}
-local methods = core.smtp_methods
+local mt = core.smtp_mt
+local methods = mt.__index
+local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
+
+local SLICE = 65536
 
 local function copy(t)
   local c = {}
@@ -14,11 +20,31 @@ local function copy(t)
   return c
 end
 
+local function drive(s)
+  return driver.drive(s, traces[s])
+end
+
+-- Sends QUIT (bounded wait) on a connection that is still sound; never raises.
+local function quit(s)
+  if s:_dead() then return true end
+  local ok, err, kind, reply = s:_begin_command("QUIT")
+  if ok then ok, err, kind, reply = drive(s) end
+  return ok, err, kind, reply
+end
+
+local function release(s)
+  s:_release()
+  driver.close(s)
+end
+
 --- Opens a session: connect, greeting, EHLO, TLS, AUTH.
 -- Options: host (required), port (587), tls ("starttls" | "implicit" | "none"; port 465
 -- means "implicit"), user, password, token (XOAUTH2), auth ("auto" | "optional" |
--- "none" | a mechanism), helo, timeout (seconds, per command), cafile, capath,
--- verify (true), client_cert, client_key, insecure_auth, pipelining, chunking, trace.
+-- "none" | a mechanism name), helo, timeout (seconds per command; missive.set_timeout
+-- sets the default), cafile, capath, verify (true), client_cert, client_key,
+-- insecure_auth (nil: only to loopback; true; false), pipelining (true), chunking
+-- (false), max_line_length (998), trace (function(direction, line)), socket (an object
+-- or a factory) and driver ("native" | "cosocket").
 -- @tparam table opts
 -- @return an smtp.session, or nil, message, kind[, reply]
 function M.session(opts)
@@ -36,7 +62,25 @@ function M.session(opts)
   if o.user ~= nil and o.password == nil and o.token == nil then
     error("option 'user' needs 'password' or 'token'", 2)
   end
-  return core.smtp_open(o)
+  local sock = driver.pick_socket(o)
+  local s, err, kind = core.smtp_new(o, sock ~= nil)
+  if not s then
+    if sock then sock:close() end
+    return nil, err, kind
+  end
+  traces[s] = o.trace
+  local ok, reply
+  ok, err, kind = driver.connect(s, o, sock)
+  if ok then
+    ok, err, kind, reply = s:_begin_open()
+    if ok then ok, err, kind, reply = drive(s) end
+    if not ok then quit(s) end
+  end
+  if not ok then
+    release(s)
+    return nil, err, kind, reply
+  end
+  return s
 end
 
 local function list(v, field, out)
@@ -63,12 +107,56 @@ local function as_email(v)
   return nil
 end
 
+local function check_open(s)
+  if s:is_closed() then error("attempt to use a closed session", 3) end
+end
+
+-- Feeds the body to the core: a string in slices (no copies), or a source's chunks.
+local function feed_body(s, data, progress)
+  local total = type(data) == "string" and #data or nil
+  local pos = 1
+  local r, err, kind, reply = drive(s)
+  while r == "data" do
+    local ok
+    if total then
+      if pos <= total then
+        ok, err, kind = s:_feed(data, pos, pos + SLICE - 1)
+        pos = pos + SLICE
+      else
+        ok, err, kind = s:_feed_end()
+      end
+    else
+      local pok, chunk = pcall(data)
+      if not pok then
+        -- Mid-DATA there is no clean way back: drop the connection, message unsent.
+        s:_abort()
+        driver.close(s)
+        error(chunk, 0)
+      end
+      if chunk == nil then
+        ok, err, kind = s:_feed_end()
+      elseif type(chunk) ~= "string" then
+        s:_abort()
+        driver.close(s)
+        error("message source returned a " .. type(chunk) .. ", not a string", 0)
+      else
+        ok, err, kind = s:_feed(chunk)
+      end
+    end
+    if not ok then return nil, err, kind end
+    r, err, kind, reply = drive(s)
+    if progress and r then progress(s:_body_bytes(), total) end
+  end
+  return r, err, kind, reply
+end
+
 --- Sends one message.
 -- `msg` is an email object, or a table {from, to, cc, bcc, data | message, progress}
 -- where data is a string or a source function returning chunks and then nil.
 -- @return {accepted = {addr...}, rejected = {[addr] = reply}, reply = reply},
 --   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
 function methods:send(msg)
+  check_open(self)
   local email = as_email(msg)
   local t = email and {message = email} or msg
   if type(t) ~= "table" then
@@ -87,10 +175,52 @@ function methods:send(msg)
   end
   if type(from) ~= "string" then error("send needs 'from'", 2) end
   if data == nil then error("send needs 'data' or 'message'", 2) end
-  if type(data) ~= "string" and type(data) ~= "function" then
+  local size, has8 = 0, -1
+  if type(data) == "string" then
+    size = #data
+    has8 = data:find("[\128-\255]") and 1 or 0
+  elseif type(data) ~= "function" then
     error("'data' must be a string or a source function", 2)
   end
-  return self:_send(from, rcpts, data, t.progress)
+  local ok, err, kind, reply = self:_begin_send(from, rcpts, size, has8)
+  if not ok then return nil, err, kind, reply end
+  local r
+  r, err, kind, reply = feed_body(self, data, t.progress)
+  if not r then return nil, err, kind, reply end
+  return self:_result()
+end
+
+local function command(s, verb)
+  check_open(s)
+  local ok, err, kind, reply = s:_begin_command(verb)
+  if ok then ok, err, kind, reply = drive(s) end
+  if not ok then return nil, err, kind, reply end
+  return s:_reply()
+end
+
+--- NOOP: checks the connection. @return the reply, or nil, message, kind[, reply]
+function methods:noop() return command(self, "NOOP") end
+
+--- RSET: abandons a transaction. @return the reply, or nil, message, kind[, reply]
+function methods:reset() return command(self, "RSET") end
+
+--- QUIT and free.  Idempotent; returns true, or nil, message, "reply" when the server
+-- answered QUIT with an error (the session is closed all the same).
+function methods:close()
+  if self:is_closed() then return true end
+  local ok, err, kind, reply = quit(self)
+  release(self)
+  if not ok and kind == "reply" then return nil, err, kind, reply end
+  return true
+end
+
+-- Lua 5.4 `local s <close>`: QUIT when the block ended normally, only free on error.
+mt.__close = function(s, err)
+  if err == nil then
+    s:close()
+  else
+    release(s)
+  end
 end
 
 --- Sends one message on a new session and closes it.

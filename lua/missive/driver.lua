@@ -1,0 +1,148 @@
+--- Moves bytes for a session: the native driver (a socket the C core owns) or an
+-- external socket object (OpenResty cosocket, LuaSocket, copas...).  With an external
+-- socket, TLS runs in the core over memory buffers and this loop carries ciphertext,
+-- so a cosocket yield happens here, in Lua, never across a C call.
+-- @module missive.driver
+local M = {}
+
+-- Sessions that move bytes through a Lua socket object.  Weak: a session that is
+-- collected takes its entry with it.
+local sockets = setmetatable({}, {__mode = "k"})
+
+local function set_timeout(sock, seconds)
+  if seconds == nil then return end
+  if sock.settimeouts then                      -- cosocket: milliseconds
+    local ms = math.max(1, math.floor(seconds * 1000))
+    sock:settimeouts(ms, ms, ms)
+  else
+    sock:settimeout(math.max(seconds, 0.001))
+  end
+end
+
+local select_fn -- LuaSocket's select, loaded only for LuaSocket objects
+
+-- Returns some bytes, or nil and "timeout" | "closed" | message.
+local function receive(sock, want, seconds)
+  if sock.receiveany then
+    set_timeout(sock, seconds)
+    return sock:receiveany(65536)
+  end
+  if want > 0 then
+    -- TLS asks for exactly what it needs (a record header, then its body).
+    set_timeout(sock, seconds)
+    local data, err, partial = sock:receive(want)
+    if data then return data end
+    if partial and #partial > 0 then return partial end
+    return nil, err
+  end
+  -- Plain text: take whatever is there once the socket is readable.
+  if not select_fn then select_fn = require("socket").select end
+  if sock.getfd then
+    local ready = select_fn({sock}, nil, seconds)
+    if #ready == 0 then return nil, "timeout" end
+  end
+  sock:settimeout(0)
+  local data, err, partial = sock:receive(65536)
+  if data then return data end
+  if partial and #partial > 0 then return partial end
+  return nil, err
+end
+
+local function flush_trace(s, trace)
+  local t = s:_trace()
+  if t and trace then
+    for i = 1, #t, 2 do trace(t[i], t[i + 1]) end
+  end
+end
+
+--- Runs the session's current operation until it is done, wants message data, or fails.
+-- @return "done" | "data", or nil, message, kind[, reply]
+function M.drive(s, trace)
+  local sock = sockets[s]
+  if not sock then
+    local r, err, kind, reply = s:_run()
+    flush_trace(s, trace)
+    return r, err, kind, reply
+  end
+  while true do
+    local r, err, kind, reply = s:_step()
+    local out = s:_output()
+    if out then
+      set_timeout(sock, s:_time_left())
+      local ok, serr = sock:send(out)
+      if not ok then
+        s:_io_error(serr or "closed")
+        r, err, kind, reply = s:_step()
+      end
+    end
+    if r ~= "read" and r ~= "write" then
+      flush_trace(s, trace)
+      return r, err, kind, reply
+    end
+    if r == "read" then
+      local left = s:_time_left()
+      if left and left <= 0 then
+        s:_io_error("timeout")
+      else
+        local data, rerr = receive(sock, s:_want(), left)
+        if data then
+          s:_input(data)
+        elseif rerr == "closed" then
+          s:_eof()
+        else
+          s:_io_error(rerr or "closed")
+        end
+      end
+    end
+  end
+end
+
+local function is_loopback(host)
+  return host == "localhost" or host == "::1" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
+-- The socket object to use: opts.socket (an object or a factory), else a cosocket
+-- inside an nginx request, else nil for the native driver.  opts.driver = "native"
+-- or "cosocket" forces the choice.
+function M.pick_socket(opts)
+  local sock = opts.socket
+  if type(sock) == "function" then sock = sock() end
+  if sock ~= nil or opts.driver == "native" then return sock end
+  local ngx = rawget(_G, "ngx")
+  if opts.driver == "cosocket" or (ngx and ngx.socket and ngx.get_phase
+      and ngx.get_phase() ~= "init" and ngx.get_phase() ~= "init_worker") then
+    return ngx.socket.tcp()
+  end
+  return nil
+end
+
+--- Connects a configured session: natively, or through `sock` (from pick_socket).
+-- @return true, or nil, message, kind
+function M.connect(s, opts, sock)
+  if not sock then return s:_connect() end
+  set_timeout(sock, opts.timeout)
+  local ok, err = sock:connect(opts.host, opts.port)
+  if not ok then
+    if sock.close then sock:close() end
+    local kind = (err == "timeout") and "timeout"
+      or (tostring(err):find("resolve", 1, true) and "resolve") or "io"
+    return nil, ("cannot connect to %s port %d: %s"):format(opts.host, opts.port,
+                                                            tostring(err)), kind
+  end
+  sockets[s] = sock
+  s:_set_loopback(is_loopback(opts.host))
+  return true
+end
+
+--- Closes the external socket, if any (after the protocol said goodbye).
+function M.close(s)
+  local sock = sockets[s]
+  sockets[s] = nil
+  if sock then sock:close() end
+end
+
+function M.is_external(s)
+  return sockets[s] ~= nil
+end
+
+return M
