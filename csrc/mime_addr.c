@@ -1,0 +1,403 @@
+/* RFC 5322 address lists: parse strictly (a caller's value: anything ambiguous is an
+ * error, CVE-2023-27043) or tolerantly (a received header: ambiguous mailboxes are
+ * skipped and counted as defects, never guessed). */
+#include "mime_header.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mime_codec.h"
+
+enum { T_ATOM, T_QUOTED, T_COMMENT, T_DLIT, T_SPECIAL };
+
+typedef struct tok {
+    int type;
+    char ch;            /* T_SPECIAL */
+    size_t off, len;    /* text in the source (without delimiters) */
+    int ws_before;
+} tok;
+
+typedef struct lexer {
+    const char *s;
+    size_t n, i;
+    int wire;
+    int err;            /* unbalanced quote, comment or literal */
+} lexer;
+
+static int is_special(unsigned char c)
+{
+    return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' ||
+           c == ':' || c == ';' || c == '@' || c == '\\' || c == ',' || c == '"';
+}
+
+static int lex_next(lexer *lx, tok *t)
+{
+    const char *s = lx->s;
+    size_t n = lx->n;
+    t->ws_before = 0;
+    while (lx->i < n && (s[lx->i] == ' ' || s[lx->i] == '\t' || s[lx->i] == '\r' ||
+                         s[lx->i] == '\n')) { lx->i++; t->ws_before = 1; }
+    if (lx->i >= n) return 0;
+    if (s[lx->i] == '"') {
+        size_t j = ++lx->i;
+        while (j < n && s[j] != '"') j += (s[j] == '\\' && j + 1 < n) ? 2 : 1;
+        t->type = T_QUOTED;
+        t->off = lx->i;
+        t->len = (j < n ? j : n) - lx->i;
+        if (j >= n) lx->err = 1;
+        lx->i = j < n ? j + 1 : n;
+        return 1;
+    }
+    if (s[lx->i] == '(') {
+        /* Nested comments are counted, not recursed into; deep nesting is an error. */
+        size_t j = lx->i + 1;
+        int depth = 1;
+        while (j < n && depth > 0) {
+            if (s[j] == '\\' && j + 1 < n) { j += 2; continue; }
+            if (s[j] == '(' && ++depth > MV_HDR_MAX_COMMENT_DEPTH) lx->err = 1;
+            if (s[j] == ')') depth--;
+            j++;
+        }
+        if (depth > 0) lx->err = 1;
+        t->type = T_COMMENT;
+        t->off = lx->i + 1;
+        t->len = (depth == 0 ? j - 1 : j) - t->off;
+        lx->i = j;
+        return 1;
+    }
+    if (s[lx->i] == '[') {
+        size_t j = lx->i + 1;
+        while (j < n && s[j] != ']') j++;
+        t->type = T_DLIT;
+        t->off = lx->i;
+        t->len = (j < n ? j + 1 : n) - lx->i;
+        if (j >= n) lx->err = 1;
+        lx->i = j < n ? j + 1 : n;
+        return 1;
+    }
+    if (is_special((unsigned char)s[lx->i])) {
+        t->type = T_SPECIAL;
+        t->ch = s[lx->i];
+        t->off = lx->i;
+        t->len = 1;
+        lx->i++;
+        return 1;
+    }
+    t->type = T_ATOM;
+    t->off = lx->i;
+    while (lx->i < n && !is_special((unsigned char)s[lx->i]) && s[lx->i] != ' ' &&
+           s[lx->i] != '\t' && s[lx->i] != '\r' && s[lx->i] != '\n') lx->i++;
+    t->len = lx->i - t->off;
+    return 1;
+}
+
+void mv_addr_list_free(mv_addr_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) { free(l->v[i].name); free(l->v[i].addr); }
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int append_unquoted(mv_buf *b, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n) i++;
+        if (mv_buf_append(b, s + i, 1) != 0) return -1;
+    }
+    return 0;
+}
+
+static int dot_atom_ok(const char *s, size_t n, int wire)
+{
+    size_t i;
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.') return wire && n > 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 && !wire) return 0;
+        if (c < 0x21 || c == 0x7f) return 0;
+        if (!wire && c == '.' && s[i + 1] == '.') return 0;
+    }
+    return 1;
+}
+
+/* Turns the tokens of one mailbox into name and address; returns 0, or -1 with a
+ * reason when the tokens do not form exactly one unambiguous mailbox. */
+static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
+                         const char **why)
+{
+    const char *s = lx->s;
+    size_t i, lt = (size_t)-1, gt = (size_t)-1, at = (size_t)-1, a0, a1;
+    mv_buf name, addr;
+    int rc = -1, nlt = 0, ngt = 0, nat = 0;
+    mv_buf_init(&name);
+    mv_buf_init(&addr);
+    a->name = a->addr = NULL;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch == '<') { nlt++; lt = i; }
+        else if (t[i].ch == '>') { ngt++; gt = i; }
+        else if (t[i].ch == '@') { nat++; if (at == (size_t)-1 || lt != (size_t)-1) at = i; }
+        else { *why = "unexpected special character"; goto cleanup; }
+    }
+    if (nlt > 1 || ngt > 1 || nlt != ngt) { *why = "unbalanced or repeated angle brackets";
+                                           goto cleanup; }
+    if (nlt == 1) {
+        if (gt < lt) { *why = "'>' before '<'"; goto cleanup; }
+        for (i = gt + 1; i < nt; i++)
+            if (t[i].type != T_COMMENT) { *why = "text after the address"; goto cleanup; }
+        /* The display name: words only; an '@' there makes two candidate addresses. */
+        for (i = 0; i < lt; i++) {
+            if (t[i].type == T_COMMENT) continue;
+            if (t[i].type != T_ATOM && t[i].type != T_QUOTED) {
+                *why = "an address in the display name"; goto cleanup;
+            }
+            if (name.len > 0 && t[i].ws_before && mv_buf_append(&name, " ", 1) != 0)
+                goto cleanup;
+            if (t[i].type == T_ATOM ? mv_buf_append(&name, s + t[i].off, t[i].len) != 0
+                                    : append_unquoted(&name, s + t[i].off, t[i].len) != 0)
+                goto cleanup;
+        }
+        a0 = lt + 1;
+        a1 = gt;
+    } else {
+        a0 = 0;
+        a1 = nt;
+        /* A trailing comment is the old "addr (Name)" form. */
+        while (a1 > a0 && t[a1 - 1].type == T_COMMENT) {
+            if (name.len == 0 && mv_buf_append(&name, s + t[a1 - 1].off, t[a1 - 1].len) != 0)
+                goto cleanup;
+            a1--;
+        }
+        while (a0 < a1 && t[a0].type == T_COMMENT) a0++;
+    }
+    /* addr-spec: local-part "@" domain, each one word (dot-atom or quoted / literal). */
+    {
+        size_t k = a0, words = 0;
+        int seen_at = 0;
+        for (; k < a1; k++) {
+            const tok *x = &t[k];
+            if (x->type == T_COMMENT) continue;
+            if (x->type == T_SPECIAL && x->ch == '@') {
+                if (seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
+                seen_at = 1;
+                words = 0;
+                if (mv_buf_append(&addr, "@", 1) != 0) goto cleanup;
+                continue;
+            }
+            if (words > 0) { *why = "more than one word where an address belongs";
+                             goto cleanup; }
+            words++;
+            if (x->type == T_QUOTED && !seen_at) {
+                if (mv_buf_append(&addr, s + x->off - 1, x->len + 2) != 0) goto cleanup;
+            } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
+                if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len, lx->wire)) {
+                    *why = "invalid characters in the address"; goto cleanup;
+                }
+                if (mv_buf_append(&addr, s + x->off, x->len) != 0) goto cleanup;
+            } else {
+                *why = "not local@domain"; goto cleanup;
+            }
+        }
+        if (!seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
+    }
+    (void)at;
+    (void)nat;
+    if (name.len > 0) {
+        if (lx->wire) {
+            mv_buf dec;
+            int d = 0;
+            mv_buf_init(&dec);
+            if (mv_hdr_decode_text((const char *)name.data, name.len, &dec, &d) != 0 ||
+                mv_buf_append(&dec, "", 1) != 0) { mv_buf_free(&dec); goto cleanup; }
+            a->name = (char *)dec.data;
+        } else {
+            if (!mv_utf8_valid(name.data, name.len)) { *why = "display name is not UTF-8";
+                                                       goto cleanup; }
+            if (mv_buf_append(&name, "", 1) != 0) goto cleanup;
+            a->name = (char *)name.data;
+            mv_buf_init(&name);
+        }
+    }
+    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
+    a->addr = (char *)addr.data;
+    mv_buf_init(&addr);
+    rc = 0;
+cleanup:
+    if (rc != 0) { free(a->name); a->name = NULL; }
+    mv_buf_free(&name);
+    mv_buf_free(&addr);
+    return rc;
+}
+
+int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defects,
+                  char *err, size_t errsize)
+{
+    lexer lx;
+    tok *t = NULL;
+    size_t nt = 0, cap = 0;
+    int in_group = 0, in_angle = 0, rc = -1, more = 1;
+    lx.s = v;
+    lx.n = n;
+    lx.i = 0;
+    lx.wire = wire;
+    lx.err = 0;
+    if (err != NULL && errsize > 0) err[0] = '\0';
+    while (more) {
+        tok cur;
+        int end_item = 0;
+        more = lex_next(&lx, &cur);
+        if (lx.err) {
+            if (!wire) { snprintf(err, errsize, "unbalanced quote, comment or bracket");
+                         goto cleanup; }
+            if (defects != NULL) (*defects)++;
+            lx.err = 0;
+        }
+        if (!more) {
+            end_item = 1;
+        } else if (cur.type == T_SPECIAL && !in_angle &&
+                   (cur.ch == ',' || (cur.ch == ';' && in_group))) {
+            end_item = 1;
+            if (cur.ch == ';') in_group = 0;
+        } else if (cur.type == T_SPECIAL && !in_angle && cur.ch == ':' && !in_group) {
+            nt = 0;                         /* a group's name is not an address */
+            in_group = 1;
+            continue;
+        } else {
+            if (cur.type == T_SPECIAL && cur.ch == '<') in_angle = 1;
+            if (cur.type == T_SPECIAL && cur.ch == '>') in_angle = 0;
+            if (nt == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                tok *nt2 = realloc(t, nc * sizeof *t);
+                if (nt2 == NULL) goto cleanup;
+                t = nt2;
+                cap = nc;
+            }
+            t[nt++] = cur;
+            continue;
+        }
+        if (end_item) {
+            size_t i, real = 0;
+            mv_addr a;
+            const char *why = "invalid address";
+            in_angle = 0;
+            for (i = 0; i < nt; i++) if (t[i].type != T_COMMENT) real++;
+            if (real == 0) { nt = 0; continue; }
+            if (l->n >= MV_HDR_MAX_ADDRS) {
+                if (!wire) { snprintf(err, errsize, "too many addresses"); goto cleanup; }
+                if (defects != NULL) (*defects)++;
+                break;
+            }
+            if (build_mailbox(&lx, t, nt, &a, &why) != 0) {
+                if (!wire) {
+                    snprintf(err, errsize, "ambiguous or invalid address (%s): %.*s", why,
+                             (int)((t[nt - 1].off + t[nt - 1].len - t[0].off) > 80 ? 80 :
+                                   (t[nt - 1].off + t[nt - 1].len - t[0].off)),
+                             v + t[0].off);
+                    goto cleanup;
+                }
+                if (defects != NULL) (*defects)++;
+                nt = 0;
+                continue;
+            }
+            if (l->n == l->cap) {
+                size_t nc = l->cap ? l->cap * 2 : 4;
+                mv_addr *nv = realloc(l->v, nc * sizeof *nv);
+                if (nv == NULL) { free(a.name); free(a.addr); goto cleanup; }
+                l->v = nv;
+                l->cap = nc;
+            }
+            l->v[l->n++] = a;
+            nt = 0;
+        }
+    }
+    if (in_group && !wire) { snprintf(err, errsize, "unterminated group"); goto cleanup; }
+    rc = 0;
+cleanup:
+    if (rc != 0 && err != NULL && err[0] == '\0') snprintf(err, errsize, "out of memory");
+    free(t);
+    return rc;
+}
+
+static int name_is_plain(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (*p == ' ' || *p == '\0') return 0;
+    for (; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || is_special(*p) || *p == '.') return 0;
+        if (*p == ' ' && (p[1] == ' ' || p[1] == '\0')) return 0;
+    }
+    return 1;
+}
+
+static int append_quoted(mv_buf *out, const char *s)
+{
+    if (mv_buf_append(out, "\"", 1) != 0) return -1;
+    for (; *s; s++) {
+        if ((*s == '"' || *s == '\\') && mv_buf_append(out, "\\", 1) != 0) return -1;
+        if (mv_buf_append(out, s, 1) != 0) return -1;
+    }
+    return mv_buf_append(out, "\"", 1);
+}
+
+int mv_addr_format(mv_buf *out, const mv_addr *a)
+{
+    if (a->name != NULL && a->name[0] != '\0') {
+        if (name_is_plain(a->name) ? mv_buf_append_str(out, a->name) != 0
+                                   : append_quoted(out, a->name) != 0) return -1;
+        if (mv_buf_append(out, " <", 2) != 0 || mv_buf_append_str(out, a->addr) != 0 ||
+            mv_buf_append(out, ">", 1) != 0) return -1;
+        return 0;
+    }
+    return mv_buf_append_str(out, a->addr);
+}
+
+int mv_hdr_write_addrs(mv_buf *out, const char *name, const mv_addr_list *l)
+{
+    mv_buf v;
+    size_t i;
+    int rc = -1;
+    mv_buf_init(&v);
+    for (i = 0; i < l->n; i++) {
+        const mv_addr *a = &l->v[i];
+        if (i > 0 && mv_buf_append(&v, ", ", 2) != 0) goto cleanup;
+        if (a->name != NULL && a->name[0] != '\0') {
+            const unsigned char *p = (const unsigned char *)a->name;
+            size_t k, len = strlen(a->name);
+            int ascii = 1;
+            for (k = 0; k < len; k++) if (p[k] >= 0x80) ascii = 0;
+            if (strstr(a->name, "=?") != NULL) ascii = 0;
+            if (ascii) {
+                if (name_is_plain(a->name) ? mv_buf_append_str(&v, a->name) != 0
+                                           : append_quoted(&v, a->name) != 0) goto cleanup;
+            } else {
+                /* Whole-character encoded-words separated by blanks (which decoders drop). */
+                size_t j = 0;
+                while (j < len) {
+                    size_t c = len - j < 45 ? len - j : 45;
+                    char w[80];
+                    if (c < len - j) while (c > 0 && (p[j + c] & 0xc0) == 0x80) c--;
+                    if (c == 0) c = 45;
+                    memcpy(w, "=?UTF-8?B?", 10);
+                    k = 10 + mv_b64_encode(p + j, c, w + 10, 0);
+                    w[k++] = '?';
+                    w[k++] = '=';
+                    if ((j > 0 && mv_buf_append(&v, " ", 1) != 0) || mv_buf_append(&v, w, k) != 0)
+                        goto cleanup;
+                    j += c;
+                }
+            }
+            if (mv_buf_append(&v, " <", 2) != 0 || mv_buf_append_str(&v, a->addr) != 0 ||
+                mv_buf_append(&v, ">", 1) != 0) goto cleanup;
+        } else if (mv_buf_append_str(&v, a->addr) != 0) {
+            goto cleanup;
+        }
+    }
+    rc = mv_hdr_write_raw(out, name, (const char *)v.data, v.len);
+cleanup:
+    mv_buf_free(&v);
+    return rc;
+}

@@ -1,0 +1,732 @@
+/* The message model and the streaming serialiser. */
+#include "mime_msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "mime_codec.h"
+#include "mime_header.h"
+
+#define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
+
+static char *dup_str(const char *s)
+{
+    size_t n;
+    char *p;
+    if (s == NULL) return NULL;
+    n = strlen(s);
+    p = malloc(n + 1);
+    if (p != NULL) memcpy(p, s, n + 1);
+    return p;
+}
+
+void mv_mime_init(mv_mime_msg *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void mv_mime_clear_atts(mv_mime_msg *m)
+{
+    size_t i;
+    for (i = 0; i < m->natt; i++) {
+        mv_mime_att *a = &m->att[i];
+        free(a->path); free(a->data); free(a->name); free(a->raw_name); free(a->type);
+        free(a->cid);
+    }
+    m->natt = 0;
+    m->gen++;
+}
+
+void mv_mime_free(mv_mime_msg *m)
+{
+    size_t i;
+    for (i = 0; i < m->nh; i++) { free(m->h[i].name); free(m->h[i].value); }
+    free(m->h);
+    free(m->text);
+    free(m->html);
+    mv_mime_clear_atts(m);
+    free(m->att);
+    free(m->raw);
+    for (i = 0; i < m->nparts; i++) {
+        mv_mime_part *p = &m->parts[i];
+        free(p->type); free(p->boundary); free(p->charset); free(p->filename);
+        free(p->disposition); free(p->cid);
+    }
+    free(m->parts);
+    for (i = 0; i < m->ndefects; i++) free(m->defects[i]);
+    free(m->defects);
+    mv_mime_init(m);
+}
+
+int mv_mime_add_defect(mv_mime_msg *m, const char *what)
+{
+    char **nd;
+    if (m->ndefects >= 1000) return 0;   /* bounded: the first thousand tell enough */
+    nd = realloc(m->defects, (m->ndefects + 1) * sizeof *nd);
+    if (nd == NULL) return -1;
+    m->defects = nd;
+    if ((nd[m->ndefects] = dup_str(what)) == NULL) return -1;
+    m->ndefects++;
+    return 0;
+}
+
+int mv_mime_is_addr_header(const char *name)
+{
+    static const char *const names[] = { "from", "to", "cc", "bcc", "reply-to", "sender",
+                                         "resent-from", "resent-to", "resent-cc", NULL };
+    size_t i;
+    for (i = 0; names[i] != NULL; i++) if (strcasecmp(name, names[i]) == 0) return 1;
+    return 0;
+}
+
+int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
+{
+    mv_mime_hdr *h;
+    if (m->nh == m->caph) {
+        size_t nc = m->caph ? m->caph * 2 : 16;
+        h = realloc(m->h, nc * sizeof *h);
+        if (h == NULL) return -1;
+        m->h = h;
+        m->caph = nc;
+    }
+    h = &m->h[m->nh];
+    h->name = dup_str(name);
+    h->value = dup_str(value);
+    if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
+    m->nh++;
+    m->dirty = 1;
+    m->gen++;
+    return 0;
+}
+
+int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
+{
+    size_t i, o = 0, at = (size_t)-1;
+    for (i = 0; i < m->nh; i++) {
+        if (strcasecmp(m->h[i].name, name) == 0) {
+            if (at == (size_t)-1 && value != NULL) {
+                char *v = dup_str(value);
+                if (v == NULL) return -1;
+                free(m->h[i].value);
+                m->h[i].value = v;
+                at = i;
+                m->h[o++] = m->h[i];
+                continue;
+            }
+            free(m->h[i].name);
+            free(m->h[i].value);
+            continue;
+        }
+        m->h[o++] = m->h[i];
+    }
+    m->nh = o;
+    m->dirty = 1;
+    m->gen++;
+    if (at == (size_t)-1 && value != NULL) return mv_mime_add_header(m, name, value);
+    return 0;
+}
+
+const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx)
+{
+    size_t i;
+    for (i = 0; i < m->nh; i++)
+        if (strcasecmp(m->h[i].name, name) == 0 && idx-- == 0) return m->h[i].value;
+    return NULL;
+}
+
+int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n)
+{
+    char **dst = html ? &m->html : &m->text;
+    size_t *dl = html ? &m->html_len : &m->text_len;
+    char *c = NULL;
+    if (p != NULL) {
+        c = malloc(n + 1);
+        if (c == NULL) return -1;
+        memcpy(c, p, n);
+        c[n] = '\0';
+    }
+    free(*dst);
+    *dst = c;
+    *dl = p != NULL ? n : 0;
+    m->dirty = 1;
+    m->gen++;
+    return 0;
+}
+
+char *mv_mime_safe_name(const char *raw)
+{
+    const char *s = raw != NULL ? raw : "", *p;
+    mv_buf b;
+    size_t i, n;
+    for (p = s; *p; p++) if (*p == '/' || *p == '\\') s = p + 1;
+    if (((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') && s[1] == ':') s += 2;  /* C:x */
+    while (*s == '.' || *s == ' ') s++;
+    mv_buf_init(&b);
+    n = strlen(s);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) continue;
+        if (mv_buf_append(&b, &c, 1) != 0) { mv_buf_free(&b); return NULL; }
+    }
+    if (b.len == 0 && mv_buf_append_str(&b, "attachment") != 0) { mv_buf_free(&b); return NULL; }
+    if (mv_buf_append(&b, "", 1) != 0) { mv_buf_free(&b); return NULL; }
+    return (char *)b.data;
+}
+
+static const char *guess_type(const char *name)
+{
+    static const char *const map[][2] = {
+        {"pdf", "application/pdf"}, {"txt", "text/plain"}, {"html", "text/html"},
+        {"htm", "text/html"}, {"png", "image/png"}, {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"}, {"gif", "image/gif"}, {"svg", "image/svg+xml"},
+        {"zip", "application/zip"}, {"gz", "application/gzip"}, {"csv", "text/csv"},
+        {"json", "application/json"}, {"xml", "application/xml"}, {"eml", "message/rfc822"},
+        {"ics", "text/calendar"}, {"webp", "image/webp"}, {NULL, NULL}
+    };
+    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
+    size_t i;
+    if (dot != NULL)
+        for (i = 0; map[i][0] != NULL; i++)
+            if (strcasecmp(dot + 1, map[i][0]) == 0) return map[i][1];
+    return "application/octet-stream";
+}
+
+int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t len,
+                    const char *name, const char *type, const char *cid, int is_inline,
+                    mv_error *e)
+{
+    mv_mime_att *a;
+    const char *base = name;
+    if ((name != NULL && !mv_hdr_value_ok(name, strlen(name))) ||
+        (type != NULL && !mv_hdr_value_ok(type, strlen(type))) ||
+        (cid != NULL && !mv_hdr_value_ok(cid, strlen(cid))))
+        return mv_fail(e, MV_E_ARG, "CR, LF or NUL in an attachment's name, type or cid");
+    if (type != NULL && (strchr(type, '/') == NULL || strpbrk(type, " ;\"\\") != NULL))
+        return mv_fail(e, MV_E_ARG, "invalid attachment type '%.60s'", type);
+    if (cid != NULL && strpbrk(cid, "<> \t\"") != NULL)
+        return mv_fail(e, MV_E_ARG, "invalid cid '%.60s'", cid);
+    if (path != NULL && base == NULL) {
+        const char *s = strrchr(path, '/');
+        base = s != NULL ? s + 1 : path;
+    }
+    if (m->natt == m->capatt) {
+        size_t nc = m->capatt ? m->capatt * 2 : 4;
+        a = realloc(m->att, nc * sizeof *a);
+        if (a == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+        m->att = a;
+        m->capatt = nc;
+    }
+    a = &m->att[m->natt];
+    memset(a, 0, sizeof *a);
+    a->raw_name = dup_str(base != NULL ? base : "attachment");
+    a->name = mv_mime_safe_name(a->raw_name);
+    a->type = dup_str(type != NULL ? type : guess_type(base));
+    a->cid = dup_str(cid);
+    a->path = dup_str(path);
+    a->is_inline = is_inline || cid != NULL;
+    if (path == NULL) {
+        a->data = malloc(len ? len : 1);
+        if (a->data != NULL && len) memcpy(a->data, data, len);
+        a->len = len;
+    }
+    if (a->raw_name == NULL || a->name == NULL || a->type == NULL || (cid && !a->cid) ||
+        (path && !a->path) || (!path && !a->data)) {
+        free(a->raw_name); free(a->name); free(a->type); free(a->cid); free(a->path);
+        free(a->data);
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    }
+    m->natt++;
+    m->dirty = 1;
+    m->gen++;
+    return MV_OK;
+}
+
+int mv_mime_date_now(char *out, size_t cap)
+{
+    return mv_mime_date(out, cap, (long long)time(NULL));
+}
+
+int mv_mime_date(char *out, size_t cap, long long when)
+{
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    time_t t = (time_t)when;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) return -1;
+    snprintf(out, cap, "%.3s, %02d %.3s %04d %02d:%02d:%02d +0000", days + 3 * tm.tm_wday,
+             tm.tm_mday, mons + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
+    return 0;
+}
+
+int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
+{
+    unsigned char r[16];
+    char hex[33];
+    size_t i;
+    if (mv_mime_random(r, sizeof r) != 0) return -1;
+    for (i = 0; i < sizeof r; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    snprintf(out, cap, "<%s@%s>", hex, domain != NULL && domain[0] ? domain : "missive.invalid");
+    return 0;
+}
+
+/* ---- the source ---------------------------------------------------------------------- */
+
+enum { IT_LIT, IT_TEXT, IT_QP, IT_B64, IT_FILE };
+
+typedef struct item {
+    int kind;
+    mv_buf lit;                 /* IT_LIT */
+    const unsigned char *p;     /* IT_TEXT (7bit/8bit, LF -> CRLF), IT_QP, IT_B64 */
+    size_t n;
+    const char *path;           /* IT_FILE */
+} item;
+
+struct mv_mime_source {
+    mv_mime_msg *m;
+    unsigned gen;
+    item *it;
+    size_t nit, capit, cur, off;
+    FILE *f;
+    int started;                /* the current base64 item has written a chunk */
+    mv_buf out;
+    char **bounds;              /* boundaries in use, to keep them distinct */
+    size_t nbounds;
+};
+
+static item *new_item(mv_mime_source *s, int kind)
+{
+    item *it;
+    if (s->nit == s->capit) {
+        size_t nc = s->capit ? s->capit * 2 : 16;
+        it = realloc(s->it, nc * sizeof *it);
+        if (it == NULL) return NULL;
+        s->it = it;
+        s->capit = nc;
+    }
+    it = &s->it[s->nit++];
+    memset(it, 0, sizeof *it);
+    mv_buf_init(&it->lit);
+    it->kind = kind;
+    return it;
+}
+
+/* Literal text goes into the last item when it is literal already. */
+static int lit(mv_mime_source *s, const char *p, size_t n)
+{
+    item *it = s->nit > 0 && s->it[s->nit - 1].kind == IT_LIT ? &s->it[s->nit - 1]
+                                                              : new_item(s, IT_LIT);
+    return it == NULL ? -1 : mv_buf_append(&it->lit, p, n);
+}
+
+static int lits(mv_mime_source *s, const char *p) { return lit(s, p, strlen(p)); }
+
+static int body_item(mv_mime_source *s, int kind, const void *p, size_t n, const char *path)
+{
+    item *it = new_item(s, kind);
+    if (it == NULL) return -1;
+    it->p = p;
+    it->n = n;
+    it->path = path;
+    return 0;
+}
+
+typedef struct leaf {
+    const unsigned char *p;
+    size_t n;
+    int cte;
+} leaf;
+
+static int scan_text(const unsigned char *p, size_t n, int *ascii, size_t *maxline)
+{
+    size_t i, line = 0, high = 0;
+    *maxline = 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] == '\n' || p[i] == '\r') { if (line > *maxline) *maxline = line; line = 0; }
+        else line++;
+        if (p[i] >= 0x80 || p[i] == 0) high++;
+    }
+    if (line > *maxline) *maxline = line;
+    *ascii = high == 0;
+    return high > n / 3 ? MV_CTE_BASE64 : MV_CTE_QP;
+}
+
+static int choose_cte(const mv_mime_msg *m, const unsigned char *p, size_t n)
+{
+    int ascii;
+    size_t maxline;
+    int fallback = scan_text(p, n, &ascii, &maxline);
+    if (maxline <= 998) {
+        if (ascii) return MV_CTE_7BIT;
+        if (m->allow_8bit && mv_utf8_valid(p, n) && memchr(p, 0, n) == NULL) return MV_CTE_8BIT;
+    }
+    return fallback;
+}
+
+static const char *cte_name(int cte)
+{
+    switch (cte) {
+    case MV_CTE_8BIT: return "8bit";
+    case MV_CTE_QP: return "quoted-printable";
+    case MV_CTE_BASE64: return "base64";
+    default: return "7bit";
+    }
+}
+
+static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char r[24];
+    char **nb;
+    size_t i, k;
+    int tries;
+    for (tries = 0; tries < 16; tries++) {
+        int clash = 0;
+        /* "=_" cannot occur in base64 or quoted-printable output, so only the 7bit and
+         * 8bit parts and earlier boundaries need checking. */
+        if (mv_mime_random(r, sizeof r) != 0) return -1;
+        memcpy(out, "=_mv_", 5);
+        for (i = 0; i < sizeof r; i++) out[5 + i] = al[r[i] % 62];
+        out[5 + sizeof r] = '\0';
+        for (k = 0; k < s->nbounds && !clash; k++) clash = strcmp(s->bounds[k], out) == 0;
+        if (m->text != NULL && strstr(m->text, out) != NULL) clash = 1;
+        if (m->html != NULL && strstr(m->html, out) != NULL) clash = 1;
+        if (!clash) break;
+    }
+    if (tries == 16) return -1;
+    nb = realloc(s->bounds, (s->nbounds + 1) * sizeof *nb);
+    if (nb == NULL) return -1;
+    s->bounds = nb;
+    if ((nb[s->nbounds] = dup_str(out)) == NULL) return -1;
+    s->nbounds++;
+    return 0;
+}
+
+static int body_part(mv_mime_source *s, const mv_mime_msg *m, int html)
+{
+    const unsigned char *p = (const unsigned char *)(html ? m->html : m->text);
+    size_t n = html ? m->html_len : m->text_len;
+    int cte = choose_cte(m, p, n);
+    mv_buf v;
+    int rc = -1;
+    mv_buf_init(&v);
+    if (mv_buf_append_str(&v, html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8")
+        != 0) goto cleanup;
+    {
+        mv_buf h;
+        mv_buf_init(&h);
+        if (mv_hdr_write_raw(&h, "Content-Type", (const char *)v.data, v.len) != 0 ||
+            mv_hdr_write_raw(&h, "Content-Transfer-Encoding", cte_name(cte),
+                             strlen(cte_name(cte))) != 0 ||
+            mv_buf_append(&h, "\r\n", 2) != 0 || lit(s, (const char *)h.data, h.len) != 0) {
+            mv_buf_free(&h);
+            goto cleanup;
+        }
+        mv_buf_free(&h);
+    }
+    rc = body_item(s, cte == MV_CTE_QP ? IT_QP : cte == MV_CTE_BASE64 ? IT_B64 : IT_TEXT, p,
+                   n, NULL);
+cleanup:
+    mv_buf_free(&v);
+    return rc;
+}
+
+static int att_part(mv_mime_source *s, const mv_mime_att *a)
+{
+    mv_buf v, h;
+    int rc = -1;
+    mv_buf_init(&v);
+    mv_buf_init(&h);
+    if (mv_buf_append_str(&v, a->type) != 0 || mv_param_write(&v, "name", a->raw_name) != 0 ||
+        mv_hdr_write_raw(&h, "Content-Type", (const char *)v.data, v.len) != 0) goto cleanup;
+    mv_buf_reset(&v);
+    if (mv_buf_append_str(&v, a->is_inline ? "inline" : "attachment") != 0 ||
+        mv_param_write(&v, "filename", a->raw_name) != 0 ||
+        mv_hdr_write_raw(&h, "Content-Disposition", (const char *)v.data, v.len) != 0 ||
+        mv_hdr_write_raw(&h, "Content-Transfer-Encoding", "base64", 6) != 0) goto cleanup;
+    if (a->cid != NULL) {
+        mv_buf_reset(&v);
+        if (mv_buf_append(&v, "<", 1) != 0 || mv_buf_append_str(&v, a->cid) != 0 ||
+            mv_buf_append(&v, ">", 1) != 0 ||
+            mv_hdr_write_raw(&h, "Content-ID", (const char *)v.data, v.len) != 0) goto cleanup;
+    }
+    if (mv_buf_append(&h, "\r\n", 2) != 0 || lit(s, (const char *)h.data, h.len) != 0)
+        goto cleanup;
+    rc = a->path != NULL ? body_item(s, IT_FILE, NULL, 0, a->path)
+                         : body_item(s, IT_B64, a->data, a->len, NULL);
+cleanup:
+    mv_buf_free(&v);
+    mv_buf_free(&h);
+    return rc;
+}
+
+static int emit_related(mv_mime_source *s, const mv_mime_msg *m);
+static int emit_alternative(mv_mime_source *s, const mv_mime_msg *m);
+
+static int has_inline(const mv_mime_msg *m)
+{
+    size_t i;
+    if (m->html == NULL) return 0;
+    for (i = 0; i < m->natt; i++) if (m->att[i].is_inline) return 1;
+    return 0;
+}
+
+static int open_multipart(mv_mime_source *s, const mv_mime_msg *m, const char *sub, char *b)
+{
+    mv_buf h;
+    char v[128];
+    int rc;
+    if (new_boundary(s, m, b) != 0) return -1;
+    snprintf(v, sizeof v, "multipart/%s; boundary=\"%s\"", sub, b);
+    mv_buf_init(&h);
+    rc = mv_hdr_write_raw(&h, "Content-Type", v, strlen(v));
+    if (rc == 0) rc = mv_buf_append(&h, "\r\n", 2);
+    if (rc == 0) rc = lit(s, (const char *)h.data, h.len);
+    mv_buf_free(&h);
+    return rc;
+}
+
+static int delim(mv_mime_source *s, const char *b, int first, int close)
+{
+    if (lits(s, first ? "--" : "\r\n--") != 0 || lits(s, b) != 0) return -1;
+    return lits(s, close ? "--\r\n" : "\r\n");
+}
+
+static int emit_html_node(mv_mime_source *s, const mv_mime_msg *m)
+{
+    return has_inline(m) ? emit_related(s, m) : body_part(s, m, 1);
+}
+
+static int emit_related(mv_mime_source *s, const mv_mime_msg *m)
+{
+    char b[40];
+    size_t i;
+    if (open_multipart(s, m, "related", b) != 0 || delim(s, b, 1, 0) != 0 ||
+        body_part(s, m, 1) != 0) return -1;
+    for (i = 0; i < m->natt; i++) {
+        if (!m->att[i].is_inline) continue;
+        if (delim(s, b, 0, 0) != 0 || att_part(s, &m->att[i]) != 0) return -1;
+    }
+    return delim(s, b, 0, 1);
+}
+
+static int emit_alternative(mv_mime_source *s, const mv_mime_msg *m)
+{
+    char b[40];
+    if (m->html == NULL) return body_part(s, m, 0);
+    if (m->text == NULL) return emit_html_node(s, m);
+    if (open_multipart(s, m, "alternative", b) != 0 || delim(s, b, 1, 0) != 0 ||
+        body_part(s, m, 0) != 0 || delim(s, b, 0, 0) != 0 || emit_html_node(s, m) != 0)
+        return -1;
+    return delim(s, b, 0, 1);
+}
+
+static int emit_body(mv_mime_source *s, const mv_mime_msg *m)
+{
+    size_t i, nmixed = 0;
+    int inl = has_inline(m), have_body = m->text != NULL || m->html != NULL;
+    char b[40];
+    for (i = 0; i < m->natt; i++) if (!(inl && m->att[i].is_inline)) nmixed++;
+    if (nmixed == 0) {
+        if (!have_body) return body_part(s, m, 0);
+        return emit_alternative(s, m);
+    }
+    if (open_multipart(s, m, "mixed", b) != 0) return -1;
+    if (have_body && (delim(s, b, 1, 0) != 0 || emit_alternative(s, m) != 0)) return -1;
+    for (i = 0, nmixed = 0; i < m->natt; i++) {
+        if (inl && m->att[i].is_inline) continue;
+        if (delim(s, b, !have_body && nmixed++ == 0, 0) != 0 || att_part(s, &m->att[i]) != 0)
+            return -1;
+    }
+    return delim(s, b, 0, 1);
+}
+
+static int emit_headers(mv_mime_source *s, const mv_mime_msg *m, mv_error *e)
+{
+    mv_buf h;
+    size_t i;
+    int rc = -1;
+    mv_buf_init(&h);
+    for (i = 0; i < m->nh; i++) {
+        const char *name = m->h[i].name, *v = m->h[i].value;
+        size_t vn = strlen(v);
+        if (strcasecmp(name, "bcc") == 0 || strncasecmp(name, "content-", 8) == 0 ||
+            strcasecmp(name, "mime-version") == 0) continue;
+        if (!mv_hdr_name_ok(name, strlen(name)) || !mv_hdr_value_ok(v, vn)) {
+            rc = mv_fail(e, MV_E_ARG, "invalid header %.60s", name);
+            goto cleanup;
+        }
+        if (mv_mime_is_addr_header(name)) {
+            mv_addr_list l = {NULL, 0, 0};
+            char err[160];
+            if (mv_addr_parse(v, vn, 0, &l, NULL, err, sizeof err) != 0) {
+                mv_addr_list_free(&l);
+                rc = mv_fail(e, MV_E_ARG, "%s: %s", name, err);
+                goto cleanup;
+            }
+            rc = mv_hdr_write_addrs(&h, name, &l);
+            mv_addr_list_free(&l);
+            if (rc != 0) goto oom;
+        } else if (strcasecmp(name, "message-id") == 0 || strcasecmp(name, "date") == 0) {
+            if (mv_hdr_write_raw(&h, name, v, vn) != 0) goto oom;
+        } else if (mv_hdr_write_text(&h, name, v, vn) != 0) {
+            goto oom;
+        }
+    }
+    if (mv_buf_append_str(&h, "MIME-Version: 1.0\r\n") != 0 ||
+        lit(s, (const char *)h.data, h.len) != 0) goto oom;
+    rc = 0;
+    goto cleanup;
+oom:
+    rc = mv_fail(e, MV_E_MEMORY, "out of memory");
+cleanup:
+    mv_buf_free(&h);
+    return rc;
+}
+
+void mv_mime_source_free(mv_mime_source *s)
+{
+    size_t i;
+    if (s == NULL) return;
+    for (i = 0; i < s->nit; i++) mv_buf_free(&s->it[i].lit);
+    free(s->it);
+    for (i = 0; i < s->nbounds; i++) free(s->bounds[i]);
+    free(s->bounds);
+    if (s->f != NULL) fclose(s->f);
+    mv_buf_free(&s->out);
+    free(s);
+}
+
+mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e)
+{
+    mv_mime_source *s = calloc(1, sizeof *s);
+    size_t i;
+    if (s == NULL) { mv_fail(e, MV_E_MEMORY, "out of memory"); return NULL; }
+    s->m = m;
+    s->gen = m->gen;
+    mv_buf_init(&s->out);
+    if (m->raw != NULL && !m->dirty) {
+        if (body_item(s, IT_LIT, NULL, 0, NULL) != 0 ||
+            mv_buf_append(&s->it[0].lit, m->raw, m->raw_len) != 0) goto oom;
+        return s;
+    }
+    for (i = 0; i < m->natt; i++) {
+        FILE *f;
+        if (m->att[i].path == NULL) continue;
+        f = fopen(m->att[i].path, "rb");
+        if (f == NULL) {
+            mv_fail(e, MV_E_IO, "cannot open attachment %.180s", m->att[i].path);
+            goto fail;
+        }
+        fclose(f);
+    }
+    if (emit_headers(s, m, e) != 0) goto fail;
+    if (emit_body(s, m) != 0) goto oom;
+    return s;
+oom:
+    mv_fail(e, MV_E_MEMORY, "out of memory (or no random boundary)");
+fail:
+    mv_mime_source_free(s);
+    return NULL;
+}
+
+/* Produces the next piece of the current item into s->out; 1 when the item is done. */
+static int produce(mv_mime_source *s, item *it, mv_error *e)
+{
+    switch (it->kind) {
+    case IT_LIT:
+        if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) goto oom;
+        return 1;
+    case IT_TEXT: {
+        /* Line ends normalised to CRLF, in bounded pieces. */
+        size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;
+        if (mv_buf_reserve(&s->out, (end - s->off) * 2) != 0) goto oom;
+        for (i = s->off; i < end; i++) {
+            unsigned char c = it->p[i];
+            if (c == '\r') {
+                if (i + 1 < it->n && it->p[i + 1] == '\n') i++;
+                s->out.data[s->out.len++] = '\r';
+                s->out.data[s->out.len++] = '\n';
+            } else if (c == '\n') {
+                s->out.data[s->out.len++] = '\r';
+                s->out.data[s->out.len++] = '\n';
+            } else {
+                s->out.data[s->out.len++] = c;
+            }
+        }
+        s->off = i;
+        return s->off >= it->n;
+    }
+    case IT_QP:
+        if (mv_qp_encode(it->p, it->n, 1, &s->out) != 0) goto oom;
+        return 1;
+    case IT_B64:
+    case IT_FILE: {
+        unsigned char fbuf[B64_CHUNK];
+        const unsigned char *p;
+        size_t k;
+        if (it->kind == IT_B64) {
+            k = it->n - s->off < B64_CHUNK ? it->n - s->off : B64_CHUNK;
+            p = it->p + s->off;
+        } else {
+            if (s->f == NULL && (s->f = fopen(it->path, "rb")) == NULL)
+                return mv_fail(e, MV_E_IO, "cannot open attachment %.180s", it->path);
+            k = fread(fbuf, 1, sizeof fbuf, s->f);
+            if (ferror(s->f)) return mv_fail(e, MV_E_IO, "read error on %.180s", it->path);
+            p = fbuf;
+        }
+        if (k > 0) {
+            if (mv_buf_reserve(&s->out, mv_b64_encoded_len(k, 1) + 2) != 0) goto oom;
+            if (s->started) { s->out.data[s->out.len++] = '\r'; s->out.data[s->out.len++] = '\n'; }
+            s->out.len += mv_b64_encode(p, k, (char *)s->out.data + s->out.len, 1);
+            s->started = 1;
+            s->off += k;
+        }
+        if (it->kind == IT_B64 ? s->off >= it->n : k < sizeof fbuf) {
+            if (s->f != NULL) { fclose(s->f); s->f = NULL; }
+            return 1;
+        }
+        return 0;
+    }
+    default:
+        return 1;
+    }
+oom:
+    return mv_fail(e, MV_E_MEMORY, "out of memory");
+}
+
+int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_t *n,
+                        mv_error *e)
+{
+    *n = 0;
+    if (s->m->gen != s->gen)
+        return mv_fail(e, MV_E_ARG, "the message changed while it was being serialised");
+    while (mv_buf_avail(&s->out) == 0 && s->cur < s->nit) {
+        int r = produce(s, &s->it[s->cur], e);
+        if (r < 0) return MV_ERROR;
+        if (r == 1) { s->cur++; s->off = 0; s->started = 0; }
+    }
+    *n = mv_buf_avail(&s->out) < cap ? mv_buf_avail(&s->out) : cap;
+    memcpy(buf, mv_buf_head(&s->out), *n);
+    mv_buf_consume(&s->out, *n);
+    return MV_OK;
+}
+
+int mv_mime_serialize(mv_mime_msg *m, mv_buf *out, mv_error *e)
+{
+    mv_mime_source *s = mv_mime_source_new(m, e);
+    int rc = MV_ERROR;
+    if (s == NULL) return MV_ERROR;
+    for (;;) {
+        size_t n;
+        if (mv_buf_reserve(out, 65536) != 0) { mv_fail(e, MV_E_MEMORY, "out of memory"); break; }
+        if (mv_mime_source_read(s, out->data + out->len, 65536, &n, e) != MV_OK) break;
+        out->len += n;
+        if (n == 0) { rc = MV_OK; break; }
+    }
+    mv_mime_source_free(s);
+    return rc;
+}

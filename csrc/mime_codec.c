@@ -1,0 +1,352 @@
+#include "mime_codec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 0..63 for the alphabet, 64 for '=', 65 for whitespace, 66 for anything else. */
+static unsigned char b64_rev[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_init(void)
+{
+    int i;
+    memset(b64_rev, 66, sizeof b64_rev);
+    for (i = 0; i < 64; i++) b64_rev[(unsigned char)b64_alphabet[i]] = (unsigned char)i;
+    b64_rev['='] = 64;
+    b64_rev[' '] = b64_rev['\t'] = b64_rev['\r'] = b64_rev['\n'] = 65;
+}
+
+size_t mv_b64_encoded_len(size_t n, int wrap)
+{
+    size_t len = (n + 2) / 3 * 4;
+    if (wrap && len > 0) len += (len - 1) / 76 * 2;
+    return len;
+}
+
+size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
+{
+    char *o = out;
+    size_t i = 0, col = 0;
+    while (i + 3 <= n) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        if (wrap && col == 76) { *o++ = '\r'; *o++ = '\n'; col = 0; }
+        o[0] = b64_alphabet[v >> 18];
+        o[1] = b64_alphabet[(v >> 12) & 63];
+        o[2] = b64_alphabet[(v >> 6) & 63];
+        o[3] = b64_alphabet[v & 63];
+        o += 4;
+        col += 4;
+        i += 3;
+    }
+    if (i < n) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+        if (wrap && col == 76) { *o++ = '\r'; *o++ = '\n'; }
+        o[0] = b64_alphabet[v >> 18];
+        o[1] = b64_alphabet[(v >> 12) & 63];
+        o[2] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+        o[3] = '=';
+        o += 4;
+    }
+    return (size_t)(o - out);
+}
+
+size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects)
+{
+    unsigned char *o = out;
+    unsigned v = 0;
+    int k = 0, bad = 0;
+    size_t i;
+    pthread_once(&b64_once, b64_init);
+    for (i = 0; i < n; i++) {
+        unsigned c = b64_rev[(unsigned char)in[i]];
+        if (c < 64) {
+            v = v << 6 | c;
+            if (++k == 4) {
+                o[0] = (unsigned char)(v >> 16);
+                o[1] = (unsigned char)(v >> 8);
+                o[2] = (unsigned char)v;
+                o += 3;
+                v = 0;
+                k = 0;
+            }
+        } else if (c == 64) {
+            if (k == 2) { *o++ = (unsigned char)(v >> 4); }
+            else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
+                               o += 2; }
+            else if (k == 1) bad++;
+            /* '=' inside the data (not just closing a group) is a repair too. */
+            if (k == 0 && i > 0 && in[i - 1] != '=') bad++;
+            v = 0;
+            k = 0;
+        } else if (c == 66) {
+            bad++;
+        }
+    }
+    if (k == 2) { *o++ = (unsigned char)(v >> 4); bad++; }
+    else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
+                       o += 2; bad++; }
+    else if (k == 1) bad++;
+    if (defects != NULL) *defects += bad;
+    return (size_t)(o - out);
+}
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out)
+{
+    size_t i = 0, col = 0;
+    char tmp[4];
+    if (mv_buf_reserve(out, n + n / 8 + 16) != 0) return -1;
+    while (i < n) {
+        unsigned char c = in[i];
+        size_t w;
+        int lit;
+        if (text && (c == '\n' || c == '\r')) {
+            if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
+            if (mv_buf_append(out, "\r\n", 2) != 0) return -1;
+            col = 0;
+            i++;
+            continue;
+        }
+        lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+        /* Blanks before a line end (or the end) must be encoded to survive transport. */
+        if ((c == ' ' || c == '\t') &&
+            (i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'))))
+            lit = 0;
+        /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
+         * is mangled by some mboxes: encode its F. */
+        if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
+        if (lit) { tmp[0] = (char)c; w = 1; }
+        else { tmp[0] = '='; tmp[1] = hexdig[c >> 4]; tmp[2] = hexdig[c & 15]; w = 3; }
+        /* Keep room for the soft-break '=' unless this is the last char of the line. */
+        {
+            int last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
+            if (col + w > (last ? 76u : 75u)) {
+                if (mv_buf_append(out, "=\r\n", 3) != 0) return -1;
+                col = 0;
+            }
+        }
+        if (mv_buf_append(out, tmp, w) != 0) return -1;
+        col += w;
+        i++;
+    }
+    return 0;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
+{
+    const unsigned char *in = (const unsigned char *)src;
+    unsigned char *o = out, *line_out = out;
+    size_t i = 0;
+    int bad = 0;
+    while (i < n) {
+        unsigned char c = in[i];
+        if (c == '=') {
+            size_t j = i + 1;
+            int h1 = j < n ? hexval(in[j]) : -1, h2 = j + 1 < n ? hexval(in[j + 1]) : -1;
+            if (h1 >= 0 && h2 >= 0) {
+                *o++ = (unsigned char)(h1 << 4 | h2);
+                line_out = o;   /* an encoded blank is data, never trimmed */
+                i += 3;
+                continue;
+            }
+            while (j < n && (in[j] == ' ' || in[j] == '\t')) j++;
+            if (j == n) { i = n; continue; }          /* trailing '=': dropped */
+            if (in[j] == '\r' || in[j] == '\n') {     /* soft break */
+                if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') j++;
+                i = j + 1;
+                continue;
+            }
+            bad++;
+            *o++ = '=';
+            i++;
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            /* Transport may add blanks at line ends: they are not data. */
+            while (o > line_out && (o[-1] == ' ' || o[-1] == '\t')) o--;
+            *o++ = c;
+            line_out = o;
+            i++;
+            continue;
+        }
+        *o++ = (q && c == '_') ? ' ' : c;
+        i++;
+    }
+    if (defects != NULL) *defects += bad;
+    return (size_t)(o - out);
+}
+
+size_t mv_qp_decode(const char *in, size_t n, unsigned char *out, int *defects)
+{
+    return qp_decode(in, n, out, defects, 0);
+}
+
+size_t mv_q_decode(const char *in, size_t n, unsigned char *out, int *defects)
+{
+    return qp_decode(in, n, out, defects, 1);
+}
+
+size_t mv_utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && p[1] < 0xa0) return 0;     /* overlong */
+        if (c == 0xed && p[1] >= 0xa0) return 0;    /* surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xf0 && p[1] < 0x90) return 0;
+        if (c == 0xf4 && p[1] >= 0x90) return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int mv_utf8_valid(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t k;
+        if (p[i] < 0x80) { i++; continue; }
+        k = mv_utf8_seq(p + i, n - i);
+        if (k == 0) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *out)
+{
+    static const char repl[] = "\xef\xbf\xbd";
+    size_t i = 0, run = 0;
+    long fixes = 0;
+    if (mv_buf_reserve(out, n) != 0) return -1;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t k = c < 0x80 ? 1 : mv_utf8_seq(p + i, n - i);
+        int bad = k == 0 || (controls && (c < 0x20 || c == 0x7f) && c != '\t');
+        if (!bad) { i += k; run += k; continue; }
+        if (mv_buf_append(out, p + i - run, run) != 0) return -1;
+        run = 0;
+        if (mv_buf_append(out, repl, 3) != 0) return -1;
+        fixes++;
+        i += k ? k : 1;
+    }
+    if (mv_buf_append(out, p + i - run, run) != 0) return -1;
+    return fixes;
+}
+
+static int is_charset(const char *cs, const char *name)
+{
+    return strcasecmp(cs, name) == 0;
+}
+
+int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
+                       int *defects)
+{
+    iconv_t cd;
+    char *ip = (char *)(size_t)p;
+    size_t il = n;
+    long fixes;
+    if (charset == NULL || charset[0] == '\0' || is_charset(charset, "utf-8") ||
+        is_charset(charset, "utf8") || is_charset(charset, "us-ascii") ||
+        is_charset(charset, "ascii")) {
+        fixes = mv_utf8_sanitize(p, n, 0, out);
+        if (fixes < 0) return -1;
+        if (defects != NULL) *defects += fixes > 0;
+        return 0;
+    }
+    if (is_charset(charset, "iso-8859-1") || is_charset(charset, "latin1")) {
+        size_t i;
+        if (mv_buf_reserve(out, n * 2) != 0) return -1;
+        for (i = 0; i < n; i++) {
+            unsigned char c = p[i];
+            if (c < 0x80) { out->data[out->len++] = c; continue; }
+            out->data[out->len++] = (unsigned char)(0xc0 | c >> 6);
+            out->data[out->len++] = (unsigned char)(0x80 | (c & 0x3f));
+        }
+        return 0;
+    }
+    cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1) {
+        if (defects != NULL) (*defects)++;
+        fixes = mv_utf8_sanitize(p, n, 0, out);
+        return fixes < 0 ? -1 : 1;
+    }
+    while (il > 0) {
+        char *op;
+        size_t ol, r;
+        if (mv_buf_reserve(out, il * 2 + 16) != 0) { iconv_close(cd); return -1; }
+        op = (char *)out->data + out->len;
+        ol = out->cap - out->len;
+        r = iconv(cd, &ip, &il, &op, &ol);
+        out->len = (size_t)((unsigned char *)op - out->data);
+        if (r == (size_t)-1) {
+            if (errno == E2BIG) continue;
+            /* EILSEQ or a truncated sequence at the end: replace one byte and go on. */
+            if (mv_buf_append(out, "\xef\xbf\xbd", 3) != 0) { iconv_close(cd); return -1; }
+            if (defects != NULL) (*defects)++;
+            ip++;
+            il--;
+        }
+    }
+    iconv_close(cd);
+    return 0;
+}
+
+static pthread_mutex_t rng_lock = PTHREAD_MUTEX_INITIALIZER;
+static int rng_ready;
+static mbedtls_entropy_context rng_entropy;
+static mbedtls_ctr_drbg_context rng_drbg;
+
+int mv_mime_random(unsigned char *p, size_t n)
+{
+    int rc = -1;
+    pthread_mutex_lock(&rng_lock);
+    if (!rng_ready) {
+        static const unsigned char pers[] = "missive-mime";
+        mbedtls_entropy_init(&rng_entropy);
+        mbedtls_ctr_drbg_init(&rng_drbg);
+        if (mbedtls_ctr_drbg_seed(&rng_drbg, mbedtls_entropy_func, &rng_entropy, pers,
+                                  sizeof pers - 1) != 0) {
+            mbedtls_ctr_drbg_free(&rng_drbg);
+            mbedtls_entropy_free(&rng_entropy);
+            goto cleanup;
+        }
+        rng_ready = 1;
+    }
+    while (n > 0) {
+        size_t k = n > MBEDTLS_CTR_DRBG_MAX_REQUEST ? MBEDTLS_CTR_DRBG_MAX_REQUEST : n;
+        if (mbedtls_ctr_drbg_random(&rng_drbg, p, k) != 0) goto cleanup;
+        p += k;
+        n -= k;
+    }
+    rc = 0;
+cleanup:
+    pthread_mutex_unlock(&rng_lock);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* MIME codecs: base64, quoted-printable, UTF-8 checks, charset conversion, randomness.
+ * Decoders are lenient (RFC 2045 §6.7/6.8, documented below) and count what they
+ * repaired in *defects instead of failing. */
+#ifndef MIME_CODEC_H
+#define MIME_CODEC_H
+
+#include <stddef.h>
+
+#include "mv_buf.h"
+
+/* Base64 output length; wrap != 0 breaks lines every 76 characters with CRLF
+ * (no CRLF after the last line). */
+size_t mv_b64_encoded_len(size_t n, int wrap);
+/* Encodes n bytes into out (mv_b64_encoded_len bytes); returns the length written. */
+size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap);
+/* Lenient decode into out (room for n * 3 / 4 + 3 bytes); returns the length.
+ * Rules: bytes outside the alphabet are skipped (whitespace silently, anything else
+ * counted as a defect); '=' ends the current 4-character group (a group of 2 or 3
+ * characters is flushed, a lone character is dropped) and decoding resumes after it,
+ * so concatenated base64 works; a truncated final group is flushed as if padded. */
+size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects);
+
+/* Quoted-printable encode (RFC 2045 §6.7), lines <= 76.  text != 0: LF, CRLF and bare
+ * CR in the input are line breaks (emitted as CRLF); text == 0: CR and LF are encoded. */
+int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out);
+/* Lenient decode into out (room for n bytes); returns the length.  "=XX" (either case)
+ * is a byte; "=" before optional blanks and a line end is a soft break; any other "="
+ * is kept literally (a defect); blanks before a line end are removed; line ends stay as
+ * they were in the input. */
+size_t mv_qp_decode(const char *in, size_t n, unsigned char *out, int *defects);
+/* RFC 2047 "Q" decode: like quoted-printable, plus '_' is a space. */
+size_t mv_q_decode(const char *in, size_t n, unsigned char *out, int *defects);
+
+/* 1 when p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
+int mv_utf8_valid(const unsigned char *p, size_t n);
+/* Length of the valid UTF-8 sequence at p (1..4) or 0 when invalid. */
+size_t mv_utf8_seq(const unsigned char *p, size_t n);
+/* Appends p as UTF-8 to out, replacing invalid sequences with U+FFFD and, when
+ * controls != 0, C0 controls other than TAB (and DEL) too.
+ * Returns the number of replacements, or -1 when out of memory. */
+long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *out);
+
+/* Converts from `charset` to UTF-8 (iconv; us-ascii, utf-8 and latin-1 are handled
+ * without it).  Returns 0, 1 when the charset is unknown (bytes appended as sanitised
+ * UTF-8 instead), or -1 when out of memory.  Invalid input bytes become U+FFFD. */
+int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
+                       int *defects);
+
+/* Fills p with n bytes from mbedTLS's CTR_DRBG seeded by its entropy source. 0 or -1. */
+int mv_mime_random(unsigned char *p, size_t n);
+
+#endif

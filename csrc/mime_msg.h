@@ -1,0 +1,113 @@
+/* The email message: one model for built and parsed messages, a streaming serialiser
+ * (a pull "source") and an iterative parser. */
+#ifndef MIME_MSG_H
+#define MIME_MSG_H
+
+#include <stddef.h>
+
+#include "mv_buf.h"
+#include "mv_error.h"
+
+typedef struct mv_mime_hdr {
+    char *name;
+    char *value;        /* logical UTF-8 (address lists in display form) */
+} mv_mime_hdr;
+
+typedef struct mv_mime_att {
+    char *path;         /* read lazily when serialised, or NULL */
+    unsigned char *data;
+    size_t len;
+    char *name;         /* safe basename (what the default accessor gives) */
+    char *raw_name;     /* as given or as found in the message */
+    char *type;         /* "application/pdf" */
+    char *cid;          /* Content-ID without <>, or NULL */
+    int is_inline;
+} mv_mime_att;
+
+typedef struct mv_mime_part {
+    int parent, depth, nchildren;
+    size_t hdr_off, hdr_end, body_off, body_end;
+    char *type;         /* lowercase "text/plain" */
+    char *boundary;
+    char *charset;
+    char *filename;     /* raw name (Content-Disposition filename or Content-Type name) */
+    char *disposition;  /* lowercase or NULL */
+    char *cid;
+    int cte;            /* MV_CTE_* */
+    int ended;
+} mv_mime_part;
+
+enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64 };
+
+typedef struct mv_mime_msg {
+    mv_mime_hdr *h;
+    size_t nh, caph;
+    char *text, *html;
+    size_t text_len, html_len;
+    mv_mime_att *att;
+    size_t natt, capatt;
+    int allow_8bit;     /* the transport takes 8BITMIME */
+    /* parsed messages */
+    unsigned char *raw;
+    size_t raw_len;
+    int dirty;          /* changed since parsed: serialise from the model */
+    mv_mime_part *parts;
+    size_t nparts, capparts;
+    char **defects;
+    size_t ndefects;
+    unsigned gen;       /* bumped by every change; a running source notices */
+} mv_mime_msg;
+
+void mv_mime_init(mv_mime_msg *m);
+void mv_mime_free(mv_mime_msg *m);
+
+/* Headers by name, case-insensitive.  set replaces all (value NULL deletes). */
+int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value);
+int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value);
+const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx);
+int mv_mime_is_addr_header(const char *name);
+int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n);
+/* Adds an attachment; data copied unless path is given.  Type guessed from the name
+ * when NULL.  Fails (MV_E_ARG) on CR/LF/NUL in name, type or cid. */
+int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t len,
+                    const char *name, const char *type, const char *cid, int is_inline,
+                    mv_error *e);
+void mv_mime_clear_atts(mv_mime_msg *m);
+/* The default attachment name: no directory, drive, controls or leading dots. */
+char *mv_mime_safe_name(const char *raw);
+/* "Tue, 05 Mar 2024 10:00:00 +0000" for now, and "<hex@domain>". */
+int mv_mime_date_now(char *out, size_t cap);
+int mv_mime_date(char *out, size_t cap, long long when);
+int mv_mime_new_message_id(char *out, size_t cap, const char *domain);
+int mv_mime_add_defect(mv_mime_msg *m, const char *what);
+
+/* Streaming serialiser: pull chunks until *n == 0. */
+typedef struct mv_mime_source mv_mime_source;
+mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e);
+int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_t *n,
+                        mv_error *e);
+void mv_mime_source_free(mv_mime_source *s);
+/* The whole message in one buffer (through the source). */
+int mv_mime_serialize(mv_mime_msg *m, mv_buf *out, mv_error *e);
+
+/* Parser. */
+typedef struct mv_mime_limits {
+    size_t max_depth;         /* nesting of multipart and message/rfc822 (default 64) */
+    size_t max_parts;         /* default 5000 */
+    size_t max_headers;       /* fields per header block (default 1000) */
+    size_t max_header_bytes;  /* bytes per header block (default 1 MB) */
+} mv_mime_limits;
+
+void mv_mime_limits_default(mv_mime_limits *l);
+/* Parses p[0..n) (copied into m->raw) into m, which must be freshly initialised.
+ * Damage is repaired and listed in m->defects; a cap fails with kind MV_E_LIMIT. */
+int mv_mime_parse(mv_mime_msg *m, const void *p, size_t n, const mv_mime_limits *lim,
+                  mv_error *e);
+/* Iterates the header fields in raw[off..end): returns 1 with name/value (folded, raw)
+ * and advances *pos, or 0 at the end. */
+int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
+                        const char **name, size_t *nlen, const char **val, size_t *vlen);
+/* The content of a part with its transfer encoding undone (no charset conversion). */
+int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out);
+
+#endif

@@ -1,0 +1,540 @@
+/* The parser: one linear pass over the lines with an explicit stack of open multiparts
+ * (no recursion per nesting level, CVE-2020-12100), then a pass over the leaves. */
+#include "mime_msg.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mime_codec.h"
+#include "mime_header.h"
+
+void mv_mime_limits_default(mv_mime_limits *l)
+{
+    l->max_depth = 64;
+    l->max_parts = 5000;
+    l->max_headers = 1000;
+    l->max_header_bytes = 1024 * 1024;
+}
+
+typedef struct frame {
+    size_t part;
+    const char *b;
+    size_t blen;
+} frame;
+
+typedef struct parser {
+    mv_mime_msg *m;
+    const unsigned char *s;
+    size_t n;
+    const mv_mime_limits *lim;
+    mv_error *e;
+    frame *fr;
+    size_t nfr;
+    size_t *open;       /* parts whose body has not ended, innermost last */
+    size_t nopen;
+} parser;
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL) return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static size_t line_end(const unsigned char *s, size_t n, size_t i, size_t *next)
+{
+    const unsigned char *nl = memchr(s + i, '\n', n - i);
+    size_t e = nl != NULL ? (size_t)(nl - s) : n;
+    *next = nl != NULL ? e + 1 : n;
+    if (e > i && s[e - 1] == '\r') e--;
+    return e;
+}
+
+static int defect(parser *p, const char *what)
+{
+    if (mv_mime_add_defect(p->m, what) != 0)
+        return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    return 0;
+}
+
+int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
+                        const char **name, size_t *nlen, const char **val, size_t *vlen)
+{
+    size_t i = *pos;
+    while (i < end) {
+        size_t nx, le = line_end(raw, end, i, &nx), c, j;
+        const unsigned char *colon;
+        if (raw[i] == ' ' || raw[i] == '\t') { i = nx; continue; }   /* stray continuation */
+        colon = memchr(raw + i, ':', le - i);
+        if (colon == NULL) { i = nx; continue; }
+        c = (size_t)(colon - raw);
+        j = c;
+        while (j > i && (raw[j - 1] == ' ' || raw[j - 1] == '\t')) j--;
+        if (!mv_hdr_name_ok((const char *)raw + i, j - i)) {
+            i = nx;
+            while (i < end && (raw[i] == ' ' || raw[i] == '\t')) line_end(raw, end, i, &i);
+            continue;
+        }
+        *name = (const char *)raw + i;
+        *nlen = j - i;
+        *val = (const char *)raw + c + 1;
+        i = nx;
+        while (i < end && (raw[i] == ' ' || raw[i] == '\t')) line_end(raw, end, i, &i);
+        *vlen = i - (c + 1);
+        *pos = i;
+        return 1;
+    }
+    *pos = end;
+    return 0;
+}
+
+/* Reads the header block at `at`; records the part's type information. */
+static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
+{
+    const unsigned char *s = p->s;
+    size_t i = at, count = 0, nx;
+    int in_field = 0;
+    pt->hdr_off = at;
+    /* An mbox "From " line before the first header is not a header. */
+    if (pt->parent < 0 && p->n - i >= 5 && memcmp(s + i, "From ", 5) == 0)
+        { line_end(s, p->n, i, &i); pt->hdr_off = i; }
+    while (i < p->n) {
+        size_t le = line_end(s, p->n, i, &nx);
+        if (le == i) { pt->hdr_end = i; pt->body_off = nx; return 0; }
+        if (le - pt->hdr_off > p->lim->max_header_bytes)
+            return mv_fail(p->e, MV_E_LIMIT, "header block larger than %lu bytes",
+                           (unsigned long)p->lim->max_header_bytes);
+        if (s[i] == ' ' || s[i] == '\t') {
+            if (!in_field && defect(p, count == 0 ? "first header line is a continuation"
+                                                  : "continuation of an invalid header") != 0)
+                return MV_ERROR;
+        } else {
+            const unsigned char *colon = memchr(s + i, ':', le - i);
+            size_t j;
+            if (colon == NULL) {
+                if (defect(p, "line without a colon in the header; body starts there") != 0)
+                    return MV_ERROR;
+                pt->hdr_end = i;
+                pt->body_off = i;
+                return 0;
+            }
+            j = (size_t)(colon - s);
+            while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t')) j--;
+            in_field = mv_hdr_name_ok((const char *)s + i, j - i);
+            if (!in_field && defect(p, "invalid header name (NUL, blank or control)") != 0)
+                return MV_ERROR;
+            if (++count > p->lim->max_headers)
+                return mv_fail(p->e, MV_E_LIMIT, "more than %lu header fields",
+                               (unsigned long)p->lim->max_headers);
+        }
+        i = nx;
+    }
+    pt->hdr_end = pt->body_off = p->n;
+    return 0;
+}
+
+static int interpret(parser *p, mv_mime_part *pt)
+{
+    size_t pos = pt->hdr_off, nl, vl;
+    const char *name, *val;
+    int d = 0, have_ct = 0, rc = MV_ERROR;
+    char *v = NULL;
+    mv_params ps;
+    memset(&ps, 0, sizeof ps);
+    pt->cte = MV_CTE_7BIT;
+    while (mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
+        int is_ct = nl == 12 && strncasecmp(name, "content-type", 12) == 0;
+        int is_cd = nl == 19 && strncasecmp(name, "content-disposition", 19) == 0;
+        int is_te = nl == 25 && strncasecmp(name, "content-transfer-encoding", 25) == 0;
+        int is_id = nl == 10 && strncasecmp(name, "content-id", 10) == 0;
+        if (!(is_ct || is_cd || is_te || is_id)) continue;
+        if (is_ct && have_ct++) continue;            /* the first Content-Type wins */
+        free(v);
+        if ((v = mv_hdr_unfold(val, vl)) == NULL) goto oom;
+        if (is_te) {
+            if (strcasecmp(v, "base64") == 0) pt->cte = MV_CTE_BASE64;
+            else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
+            else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
+            else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
+            continue;
+        }
+        if (is_id) {
+            char *a = v, *b;
+            while (*a == '<' || *a == ' ') a++;
+            b = a + strlen(a);
+            while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
+            free(pt->cid);
+            if ((pt->cid = dupn(a, (size_t)(b - a))) == NULL) goto oom;
+            continue;
+        }
+        if (mv_params_parse(v, strlen(v), &ps, &d) != 0) goto oom;
+        if (is_ct) {
+            const char *b = mv_params_get(&ps, "boundary"), *cs = mv_params_get(&ps, "charset");
+            const char *nm = mv_params_get(&ps, "name");
+            if (strchr(ps.value, '/') != NULL && strlen(ps.value) < 128) {
+                free(pt->type);
+                pt->type = ps.value;
+                ps.value = NULL;
+            } else if (defect(p, "invalid Content-Type") != 0) {
+                goto done;
+            }
+            if (b != NULL && (pt->boundary = dupn(b, strlen(b))) == NULL) goto oom;
+            if (cs != NULL && (pt->charset = dupn(cs, strlen(cs))) == NULL) goto oom;
+            if (nm != NULL && pt->filename == NULL && (pt->filename = dupn(nm, strlen(nm))) == NULL)
+                goto oom;
+        } else {
+            const char *fn = mv_params_get(&ps, "filename");
+            free(pt->disposition);
+            pt->disposition = ps.value;
+            ps.value = NULL;
+            if (fn != NULL) {
+                free(pt->filename);
+                if ((pt->filename = dupn(fn, strlen(fn))) == NULL) goto oom;
+            }
+        }
+        mv_params_free(&ps);
+    }
+    if (pt->type == NULL) {
+        /* RFC 2046: inside multipart/digest the default is message/rfc822. */
+        int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
+                     strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
+        if ((pt->type = dupn(digest ? "message/rfc822" : "text/plain", digest ? 14 : 10))
+            == NULL) goto oom;
+    }
+    if (d > 0 && defect(p, "damaged parameters or encoded-words in MIME headers") != 0)
+        goto done;
+    rc = MV_OK;
+    goto done;
+oom:
+    mv_fail(p->e, MV_E_MEMORY, "out of memory");
+done:
+    mv_params_free(&ps);
+    free(v);
+    return rc;
+}
+
+/* Creates a part whose header block starts at `at`; returns its index or -1. */
+static long new_part(parser *p, long parent, size_t at)
+{
+    mv_mime_msg *m = p->m;
+    mv_mime_part *pt;
+    size_t *no;
+    int depth = parent >= 0 ? m->parts[parent].depth + 1 : 0;
+    if ((size_t)depth > p->lim->max_depth) {
+        mv_fail(p->e, MV_E_LIMIT, "nesting deeper than %lu levels",
+                (unsigned long)p->lim->max_depth);
+        return -1;
+    }
+    if (m->nparts >= p->lim->max_parts) {
+        mv_fail(p->e, MV_E_LIMIT, "more than %lu parts", (unsigned long)p->lim->max_parts);
+        return -1;
+    }
+    if (m->nparts == m->capparts) {
+        size_t nc = m->capparts ? m->capparts * 2 : 8;
+        pt = realloc(m->parts, nc * sizeof *pt);
+        if (pt == NULL) goto oom;
+        m->parts = pt;
+        m->capparts = nc;
+    }
+    no = realloc(p->open, (p->nopen + 1) * sizeof *no);
+    if (no == NULL) goto oom;
+    p->open = no;
+    pt = &m->parts[m->nparts];
+    memset(pt, 0, sizeof *pt);
+    pt->parent = (int)parent;
+    pt->depth = depth;
+    m->nparts++;
+    if (parent >= 0) m->parts[parent].nchildren++;
+    p->open[p->nopen++] = m->nparts - 1;
+    if (parse_headers(p, pt, at) != 0 || interpret(p, pt) != 0) return -1;
+    return (long)(m->nparts - 1);
+oom:
+    mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    return -1;
+}
+
+/* After a part's headers: open a multipart frame, or descend into message/rfc822. */
+static int enter(parser *p, long idx)
+{
+    for (;;) {
+        mv_mime_part *pt = &p->m->parts[idx];
+        if (strncmp(pt->type, "multipart/", 10) == 0) {
+            frame *nf;
+            if (pt->boundary == NULL || pt->boundary[0] == '\0') {
+                if (defect(p, "multipart without a boundary: read as text") != 0) return -1;
+                free(pt->type);
+                pt->type = dupn("text/plain", 10);
+                return pt->type == NULL ? mv_fail(p->e, MV_E_MEMORY, "out of memory") : 0;
+            }
+            nf = realloc(p->fr, (p->nfr + 1) * sizeof *nf);
+            if (nf == NULL) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+            p->fr = nf;
+            nf[p->nfr].part = (size_t)idx;
+            nf[p->nfr].b = pt->boundary;
+            nf[p->nfr].blen = strlen(pt->boundary);
+            p->nfr++;
+            return 0;
+        }
+        if (strcmp(pt->type, "message/rfc822") == 0 && pt->cte != MV_CTE_BASE64 &&
+            pt->cte != MV_CTE_QP && pt->body_off < p->n) {
+            idx = new_part(p, idx, pt->body_off);
+            if (idx < 0) return -1;
+            continue;
+        }
+        return 0;
+    }
+}
+
+/* Which open frame (innermost first) does this "--" line delimit?  *close for "--b--". */
+static long match_frame(parser *p, size_t i, size_t le, int *close)
+{
+    size_t k = p->nfr;
+    while (k-- > 0) {
+        const frame *f = &p->fr[k];
+        size_t j = i + 2 + f->blen;
+        if (j > le || memcmp(p->s + i + 2, f->b, f->blen) != 0) continue;
+        *close = j + 2 <= le && p->s[j] == '-' && p->s[j + 1] == '-';
+        if (*close) j += 2;
+        while (j < le && (p->s[j] == ' ' || p->s[j] == '\t')) j++;
+        if (j == le) return (long)k;
+    }
+    return -1;
+}
+
+static void end_open(parser *p, size_t keep, size_t at)
+{
+    while (p->nopen > 0 && p->open[p->nopen - 1] != keep) {
+        mv_mime_part *pt = &p->m->parts[p->open[--p->nopen]];
+        pt->body_end = at < pt->body_off ? pt->body_off : at;
+        pt->ended = 1;
+    }
+}
+
+static int scan(parser *p)
+{
+    size_t i = p->m->parts[0].body_off, nx;
+    while (i < p->n) {
+        size_t le = line_end(p->s, p->n, i, &nx);
+        int close = 0;
+        long k;
+        if (p->nfr > 0 && le - i >= 2 && p->s[i] == '-' && p->s[i + 1] == '-' &&
+            (k = match_frame(p, i, le, &close)) >= 0) {
+            /* The line break before a delimiter belongs to the delimiter. */
+            size_t end = i;
+            size_t fpart = p->fr[k].part;
+            if (end > 0 && p->s[end - 1] == '\n') end--;
+            if (end > 0 && p->s[end - 1] == '\r') end--;
+            if ((size_t)k + 1 < p->nfr &&
+                defect(p, "missing close delimiter of an inner multipart") != 0) return -1;
+            p->nfr = (size_t)k + 1;
+            end_open(p, fpart, end);
+            if (close) {
+                p->nfr--;
+            } else {
+                long c = new_part(p, (long)fpart, nx);
+                if (c < 0 || enter(p, c) != 0) return -1;
+                nx = p->m->parts[c].body_off > nx ? p->m->parts[c].body_off : nx;
+                /* A child part whose header block swallowed further lines continues
+                 * from its body; its headers were read by new_part. */
+            }
+        }
+        i = nx;
+    }
+    if (p->nfr > 0 && defect(p, "missing close delimiter at the end of the message") != 0)
+        return -1;
+    end_open(p, (size_t)-1, p->n);
+    return 0;
+}
+
+int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
+{
+    const mv_mime_part *pt = &m->parts[idx];
+    const char *b = (const char *)m->raw + pt->body_off;
+    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
+    int d = 0;
+    if (mv_buf_reserve(out, n + 4) != 0) return -1;
+    if (pt->cte == MV_CTE_BASE64) out->len += mv_b64_decode(b, n, out->data + out->len, &d);
+    else if (pt->cte == MV_CTE_QP) out->len += mv_qp_decode(b, n, out->data + out->len, &d);
+    else { memcpy(out->data + out->len, b, n); out->len += n; }
+    return d;
+}
+
+static int top_headers(parser *p)
+{
+    mv_mime_msg *m = p->m;
+    const mv_mime_part *pt = &m->parts[0];
+    size_t pos = pt->hdr_off, nl, vl;
+    const char *name, *val;
+    mv_buf v;
+    int d = 0, rc = MV_ERROR;
+    mv_buf_init(&v);
+    while (mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
+        char nm[80];
+        memcpy(nm, name, nl);
+        nm[nl] = '\0';
+        mv_buf_reset(&v);
+        if (mv_mime_is_addr_header(nm)) {
+            mv_addr_list l = {NULL, 0, 0};
+            size_t k;
+            if (mv_addr_parse(val, vl, 1, &l, &d, NULL, 0) != 0) { mv_addr_list_free(&l);
+                                                                  goto oom; }
+            for (k = 0; k < l.n; k++)
+                if ((k > 0 && mv_buf_append(&v, ", ", 2) != 0) ||
+                    mv_addr_format(&v, &l.v[k]) != 0) { mv_addr_list_free(&l); goto oom; }
+            mv_addr_list_free(&l);
+        } else {
+            char *u = mv_hdr_unfold(val, vl);
+            int r;
+            if (u == NULL) goto oom;
+            r = mv_hdr_decode_text(u, strlen(u), &v, &d);
+            free(u);
+            if (r != 0) goto oom;
+        }
+        if (mv_buf_append(&v, "", 1) != 0 || mv_mime_add_header(m, nm, (char *)v.data) != 0)
+            goto oom;
+    }
+    if (d > 0 && defect(p, "damaged header fields repaired (encoding, controls or addresses)")
+        != 0) goto done;
+    rc = MV_OK;
+    goto done;
+oom:
+    mv_fail(p->e, MV_E_MEMORY, "out of memory");
+done:
+    mv_buf_free(&v);
+    return rc;
+}
+
+static int in_message(const mv_mime_msg *m, size_t idx)
+{
+    int q = m->parts[idx].parent;
+    while (q >= 0) {
+        if (strcmp(m->parts[q].type, "message/rfc822") == 0) return 1;
+        q = m->parts[q].parent;
+    }
+    return 0;
+}
+
+/* Bodies read as text use LF line ends, as the caller wrote them. */
+static void crlf_to_lf(mv_buf *b)
+{
+    size_t i, o = 0;
+    for (i = 0; i < b->len; i++) {
+        if (b->data[i] == '\r' && i + 1 < b->len && b->data[i + 1] == '\n') continue;
+        b->data[o++] = b->data[i];
+    }
+    b->len = o;
+}
+
+static int leaves(parser *p)
+{
+    mv_mime_msg *m = p->m;
+    size_t i;
+    mv_buf c, u;
+    int rc = MV_ERROR;
+    mv_buf_init(&c);
+    mv_buf_init(&u);
+    for (i = 0; i < m->nparts; i++) {
+        mv_mime_part *pt = &m->parts[i];
+        int att, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        mv_error ae;
+        if (strncmp(pt->type, "multipart/", 10) == 0) {
+            if (pt->nchildren > 0) continue;
+            if (defect(p, "multipart without parts: read as text") != 0) goto done;
+            free(pt->type);
+            if ((pt->type = dupn("text/plain", 10)) == NULL) goto oom;
+        }
+        if (in_message(m, i)) continue;
+        if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
+            continue;
+        mv_buf_reset(&c);
+        if ((d = mv_mime_part_content(m, i, &c)) < 0) goto oom;
+        if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
+                                                         : "invalid quoted-printable kept") != 0)
+            goto done;
+        att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
+        if (!att && strcmp(pt->type, "text/plain") == 0 && m->text == NULL && pt->filename == NULL) {
+            mv_buf_reset(&u);
+            d = 0;
+            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
+            if (d > 0 && defect(p, "text not valid in its charset (or unknown charset)") != 0)
+                goto done;
+            crlf_to_lf(&u);
+            if (mv_mime_set_body(m, 0, (const char *)u.data, u.len) != 0) goto oom;
+            continue;
+        }
+        if (!att && strcmp(pt->type, "text/html") == 0 && m->html == NULL && pt->filename == NULL) {
+            mv_buf_reset(&u);
+            d = 0;
+            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
+            if (d > 0 && defect(p, "html not valid in its charset (or unknown charset)") != 0)
+                goto done;
+            crlf_to_lf(&u);
+            if (mv_mime_set_body(m, 1, (const char *)u.data, u.len) != 0) goto oom;
+            continue;
+        }
+        if (is_msg && pt->nchildren > 0) {
+            mv_buf_reset(&c);
+            if (mv_buf_append(&c, m->raw + pt->body_off, pt->body_end - pt->body_off) != 0)
+                goto oom;
+        }
+        mv_error_clear(&ae);
+        if (mv_mime_add_att(m, NULL, c.data, c.len, NULL, NULL, NULL, 0, &ae) != MV_OK) goto oom;
+        {
+            mv_mime_att *a = &m->att[m->natt - 1];
+            free(a->raw_name);
+            free(a->name);
+            free(a->type);
+            a->raw_name = pt->filename != NULL ? dupn(pt->filename, strlen(pt->filename)) : NULL;
+            a->name = mv_mime_safe_name(pt->filename != NULL ? pt->filename
+                                        : is_msg ? "message.eml" : NULL);
+            a->type = dupn(pt->type, strlen(pt->type));
+            if (pt->cid != NULL && (a->cid = dupn(pt->cid, strlen(pt->cid))) == NULL) goto oom;
+            a->is_inline = pt->disposition != NULL ? strcmp(pt->disposition, "inline") == 0
+                                                   : pt->cid != NULL;
+            if ((pt->filename != NULL && a->raw_name == NULL) || a->name == NULL ||
+                a->type == NULL) goto oom;
+        }
+    }
+    rc = MV_OK;
+    goto done;
+oom:
+    mv_fail(p->e, MV_E_MEMORY, "out of memory");
+done:
+    mv_buf_free(&c);
+    mv_buf_free(&u);
+    return rc;
+}
+
+int mv_mime_parse(mv_mime_msg *m, const void *data, size_t n, const mv_mime_limits *lim,
+                  mv_error *e)
+{
+    parser p;
+    mv_mime_limits def;
+    int rc = MV_ERROR;
+    long root;
+    if (lim == NULL) { mv_mime_limits_default(&def); lim = &def; }
+    memset(&p, 0, sizeof p);
+    m->raw = malloc(n ? n : 1);
+    if (m->raw == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    if (n) memcpy(m->raw, data, n);
+    m->raw_len = n;
+    p.m = m;
+    p.s = m->raw;
+    p.n = n;
+    p.lim = lim;
+    p.e = e;
+    root = new_part(&p, -1, 0);
+    if (root < 0 || enter(&p, root) != 0 || scan(&p) != 0 || top_headers(&p) != 0 ||
+        leaves(&p) != 0) goto cleanup;
+    rc = MV_OK;
+cleanup:
+    free(p.fr);
+    free(p.open);
+    m->dirty = 0;
+    m->gen++;
+    return rc;
+}
