@@ -84,3 +84,5 @@ install: all
 
 clean:
 	rm -rf build
+
+-include mk/hardening.mk
