@@ -513,6 +513,33 @@ static int get_field(lua_State *L, lemail *e, const char *k)
     return 1;
 }
 
+/* Where a message came from (POP3: number, uid, size) is not part of the message: it
+ * lives in the userdata's Lua value, a table made on first use. */
+static int is_mailbox_field(const char *k)
+{
+    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0;
+}
+
+/* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
+#define EXTRAS_MARK "missive.email.extras"
+
+static void push_extras(lua_State *L, int create)
+{
+    mvl_getuservalue(L, 1);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, EXTRAS_MARK);
+        if (lua_toboolean(L, -1)) { lua_pop(L, 1); return; }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (!create) { lua_pushnil(L); return; }
+    lua_newtable(L);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, EXTRAS_MARK);
+    lua_pushvalue(L, -1);
+    mvl_setuservalue(L, 1);
+}
+
 static int l_index(lua_State *L)
 {
     lemail *e = check_email(L, 1);
@@ -521,6 +548,12 @@ static int l_index(lua_State *L)
     lua_rawget(L, lua_upvalueindex(1));
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
+    if (is_mailbox_field(k)) {
+        push_extras(L, 0);
+        if (!lua_istable(L, -1)) { lua_pushnil(L); return 1; }
+        lua_getfield(L, -1, k);
+        return 1;
+    }
     return get_field(L, e, k);
 }
 
@@ -528,6 +561,12 @@ static int l_newindex(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     const char *k = luaL_checkstring(L, 2);
+    if (is_mailbox_field(k)) {
+        push_extras(L, 1);
+        lua_pushvalue(L, 3);
+        lua_setfield(L, -2, k);
+        return 0;
+    }
     if (set_field(L, e, k, 3) != 0) return lua_error(L);
     return 0;
 }

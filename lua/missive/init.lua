@@ -18,4 +18,12 @@ for _, name in ipairs { "pop3", "email" } do
   end
 end
 
+--- Opens SMTP and POP3 sessions at once (the seeds' EmailStartSession):
+-- `missive.session{smtp = {...}, pop3 = {...}}`, or shared host/user/password/... keys.
+-- @return {smtp =, pop3 =, close =}, or nil, message, kind[, reply]
+function M.session(opts)
+  if not M.pop3 then error("missive.pop3 is not available", 2) end
+  return M.pop3.start_session(opts)
+end
+
 return M

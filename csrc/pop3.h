@@ -1,0 +1,93 @@
+/* The POP3 client as a resumable state machine (RFC 1939, 2449, 2595, 5034): begin an
+ * operation, then step until MV_OK or MV_ERROR.  WANT_READ/WANT_WRITE are for the
+ * driver; MV_WANT_DATA during RETR/TOP in stream mode means "a chunk of the message
+ * is in pop3_body(): take it (or leave it) and step again".
+ * Commands may be sent ahead (RFC 2449 PIPELINING): their replies are read, in
+ * order, by a later pop3_begin() of the same command; replies that come first and
+ * belong to other sent-ahead commands are consumed on the way. */
+#ifndef POP3_H
+#define POP3_H
+
+#include "mv_pp.h"
+#include "mv_sasl.h"
+#include "pop3_parse.h"
+
+typedef enum { POP3_TLS_NONE = 0, POP3_TLS_STARTTLS, POP3_TLS_IMPLICIT } pop3_tls_mode;
+
+enum {
+    POP3_CAP_CAPA = 1u << 0, POP3_CAP_STLS = 1u << 1, POP3_CAP_PIPELINING = 1u << 2,
+    POP3_CAP_UIDL = 1u << 3, POP3_CAP_TOP = 1u << 4, POP3_CAP_USER = 1u << 5,
+    POP3_CAP_SASL = 1u << 6
+};
+
+typedef enum {
+    POP3_STAT, POP3_LIST, POP3_UIDL, POP3_RETR, POP3_TOP, POP3_DELE, POP3_RSET, POP3_NOOP,
+    POP3_QUIT
+} pop3_verb;
+
+typedef struct pop3_opts {
+    const char *host;             /* SNI, certificate name, loopback rule */
+    pop3_tls_mode tls;
+    mv_tls_opts tls_opts;
+    const char *user, *password, *token;
+    const char *auth;             /* NULL/"auto", "user", "apop", "none", a SASL name */
+    int insecure_auth;            /* allow credentials in cleartext / unverified TLS */
+    int peer_is_loopback;
+    unsigned long long max_size;  /* largest message accepted; 0: no limit */
+    unsigned long max_messages;   /* entries in a LIST/UIDL listing */
+} pop3_opts;
+
+typedef struct pop3_entry {
+    unsigned long n;
+    unsigned long long size;
+    char *uid;                    /* UIDL only */
+} pop3_entry;
+
+typedef struct pop3_session pop3_session;
+
+pop3_session *pop3_new(void);
+void pop3_free(pop3_session *s);
+mv_pp *pop3_pp(pop3_session *s);
+/* Checks values (no control bytes: CHECKLIST 41) and copies them. */
+int pop3_configure(pop3_session *s, const pop3_opts *o);
+/* Whoever connected tells whether the peer is a loopback address. */
+void pop3_set_loopback(pop3_session *s, int loopback);
+
+/* Greeting, CAPA, STLS or implicit TLS, CAPA again, login, CAPA after login. */
+int pop3_begin_open(pop3_session *s);
+/* n: message number (0: none, or the whole listing for LIST/UIDL); lines: for TOP;
+ * expect: the size LIST gave (0 unknown) to catch a lying server; stream: report
+ * body chunks with MV_WANT_DATA. */
+int pop3_begin(pop3_session *s, pop3_verb v, unsigned long n, unsigned long lines,
+               unsigned long long expect, int stream);
+/* Sends a command now; its reply is read by the matching pop3_begin. */
+int pop3_send_ahead(pop3_session *s, pop3_verb v, unsigned long n, unsigned long lines,
+                    unsigned long long expect);
+size_t pop3_pending(const pop3_session *s);
+/* After a sink failed mid-message: read the rest of it into the void, then fail. */
+int pop3_discard_rest(pop3_session *s);
+int pop3_step(pop3_session *s);
+/* Classifies a failure (also one the driver reported, e.g. a timeout): a message cut
+ * short says "incomplete", and anything but a -ERR reply or bad argument kills the
+ * session, so no QUIT can follow (RFC 1939 §6). */
+void pop3_after_error(pop3_session *s);
+
+const mv_error *pop3_error(const pop3_session *s);
+const mv_reply *pop3_last_reply(const pop3_session *s);
+/* A refused sent-ahead DELE seen while reading another reply (kind reply), or NULL;
+ * the caller takes it (it is cleared). */
+int pop3_take_dele_error(pop3_session *s, mv_error *out);
+mv_buf *pop3_body(pop3_session *s);
+unsigned long long pop3_body_bytes(const pop3_session *s);
+void pop3_stat_result(const pop3_session *s, unsigned long *count, unsigned long long *size);
+size_t pop3_entry_count(const pop3_session *s);
+const pop3_entry *pop3_entry_at(const pop3_session *s, size_t i);
+unsigned pop3_caps(const pop3_session *s);
+const char *pop3_capa_lines(const pop3_session *s, size_t *len);
+const char *pop3_auth_used(const pop3_session *s);
+int pop3_has_apop(const pop3_session *s);
+int pop3_is_dead(const pop3_session *s);
+int pop3_is_tls(const pop3_session *s);
+void pop3_mark_dead(pop3_session *s);
+
+#endif

@@ -1,0 +1,146 @@
+/* POP3 parsing: the multi-line reader at every chunk boundary, status lines,
+ * LIST/UIDL/STAT values and the APOP timestamp (CHECKLIST 33, 37, 40). */
+#include "ctest.h"
+#include "pop3_parse.h"
+
+/* Feeds `wire` split at every pair of cut points; each run must give `want` and
+ * consume exactly `used` bytes. */
+static void check_all_splits(const char *wire, const char *want, size_t used)
+{
+    size_t n = strlen(wire), a, b;
+    for (a = 0; a <= n; a++) {
+        for (b = a; b <= n; b++) {
+            pop3_ml m;
+            mv_buf out;
+            size_t cuts[4], i, pos = 0;
+            int done = 0;
+            cuts[0] = 0; cuts[1] = a; cuts[2] = b; cuts[3] = n;
+            mv_buf_init(&out);
+            pop3_ml_init(&m);
+            for (i = 0; i < 3 && !done; i++) {
+                size_t len = cuts[i + 1] - cuts[i];
+                size_t k = pop3_ml_feed(&m, (const unsigned char *)wire + cuts[i], len, &out,
+                                        &done);
+                pos += k;
+                if (!done) CHECK(k == len);
+            }
+            CHECK(done);
+            CHECK(pos == used);
+            CHECK_MEM(mv_buf_head(&out), mv_buf_avail(&out), want, strlen(want));
+            CHECK(m.out_bytes == strlen(want));
+            mv_buf_free(&out);
+        }
+    }
+}
+
+static void test_unstuff(void)
+{
+    /* curl test 857 style: ..x -> .x, ... -> .., .. -> ., a "." line mid-body. */
+    check_all_splits("a\r\n..x\r\n...\r\n..\r\nb\r\n.\r\n",
+                     "a\r\n.x\r\n..\r\n.\r\nb\r\n", 23);
+    check_all_splits(".\r\n", "", 3);
+    check_all_splits("..\r\n.\r\nTRAILING", ".\r\n", 7);
+    check_all_splits("x\r\n.\rx\r\n.\r\n", "x\r\n\rx\r\n", 11);
+}
+
+static void test_bare_lf(void)
+{
+    /* Documented rule: a line ends at LF; "." alone (CRLF or LF) terminates. */
+    check_all_splits("a\n.\nb", "a\n", 4);
+    check_all_splits("a\n..b\n.\r\n", "a\n.b\n", 9);
+    check_all_splits("a\r\r\n.\r\n", "a\r\r\n", 7);
+}
+
+static void test_byte_at_a_time(void)
+{
+    const char *wire = "From: x\r\n\r\n..\r\n.x\r\n.\r\n";
+    const char *want = "From: x\r\n\r\n.\r\nx\r\n";
+    pop3_ml m;
+    mv_buf out;
+    size_t i;
+    int done = 0;
+    mv_buf_init(&out);
+    pop3_ml_init(&m);
+    for (i = 0; i < strlen(wire) && !done; i++)
+        CHECK(pop3_ml_feed(&m, (const unsigned char *)wire + i, 1, &out, &done) == 1);
+    CHECK(done && i == strlen(wire));
+    CHECK_MEM(mv_buf_head(&out), mv_buf_avail(&out), want, strlen(want));
+    mv_buf_free(&out);
+}
+
+static void test_status(void)
+{
+    const char *t;
+    size_t n;
+    CHECK(pop3_status("+OK", 3, &t, &n) == 1 && n == 0);
+    CHECK(pop3_status("+OK 2 320", 9, &t, &n) == 1 && n == 5 && memcmp(t, "2 320", 5) == 0);
+    CHECK(pop3_status("-ERR no such message", 20, &t, &n) == 0 && n == 15);
+    CHECK(pop3_status("+OKAY", 5, &t, &n) == -1);
+    CHECK(pop3_status("+ go", 4, &t, &n) == -1);
+    CHECK(pop3_status("250 ok", 6, &t, &n) == -1);
+    CHECK(pop3_status("", 0, &t, &n) == -1);
+}
+
+static void test_list_uidl(void)
+{
+    unsigned long n;
+    unsigned long long size, c;
+    const char *uid;
+    size_t ul, used;
+    CHECK(pop3_parse_list("1 120", 5, 100, &n, &size) == 0 && n == 1 && size == 120);
+    CHECK(pop3_parse_list("3 7 extra", 9, 100, &n, &size) == 0 && n == 3 && size == 7);
+    CHECK(pop3_parse_list("0 7", 3, 100, &n, &size) == -1);
+    CHECK(pop3_parse_list("-1 7", 4, 100, &n, &size) == -1);
+    CHECK(pop3_parse_list("101 7", 5, 100, &n, &size) == -1);
+    CHECK(pop3_parse_list("99999999999999999999999 7", 25, 0xffffffffUL, &n, &size) == -1);
+    CHECK(pop3_parse_list("1 99999999999999999999", 22, 100, &n, &size) == -1);
+    CHECK(pop3_parse_list("1 12x", 5, 100, &n, &size) == -1);
+    CHECK(pop3_parse_list("1", 1, 100, &n, &size) == -1);
+    CHECK(pop3_parse_uidl("2 abc", 5, 100, 70, &n, &uid, &ul) == 0 && n == 2 && ul == 3);
+    CHECK(pop3_parse_uidl("2 ab c", 6, 100, 70, &n, &uid, &ul) == -1);
+    CHECK(pop3_parse_uidl("2 ", 2, 100, 70, &n, &uid, &ul) == -1);
+    CHECK(pop3_parse_uidl("2 a\x01", 4, 100, 70, &n, &uid, &ul) == -1);
+    {
+        char line[200];
+        memset(line, 'u', sizeof line);
+        line[0] = '1';
+        line[1] = ' ';
+        CHECK(pop3_parse_uidl(line, sizeof line, 100, 70, &n, &uid, &ul) == -1);
+        CHECK(pop3_parse_uidl(line, 72, 100, 70, &n, &uid, &ul) == 0 && ul == 70);
+    }
+    CHECK(pop3_parse_stat("2 320", 5, &n, &size) == 0 && n == 2 && size == 320);
+    CHECK(pop3_parse_stat("2", 1, &n, &size) == -1);
+    CHECK(pop3_number("18446744073709551616", 20, (unsigned long long)-1, &c, &used) == -1);
+    CHECK(pop3_number("5", 1, 3, &c, &used) == -1);
+}
+
+static void test_apop(void)
+{
+    size_t st, len, i;
+    const char *g = "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>";
+    static char big[200001];
+    CHECK(pop3_apop_stamp(g, strlen(g), &st, &len) == 0);
+    CHECK(len == 33 && g[st] == '<' && g[st + len - 1] == '>');
+    CHECK(pop3_apop_stamp("+OK hi", 6, &st, &len) == -1);
+    CHECK(pop3_apop_stamp("+OK <>", 6, &st, &len) == -1);
+    CHECK(pop3_apop_stamp("+OK <a b@c>", 11, &st, &len) == -1);
+    /* CVE-2018-1060: pathological brackets stay linear (and find nothing here). */
+    for (i = 0; i < sizeof big - 1; i++) big[i] = (i % 2) ? '<' : '@';
+    CHECK(pop3_apop_stamp(big, sizeof big - 1, &st, &len) == -1);
+    memset(big, '<', sizeof big - 1);
+    CHECK(pop3_apop_stamp(big, sizeof big - 1, &st, &len) == -1);
+}
+
+int main(void)
+{
+    static const ctest_case cases[] = {
+        { "dot-unstuffing at every chunk boundary (CHECKLIST 37)", test_unstuff },
+        { "bare LF terminator rule (CHECKLIST 37)", test_bare_lf },
+        { "one byte at a time", test_byte_at_a_time },
+        { "status lines", test_status },
+        { "LIST/UIDL/STAT parsing is bounded (CHECKLIST 33)", test_list_uidl },
+        { "APOP timestamp in linear time (CHECKLIST 40)", test_apop },
+        { NULL, NULL }
+    };
+    return ctest_run("pop3", cases);
+}

@@ -1,0 +1,30 @@
+-- Read a mailbox over POP3 with implicit TLS and print each message.
+--
+--   lua5.4 examples/read.lua            -- against the local test stack (make demo)
+--
+-- Settings from the environment: POP3_HOST, POP3_PORT, POP3_USER, POP3_PASSWORD,
+-- POP3_CAFILE; POP3_DELETE=1 deletes what was read.
+local pop3 = require "missive.pop3"
+
+local env = os.getenv
+local p, err, kind = pop3.session{
+  host = env("POP3_HOST") or "localhost",
+  port = tonumber(env("POP3_PORT") or "995"),
+  tls = "implicit",
+  user = env("POP3_USER") or "bob",
+  password = env("POP3_PASSWORD") or "secret",
+  cafile = env("POP3_CAFILE"),
+  timeout = 30,
+}
+if not p then
+  io.stderr:write("connect failed (", kind, "): ", err, "\n")
+  os.exit(1)
+end
+local count, size = p:stat()
+print(("mailbox: %d message(s), %d bytes, login by %s over %s"):format(count, size,
+  p:auth_mechanism() or "USER/PASS", p:tls_info().version))
+for m in p:messages{delete = env("POP3_DELETE") == "1"} do
+  print(("-- message %d (uid %s, %d bytes)"):format(m.number, m.uid, m.size))
+  io.write(m.raw)
+end
+assert(p:close())

@@ -1,0 +1,30 @@
+-- Prints the rockspec's source list for missive.core from the files in csrc/, so the
+-- rockspec never misses a file:  lua5.4 tools/rockspec.lua > /dev/null checks it.
+-- Usage: lua tools/rockspec.lua [check ROCKSPEC]
+local function ls(pattern)
+  local out = {}
+  local p = io.popen("ls " .. pattern .. " 2>/dev/null")
+  for f in p:lines() do out[#out + 1] = f end
+  p:close()
+  table.sort(out)
+  return out
+end
+
+local files = ls("csrc/*.c")
+for _, f in ipairs(ls("csrc/lua/*.c")) do files[#files + 1] = f end
+
+if arg[1] == "check" then
+  local f = assert(io.open(arg[2]))
+  local text = f:read("*a")
+  f:close()
+  local missing = {}
+  for _, name in ipairs(files) do
+    if not text:find('"' .. name .. '"', 1, true) then missing[#missing + 1] = name end
+  end
+  if #missing > 0 then
+    io.stderr:write("rockspec misses: ", table.concat(missing, " "), "\n")
+    os.exit(1)
+  end
+  return
+end
+for _, name in ipairs(files) do io.write('        "', name, '",\n') end
