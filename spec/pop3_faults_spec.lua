@@ -6,7 +6,8 @@ local GREET = { send = "+OK ready <1896.697170952@dbc.example>\r\n" }
 local function login_steps(extra_capa)
   return {
     GREET,
-    { expect = "CAPA" }, { send = "+OK\r\nUSER\r\nPIPELINING\r\n" .. (extra_capa or "") .. ".\r\n" },
+    { expect = "CAPA" },
+    { send = "+OK\r\nUSER\r\nPIPELINING\r\n" .. (extra_capa or "") .. ".\r\n" },
     { expect = "USER alice" }, { send = "+OK\r\n" },
     { expect = "PASS secret" }, { send = "+OK logged in\r\n" },
     { expect = "CAPA" }, { send = "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\n.\r\n" },
@@ -111,7 +112,8 @@ describe("pop3 faults", function()
     srv:finish()
   end)
 
-  it("CHECKLIST 33: overlong UIDL line, zero/huge numbers, duplicate UIDs: bounded errors", function()
+  it("CHECKLIST 33: overlong UIDL line, zero/huge numbers, duplicate UIDs: bounded errors",
+     function()
     local cases = {
       { "UIDL", "+OK\r\n1 " .. ("u"):rep(20000) .. "\r\n.\r\n", "limit" },
       { "LIST", "+OK\r\n0 10\r\n.\r\n", "protocol" },

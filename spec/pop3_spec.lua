@@ -137,7 +137,9 @@ describe("pop3 against Dovecot #integration", function()
   end)
 
   it("1000 small messages through the pipelined iterator", function()
-    deliver_many("alice", 1000, function(i) return ("Subject: m%d\n\nbody %d\n.\n"):format(i, i) end)
+    deliver_many("alice", 1000, function(i)
+      return ("Subject: m%d\n\nbody %d\n.\n"):format(i, i)
+    end)
     local s = assert(open())
     local seen, uids = 0, {}
     for m in s:messages() do

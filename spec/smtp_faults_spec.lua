@@ -69,7 +69,8 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
   end)
 
   for _, code in ipairs {"454 4.7.0 no", "502 no", "500 what", "421 bye", "221 bye"} do
-    it("CHECKLIST 7: STARTTLS answered " .. code .. " -> error, nothing more in plaintext", function()
+    it("CHECKLIST 7: STARTTLS answered " .. code .. " -> error, nothing more in plaintext",
+       function()
       local srv = scripted.start(script(GREET, {ehlo{"STARTTLS", "AUTH PLAIN"}},
         {{expect = "STARTTLS"}, {send = code .. "\r\n"}, {hold = 1}}))
       local s, _, kind, reply = session(srv, {tls = "starttls", user = "u", password = "p"})
@@ -81,7 +82,8 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     end)
   end
 
-  it("CHECKLIST 8: a 220 to STARTTLS with pipelined lines -> protocol error, nothing sent", function()
+  it("CHECKLIST 8: a 220 to STARTTLS with pipelined lines -> protocol error, nothing sent",
+     function()
     local srv = scripted.start(script(GREET, {ehlo{"STARTTLS"}},
       {{expect = "STARTTLS"}, {send = "220 go\r\n250 AUTH PLAIN\r\n"}, {hold = 1}}))
     local s, err, kind = session(srv, {tls = "starttls"})

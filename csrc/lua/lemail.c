@@ -513,11 +513,12 @@ static int get_field(lua_State *L, lemail *e, const char *k)
     return 1;
 }
 
-/* Where a message came from (POP3: number, uid, size) is not part of the message: it
+/* Where a message came from (POP3: number, uid, size; WinDev's out flag) is not part of the message: it
  * lives in the userdata's Lua value, a table made on first use. */
 static int is_mailbox_field(const char *k)
 {
-    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0;
+    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
+        || strcmp(k, "out") == 0;
 }
 
 /* The marker tells our table from the environment table Lua 5.1 gives every userdata. */

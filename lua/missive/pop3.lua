@@ -212,12 +212,12 @@ end
 -- has out = false, and the end gives {out = true} (as does s:out()).
 local cursors = setmetatable({}, { __mode = "k" })
 
-local function read(self, c)
+local function read(c)
   local m, err, kind, reply = c.walk:next()
   if m == nil then return nil, err, kind, reply end
   c.out = m == false
   if c.out then return { out = true } end
-  pcall(function() m.out = false end)
+  m.out = false
   return m
 end
 
@@ -228,14 +228,14 @@ function methods:read_first(opts)
   if not w then return nil, err, kind, reply end
   local c = { walk = w, out = false }
   cursors[self] = c
-  return read(self, c)
+  return read(c)
 end
 
 function methods:read_next()
   local c = cursors[self]
   if not c then return self:read_first() end
   if c.out then return { out = true } end
-  return read(self, c)
+  return read(c)
 end
 
 function methods:out()
