@@ -612,7 +612,7 @@ int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts,
     s->bdat_last_sent = 0;
     s->bdat_pending = 0;
     smtp_stuff_init(&s->stuff, s->max_data_line,
-                    (s->caps & SMTP_CAP_8BITMIME) || s->use_bdat);
+                    (s->caps & SMTP_CAP_8BITMIME) || s->use_bdat, !s->use_bdat);
     return MV_OK;
 }
 

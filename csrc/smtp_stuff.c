@@ -2,8 +2,9 @@
 
 #include <string.h>
 
-void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit)
+void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit, int dots)
 {
+    st->dots = dots;
     st->line_start = 1;
     st->pending_cr = 0;
     st->line_len = 0;
@@ -41,7 +42,7 @@ int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out)
             i++;
             continue;
         }
-        if (st->line_start && c == '.') {
+        if (st->line_start && c == '.' && st->dots) {
             *o++ = '.';
             out->len++;
         }

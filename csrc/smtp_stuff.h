@@ -13,13 +13,14 @@ typedef struct smtp_stuffer {
     size_t line_len;      /* bytes of the current line so far */
     size_t max_line;      /* 0: no limit (RFC 5321: 998) */
     int allow_8bit;
+    int dots;             /* dot-stuff (DATA); BDAT sends lines as they are */
     unsigned long long in_bytes;
 } smtp_stuffer;
 
 enum { SMTP_STUFF_OK = 0, SMTP_STUFF_NOMEM = -1, SMTP_STUFF_LONG_LINE = -2,
        SMTP_STUFF_8BIT = -3 };
 
-void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit);
+void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit, int dots);
 /* Without the final ".", for BDAT. */
 int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out);
 /* Terminates the last line; adds ".\r\n" when `dot`. */

@@ -96,7 +96,7 @@ static void stuff_all(const char *in, size_t n, size_t chunk, mv_buf *out)
 {
     smtp_stuffer st;
     size_t off = 0;
-    smtp_stuff_init(&st, 0, 1);
+    smtp_stuff_init(&st, 0, 1, 1);
     while (off < n) {
         size_t k = chunk == 0 ? (size_t)(rand() % 7) : chunk;
         if (k > n - off) k = n - off;
@@ -171,10 +171,10 @@ static void test_stuff_limits(void)
     char line[1000];
     memset(line, 'a', sizeof line);
     mv_buf_init(&out);
-    smtp_stuff_init(&st, 998, 1);
+    smtp_stuff_init(&st, 998, 1, 1);
     CHECK(smtp_stuff(&st, (const unsigned char *)line, 998, &out) == SMTP_STUFF_OK);
     CHECK(smtp_stuff(&st, (const unsigned char *)"b", 1, &out) == SMTP_STUFF_LONG_LINE);
-    smtp_stuff_init(&st, 998, 0);
+    smtp_stuff_init(&st, 998, 0, 1);
     CHECK(smtp_stuff(&st, (const unsigned char *)"caf\xc3\xa9", 5, &out) == SMTP_STUFF_8BIT);
     mv_buf_free(&out);
 }

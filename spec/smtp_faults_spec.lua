@@ -493,6 +493,46 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     assert.is_nil(srv:finish():find("MAIL", 1, true))
   end)
 
+  it("XOAUTH2: the token goes in the initial response; a 334 error is answered empty", function()
+    local blob = "dXNlcj11AWF1dGg9QmVhcmVyIHRvay0xMjMBAQ=="   -- user=u^Aauth=Bearer tok-123^A^A
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN XOAUTH2"}}, {
+      {expect = "AUTH XOAUTH2 " .. blob}, {send = "334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"},
+      {expect = ""}, {send = "535 5.7.8 bad token\r\n"}, {expect = "QUIT"},
+      {send = "221 bye\r\n"}}))
+    local traced = {}
+    local s, _, kind, reply = session(srv, {user = "u", token = "tok-123",
+      trace = function(_, line) traced[#traced + 1] = line end})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.equal(535, reply.code)
+    assert.is_nil(table.concat(traced, "\n"):find(blob, 1, true))
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("BDAT: with chunking = true and CHUNKING offered, the body goes in BDAT chunks", function()
+    local srv = scripted.start(script(GREET, {ehlo{"CHUNKING", "8BITMIME"}}, {
+      {expect = "MAIL FROM:<a@x.test>\r\n"}, {send = "250 ok\r\n"},
+      {expect = "RCPT"}, {send = "250 ok\r\n"},
+      {expect = "BDAT 21 LAST"}, {read_bytes = 21}, {send = "250 2.0.0 queued\r\n"}}))
+    local s = assert(session(srv, {chunking = true}))
+    local res = assert(s:send(msg{data = "Subject: t\n\n.body\n"}))
+    assert.equal(250, res.reply.code)
+    local got, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+    assert.equal("Subject: t\r\n\r\n.body\r\n", got:match("BDAT 21 LAST\r\n(.*)$"))
+  end)
+
+  it("a client certificate that cannot be loaded is a cert error", function()
+    local srv = scripted.start({{send = "220 hi\r\n"}, {hold = 0.5}})
+    local s, err, kind = session(srv, {tls = "implicit", client_cert = "/nonexistent.pem",
+                                       client_key = "/nonexistent.key"})
+    assert.is_nil(s)
+    assert.truthy(kind == "cert" or kind == "tls", kind)
+    assert.truthy(err)
+    srv:finish()
+  end)
+
   it("uses PIPELINING: MAIL, RCPTs and DATA go out in one write", function()
     local srv = scripted.start(script(GREET, {ehlo{"PIPELINING", "8BITMIME", "SIZE 1000"}}, {
       {read_bytes = #"MAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"},

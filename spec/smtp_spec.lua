@@ -97,6 +97,25 @@ describe("smtp.session against Postfix #integration", function()
     assert.equal(want, delivered_body("bob", "Subject: dots"))
   end)
 
+  it("sends with BDAT when chunking = true (Postfix offers CHUNKING)", function()
+    stack.clear("bob")
+    local s = assert(open{chunking = true})
+    local body = string.rep("chunked line\r\n", 30000) .. ".\r\n..end"   -- > one chunk
+    assert(s:send{from = "alice@localhost", to = "bob@localhost",
+                  data = "Subject: bdat\r\n\r\n" .. body})
+    s:close()
+    assert.equal((body:gsub("\r\n", "\n")) .. "\n", delivered_body("bob", "Subject: bdat"))
+  end)
+
+  it("CHECKLIST 21: a non-ASCII sender goes out with SMTPUTF8 when offered", function()
+    local s = assert(open())
+    assert.is_true(s:capabilities().SMTPUTF8)
+    local res = assert(s:send{from = "j\195\182rg@localhost", to = "bob@localhost",
+                              data = "Subject: utf8\r\n\r\nx\r\n"})
+    assert.equal(250, res.reply.code)
+    s:close()
+  end)
+
   it("returns per-recipient results for mixed accepted and rejected recipients", function()
     local s = assert(open())
     local res = assert(s:send{from = "alice@localhost",
@@ -135,7 +154,7 @@ describe("smtp.session against Postfix #integration", function()
     s:close()
     local msgs = assert(stack.wait_messages("bob", 1, 30))
     local body = msgs[#msgs]:match("\n\n(.*)$")
-    assert.equal(total, #body + (#body // 71)) -- LF on disk: one byte less per line
+    assert.equal(total, #body + math.floor(#body / 71)) -- LF on disk: one byte less per line
   end)
 
   it("sends many messages on one session", function()
