@@ -3,14 +3,21 @@
 # what is missing (tools/deps.sh) when run as root, else print the apt-get line.
 
 LUA_VERSION    ?= 5.4
+ifeq ($(LUA_VERSION),luajit)
+LUA            ?= luajit
+LUA_INCDIR     ?= /usr/include/luajit-2.1
+else
 LUA            ?= lua$(LUA_VERSION)
 LUA_INCDIR     ?= /usr/include/lua$(LUA_VERSION)
+endif
+# `make test` runs the specs under each of these (Debian packages, see tools/deps.sh).
+LUA_VERSIONS   ?= 5.1 5.2 5.3 5.4 luajit
 MBEDTLS_INCDIR ?= /usr/include
 MBEDTLS_LIBDIR ?= /usr/lib/x86_64-linux-gnu
 PREFIX         ?= /usr/local
 LUA_LIBDIR_INSTALL ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHARE_INSTALL  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
-BUILD          ?= build/lua$(LUA_VERSION)
+BUILD          ?= build/$(LUA)
 
 CC      ?= cc
 WARN    := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
@@ -28,7 +35,7 @@ BIND_OBJ := $(patsubst csrc/lua/%.c,$(BUILD)/lua/%.o,$(BIND_SRC))
 MODULE   := $(BUILD)/missive/core.so
 CTESTS   := $(patsubst ctest/%.c,$(BUILD)/ctest/%,$(sort $(wildcard ctest/*_test.c)))
 
-.PHONY: all test test-c test-lua demo bench install clean deps lint
+.PHONY: all test test-all test-one test-c test-lua demo bench install clean deps lint
 
 all: $(MODULE)
 
@@ -62,9 +69,20 @@ test-c: $(CTESTS)
 test-lua: $(MODULE)
 	BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
+# The whole suite: C unit tests once, then every spec under each Lua in LUA_VERSIONS;
+# the last line sums them up as "N passed, N failed".
 test: deps
 	@$(MAKE) --no-print-directory all test-c
-	@$(MAKE) --no-print-directory test-lua
+	@rm -f build/totals; for v in $(LUA_VERSIONS); do \
+	  $(MAKE) --no-print-directory test-one LUA_VERSION=$$v MISSIVE_TOTALS=$(CURDIR)/build/totals \
+	    || true; done; \
+	sh tools/summary.sh build/totals $(BUILD)/ctest.counts
+
+test-all: test
+
+# One Lua: build its module and run the specs (make test-one LUA_VERSION=5.1).
+test-one: all
+	@BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
 demo:
 	@sh tools/deps.sh demo

@@ -25,7 +25,7 @@ enum {
 struct smtp_session {
     mv_pp pp;
     /* options (owned copies) */
-    char *host, *helo, *user, *password, *token, *auth;
+    char *host, *server_name, *helo, *user, *password, *token, *auth;
     mv_tls_mode tls;
     mv_tls_opts tls_opts;
     char *cafile, *capath, *client_cert, *client_key;
@@ -115,6 +115,7 @@ void smtp_free(smtp_session *s)
     mv_buf_free(&s->body);
     smtp_rr_free(&s->rr);
     free(s->host);
+    free(s->server_name);
     free(s->helo);
     wipe_free(s->user);
     wipe_free(s->password);
@@ -175,7 +176,8 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
 {
     mv_error *e = &s->pp.err;
     const char *checks[][2] = {
-        { "host", o->host }, { "helo", o->helo }, { "user", o->user },
+        { "host", o->host }, { "server_name", o->server_name }, { "helo", o->helo },
+        { "user", o->user },
         { "password", o->password }, { "token", o->token }, { "auth", o->auth }
     };
     size_t i;
@@ -191,6 +193,7 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
         && mv_sasl_from_name(o->auth) < 0)
         return fail(s, MV_E_ARG, "unknown auth mechanism");
     s->host = dupstr(o->host);
+    s->server_name = dupstr(o->server_name != NULL ? o->server_name : o->host);
     s->helo = dupstr(o->helo != NULL ? o->helo : "localhost");
     s->user = dupstr(o->user);
     s->password = dupstr(o->password);
@@ -200,7 +203,7 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
     s->capath = dupstr(o->tls_opts.capath);
     s->client_cert = dupstr(o->tls_opts.client_cert);
     s->client_key = dupstr(o->tls_opts.client_key);
-    if (s->host == NULL || s->helo == NULL || (o->user && !s->user)
+    if (s->host == NULL || s->server_name == NULL || s->helo == NULL || (o->user && !s->user)
         || (o->password && !s->password) || (o->token && !s->token) || (o->auth && !s->auth)
         || (o->tls_opts.cafile && !s->cafile) || (o->tls_opts.capath && !s->capath)
         || (o->tls_opts.client_cert && !s->client_cert)
@@ -447,7 +450,7 @@ static int step_open(smtp_session *s)
     for (;;) {
         switch (s->state) {
         case O_IMPLICIT_TLS:
-            if (mv_conn_start_tls(&s->pp.conn, s->host, &s->tls_opts, &s->pp.err) != MV_OK)
+            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK)
                 return MV_ERROR;
             s->state = O_HANDSHAKE;
             break;
@@ -510,7 +513,7 @@ static int step_open(smtp_session *s)
                 return reply_error(s, MV_E_TLS, "STARTTLS refused");
             }
             /* Anything the server sent after its 220 came before TLS: never trust it. */
-            if (mv_conn_start_tls(&s->pp.conn, s->host, &s->tls_opts, &s->pp.err) != MV_OK) {
+            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK) {
                 s->dead = 1;
                 return MV_ERROR;
             }

@@ -19,7 +19,8 @@ enum {
 };
 
 typedef struct smtp_opts {
-    const char *host;          /* for SNI, certificate check and the loopback rule */
+    const char *host;          /* where to connect */
+    const char *server_name;   /* for SNI and the certificate check; NULL: host */
     mv_tls_mode tls;
     mv_tls_opts tls_opts;
     const char *helo;          /* NULL: "localhost" */

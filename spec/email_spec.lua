@@ -140,7 +140,7 @@ describe("email build and parse", function()
     assert.is_true(m:save(path))
     local p = assert(email.load(path))
     assert.equal("x", p.text)
-    local f = io.open(path, "rb"); local raw = f:read("a"); f:close()
+    local f = io.open(path, "rb"); local raw = f:read("*a"); f:close()
     assert.equal(raw, p.raw)
     assert.equal(raw, tostring(p))  -- unmodified parsed message serialises as it was
     os.remove(path)

@@ -77,6 +77,12 @@ describe("smtp.session against Postfix #integration", function()
     assert.matches("hostname mismatch", err)
   end)
 
+  it("connects to an address and verifies the name given as server_name", function()
+    local s = assert(open{host = "127.0.0.1", server_name = "localhost"})
+    assert.truthy(s:tls_info())
+    s:close()
+  end)
+
   it("reports a wrong password as kind auth with the server's reply", function()
     local s, err, kind, reply = open{password = "wrong", auth = "PLAIN"}
     assert.is_nil(s)

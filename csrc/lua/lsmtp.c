@@ -72,6 +72,7 @@ static int l_smtp_new(lua_State *L)
     else if (strcmp(tls, "implicit") == 0) o.tls = MV_TLS_IMPLICIT;
     else if (strcmp(tls, "none") == 0) o.tls = MV_TLS_NONE;
     else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
+    o.server_name = mvl_opt_string(L, 1, "server_name");
     o.helo = mvl_opt_string(L, 1, "helo");
     o.user = mvl_opt_string(L, 1, "user");
     o.password = mvl_opt_string(L, 1, "password");

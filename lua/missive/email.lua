@@ -67,7 +67,7 @@ end
 function M.load(path, opts)
   local f, err = io.open(path, "rb")
   if not f then return nil, err, "io" end
-  local s = f:read("a") or f:read("*a")
+  local s = f:read("*a")  -- "*a" is understood by every Lua from 5.1 to 5.4
   f:close()
   return M.parse(s, opts)
 end

@@ -1,0 +1,81 @@
+-- missive inside a real nginx (Debian's nginx + lua module + lua-resty-core), over
+-- cosockets: mail goes through the real Postfix and comes back through the real Dovecot,
+-- and a worker is never blocked by a slow SMTP server.
+local stack = require "support.stack"
+local openresty = require "support.openresty"
+local util = require "support.util"
+
+describe("OpenResty cosockets #openresty #integration", function()
+  local st, ng
+
+  setup(function()
+    assert(stack.available())
+    assert(openresty.available())
+    st = assert(stack.start())
+    ng = openresty.start{stack = st}
+  end)
+
+  teardown(function()
+    if ng then openresty.stop(ng) end
+  end)
+
+  it("picks cosockets by itself inside a request handler", function()
+    local status, body = openresty.get(ng, "/where")
+    assert.equal(200, status, body)
+    assert.equal("cosocket content\n", body)
+  end)
+
+  it("sends through Postfix with STARTTLS and AUTH from a handler", function()
+    stack.clear("bob")
+    local status, body = openresty.get(ng, "/send?subject=nginx-starttls")
+    assert.equal(200, status, body .. (openresty.error_log or ""))
+    assert.equal("250 TLSv1.2 true\n", body)
+    local msgs = assert(stack.wait_messages("bob", 1, 15))
+    assert.truthy(msgs[#msgs]:find("Subject: nginx-starttls", 1, true))
+    assert.truthy(msgs[#msgs]:find("\n\nsent from an nginx handler\n.dot\n", 1, true))
+  end)
+
+  it("reads the mailbox back through Dovecot over implicit TLS from a handler", function()
+    stack.clear("bob")
+    assert.equal(200, (openresty.get(ng, "/send?subject=round-trip")))
+    assert(stack.wait_messages("bob", 1, 15))
+    local status, body = openresty.get(ng, "/read")
+    assert.equal(200, status, body)
+    assert.equal("1 round-trip\n", body)
+  end)
+
+  it("keeps answering other requests while 50 sends wait on a slow server", function()
+    local delay = 0.4
+    local py = io.popen("exec python3 " .. util.here .. "/slow_smtp.py " .. delay .. " 20")
+    local port = tonumber(py:read("*l"))
+    assert.truthy(port, "slow SMTP server did not start")
+    local status, body = openresty.get(ng, "/burst?n=50&port=" .. port)
+    assert.equal(200, status, body)
+    -- Each send waits ~7 replies x delay; meanwhile /ping must come back at once.
+    local worst, samples = 0, 0
+    local t_end = util.now() + 2
+    while util.now() < t_end do
+      local s, b, took = openresty.get(ng, "/ping")
+      assert.equal(200, s)
+      assert.equal("pong\n", b)
+      if took > worst then worst = took end
+      samples = samples + 1
+      util.sleep(0.05)
+    end
+    print(("\n    /ping while 50 sends are in flight: %d samples, worst %.1f ms "
+      .. "(SMTP reply delay %d ms)"):format(samples, worst * 1000, delay * 1000))
+    assert.is_true(worst < delay / 4, "a worker was blocked: " .. worst .. " s")
+    -- and every send still completes
+    local deadline = util.now() + 20
+    local ok_count
+    repeat
+      util.sleep(0.2)
+      local _, status_body = openresty.get(ng, "/burst_status")
+      ok_count = tonumber(status_body:match("^(%d+)"))
+    until ok_count == 50 or util.now() > deadline
+    local _, final = openresty.get(ng, "/burst_status")
+    assert.equal(50, ok_count, final)
+    os.execute("pkill -f 'slow_smtp.py " .. delay .. " 20' 2>/dev/null")
+    py:close()
+  end)
+end)

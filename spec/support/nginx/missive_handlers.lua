@@ -1,0 +1,77 @@
+-- nginx handlers for spec/openresty_spec.lua: missive over cosockets inside nginx.
+-- luacheck: globals ngx MISSIVE_STACK
+local smtp = require "missive.smtp"
+
+local _M = {}
+
+local function fail(status, ...)
+  ngx.status = status
+  ngx.say(...)
+  return ngx.exit(status)
+end
+
+-- GET /where: which driver missive picks here.
+function _M.where()
+  local driver = require "missive.driver"
+  ngx.say(driver.pick_socket({}) and "cosocket" or "native", " ", ngx.get_phase())
+end
+
+-- GET /send?subject=S: STARTTLS + AUTH to the real Postfix, through cosockets.
+function _M.send()
+  local st = MISSIVE_STACK
+  local subject = ngx.var.arg_subject or "from nginx"
+  local s, err, kind = smtp.session{host = st.host, server_name = st.hostname,
+    port = st.submission_port, user = "alice", password = "secret", cafile = st.cafile,
+    timeout = 10}
+  if not s then return fail(502, "session: ", err, " (", kind, ")") end
+  local res, serr, skind = s:send{from = "alice@localhost", to = "bob@localhost",
+    data = "Subject: " .. subject .. "\r\n\r\nsent from an nginx handler\r\n.dot\r\n"}
+  local tls = s:tls_info()
+  s:close()
+  if not res then return fail(502, "send: ", serr, " (", skind, ")") end
+  ngx.say(res.reply.code, " ", tls and tls.version or "plain", " ", s:is_closed())
+end
+
+-- GET /read: POP3 over implicit TLS through cosockets; prints each message's subject.
+function _M.read()
+  local st = MISSIVE_STACK
+  local pop3 = require "missive.pop3"
+  local p, err, kind = pop3.session{host = st.host, server_name = st.hostname,
+    port = st.pop3s_port, user = "bob", password = "secret", cafile = st.cafile,
+    timeout = 10}
+  if not p then return fail(502, "pop3: ", err, " (", kind, ")") end
+  for m in p:messages() do
+    ngx.say(m.number, " ", m.subject or "?")
+  end
+  p:close()
+end
+
+-- GET /burst?n=N&port=P: N sends against the slow server, each in its own timer.
+function _M.burst()
+  local n, port = tonumber(ngx.var.arg_n), tonumber(ngx.var.arg_port)
+  local dict = ngx.shared.missive_results
+  dict:set("ok", 0)
+  dict:set("fail", 0)
+  dict:set("last_error", "")
+  for i = 1, n do
+    local ok, err = ngx.timer.at(0, function(premature)
+      if premature then return end
+      local res, serr = smtp.send{host = "127.0.0.1", port = port, tls = "none",
+        timeout = 30, from = "a@x.test", to = "b@x.test",
+        data = "Subject: burst " .. i .. "\r\n\r\nx\r\n"}
+      if res then dict:incr("ok", 1) else
+        dict:incr("fail", 1)
+        dict:set("last_error", tostring(serr))
+      end
+    end)
+    if not ok then return fail(500, "timer: ", err) end
+  end
+  ngx.say("started ", n)
+end
+
+function _M.burst_status()
+  local dict = ngx.shared.missive_results
+  ngx.say(dict:get("ok"), " ", dict:get("fail"), " ", dict:get("last_error"))
+end
+
+return _M
