@@ -25,6 +25,15 @@ print(("mailbox: %d message(s), %d bytes, login by %s over %s"):format(count, si
   p:auth_mechanism() or "USER/PASS", p:tls_info().version))
 for m in p:messages{delete = env("POP3_DELETE") == "1"} do
   print(("-- message %d (uid %s, %d bytes)"):format(m.number, m.uid, m.size))
-  io.write(m.raw)
+  if type(m) == "userdata" then                     -- a parsed missive.email
+    print("From:    " .. tostring(m.from))
+    print("Subject: " .. tostring(m.subject))       -- decoded to UTF-8
+    io.write(m.text or "", "\n")
+    for _, a in ipairs(m.attachments) do
+      print(("attachment %s (%s, %d bytes): %q"):format(a.name, a.type, a.size, a.content))
+    end
+  else
+    io.write(m.raw)
+  end
 end
 assert(p:close())

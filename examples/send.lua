@@ -32,20 +32,17 @@ print("server offers: " .. table.concat((function()
 end)(), " "))
 
 local from, to = env("MAIL_FROM") or "alice@localhost", env("MAIL_TO") or "bob@localhost"
-local res, serr, skind = s:send{
-  from = from,
-  to = {to},
-  data = table.concat({
-    "From: Alice <" .. from .. ">",
-    "To: <" .. to .. ">",
-    "Subject: Report from missive",
-    "Date: " .. os.date("!%a, %d %b %Y %H:%M:%S +0000"),
-    "",
-    "Hello from missive.",
-    ".a line that starts with a dot survives",
-    "",
-  }, "\r\n"),
-}
+local email = require "missive.email"
+local msg = assert(email.new{
+  from = "Alice <" .. from .. ">",
+  to = {"Bob <" .. to .. ">"},
+  subject = "Rapport trimestriel ✓",                   -- RFC 2047-encoded for you
+  text = "Hello from missive.\n.a line that starts with a dot survives\n",
+  html = "<p>Hello from <b>missive</b>.</p>",
+  attachments = {{data = "region,total\nnorth,42\n", name = "chiffres.csv",
+                  type = "text/csv"}},
+})
+local res, serr, skind = s:send(msg)              -- envelope taken from the message
 if not res then
   io.stderr:write("send failed (", skind, "): ", serr, "\n")
   os.exit(1)
