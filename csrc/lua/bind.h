@@ -8,6 +8,8 @@
 void mvl_open_smtp(lua_State *L);
 void mvl_open_pop3(lua_State *L);
 void mvl_open_email(lua_State *L);
+void mvl_open_async(lua_State *L);
+void mvl_open_fs(lua_State *L);
 
 /* Pushes nil, message, kind[, reply table] and returns the count (for `return`). */
 int mvl_push_error(lua_State *L, const mv_error *e);

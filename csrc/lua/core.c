@@ -36,6 +36,8 @@ int luaopen_missive_core(lua_State *L)
     mvl_open_smtp(L);
     mvl_open_pop3(L);
     mvl_open_email(L);
+    mvl_open_async(L);
+    mvl_open_fs(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     return 1;
