@@ -1,0 +1,71 @@
+/* What the SMTP files share privately: the session structure and a few helpers. */
+#ifndef SMTP_INT_H
+#define SMTP_INT_H
+
+#include "smtp.h"
+
+enum { OP_NONE, OP_OPEN, OP_SEND, OP_CMD };
+
+enum {
+    /* open */
+    O_IMPLICIT_TLS, O_HANDSHAKE, O_GREETING, O_EHLO, O_EHLO_READ, O_HELO_READ,
+    O_STARTTLS_READ, O_AUTH, O_AUTH_READ, O_AUTH_ABORT_READ,
+    /* send */
+    T_MAIL, T_MAIL_READ, T_RCPT, T_RCPT_READ, T_DATA, T_DATA_READ, T_BODY, T_ABORT_DOT_READ,
+    T_DOT_READ, T_BDAT_READ, T_RSET_READ,
+    /* command */
+    C_READ,
+    S_DONE
+};
+
+#define MAX_SASL_ROUNDS 5
+#define BDAT_CHUNK (256 * 1024)
+
+struct smtp_session {
+    mv_pp pp;
+    /* options (owned copies) */
+    char *host, *server_name, *helo, *user, *password, *token, *auth;
+    mv_tls_mode tls;
+    mv_tls_opts tls_opts;
+    char *cafile, *capath, *client_cert, *client_key;
+    int insecure_auth, peer_is_loopback, pipelining, chunking;
+    size_t max_data_line;
+    /* connection state */
+    int op, state, dead, ehlo_done_tls;
+    unsigned caps;
+    unsigned sasl_offered;
+    unsigned long long size_limit;
+    mv_buf ehlo;
+    smtp_reply_reader rr;
+    mv_reply last;
+    mv_sasl sasl;
+    int sasl_rounds;
+    mv_sasl_mech auth_used;
+    /* transaction */
+    char *from;
+    smtp_rcpt *rcpts;
+    size_t nrcpt, next_rcpt, accepted;
+    int piped, mail_failed, body_ended, use_bdat, bdat_last_sent, bdat_pending;
+    mv_error saved;
+    smtp_stuffer stuff;
+    mv_buf body;         /* stuffed plaintext waiting to be written (or a BDAT chunk) */
+    unsigned long long size_hint;
+    int has_8bit, need_utf8;
+    char verb[8];
+};
+
+/* smtp.c */
+int smtp_fail(smtp_session *s, mv_kind kind, const char *msg);
+char *smtp_dupstr(const char *v);
+int smtp_read_reply(smtp_session *s);
+int smtp_reply_error(smtp_session *s, mv_kind kind, const char *what);
+int smtp_send_cmd(smtp_session *s, const char *line);
+/* Starts an operation: clears the last error, arms the deadline. */
+int smtp_begin(smtp_session *s, int op, int state);
+void smtp_clear_transaction(smtp_session *s);
+/* smtp_open.c */
+int smtp_step_open(smtp_session *s);
+/* smtp_send.c */
+int smtp_step_send(smtp_session *s);
+
+#endif

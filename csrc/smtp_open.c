@@ -1,0 +1,278 @@
+/* Opening an SMTP session: greeting, EHLO, STARTTLS or implicit TLS, AUTH. */
+#include "smtp_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ EHLO */
+
+static int word_is(const char *p, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    return n >= wl && strncasecmp(p, w, wl) == 0 && (n == wl || p[wl] == ' ' || p[wl] == '=');
+}
+
+static void parse_ehlo(smtp_session *s)
+{
+    const char *t = (const char *)mv_buf_head(&s->rr.text);
+    size_t n = mv_buf_avail(&s->rr.text), i = 0;
+    s->caps = SMTP_CAP_ESMTP;
+    s->sasl_offered = 0;
+    s->size_limit = 0;
+    mv_buf_reset(&s->ehlo);
+    mv_buf_append(&s->ehlo, t, n);
+    /* The first line is the server's greeting name; capabilities follow. */
+    while (i < n && t[i] != '\n') i++;
+    while (i < n) {
+        size_t start = ++i, len;
+        const char *l;
+        while (i < n && t[i] != '\n') i++;
+        l = t + start;
+        len = i - start;
+        if (word_is(l, len, "STARTTLS")) s->caps |= SMTP_CAP_STARTTLS;
+        else if (word_is(l, len, "PIPELINING")) s->caps |= SMTP_CAP_PIPELINING;
+        else if (word_is(l, len, "8BITMIME")) s->caps |= SMTP_CAP_8BITMIME;
+        else if (word_is(l, len, "SMTPUTF8")) s->caps |= SMTP_CAP_SMTPUTF8;
+        else if (word_is(l, len, "CHUNKING")) s->caps |= SMTP_CAP_CHUNKING;
+        else if (word_is(l, len, "SIZE")) {
+            size_t k = 4;
+            unsigned long long v = 0;
+            s->caps |= SMTP_CAP_SIZE;
+            while (k < len && l[k] == ' ') k++;
+            while (k < len && l[k] >= '0' && l[k] <= '9' && v < (1ULL << 60))
+                v = v * 10 + (unsigned)(l[k++] - '0');
+            s->size_limit = v;
+        } else if (word_is(l, len, "AUTH")) {
+            s->caps |= SMTP_CAP_AUTH;
+            s->sasl_offered |= mv_sasl_parse_offer(l + 4, len - 4);
+        }
+    }
+}
+
+static int send_ehlo(smtp_session *s, const char *verb)
+{
+    char line[300];
+    if (strlen(s->helo) > 255) return smtp_fail(s, MV_E_ARG, "helo too long");
+    strcpy(line, verb);
+    strcat(line, " ");
+    strcat(line, s->helo);
+    return smtp_send_cmd(s, line);
+}
+
+/* ------------------------------------------------------------------ AUTH */
+
+/* insecure_auth: 1 always allows, 0 never, -1 (default) allows only a loopback peer. */
+static int secure_enough(smtp_session *s)
+{
+    if (s->pp.conn.tls_ready && s->tls_opts.verify) return 1;
+    if (s->insecure_auth == 1) return 1;
+    return s->insecure_auth < 0 && s->peer_is_loopback;
+}
+
+/* After the final EHLO: decide on AUTH, or finish the open. */
+static int start_auth(smtp_session *s)
+{
+    mv_buf resp;
+    int has_initial = 0, r;
+    const char *wanted = s->auth;
+    if (s->user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
+        s->state = S_DONE;
+        return MV_OK;
+    }
+    if (!secure_enough(s))
+        return smtp_fail(s, MV_E_AUTH, "refusing to send credentials over an unencrypted or "
+                                  "unverified connection (set insecure_auth to allow)");
+    s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->password != NULL,
+                                  s->token != NULL);
+    if (s->sasl.mech == MV_SASL_NONE) {
+        if (wanted && strcasecmp(wanted, "optional") == 0) {
+            s->state = S_DONE;
+            return MV_OK;
+        }
+        if (!(s->caps & SMTP_CAP_AUTH))
+            return smtp_fail(s, MV_E_AUTH, "the server offers no authentication (AUTH); "
+                                      "use auth = \"optional\" to send without it");
+        return smtp_fail(s, MV_E_AUTH, "no authentication mechanism in common with the server");
+    }
+    s->sasl.user = s->user;
+    s->sasl.password = s->password != NULL ? s->password : "";
+    s->sasl.token = s->token != NULL ? s->token : "";
+    s->sasl_rounds = 0;
+    mv_buf_init(&resp);
+    r = mv_sasl_start(&s->sasl, &resp, &has_initial, &s->pp.err);
+    if (r == MV_OK) {
+        mv_buf line;
+        const char *name = mv_sasl_name(s->sasl.mech);
+        size_t mask;
+        mv_buf_init(&line);
+        if (mv_buf_append_str(&line, "AUTH ") || mv_buf_append_str(&line, name)) r = MV_ERROR;
+        mask = line.len + 1;
+        if (r == MV_OK && has_initial) {
+            if (mv_buf_append(&line, " ", 1) != 0) r = MV_ERROR;
+            else if (resp.len == 0) r = mv_buf_append(&line, "=", 1);
+            else r = mv_b64_encode_buf(resp.data, resp.len, &line);
+        }
+        if (r != MV_OK) {
+            r = smtp_fail(s, MV_E_MEMORY, "out of memory");
+        } else {
+            mv_pp_arm(&s->pp);
+            smtp_rr_reset(&s->rr);
+            r = mv_pp_send(&s->pp, (const char *)line.data, line.len,
+                           has_initial ? mask : (size_t)-1);
+        }
+        mv_buf_free(&line);
+    }
+    mv_buf_free(&resp);
+    if (r != MV_OK) return MV_ERROR;
+    s->auth_used = s->sasl.mech;
+    s->state = O_AUTH_READ;
+    return MV_OK;
+}
+
+static int auth_reply(smtp_session *s)
+{
+    mv_buf chal, resp, line;
+    int r = MV_OK;
+    if (s->last.code == 235) { s->state = S_DONE; return MV_OK; }
+    if (s->last.code != 334) {
+        s->auth_used = MV_SASL_NONE;
+        return smtp_reply_error(s, MV_E_AUTH, "authentication failed");
+    }
+    if (++s->sasl_rounds > MAX_SASL_ROUNDS) {
+        smtp_fail(s, MV_E_AUTH, "authentication aborted: too many server challenges");
+        goto abort;
+    }
+    mv_buf_init(&chal);
+    mv_buf_init(&resp);
+    mv_buf_init(&line);
+    {
+        const char *t = (const char *)mv_buf_head(&s->rr.text);
+        size_t n = mv_buf_avail(&s->rr.text);
+        if (s->rr.lines != 1 || (n > 0 && mv_b64_decode_buf(t, n, &chal) != 0)) {
+            r = smtp_fail(s, MV_E_AUTH, "authentication aborted: malformed server challenge");
+        }
+    }
+    if (r == MV_OK) r = mv_sasl_step(&s->sasl, chal.data, chal.len, &resp, &s->pp.err);
+    if (r == MV_OK && mv_b64_encode_buf(resp.data, resp.len, &line) != 0)
+        r = smtp_fail(s, MV_E_MEMORY, "out of memory");
+    if (r == MV_OK) {
+        mv_pp_arm(&s->pp);
+        smtp_rr_reset(&s->rr);
+        r = mv_pp_send(&s->pp, line.len ? (const char *)line.data : "", line.len, 0);
+    }
+    mv_buf_free(&chal);
+    mv_buf_free(&resp);
+    mv_buf_free(&line);
+    if (r == MV_OK) return MV_OK;
+abort:
+    /* Cancel the exchange (RFC 4954 §4) and still read the server's answer. */
+    s->auth_used = MV_SASL_NONE;
+    s->saved = s->pp.err;
+    mv_error_clear(&s->pp.err);
+    if (smtp_send_cmd(s, "*") != MV_OK) return MV_ERROR;
+    s->state = O_AUTH_ABORT_READ;
+    return MV_OK;
+}
+
+/* ------------------------------------------------------------------ open */
+
+int smtp_step_open(smtp_session *s)
+{
+    int r;
+    for (;;) {
+        switch (s->state) {
+        case O_IMPLICIT_TLS:
+            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK)
+                return MV_ERROR;
+            s->state = O_HANDSHAKE;
+            break;
+        case O_HANDSHAKE:
+            r = mv_conn_handshake(&s->pp.conn, &s->pp.err);
+            if (r != MV_OK) return r;
+            mv_pp_trace(&s->pp, MV_TRACE_INFO, "TLS handshake complete", 22);
+            if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
+                s->ehlo_done_tls = 1;
+                s->state = O_GREETING;
+                smtp_rr_reset(&s->rr);
+            } else {
+                s->state = O_EHLO;
+            }
+            break;
+        case O_GREETING:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code != 220) return smtp_reply_error(s, MV_E_REPLY, "server refused the "
+                                                                       "connection");
+            s->state = O_EHLO;
+            break;
+        case O_EHLO:
+            if (send_ehlo(s, "EHLO") != MV_OK) return MV_ERROR;
+            s->state = O_EHLO_READ;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case O_EHLO_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code / 100 != 2) {
+                /* HELO would silently lose STARTTLS and AUTH: only when neither is asked. */
+                if (s->dead || s->tls == MV_TLS_STARTTLS || s->user != NULL
+                    || s->last.code == 421)
+                    return smtp_reply_error(s, MV_E_REPLY, "EHLO refused");
+                if (send_ehlo(s, "HELO") != MV_OK) return MV_ERROR;
+                s->state = O_HELO_READ;
+                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+            }
+            parse_ehlo(s);
+            if (s->tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
+                if (!(s->caps & SMTP_CAP_STARTTLS))
+                    return smtp_fail(s, MV_E_TLS, "the server does not offer STARTTLS, which is "
+                                             "required (tls = \"starttls\")");
+                if (smtp_send_cmd(s, "STARTTLS") != MV_OK) return MV_ERROR;
+                s->state = O_STARTTLS_READ;
+                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+            }
+            if ((r = start_auth(s)) != MV_OK) return r;
+            if (s->state == S_DONE) return mv_conn_want(&s->pp.conn, MV_OK);
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case O_HELO_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "HELO refused");
+            s->caps = 0;
+            mv_buf_reset(&s->ehlo);
+            s->state = S_DONE;
+            return MV_OK;
+        case O_STARTTLS_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code != 220) {
+                s->dead = 1;
+                return smtp_reply_error(s, MV_E_TLS, "STARTTLS refused");
+            }
+            /* Anything the server sent after its 220 came before TLS: never trust it. */
+            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK) {
+                s->dead = 1;
+                return MV_ERROR;
+            }
+            s->ehlo_done_tls = 1;
+            s->state = O_HANDSHAKE;
+            break;
+        case O_AUTH_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if ((r = auth_reply(s)) != MV_OK) return r;
+            if (s->state == S_DONE) return MV_OK;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case O_AUTH_ABORT_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            s->pp.err = s->saved;
+            return MV_ERROR;
+        case S_DONE:
+            return mv_conn_want(&s->pp.conn, MV_OK);
+        default:
+            return smtp_fail(s, MV_E_PROTOCOL, "internal state error");
+        }
+    }
+}
+
+int smtp_begin_open(smtp_session *s)
+{
+    return smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING);
+}
+

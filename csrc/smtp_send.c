@@ -1,0 +1,334 @@
+/* One mail transaction: MAIL, RCPT, DATA or BDAT, the body, per-recipient results. */
+#include "smtp_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ send */
+
+/* "Name <a@b>" -> "a@b"; a bare address is kept.  Returns a new string. */
+static char *envelope_address(const char *v)
+{
+    const char *lt = strrchr(v, '<'), *gt;
+    char *p;
+    size_t n;
+    if (lt == NULL) return smtp_dupstr(v);
+    gt = strchr(lt, '>');
+    if (gt == NULL) return NULL;
+    n = (size_t)(gt - lt - 1);
+    p = malloc(n + 1);
+    if (p == NULL) return NULL;
+    memcpy(p, lt + 1, n);
+    p[n] = '\0';
+    return p;
+}
+
+static int check_address(smtp_session *s, const char *field, const char *a, int allow_empty)
+{
+    const unsigned char *p;
+    if (smtp_check_value(field, a, &s->pp.err) != MV_OK) return MV_ERROR;
+    if (!allow_empty && a[0] == '\0')
+        return mv_fail(&s->pp.err, MV_E_ARG, "%s is empty", field);
+    if (strlen(a) > 320) return mv_fail(&s->pp.err, MV_E_ARG, "%s is too long", field);
+    for (p = (const unsigned char *)a; *p; p++) {
+        if (*p == '<' || *p == '>')
+            return mv_fail(&s->pp.err, MV_E_ARG, "%s is not a valid address", field);
+        if (*p >= 0x80) s->need_utf8 = 1;
+    }
+    return MV_OK;
+}
+
+int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
+                    unsigned long long size, int has_8bit)
+{
+    size_t i;
+    if (smtp_begin(s, OP_SEND, T_MAIL) != MV_OK) return MV_ERROR;
+    smtp_clear_transaction(s);
+    s->need_utf8 = 0;
+    if (n == 0) return smtp_fail(s, MV_E_ARG, "no recipients");
+    if (smtp_check_value("from", from, &s->pp.err) != MV_OK) return MV_ERROR;
+    s->from = envelope_address(from);
+    if (s->from == NULL) return smtp_fail(s, MV_E_ARG, "from is not a valid address");
+    if (check_address(s, "from", s->from, 1) != MV_OK) return MV_ERROR;
+    s->rcpts = calloc(n, sizeof *s->rcpts);
+    if (s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    for (i = 0; i < n; i++) {
+        if (smtp_check_value("recipient", rcpts[i], &s->pp.err) != MV_OK) return MV_ERROR;
+        s->rcpts[i].addr = envelope_address(rcpts[i]);
+        s->nrcpt = i + 1;
+        if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_ARG, "recipient is not an address");
+        if (check_address(s, "recipient", s->rcpts[i].addr, 0) != MV_OK) return MV_ERROR;
+    }
+    if (s->need_utf8 && !(s->caps & SMTP_CAP_SMTPUTF8))
+        return smtp_fail(s, MV_E_ARG, "a non-ASCII address needs SMTPUTF8, which the server "
+                                 "does not offer");
+    if (size > 0 && (s->caps & SMTP_CAP_SIZE) && s->size_limit > 0 && size > s->size_limit)
+        return mv_fail(&s->pp.err, MV_E_LIMIT, "message of %llu bytes exceeds the server's "
+                       "SIZE limit of %llu", size, s->size_limit);
+    if (has_8bit == 1 && !(s->caps & SMTP_CAP_8BITMIME))
+        return smtp_fail(s, MV_E_LIMIT, "8-bit message data but the server lacks 8BITMIME; "
+                                   "encode it (quoted-printable or base64)");
+    s->size_hint = size;
+    s->has_8bit = has_8bit;
+    s->mail_failed = 0;
+    s->body_ended = 0;
+    s->piped = s->pipelining && (s->caps & SMTP_CAP_PIPELINING);
+    s->use_bdat = s->chunking && (s->caps & SMTP_CAP_CHUNKING);
+    s->bdat_last_sent = 0;
+    s->bdat_pending = 0;
+    smtp_stuff_init(&s->stuff, s->max_data_line,
+                    (s->caps & SMTP_CAP_8BITMIME) || s->use_bdat, !s->use_bdat);
+    return MV_OK;
+}
+
+static int send_mail(smtp_session *s)
+{
+    char line[512];
+    size_t len;
+    int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", s->from);
+    if (n < 0 || (size_t)n >= sizeof line) return smtp_fail(s, MV_E_ARG, "from is too long");
+    len = (size_t)n;
+    if ((s->caps & SMTP_CAP_SIZE) && s->size_hint > 0)
+        len += (size_t)snprintf(line + len, sizeof line - len, " SIZE=%llu", s->size_hint);
+    if ((s->caps & SMTP_CAP_8BITMIME) && s->has_8bit != 0)
+        len += (size_t)snprintf(line + len, sizeof line - len, " BODY=8BITMIME");
+    if (s->need_utf8)
+        len += (size_t)snprintf(line + len, sizeof line - len, " SMTPUTF8");
+    (void)len;
+    return smtp_send_cmd(s, line);
+}
+
+static int send_rcpt(smtp_session *s, size_t i)
+{
+    char line[400];
+    snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
+    return mv_pp_send(&s->pp, line, strlen(line), (size_t)-1);
+}
+
+/* Before returning a failure mid-transaction, RSET keeps the session usable. */
+static int fail_with_rset(smtp_session *s)
+{
+    s->saved = s->pp.err;
+    mv_error_clear(&s->pp.err);
+    if (s->dead) {
+        s->pp.err = s->saved;
+        return MV_ERROR;
+    }
+    if (smtp_send_cmd(s, "RSET") != MV_OK) return MV_ERROR;
+    s->state = T_RSET_READ;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+static int all_rejected(smtp_session *s)
+{
+    char msg[200];
+    size_t i, used;
+    mv_error *e = &s->pp.err;
+    if (s->mail_failed) return MV_ERROR; /* the MAIL error already says why */
+    used = (size_t)snprintf(msg, sizeof msg, "all %zu recipient(s) rejected:", s->nrcpt);
+    for (i = 0; i < s->nrcpt && used < sizeof msg; i++)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, " %d", s->rcpts[i].reply.code);
+    mv_fail(e, MV_E_REPLY, "%s", msg);
+    e->has_reply = 1;
+    e->reply = s->rcpts[s->nrcpt - 1].reply;
+    return MV_ERROR;
+}
+
+static int flush_body(smtp_session *s)
+{
+    if (s->body.len == 0) return MV_OK;
+    if (mv_conn_write(&s->pp.conn, mv_buf_head(&s->body), mv_buf_avail(&s->body),
+                      &s->pp.err) != MV_OK) return MV_ERROR;
+    mv_buf_reset(&s->body);
+    return MV_OK;
+}
+
+/* BDAT: the chunk size goes first, so a chunk is collected whole before it is sent. */
+static int send_bdat(smtp_session *s, int last)
+{
+    char line[48];
+    snprintf(line, sizeof line, "BDAT %zu%s", mv_buf_avail(&s->body), last ? " LAST" : "");
+    mv_pp_arm(&s->pp);
+    if (mv_pp_send(&s->pp, line, strlen(line), (size_t)-1) != MV_OK) return MV_ERROR;
+    if (flush_body(s) != MV_OK) return MV_ERROR;
+    s->bdat_pending = 1;
+    smtp_rr_reset(&s->rr);
+    s->state = T_BDAT_READ;
+    return MV_OK;
+}
+
+int smtp_step_send(smtp_session *s)
+{
+    int r;
+    for (;;) {
+        switch (s->state) {
+        case T_MAIL:
+            if (send_mail(s) != MV_OK) return MV_ERROR;
+            if (s->piped) {
+                size_t i;
+                for (i = 0; i < s->nrcpt; i++)
+                    if (send_rcpt(s, i) != MV_OK) return MV_ERROR;
+                if (!s->use_bdat && mv_pp_send(&s->pp, "DATA", 4, (size_t)-1) != MV_OK)
+                    return MV_ERROR;
+            }
+            s->state = T_MAIL_READ;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case T_MAIL_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code / 100 != 2) {
+                smtp_reply_error(s, MV_E_REPLY, "sender refused");
+                if (s->dead || !s->piped) return fail_with_rset(s);
+                s->mail_failed = 1;
+                s->saved = s->pp.err;
+            }
+            s->next_rcpt = 0;
+            s->state = s->piped ? T_RCPT_READ : T_RCPT;
+            smtp_rr_reset(&s->rr);
+            break;
+        case T_RCPT:
+            mv_pp_arm(&s->pp);
+            if (send_rcpt(s, s->next_rcpt) != MV_OK) return MV_ERROR;
+            s->state = T_RCPT_READ;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case T_RCPT_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            s->rcpts[s->next_rcpt].reply = s->last;
+            if (s->last.code / 100 == 2) s->accepted++;
+            smtp_rr_reset(&s->rr);
+            if (s->dead) {
+                if (!s->mail_failed) smtp_reply_error(s, MV_E_REPLY, "server closing");
+                return MV_ERROR;
+            }
+            if (++s->next_rcpt < s->nrcpt) {
+                s->state = s->piped ? T_RCPT_READ : T_RCPT;
+                break;
+            }
+            if (s->mail_failed) mv_error_clear(&s->pp.err);
+            if (s->use_bdat) {
+                if (s->accepted == 0 || s->mail_failed) {
+                    if (s->mail_failed) s->pp.err = s->saved;
+                    else all_rejected(s);
+                    return fail_with_rset(s);
+                }
+                s->state = T_BODY;
+                return MV_WANT_DATA;
+            }
+            if (s->piped) { s->state = T_DATA_READ; break; }
+            if (s->accepted == 0) { all_rejected(s); return fail_with_rset(s); }
+            s->state = T_DATA;
+            break;
+        case T_DATA:
+            if (smtp_send_cmd(s, "DATA") != MV_OK) return MV_ERROR;
+            s->state = T_DATA_READ;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case T_DATA_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code == 354 && (s->accepted == 0 || s->mail_failed)) {
+                /* A pipelining server let DATA through with nobody to deliver to: end it
+                 * empty, then report why (RFC 2920 §3.1). */
+                if (smtp_send_cmd(s, ".") != MV_OK) return MV_ERROR;
+                s->state = T_ABORT_DOT_READ;
+                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+            }
+            if (s->last.code != 354) {
+                if (s->mail_failed) s->pp.err = s->saved;
+                else if (s->accepted == 0) all_rejected(s);
+                else smtp_reply_error(s, MV_E_REPLY, "DATA refused");
+                return fail_with_rset(s);
+            }
+            s->state = T_BODY;
+            mv_pp_arm(&s->pp);
+            return MV_WANT_DATA;
+        case T_ABORT_DOT_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->mail_failed) s->pp.err = s->saved;
+            else all_rejected(s);
+            return fail_with_rset(s);
+        case T_BODY:
+            if (s->pp.conn.eof) return smtp_fail(s, MV_E_CLOSED, "connection closed");
+            if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
+            if (!s->body_ended) return MV_WANT_DATA;
+            if (s->use_bdat && !s->bdat_last_sent && !s->bdat_pending) {
+                /* The last chunk waited for its predecessor's reply. */
+                if (send_bdat(s, 1) != MV_OK) return MV_ERROR;
+                s->bdat_last_sent = 1;
+                break;
+            }
+            s->state = s->use_bdat ? T_BDAT_READ : T_DOT_READ;
+            smtp_rr_reset(&s->rr);
+            break;
+        case T_BDAT_READ:
+            if (!s->bdat_pending) { s->state = T_BODY; break; }
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            s->bdat_pending = 0;
+            if (s->last.code / 100 != 2) {
+                smtp_reply_error(s, MV_E_REPLY, "message refused");
+                return s->bdat_last_sent ? MV_ERROR : fail_with_rset(s);
+            }
+            if (s->bdat_last_sent) { s->state = S_DONE; return MV_OK; }
+            s->state = T_BODY;
+            break;
+        case T_DOT_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            s->state = S_DONE;
+            if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "message refused");
+            return MV_OK;
+        case T_RSET_READ:
+            if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            s->pp.err = s->saved;
+            return MV_ERROR;
+        case S_DONE:
+            return MV_OK;
+        default:
+            return smtp_fail(s, MV_E_PROTOCOL, "internal state error");
+        }
+    }
+}
+
+int smtp_feed(smtp_session *s, const void *p, size_t n)
+{
+    int r;
+    if (s->op != OP_SEND || s->state != T_BODY || s->body_ended)
+        return smtp_fail(s, MV_E_ARG, "no message body expected now");
+    mv_pp_arm(&s->pp);
+    r = smtp_stuff(&s->stuff, p, n, &s->body);
+    if (r == SMTP_STUFF_LONG_LINE) {
+        s->dead = 1;
+        return mv_fail(&s->pp.err, MV_E_LIMIT, "message has a line longer than %zu bytes; "
+                       "encode it (quoted-printable or base64)", s->max_data_line);
+    }
+    if (r == SMTP_STUFF_8BIT) {
+        s->dead = 1;
+        return smtp_fail(s, MV_E_LIMIT, "8-bit message data but the server lacks 8BITMIME; "
+                                   "encode it (quoted-printable or base64)");
+    }
+    if (r != SMTP_STUFF_OK) return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    if (s->use_bdat) {
+        if (mv_buf_avail(&s->body) >= BDAT_CHUNK) return send_bdat(s, 0);
+        return MV_OK;
+    }
+    return flush_body(s);
+}
+
+int smtp_feed_end(smtp_session *s)
+{
+    if (s->op != OP_SEND || s->state != T_BODY || s->body_ended)
+        return smtp_fail(s, MV_E_ARG, "no message body expected now");
+    mv_pp_arm(&s->pp);
+    if (smtp_stuff_end(&s->stuff, &s->body, !s->use_bdat) != SMTP_STUFF_OK)
+        return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    s->body_ended = 1;
+    if (s->use_bdat) {
+        s->bdat_last_sent = 1;
+        if (s->bdat_pending) {
+            /* Wait for the previous chunk's reply, then send the last one. */
+            s->bdat_last_sent = 0;
+            return MV_OK;
+        }
+        return send_bdat(s, 1);
+    }
+    return flush_body(s);
+}
+
