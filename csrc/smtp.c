@@ -1,3 +1,4 @@
+/* The SMTP session: configuration, lifecycle, simple commands and the step dispatcher. */
 #include "smtp_int.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 -- Prints the rockspec's source list for missive.core from the files in csrc/, so the
 -- rockspec never misses a file:  lua5.4 tools/rockspec.lua > /dev/null checks it.
--- Usage: lua tools/rockspec.lua [check ROCKSPEC]
+-- Usage: lua tools/rockspec.lua [check ROCKSPEC | update ROCKSPEC]
 local function ls(pattern)
   local out = {}
   local p = io.popen("ls " .. pattern .. " 2>/dev/null")
@@ -25,6 +25,21 @@ if arg[1] == "check" then
     io.stderr:write("rockspec misses: ", table.concat(missing, " "), "\n")
     os.exit(1)
   end
+  return
+end
+if arg[1] == "update" then
+  local f = assert(io.open(arg[2]))
+  local text = f:read("*a")
+  f:close()
+  local lines = {}
+  for _, name in ipairs(files) do lines[#lines + 1] = '                "' .. name .. '",\n' end
+  local new, n = text:gsub("(sources = {\n).-(\n            },)", function(a, b)
+    return a .. table.concat(lines):sub(1, -2) .. b
+  end)
+  assert(n == 1, "no sources block found")
+  f = assert(io.open(arg[2], "w"))
+  f:write(new)
+  f:close()
   return
 end
 for _, name in ipairs(files) do io.write('        "', name, '",\n') end
