@@ -23,6 +23,10 @@ void mv_buf_reset(mv_buf *b);
 void mv_buf_wipe(mv_buf *b);
 
 static inline size_t mv_buf_avail(const mv_buf *b) { return b->len - b->off; }
-static inline unsigned char *mv_buf_head(const mv_buf *b) { return b->data + b->off; }
+/* NULL when nothing was ever allocated (NULL + 0 is undefined behaviour in C). */
+static inline unsigned char *mv_buf_head(const mv_buf *b)
+{
+    return b->data != NULL ? b->data + b->off : NULL;
+}
 
 #endif

@@ -1,7 +1,8 @@
 /* The POP3 client as a resumable state machine (RFC 1939, 2449, 2595, 5034): begin an
  * operation, then step until MV_OK or MV_ERROR.  WANT_READ/WANT_WRITE are for the
  * driver; MV_WANT_DATA during RETR/TOP in stream mode means "a chunk of the message
- * is in pop3_body(): take it (or leave it) and step again".
+ * (at most 64 KiB) is in pop3_body(): take it (or leave it) and step again".  The
+ * core does no I/O itself: the native driver (mv_net_run) or the Lua one moves bytes.
  * Commands may be sent ahead (RFC 2449 PIPELINING): their replies are read, in
  * order, by a later pop3_begin() of the same command; replies that come first and
  * belong to other sent-ahead commands are consumed on the way. */
@@ -26,7 +27,8 @@ typedef enum {
 } pop3_verb;
 
 typedef struct pop3_opts {
-    const char *host;             /* SNI, certificate name, loopback rule */
+    const char *host;             /* where to connect */
+    const char *server_name;      /* SNI and certificate name; NULL: host */
     pop3_tls_mode tls;
     mv_tls_opts tls_opts;
     const char *user, *password, *token;
@@ -67,9 +69,10 @@ size_t pop3_pending(const pop3_session *s);
 /* After a sink failed mid-message: read the rest of it into the void, then fail. */
 int pop3_discard_rest(pop3_session *s);
 int pop3_step(pop3_session *s);
-/* Classifies a failure (also one the driver reported, e.g. a timeout): a message cut
- * short says "incomplete", and anything but a -ERR reply or bad argument kills the
- * session, so no QUIT can follow (RFC 1939 §6). */
+/* Classifies a failure: a message cut short says "incomplete", and anything but a -ERR
+ * reply or bad argument kills the session, so no QUIT can follow (RFC 1939 §6).
+ * pop3_step calls it, also for a failure the driver reported (timeout, EOF) before
+ * stepping again. */
 void pop3_after_error(pop3_session *s);
 
 const mv_error *pop3_error(const pop3_session *s);

@@ -21,14 +21,30 @@ local function steps(list, more)
   return t
 end
 
+-- Sinks run under pcall (a raising sink must not leave the session half-way): a yield
+-- from one needs a yieldable pcall, which Lua 5.1 lacks.
+local YIELDABLE_PCALL = (function()
+  local co = coroutine.create(function() pcall(coroutine.yield) end)
+  coroutine.resume(co)
+  return coroutine.status(co) == "suspended"
+end)()
+
+-- Every spec runs twice: with the native C driver, and with LuaSocket objects moving
+-- the bytes through lua/missive/driver.lua (the path cosockets take).
+local DRIVER
+
 local function open(srv, extra)
   local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
               password = "secret", auth = "user", timeout = 3 }
+  if DRIVER == "luasocket" then o.socket = require("socket").tcp end
   for k, v in pairs(extra or {}) do o[k] = v end
   return pop3.session(o)
 end
 
-describe("pop3 faults", function()
+for _, driver_name in ipairs { "native", "luasocket" } do
+describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function()
+  setup(function() DRIVER = driver_name end)
+
   it("CHECKLIST 6: STLS required but not in CAPA, or CAPA -ERR: error before any login", function()
     for _, capa in ipairs { "+OK\r\nUSER\r\n.\r\n", "-ERR no CAPA\r\n" } do
       local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = capa },
@@ -270,4 +286,148 @@ describe("pop3 faults", function()
     local received = srv:finish()
     assert.not_matches("DELE", received)
   end)
+
+  it("RETR streams to a sink in bounded chunks, with progress; in memory it is whole",
+     function()
+    local body = ("0123456789abcdef"):rep(300000 / 16) .. "\r\n"
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "RETR 1" }, { send = "+OK\r\n" .. body .. ".\r\n" },
+      { expect = "RETR 1" }, { send = "+OK\r\n" .. body .. ".\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } }))
+    local s = assert(open(srv))
+    local chunks, seen = {}, {}
+    assert.is_true(s:retrieve(1, function(c) chunks[#chunks + 1] = c return true end,
+                              function(got, total)
+                                assert.is_nil(total)
+                                seen[#seen + 1] = got
+                              end))
+    assert.equal(body, table.concat(chunks))
+    assert.is_true(#chunks >= 3)
+    for _, c in ipairs(chunks) do assert.is_true(#c <= 65536) end
+    for i = 2, #seen do assert.is_true(seen[i] >= seen[i - 1]) end
+    assert.equal(#body, seen[#seen])
+    assert.equal(body, s:retrieve(1))
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("max_size bounds a message kept in memory", function()
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "RETR 1" }, { send = "+OK\r\n" .. ("x"):rep(5000) .. "\r\n.\r\n" },
+      { hold = 0.3 } }))
+    local s = assert(open(srv, { max_size = 1000 }))
+    local raw, err, kind = s:retrieve(1)
+    assert.is_nil(raw)
+    assert.equal("limit", kind)
+    assert.matches("max_size", err)
+    s:close()
+    srv:finish()
+  end)
+
+  it("sinks, progress, trace and the socket may yield (callbacks run in Lua)", function()
+    if not YIELDABLE_PCALL then
+      pending("Lua 5.1 cannot yield across pcall (5.2+ and LuaJIT can)")
+      return
+    end
+    local body = ("y"):rep(200000) .. "\r\n"
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "RETR 1" }, { send = "+OK\r\n" .. body .. ".\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } }))
+    local yields = 0
+    local extra = { trace = function() coroutine.yield("trace") end,
+                    progress = function() coroutine.yield("progress") end }
+    if DRIVER == "luasocket" then
+      -- A cosocket-like object: every receive and send yields first.
+      extra.socket = function()
+        local tcp = require("socket").tcp()
+        local w = {}
+        for _, m in ipairs { "connect", "settimeout", "close", "getfd" } do
+          w[m] = function(_, ...) return tcp[m](tcp, ...) end
+        end
+        function w.receive(_, ...)
+          coroutine.yield("receive")
+          return tcp:receive(...)
+        end
+        function w.send(_, ...)
+          coroutine.yield("send")
+          return tcp:send(...)
+        end
+        w.tcp = tcp
+        return w
+      end
+    end
+    local got = {}
+    local co = coroutine.create(function()
+      local s = assert(open(srv, extra))
+      assert.is_true(s:retrieve(1, function(c)
+        coroutine.yield("sink")
+        got[#got + 1] = c
+      end))
+      assert.is_true(s:close())
+      return "finished"
+    end)
+    local kinds = {}
+    while true do
+      local ok, what = coroutine.resume(co)
+      assert(ok, what)
+      if coroutine.status(co) == "dead" then
+        assert.equal("finished", what)
+        break
+      end
+      yields = yields + 1
+      kinds[what] = true
+    end
+    assert.equal(body, table.concat(got))
+    assert.is_true(kinds.sink and kinds.progress and kinds.trace)
+    if DRIVER == "luasocket" then assert.is_true(kinds.receive and kinds.send) end
+    assert.is_true(yields > 10)
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("messages{delete = true} pipelined: DELE only for messages handed out, then QUIT",
+     function()
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "LIST" }, { send = "+OK\r\n1 20\r\n2 20\r\n.\r\n" },
+      { expect = "UIDL" }, { send = "+OK\r\n1 a\r\n2 b\r\n.\r\n" },
+      { expect = "RETR 1" }, { expect = "RETR 2" },
+      { send = "+OK\r\nSubject: 1\r\n\r\none\r\n.\r\n+OK\r\nSubject: 2\r\n\r\ntwo\r\n.\r\n" },
+      { expect = "DELE 1" }, { expect = "DELE 2" }, { expect = "NOOP" },
+      { send = "+OK\r\n+OK\r\n+OK\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } }))
+    local s = assert(open(srv))
+    local uids = {}
+    for m in s:messages { delete = true, parse = false } do uids[#uids + 1] = m.uid end
+    assert.same({ "a", "b" }, uids)
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("read_first/read_next walk the mailbox; __close QUITs only on a normal exit",
+     function()
+    local srv = scripted.start({ steps(login_steps(), {
+      { expect = "LIST" }, { send = "+OK\r\n1 9\r\n.\r\n" },
+      { expect = "UIDL" }, { send = "+OK\r\n1 a\r\n.\r\n" },
+      { expect = "RETR 1" }, { send = "+OK\r\nSubject: 1\r\n\r\nx\r\n.\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } }),
+      steps(login_steps(), { { hold = 0.5 } }) }, { connections = 2 })
+    local s = assert(open(srv))
+    local m = assert(s:read_first { parse = false })
+    assert.is_false(m.out)
+    assert.equal("a", m.uid)
+    assert.is_true(s:read_next().out)
+    assert.is_true(s:out())
+    getmetatable(s).__close(s, nil)
+    assert.is_true(s:is_closed())
+    local s2 = assert(open(srv))
+    getmetatable(s2).__close(s2, "an error")
+    assert.is_true(s2:is_closed())
+    assert.is_true(s2:close())
+    local received, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+    assert.equal(1, select(2, received:gsub("QUIT", "")))
+  end)
 end)
+end

@@ -186,6 +186,83 @@ describe("pop3 against Dovecot #integration", function()
     s:close()
   end)
 
+  -- The external driver: LuaSocket objects move the bytes through missive.driver, TLS
+  -- runs in the core over memory buffers (the path OpenResty cosockets take).
+  local function lsock(extra)
+    local o = { socket = require("socket").tcp }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return open(o)
+  end
+
+  it("LuaSocket driver: implicit TLS, stat/list/uidl/top/retrieve, close", function()
+    deliver("alice", "Subject: ext1\n\nfirst\n.\n..x\n")
+    deliver("alice", "Subject: ext2\n\nsecond\n")
+    local s = assert(lsock { auth = "user" })
+    assert.is_table(s:tls_info())
+    assert.equal(2, (s:stat()))
+    local sizes = assert(s:list())
+    assert.equal(sizes[2], s:list(2))
+    assert.is_string(assert(s:uidl())[1])
+    assert.equal("Subject: ext1\r\n\r\n", assert(s:top(1, 0)))
+    assert.equal(crlf("Subject: ext1\n\nfirst\n.\n..x\n"), assert(s:retrieve(1)))
+    assert.equal(sizes[1], #assert(s:retrieve(1)))
+    assert.is_true(s:noop())
+    assert.is_true(s:close())
+    assert.is_true(s:close())
+  end)
+
+  it("LuaSocket driver: STLS on the plain port with SASL PLAIN, retrieve", function()
+    deliver("alice", "Subject: ext stls\n\nbody\n")
+    local lines = {}
+    local s = assert(lsock { port = st.pop3_port, tls = "starttls", auth = "PLAIN",
+      trace = function(dir, text) lines[#lines + 1] = dir .. " " .. text end })
+    assert.equal("PLAIN", s:auth_mechanism())
+    assert.is_table(s:tls_info())
+    assert.equal(crlf("Subject: ext stls\n\nbody\n"), assert(s:retrieve(1)))
+    assert.is_true(s:close())
+    local all = table.concat(lines, "\n")
+    assert.matches("out STLS", all, 1, true)
+    assert.not_matches("secret", all, 1, true)
+  end)
+
+  it("LuaSocket driver: messages{delete = true} empties the mailbox", function()
+    deliver_many("alice", 25, function(i) return ("Subject: e%d\n\nx %d\n"):format(i, i) end)
+    local s = assert(lsock())
+    local n = 0
+    for m in s:messages { delete = true } do
+      n = n + 1
+      assert.equal(n, m.number)
+      assert.matches("^Subject: e" .. n .. "\r\n", m.raw)
+    end
+    assert.equal(25, n)
+    assert.is_true(s:close())
+    s = assert(lsock())
+    assert.equal(0, (s:stat()))
+    assert.is_true(s:close())
+  end)
+
+  it("LuaSocket driver: a 20 MB message streams into a file, byte for byte", function()
+    local line = ("0123456789"):rep(7) .. "\n"
+    local big = "Subject: big\n\n" .. line:rep(math.ceil(20 * 1024 * 1024 / #line))
+    deliver("alice", big)
+    local s = assert(lsock { timeout = 120 })
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    local calls, last = 0, nil
+    assert.is_true(s:retrieve(1, f, function(received)
+      calls = calls + 1
+      last = received
+    end))
+    f:close()
+    local got = util.read_file(path)
+    os.remove(path)
+    assert.equal(#crlf(big), #got)
+    assert.is_true(got == crlf(big))
+    assert.is_true(calls > 100)
+    assert.equal(#got, last)
+    assert.is_true(s:close())
+  end)
+
   it("delete-on-iterate leaves exactly the unprocessed messages", function()
     deliver_many("alice", 10, function(i) return ("Subject: d%d\n\nx\n"):format(i) end)
     local s = assert(open())

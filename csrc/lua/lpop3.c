@@ -1,112 +1,81 @@
-/* The pop3.session userdata: options, the native driver loop, results, sinks. */
-#include "bind.h"
-#include "mv_net.h"
+/* The pop3.session userdata: option checking, the protocol's primitives and results.
+ * The sequences (begin, drive, hand body chunks to a sink, read the result) are in
+ * lua/missive/pop3.lua, so they are the same whichever driver moves the bytes, and
+ * sinks, progress and trace callbacks run in Lua frames only (a cosocket may yield). */
+#include "ldriver.h"
 #include "pop3.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define POP3_MT "missive.pop3.session"
+#define QUIT_TIMEOUT_MS 10000
 
 typedef struct lpop3 {
-    pop3_session *s;   /* NULL once closed */
-    int fd;
+    mvl_session base;   /* first: the generic methods see the session through it */
+    char *host;
+    int port, timeout_ms;
+    int assume_remote;  /* test hook: treat a loopback peer as remote */
 } lpop3;
+
+static lpop3 *check_any(lua_State *L)
+{
+    return luaL_checkudata(L, 1, POP3_MT);
+}
 
 static lpop3 *check_open(lua_State *L)
 {
-    lpop3 *u = luaL_checkudata(L, 1, POP3_MT);
-    if (u->s == NULL) luaL_error(L, "attempt to use a closed session");
+    lpop3 *u = check_any(L);
+    if (u->base.core == NULL) luaL_error(L, "attempt to use a closed session");
     return u;
 }
 
-/* Frees everything without network I/O: __gc, and the end of close(). */
+#define S(u) ((pop3_session *)(u)->base.core)
+
+static int step_fn(void *core) { return pop3_step(core); }
+static void free_fn(void *core) { pop3_free(core); }
+static int dead_fn(const void *core) { return pop3_is_dead(core); }
+
 static void teardown(lpop3 *u)
 {
-    pop3_session *s = u->s;
-    u->s = NULL;
-    if (u->fd >= 0) mv_net_close(u->fd);
-    u->fd = -1;
-    pop3_free(s);
+    mvl_session_teardown(&u->base);
+    free(u->host);
+    u->host = NULL;
 }
 
-static void drain_trace(lua_State *L, lpop3 *u)
+static int push_error(lua_State *L, lpop3 *u)
 {
-    mv_buf *t = &pop3_pp(u->s)->trace;
-    if (mv_buf_avail(t) == 0) return;
-    mvl_getuservalue(L, 1);
-    lua_getfield(L, -1, "trace");
-    if (lua_isfunction(L, -1)) {
-        size_t off = t->off;
-        while (off + 5 <= t->len) {
-            const unsigned char *h = t->data + off;
-            size_t n = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
-            char clean[4097];
-            mv_sanitize(clean, sizeof clean, (const char *)h + 5, n);
-            lua_pushvalue(L, -1);
-            lua_pushstring(L, h[0] == MV_TRACE_IN ? "in" : h[0] == MV_TRACE_OUT ? "out" : "info");
-            lua_pushstring(L, clean);
-            off += 5 + n;
-            lua_call(L, 2, 0);
-            if (u->s == NULL) break;
-        }
-    }
-    lua_pop(L, 2);
-    if (u->s != NULL) mv_buf_reset(&pop3_pp(u->s)->trace);
+    return mvl_session_error(L, &u->base);
 }
 
-static int step_fn(void *ud)
+static int push_ok_or_error(lua_State *L, lpop3 *u, int r)
 {
-    return pop3_step(ud);
+    if (r != MV_OK) return push_error(L, u);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
-static int run(lua_State *L, lpop3 *u)
+static void check_callback(lua_State *L, const char *name)
 {
-    int r = mv_net_run(u->fd, pop3_pp(u->s), step_fn, u->s);
-    if (r == MV_ERROR) pop3_after_error(u->s);
-    drain_trace(L, u);
-    return r;
+    lua_getfield(L, 1, name);
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+        luaL_error(L, "option '%s' must be a function", name);
+    lua_pop(L, 1);
 }
 
-static void push_reply(lua_State *L, const mv_reply *r)
-{
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, r->text);
-    lua_setfield(L, -2, "text");
-}
-
-static int push_error(lua_State *L, const mv_error *e)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, e->msg[0] != '\0' ? e->msg : "unknown error");
-    lua_pushstring(L, mv_kind_name(e->kind));
-    if (e->has_reply) {
-        push_reply(L, &e->reply);
-        return 4;
-    }
-    return 3;
-}
-
-static int push_session_error(lua_State *L, lpop3 *u)
-{
-    mv_error e = *pop3_error(u->s);
-    if (pop3_is_dead(u->s) && u->fd >= 0) {
-        mv_net_close(u->fd);
-        u->fd = -1;
-    }
-    return push_error(L, &e);
-}
-
-/* core.pop3_open(opts): defaults are filled in by Lua. */
-static int l_pop3_open(lua_State *L)
+/* core.pop3_new(opts, external): a configured session, not yet connected.  The option
+ * table is already completed with defaults by missive.pop3. */
+static int l_pop3_new(lua_State *L)
 {
     pop3_opts o;
     lpop3 *u;
     const char *tls;
-    int port, timeout_ms, loopback = 0;
-    mv_error e;
+    int port, timeout_ms, external, trace_on;
     luaL_checktype(L, 1, LUA_TTABLE);
+    external = lua_toboolean(L, 2);
     memset(&o, 0, sizeof o);
     o.host = mvl_opt_string(L, 1, "host");
+    o.server_name = mvl_opt_string(L, 1, "server_name");
     if (o.host == NULL) luaL_error(L, "option 'host' is required");
     port = (int)mvl_opt_int(L, 1, "port", 995);
     if (port <= 0 || port > 65535) luaL_error(L, "option 'port' is out of range");
@@ -128,393 +97,259 @@ static int l_pop3_open(lua_State *L)
     o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
     o.tls_opts.verify = mvl_opt_bool(L, 1, "verify", 1);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
+    check_callback(L, "trace");
+    check_callback(L, "progress");
     lua_getfield(L, 1, "trace");
-    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-        luaL_error(L, "option 'trace' must be a function");
-    lua_getfield(L, 1, "progress");
-    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-        luaL_error(L, "option 'progress' must be a function");
-    lua_pop(L, 2);
+    trace_on = lua_isfunction(L, -1);
+    lua_pop(L, 1);
 
     /* The userdata exists, closed, with its metatable, before anything is acquired. */
     u = mvl_newuserdata(L, sizeof *u);
-    u->s = NULL;
-    u->fd = -1;
+    memset(u, 0, sizeof *u);
+    u->base.fd = -1;
+    u->base.external = external;
+    u->base.step = step_fn;
+    u->base.free_core = free_fn;
+    u->base.is_dead = dead_fn;
     mvl_setmetatable(L, POP3_MT);
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, 1, "trace");
-    lua_setfield(L, -2, "trace");
-    lua_getfield(L, 1, "progress");
-    lua_setfield(L, -2, "progress");
-    mvl_setuservalue(L, -2);
-    lua_getfield(L, 1, "_assume_remote");  /* test hook: exercise the cleartext rule */
-    {
-        int assume_remote = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        lua_replace(L, 1);
-        lua_settop(L, 1);
-        u->s = pop3_new();
-        if (u->s == NULL) luaL_error(L, "out of memory");
-        pop3_pp(u->s)->timeout_ms = timeout_ms;
-        mvl_getuservalue(L, 1);
-        lua_getfield(L, -1, "trace");
-        pop3_pp(u->s)->trace_on = lua_isfunction(L, -1);
-        lua_pop(L, 2);
-        /* Values are checked before any connection (CHECKLIST 41). */
-        if (pop3_configure(u->s, &o) != MV_OK) {
-            e = *pop3_error(u->s);
-            teardown(u);
-            return push_error(L, &e);
-        }
-        mv_error_clear(&e);
-        u->fd = mv_net_connect(o.host, port, timeout_ms, &loopback, &e);
-        if (u->fd < 0) {
-            teardown(u);
-            return push_error(L, &e);
-        }
-        pop3_set_loopback(u->s, loopback && !assume_remote);
-    }
-    if (pop3_begin_open(u->s) != MV_OK
-        || run(L, u) != MV_OK) {
-        e = *pop3_error(u->s);
+    u->base.core = pop3_new();
+    u->host = malloc(strlen(o.host) + 1);
+    if (u->base.core == NULL || u->host == NULL) {
         teardown(u);
-        return push_error(L, &e);
+        return luaL_error(L, "out of memory");
     }
-    lua_settop(L, 1);
+    strcpy(u->host, o.host);
+    u->port = port;
+    u->timeout_ms = timeout_ms;
+    u->assume_remote = mvl_opt_bool(L, 1, "_assume_remote", 0);
+    u->base.pp = pop3_pp(S(u));
+    u->base.pp->timeout_ms = timeout_ms;
+    u->base.pp->trace_on = trace_on;
+    /* Values are checked before any connection (CHECKLIST 41). */
+    if (pop3_configure(S(u), &o) != MV_OK) {
+        mv_error e = *pop3_error(S(u));
+        teardown(u);
+        return mvl_push_error(L, &e);
+    }
     return 1;
 }
 
-static unsigned long check_number(lua_State *L, int idx)
-{
-    lua_Integer n;
-    if (lua_type(L, idx) != LUA_TNUMBER)
-        luaL_argerror(L, idx, "message number expected");
-    n = luaL_checkinteger(L, idx);
-    if (n < 1 || n > 0x7fffffff) luaL_argerror(L, idx, "message number out of range");
-    return (unsigned long)n;
-}
-
-static int simple(lua_State *L, pop3_verb v, unsigned long n)
+/* s:_connect(): the native driver's connect (getaddrinfo, deadline). */
+static int l_connect(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    if (pop3_begin(u->s, v, n, 0, 0, 0) != MV_OK || run(L, u) != MV_OK)
-        return push_session_error(L, u);
+    int loopback = 0;
+    if (u->base.external || u->base.fd >= 0) return luaL_error(L, "already connected");
+    u->base.fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback,
+                                &u->base.pp->err);
+    if (u->base.fd < 0) return push_error(L, u);
+    pop3_set_loopback(S(u), loopback && !u->assume_remote);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_set_loopback(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    pop3_set_loopback(S(u), lua_toboolean(L, 2) && !u->assume_remote);
     return 0;
 }
 
-static int l_stat(lua_State *L)
+static int l_begin_open(lua_State *L)
 {
+    lpop3 *u = check_open(L);
+    return push_ok_or_error(L, u, pop3_begin_open(S(u)));
+}
+
+static const char *const verb_names[] = {
+    "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "RSET", "NOOP", "QUIT", NULL
+};
+static const pop3_verb verb_values[] = {
+    POP3_STAT, POP3_LIST, POP3_UIDL, POP3_RETR, POP3_TOP, POP3_DELE, POP3_RSET, POP3_NOOP,
+    POP3_QUIT
+};
+
+/* An optional count at idx: nil is 0; a non-integer or out of range raises. */
+static unsigned long long opt_count(lua_State *L, int idx, unsigned long long max)
+{
+    lua_Integer v;
+    if (lua_isnoneornil(L, idx)) return 0;
+    if (lua_type(L, idx) != LUA_TNUMBER) luaL_argerror(L, idx, "number expected");
+    v = luaL_checkinteger(L, idx);
+    if (v < 0 || (unsigned long long)v > max) luaL_argerror(L, idx, "out of range");
+    return (unsigned long long)v;
+}
+
+/* s:_begin_command(verb[, n[, lines[, expect[, stream]]]]): n is the message number
+ * (nil: none, or the whole listing for LIST/UIDL), lines for TOP, expect the size LIST
+ * gave (to catch a lying server), stream true to stop with "data" at each body chunk.
+ * The reply of a command sent ahead with the same arguments is read, not sent again. */
+static int l_begin_command(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    pop3_verb v = verb_values[luaL_checkoption(L, 2, NULL, verb_names)];
+    unsigned long n = (unsigned long)opt_count(L, 3, 0x7fffffffUL);
+    unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
+    unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
+    int stream = lua_toboolean(L, 6);
+    if (v == POP3_QUIT) {
+        /* Saying goodbye should not take a full command timeout. */
+        mv_pp *pp = u->base.pp;
+        if (pp->timeout_ms <= 0 || pp->timeout_ms > QUIT_TIMEOUT_MS)
+            pp->timeout_ms = QUIT_TIMEOUT_MS;
+    }
+    return push_ok_or_error(L, u, pop3_begin(S(u), v, n, lines, expect, stream));
+}
+
+/* s:_send_ahead(verb, n[, lines[, expect]]): RETR, TOP or DELE queued now (PIPELINING);
+ * the bytes go out with the next drive, the reply is read by a later _begin_command. */
+static int l_send_ahead(lua_State *L)
+{
+    static const char *const names[] = { "RETR", "TOP", "DELE", NULL };
+    static const pop3_verb vs[] = { POP3_RETR, POP3_TOP, POP3_DELE };
+    lpop3 *u = check_open(L);
+    pop3_verb v = vs[luaL_checkoption(L, 2, NULL, names)];
+    unsigned long n = (unsigned long)opt_count(L, 3, 0x7fffffffUL);
+    unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
+    unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
+    return push_ok_or_error(L, u, pop3_send_ahead(S(u), v, n, lines, expect));
+}
+
+/* s:_take_body([final]): the unstuffed body bytes received since the last take (at
+ * most about one chunk in stream mode); final also frees the buffer. */
+static int l_take_body(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    mv_buf *b = pop3_body(S(u));
+    size_t n = mv_buf_avail(b);
+    if (n == 0) lua_pushliteral(L, "");
+    else lua_pushlstring(L, (const char *)mv_buf_head(b), n);
+    if (lua_toboolean(L, 2)) mv_buf_free(b);
+    else mv_buf_reset(b);
+    return 1;
+}
+
+/* After a sink failed mid-message: the rest is read into the void by the next drive. */
+static int l_discard_rest(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    return push_ok_or_error(L, u, pop3_discard_rest(S(u)));
+}
+
+static int l_body_bytes(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    lua_pushinteger(L, (lua_Integer)pop3_body_bytes(S(u)));
+    return 1;
+}
+
+/* count, size of the last STAT. */
+static int l_stat_result(lua_State *L)
+{
+    lpop3 *u = check_open(L);
     unsigned long count;
     unsigned long long size;
-    int r = simple(L, POP3_STAT, 0);
-    if (r) return r;
-    pop3_stat_result(check_open(L)->s, &count, &size);
+    pop3_stat_result(S(u), &count, &size);
     lua_pushinteger(L, (lua_Integer)count);
     lua_pushinteger(L, (lua_Integer)size);
     return 2;
 }
 
-static int listing(lua_State *L, pop3_verb v)
+/* s:_entries(uidl, single): the last LIST/UIDL as {[n] = size | uid}, or the value of
+ * its one entry. */
+static int l_entries(lua_State *L)
 {
-    unsigned long n = lua_isnoneornil(L, 2) ? 0 : check_number(L, 2);
-    size_t i, cnt;
-    pop3_session *s;
-    int r = simple(L, v, n);
-    if (r) return r;
-    s = check_open(L)->s;
-    cnt = pop3_entry_count(s);
-    if (n > 0) {
-        const pop3_entry *e = pop3_entry_at(s, 0);
-        if (v == POP3_LIST) lua_pushinteger(L, (lua_Integer)e->size);
-        else lua_pushstring(L, e->uid);
+    lpop3 *u = check_open(L);
+    int uidl = lua_toboolean(L, 2), single = lua_toboolean(L, 3);
+    size_t i, cnt = pop3_entry_count(S(u));
+    if (single) {
+        const pop3_entry *e;
+        if (cnt == 0) return 0;
+        e = pop3_entry_at(S(u), 0);
+        if (uidl) lua_pushstring(L, e->uid); else lua_pushinteger(L, (lua_Integer)e->size);
         return 1;
     }
     lua_createtable(L, 0, (int)(cnt < 1000000 ? cnt : 0));
     for (i = 0; i < cnt; i++) {
-        const pop3_entry *e = pop3_entry_at(s, i);
-        if (v == POP3_LIST) lua_pushinteger(L, (lua_Integer)e->size);
-        else lua_pushstring(L, e->uid);
+        const pop3_entry *e = pop3_entry_at(S(u), i);
+        if (uidl) lua_pushstring(L, e->uid); else lua_pushinteger(L, (lua_Integer)e->size);
         lua_rawseti(L, -2, (int)e->n);
     }
-    return 1;
-}
-
-static int l_list(lua_State *L) { return listing(L, POP3_LIST); }
-static int l_uidl(lua_State *L) { return listing(L, POP3_UIDL); }
-
-static int l_delete(lua_State *L)
-{
-    int r = simple(L, POP3_DELE, check_number(L, 2));
-    if (r) return r;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int l_reset(lua_State *L)
-{
-    int r = simple(L, POP3_RSET, 0);
-    if (r) return r;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int l_noop(lua_State *L)
-{
-    int r = simple(L, POP3_NOOP, 0);
-    if (r) return r;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* Calls the sink with a chunk: a function, or an object with :write (a file).
- * Returns nil on success, else pushes nothing and returns an error string on the
- * stack top (the sink said no), or raises what the sink raised. */
-static int call_sink(lua_State *L, int sink, const char *p, size_t n)
-{
-    int top = lua_gettop(L);
-    if (lua_isfunction(L, sink)) {
-        lua_pushvalue(L, sink);
-        lua_pushlstring(L, p, n);
-        if (lua_pcall(L, 1, 2, 0) != 0) return -1;
-    } else {
-        lua_getfield(L, sink, "write");
-        lua_pushvalue(L, sink);
-        lua_pushlstring(L, p, n);
-        if (lua_pcall(L, 2, 2, 0) != 0) return -1;
-    }
-    /* Fails on false, or on nil followed by an error (the io/ltn12 convention). */
-    if ((lua_isboolean(L, -2) && !lua_toboolean(L, -2))
-        || (lua_isnil(L, -2) && !lua_isnil(L, -1))) {
-        lua_pushfstring(L, "sink failed: %s",
-                        lua_isstring(L, -1) ? lua_tostring(L, -1) : "returned false");
-        lua_replace(L, top + 1);
-        lua_settop(L, top + 1);
-        return 1;
-    }
-    lua_settop(L, top);
-    return 0;
-}
-
-static void call_progress(lua_State *L, int prog, lpop3 *u, unsigned long long expect)
-{
-    if (lua_isnil(L, prog)) return;
-    lua_pushvalue(L, prog);
-    lua_pushinteger(L, (lua_Integer)pop3_body_bytes(u->s));
-    if (expect > 0) lua_pushinteger(L, (lua_Integer)expect); else lua_pushnil(L);
-    lua_call(L, 2, 0);
-}
-
-/* RETR or TOP with: arg 2 n, then (lines, sink, expect, progress) at fixed places. */
-static int fetch(lua_State *L, lpop3 *u, unsigned long n, int top, unsigned long lines,
-                 int sink, unsigned long long expect, int prog)
-{
-    int r, sres;
-    int have_sink = !lua_isnil(L, sink);
-    mv_buf *body;
-    if (pop3_begin(u->s, top ? POP3_TOP : POP3_RETR, n, lines, expect,
-                   have_sink || !lua_isnil(L, prog)) != MV_OK)
-        return push_session_error(L, u);
-    for (;;) {
-        r = run(L, u);
-        if (r != MV_OK && r != MV_WANT_DATA) return push_session_error(L, u);
-        body = pop3_body(u->s);
-        if (have_sink && mv_buf_avail(body) > 0) {
-            sres = call_sink(L, sink, (const char *)mv_buf_head(body), mv_buf_avail(body));
-            mv_buf_reset(body);
-            if (sres != 0) {
-                /* No handoff, so no DELE; read the rest to keep the session usable. */
-                if (r == MV_WANT_DATA) {
-                    if (pop3_discard_rest(u->s) != MV_OK || run(L, u) != MV_OK) {
-                        pop3_mark_dead(u->s);
-                        if (u->fd >= 0) mv_net_close(u->fd);
-                        u->fd = -1;
-                    }
-                }
-                if (sres < 0) return lua_error(L);
-                lua_pushnil(L);
-                lua_insert(L, -2);
-                lua_pushliteral(L, "io");
-                return 3;
-            }
-        }
-        if (r == MV_WANT_DATA || r == MV_OK) call_progress(L, prog, u, expect);
-        if (r == MV_OK) break;
-    }
-    if (have_sink) {
-        lua_pushboolean(L, 1);
-    } else {
-        body = pop3_body(u->s);
-        lua_pushlstring(L, (const char *)mv_buf_head(body), mv_buf_avail(body));
-        mv_buf_free(body);
-    }
-    return 1;
-}
-
-static void check_sink(lua_State *L, int idx)
-{
-    if (lua_isnoneornil(L, idx) || lua_isfunction(L, idx)) return;
-    if (lua_type(L, idx) == LUA_TUSERDATA || lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "write");
-        if (!lua_isnil(L, -1)) { lua_pop(L, 1); return; }
-    }
-    luaL_argerror(L, idx, "sink must be a function or have a write method");
-}
-
-static void push_progress(lua_State *L, int arg)
-{
-    if (!lua_isnoneornil(L, arg)) {
-        luaL_checktype(L, arg, LUA_TFUNCTION);
-        lua_pushvalue(L, arg);
-        return;
-    }
-    mvl_getuservalue(L, 1);
-    lua_getfield(L, -1, "progress");
-    lua_remove(L, -2);
-}
-
-/* s:retrieve(n[, sink[, progress]]) */
-static int l_retrieve(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    unsigned long n = check_number(L, 2);
-    check_sink(L, 3);
-    lua_settop(L, 4);
-    push_progress(L, 4);
-    return fetch(L, u, n, 0, 0, 3, 0, 5);
-}
-
-/* s:top(n, lines) */
-static int l_top(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    unsigned long n = check_number(L, 2);
-    lua_Integer lines = luaL_checkinteger(L, 3);
-    if (lines < 0 || lines > 0x7fffffff) luaL_argerror(L, 3, "line count out of range");
-    lua_settop(L, 3);
-    lua_pushnil(L);                     /* 4: no sink */
-    push_progress(L, 5);                /* 5 */
-    return fetch(L, u, n, 1, (unsigned long)lines, 4, 0, 5);
-}
-
-/* s:_fetch(n, lines|nil, expect|nil): for the iterators (pipelined replies). */
-static int l_fetch(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    unsigned long n = check_number(L, 2);
-    int top = !lua_isnoneornil(L, 3);
-    lua_Integer lines = top ? luaL_checkinteger(L, 3) : 0;
-    lua_Integer expect = luaL_optinteger(L, 4, 0);
-    if (lines < 0 || expect < 0) luaL_argerror(L, 3, "out of range");
-    lua_settop(L, 4);
-    lua_pushnil(L);                     /* 5: no sink */
-    push_progress(L, 6);                /* 6 */
-    return fetch(L, u, n, top, (unsigned long)lines, 5, (unsigned long long)expect, 6);
-}
-
-/* s:_ahead(verb, n[, lines[, expect]]): send a command now, read its reply later. */
-static int l_ahead(lua_State *L)
-{
-    static const char *const names[] = { "RETR", "TOP", "DELE", NULL };
-    static const pop3_verb vs[] = { POP3_RETR, POP3_TOP, POP3_DELE };
-    lpop3 *u = check_open(L);
-    int v = luaL_checkoption(L, 2, NULL, names);
-    unsigned long n = check_number(L, 3);
-    lua_Integer lines = luaL_optinteger(L, 4, 0);
-    lua_Integer expect = luaL_optinteger(L, 5, 0);
-    if (lines < 0 || expect < 0) luaL_argerror(L, 4, "out of range");
-    if (pop3_send_ahead(u->s, vs[v], n, (unsigned long)lines,
-                        (unsigned long long)expect) != MV_OK)
-        return push_session_error(L, u);
-    lua_pushboolean(L, 1);
     return 1;
 }
 
 static int l_pending(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    lua_pushinteger(L, (lua_Integer)pop3_pending(u->s));
+    lua_pushinteger(L, (lua_Integer)pop3_pending(S(u)));
     return 1;
 }
 
-/* Reads and drops every reply still owed (pipelined commands); true or nil, err. */
-static int l_settle(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    while (pop3_pending(u->s) > 0) {
-        int r = simple(L, POP3_NOOP, 0);
-        if (r) return r;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
+/* nil, message, "reply", reply for a refused sent-ahead DELE (taken once), or nothing. */
 static int l_dele_error(lua_State *L)
 {
     lpop3 *u = check_open(L);
     mv_error e;
-    if (!pop3_take_dele_error(u->s, &e)) return 0;
-    return push_error(L, &e);
+    if (!pop3_take_dele_error(S(u), &e)) return 0;
+    return mvl_push_error(L, &e);
 }
 
-/* QUIT when the connection is still good, then free.  Reports a QUIT -ERR
- * (CHECKLIST 39).  Never QUITs after an error left deletions uncertain: such an
- * error kills the session, and a dead session is only freed (RFC 1939 §6). */
-static int l_close(lua_State *L)
+static int l_reply(lua_State *L)
 {
-    lpop3 *u = luaL_checkudata(L, 1, POP3_MT);
-    mv_error e;
-    int failed = 0;
-    if (u->s == NULL) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    mv_error_clear(&e);
-    if (u->fd >= 0 && !pop3_is_dead(u->s)) {
-        mv_pp *pp = pop3_pp(u->s);
-        if (pp->timeout_ms <= 0 || pp->timeout_ms > 10000) pp->timeout_ms = 10000;
-        if (pop3_begin(u->s, POP3_QUIT, 0, 0, 0, 0) != MV_OK || run(L, u) != MV_OK) {
-            e = *pop3_error(u->s);
-            failed = 1;
-        }
-        if (u->s != NULL && u->fd >= 0) {
-            mv_conn_close_notify(&pp->conn);
-            mv_pp_arm(pp);
-            (void)mv_net_flush(u->fd, pp);
-        }
-    }
-    if (u->s != NULL) teardown(u);
-    if (failed && e.kind == MV_E_REPLY) return push_error(L, &e);
-    lua_pushboolean(L, 1);
+    lpop3 *u = check_open(L);
+    mvl_push_reply(L, pop3_last_reply(S(u)));
     return 1;
+}
+
+static int l_dead(lua_State *L)
+{
+    lpop3 *u = check_any(L);
+    lua_pushboolean(L, u->base.core == NULL || pop3_is_dead(S(u)));
+    return 1;
+}
+
+/* Gives up the connection without a word (e.g. a sink failed and the rest of the
+ * message could not be read). */
+static int l_abort(lua_State *L)
+{
+    lpop3 *u = check_open(L);
+    pop3_mark_dead(S(u));
+    if (u->base.fd >= 0) mv_net_close(u->base.fd);
+    u->base.fd = -1;
+    return 0;
+}
+
+/* Frees the session; for a native socket still sound, a TLS close_notify goes first. */
+static int l_release(lua_State *L)
+{
+    lpop3 *u = check_any(L);
+    if (u->base.core != NULL && u->base.fd >= 0 && !pop3_is_dead(S(u))) {
+        mv_pp *pp = u->base.pp;
+        mv_conn_close_notify(&pp->conn);
+        mv_pp_arm(pp);
+        (void)mv_net_flush(u->base.fd, pp);
+    }
+    teardown(u);
+    return 0;
 }
 
 static int l_gc(lua_State *L)
 {
-    lpop3 *u = luaL_checkudata(L, 1, POP3_MT);
-    if (u->s != NULL) teardown(u);
-    return 0;
-}
-
-static int l_toclose(lua_State *L)
-{
-    if (!lua_isnoneornil(L, 2)) return l_gc(L);
-    lua_settop(L, 1);
-    l_close(L);
+    teardown(check_any(L));
     return 0;
 }
 
 static int l_tostring(lua_State *L)
 {
-    lpop3 *u = luaL_checkudata(L, 1, POP3_MT);
-    if (u->s == NULL) lua_pushliteral(L, "pop3.session (closed)");
+    lpop3 *u = check_any(L);
+    if (u->base.core == NULL) lua_pushliteral(L, "pop3.session (closed)");
     else lua_pushfstring(L, "pop3.session (%p)", (void *)u);
     return 1;
 }
 
 static int l_closed(lua_State *L)
 {
-    lpop3 *u = luaL_checkudata(L, 1, POP3_MT);
-    lua_pushboolean(L, u->s == NULL);
+    lua_pushboolean(L, check_any(L)->base.core == NULL);
     return 1;
 }
 
@@ -523,7 +358,7 @@ static int l_capabilities(lua_State *L)
 {
     lpop3 *u = check_open(L);
     size_t n, i = 0;
-    const char *t = pop3_capa_lines(u->s, &n);
+    const char *t = pop3_capa_lines(S(u), &n);
     lua_newtable(L);
     while (i < n) {
         size_t start = i, kw, k;
@@ -567,8 +402,8 @@ static int l_capabilities(lua_State *L)
 static int l_tls_info(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    const mv_conn *c = &pop3_pp(u->s)->conn;
-    if (!pop3_is_tls(u->s)) {
+    const mv_conn *c = &u->base.pp->conn;
+    if (!pop3_is_tls(S(u))) {
         lua_pushnil(L);
         return 1;
     }
@@ -583,7 +418,7 @@ static int l_tls_info(lua_State *L)
 static int l_auth_mechanism(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    const char *m = pop3_auth_used(u->s);
+    const char *m = pop3_auth_used(S(u));
     if (m == NULL) lua_pushnil(L); else lua_pushstring(L, m);
     return 1;
 }
@@ -591,38 +426,44 @@ static int l_auth_mechanism(lua_State *L)
 static int l_pipelining(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    lua_pushboolean(L, (pop3_caps(u->s) & POP3_CAP_PIPELINING) != 0);
+    lua_pushboolean(L, (pop3_caps(S(u)) & POP3_CAP_PIPELINING) != 0);
     return 1;
 }
 
 static int l_has_apop(lua_State *L)
 {
     lpop3 *u = check_open(L);
-    lua_pushboolean(L, pop3_has_apop(u->s));
+    lua_pushboolean(L, pop3_has_apop(S(u)));
     return 1;
 }
 
+/* The generic driver methods, bound to this type's check. */
+#define GENERIC(name) \
+    static int l_##name(lua_State *L) { return mvl_m_##name(L, &check_open(L)->base); }
+GENERIC(run)
+GENERIC(step)
+GENERIC(output)
+GENERIC(input)
+GENERIC(eof)
+GENERIC(io_error)
+GENERIC(want)
+GENERIC(time_left)
+GENERIC(trace)
+
 static const luaL_Reg methods[] = {
-    { "stat", l_stat },
-    { "list", l_list },
-    { "uidl", l_uidl },
-    { "retrieve", l_retrieve },
-    { "top", l_top },
-    { "delete", l_delete },
-    { "reset", l_reset },
-    { "noop", l_noop },
-    { "close", l_close },
-    { "is_closed", l_closed },
-    { "capabilities", l_capabilities },
-    { "tls_info", l_tls_info },
-    { "auth_mechanism", l_auth_mechanism },
-    { "pipelining", l_pipelining },
-    { "has_apop", l_has_apop },
-    { "_fetch", l_fetch },
-    { "_ahead", l_ahead },
-    { "_pending", l_pending },
-    { "_settle", l_settle },
-    { "_dele_error", l_dele_error },
+    { "_connect", l_connect }, { "_set_loopback", l_set_loopback },
+    { "_begin_open", l_begin_open }, { "_begin_command", l_begin_command },
+    { "_send_ahead", l_send_ahead }, { "_take_body", l_take_body },
+    { "_discard_rest", l_discard_rest }, { "_body_bytes", l_body_bytes },
+    { "_stat_result", l_stat_result }, { "_entries", l_entries },
+    { "_pending", l_pending }, { "_dele_error", l_dele_error }, { "_reply", l_reply },
+    { "_dead", l_dead }, { "_abort", l_abort }, { "_release", l_release },
+    { "_run", l_run }, { "_step", l_step }, { "_output", l_output }, { "_input", l_input },
+    { "_eof", l_eof }, { "_io_error", l_io_error }, { "_want", l_want },
+    { "_time_left", l_time_left }, { "_trace", l_trace },
+    { "is_closed", l_closed }, { "capabilities", l_capabilities },
+    { "tls_info", l_tls_info }, { "auth_mechanism", l_auth_mechanism },
+    { "pipelining", l_pipelining }, { "has_apop", l_has_apop },
     { NULL, NULL }
 };
 
@@ -631,18 +472,15 @@ void mvl_open_pop3(lua_State *L)
     luaL_newmetatable(L, POP3_MT);
     lua_newtable(L);
     mvl_setfuncs(L, methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -4, "pop3_methods");
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_toclose);
-    lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "pop3.session");
     lua_setfield(L, -2, "__name");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, l_pop3_open);
-    lua_setfield(L, -2, "pop3_open");
+    /* missive.pop3 adds the public methods and __close to this metatable. */
+    lua_setfield(L, -2, "pop3_mt");
+    lua_pushcfunction(L, l_pop3_new);
+    lua_setfield(L, -2, "pop3_new");
 }

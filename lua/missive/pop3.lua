@@ -1,12 +1,18 @@
 --- POP3 sessions: reading a mailbox.
--- The protocol lives in the C core; this module fills in option defaults and adds
--- the iterators (`messages`, `get_all`, WinDev-style `read_first`/`read_next`).
+-- The protocol lives in the C core; this module fills in option defaults, runs the
+-- core's steps through missive.driver (the same way for every transport), hands
+-- message bodies to sinks and progress callbacks, and adds the iterators
+-- (`messages`, `get_all`, WinDev-style `read_first`/`read_next`).
 -- @module missive.pop3
 local core = require "missive.core"
 local config = require "missive.config"
+local driver = require "missive.driver"
 
 local M = {}
-local methods = core.pop3_methods
+local mt = core.pop3_mt
+local methods = mt.__index
+local traces = setmetatable({}, {__mode = "k"})      -- session -> trace function
+local progresses = setmetatable({}, {__mode = "k"})  -- session -> progress function
 
 local function copy(t)
   local c = {}
@@ -14,12 +20,33 @@ local function copy(t)
   return c
 end
 
+local function drive(s)
+  return driver.drive(s, traces[s])
+end
+
+local function check_open(s)
+  if s:is_closed() then error("attempt to use a closed session", 3) end
+end
+
+local function check_number(n, level)
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 0x7fffffff then
+    error("bad message number (an integer from 1 expected)", level + 1)
+  end
+end
+
+-- Frees the session and its external socket, if any (no protocol I/O).
+local function release(s)
+  s:_release()
+  driver.close(s)
+end
+
 --- Opens a session: connect, greeting, CAPA, TLS, login.
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |
 -- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "user" |
 -- "apop" | "none" | a SASL mechanism), timeout (seconds per command), cafile, capath,
 -- verify (true), client_cert, client_key, insecure_auth, max_size (bytes per message,
--- 256 MiB), max_messages, progress (function(received, total)), trace.
+-- 256 MiB), max_messages, progress (function(received, total)), trace, socket (an
+-- object or a factory) and driver ("native" | "cosocket").
 -- @return a pop3.session, or nil, message, kind[, reply]
 function M.session(opts)
   if type(opts) ~= "table" then
@@ -36,29 +63,225 @@ function M.session(opts)
   if o.user ~= nil and o.password == nil and o.token == nil then
     error("option 'user' needs 'password' or 'token'", 2)
   end
-  return core.pop3_open(o)
+  local sock = driver.pick_socket(o)
+  local s, err, kind = core.pop3_new(o, sock ~= nil)
+  if not s then
+    if sock then sock:close() end
+    return nil, err, kind
+  end
+  traces[s] = o.trace
+  progresses[s] = o.progress
+  local ok, reply
+  ok, err, kind = driver.connect(s, o, sock)
+  if ok then
+    ok, err, kind, reply = s:_begin_open()
+    if ok then ok, err, kind, reply = drive(s) end
+  end
+  if not ok then
+    -- A failed opening kills the session: no QUIT (RFC 1939 6), only free.
+    release(s)
+    return nil, err, kind, reply
+  end
+  return s
+end
+
+-- One command without a message body: begin, drive.  @return true or nil, err...
+local function command(s, verb, n)
+  local ok, err, kind, reply = s:_begin_command(verb, n)
+  if ok then ok, err, kind, reply = drive(s) end
+  if not ok then return nil, err, kind, reply end
+  return true
+end
+
+--- STAT. @return count, size, or nil, message, kind[, reply]
+function methods:stat()
+  check_open(self)
+  local ok, err, kind, reply = command(self, "STAT")
+  if not ok then return nil, err, kind, reply end
+  return self:_stat_result()
+end
+
+local function listing(s, verb, n)
+  check_open(s)
+  if n ~= nil then check_number(n, 3) end
+  local ok, err, kind, reply = command(s, verb, n)
+  if not ok then return nil, err, kind, reply end
+  return s:_entries(verb == "UIDL", n ~= nil)
+end
+
+--- LIST: {[n] = size}, or the size of message n.
+function methods:list(n) return listing(self, "LIST", n) end
+
+--- UIDL: {[n] = uid}, or the UID of message n.
+function methods:uidl(n) return listing(self, "UIDL", n) end
+
+local function simple(s, verb, n)
+  check_open(s)
+  if n ~= nil then check_number(n, 3) end
+  return command(s, verb, n)
+end
+
+--- DELE n. @return true, or nil, message, kind[, reply]
+function methods:delete(n)
+  check_open(self)
+  check_number(n, 2)
+  return command(self, "DELE", n)
+end
+
+--- RSET. @return true, or nil, message, kind[, reply]
+function methods:reset() return simple(self, "RSET") end
+
+--- NOOP. @return true, or nil, message, kind[, reply]
+function methods:noop() return simple(self, "NOOP") end
+
+local function check_sink(sink)
+  if sink == nil or type(sink) == "function" then return end
+  local t = type(sink)
+  if t == "userdata" or t == "table" then
+    local ok, w = pcall(function() return sink.write end)
+    if ok and w ~= nil then return end
+  end
+  error("bad argument #2 to 'retrieve' (sink must be a function or have a write method)", 3)
+end
+
+-- Calls the sink with a chunk: a function, or an object with :write (a file).
+-- @return nil when it took the chunk, or a "sink failed: ..." message.
+local function call_sink(sink, chunk)
+  local a, b
+  if type(sink) == "function" then
+    a, b = sink(chunk)
+  else
+    a, b = sink:write(chunk)
+  end
+  -- Fails on false, or on nil followed by an error (the io/ltn12 convention).
+  if a == false or (a == nil and b ~= nil) then
+    return "sink failed: " .. (type(b) == "string" and b or "returned false")
+  end
+  return nil
+end
+
+-- The message was not handed off: read the rest of it into the void so the session
+-- stays in step; when that fails too, give the connection up.
+local function discard_rest(s, r)
+  if r ~= "data" then return end
+  local ok = s:_discard_rest()
+  if ok then ok = drive(s) end
+  if not ok then
+    s:_abort()
+    driver.close(s)
+  end
+end
+
+-- RETR (lines == nil) or TOP n lines.  With a sink the body goes to it chunk by chunk
+-- and the result is true; without, the body (bounded by max_size) is returned.
+-- Sinks and progress run here, in Lua, between two drives of the core.
+local function fetch(s, n, lines, expect, sink, progress)
+  local verb = lines and "TOP" or "RETR"
+  local ok, err, kind, reply = s:_begin_command(verb, n, lines, expect,
+                                                sink ~= nil or progress ~= nil)
+  if not ok then return nil, err, kind, reply end
+  local total = (expect and expect > 0) and expect or nil
+  while true do
+    local r
+    r, err, kind, reply = drive(s)
+    if not r then return nil, err, kind, reply end
+    if sink then
+      local chunk = s:_take_body()
+      if #chunk > 0 then
+        local pok, serr = pcall(call_sink, sink, chunk)
+        if not pok or serr then
+          -- No handoff, so no DELE; keep the session usable, then report.
+          discard_rest(s, r)
+          if not pok then error(serr, 0) end
+          return nil, serr, "io"
+        end
+      end
+    end
+    if progress then
+      local pok, perr = pcall(progress, s:_body_bytes(), total)
+      if not pok then
+        discard_rest(s, r)
+        error(perr, 0)
+      end
+    end
+    if r == "done" then break end
+  end
+  if sink then return true end
+  return s:_take_body(true)
+end
+
+--- RETR n: the message as a string, or streamed to sink (a function, or an object with
+-- :write such as a file), with progress(received, total) after each chunk.
+-- @return the message (true with a sink), or nil, message, kind[, reply]
+function methods:retrieve(n, sink, progress)
+  check_open(self)
+  check_number(n, 2)
+  check_sink(sink)
+  if progress ~= nil and type(progress) ~= "function" then
+    error("bad argument #3 to 'retrieve' (function expected)", 2)
+  end
+  return fetch(self, n, nil, nil, sink, progress or progresses[self])
+end
+
+--- TOP n lines: the headers and the first `lines` lines of the body.
+function methods:top(n, lines)
+  check_open(self)
+  check_number(n, 2)
+  if type(lines) ~= "number" or lines ~= math.floor(lines) or lines < 0
+     or lines > 0x7fffffff then
+    error("bad argument #2 to 'top' (line count expected)", 2)
+  end
+  return fetch(self, n, lines, nil, nil, progresses[self])
+end
+
+-- Reads and drops every reply still owed (pipelined commands).
+local function settle(s)
+  while s:_pending() > 0 do
+    local ok, err, kind, reply = command(s, "NOOP")
+    if not ok then return nil, err, kind, reply end
+  end
+  return true
+end
+
+-- Sends QUIT (bounded wait) on a connection that is still sound; never raises.
+-- Never after an error that left deletions uncertain: such an error kills the session.
+local function quit(s)
+  if s:_dead() then return true end
+  return command(s, "QUIT")
+end
+
+--- QUIT and free.  Idempotent; returns true, or nil, message, "reply" when the server
+-- answered QUIT with an error (CHECKLIST 39; the session is closed all the same).
+function methods:close()
+  if self:is_closed() then return true end
+  local ok, err, kind, reply = quit(self)
+  release(self)
+  if not ok and kind == "reply" then return nil, err, kind, reply end
+  return true
+end
+
+-- Lua 5.4 `local s <close>`: QUIT when the block ended normally, only free on error.
+mt.__close = function(s, err)
+  if err == nil then
+    s:close()
+  else
+    release(s)
+  end
 end
 
 -- Messages become email objects when missive.email can carry the four POP3 fields;
 -- otherwise (and with parse = false) plain tables {number, uid, size, raw}.
-local email_ok
+-- Messages are parsed into missive.email objects that also carry number, uid and size;
+-- a message the parser refuses (a cap hit) comes as a table with raw and parse_error.
+local email = require "missive.email"
+
 local function as_email(fields)
-  if email_ok == false then return nil end
-  local ok, email = pcall(require, "missive.email")
-  if not ok or type(email) ~= "table" or type(email.parse) ~= "function" then
-    email_ok = false
+  local m, err = email.parse(fields.raw)
+  if not m then
+    fields.parse_error = err
     return nil
   end
-  local m = email.parse(fields.raw)
-  if not m then return nil end
-  local set = pcall(function()
-    for k, v in pairs(fields) do m[k] = v end
-  end)
-  if not set or m.number ~= fields.number or m.raw ~= fields.raw then
-    email_ok = false
-    return nil
-  end
-  email_ok = true
+  m.number, m.uid, m.size = fields.number, fields.uid, fields.size
   return m
 end
 
@@ -115,7 +338,7 @@ function Walk:ahead()
   while self.sent < #self.nums and self.sent < self.idx + self.window do
     self.sent = self.sent + 1
     local n = self.nums[self.sent]
-    local ok, err, kind = s:_ahead(lines and "TOP" or "RETR", n, lines, self.sizes[n])
+    local ok, err, kind = s:_send_ahead(lines and "TOP" or "RETR", n, lines, self.sizes[n])
     if not ok then return nil, err, kind end
   end
   return true
@@ -126,7 +349,7 @@ function Walk:delete_previous()
   local n = self.prev
   self.prev = nil
   if not (n and self.delete) then return true end
-  if self.window > 0 then return self.s:_ahead("DELE", n) end
+  if self.window > 0 then return self.s:_send_ahead("DELE", n) end
   return self.s:delete(n)
 end
 
@@ -136,7 +359,7 @@ function Walk:next()
   if not ok then return nil, err, kind, reply end
   self.idx = self.idx + 1
   if self.idx > #self.nums then
-    ok, err, kind, reply = s:_settle()
+    ok, err, kind, reply = settle(s)
     if not ok then return nil, err, kind, reply end
     local _, derr, dkind, dreply = s:_dele_error()
     if derr then return nil, derr, dkind, dreply end
@@ -147,8 +370,8 @@ function Walk:next()
     ok, err, kind = self:ahead()
     if not ok then return nil, err, kind end
   end
-  local raw, ferr, fkind, freply = s:_fetch(n, self.opts.headers_only and 0 or nil,
-                                            self.sizes[n])
+  local raw, ferr, fkind, freply = fetch(s, n, self.opts.headers_only and 0 or nil,
+                                         self.sizes[n], nil, progresses[s])
   if not raw then return nil, ferr, fkind, freply end
   local _, derr, dkind, dreply = s:_dele_error()
   if derr then return nil, derr, dkind, dreply end
@@ -160,7 +383,7 @@ end
 -- error in the loop body (the message in hand is not deleted).
 function Walk:settle()
   self.prev = nil
-  if not self.s:is_closed() and self.s:_pending() > 0 then self.s:_settle() end
+  if not self.s:is_closed() and self.s:_pending() > 0 then settle(self.s) end
 end
 
 --- Iterates over the messages: `for m in s:messages{...} do ... end`.
@@ -245,16 +468,19 @@ end
 
 --- Opens an SMTP and a POP3 session at once (the seeds' EmailStartSession):
 -- {smtp = {...}, pop3 = {...}} and/or shared host, user, password, token, timeout,
--- cafile, capath, verify, client_cert, client_key, insecure_auth, trace.
+-- cafile, capath, verify, client_cert, client_key, insecure_auth, trace, driver and
+-- socket (a factory; a socket object goes in the smtp or pop3 part).
 -- @return {smtp = session, pop3 = session, close = fn}, or nil, message, kind[, reply]
 local SHARED = { "host", "user", "password", "token", "timeout", "cafile", "capath",
-                 "verify", "client_cert", "client_key", "insecure_auth", "trace" }
+                 "verify", "client_cert", "client_key", "insecure_auth", "trace", "driver" }
 
 function M.start_session(opts)
   if type(opts) ~= "table" then error("session expects a table of options", 2) end
   local function merged(part)
     local o = {}
     for _, k in ipairs(SHARED) do o[k] = opts[k] end
+    -- A socket factory can serve both sessions; a socket object only one.
+    if type(opts.socket) == "function" then o.socket = opts.socket end
     for k, v in pairs(part or {}) do o[k] = v end
     return o
   end

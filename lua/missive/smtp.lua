@@ -41,8 +41,9 @@ end
 -- Options: host (required), port (587), tls ("starttls" | "implicit" | "none"; port 465
 -- means "implicit"), user, password, token (XOAUTH2), auth ("auto" | "optional" |
 -- "none" | a mechanism name), server_name (the name the certificate must carry and
--- SNI; default host, so connect to an address and still verify a name), helo, timeout (seconds per command; missive.set_timeout
--- sets the default), cafile, capath, verify (true), client_cert, client_key,
+-- SNI; default host, so connect to an address and still verify a name), helo,
+-- timeout (seconds per command; missive.set_timeout sets the default), cafile,
+-- capath, verify (true), client_cert, client_key,
 -- insecure_auth (nil: only to loopback; true; false), pipelining (true), chunking
 -- (false), max_line_length (998), trace (function(direction, line)), socket (an object
 -- or a factory) and driver ("native" | "cosocket").

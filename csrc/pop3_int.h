@@ -1,0 +1,74 @@
+/* Private to the POP3 core (pop3.c: session, commands, bodies; pop3_open.c: greeting,
+ * CAPA, STLS, login): the session layout and the helpers both halves use. */
+#ifndef POP3_INT_H
+#define POP3_INT_H
+
+#include "pop3.h"
+
+enum { OP_NONE, OP_OPEN, OP_CMD };
+
+enum {
+    O_IMPLICIT_TLS, O_HANDSHAKE, O_GREETING, O_CAPA_STATUS, O_CAPA_LINES, O_STLS_READ,
+    O_AUTH_READ, O_AUTH_ABORT_READ, O_USER_READ, O_PASS_READ,
+    C_STATUS, C_LINES, C_BODY, S_DONE
+};
+
+#define MAX_SASL_ROUNDS 5
+#define MAX_PENDING 64
+#define MAX_UID 255
+#define CHUNK (64 * 1024)
+
+typedef struct pend {
+    pop3_verb v;
+    unsigned long n, lines;
+} pend;
+
+struct pop3_session {
+    mv_pp pp;
+    char *host, *user, *password, *token, *auth;
+    char *cafile, *capath, *client_cert, *client_key;
+    pop3_tls_mode tls;
+    mv_tls_opts tls_opts;
+    int insecure_auth, peer_is_loopback;
+    unsigned long long max_size;
+    unsigned long max_messages;
+    /* connection */
+    int op, state, dead, greeted, logged_in;
+    unsigned caps, sasl_offered;
+    mv_buf capa;
+    char stamp[257];
+    mv_reply last;
+    mv_sasl sasl;
+    int sasl_rounds;
+    const char *auth_used;
+    mv_error saved, dele_err;
+    /* commands sent, replies not yet read (a ring) */
+    pend q[MAX_PENDING];
+    size_t q_head, q_len, skip;
+    pend cur;           /* the reply being read */
+    int cur_target;     /* it is the reply the current operation wants */
+    /* results */
+    unsigned long stat_count;
+    unsigned long long stat_size;
+    pop3_entry *entries;
+    size_t nentries, entries_cap;
+    /* message body */
+    pop3_ml ml;
+    mv_buf body;
+    int stream, discard, fixed;
+    unsigned long long expect, next_report, armed_at;
+};
+
+/* Sets the error; returns MV_ERROR. */
+int pop3i_fail(pop3_session *s, mv_kind kind, const char *msg);
+/* Keeps the sanitised text of a status line as the last reply. */
+void pop3i_keep_reply(pop3_session *s, const char *text, size_t len);
+/* Fails with kind and "what: -ERR text", the reply attached. */
+int pop3i_reply_error(pop3_session *s, mv_kind kind, const char *what);
+/* Reads one line as a status line; *ok is 1 for +OK, 0 for -ERR.  The line is done. */
+int pop3i_read_status(pop3_session *s, int *ok, const char *what);
+int pop3i_send_line(pop3_session *s, const char *line, size_t mask_from);
+/* One step of OP_OPEN (pop3_open.c). */
+int pop3i_step_open(pop3_session *s);
+
+#endif
