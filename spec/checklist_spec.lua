@@ -1,0 +1,31 @@
+-- Every CHECKLIST item (1-60) must be named by a spec or a C test ("CHECKLIST <n>");
+-- tools/checklist-audit.sh lists the ones that are not.  The completeness check is
+-- pending while the issues that own the missing items are open: the pending line
+-- carries the list.  Turn it into an `it` asserting an empty list once that is done.
+local function audit()
+    local f = assert(io.popen("sh tools/checklist-audit.sh -q; echo \"@rc=$?\"", "r"))
+    local out = f:read("a")
+    f:close()
+    local list, rc = out:match("^(.-)\n?@rc=(%d+)")
+    return list, rc, out
+end
+
+describe("CHECKLIST audit", function()
+    local list, rc, out = audit()
+
+    it("tools/checklist-audit.sh runs and prints item numbers", function()
+        assert.is_not_nil(rc, "no exit status from checklist-audit.sh: " .. out)
+        assert.is_true(rc == "0" or rc == "1", "checklist-audit.sh failed: " .. out)
+        if rc == "1" then
+            assert.is_truthy(list:match("^%d+[%d ]*$"), "unexpected output: " .. list)
+        else
+            assert.equals("", list)
+        end
+    end)
+
+    if rc == "0" then
+        it("every CHECKLIST item 1-60 has a spec", function() end)
+    else
+        pending("every CHECKLIST item 1-60 has a spec; missing: " .. tostring(list))
+    end
+end)
