@@ -21,7 +21,14 @@ struct mv_tls {
     mbedtls_x509_crt ca;
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
+    int name_only;         /* MV_VERIFY_NAME: only a name mismatch fails */
+    /* What verification saw, for a precise error: */
+    int leaf_self_signed;
+    int top_depth;
+    char top_issuer[160]; /* issuer of the last certificate the server sent */
 };
+
+static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
 
 /* Where distributions keep the CA bundle; the first readable one wins. */
 static const char *const ca_bundles[] = {
@@ -136,6 +143,10 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
     static const char pers[] = "missive";
     mv_tls *t;
     int ret;
+    /* mbedTLS before 2.28.10 skips the name check when no host name is set
+     * (CVE-2025-27809): never start a verifying handshake without one. */
+    if (o->verify != MV_VERIFY_NONE && (host == NULL || host[0] == '\0'))
+        return mv_fail(e, MV_E_CERT, "no server name to verify the certificate against");
     if (mv_buf_avail(&c->app_in) > 0 || mv_buf_avail(&c->net_in) > 0) {
         return mv_fail(e, MV_E_PROTOCOL,
                        "server sent unexpected data before the TLS handshake");
@@ -158,10 +169,14 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
     if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
     MV_TLS_SET_MIN_12(&t->conf);
     mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
-    if (o->verify) {
+    if (o->verify == MV_VERIFY_FULL) {
         if (load_ca(t, o, e) != MV_OK) goto cleanup;
         mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    } else if (o->verify == MV_VERIFY_NAME) {
+        /* The chain may fail; the name is checked after the handshake. */
+        mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+        t->name_only = 1;
     } else {
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
     }
@@ -182,6 +197,7 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
         ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert, &t->own_key);
         if (ret != 0) { tls_error(e, ret, "client certificate setup"); goto cleanup; }
     }
+    mbedtls_ssl_conf_verify(&t->conf, on_verify, t);
     ret = mbedtls_ssl_setup(&t->ssl, &t->conf);
     if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
     /* Always set: it is both SNI and the name the certificate must carry. */
@@ -196,7 +212,40 @@ cleanup:
     return MV_ERROR;
 }
 
-static int cert_error(mv_error *e, uint32_t flags)
+/* Called by mbedTLS for each certificate of the chain, deepest first: remembers what
+ * an error message needs.  Changes no verdict. */
+static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    mv_tls *t = ctx;
+    (void)flags;
+    if (depth == 0) {
+        t->leaf_self_signed = crt->issuer_raw.len == crt->subject_raw.len
+            && memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len) == 0;
+    }
+    if (depth >= t->top_depth) {
+        char dn[160];
+        t->top_depth = depth;
+        if (mbedtls_x509_dn_gets(dn, sizeof dn, &crt->issuer) < 0) dn[0] = '\0';
+        mv_sanitize(t->top_issuer, sizeof t->top_issuer, dn, strlen(dn));
+    }
+    return 0;
+}
+
+/* Says why a chain was not trusted: a self-signed leaf, or one whose issuer is unknown
+ * (an unknown CA, or an intermediate the server did not send). */
+static int untrusted_error(mv_error *e, const mv_tls *t)
+{
+    if (t->leaf_self_signed)
+        return mv_fail(e, MV_E_CERT,
+                       "certificate verification failed: self-signed certificate");
+    if (t->top_issuer[0] == '\0')
+        return mv_fail(e, MV_E_CERT,
+                       "certificate verification failed: unknown or untrusted issuer");
+    return mv_fail(e, MV_E_CERT, "certificate verification failed: unknown or untrusted "
+                   "issuer (%s; an unknown CA or a missing intermediate)", t->top_issuer);
+}
+
+static int cert_error(mv_error *e, uint32_t flags, const mv_tls *t)
 {
     if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
         return mv_fail(e, MV_E_CERT, "certificate verification failed: hostname mismatch");
@@ -208,9 +257,7 @@ static int cert_error(mv_error *e, uint32_t flags)
     if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE))
         return mv_fail(e, MV_E_CERT,
                        "certificate verification failed: certificate not for server use");
-    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
-        return mv_fail(e, MV_E_CERT,
-                       "certificate verification failed: unknown or untrusted issuer");
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) return untrusted_error(e, t);
     if (flags & MBEDTLS_X509_BADCERT_REVOKED)
         return mv_fail(e, MV_E_CERT, "certificate verification failed: certificate revoked");
     return mv_fail(e, MV_E_CERT, "certificate verification failed (flags 0x%x)",
@@ -224,6 +271,9 @@ int mv_conn_handshake(mv_conn *c, mv_error *e)
     if (c->tls_ready) return MV_OK;
     ret = mbedtls_ssl_handshake(&c->tls->ssl);
     if (ret == 0) {
+        if (c->tls->name_only
+            && (mbedtls_ssl_get_verify_result(&c->tls->ssl) & MBEDTLS_X509_BADCERT_CN_MISMATCH))
+            return cert_error(e, MBEDTLS_X509_BADCERT_CN_MISMATCH, c->tls);
         c->tls_ready = 1;
         return mv_conn_want(c, MV_OK);
     }
@@ -232,8 +282,14 @@ int mv_conn_handshake(mv_conn *c, mv_error *e)
             return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
         return mv_conn_want(c, MV_WANT_READ);
     }
-    if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
-        return cert_error(e, mbedtls_ssl_get_verify_result(&c->tls->ssl));
+    {
+        /* Some certificate failures surface as other handshake errors (a wrong key
+         * usage as a bad certificate message): the verify flags tell. */
+        uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls->ssl);
+        if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+            || (flags != 0 && flags != (uint32_t)-1))
+            return cert_error(e, flags, c->tls);
+    }
     if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
         return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
     return tls_error(e, ret, "handshake");

@@ -8,12 +8,16 @@
 #include "mv_buf.h"
 #include "mv_error.h"
 
+/* What a TLS handshake checks: chain and name, the name alone (a private CA you do
+ * not have, but still the right host), or nothing. */
+enum { MV_VERIFY_NONE = 0, MV_VERIFY_FULL = 1, MV_VERIFY_NAME = 2 };
+
 typedef struct mv_tls_opts {
     const char *cafile;       /* NULL: the system bundle */
     const char *capath;
     const char *client_cert;
     const char *client_key;
-    int verify;               /* 1 (default): chain + host name; 0: neither */
+    int verify;               /* MV_VERIFY_FULL (default), MV_VERIFY_NAME or MV_VERIFY_NONE */
 } mv_tls_opts;
 
 typedef struct mv_tls mv_tls;

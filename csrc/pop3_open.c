@@ -37,7 +37,7 @@ static int send_capa(pop3_session *s)
 static int secure_enough(pop3_session *s)
 {
     if (s->insecure_auth || s->peer_is_loopback) return 1;
-    return s->pp.conn.tls_ready && s->tls_opts.verify;
+    return s->pp.conn.tls_ready && s->tls_opts.verify == MV_VERIFY_FULL;
 }
 
 static int start_sasl(pop3_session *s)

@@ -22,6 +22,8 @@ void mvl_push_reply(lua_State *L, const mv_reply *r);
 const char *mvl_opt_string(lua_State *L, int t, const char *name);
 int mvl_opt_bool(lua_State *L, int t, const char *name, int dflt);
 lua_Integer mvl_opt_int(lua_State *L, int t, const char *name, lua_Integer dflt);
+/* verify = true | false | "name" -> MV_VERIFY_*. */
+int mvl_opt_verify(lua_State *L, int t);
 /* Seconds (number) to milliseconds; dflt when absent. */
 int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt);
 #endif

@@ -95,7 +95,7 @@ static int l_pop3_new(lua_State *L)
     o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
     o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
     o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
-    o.tls_opts.verify = mvl_opt_bool(L, 1, "verify", 1);
+    o.tls_opts.verify = mvl_opt_verify(L, 1);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
     check_callback(L, "trace");
     check_callback(L, "progress");

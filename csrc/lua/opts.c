@@ -1,5 +1,6 @@
 /* Reading constructor option tables. */
 #include "bind.h"
+#include "mv_conn.h"
 
 #include <string.h>
 
@@ -56,6 +57,21 @@ int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt)
         n = lua_tonumber(L, -1);
         if (!(n >= 0) || n > 2000000) luaL_error(L, "option '%s' is out of range", name);
         v = (int)(n * 1000 + 0.5);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int mvl_opt_verify(lua_State *L, int t)
+{
+    int v = MV_VERIFY_FULL;
+    lua_getfield(L, t, "verify");
+    if (lua_type(L, -1) == LUA_TBOOLEAN) {
+        v = lua_toboolean(L, -1) ? MV_VERIFY_FULL : MV_VERIFY_NONE;
+    } else if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "name") == 0) {
+        v = MV_VERIFY_NAME;
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "option 'verify' must be true, false or \"name\"");
     }
     lua_pop(L, 1);
     return v;

@@ -244,6 +244,11 @@ local function run_script(c, steps)
         else
             local ok, err, data = ops[name](c, st)
             event({ conn = c.n, step = i, op = name, ok = not not ok, err = err, data = data })
+            -- A peer that is gone will not say more: skip the rest instead of waiting.
+            if not ok and (err == "closed" or (name == "tls" and c.sock.dohandshake == nil
+                                               and err ~= nil)) then
+                c.closed = true
+            end
         end
     end
     if not c.closed then

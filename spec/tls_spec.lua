@@ -1,0 +1,143 @@
+-- Certificate checks (CHECKLIST 1-5): a scripted server presents each kind of bad
+-- certificate; missive must refuse it with a distinct error before sending a byte.
+local scripted = require "support.scripted"
+local util = require "support.util"
+local smtp = require "missive.smtp"
+local pop3 = require "missive.pop3"
+
+local certs
+local function certs_dir()
+  if not certs then
+    certs = util.mkdtemp("missive-certs")
+    local out, ok = util.capture("sh " .. util.here .. "/make_certs.sh " .. certs .. " 2>&1")
+    assert(ok, out)
+    util.at_exit("certs", function() util.rmtree(certs) end)
+  end
+  return certs
+end
+
+-- An implicit-TLS server presenting `leaf`; it greets only if the handshake succeeds.
+local function tls_server(leaf)
+  local d = certs_dir()
+  return scripted.start({{tls = true}, {send = "220 tls\r\n"}, {expect = "EHLO"},
+                         {send = "250 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}},
+                        {cert = d .. "/" .. leaf .. ".crt", key = d .. "/" .. leaf .. ".key",
+                         timeout = 5})
+end
+
+local function connect(srv, extra)
+  local o = {host = "127.0.0.1", server_name = "localhost", port = srv.port,
+             tls = "implicit", cafile = certs_dir() .. "/root.crt", timeout = 3}
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return smtp.session(o)
+end
+
+-- Asserts a refused handshake: kind cert, the expected words, and no byte of SMTP sent.
+local function refused(leaf, extra, words)
+  local srv = tls_server(leaf)
+  local s, err, kind = connect(srv, extra)
+  if s then s:close() end
+  local got = srv:finish()
+  assert.is_nil(s)
+  assert.equal("cert", kind)
+  assert.matches(words, err, 1, true)
+  assert.equal("", got)
+  return err
+end
+
+describe("TLS certificate checks (scripted TLS server)", function()
+  it("accepts a good chain for the right name (control)", function()
+    local srv = tls_server("ok")
+    local s = assert(connect(srv))
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 1: a certificate for another host -> hostname mismatch, zero bytes sent",
+     function()
+    refused("ok", {server_name = "mail.example.org"}, "hostname mismatch")
+  end)
+
+  for _, name in ipairs {"localhos", "localhoss", "localhostt", "localhost.", "xlocalhost"} do
+    it("CHECKLIST 2: the near-miss name '" .. name .. "' is rejected", function()
+      refused("ok", {server_name = name}, "hostname mismatch")
+    end)
+  end
+
+  it("CHECKLIST 2: a wildcard never spans two labels", function()
+    refused("wildcard", {server_name = "a.b.test"}, "hostname mismatch")
+    local srv = tls_server("wildcard")
+    local s = assert(connect(srv, {server_name = "mail.test"}))   -- one label: fine
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 2 3: an empty name is refused before any handshake", function()
+    local srv = tls_server("ok")
+    local s, err, kind = connect(srv, {server_name = ""})
+    assert.is_nil(s)
+    assert.equal("cert", kind)
+    assert.matches("no server name", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 4: an expired certificate -> 'certificate expired'", function()
+    refused("expired", nil, "certificate expired")
+  end)
+
+  it("CHECKLIST 4: a not-yet-valid certificate -> 'not yet valid'", function()
+    refused("future", nil, "not yet valid")
+  end)
+
+  it("CHECKLIST 4: a self-signed certificate -> 'self-signed'", function()
+    refused("selfsigned", nil, "self-signed certificate")
+  end)
+
+  it("CHECKLIST 4: an unknown CA -> 'unknown or untrusted issuer' naming it", function()
+    local err = refused("ok", {cafile = certs_dir() .. "/selfsigned.crt"},
+                        "unknown or untrusted issuer")
+    assert.matches("missive root", err, 1, true)
+  end)
+
+  it("CHECKLIST 4: a missing intermediate -> the issuer named is the intermediate", function()
+    local err = refused("nochain", nil, "unknown or untrusted issuer")
+    assert.matches("CN=inter", err, 1, true)
+  end)
+
+  it("CHECKLIST 4: a certificate for clients only (EKU) -> 'not for server use'", function()
+    refused("clientonly", nil, "not for server use")
+  end)
+
+  it("CHECKLIST 5: verify = \"name\" skips the CA but still checks the name", function()
+    local srv = tls_server("selfsigned")
+    local s = assert(connect(srv, {verify = "name"}))
+    s:close()
+    srv:finish()
+    refused("selfsigned", {verify = "name", server_name = "other.example"},
+            "hostname mismatch")
+  end)
+
+  it("CHECKLIST 30: credentials are not sent over name-only TLS to a remote host", function()
+    local srv = tls_server("selfsigned")
+    local s, err, kind = connect(srv, {verify = "name", user = "u", password = "p",
+                                       insecure_auth = false})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("unverified", err)
+    srv:finish()
+  end)
+
+  it("CHECKLIST 1: POP3 over implicit TLS refuses a wrong name before USER", function()
+    local d = certs_dir()
+    local srv = scripted.start({{tls = true}, {send = "+OK hi\r\n"}, {hold = 1}},
+      {cert = d .. "/ok.crt", key = d .. "/ok.key", timeout = 5})
+    local p, err, kind = pop3.session{host = "127.0.0.1", server_name = "pop.example.org",
+      port = srv.port, tls = "implicit", user = "u", password = "p",
+      cafile = d .. "/root.crt", timeout = 3}
+    assert.is_nil(p)
+    assert.equal("cert", kind)
+    assert.matches("hostname mismatch", err)
+    assert.equal("", (srv:finish()))
+  end)
+end)
