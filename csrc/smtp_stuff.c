@@ -1,6 +1,30 @@
 #include "smtp_stuff.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* Length of the run at p that holds no CR, no LF and (stop8) no byte >= 0x80: eight bytes
+ * per step (SWAR: a zero byte in v ^ pattern is a match), then byte by byte. */
+static size_t scan_run(const unsigned char *p, size_t n, int stop8)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t crs = ones * '\r', lfs = ones * '\n', high_mask = stop8 ? highs : 0;
+    size_t i = 0;
+    while (n - i >= 8) {
+        uint64_t v, a, b;
+        memcpy(&v, p + i, 8);
+        a = v ^ crs;
+        b = v ^ lfs;
+        if ((((a - ones) & ~a) | ((b - ones) & ~b) | (v & high_mask)) & highs) break;
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == '\r' || c == '\n' || (stop8 && c >= 0x80)) break;
+        i++;
+    }
+    return i;
+}
 
 void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit, int dots)
 {
@@ -49,11 +73,8 @@ int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out)
         st->line_start = 0;
         {
             /* Copy the run of ordinary bytes up to the next CR or LF in one go. */
-            size_t j = i;
-            while (j < n && in[j] != '\r' && in[j] != '\n') {
-                if (in[j] >= 0x80 && !st->allow_8bit) return SMTP_STUFF_8BIT;
-                j++;
-            }
+            size_t j = i + scan_run(in + i, n - i, !st->allow_8bit);
+            if (j < n && in[j] >= 0x80) return SMTP_STUFF_8BIT;
             st->line_len += j - i;
             if (st->max_line && st->line_len > st->max_line) return SMTP_STUFF_LONG_LINE;
             memcpy(out->data + out->len, in + i, j - i);

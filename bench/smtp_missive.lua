@@ -1,0 +1,30 @@
+-- bench/smtp_missive.lua HOST PORT COUNT SIZE RUNS KEY: messages/s over one session.
+local C = require "bench.common"
+local smtp = require "missive.smtp"
+local host, port, count, size, runs, key = arg[1], tonumber(arg[2]), tonumber(arg[3]),
+  tonumber(arg[4]), tonumber(arg[5]), arg[6]
+local data = C.message(size)
+-- mode "source": the same bytes from a source function (64 KB chunks), which skips
+-- smtp.lua's Lua-pattern scan for 8-bit bytes (has8 = -1)
+local mode = arg[7] or "string"
+local function body()
+  if mode ~= "source" then return data end
+  local pos = 1
+  return function()
+    if pos > #data then return nil end
+    local c = data:sub(pos, pos + 65535)
+    pos = pos + 65536
+    return c
+  end
+end
+local rates = {}
+for _ = 1, runs do
+  local s = assert(smtp.session{host = host, port = port, tls = "none", auth = "none"})
+  local t0 = C.now()
+  for _ = 1, count do
+    assert(s:send{from = "a@example.org", to = {"b@example.org"}, data = body()})
+  end
+  rates[#rates + 1] = count / (C.now() - t0)
+  s:close()
+end
+C.out(key, C.median(rates))
