@@ -4,6 +4,7 @@ local smtp = require "missive.smtp"
 local host, port, count, size, runs, key = arg[1], tonumber(arg[2]), tonumber(arg[3]),
   tonumber(arg[4]), tonumber(arg[5]), arg[6]
 local data = C.message(size)
+-- mode "batch": s:send_batch over all messages (PIPELINING: dot + next envelope);
 -- mode "source": the same bytes from a source function (64 KB chunks), which skips
 -- smtp.lua's Lua-pattern scan for 8-bit bytes (has8 = -1)
 local mode = arg[7] or "string"
@@ -21,8 +22,16 @@ local rates = {}
 for _ = 1, runs do
   local s = assert(smtp.session{host = host, port = port, tls = "none", auth = "none"})
   local t0 = C.now()
-  for _ = 1, count do
-    assert(s:send{from = "a@example.org", to = {"b@example.org"}, data = body()})
+  if mode == "batch" then
+    -- one send_batch call: each end of data travels with the next envelope
+    local list = {}
+    for i = 1, count do list[i] = {from = "a@example.org", to = {"b@example.org"}, data = data} end
+    local _, sent = s:send_batch(list)
+    assert(sent == count)
+  else
+    for _ = 1, count do
+      assert(s:send{from = "a@example.org", to = {"b@example.org"}, data = body()})
+    end
   end
   rates[#rates + 1] = count / (C.now() - t0)
   s:close()

@@ -141,9 +141,16 @@ int mv_net_flush(int fd, mv_pp *pp)
     return flush_out(fd, pp);
 }
 
-static int read_in(int fd, mv_pp *pp)
+/* Reads what has arrived.  After a write the answer is rarely there yet, so `wait_first`
+ * polls before the first recv instead of paying for an EAGAIN. */
+static int read_in(int fd, mv_pp *pp, int wait_first)
 {
     unsigned char buf[65536];
+    if (wait_first) {
+        int w = wait_fd(fd, POLLIN, pp->deadline);
+        if (w == 0) return mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
+        if (w < 0) return mv_fail(&pp->err, MV_E_IO, "poll failed: %s", strerror(errno));
+    }
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n > 0) {
@@ -185,14 +192,18 @@ static int peer_closed(int fd)
 int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud)
 {
     for (;;) {
-        int r = step(ud);
+        int r = step(ud), sent;
         if (r == MV_ERROR) return MV_ERROR;
-        if (r == MV_WANT_WRITE && !pp->conn.eof && peer_closed(fd)) {
-            /* Tell the protocol before it commits more bytes (e.g. a final dot) to a
-             * server that is already gone. */
-            mv_conn_feed_eof(&pp->conn);
-            continue;
+        if (pp->eof_check && mv_buf_avail(&pp->conn.net_out) > 0) {
+            pp->eof_check = 0;
+            if (!pp->conn.eof && peer_closed(fd)) {
+                /* Tell the protocol before it commits the final dot to a server that is
+                 * already gone: then the message is known not sent. */
+                mv_conn_feed_eof(&pp->conn);
+                continue;
+            }
         }
+        sent = mv_buf_avail(&pp->conn.net_out) > 0;
         if (flush_out(fd, pp) != MV_OK) return step(ud);
         if (r == MV_OK || r == MV_WANT_DATA) return r;
         if (r == MV_WANT_READ) {
@@ -200,7 +211,7 @@ int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud)
                 mv_fail(&pp->err, MV_E_CLOSED, "connection closed by the server");
                 return step(ud);
             }
-            if (read_in(fd, pp) != MV_OK) return step(ud);
+            if (read_in(fd, pp, sent) != MV_OK) return step(ud);
         }
     }
 }

@@ -18,6 +18,7 @@ void mv_pp_init(mv_pp *pp)
     mv_buf_init(&pp->trace);
     pp->scan = 0;
     pp->line_len = 0;
+    pp->eof_check = 0;
 }
 
 void mv_pp_free(mv_pp *pp)

@@ -20,6 +20,8 @@ typedef struct mv_pp {
     mv_buf trace;            /* records: direction byte, 4-byte length, text */
     size_t scan;             /* bytes of app_in already searched for LF */
     size_t line_len;         /* length of the line handed out, with its ending */
+    int eof_check;           /* the next write commits (a final dot): look for an EOF
+                              * that already arrived before writing it */
 } mv_pp;
 
 void mv_pp_init(mv_pp *pp);

@@ -12,7 +12,7 @@ enum {
     O_STARTTLS_READ, O_AUTH, O_AUTH_READ, O_AUTH_ABORT_READ,
     /* send */
     T_MAIL, T_MAIL_READ, T_RCPT, T_RCPT_READ, T_DATA, T_DATA_READ, T_BODY, T_ABORT_DOT_READ,
-    T_DOT_READ, T_BDAT_READ, T_RSET_READ,
+    T_DOT_READ, T_BDAT_READ, T_RSET_READ, T_CHAIN_DOT_READ,
     /* command */
     C_READ,
     S_DONE
@@ -52,6 +52,8 @@ struct smtp_session {
     unsigned long long size_hint;
     int has_8bit, need_utf8;
     char verb[8];
+    int chain_state;     /* SMTP_CHAIN_*: the previous message of a chained send */
+    mv_reply prev_reply;
 };
 
 /* smtp.c */

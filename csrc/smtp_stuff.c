@@ -56,7 +56,21 @@ int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out)
             st->line_len = 0;
             if (c == '\n') { i++; continue; }
         }
-        if (c == '\r') { st->pending_cr = 1; i++; continue; }
+        if (c == '\r') {
+            if (i + 1 < n && in[i + 1] == '\n') {
+                /* The common case, CR LF in one chunk: no pending state. */
+                *o++ = '\r';
+                *o++ = '\n';
+                out->len += 2;
+                st->line_start = 1;
+                st->line_len = 0;
+                i += 2;
+                continue;
+            }
+            st->pending_cr = 1;
+            i++;
+            continue;
+        }
         if (c == '\n') {
             *o++ = '\r';
             *o++ = '\n';

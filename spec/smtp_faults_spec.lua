@@ -533,6 +533,49 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
+  it("send_batch chains each end of data with the next envelope (one round trip each)",
+     function()
+    local env = {{expect = "MAIL FROM:<a@x.test>"}, {expect = "RCPT TO:<b@x.test>"},
+                 {expect = "DATA"}}
+    local srv = scripted.start(script(GREET, {ehlo{"PIPELINING"}},
+      env, {{send = "250 ok\r\n250 ok\r\n354 go\r\n"}, {read_until = "\r\n.\r\n"}},
+      env, {{send = "250 first\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+            {read_until = "\r\n.\r\n"}},
+      env, {{send = "554 5.7.1 second refused\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+            {read_until = "\r\n.\r\n"}, {send = "250 third\r\n"},
+            {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv))
+    local results, sent = s:send_batch{msg(), msg{data = "two\r\n"},
+      msg{to = {"bad\r\naddress"}}, msg{data = "three"}}
+    s:close()
+    assert.equal(2, sent)
+    assert.equal("250", tostring(results[1].reply.code))
+    assert.equal("first", results[1].reply.text)
+    assert.same({"b@x.test"}, results[1].accepted)
+    assert.equal("reply", results[2].kind)
+    assert.equal(554, results[2].reply.code)
+    assert.equal("argument", results[3].kind)          -- refused before anything was sent
+    assert.equal("third", results[4].reply.text)
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("send_batch: a connection lost after a chained dot leaves that message uncertain",
+     function()
+    local srv = scripted.start(script(GREET, {ehlo{"PIPELINING"}}, {
+      {expect = "MAIL"}, {expect = "RCPT"}, {expect = "DATA"},
+      {send = "250 ok\r\n250 ok\r\n354 go\r\n"}, {read_until = "\r\n.\r\n"},
+      {expect = "MAIL"}, {close = true}}))
+    local s = assert(session(srv))
+    local results, sent = s:send_batch{msg(), msg(), msg()}
+    assert.equal(0, sent)
+    assert.equal("uncertain", results[1].kind)
+    assert.truthy(results[2].kind == "closed" or results[2].kind == "io", results[2].kind)
+    assert.truthy(results[3].error)
+    s:close()
+    srv:finish()
+  end)
+
   it("uses PIPELINING: MAIL, RCPTs and DATA go out in one write", function()
     local srv = scripted.start(script(GREET, {ehlo{"PIPELINING", "8BITMIME", "SIZE 1000"}}, {
       {read_bytes = #"MAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"},

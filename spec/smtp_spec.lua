@@ -163,6 +163,22 @@ describe("smtp.session against Postfix #integration", function()
     assert.equal(total, #body + math.floor(#body / 71)) -- LF on disk: one byte less per line
   end)
 
+  it("send_batch delivers many messages with one round trip each", function()
+    stack.clear("bob")
+    local s = assert(open())
+    local list = {}
+    for i = 1, 40 do
+      list[i] = {from = "alice@localhost", to = "bob@localhost",
+                 data = ("Subject: batch %d\r\n\r\nbody %d\r\n"):format(i, i)}
+    end
+    list[41] = {from = "alice@localhost", to = "nobody@localhost", data = "x"}
+    local results, sent = s:send_batch(list)
+    s:close()
+    assert.equal(40, sent)
+    assert.equal("reply", results[41].kind)
+    assert(stack.wait_messages("bob", 40, 30))
+  end)
+
   it("sends many messages on one session", function()
     stack.clear("bob")
     local s = assert(open())

@@ -1,7 +1,281 @@
-/* Placeholder until the async binding lands: registers nothing. */
+/* The asynchronous SMTP session userdata ("missive.smtp.async"): submit serialised
+ * messages to the sender thread of csrc/mv_async.c and read their outcomes.  The thread
+ * never sees the Lua state; everything crosses through copies made under its mutex.
+ *
+ * Collection: __gc must not do network I/O nor wait on the network for long.  It stops
+ * the thread without sending what is still queued, gives the message in flight a short
+ * grace to finish (GC_GRACE_MS), then shuts the socket down, which wakes the thread at
+ * once, and waits as long again.  Only a thread stuck in a call a socket shutdown cannot
+ * interrupt (getaddrinfo) outlives that: it is detached and frees everything itself
+ * when the call returns.  So that it never runs code from an unmapped library after
+ * lua_close unloads this module, the module is then pinned in memory (RTLD_NODELETE).
+ * close() (or <close>, or wait()) is how a program makes sure its messages went out. */
+#define _GNU_SOURCE
 #include "bind.h"
+#include "mv_async.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ASYNC_MT "missive.smtp.async"
+#define GC_GRACE_MS 1000
+
+typedef struct lasync {
+    mv_async *a;
+    int closed;   /* close() ran: results stay readable, sending raises */
+} lasync;
+
+static lasync *check_any(lua_State *L)
+{
+    return luaL_checkudata(L, 1, ASYNC_MT);
+}
+
+static lasync *check_readable(lua_State *L)
+{
+    lasync *u = check_any(L);
+    if (u->a == NULL) luaL_error(L, "attempt to use a closed session");
+    return u;
+}
+
+static lasync *check_open(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    if (u->closed) luaL_error(L, "attempt to use a closed session");
+    return u;
+}
+
+static void pin_module(void)
+{
+#ifdef RTLD_NODELETE
+    Dl_info info;
+    if (dladdr((void *)(size_t)pin_module, &info) && info.dli_fname != NULL) {
+        void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+        (void)h;   /* deliberately never closed */
+    }
+#endif
+}
+
+/* core.async_new(opts): options already completed with defaults by missive.async. */
+static int l_async_new(lua_State *L)
+{
+    smtp_opts o;
+    lasync *u;
+    mv_error e;
+    const char *tls;
+    int port, timeout_ms;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    memset(&o, 0, sizeof o);
+    o.host = mvl_opt_string(L, 1, "host");
+    if (o.host == NULL) luaL_error(L, "option 'host' is required");
+    port = (int)mvl_opt_int(L, 1, "port", 587);
+    if (port <= 0 || port > 65535) luaL_error(L, "option 'port' is out of range");
+    tls = mvl_opt_string(L, 1, "tls");
+    if (tls == NULL || strcmp(tls, "starttls") == 0) o.tls = MV_TLS_STARTTLS;
+    else if (strcmp(tls, "implicit") == 0) o.tls = MV_TLS_IMPLICIT;
+    else if (strcmp(tls, "none") == 0) o.tls = MV_TLS_NONE;
+    else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
+    o.server_name = mvl_opt_string(L, 1, "server_name");
+    o.helo = mvl_opt_string(L, 1, "helo");
+    o.user = mvl_opt_string(L, 1, "user");
+    o.password = mvl_opt_string(L, 1, "password");
+    o.token = mvl_opt_string(L, 1, "token");
+    o.auth = mvl_opt_string(L, 1, "auth");
+    lua_getfield(L, 1, "insecure_auth");
+    o.insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    o.pipelining = mvl_opt_bool(L, 1, "pipelining", 1);
+    o.chunking = mvl_opt_bool(L, 1, "chunking", 0);
+    o.max_data_line = (size_t)mvl_opt_int(L, 1, "max_line_length", 998);
+    o.tls_opts.cafile = mvl_opt_string(L, 1, "cafile");
+    o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
+    o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
+    o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
+    o.tls_opts.verify = mvl_opt_bool(L, 1, "verify", 1);
+    timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
+
+    u = mvl_newuserdata(L, sizeof *u);
+    memset(u, 0, sizeof *u);
+    mvl_setmetatable(L, ASYNC_MT);
+    mv_error_clear(&e);
+    u->a = mv_async_new(&o, port, timeout_ms, &e);
+    if (u->a == NULL) return mvl_push_error(L, &e);
+    return 1;
+}
+
+/* s:_submit(from, rcpts, data) -> id | nil, message, kind */
+static int l_submit(lua_State *L)
+{
+    lasync *u = check_open(L);
+    size_t flen, dlen, n, i;
+    const char *from = luaL_checklstring(L, 2, &flen);
+    const char *data;
+    const char **rcpts;
+    long long id;
+    mv_error e;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    data = luaL_checklstring(L, 4, &dlen);
+    mv_error_clear(&e);
+    n = mvl_rawlen(L, 3);
+    rcpts = lua_newuserdata(L, (n ? n : 1) * sizeof *rcpts);  /* freed by the GC */
+    if (strlen(from) != flen) {
+        mv_fail(&e, MV_E_ARG, "from contains a control character (CR, LF, NUL...)");
+        return mvl_push_error(L, &e);
+    }
+    for (i = 0; i < n; i++) {
+        size_t alen;
+        lua_rawgeti(L, 3, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "recipient %d is not a string", (int)i + 1);
+        rcpts[i] = lua_tolstring(L, -1, &alen);
+        lua_pop(L, 1);
+        if (strlen(rcpts[i]) != alen) {
+            mv_fail(&e, MV_E_ARG, "recipient contains a control character (CR, LF, NUL...)");
+            return mvl_push_error(L, &e);
+        }
+    }
+    id = mv_async_submit(u->a, from, rcpts, n, data, dlen, &e);
+    if (id < 0) return mvl_push_error(L, &e);
+    lua_pushinteger(L, (lua_Integer)id);
+    return 1;
+}
+
+static const char *state_name(mv_async_state s)
+{
+    switch (s) {
+    case MV_ASYNC_SENT: return "sent";
+    case MV_ASYNC_FAILED: return "failed";
+    case MV_ASYNC_UNCERTAIN: return "uncertain";
+    default: return "pending";
+    }
+}
+
+/* s:_status(id) -> state, detail | nil for an unknown id.  detail: for "sent" the same
+ * table a blocking send returns ({accepted, rejected, reply}); for "failed" and
+ * "uncertain" {error =, kind =, reply =, accepted =, rejected =}. */
+static int l_status(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    mv_async_res r;
+    size_t i, na = 0;
+    if (mv_async_result(u->a, (long long)id, &r) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, state_name(r.state));
+    if (r.state == MV_ASYNC_PENDING) {
+        mv_async_res_free(&r);
+        return 1;
+    }
+    lua_createtable(L, 0, 5);
+    lua_newtable(L);
+    lua_newtable(L);
+    for (i = 0; i < r.nrcpt; i++) {
+        if (r.rcpts[i].reply.code / 100 == 2) {
+            lua_pushstring(L, r.rcpts[i].addr);
+            lua_rawseti(L, -3, (int)++na);
+        } else {
+            mvl_push_reply(L, &r.rcpts[i].reply);
+            lua_setfield(L, -2, r.rcpts[i].addr);
+        }
+    }
+    lua_setfield(L, -3, "rejected");
+    lua_setfield(L, -2, "accepted");
+    if (r.reply.code != 0) {
+        mvl_push_reply(L, &r.reply);
+        lua_setfield(L, -2, "reply");
+    }
+    if (r.state != MV_ASYNC_SENT) {
+        lua_pushstring(L, r.err.msg[0] ? r.err.msg : "unknown error");
+        lua_setfield(L, -2, "error");
+        lua_pushstring(L, mv_kind_name(r.err.kind));
+        lua_setfield(L, -2, "kind");
+    }
+    mv_async_res_free(&r);
+    return 2;
+}
+
+/* s:_wait(id or 0, seconds or nil) -> true (done) | false (timed out) | nil (unknown) */
+static int l_wait(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    lua_Integer id = luaL_optinteger(L, 2, 0);
+    int ms = -1, r;
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Number s = luaL_checknumber(L, 3);
+        ms = s <= 0 ? 0 : s > 2000000 ? 2000000000 : (int)(s * 1000 + 0.5);
+    }
+    r = mv_async_wait(u->a, (long long)id, ms);
+    if (r < 0) lua_pushnil(L); else lua_pushboolean(L, r);
+    return 1;
+}
+
+static int l_pending(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    lua_pushinteger(L, (lua_Integer)mv_async_pending(u->a));
+    return 1;
+}
+
+/* s:_close(): flush the queue, QUIT, join.  Blocks for as long as the queue takes. */
+static int l_close(lua_State *L)
+{
+    lasync *u = check_any(L);
+    if (u->a != NULL && !u->closed) {
+        u->closed = 1;
+        mv_async_close(u->a);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_closed(lua_State *L)
+{
+    lasync *u = check_any(L);
+    lua_pushboolean(L, u->a == NULL || u->closed);
+    return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+    lasync *u = check_any(L);
+    mv_async *a = u->a;
+    u->a = NULL;
+    if (a == NULL) return 0;
+    if (u->closed) mv_async_free(a);
+    else if (mv_async_abandon(a, GC_GRACE_MS) != 0) pin_module();
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    lasync *u = check_any(L);
+    if (u->a == NULL || u->closed) lua_pushliteral(L, "smtp.async (closed)");
+    else lua_pushfstring(L, "smtp.async (%p)", (void *)u);
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    { "_submit", l_submit }, { "_status", l_status }, { "_wait", l_wait },
+    { "_pending", l_pending }, { "_close", l_close }, { "is_closed", l_closed },
+    { NULL, NULL }
+};
 
 void mvl_open_async(lua_State *L)
 {
-    (void)L;
+    luaL_newmetatable(L, ASYNC_MT);
+    lua_newtable(L);
+    mvl_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "smtp.async");
+    lua_setfield(L, -2, "__name");
+    /* missive.async adds the public methods and __close to this metatable. */
+    lua_setfield(L, -2, "async_mt");
+    lua_pushcfunction(L, l_async_new);
+    lua_setfield(L, -2, "async_new");
 }

@@ -9,7 +9,7 @@ local M = {
 }
 
 -- POP3 and the email object load when present, so each lands on its own.
-for _, name in ipairs { "pop3", "email" } do
+for _, name in ipairs { "pop3", "email", "spool" } do
   local ok, mod = pcall(require, "missive." .. name)
   if ok then
     M[name] = mod

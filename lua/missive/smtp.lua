@@ -53,6 +53,7 @@ function M.session(opts)
   if type(opts) ~= "table" then
     error("smtp.session expects a table of options", 2)
   end
+  if opts.async then return require("missive.async").session(opts) end
   local o = copy(opts)
   if o.port == nil then
     o.port = (o.tls == "implicit") and 465 or 587
@@ -114,36 +115,41 @@ local function check_open(s)
 end
 
 -- Feeds the body to the core: a string in slices (no copies), or a source's chunks.
-local function feed_body(s, data, progress)
+-- At the end it calls finish() (the plain end of data, or a chained one) and returns
+-- "ended"; a failure on the way returns nil, message, kind[, reply].
+local function feed_body(s, data, progress, finish)
   local total = type(data) == "string" and #data or nil
   local pos = 1
   local r, err, kind, reply = drive(s)
   while r == "data" do
-    local ok
+    local ok, chunk
     if total then
       if pos <= total then
+        chunk = true
         ok, err, kind = s:_feed(data, pos, pos + SLICE - 1)
         pos = pos + SLICE
-      else
-        ok, err, kind = s:_feed_end()
       end
     else
-      local pok, chunk = pcall(data)
+      local pok
+      pok, chunk = pcall(data)
       if not pok then
         -- Mid-DATA there is no clean way back: drop the connection, message unsent.
         s:_abort()
         driver.close(s)
         error(chunk, 0)
       end
-      if chunk == nil then
-        ok, err, kind = s:_feed_end()
-      elseif type(chunk) ~= "string" then
+      if chunk ~= nil and type(chunk) ~= "string" then
         s:_abort()
         driver.close(s)
         error("message source returned a " .. type(chunk) .. ", not a string", 0)
-      else
-        ok, err, kind = s:_feed(chunk)
       end
+      if chunk then ok, err, kind = s:_feed(chunk) end
+    end
+    if ok and total and pos > total then chunk = nil end  -- the end goes in the same write
+    if chunk == nil and ok ~= false then
+      ok, err, kind = finish()
+      if not ok then return nil, err, kind end
+      return "ended"
     end
     if not ok then return nil, err, kind end
     r, err, kind, reply = drive(s)
@@ -152,17 +158,12 @@ local function feed_body(s, data, progress)
   return r, err, kind, reply
 end
 
---- Sends one message.
--- `msg` is an email object, or a table {from, to, cc, bcc, data | message, progress}
--- where data is a string or a source function returning chunks and then nil.
--- @return {accepted = {addr...}, rejected = {[addr] = reply}, reply = reply},
---   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
-function methods:send(msg)
-  check_open(self)
+-- The envelope and body of a message given as an email object or a table.
+local function normalise(msg, level)
   local email = as_email(msg)
   local t = email and {message = email} or msg
   if type(t) ~= "table" then
-    error("send expects a table or an email", 2)
+    error("send expects a table or an email", level + 1)
   end
   email = email or as_email(t.message)
   local from, rcpts, data = t.from, {}, t.data
@@ -175,21 +176,121 @@ function methods:send(msg)
     if #rcpts == 0 then rcpts = erc end
     data = email:source()
   end
-  if type(from) ~= "string" then error("send needs 'from'", 2) end
-  if data == nil then error("send needs 'data' or 'message'", 2) end
+  if type(from) ~= "string" then error("send needs 'from'", level + 1) end
+  if data == nil then error("send needs 'data' or 'message'", level + 1) end
   local size, has8 = 0, -1
   if type(data) == "string" then
     size = #data
-    has8 = data:find("[\128-\255]") and 1 or 0
+    has8 = core.has_8bit(data) and 1 or 0
   elseif type(data) ~= "function" then
-    error("'data' must be a string or a source function", 2)
+    error("'data' must be a string or a source function", level + 1)
   end
-  local ok, err, kind, reply = self:_begin_send(from, rcpts, size, has8)
+  return {from = from, rcpts = rcpts, data = data, size = size, has8 = has8,
+          progress = t.progress}
+end
+
+--- Sends one message.
+-- `msg` is an email object, or a table {from, to, cc, bcc, data | message, progress}
+-- where data is a string or a source function returning chunks and then nil.
+-- @return {accepted = {addr...}, rejected = {[addr] = reply}, reply = reply},
+--   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
+function methods:send(msg)
+  check_open(self)
+  local m = normalise(msg, 2)
+  local ok, err, kind, reply = self:_begin_send(m.from, m.rcpts, m.size, m.has8)
   if not ok then return nil, err, kind, reply end
   local r
-  r, err, kind, reply = feed_body(self, data, t.progress)
+  r, err, kind, reply = feed_body(self, m.data, m.progress, function()
+    return self:_feed_end()
+  end)
+  if r == "ended" then
+    r, err, kind, reply = drive(self)
+    if r and m.progress then m.progress(self:_body_bytes(), m.size > 0 and m.size or nil) end
+  end
   if not r then return nil, err, kind, reply end
   return self:_result()
+end
+
+local function failure(err, kind, reply)
+  return {error = err, kind = kind, reply = reply}
+end
+
+--- Sends many messages on this session.  With PIPELINING, each message's end of data
+-- goes out together with the next envelope: one round trip per message.
+-- @tparam table list messages as for `send`
+-- @return an array with, for each message, the result `send` would give or
+--   {error = message, kind = kind, reply = reply}; then the count sent.
+function methods:send_batch(list_)
+  check_open(self)
+  if type(list_) ~= "table" then error("send_batch expects an array of messages", 2) end
+  local msgs, results, sent = {}, {}, 0
+  for i = 1, #list_ do msgs[i] = normalise(list_[i], 2) end
+  local function record(i, res)
+    results[i] = res
+    if res.reply and not res.error then sent = sent + 1 end
+  end
+  local i, begun = 1, false
+  while i <= #msgs do
+    local m = msgs[i]
+    local ok, err, kind, reply = true, nil, nil, nil
+    if not begun then ok, err, kind, reply = self:_begin_send(m.from, m.rcpts, m.size, m.has8) end
+    if not ok then
+      record(i, failure(err, kind, reply))
+      i = i + 1
+    else
+      -- The next message whose envelope is acceptable, to chain with this one.
+      local j = i + 1
+      if self:_can_chain() then
+        while j <= #msgs do
+          local n = msgs[j]
+          local cok, cerr, ckind = self:_check_envelope(n.from, n.rcpts, n.size, n.has8)
+          if cok then break end
+          record(j, failure(cerr, ckind))
+          j = j + 1
+        end
+      end
+      local chained = self:_can_chain() and j <= #msgs
+      local snapshot
+      local r
+      r, err, kind, reply = feed_body(self, m.data, m.progress, function()
+        if not chained then return self:_feed_end() end
+        snapshot = self:_result()            -- before the next envelope replaces it
+        local n = msgs[j]
+        return self:_feed_end_chain(n.from, n.rcpts, n.size, n.has8)
+      end)
+      if r == "ended" and not chained then
+        r, err, kind, reply = drive(self)
+        record(i, r and self:_result() or failure(err, kind, reply))
+        begun, i = false, j
+      elseif r == "ended" then
+        -- Reads message i's final reply, then message j's envelope replies.
+        r, err, kind, reply = drive(self)
+        local prev = self:_prev_reply()
+        if not prev then
+          record(i, failure("outcome unknown: the connection failed after the end of data;"
+                            .. " the message may have been delivered", "uncertain"))
+        elseif math.floor(prev.code / 100) == 2 then
+          snapshot.reply = prev
+          record(i, snapshot)
+        else
+          record(i, failure(("message refused: %d %s"):format(prev.code, prev.text),
+                            "reply", prev))
+        end
+        if r == "data" then
+          begun = true
+        else
+          record(j, failure(err, kind, reply))
+          begun = false
+          j = j + 1
+        end
+        i = j
+      else
+        record(i, failure(err, kind, reply))
+        begun, i = false, i + 1
+      end
+    end
+  end
+  return results, sent
 end
 
 local function command(s, verb)

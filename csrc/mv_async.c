@@ -1,0 +1,572 @@
+/* The sender thread and its queue.  One mutex guards everything shared (the queue, the
+ * outcome records, the flags and the socket number); the SMTP session and its TLS
+ * context belong to the thread alone.  Two condition variables: `work` wakes the
+ * thread, `done` wakes whoever waits for outcomes. */
+#include "mv_async.h"
+#include "mv_net.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define SLICE 65536
+
+typedef struct job {
+    struct job *next;
+    long long id;
+    char *from;
+    char **rcpts;
+    size_t nrcpt;
+    char *data;
+    size_t len;
+} job;
+
+typedef struct record {
+    mv_async_state state;
+    mv_reply reply;
+    mv_error err;
+    smtp_rcpt *rcpts;
+    size_t nrcpt;
+} record;
+
+struct mv_async {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t thread;
+    job *head, *tail;
+    record *recs;           /* id n is recs[n - 1] */
+    size_t nrecs, caprecs;
+    size_t pending;         /* queued + in flight */
+    int closing;            /* flush, then QUIT */
+    int abandon;            /* stop now: no more sends, no QUIT */
+    int thread_done;
+    int detached;           /* the thread frees everything when it ends */
+    int fd;                 /* the thread's socket, so abandon can shut it down */
+    /* The options, copied: a reconnect needs them after the caller's strings are gone. */
+    smtp_opts opts;
+    int port, timeout_ms;
+};
+
+static char *dup_str(const char *s, int *oom)
+{
+    char *c;
+    if (s == NULL) return NULL;
+    c = malloc(strlen(s) + 1);
+    if (c == NULL) { *oom = 1; return NULL; }
+    strcpy(c, s);
+    return c;
+}
+
+static void free_secret(const char *s)
+{
+    if (s != NULL) {
+        /* Credentials do not outlive the session in freed memory. */
+        volatile char *p = (volatile char *)(size_t)s;
+        while (*p) *p++ = 0;
+    }
+    free((void *)(size_t)s);
+}
+
+static void free_opts(smtp_opts *o)
+{
+    free((void *)(size_t)o->host);
+    free((void *)(size_t)o->server_name);
+    free((void *)(size_t)o->helo);
+    free((void *)(size_t)o->auth);
+    free((void *)(size_t)o->tls_opts.cafile);
+    free((void *)(size_t)o->tls_opts.capath);
+    free((void *)(size_t)o->tls_opts.client_cert);
+    free((void *)(size_t)o->tls_opts.client_key);
+    free((void *)(size_t)o->user);
+    free_secret(o->password);
+    free_secret(o->token);
+    memset(o, 0, sizeof *o);
+}
+
+static int copy_opts(smtp_opts *d, const smtp_opts *s)
+{
+    int oom = 0;
+    *d = *s;
+    d->host = dup_str(s->host, &oom);
+    d->server_name = dup_str(s->server_name, &oom);
+    d->helo = dup_str(s->helo, &oom);
+    d->auth = dup_str(s->auth, &oom);
+    d->user = dup_str(s->user, &oom);
+    d->password = dup_str(s->password, &oom);
+    d->token = dup_str(s->token, &oom);
+    d->tls_opts.cafile = dup_str(s->tls_opts.cafile, &oom);
+    d->tls_opts.capath = dup_str(s->tls_opts.capath, &oom);
+    d->tls_opts.client_cert = dup_str(s->tls_opts.client_cert, &oom);
+    d->tls_opts.client_key = dup_str(s->tls_opts.client_key, &oom);
+    return oom ? -1 : 0;
+}
+
+static void free_job(job *j)
+{
+    size_t i;
+    if (j == NULL) return;
+    for (i = 0; i < j->nrcpt; i++) free(j->rcpts[i]);
+    free(j->rcpts);
+    free(j->from);
+    free(j->data);
+    free(j);
+}
+
+static void free_rcpts(smtp_rcpt *r, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) free(r[i].addr);
+    free(r);
+}
+
+static void free_all(mv_async *a)
+{
+    size_t i;
+    job *j = a->head;
+    while (j != NULL) {
+        job *next = j->next;
+        free_job(j);
+        j = next;
+    }
+    for (i = 0; i < a->nrecs; i++) free_rcpts(a->recs[i].rcpts, a->recs[i].nrcpt);
+    free(a->recs);
+    free_opts(&a->opts);
+    pthread_cond_destroy(&a->work);
+    pthread_cond_destroy(&a->done);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+/* ------------------------------------------------------------------ the thread */
+
+typedef struct conn {
+    smtp_session *s;
+    int fd;
+    int used;        /* a message went over it: it may have gone stale since */
+} conn;
+
+static int step_fn(void *s) { return smtp_step(s); }
+
+static int run(conn *c)
+{
+    return mv_net_run(c->fd, smtp_pp(c->s), step_fn, c->s);
+}
+
+static void set_fd(mv_async *a, int fd)
+{
+    pthread_mutex_lock(&a->mu);
+    a->fd = fd;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void drop(mv_async *a, conn *c)
+{
+    set_fd(a, -1);
+    if (c->fd >= 0) mv_net_close(c->fd);
+    if (c->s != NULL) smtp_free(c->s);
+    c->s = NULL;
+    c->fd = -1;
+    c->used = 0;
+}
+
+static int open_conn(mv_async *a, conn *c, mv_error *e)
+{
+    int loopback = 0;
+    c->fd = mv_net_connect(a->opts.host, a->port, a->timeout_ms, &loopback, e);
+    if (c->fd < 0) return MV_ERROR;
+    set_fd(a, c->fd);
+    c->s = smtp_new();
+    if (c->s == NULL) {
+        drop(a, c);
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    }
+    smtp_pp(c->s)->timeout_ms = a->timeout_ms;
+    if (smtp_configure(c->s, &a->opts) != MV_OK) goto fail;
+    smtp_set_peer_loopback(c->s, loopback);
+    if (smtp_begin_open(c->s) != MV_OK || run(c) != MV_OK) goto fail;
+    return MV_OK;
+fail:
+    *e = *smtp_error(c->s);
+    drop(a, c);
+    return MV_ERROR;
+}
+
+static int has_8bit(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if ((unsigned char)p[i] >= 0x80) return 1;
+    return 0;
+}
+
+/* One transaction on an open connection: MV_OK or MV_ERROR (details in the session). */
+static int transact(conn *c, const job *j)
+{
+    size_t pos = 0;
+    int r = smtp_begin_send(c->s, j->from, (const char *const *)j->rcpts, j->nrcpt,
+                            (unsigned long long)j->len, has_8bit(j->data, j->len));
+    if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
+    c->used = 1;
+    r = run(c);
+    while (r == MV_WANT_DATA) {
+        if (pos < j->len) {
+            size_t n = j->len - pos > SLICE ? SLICE : j->len - pos;
+            r = smtp_feed(c->s, j->data + pos, n);
+            pos += n;
+        } else {
+            r = smtp_feed_end(c->s);
+        }
+        r = r == MV_OK ? run(c) : smtp_step(c->s);
+    }
+    return r == MV_OK ? MV_OK : MV_ERROR;
+}
+
+static void fill_rcpts(record *out, const smtp_session *s)
+{
+    size_t i, n = smtp_rcpt_count(s);
+    out->rcpts = calloc(n ? n : 1, sizeof *out->rcpts);
+    if (out->rcpts == NULL) return;
+    for (i = 0; i < n; i++) {
+        const smtp_rcpt *r = smtp_rcpt_at(s, i);
+        int oom = 0;
+        out->rcpts[i].addr = dup_str(r->addr, &oom);
+        if (oom) break;
+        out->rcpts[i].reply = r->reply;
+        out->nrcpt = i + 1;
+    }
+}
+
+/* A connection that sat idle may have been closed by the server (Postfix says 421 and
+ * hangs up after its timeout).  A failure of that sort before the final dot means the
+ * message was not taken, so it is worth one more try on a fresh connection. */
+static int stale(const mv_error *e)
+{
+    return e->kind == MV_E_CLOSED || e->kind == MV_E_IO || e->kind == MV_E_TLS
+        || (e->kind == MV_E_REPLY && e->has_reply && e->reply.code == 421);
+}
+
+static void send_job(mv_async *a, conn *c, const job *j, record *out)
+{
+    int attempt;
+    for (attempt = 0; attempt < 2; attempt++) {
+        int reused = c->s != NULL && c->used;
+        mv_error_clear(&out->err);
+        if (c->s == NULL && open_conn(a, c, &out->err) != MV_OK) {
+            out->state = MV_ASYNC_FAILED;
+            if (out->err.has_reply) out->reply = out->err.reply;
+            return;
+        }
+        if (transact(c, j) == MV_OK) {
+            out->state = MV_ASYNC_SENT;
+            out->reply = *smtp_last_reply(c->s);
+            fill_rcpts(out, c->s);
+            return;
+        }
+        out->err = *smtp_error(c->s);
+        if (out->err.has_reply) out->reply = out->err.reply;
+        out->state = out->err.kind == MV_E_UNCERTAIN ? MV_ASYNC_UNCERTAIN : MV_ASYNC_FAILED;
+        if (out->state == MV_ASYNC_FAILED) fill_rcpts(out, c->s);
+        if (!smtp_is_dead(c->s)) return;
+        drop(a, c);
+        if (out->state == MV_ASYNC_UNCERTAIN || !reused || !stale(&out->err)) return;
+        free_rcpts(out->rcpts, out->nrcpt);
+        out->rcpts = NULL;
+        out->nrcpt = 0;
+        pthread_mutex_lock(&a->mu);
+        attempt += a->abandon;   /* a collector is waiting: no second try */
+        pthread_mutex_unlock(&a->mu);
+    }
+}
+
+static void quit(mv_async *a, conn *c)
+{
+    if (c->s == NULL) return;
+    if (!smtp_is_dead(c->s) && smtp_begin_command(c->s, "QUIT") == MV_OK) {
+        (void)run(c);
+        mv_conn_close_notify(&smtp_pp(c->s)->conn);
+        mv_pp_arm(smtp_pp(c->s));
+        (void)mv_net_flush(c->fd, smtp_pp(c->s));
+    }
+    drop(a, c);
+}
+
+static void *thread_main(void *arg)
+{
+    mv_async *a = arg;
+    conn c = { NULL, -1, 0 };
+    int detached;
+    job *j;
+    mv_error e;
+    mv_error_clear(&e);
+    /* Connect before the first message is queued: it then goes out without the wait. */
+    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        record r;
+        while (a->head == NULL && !a->closing && !a->abandon)
+            pthread_cond_wait(&a->work, &a->mu);
+        if (a->abandon || a->head == NULL) break;
+        j = a->head;
+        a->head = j->next;
+        if (a->head == NULL) a->tail = NULL;
+        pthread_mutex_unlock(&a->mu);
+
+        memset(&r, 0, sizeof r);
+        send_job(a, &c, j, &r);
+
+        pthread_mutex_lock(&a->mu);
+        r.reply.text[sizeof r.reply.text - 1] = '\0';
+        a->recs[j->id - 1] = r;
+        a->pending--;
+        pthread_cond_broadcast(&a->done);
+        pthread_mutex_unlock(&a->mu);
+        free_job(j);
+        pthread_mutex_lock(&a->mu);
+    }
+    /* Whatever is still queued was never sent. */
+    while ((j = a->head) != NULL) {
+        record *r = &a->recs[j->id - 1];
+        a->head = j->next;
+        r->state = MV_ASYNC_FAILED;
+        mv_fail(&r->err, MV_E_CLOSED, "the session was collected before this message "
+                "was sent: message not sent");
+        a->pending--;
+        free_job(j);
+    }
+    a->tail = NULL;
+    {
+        int abandon = a->abandon;
+        pthread_mutex_unlock(&a->mu);
+        if (abandon) drop(a, &c); else quit(a, &c);
+    }
+    pthread_mutex_lock(&a->mu);
+    a->thread_done = 1;
+    detached = a->detached;
+    pthread_cond_broadcast(&a->done);
+    pthread_mutex_unlock(&a->mu);
+    if (detached) free_all(a);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ the caller's side */
+
+mv_async *mv_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e)
+{
+    mv_async *a;
+    smtp_session *probe;
+    pthread_condattr_t ca;
+    /* Every option is checked here, before any thread or byte exists. */
+    probe = smtp_new();
+    if (probe == NULL) { mv_fail(e, MV_E_MEMORY, "out of memory"); return NULL; }
+    if (smtp_configure(probe, o) != MV_OK) {
+        *e = *smtp_error(probe);
+        smtp_free(probe);
+        return NULL;
+    }
+    smtp_free(probe);
+    a = calloc(1, sizeof *a);
+    if (a == NULL) { mv_fail(e, MV_E_MEMORY, "out of memory"); return NULL; }
+    a->fd = -1;
+    a->port = port;
+    a->timeout_ms = timeout_ms;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->work, NULL);
+    pthread_cond_init(&a->done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (copy_opts(&a->opts, o) != 0) {
+        free_all(a);
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return NULL;
+    }
+    if (pthread_create(&a->thread, NULL, thread_main, a) != 0) {
+        free_all(a);
+        mv_fail(e, MV_E_MEMORY, "cannot start the sender thread");
+        return NULL;
+    }
+    return a;
+}
+
+long long mv_async_submit(mv_async *a, const char *from, const char *const *rcpts, size_t n,
+                          const char *data, size_t len, mv_error *e)
+{
+    job *j = calloc(1, sizeof *j);
+    int oom = 0;
+    size_t i;
+    long long id;
+    if (j == NULL) goto oom;
+    j->from = dup_str(from, &oom);
+    j->rcpts = calloc(n ? n : 1, sizeof *j->rcpts);
+    j->data = malloc(len ? len : 1);
+    if (oom || j->rcpts == NULL || j->data == NULL) goto oom;
+    for (i = 0; i < n; i++) {
+        j->rcpts[i] = dup_str(rcpts[i], &oom);
+        if (oom) goto oom;
+        j->nrcpt = i + 1;
+    }
+    memcpy(j->data, data, len);
+    j->len = len;
+    pthread_mutex_lock(&a->mu);
+    if (a->closing || a->abandon || a->thread_done) {
+        pthread_mutex_unlock(&a->mu);
+        free_job(j);
+        mv_fail(e, MV_E_CLOSED, "the session is closing");
+        return -1;
+    }
+    if (a->nrecs == a->caprecs) {
+        size_t cap = a->caprecs ? a->caprecs * 2 : 16;
+        record *nr = realloc(a->recs, cap * sizeof *nr);
+        if (nr == NULL) {
+            pthread_mutex_unlock(&a->mu);
+            goto oom;
+        }
+        a->recs = nr;
+        a->caprecs = cap;
+    }
+    memset(&a->recs[a->nrecs], 0, sizeof a->recs[0]);
+    a->recs[a->nrecs].state = MV_ASYNC_PENDING;
+    id = (long long)++a->nrecs;
+    j->id = id;
+    if (a->tail) a->tail->next = j; else a->head = j;
+    a->tail = j;
+    a->pending++;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+    return id;
+oom:
+    free_job(j);
+    mv_fail(e, MV_E_MEMORY, "out of memory");
+    return -1;
+}
+
+int mv_async_result(mv_async *a, long long id, mv_async_res *out)
+{
+    record *r;
+    size_t i;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&a->mu);
+    if (id < 1 || (size_t)id > a->nrecs) {
+        pthread_mutex_unlock(&a->mu);
+        return -1;
+    }
+    r = &a->recs[id - 1];
+    out->state = r->state;
+    out->reply = r->reply;
+    out->err = r->err;
+    if (r->nrcpt > 0 && (out->rcpts = calloc(r->nrcpt, sizeof *out->rcpts)) != NULL) {
+        for (i = 0; i < r->nrcpt; i++) {
+            int oom = 0;
+            out->rcpts[i].addr = dup_str(r->rcpts[i].addr, &oom);
+            if (oom) break;
+            out->rcpts[i].reply = r->rcpts[i].reply;
+            out->nrcpt = i + 1;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+void mv_async_res_free(mv_async_res *r)
+{
+    free_rcpts(r->rcpts, r->nrcpt);
+    r->rcpts = NULL;
+    r->nrcpt = 0;
+}
+
+static int is_done(mv_async *a, long long id)
+{
+    if (id == 0) return a->pending == 0;
+    return a->recs[id - 1].state != MV_ASYNC_PENDING;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int mv_async_wait(mv_async *a, long long id, int timeout_ms)
+{
+    struct timespec ts;
+    int r = 1;
+    if (timeout_ms >= 0) deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&a->mu);
+    if (id < 0 || (id > 0 && (size_t)id > a->nrecs)) {
+        pthread_mutex_unlock(&a->mu);
+        return -1;
+    }
+    while (!is_done(a, id)) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&a->done, &a->mu);
+        } else if (pthread_cond_timedwait(&a->done, &a->mu, &ts) == ETIMEDOUT) {
+            r = is_done(a, id);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+size_t mv_async_pending(mv_async *a)
+{
+    size_t n;
+    pthread_mutex_lock(&a->mu);
+    n = a->pending;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+void mv_async_close(mv_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->closing = 1;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+}
+
+void mv_async_free(mv_async *a)
+{
+    if (a != NULL) free_all(a);
+}
+
+static int wait_thread(mv_async *a, int ms)
+{
+    struct timespec ts;
+    deadline_in(&ts, ms);
+    while (!a->thread_done)
+        if (pthread_cond_timedwait(&a->done, &a->mu, &ts) == ETIMEDOUT) break;
+    return a->thread_done;
+}
+
+int mv_async_abandon(mv_async *a, int grace_ms)
+{
+    int done;
+    pthread_mutex_lock(&a->mu);
+    a->abandon = 1;
+    pthread_cond_signal(&a->work);
+    done = wait_thread(a, grace_ms);
+    if (!done && a->fd >= 0) {
+        /* Wakes the thread's poll at once: the send in flight fails (or is uncertain). */
+        shutdown(a->fd, SHUT_RDWR);
+        done = wait_thread(a, grace_ms);
+    }
+    if (!done) {
+        a->detached = 1;
+        pthread_detach(a->thread);
+        pthread_mutex_unlock(&a->mu);
+        return 1;
+    }
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    free_all(a);
+    return 0;
+}

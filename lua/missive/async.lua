@@ -1,0 +1,278 @@
+--- Asynchronous SMTP sessions: `smtp.session{..., async = true}`.
+-- `s:send(m)` serialises the message, queues it and returns its id at once; a sender
+-- owns the connection and sends the queue in order.  Outside nginx the sender is a C
+-- thread (it never touches the Lua state); in OpenResty it is an ngx.timer running an
+-- ordinary session over cosockets.  Same API either way:
+--   s:send(m)        -> id, or nil, message, kind
+--   s:status(id)     -> "pending" | "sent" | "failed" | "uncertain", detail
+--                       detail (once done): {accepted, rejected, reply} for "sent", plus
+--                       error and kind for "failed" and "uncertain"
+--   s:wait([id[, seconds]]) -> the state and detail of id (or true for all), or nil,
+--                       "timed out", "timeout"
+--   s:pending()      -> messages queued or in flight
+--   s:close()        -> flushes the queue, QUIT; outcomes stay readable afterwards
+-- A session that is garbage-collected without close() does not send what is still
+-- queued (those end "failed"); call close() or wait().
+-- @module missive.async
+local core = require "missive.core"
+local config = require "missive.config"
+
+local M = {}
+
+local function ngx_() return rawget(_G, "ngx") end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function list(v, field, out)
+  if v == nil then return end
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" then
+    for i = 1, #v do
+      if type(v[i]) ~= "string" then
+        error(("'%s' entry %d is not a string"):format(field, i), 4)
+      end
+      out[#out + 1] = v[i]
+    end
+  else
+    error(("'%s' must be a string or an array of strings"):format(field), 4)
+  end
+end
+
+local function as_email(v)
+  if type(v) ~= "userdata" then return nil end
+  local ok, env = pcall(function() return v.envelope end)
+  if ok and type(env) == "function" then return v end
+  return nil
+end
+
+--- Turns what `send` accepts into from, recipients and the message bytes, so the
+-- sender needs nothing from the caller afterwards.  A source function is drained here.
+-- @return from, rcpts, data, or nil, message, kind
+function M.serialise(msg)
+  local email = as_email(msg)
+  local t = email and {message = email} or msg
+  if type(t) ~= "table" then error("send expects a table or an email", 3) end
+  email = email or as_email(t.message)
+  local from, rcpts, data = t.from, {}, t.data
+  list(t.to, "to", rcpts)
+  list(t.cc, "cc", rcpts)
+  list(t.bcc, "bcc", rcpts)
+  if email then
+    local efrom, erc = email:envelope()
+    from = from or efrom
+    if #rcpts == 0 then rcpts = erc end
+    local err, kind
+    data, err, kind = email:tostring()
+    if not data then return nil, err, kind end
+  end
+  if type(from) ~= "string" then error("send needs 'from'", 3) end
+  if data == nil then error("send needs 'data' or 'message'", 3) end
+  if type(data) == "function" then
+    local parts = {}
+    while true do
+      local chunk = data()
+      if chunk == nil then break end
+      if type(chunk) ~= "string" then
+        error("message source returned a " .. type(chunk) .. ", not a string", 3)
+      end
+      parts[#parts + 1] = chunk
+    end
+    data = table.concat(parts)
+  elseif type(data) ~= "string" then
+    error("'data' must be a string or a source function", 3)
+  end
+  return from, rcpts, data
+end
+
+-- The option defaults of missive.smtp.session, for the thread's own session.
+local function defaults(opts)
+  local o = copy(opts)
+  o.async = nil
+  if o.port == nil then o.port = (o.tls == "implicit") and 465 or 587 end
+  if o.tls == nil then o.tls = (o.port == 465) and "implicit" or "starttls" end
+  if o.timeout == nil then o.timeout = config.timeout end
+  if o.user ~= nil and o.password == nil and o.token == nil then
+    error("option 'user' needs 'password' or 'token'", 3)
+  end
+  return o
+end
+
+------------------------------------------------------------------ native: a C thread
+
+local mt = core.async_mt
+local methods = mt.__index
+
+function methods:send(msg)
+  if self:is_closed() then error("attempt to use a closed session", 2) end
+  local from, rcpts, data = M.serialise(msg)
+  if not from then return nil, rcpts, data end
+  return self:_submit(from, rcpts, data)
+end
+
+function methods:status(id)
+  if type(id) ~= "number" then error("status expects a message id", 2) end
+  return self:_status(id)
+end
+
+function methods:wait(id, seconds)
+  if id ~= nil and type(id) ~= "number" then error("wait expects a message id", 2) end
+  local r = self:_wait(id or 0, seconds)
+  if r == nil then error("no such message id: " .. tostring(id), 2) end
+  if not r then return nil, "timed out waiting for the message to be sent", "timeout" end
+  if id == nil then return true end
+  return self:_status(id)
+end
+
+function methods:pending() return self:_pending() end
+
+function methods:close() return self:_close() end
+
+mt.__close = function(s) s:_close() end
+
+------------------------------------------------------------------ OpenResty: ngx.timer
+
+local Ngx = {}
+Ngx.__index = Ngx
+
+local function ngx_worker(premature, self)
+  local smtp = require "missive.smtp"
+  local s
+  while self.head <= self.tail do
+    local job = self.queue[self.head]
+    local rec = self.records[job.id]
+    if premature then
+      rec.state, rec.detail = "failed", {error = "nginx is shutting down: message not sent",
+                                         kind = "closed", accepted = {}, rejected = {}}
+    else
+      local err, kind, reply
+      if not s then s, err, kind, reply = smtp.session(self.opts) end
+      if not s then
+        rec.state = "failed"
+        rec.detail = {error = err, kind = kind, reply = reply, accepted = {}, rejected = {}}
+      else
+        local res
+        res, err, kind, reply = s:send{from = job.from, to = job.rcpts, data = job.data}
+        if res then
+          rec.state, rec.detail = "sent", res
+        else
+          rec.state = (kind == "uncertain") and "uncertain" or "failed"
+          rec.detail = {error = err, kind = kind, reply = reply, accepted = {}, rejected = {}}
+          if s:_dead() then s:close(); s = nil end
+        end
+      end
+    end
+    self.queue[self.head] = nil
+    self.head = self.head + 1
+    self.pending = self.pending - 1
+  end
+  if s then s:close() end
+  self.running = false
+end
+
+local function ngx_kick(self)
+  if self.running or self.head > self.tail then return true end
+  local ok, err = ngx_().timer.at(0, ngx_worker, self)
+  if not ok then return nil, "cannot start the sender timer: " .. tostring(err), "io" end
+  self.running = true
+  return true
+end
+
+function Ngx:send(msg)
+  if self.closed then error("attempt to use a closed session", 2) end
+  local from, rcpts, data = M.serialise(msg)
+  if not from then return nil, rcpts, data end
+  self.next_id = self.next_id + 1
+  local id = self.next_id
+  self.records[id] = {state = "pending"}
+  self.tail = self.tail + 1
+  self.queue[self.tail] = {id = id, from = from, rcpts = rcpts, data = data}
+  self.pending = self.pending + 1
+  local ok, err, kind = ngx_kick(self)
+  if not ok then
+    self.records[id] = {state = "failed", detail = {error = err, kind = kind,
+                                                    accepted = {}, rejected = {}}}
+    self.queue[self.tail] = nil
+    self.tail = self.tail - 1
+    self.pending = self.pending - 1
+    return nil, err, kind
+  end
+  return id
+end
+
+function Ngx:status(id)
+  if type(id) ~= "number" then error("status expects a message id", 2) end
+  local rec = self.records[id]
+  if not rec then return nil end
+  if rec.state == "pending" then return "pending" end
+  return rec.state, rec.detail
+end
+
+-- Polls with ngx.sleep, so it needs a yieldable phase (content, access, timer...).
+function Ngx:wait(id, seconds)
+  if id ~= nil and (type(id) ~= "number" or not self.records[id]) then
+    error("no such message id: " .. tostring(id), 2)
+  end
+  local ngx = ngx_()
+  local deadline = seconds and (ngx.now() + seconds)
+  while true do
+    if id == nil and self.pending == 0 then return true end
+    if id ~= nil and self.records[id].state ~= "pending" then return self:status(id) end
+    if deadline and ngx.now() >= deadline then
+      return nil, "timed out waiting for the message to be sent", "timeout"
+    end
+    ngx.sleep(0.01)
+  end
+end
+
+function Ngx:pending() return self.pending end
+
+function Ngx:is_closed() return self.closed end
+
+--- Flushes (waiting, so from a yieldable phase) and closes.  The timer says QUIT when
+-- the queue is empty.
+function Ngx:close()
+  if self.closed then return true end
+  self.closed = true
+  self:wait()
+  return true
+end
+
+Ngx.__close = Ngx.close
+Ngx.__tostring = function(self)
+  return self.closed and "smtp.async (closed)" or "smtp.async (ngx.timer)"
+end
+
+local function use_ngx(o)
+  local ngx = ngx_()
+  if o.driver == "native" then return false end
+  if o.socket ~= nil then
+    error("async = true needs the native driver or OpenResty cosockets, not a socket "
+          .. "object", 3)
+  end
+  return o.driver == "cosocket" or (ngx ~= nil and ngx.timer ~= nil
+    and ngx.get_phase ~= nil and ngx.get_phase() ~= "init")
+end
+
+--- Opens an asynchronous session.  Takes the options of missive.smtp.session except
+-- trace and socket.  Option errors are reported here; connection and server errors
+-- (the sender connects in the background) in the status of the messages.
+-- @return the session, or nil, message, kind
+function M.session(opts)
+  if type(opts) ~= "table" then error("smtp.session expects a table of options", 2) end
+  if opts.trace ~= nil then error("option 'trace' is not available with async = true", 2) end
+  local o = defaults(opts)
+  if use_ngx(o) then
+    if o.host == nil then error("option 'host' is required", 2) end
+    o.driver = "cosocket"
+    return setmetatable({opts = o, queue = {}, head = 1, tail = 0, records = {},
+                         next_id = 0, pending = 0, running = false, closed = false}, Ngx)
+  end
+  return core.async_new(o)
+end
+
+return M

@@ -1,0 +1,489 @@
+--- A durable outgoing mail queue on disk (the seeds' spooler; think of Postfix's queue).
+--
+--   local q = assert(missive.spool.open("/var/spool/myapp"))
+--   local id = assert(q:add(msg))         -- on disk (fsync, atomic rename) when it returns
+--   local counts = assert(q:run{host = "mail.example.org", user = ..., password = ...})
+--   q:status(id)  -> "queued" | "sending" | "sent" | "failed" | "uncertain", info
+--   q:list("failed") -> {id, ...};  q:retry(id);  q:remove(id)
+--
+-- Layout: dir/tmp (being written), queued/, sending/ (claimed: "<id>.<pid>", plus
+-- "<id>.<pid>.dot" once the final dot may be on its way), sent/, failed/, uncertain/.
+-- One file per message: a small header (envelope, attempts, last outcome) and the bytes.
+-- Every move is a rename(2) inside one file system, so a message is always in exactly
+-- one place; a claim is a rename too, so any number of processes on the host may drain
+-- one spool at once without sending a message twice.  A claim whose process died is
+-- taken back by the next run: without the ".dot" marker the server never saw the end
+-- of data and the message is queued again; with it the server may have it, so it goes
+-- to uncertain/ for a human to decide (q:retry sends it again).
+-- @module missive.spool
+local core = require "missive.core"
+local smtp = require "missive.smtp"
+local driver = require "missive.driver"
+local async = require "missive.async"
+
+local M = {}
+local Spool = {}
+Spool.__index = Spool
+
+local STATES = {"queued", "sending", "sent", "failed", "uncertain"}
+local FINAL = {sent = true, failed = true, uncertain = true}
+local MAGIC = "missive-spool 1"
+local SLICE = 65536
+local RUN_KEYS = {backoff = true, max_backoff = true, max_age = true, on_result = true,
+                  async = true}
+
+local held = {}      -- claim paths this process holds right now
+local counter = 0
+
+local function mypid() return core.getpid() end
+
+local function next_name()
+  counter = counter + 1
+  return counter
+end
+
+local function new_id()
+  local t = core.time()
+  local sec = math.floor(t)
+  return ("%010d-%06d-%d-%d"):format(sec, math.floor((t - sec) * 1e6), mypid(), next_name())
+end
+
+local function clean(v)
+  return (tostring(v):gsub("%c", " "))
+end
+
+local function encode(meta, data)
+  local h = {MAGIC, "id: " .. meta.id, "from: " .. clean(meta.from)}
+  for _, r in ipairs(meta.to) do h[#h + 1] = "to: " .. clean(r) end
+  for _, k in ipairs {"state", "created", "age_from", "attempts", "next_try", "updated",
+                      "code", "enhanced", "text", "error", "kind"} do
+    if meta[k] ~= nil and meta[k] ~= "" then h[#h + 1] = k .. ": " .. clean(meta[k]) end
+  end
+  for _, r in ipairs(meta.rejected or {}) do h[#h + 1] = "rejected: " .. clean(r) end
+  h[#h + 1] = ""
+  return table.concat(h, "\n") .. "\n" .. data
+end
+
+local NUMERIC = {created = true, age_from = true, attempts = true, next_try = true,
+                 updated = true, code = true}
+
+-- meta, data (data only when want_data), or nil for a missing or foreign file.
+local function read(path, want_data)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  if f:read("*l") ~= MAGIC then f:close(); return nil end
+  local meta = {to = {}, rejected = {}}
+  for line in f:lines() do
+    if line == "" then break end
+    local k, v = line:match("^([%w_]+): ?(.*)$")
+    if k == "to" or k == "rejected" then
+      meta[k][#meta[k] + 1] = v
+    elseif k then
+      meta[k] = NUMERIC[k] and tonumber(v) or v
+    end
+  end
+  local data
+  if want_data then data = f:read("*a") end
+  f:close()
+  if not meta.id or not meta.from then return nil end
+  return meta, data
+end
+
+--- Opens (creating it if need be) the spool in `dir`.
+-- @return the spool, or nil, message, kind
+function M.open(dir)
+  if type(dir) ~= "string" or dir == "" then error("spool.open expects a directory", 2) end
+  dir = dir:gsub("/+$", "")
+  local ok, err, kind = core.mkdir(dir, tonumber("700", 8))
+  if not ok then return nil, err, kind end
+  local dirs = {tmp = dir .. "/tmp"}
+  for _, s in ipairs(STATES) do dirs[s] = dir .. "/" .. s end
+  for _, d in pairs(dirs) do
+    ok, err, kind = core.mkdir(d, tonumber("700", 8))
+    if not ok then return nil, err, kind end
+  end
+  core.fsync_dir(dir)
+  return setmetatable({dir = dir, dirs = dirs}, Spool)
+end
+
+local function fail_io(err)
+  return nil, err, "io"
+end
+
+-- rename + fsync of both directories: the move is durable when this returns.
+local function move(from, to, from_dir, to_dir)
+  local ok, err = os.rename(from, to)
+  if not ok then return nil, err end
+  core.fsync_dir(to_dir)
+  if from_dir ~= to_dir then core.fsync_dir(from_dir) end
+  return true
+end
+
+-- Replaces the file at `path` with new contents, atomically (tmp file, fsync, rename).
+local function rewrite(self, path, meta, data)
+  local tmp = ("%s/%d.%d.%s"):format(self.dirs.tmp, mypid(), next_name(), meta.id)
+  local ok, err = core.write_new(tmp, encode(meta, data))
+  if not ok then return nil, err end
+  ok, err = os.rename(tmp, path)
+  if not ok then os.remove(tmp); return nil, err end
+  return true
+end
+
+local function check_addr(a)
+  return type(a) == "string" and not a:find("%c")
+end
+
+--- Writes a message to the spool.  `m` is what smtp session's send takes (an email
+-- object, or {from, to, cc, bcc, data}); a source function is drained first.  When this
+-- returns the message is on disk (file and directory fsynced).
+-- @return the message id, or nil, message, kind
+function Spool:add(m)
+  local from, rcpts, data = async.serialise(m)
+  if not from then return nil, rcpts, data end
+  if not check_addr(from) then
+    return nil, "from contains a control character (CR, LF, NUL...)", "argument"
+  end
+  if #rcpts == 0 then error("the message has no recipient", 2) end
+  for _, r in ipairs(rcpts) do
+    if not check_addr(r) then
+      return nil, "recipient contains a control character (CR, LF, NUL...)", "argument"
+    end
+  end
+  local now = core.time()
+  local meta = {id = new_id(), from = from, to = rcpts, state = "queued", created = now,
+                age_from = now, attempts = 0, next_try = 0}
+  local tmp = ("%s/%d.%d.%s"):format(self.dirs.tmp, mypid(), next_name(), meta.id)
+  local ok, err = core.write_new(tmp, encode(meta, data))
+  if not ok then return fail_io(err) end
+  ok, err = move(tmp, self.dirs.queued .. "/" .. meta.id, self.dirs.tmp, self.dirs.queued)
+  if not ok then os.remove(tmp); return fail_io(err) end
+  return meta.id
+end
+
+-- Claims queued/<id> for this process: the rename succeeds for one claimer only.
+local function claim(self, id, from_state)
+  local path = ("%s/%s.%d"):format(self.dirs.sending, id, mypid())
+  if not os.rename(self.dirs[from_state or "queued"] .. "/" .. id, path) then return nil end
+  held[path] = true
+  return path
+end
+
+local function markers_of(self, id)
+  local names = core.listdir(self.dirs.sending) or {}
+  local out, prefix = {}, id .. "."
+  for _, n in ipairs(names) do
+    if n:sub(1, #prefix) == prefix and n:match("^[^.]+%.%d+%.dot$") then
+      out[#out + 1] = self.dirs.sending .. "/" .. n
+    end
+  end
+  return out
+end
+
+local function remove_markers(self, id)
+  local list = markers_of(self, id)
+  for _, p in ipairs(list) do os.remove(p) end
+  if #list > 0 then core.fsync_dir(self.dirs.sending) end
+end
+
+-- Moves a claimed message to its next state with the header brought up to date.
+local function finish(self, path, meta, data, state)
+  meta.state = state
+  meta.updated = core.time()
+  local ok, err = rewrite(self, path, meta, data)
+  if ok then
+    if state == "queued" then
+      -- The server's answer was definite: no "maybe delivered" marker may follow it.
+      remove_markers(self, meta.id)
+    end
+    ok, err = move(path, self.dirs[state] .. "/" .. meta.id, self.dirs.sending,
+                   self.dirs[state])
+  end
+  if ok and state ~= "queued" then remove_markers(self, meta.id) end
+  held[path] = nil
+  return ok, err
+end
+
+--- Takes back claims left by processes that died (or by this process's earlier run
+-- that raised): queued again, or uncertain/ when the final dot may have gone out.
+-- q:run does this first; it is safe to call at any time from any process.
+function Spool:recover()
+  local me = mypid()
+  local names = core.listdir(self.dirs.sending) or {}
+  local stale_markers = {}
+  for _, n in ipairs(names) do
+    local id, pid = n:match("^([^.]+)%.(%d+)$")
+    local path = self.dirs.sending .. "/" .. n
+    pid = tonumber(pid)
+    if id and not held[path] and (pid == me or not core.pid_alive(pid)) then
+      -- Take it over first, so two recovering processes never both act on it.
+      local mine = ("%s/%s.%d"):format(self.dirs.sending, id, me)
+      if os.rename(path, mine) then
+        held[mine] = true
+        local meta, data = read(mine, true)
+        if not meta then
+          os.rename(mine, self.dirs.failed .. "/" .. id)
+          held[mine] = nil
+        elseif FINAL[meta.state] then
+          finish(self, mine, meta, data, meta.state)   -- the outcome was already known
+        elseif #markers_of(self, id) > 0 then
+          meta.error = ("the sending process (pid %d) died after the end of data: the "
+            .. "server may have the message"):format(pid)
+          meta.kind = "uncertain"
+          finish(self, mine, meta, data, "uncertain")
+        else
+          meta.state = "queued"
+          move(mine, self.dirs.queued .. "/" .. id, self.dirs.sending, self.dirs.queued)
+          held[mine] = nil
+        end
+      end
+    else
+      local mid, mpid = n:match("^([^.]+)%.(%d+)%.dot$")
+      mpid = tonumber(mpid)
+      if mid and mpid ~= me and not core.pid_alive(mpid) then stale_markers[mid] = true end
+    end
+  end
+  -- A marker outlives its claim only when the process died between the final move and
+  -- the unlink; it is litter once the message is in a final state.
+  for id in pairs(stale_markers) do
+    for _, s in ipairs {"sent", "failed", "uncertain"} do
+      if io.open(self.dirs[s] .. "/" .. id) then remove_markers(self, id); break end
+    end
+  end
+  -- Temporary files of dead writers ("<pid>.<n>.<id>").
+  for _, n in ipairs(core.listdir(self.dirs.tmp) or {}) do
+    local pid = tonumber(n:match("^(%d+)%."))
+    if pid and pid ~= me and not core.pid_alive(pid) then os.remove(self.dirs.tmp .. "/" .. n) end
+  end
+  return true
+end
+
+-- The protocol sequence of missive.smtp's send, with one addition: the ".dot" marker
+-- is on disk before the final dot can leave.
+local function transmit(self, s, path, meta, data, trace)
+  local marker = path .. ".dot"
+  local has8 = data:find("[\128-\255]") and 1 or 0
+  local ok, err, kind, reply = s:_begin_send(meta.from, meta.to, #data, has8)
+  if not ok then return nil, err, kind, reply end
+  local r
+  r, err, kind, reply = driver.drive(s, trace)
+  local pos = 1
+  while r == "data" do
+    if pos <= #data then
+      ok, err, kind = s:_feed(data, pos, pos + SLICE - 1)
+      pos = pos + SLICE
+    else
+      local mok, merr = core.write_new(marker, "")
+      if mok then mok, merr = core.fsync_dir(self.dirs.sending) end
+      if not mok then
+        -- Without the marker a crash could resend: drop the line before the dot.
+        s:_abort()
+        driver.close(s)
+        return nil, "cannot write the spool marker: " .. tostring(merr), "io"
+      end
+      ok, err, kind = s:_feed_end()
+    end
+    if not ok then return nil, err, kind end
+    r, err, kind, reply = driver.drive(s, trace)
+  end
+  if r ~= "done" then return nil, err, kind, reply end
+  return s:_result()
+end
+
+local function set_outcome(meta, err, kind, reply)
+  meta.error, meta.kind = err, kind
+  meta.code, meta.enhanced, meta.text = nil, nil, nil
+  if reply then meta.code, meta.enhanced, meta.text = reply.code, reply.enhanced, reply.text end
+end
+
+-- What an error means for the message: "failed" (never retry), "uncertain" or "retry".
+local function classify(kind, reply)
+  if kind == "uncertain" then return "uncertain" end
+  if kind == "reply" and reply and reply.code >= 500 then return "failed" end
+  if kind == "argument" or kind == "limit" then return "failed" end
+  return "retry"
+end
+
+local function defer(self, path, meta, data, opts)
+  local now = core.time()
+  meta.attempts = (meta.attempts or 0) + 1
+  if now - (meta.age_from or meta.created or now) >= opts.max_age then
+    meta.error = "gave up after " .. meta.attempts .. " attempt(s): " .. tostring(meta.error)
+    return finish(self, path, meta, data, "failed"), "failed"
+  end
+  local delay = math.min(opts.backoff * 2 ^ (meta.attempts - 1), opts.max_backoff)
+  meta.next_try = now + delay
+  return finish(self, path, meta, data, "queued"), "deferred"
+end
+
+local function queued_ids(self)
+  local ids = core.listdir(self.dirs.queued) or {}
+  table.sort(ids)
+  return ids
+end
+
+--- Sends what is due, then returns.  opts: the options of missive.smtp.session (host,
+-- port, tls, user, password, ...) plus backoff (seconds before the first retry of a
+-- temporary failure, doubled each time; default 60), max_backoff (default 3600),
+-- max_age (seconds after which a message that still fails temporarily fails for good;
+-- default 5 days) and on_result (function(id, state, info) called after each message).
+-- One session is reused for every message and reopened after a connection loss.
+-- @return {sent =, failed =, deferred =, uncertain =}, or nil, message, kind[, reply]
+--   when no session could be opened (the message tried is deferred).
+function Spool:run(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("run expects a table of smtp options", 2) end
+  local so, policy = {}, {
+    backoff = opts.backoff or 60, max_backoff = opts.max_backoff or 3600,
+    max_age = opts.max_age or 5 * 86400,
+  }
+  for k, v in pairs(opts) do if not RUN_KEYS[k] then so[k] = v end end
+  local on_result = opts.on_result
+  self:recover()
+  local counts = {sent = 0, failed = 0, deferred = 0, uncertain = 0}
+  local tried, s = {}, nil
+  local run_err
+  local progress = true
+  while progress and not run_err do
+    progress = false
+    for _, id in ipairs(queued_ids(self)) do
+      local head = not tried[id] and read(self.dirs.queued .. "/" .. id)
+      local now = core.time()
+      if head and (head.next_try or 0) <= now then
+        tried[id] = true
+        local path = claim(self, id)
+        local meta, data
+        if path then meta, data = read(path, true) end
+        if meta then
+          progress = true
+          local state, err, kind, reply
+          if now - (meta.age_from or meta.created or now) >= policy.max_age then
+            set_outcome(meta, "too old: not sent within max_age", "limit")
+            finish(self, path, meta, data, "failed")
+            state = "failed"
+          else
+            if not s then s, err, kind, reply = smtp.session(so) end
+            local res
+            if s then res, err, kind, reply = transmit(self, s, path, meta, data, so.trace) end
+            if res then
+              set_outcome(meta, nil, nil, res.reply)
+              for addr, r in pairs(res.rejected) do
+                meta.rejected[#meta.rejected + 1] = addr .. " " .. r.code .. " " .. r.text
+              end
+              finish(self, path, meta, data, "sent")
+              state = "sent"
+            else
+              set_outcome(meta, err, kind, reply)
+              state = classify(kind, reply)
+              if state == "retry" then
+                local _
+                _, state = defer(self, path, meta, data, policy)
+              else
+                finish(self, path, meta, data, state)
+              end
+              if not s then run_err = {err, kind, reply} end
+            end
+            if s and s:_dead() then s:close(); s = nil end
+          end
+          counts[state] = counts[state] + 1
+          if on_result then
+            on_result(id, state == "deferred" and "queued" or state, meta)
+          end
+          if run_err then break end
+        elseif path then
+          -- Not ours to read (foreign file): set it aside for a human.
+          os.rename(path, self.dirs.failed .. "/" .. id)
+          held[path] = nil
+        end
+      end
+    end
+  end
+  if s then s:close() end
+  if run_err then return nil, run_err[1], run_err[2], run_err[3] end
+  return counts
+end
+
+local function info_of(meta, state)
+  local reply
+  if meta.code then reply = {code = meta.code, enhanced = meta.enhanced, text = meta.text or ""} end
+  return {id = meta.id, state = state, from = meta.from, to = meta.to,
+          attempts = meta.attempts, created = meta.created, next_try = meta.next_try,
+          reply = reply, error = meta.error, kind = meta.kind, rejected = meta.rejected}
+end
+
+--- Where a message is: "queued", "sending", "sent", "failed" or "uncertain", and
+-- {id, from, to, attempts, created, next_try, reply, error, kind, rejected}; nil for
+-- an unknown id.
+function Spool:status(id)
+  if type(id) ~= "string" then error("status expects a message id", 2) end
+  for _, s in ipairs {"queued", "sent", "failed", "uncertain"} do
+    local meta = read(self.dirs[s] .. "/" .. id)
+    if meta then return s, info_of(meta, s) end
+  end
+  for _, n in ipairs(core.listdir(self.dirs.sending) or {}) do
+    if n:match("^([^.]+)%.%d+$") == id then
+      local meta = read(self.dirs.sending .. "/" .. n)
+      if meta then return "sending", info_of(meta, "sending") end
+    end
+  end
+  return nil
+end
+
+--- The ids in one state, oldest first.
+function Spool:list(state)
+  if not self.dirs[state] or state == "tmp" then
+    error("list expects queued, sending, sent, failed or uncertain", 2)
+  end
+  local out = {}
+  for _, n in ipairs(core.listdir(self.dirs[state]) or {}) do
+    local id = n
+    if state == "sending" then id = n:match("^([^.]+)%.%d+$") end
+    if id then out[#out + 1] = id end
+  end
+  table.sort(out)
+  return out
+end
+
+--- Queues a failed or uncertain message again (or makes a queued one due now), with a
+-- fresh attempt count and age.  @return true, or nil, message, kind
+function Spool:retry(id)
+  if type(id) ~= "string" then error("retry expects a message id", 2) end
+  for _, state in ipairs {"failed", "uncertain", "queued"} do
+    local path = claim(self, id, state)
+    if path then
+      local meta, data = read(path, true)
+      if not meta then
+        os.rename(path, self.dirs[state] .. "/" .. id)
+        held[path] = nil
+        return nil, "unreadable spool file " .. id, "io"
+      end
+      meta.attempts, meta.next_try, meta.age_from = 0, 0, core.time()
+      set_outcome(meta, nil, nil, nil)
+      meta.rejected = {}
+      remove_markers(self, id)
+      local ok, err = finish(self, path, meta, data, "queued")
+      if not ok then return fail_io(err) end
+      return true
+    end
+  end
+  return nil, "no failed, uncertain or queued message " .. id, "argument"
+end
+
+--- Deletes a message that is not being sent.  @return true, or nil, message, kind
+function Spool:remove(id)
+  if type(id) ~= "string" then error("remove expects a message id", 2) end
+  for _, state in ipairs {"queued", "failed", "uncertain", "sent"} do
+    local path = claim(self, id, state)
+    if path then
+      os.remove(path)
+      held[path] = nil
+      remove_markers(self, id)
+      core.fsync_dir(self.dirs.sending)
+      return true
+    end
+  end
+  return nil, "no message " .. id .. " outside sending/", "argument"
+end
+
+Spool.__tostring = function(self) return "spool (" .. self.dir .. ")" end
+
+return M

@@ -1,0 +1,318 @@
+-- missive.spool: durable queue, claims, outcomes, retries; real Postfix and scripted
+-- servers.
+local core = require "missive.core"
+local spool = require "missive.spool"
+local email = require "missive.email"
+local stack = require "support.stack"
+local scripted = require "support.scripted"
+local util = require "support.util"
+
+local GREET = {send = "220 scripted ESMTP\r\n"}
+local EHLO = {expect = "EHLO"}
+local EHLO_OK = {send = "250 scripted\r\n"}
+
+local function tmpdir()
+  return util.mkdtemp("missive-spool")
+end
+
+local function msg(tag, to)
+  return {from = "alice@localhost", to = to or "bob@localhost",
+          data = "Subject: " .. tag .. "\r\nMessage-ID: <" .. tag .. "@spool.test>\r\n\r\n"
+            .. "body of " .. tag .. "\r\n"}
+end
+
+local function dead_pid()
+  return tonumber((util.capture("sh -c 'echo $$'")))
+end
+
+describe("missive.spool (on disk)", function()
+  local dir, q
+  before_each(function()
+    dir = tmpdir()
+    q = assert(spool.open(dir))
+  end)
+  after_each(function() util.rmtree(dir) end)
+
+  it("adds to queued/ durably: one file, a header and the bytes, nothing left in tmp/", function()
+    local id = assert(q:add(msg("one")))
+    assert.equal("queued", (q:status(id)))
+    assert.same({id}, q:list("queued"))
+    assert.same({}, core.listdir(dir .. "/tmp"))
+    local raw = util.read_file(dir .. "/queued/" .. id)
+    assert.matches("^missive%-spool 1\n", raw)
+    assert.matches("\nto: bob@localhost\n", raw)
+    assert.matches("\n\nSubject: one\r\n", raw)
+    local _, info = q:status(id)
+    assert.same({"bob@localhost"}, info.to)
+    assert.equal(0, info.attempts)
+  end)
+
+  it("takes email objects and source functions; ids sort in order of adding", function()
+    local m = email.new{from = "alice@localhost", to = {"bob@localhost", "carol@localhost"},
+                        subject = "obj", text = "hello"}
+    local id1 = assert(q:add(m))
+    local parts = {"Subject: src\r\n", "\r\n", "chunked\r\n"}
+    local i = 0
+    local id2 = assert(q:add{from = "a@localhost", to = {"b@localhost"},
+                             data = function() i = i + 1; return parts[i] end})
+    assert.same({id1, id2}, q:list("queued"))
+    local _, info = q:status(id1)
+    assert.same({"bob@localhost", "carol@localhost"}, info.to)
+    assert.matches("\n\nSubject: src\r\n\r\nchunked\r\n$", util.read_file(dir .. "/queued/" .. id2))
+  end)
+
+  it("refuses CR or LF in an address", function()
+    local id, err, kind = q:add{from = "a@x\r\nRCPT TO:<evil@x>", to = "b@x", data = "x"}
+    assert.is_nil(id)
+    assert.equal("argument", kind)
+    assert.matches("control character", err)
+    assert.same({}, q:list("queued"))
+  end)
+
+  it("q:remove deletes; q:status of an unknown id is nil", function()
+    local id = assert(q:add(msg("gone")))
+    assert.is_true(q:remove(id))
+    assert.is_nil(q:status(id))
+    assert.is_nil(q:remove(id))
+  end)
+
+  it("a stale claim without the dot marker is queued again", function()
+    local id = assert(q:add(msg("stale")))
+    local pid = dead_pid()
+    assert(os.rename(dir .. "/queued/" .. id, ("%s/sending/%s.%d"):format(dir, id, pid)))
+    assert.equal("sending", (q:status(id)))
+    assert.same({id}, q:list("sending"))
+    q:recover()
+    assert.equal("queued", (q:status(id)))
+    assert.same({}, core.listdir(dir .. "/sending"))
+  end)
+
+  it("a stale claim with the dot marker goes to uncertain/, never back to the queue", function()
+    local id = assert(q:add(msg("maybe")))
+    local pid = dead_pid()
+    local claim = ("%s/sending/%s.%d"):format(dir, id, pid)
+    assert(os.rename(dir .. "/queued/" .. id, claim))
+    assert(core.write_new(claim .. ".dot", ""))
+    q:recover()
+    local state, info = q:status(id)
+    assert.equal("uncertain", state)
+    assert.equal("uncertain", info.kind)
+    assert.matches("died after the end of data", info.error)
+    assert.same({}, core.listdir(dir .. "/sending"))
+    assert.is_true(q:retry(id))
+    assert.equal("queued", (q:status(id)))
+  end)
+
+  it("leaves the claims of live processes alone", function()
+    local id = assert(q:add(msg("live")))
+    local claim = ("%s/sending/%s.%d"):format(dir, id, 1)   -- pid 1 is alive
+    assert(os.rename(dir .. "/queued/" .. id, claim))
+    q:recover()
+    assert.equal("sending", (q:status(id)))
+  end)
+end)
+
+describe("missive.spool against scripted servers", function()
+  local dir, q
+  before_each(function()
+    dir = tmpdir()
+    q = assert(spool.open(dir))
+  end)
+  after_each(function() util.rmtree(dir) end)
+
+  local function run(srv, extra)
+    local o = {host = "127.0.0.1", port = srv.port, tls = "none", timeout = 3, backoff = 0.3}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return q:run(o)
+  end
+
+  it("4xx: deferred with exponential backoff, not due before it, sent once due", function()
+    local id = assert(q:add(msg("later", "b@x.test")))
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM:<alice@localhost>"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO:<b@x.test>"}, {send = "451 4.3.0 try again later\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    local counts = assert(run(srv))
+    srv:finish()
+    assert.same({sent = 0, failed = 0, deferred = 1, uncertain = 0}, counts)
+    local state, info = q:status(id)
+    assert.equal("queued", state)
+    assert.equal(1, info.attempts)
+    assert.equal(451, info.reply.code)
+    assert.near(core.time() + 0.3, info.next_try, 0.3)
+    -- Not due: run returns at once without connecting.
+    assert.same({sent = 0, failed = 0, deferred = 0, uncertain = 0},
+                assert(q:run{host = "127.0.0.1", port = 1, tls = "none", backoff = 0.3}))
+    util.sleep(0.4)
+    local srv2 = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM:<alice@localhost>"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO:<b@x.test>"}, {send = "451 4.3.0 still busy\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    assert.equal(1, assert(run(srv2)).deferred)
+    srv2:finish()
+    local _, info2 = q:status(id)
+    assert.equal(2, info2.attempts)
+    -- The second delay is twice the first.
+    assert.near(core.time() + 0.6, info2.next_try, 0.3)
+  end)
+
+  it("a message past max_age fails for good on its next temporary failure", function()
+    local id = assert(q:add(msg("old", "b@x.test")))
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM"}, {sleep = 1.2}, {send = "421 4.3.2 shutting down\r\n"},
+      {close = true}})
+    local counts = assert(run(srv, {max_age = 1}))
+    srv:finish()
+    assert.equal(1, counts.failed)
+    local state, info = q:status(id)
+    assert.equal("failed", state)
+    assert.matches("gave up after 1 attempt", info.error)
+    assert.equal(421, info.reply.code)
+    -- Already too old when its turn comes: failed without a connection.
+    local id2 = assert(q:add(msg("older", "b@x.test")))
+    util.sleep(0.05)
+    assert.equal(1, assert(q:run{host = "127.0.0.1", port = 1, tls = "none",
+                                 max_age = 0.01}).failed)
+    local _, info2 = q:status(id2)
+    assert.matches("too old", info2.error)
+  end)
+
+  it("5xx: failed/ with the reply, never retried; q:retry queues it again", function()
+    local id = assert(q:add(msg("nope", "b@x.test")))
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO"}, {send = "550 5.1.1 no such user\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    assert.equal(1, assert(run(srv)).failed)
+    srv:finish()
+    local state, info = q:status(id)
+    assert.equal("failed", state)
+    assert.equal(550, info.reply.code)
+    assert.equal("5.1.1", info.reply.enhanced)
+    assert.matches("no such user", info.reply.text)
+    -- Nothing due: no connection attempted.
+    assert.equal(0, assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}).failed)
+    assert.is_true(q:retry(id))
+    assert.equal("queued", (q:status(id)))
+  end)
+
+  it("connection dies after the final dot: uncertain/, not resent by later runs", function()
+    local id = assert(q:add(msg("lost", "b@x.test")))
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"}, {expect = "RCPT TO"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"}, {close = true}})
+    local counts = assert(run(srv))
+    srv:finish()
+    assert.equal(1, counts.uncertain)
+    local state, info = q:status(id)
+    assert.equal("uncertain", state)
+    assert.equal("uncertain", info.kind)
+    assert.same({}, core.listdir(dir .. "/sending"))
+    assert.same({sent = 0, failed = 0, deferred = 0, uncertain = 0},
+                assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}))
+  end)
+
+  it("no server: run returns nil, message, kind and the message waits for its backoff", function()
+    local id = assert(q:add(msg("nobody", "b@x.test")))
+    local srv = scripted.start({{close = true}})
+    srv:finish()  -- the port is free again: nothing listens
+    local ok, err, kind = q:run{host = "127.0.0.1", port = srv.port, tls = "none", backoff = 30}
+    assert.is_nil(ok)
+    assert.equal("io", kind)
+    assert.matches("connect", err)
+    local state, info = q:status(id)
+    assert.equal("queued", state)
+    assert.equal(1, info.attempts)
+    assert.is_true(info.next_try > core.time() + 20)
+  end)
+end)
+
+describe("missive.spool against Postfix #integration", function()
+  local st, dir, q
+  setup(function()
+    assert(stack.available())
+    st = stack.start()
+  end)
+  before_each(function()
+    dir = tmpdir()
+    q = assert(spool.open(dir))
+    stack.clear("bob")
+  end)
+  after_each(function() util.rmtree(dir) end)
+
+  local function subjects(user)
+    local seen = {}
+    for _, m in ipairs(stack.messages(user)) do
+      local s = m:match("\nSubject: ([^\n]+)") or m:match("^Subject: ([^\n]+)")
+      if s then seen[s] = (seen[s] or 0) + 1 end
+    end
+    return seen
+  end
+
+  it("drains over one reused session (STARTTLS + AUTH): sent/ with the reply", function()
+    local ids = {}
+    for i = 1, 5 do ids[i] = assert(q:add(msg("drain-" .. i))) end
+    local ehlos, results = 0, {}
+    local counts = assert(q:run{host = st.hostname, port = st.submission_port, user = "alice",
+      password = "secret", cafile = st.cafile, timeout = 20,
+      trace = function(way, line)
+        if way == "out" and line:find("^EHLO") then ehlos = ehlos + 1 end
+      end,
+      on_result = function(id, state) results[#results + 1] = id .. "=" .. state end})
+    assert.same({sent = 5, failed = 0, deferred = 0, uncertain = 0}, counts)
+    assert.equal(2, ehlos)   -- one session: EHLO before and after STARTTLS
+    assert.equal(5, #results)
+    for _, id in ipairs(ids) do
+      local state, info = q:status(id)
+      assert.equal("sent", state)
+      assert.equal(250, info.reply.code)
+    end
+    assert.same(ids, q:list("sent"))
+    assert(stack.wait_messages("bob", 5, 15))
+    local seen = subjects("bob")
+    for i = 1, 5 do assert.equal(1, seen["drain-" .. i]) end
+  end)
+
+  it("the relay path: the spool hands mail to Postfix on port 25, Postfix delivers", function()
+    local id = assert(q:add(msg("relay-1")))
+    local id2 = assert(q:add(msg("relay-bad", "nosuchuser@localhost")))
+    local counts = assert(q:run{host = st.hostname, port = st.smtp_port, cafile = st.cafile,
+                                tls = "starttls", timeout = 20})
+    assert.equal(1, counts.sent)
+    assert.equal(1, counts.failed)
+    assert.equal("sent", (q:status(id)))
+    local state, info = q:status(id2)
+    assert.equal("failed", state)
+    assert.equal(5, math.floor(info.reply.code / 100))
+    assert(stack.wait_messages("bob", 1, 15))
+    assert.equal(1, subjects("bob")["relay-1"])
+  end)
+
+  it("several processes drain one spool at once: every message delivered exactly once", function()
+    local n = 24
+    for i = 1, n do assert(q:add(msg("multi-" .. i))) end
+    local lua = util.interpreter()
+    local child = util.here .. "/spool_child.lua"
+    local pre = ("package.path=%q package.cpath=%q"):format(package.path, package.cpath)
+    local pids = {}
+    for i = 1, 3 do
+      local cmd = ("%s -e %s %s %s %d %s alice secret >/dev/null 2>&1 & echo $!"):format(
+        lua, util.shquote(pre), util.shquote(child), util.shquote(dir), st.submission_port,
+        util.shquote(st.cafile))
+      pids[i] = tonumber((util.capture("sh -c " .. util.shquote(cmd))))
+    end
+    local deadline = util.now() + 60
+    while util.now() < deadline do
+      local alive = false
+      for _, p in ipairs(pids) do if core.pid_alive(p) then alive = true end end
+      if not alive then break end
+      util.sleep(0.05)
+    end
+    assert.equal(n, #q:list("sent"))
+    assert.same({}, q:list("queued"))
+    assert(stack.wait_messages("bob", n, 20))
+    util.sleep(1)
+    local seen = subjects("bob")
+    for i = 1, n do assert.equal(1, seen["multi-" .. i]) end
+  end)
+end)
