@@ -27,6 +27,7 @@ build = {
                 "csrc/mime_header.c",
                 "csrc/mime_param.c",
                 "csrc/mime_parse.c",
+                "csrc/mv_async.c",
                 "csrc/mv_buf.c",
                 "csrc/mv_conn.c",
                 "csrc/mv_error.c",
@@ -63,5 +64,7 @@ build = {
         ["missive.smtp"] = "lua/missive/smtp.lua",
         ["missive.pop3"] = "lua/missive/pop3.lua",
         ["missive.email"] = "lua/missive/email.lua",
+        ["missive.async"] = "lua/missive/async.lua",
+        ["missive.spool"] = "lua/missive/spool.lua",
     },
 }
