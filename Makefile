@@ -69,10 +69,13 @@ test-c: $(CTESTS)
 test-lua: $(MODULE)
 	BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
-# The whole suite: C unit tests once, then every spec under each Lua in LUA_VERSIONS;
+# The whole suite: C unit tests once, then every spec under each Lua in LUA_VERSIONS
+# (the LuaJIT module is always built: the OpenResty specs load it inside nginx);
 # the last line sums them up as "N passed, N failed".
 test: deps
 	@$(MAKE) --no-print-directory all test-c
+	@for v in $(LUA_VERSIONS) luajit; do \
+	  $(MAKE) --no-print-directory all LUA_VERSION=$$v >/dev/null || exit 1; done
 	@rm -f build/totals; for v in $(LUA_VERSIONS); do \
 	  $(MAKE) --no-print-directory test-one LUA_VERSION=$$v MISSIVE_TOTALS=$(CURDIR)/build/totals \
 	    || true; done; \
