@@ -70,15 +70,23 @@ test-lua: $(MODULE)
 	BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
 # The whole suite: C unit tests once, then every spec under each Lua in LUA_VERSIONS
-# (the LuaJIT module is always built: the OpenResty specs load it inside nginx);
-# the last line sums them up as "N passed, N failed".
+# (the LuaJIT module is always built: the OpenResty specs load it inside nginx), then
+# the hardening runs (HARDENING=0 skips them): the suite under ASan/UBSan, the C tests
+# under valgrind, each fuzz target briefly.  The last line sums it all up as
+# "N passed, N failed".
+HARDENING ?= 1
 test: deps
 	@$(MAKE) --no-print-directory all test-c
 	@for v in $(LUA_VERSIONS) luajit; do \
 	  $(MAKE) --no-print-directory all LUA_VERSION=$$v >/dev/null || exit 1; done
-	@rm -f build/totals; for v in $(LUA_VERSIONS); do \
-	  $(MAKE) --no-print-directory test-one LUA_VERSION=$$v MISSIVE_TOTALS=$(CURDIR)/build/totals \
-	    || true; done; \
+	@rm -f build/totals; T=$(CURDIR)/build/totals; for v in $(LUA_VERSIONS); do \
+	  $(MAKE) --no-print-directory test-one LUA_VERSION=$$v MISSIVE_TOTALS=$$T || true; done; \
+	if [ "$(HARDENING)" = 1 ]; then \
+	  $(MAKE) --no-print-directory hardening-deps || echo "hardening 0 1 0" >>$$T; \
+	  $(MAKE) --no-print-directory test-asan MISSIVE_TOTALS=$$T || true; \
+	  $(MAKE) --no-print-directory test-valgrind MISSIVE_TOTALS=$$T || true; \
+	  $(MAKE) --no-print-directory fuzz-smoke MISSIVE_TOTALS=$$T || true; \
+	fi; \
 	sh tools/summary.sh build/totals $(BUILD)/ctest.counts
 
 test-all: test

@@ -83,14 +83,19 @@ test-asan: $(ASAN_BUILD)/$(LUA)-asan
 	  SANFLAGS="$(ASAN_SANFLAGS)" all
 	@$(ASAN_ENV) $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_CFLAGS)" \
 	  SANFLAGS="$(ASAN_SANFLAGS)" test-c
-	$(ASAN_ENV) BUILD=$(ASAN_BUILD) sh tools/run-specs.sh $(ASAN_BUILD)/$(LUA)-asan
+	@if [ -n "$${MISSIVE_TOTALS:-}" ]; then \
+	  read -r p f <$(ASAN_BUILD)/ctest.counts; echo "asan-C $$p $$f 0" >>"$$MISSIVE_TOTALS"; fi
+	$(ASAN_ENV) BUILD=$(ASAN_BUILD) MISSIVE_LABEL=asan sh tools/run-specs.sh $(ASAN_BUILD)/$(LUA)-asan
 
 # --- valgrind ---------------------------------------------------------------------
 test-valgrind: $(CTESTS)
-	@fail=0; for t in $(CTESTS); do \
+	@fail=0; ok=0; for t in $(CTESTS); do \
 	  echo "valgrind $$t"; \
-	  $(VALGRIND) $(VALGRIND_FLAGS) $$t >/dev/null || { echo "FAIL (valgrind): $$t"; fail=1; }; \
-	done; exit $$fail
+	  if $(VALGRIND) $(VALGRIND_FLAGS) $$t >/dev/null; then ok=$$((ok + 1)); \
+	  else echo "FAIL (valgrind): $$t"; fail=$$((fail + 1)); fi; \
+	done; \
+	if [ -n "$${MISSIVE_TOTALS:-}" ]; then echo "valgrind $$ok $$fail 0" >>"$$MISSIVE_TOTALS"; fi; \
+	[ $$fail -eq 0 ]
 
 # --- libFuzzer ----------------------------------------------------------------------
 # The core is built again with clang (coverage for libFuzzer, ASan, UBSan); each
@@ -114,4 +119,9 @@ fuzz: fuzz-build
 	FUZZ_BUILD=$(FUZZ_BUILD) sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: fuzz-build
-	FUZZ_BUILD=$(FUZZ_BUILD) sh fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS) \
+	  | tee $(FUZZ_BUILD)/smoke.log; \
+	ok=$$(grep -c ', ok$$' $(FUZZ_BUILD)/smoke.log); \
+	bad=$$(( $(words $(FUZZ_TARGETS)) - ok )); \
+	if [ -n "$${MISSIVE_TOTALS:-}" ]; then echo "fuzz $$ok $$bad 0" >>"$$MISSIVE_TOTALS"; fi; \
+	[ $$bad -eq 0 ]

@@ -72,8 +72,9 @@ fi
 
 # Part of a matrix run: hand the counts to the caller, who adds the C tests once.
 if [ -n "${MISSIVE_TOTALS:-}" ]; then
-    echo "$LUA $passed $failed $skipped" >>"$MISSIVE_TOTALS"
-    echo "$LUA: $passed passed, $failed failed, $skipped skipped"
+    label=${MISSIVE_LABEL:-$LUA}
+    echo "$label $passed $failed $skipped" >>"$MISSIVE_TOTALS"
+    echo "$label: $passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
     exit
 fi
