@@ -44,6 +44,14 @@ describe("OpenResty cosockets #openresty #integration", function()
     assert.equal("1 round-trip\n", body)
   end)
 
+  it("async sessions send from an ngx.timer, with the same API", function()
+    stack.clear("bob")
+    local status, body = openresty.get(ng, "/async?n=3")
+    assert.equal(200, status, body)
+    assert.matches("^%d sent sent sent smtp%.async", body)
+    assert(stack.wait_messages("bob", 3, 15))
+  end)
+
   it("keeps answering other requests while 50 sends wait on a slow server", function()
     local delay = 0.4
     local py = io.popen("exec python3 " .. util.here .. "/slow_smtp.py " .. delay .. " 20")

@@ -210,6 +210,25 @@ describe("smtp.session against Postfix #integration", function()
     assert.equal(250, res.reply.code)
   end)
 
+  it("sends through LuaSocket objects (the external driver) with STARTTLS and AUTH",
+     function()
+    stack.clear("bob")
+    local s = assert(open{host = st.host, server_name = st.hostname,
+                          socket = require("socket").tcp})
+    assert.equal("TLSv1.2", s:tls_info().version)
+    local chunk = string.rep("line through luasocket\r\n", 4000)
+    local n = 0
+    local res = assert(s:send{from = "alice@localhost", to = "bob@localhost", data = function()
+      n = n + 1
+      if n == 1 then return "Subject: via luasocket\r\n\r\n" end
+      if n <= 21 then return chunk end
+    end})
+    assert.equal(250, res.reply.code)
+    s:close()
+    local body = delivered_body("bob", "Subject: via luasocket")
+    assert.equal(20 * 4000, select(2, body:gsub("line through luasocket\n", "")))
+  end)
+
   it("closes idempotently and raises on use after close (CHECKLIST 57)", function()
     local s = assert(open())
     assert.is_true(s:close())

@@ -168,7 +168,7 @@ local function ngx_worker(premature, self)
     end
     self.queue[self.head] = nil
     self.head = self.head + 1
-    self.pending = self.pending - 1
+    self.npending = self.npending - 1
   end
   if s then s:close() end
   self.running = false
@@ -191,14 +191,14 @@ function Ngx:send(msg)
   self.records[id] = {state = "pending"}
   self.tail = self.tail + 1
   self.queue[self.tail] = {id = id, from = from, rcpts = rcpts, data = data}
-  self.pending = self.pending + 1
+  self.npending = self.npending + 1
   local ok, err, kind = ngx_kick(self)
   if not ok then
     self.records[id] = {state = "failed", detail = {error = err, kind = kind,
                                                     accepted = {}, rejected = {}}}
     self.queue[self.tail] = nil
     self.tail = self.tail - 1
-    self.pending = self.pending - 1
+    self.npending = self.npending - 1
     return nil, err, kind
   end
   return id
@@ -220,7 +220,7 @@ function Ngx:wait(id, seconds)
   local ngx = ngx_()
   local deadline = seconds and (ngx.now() + seconds)
   while true do
-    if id == nil and self.pending == 0 then return true end
+    if id == nil and self.npending == 0 then return true end
     if id ~= nil and self.records[id].state ~= "pending" then return self:status(id) end
     if deadline and ngx.now() >= deadline then
       return nil, "timed out waiting for the message to be sent", "timeout"
@@ -229,7 +229,7 @@ function Ngx:wait(id, seconds)
   end
 end
 
-function Ngx:pending() return self.pending end
+function Ngx:pending() return self.npending end
 
 function Ngx:is_closed() return self.closed end
 
@@ -270,7 +270,7 @@ function M.session(opts)
     if o.host == nil then error("option 'host' is required", 2) end
     o.driver = "cosocket"
     return setmetatable({opts = o, queue = {}, head = 1, tail = 0, records = {},
-                         next_id = 0, pending = 0, running = false, closed = false}, Ngx)
+                         next_id = 0, npending = 0, running = false, closed = false}, Ngx)
   end
   return core.async_new(o)
 end

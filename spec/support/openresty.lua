@@ -71,6 +71,7 @@ http {
         location = /burst_status {
             content_by_lua_block { require("missive_handlers").burst_status() }
         }
+        location = /async { content_by_lua_block { require("missive_handlers").async() } }
         location = /where { content_by_lua_block { require("missive_handlers").where() } }
     }
 }

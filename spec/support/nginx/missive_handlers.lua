@@ -69,6 +69,27 @@ function _M.burst()
   ngx.say("started ", n)
 end
 
+-- GET /async?n=N: an async session in nginx (ngx.timer sender); waits for all.
+function _M.async()
+  local st = MISSIVE_STACK
+  local n = tonumber(ngx.var.arg_n) or 3
+  local s, err, kind = smtp.session{host = st.host, server_name = st.hostname,
+    port = st.submission_port, user = "alice", password = "secret", cafile = st.cafile,
+    timeout = 10, async = true}
+  if not s then return fail(502, "async session: ", err, " (", kind, ")") end
+  local ids = {}
+  for i = 1, n do
+    ids[i] = assert(s:send{from = "alice@localhost", to = "bob@localhost",
+      data = "Subject: async " .. i .. "\r\n\r\nqueued in nginx\r\n"})
+  end
+  local queued = s:pending()
+  assert(s:wait(nil, 20))
+  local states = {}
+  for i = 1, n do states[i] = (s:status(ids[i])) end
+  s:close()
+  ngx.say(queued, " ", table.concat(states, " "), " ", tostring(s))
+end
+
 function _M.burst_status()
   local dict = ngx.shared.missive_results
   ngx.say(dict:get("ok"), " ", dict:get("fail"), " ", dict:get("last_error"))
