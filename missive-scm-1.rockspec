@@ -48,6 +48,8 @@ build = {
                 "csrc/lua/lasync.c",
                 "csrc/lua/ldriver.c",
                 "csrc/lua/lemail.c",
+                "csrc/lua/lemail_codec.c",
+                "csrc/lua/lemail_set.c",
                 "csrc/lua/lfs.c",
                 "csrc/lua/lpop3.c",
                 "csrc/lua/lsmtp.c",

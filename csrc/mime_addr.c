@@ -191,6 +191,11 @@ static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
             if (words > 0) { *why = "more than one word where an address belongs";
                              goto cleanup; }
             words++;
+            /* A NUL would silently cut the C string short: never guess past it. */
+            if ((x->type == T_QUOTED || x->type == T_DLIT) &&
+                memchr(s + x->off, '\0', x->len) != NULL) {
+                *why = "NUL in the address"; goto cleanup;
+            }
             if (x->type == T_QUOTED && !seen_at) {
                 if (mv_buf_append(&addr, s + x->off - 1, x->len + 2) != 0) goto cleanup;
             } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
@@ -238,14 +243,32 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
 {
     lexer lx;
     tok *t = NULL;
+    char *u = NULL;
     size_t nt = 0, cap = 0;
     int in_group = 0, in_angle = 0, rc = -1, more = 1;
+    if (err != NULL && errsize > 0) err[0] = '\0';
+    if (!wire) {
+        /* A caller's value is one logical line (CHECKLIST 42, 54). */
+        if (memchr(v, '\0', n) != NULL || memchr(v, '\r', n) != NULL ||
+            memchr(v, '\n', n) != NULL) {
+            snprintf(err, errsize, "address list contains CR, LF or NUL");
+            return -1;
+        }
+    } else {
+        /* Unfold first (RFC 5322 2.2.3: drop the CRLF, keep the blank), so that no CR
+         * or LF survives in a quoted local-part, domain literal, comment or name. */
+        size_t i, o = 0;
+        if ((u = malloc(n + 1)) == NULL) goto cleanup;
+        for (i = 0; i < n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
+        u[o] = '\0';
+        v = u;
+        n = o;
+    }
     lx.s = v;
     lx.n = n;
     lx.i = 0;
     lx.wire = wire;
     lx.err = 0;
-    if (err != NULL && errsize > 0) err[0] = '\0';
     while (more) {
         tok cur;
         int end_item = 0;
@@ -319,6 +342,7 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
 cleanup:
     if (rc != 0 && err != NULL && err[0] == '\0') snprintf(err, errsize, "out of memory");
     free(t);
+    free(u);
     return rc;
 }
 

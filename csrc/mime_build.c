@@ -212,6 +212,9 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
         const char *s = strrchr(path, '/');
         base = s != NULL ? s + 1 : path;
     }
+    if (base != NULL && strlen(base) > MV_HDR_MAX_PARAM_VALUE)   /* mv_param_write's cap */
+        return mv_fail(e, MV_E_ARG, "attachment name longer than %d bytes",
+                       MV_HDR_MAX_PARAM_VALUE);
     if (m->natt == m->capatt) {
         size_t nc = m->capatt ? m->capatt * 2 : 4;
         a = realloc(m->att, nc * sizeof *a);
@@ -226,6 +229,7 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
     a->type = dup_str(type != NULL ? type : guess_type(base));
     a->cid = dup_str(cid);
     a->path = dup_str(path);
+    a->part = -1;
     a->is_inline = is_inline || cid != NULL;
     if (path == NULL) {
         a->data = malloc(len ? len : 1);
@@ -434,10 +438,12 @@ cleanup:
     return rc;
 }
 
-static int att_part(mv_mime_source *s, const mv_mime_att *a)
+static int att_part(mv_mime_source *s, mv_mime_att *a)
 {
     mv_buf v, h;
     int rc = -1;
+    /* A parsed attachment is decoded when it is first written out again. */
+    if (a->path == NULL && mv_mime_att_load(s->m, a) != 0) return -1;
     mv_buf_init(&v);
     mv_buf_init(&h);
     if (mv_buf_append_str(&v, a->type) != 0 || mv_param_write(&v, "name", a->raw_name) != 0 ||
@@ -710,7 +716,7 @@ int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_
         if (r == 1) { s->cur++; s->off = 0; s->started = 0; }
     }
     *n = mv_buf_avail(&s->out) < cap ? mv_buf_avail(&s->out) : cap;
-    memcpy(buf, mv_buf_head(&s->out), *n);
+    if (*n > 0) memcpy(buf, mv_buf_head(&s->out), *n);   /* an empty buffer's head may be NULL */
     mv_buf_consume(&s->out, *n);
     return MV_OK;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,15 +16,28 @@ static const char b64_alphabet[] =
 
 /* 0..63 for the alphabet, 64 for '=', 65 for whitespace, 66 for anything else. */
 static unsigned char b64_rev[256];
+/* Encoder: two output characters for every 12-bit input value (8 KB). */
+static unsigned char b64_enc12[4096][2];
+/* Wide decoder: each character's 6 bits pre-shifted to its place in a 4-character group,
+ * so a group is four loads and three ORs; B64_BAD marks anything outside the alphabet. */
+#define B64_BAD 0x80000000u
+static uint32_t b64_dec[4][256];
 static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
 
 static void b64_init(void)
 {
-    int i;
+    int i, j;
     memset(b64_rev, 66, sizeof b64_rev);
     for (i = 0; i < 64; i++) b64_rev[(unsigned char)b64_alphabet[i]] = (unsigned char)i;
     b64_rev['='] = 64;
     b64_rev[' '] = b64_rev['\t'] = b64_rev['\r'] = b64_rev['\n'] = 65;
+    for (i = 0; i < 4096; i++) {
+        b64_enc12[i][0] = (unsigned char)b64_alphabet[i >> 6];
+        b64_enc12[i][1] = (unsigned char)b64_alphabet[i & 63];
+    }
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < 256; i++)
+            b64_dec[j][i] = b64_rev[i] < 64 ? (uint32_t)b64_rev[i] << (18 - 6 * j) : B64_BAD;
 }
 
 size_t mv_b64_encoded_len(size_t n, int wrap)
@@ -33,20 +47,69 @@ size_t mv_b64_encoded_len(size_t n, int wrap)
     return len;
 }
 
+static inline uint64_t load_be64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+           (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+           (uint64_t)p[6] << 8 | p[7];
+#endif
+}
+
+/* Encodes `groups` whole 3-byte groups from in (end: the end of the caller's input, so
+ * 8-byte loads never read past it); returns the new output position. */
+static char *b64_enc_groups(const unsigned char *in, size_t groups, const unsigned char *end,
+                            char *o)
+{
+    /* 6 input bytes -> 8 characters per 64-bit load (two bytes of the load unused). */
+    while (groups >= 4 && (size_t)(end - in) >= 14) {
+        uint64_t a = load_be64(in), b = load_be64(in + 6);
+        memcpy(o + 0, b64_enc12[a >> 52], 2);
+        memcpy(o + 2, b64_enc12[(a >> 40) & 0xfff], 2);
+        memcpy(o + 4, b64_enc12[(a >> 28) & 0xfff], 2);
+        memcpy(o + 6, b64_enc12[(a >> 16) & 0xfff], 2);
+        memcpy(o + 8, b64_enc12[b >> 52], 2);
+        memcpy(o + 10, b64_enc12[(b >> 40) & 0xfff], 2);
+        memcpy(o + 12, b64_enc12[(b >> 28) & 0xfff], 2);
+        memcpy(o + 14, b64_enc12[(b >> 16) & 0xfff], 2);
+        in += 12;
+        o += 16;
+        groups -= 4;
+    }
+    while (groups > 0) {
+        unsigned v = (unsigned)in[0] << 16 | (unsigned)in[1] << 8 | in[2];
+        memcpy(o, b64_enc12[v >> 12], 2);
+        memcpy(o + 2, b64_enc12[v & 0xfff], 2);
+        in += 3;
+        o += 4;
+        groups--;
+    }
+    return o;
+}
+
 size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
 {
     char *o = out;
-    size_t i = 0, col = 0;
-    while (i + 3 <= n) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        if (wrap && col == 76) { *o++ = '\r'; *o++ = '\n'; col = 0; }
-        o[0] = b64_alphabet[v >> 18];
-        o[1] = b64_alphabet[(v >> 12) & 63];
-        o[2] = b64_alphabet[(v >> 6) & 63];
-        o[3] = b64_alphabet[v & 63];
-        o += 4;
-        col += 4;
-        i += 3;
+    size_t i = 0, col = 0, groups = n / 3;
+    const unsigned char *end = in + n;
+    pthread_once(&b64_once, b64_init);
+    if (!wrap) {
+        o = b64_enc_groups(in, groups, end, o);
+        i = groups * 3;
+    } else {
+        /* 19 groups (57 bytes) make one 76-character line. */
+        while (groups > 0) {
+            size_t g = groups < 19 ? groups : 19;
+            if (col == 76) { *o++ = '\r'; *o++ = '\n'; }
+            o = b64_enc_groups(in + i, g, end, o);
+            i += 3 * g;
+            groups -= g;
+            col = 4 * g;
+        }
     }
     if (i < n) {
         unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
@@ -60,15 +123,51 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
     return (size_t)(o - out);
 }
 
-size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects)
+size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects)
 {
+    const unsigned char *in = (const unsigned char *)src;
+    const uint32_t *d0 = b64_dec[0], *d1 = b64_dec[1], *d2 = b64_dec[2], *d3 = b64_dec[3];
     unsigned char *o = out;
     unsigned v = 0;
     int k = 0, bad = 0;
-    size_t i;
+    size_t i = 0;
     pthread_once(&b64_once, b64_init);
-    for (i = 0; i < n; i++) {
-        unsigned c = b64_rev[(unsigned char)in[i]];
+    while (i < n) {
+        unsigned c;
+        if (k == 0) {
+            /* Fast path: whole groups of alphabet characters, 8 at a time. */
+            while (n - i >= 8) {
+                uint32_t a = d0[in[i]] | d1[in[i + 1]] | d2[in[i + 2]] | d3[in[i + 3]];
+                uint32_t b = d0[in[i + 4]] | d1[in[i + 5]] | d2[in[i + 6]] | d3[in[i + 7]];
+                if ((a | b) & B64_BAD) {
+                    /* A line break between groups changes nothing: skip it here. */
+                    if (in[i] == '\r' && in[i + 1] == '\n') { i += 2; continue; }
+                    break;
+                }
+                o[0] = (unsigned char)(a >> 16);
+                o[1] = (unsigned char)(a >> 8);
+                o[2] = (unsigned char)a;
+                o[3] = (unsigned char)(b >> 16);
+                o[4] = (unsigned char)(b >> 8);
+                o[5] = (unsigned char)b;
+                o += 6;
+                i += 8;
+            }
+            if (n - i >= 4) {
+                uint32_t a = d0[in[i]] | d1[in[i + 1]] | d2[in[i + 2]] | d3[in[i + 3]];
+                if (!(a & B64_BAD)) {
+                    o[0] = (unsigned char)(a >> 16);
+                    o[1] = (unsigned char)(a >> 8);
+                    o[2] = (unsigned char)a;
+                    o += 3;
+                    i += 4;
+                    continue;
+                }
+            }
+            if (i >= n) break;
+        }
+        /* One character at a time: line breaks, padding, damage. */
+        c = b64_rev[in[i]];
         if (c < 64) {
             v = v << 6 | c;
             if (++k == 4) {
@@ -91,6 +190,7 @@ size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects)
         } else if (c == 66) {
             bad++;
         }
+        i++;
     }
     if (k == 2) { *o++ = (unsigned char)(v >> 4); bad++; }
     else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
@@ -102,43 +202,110 @@ size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects)
 
 static const char hexdig[] = "0123456789ABCDEF";
 
+/* Bytes that quoted-printable copies as they are wherever they stand on a line (33..126
+ * except '='); blanks and 'F' ("From ") depend on their neighbours. */
+static const unsigned char qp_safe[256] = {
+#define S16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
+    S16(0), S16(0),
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x20: ' ' is 0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1,   /* 0x30: '=' is 0 */
+    S16(1), S16(1), S16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,   /* 0x70: DEL is 0 */
+    S16(0), S16(0), S16(0), S16(0), S16(0), S16(0), S16(0), S16(0)
+#undef S16
+};
+
+#define QP_SEG 16384
+#define QP_ONES 0x0101010101010101ull
+#define QP_HIGHS 0x8080808080808080ull
+
+/* qp_safe plus the space: what the run copier takes (a trailing space is checked after). */
+static unsigned char qp_run[256];
+static pthread_once_t qp_once = PTHREAD_ONCE_INIT;
+
+static void qp_init(void)
+{
+    memcpy(qp_run, qp_safe, sizeof qp_run);
+    qp_run[' '] = 1;
+}
+
 int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out)
 {
     size_t i = 0, col = 0;
-    char tmp[4];
+    pthread_once(&qp_once, qp_init);
     if (mv_buf_reserve(out, n + n / 8 + 16) != 0) return -1;
     while (i < n) {
-        unsigned char c = in[i];
-        size_t w;
-        int lit;
-        if (text && (c == '\n' || c == '\r')) {
-            if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
-            if (mv_buf_append(out, "\r\n", 2) != 0) return -1;
-            col = 0;
-            i++;
-            continue;
-        }
-        lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
-        /* Blanks before a line end (or the end) must be encoded to survive transport. */
-        if ((c == ' ' || c == '\t') &&
-            (i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'))))
-            lit = 0;
-        /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
-         * is mangled by some mboxes: encode its F. */
-        if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
-        if (lit) { tmp[0] = (char)c; w = 1; }
-        else { tmp[0] = '='; tmp[1] = hexdig[c >> 4]; tmp[2] = hexdig[c & 15]; w = 3; }
-        /* Keep room for the soft-break '=' unless this is the last char of the line. */
-        {
-            int last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
+        /* Room for the worst case of one segment: 3 characters per byte plus soft breaks
+         * (one per >= 25 input bytes), so the loop below writes without checks. */
+        size_t seg_end = n - i > QP_SEG ? i + QP_SEG : n;
+        unsigned char *o;
+        if (mv_buf_reserve(out, 4 * (seg_end - i) + 16) != 0) return -1;
+        o = out->data + out->len;
+        while (i < seg_end) {
+            unsigned char c = in[i];
+            int lit, last;
+            size_t w;
+            if (col < 75 && qp_run[c] && (c != 'F' || col != 0)) {
+                /* A run of bytes that stand for themselves (printable ASCII but '=', and
+                 * the space), up to the soft-break column: eight bytes per step. */
+                size_t lim = i + (75 - col), j = i;
+                if (lim > seg_end) lim = seg_end;
+                while (lim - j >= 8) {
+                    uint64_t v;
+                    memcpy(&v, in + j, 8);
+                    if (((v - QP_ONES * 0x20) | (v + QP_ONES) | v |
+                         ((v ^ QP_ONES * '=') - QP_ONES)) & QP_HIGHS)
+                        break;
+                    memcpy(o + (j - i), &v, 8);
+                    j += 8;
+                }
+                while (j < lim && qp_run[in[j]]) { o[j - i] = in[j]; j++; }
+                /* A blank is literal only when something other than a line end follows. */
+                if (in[j - 1] == ' ' && (j == n || (text && (in[j] == '\r' || in[j] == '\n'))))
+                    j--;
+                if (j > i) {
+                    o += j - i;
+                    col += j - i;
+                    i = j;
+                    continue;
+                }
+            }
+            if (text && (c == '\n' || c == '\r')) {
+                if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
+                *o++ = '\r';
+                *o++ = '\n';
+                col = 0;
+                i++;
+                continue;
+            }
+            lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+            /* Blanks before a line end (or the end) must be encoded to survive transport. */
+            last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
+            if ((c == ' ' || c == '\t') && last) lit = 0;
+            /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
+             * is mangled by some mboxes: encode its F. */
+            if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
+            w = lit ? 1 : 3;
+            /* Keep room for the soft-break '=' unless this is the last char of the line. */
             if (col + w > (last ? 76u : 75u)) {
-                if (mv_buf_append(out, "=\r\n", 3) != 0) return -1;
+                o[0] = '=';
+                o[1] = '\r';
+                o[2] = '\n';
+                o += 3;
                 col = 0;
             }
+            if (lit) {
+                *o++ = c;
+            } else {
+                o[0] = '=';
+                o[1] = (unsigned char)hexdig[c >> 4];
+                o[2] = (unsigned char)hexdig[c & 15];
+                o += 3;
+            }
+            col += w;
+            i++;
         }
-        if (mv_buf_append(out, tmp, w) != 0) return -1;
-        col += w;
-        i++;
+        out->len = (size_t)(o - out->data);
     }
     return 0;
 }
@@ -150,6 +317,11 @@ static int hexval(unsigned char c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
+
+/* Bytes the decoder looks at: '=', CR, LF and (RFC 2047 "Q") '_'. */
+static const unsigned char qp_special[256] = {
+    ['='] = 1, ['\r'] = 1, ['\n'] = 1, ['_'] = 1,
+};
 
 static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
 {
@@ -186,6 +358,15 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             *o++ = c;
             line_out = o;
             i++;
+            continue;
+        }
+        if (!qp_special[c]) {
+            /* A run of ordinary bytes in one copy (memmove: decoding in place works). */
+            size_t j = i + 1;
+            while (j < n && !qp_special[in[j]]) j++;
+            memmove(o, in + i, j - i);
+            o += j - i;
+            i = j;
             continue;
         }
         *o++ = (q && c == '_') ? ' ' : c;
@@ -250,13 +431,14 @@ long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *ou
         size_t k = c < 0x80 ? 1 : mv_utf8_seq(p + i, n - i);
         int bad = k == 0 || (controls && (c < 0x20 || c == 0x7f) && c != '\t');
         if (!bad) { i += k; run += k; continue; }
-        if (mv_buf_append(out, p + i - run, run) != 0) return -1;
+        if (run > 0 && mv_buf_append(out, p + i - run, run) != 0) return -1;
         run = 0;
         if (mv_buf_append(out, repl, 3) != 0) return -1;
         fixes++;
         i += k ? k : 1;
     }
-    if (mv_buf_append(out, p + i - run, run) != 0) return -1;
+    /* p may be NULL when n == 0 (an empty buffer): no arithmetic on it then. */
+    if (run > 0 && mv_buf_append(out, p + i - run, run) != 0) return -1;
     return fixes;
 }
 

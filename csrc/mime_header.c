@@ -288,3 +288,18 @@ char *mv_hdr_unfold(const char *v, size_t n)
     if (o != p) memmove(p, o, strlen(o) + 1);
     return p;
 }
+
+int mv_hdr_unfold_decode(const char *v, size_t n, mv_buf *out, int *defects)
+{
+    size_t i, o = 0;
+    int r;
+    char *u = malloc(n + 1);
+    if (u == NULL) return -1;
+    for (i = 0; i < n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
+    i = 0;
+    while (i < o && is_ws((unsigned char)u[i])) i++;
+    while (o > i && is_ws((unsigned char)u[o - 1])) o--;
+    r = mv_hdr_decode_text(u + i, o - i, out, defects);
+    free(u);
+    return r;
+}

@@ -35,6 +35,9 @@ int mv_hdr_write_raw(mv_buf *out, const char *name, const char *v, size_t n);
 int mv_hdr_decode_text(const char *v, size_t n, mv_buf *out, int *defects);
 /* Unfolds (drops CR and LF) and trims blanks; returns a fresh NUL-terminated string. */
 char *mv_hdr_unfold(const char *v, size_t n);
+/* mv_hdr_unfold then mv_hdr_decode_text over the whole length: a NUL in the value becomes
+ * U+FFFD (a defect) instead of cutting the value short.  Returns 0 or -1. */
+int mv_hdr_unfold_decode(const char *v, size_t n, mv_buf *out, int *defects);
 
 /* Address lists. */
 typedef struct mv_addr {
@@ -81,8 +84,11 @@ int mv_params_parse(const char *v, size_t n, mv_params *ps, int *defects);
 void mv_params_free(mv_params *ps);
 const char *mv_params_get(const mv_params *ps, const char *name);
 /* Appends `; name="value"` or, when the value is not plain ASCII or holds '"', '\',
- * ';' or controls, the RFC 2231 form `; name*=utf-8''%..` (split into name*0*, name*1*
- * segments when long). */
+ * ';', "=?" (which a reader would RFC 2047-decode) or controls, the RFC 2231 form
+ * `; name*=utf-8''%..` (split into name*0*, name*1* segments when long, never more
+ * than MV_HDR_MAX_SEGMENTS).  Fails (-1) for a value too long for that (over
+ * MV_HDR_MAX_PARAM_VALUE bytes always fits). */
+#define MV_HDR_MAX_PARAM_VALUE 16384
 int mv_param_write(mv_buf *out, const char *name, const char *value);
 
 #endif

@@ -15,8 +15,9 @@ typedef struct mv_mime_hdr {
 
 typedef struct mv_mime_att {
     char *path;         /* read lazily when serialised, or NULL */
-    unsigned char *data;
-    size_t len;
+    unsigned char *data;    /* NULL for a parsed attachment not yet decoded (part >= 0) */
+    size_t len;             /* the decoded size, known from parse time */
+    long part;          /* parsed: the part decoded on demand from m->raw, else -1 */
     char *name;         /* safe basename (what the default accessor gives) */
     char *raw_name;     /* as given or as found in the message */
     char *type;         /* "application/pdf" */
@@ -107,7 +108,23 @@ int mv_mime_parse(mv_mime_msg *m, const void *p, size_t n, const mv_mime_limits 
  * and advances *pos, or 0 at the end. */
 int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
                         const char **name, size_t *nlen, const char **val, size_t *vlen);
-/* The content of a part with its transfer encoding undone (no charset conversion). */
+/* The content of a part with its transfer encoding undone (no charset conversion).
+ * Returns the number of repairs (defects) or -1 (out of memory). */
 int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out);
+
+/* Receives decoded content piece by piece; a non-zero return stops the walk. */
+typedef int (*mv_mime_each_fn)(void *ctx, const unsigned char *p, size_t n);
+/* The same content as mv_mime_part_content, handed to each() in pieces decoded from
+ * about `piece` input bytes at a time (0: 64 KB), so memory stays bounded by the piece
+ * (CHECKLIST 45).  Returns the number of repairs, -1 when out of memory, -2 when each()
+ * stopped. */
+int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
+                              mv_mime_each_fn each, void *ctx);
+/* An attachment's content (not its path's): its data, or its part decoded now.
+ * mv_mime_att_each returns 0, -1 (out of memory) or -2 (each() stopped);
+ * mv_mime_att_load decodes a parsed attachment into a->data for good. */
+int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
+                     void *ctx);
+int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a);
 
 #endif

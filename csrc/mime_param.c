@@ -261,11 +261,13 @@ static int attr_char(unsigned char c)
 int mv_param_write(mv_buf *out, const char *name, const char *value)
 {
     const unsigned char *p = (const unsigned char *)value;
-    size_t len = strlen(value), i, enc = 0, seg = 0, col;
+    size_t len = strlen(value), i, enc = 0, seg = 0, col, seglen;
     int plain = len <= 60;
     char tmp[16];
+    /* "=?" too: a reader RFC 2047-decodes quoted parameter values (CHECKLIST 43). */
     for (i = 0; i < len && plain; i++)
-        if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\' || p[i] == ';')
+        if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\' || p[i] == ';' ||
+            (p[i] == '=' && p[i + 1] == '?'))
             plain = 0;
     if (plain) {
         if (mv_buf_append(out, "; ", 2) != 0 || mv_buf_append_str(out, name) != 0 ||
@@ -284,10 +286,15 @@ int mv_param_write(mv_buf *out, const char *name, const char *value)
         }
         return 0;
     }
-    /* Long: sections of <= 40 encoded characters; a %XX triplet is never split. */
-    col = 41;
+    /* Long: sections of about 40 encoded characters (a %XX triplet is never split), or
+     * longer ones when 40 would take more sections than a reader keeps
+     * (MV_HDR_MAX_SEGMENTS); past ~900 a section would not fit on a line. */
+    seglen = enc / MV_HDR_MAX_SEGMENTS + 3;
+    if (seglen < 40) seglen = 40;
+    if (seglen > 900) return -1;
+    col = seglen + 1;
     for (i = 0; i < len; i++) {
-        if (col > 40) {
+        if (col > seglen) {
             snprintf(tmp, sizeof tmp, "*%u*=", (unsigned)seg);
             if (mv_buf_append(out, "; ", 2) != 0 || mv_buf_append_str(out, name) != 0 ||
                 mv_buf_append_str(out, tmp) != 0) return -1;

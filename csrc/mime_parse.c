@@ -363,6 +363,105 @@ int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
     return d;
 }
 
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* Where the next piece of an encoded body (from i) may end, at or after `want`: a point
+ * the decoder carries no state across, found by reading the body as it does.  base64:
+ * after a whole 4-character group ('=' restarts the count, as in mv_b64_decode) and not
+ * before a '=' (whose check looks back one byte); quoted-printable: after a hard line
+ * end (a soft break "=[blanks]CRLF" joins lines: blanks before it may be trimmed). */
+static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, size_t want)
+{
+    int k = 0;
+    if (want >= n) return n;
+    if (cte == MV_CTE_QP) {
+        while (i < n) {
+            if (b[i] == '=') {
+                size_t j = i + 1;
+                if (j + 1 < n && is_hex(b[j]) && is_hex(b[j + 1])) { i += 3; continue; }
+                while (j < n && (b[j] == ' ' || b[j] == '\t')) j++;
+                if (j < n && b[j] == '\r' && j + 1 < n && b[j + 1] == '\n') j++;
+                i = j < n && (b[j] == '\r' || b[j] == '\n') ? j + 1 : i + 1;
+                continue;
+            }
+            i++;
+            if ((b[i - 1] == '\r' || b[i - 1] == '\n') && i >= want) return i;
+        }
+        return n;
+    }
+    if (cte != MV_CTE_BASE64) return want;
+    for (; i < n; i++) {
+        unsigned char c = b[i];
+        if (i >= want && k == 0 && c != '=') return i;
+        if (c == '=') k = 0;
+        else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '+' || c == '/') k = (k + 1) & 3;
+    }
+    return n;
+}
+
+int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
+                              mv_mime_each_fn each, void *ctx)
+{
+    const mv_mime_part *pt = &m->parts[idx];
+    const unsigned char *b = m->raw + pt->body_off;
+    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0, i = 0;
+    int d = 0, rc = 0;
+    mv_buf out;
+    if (piece == 0) piece = 65536;
+    mv_buf_init(&out);
+    while (i < n && rc == 0) {
+        size_t j = piece_end(pt->cte, b, n, i, i + piece);
+        if (pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP) {
+            if (each(ctx, b + i, j - i) != 0) rc = -2;
+            i = j;
+            continue;
+        }
+        mv_buf_reset(&out);
+        if (mv_buf_reserve(&out, j - i + 4) != 0) { rc = -1; break; }
+        out.len = pt->cte == MV_CTE_BASE64
+                  ? mv_b64_decode((const char *)b + i, j - i, out.data, &d)
+                  : mv_qp_decode((const char *)b + i, j - i, out.data, &d);
+        if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
+        i = j;
+    }
+    mv_buf_free(&out);
+    return rc != 0 ? rc : d;
+}
+
+static int append_piece(void *ctx, const unsigned char *p, size_t n)
+{
+    return mv_buf_append((mv_buf *)ctx, p, n);
+}
+
+int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
+                     void *ctx)
+{
+    int r;
+    if (a->data != NULL || a->part < 0)
+        return a->len > 0 && each(ctx, a->data, a->len) != 0 ? -2 : 0;
+    r = mv_mime_part_content_each(m, (size_t)a->part, 0, each, ctx);
+    return r < 0 ? r : 0;
+}
+
+int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a)
+{
+    mv_buf b;
+    if (a->data != NULL || a->part < 0) return 0;
+    mv_buf_init(&b);
+    if (mv_buf_reserve(&b, a->len + 1) != 0 || mv_mime_att_each(m, a, append_piece, &b) != 0) {
+        mv_buf_free(&b);
+        return -1;
+    }
+    a->data = b.data;
+    a->len = b.len;
+    a->part = -1;
+    return 0;
+}
+
 static int top_headers(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -386,13 +485,8 @@ static int top_headers(parser *p)
                 if ((k > 0 && mv_buf_append(&v, ", ", 2) != 0) ||
                     mv_addr_format(&v, &l.v[k]) != 0) { mv_addr_list_free(&l); goto oom; }
             mv_addr_list_free(&l);
-        } else {
-            char *u = mv_hdr_unfold(val, vl);
-            int r;
-            if (u == NULL) goto oom;
-            r = mv_hdr_decode_text(u, strlen(u), &v, &d);
-            free(u);
-            if (r != 0) goto oom;
+        } else if (mv_hdr_unfold_decode(val, vl, &v, &d) != 0) {
+            goto oom;
         }
         if (mv_buf_append(&v, "", 1) != 0 || mv_mime_add_header(m, nm, (char *)v.data) != 0)
             goto oom;
@@ -429,6 +523,13 @@ static void crlf_to_lf(mv_buf *b)
     b->len = o;
 }
 
+static int count_piece(void *ctx, const unsigned char *p, size_t n)
+{
+    (void)p;
+    *(size_t *)ctx += n;
+    return 0;
+}
+
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -439,7 +540,8 @@ static int leaves(parser *p)
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        int att, body, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        size_t alen;
         mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
             if (pt->nchildren > 0) continue;
@@ -450,13 +552,21 @@ static int leaves(parser *p)
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
+        att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
+        body = !att && pt->filename == NULL &&
+               ((strcmp(pt->type, "text/plain") == 0 && m->text == NULL) ||
+                (strcmp(pt->type, "text/html") == 0 && m->html == NULL));
+        /* A body is decoded now; an attachment only measured (its size and repairs), in
+         * pieces, and decoded again when its content is asked for. */
         mv_buf_reset(&c);
-        if ((d = mv_mime_part_content(m, i, &c)) < 0) goto oom;
+        alen = 0;
+        d = body ? mv_mime_part_content(m, i, &c)
+                 : mv_mime_part_content_each(m, i, 0, count_piece, &alen);
+        if (d < 0) goto oom;
         if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
                                                          : "invalid quoted-printable kept") != 0)
             goto done;
-        att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
-        if (!att && strcmp(pt->type, "text/plain") == 0 && m->text == NULL && pt->filename == NULL) {
+        if (body && strcmp(pt->type, "text/plain") == 0) {
             mv_buf_reset(&u);
             d = 0;
             if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
@@ -466,7 +576,7 @@ static int leaves(parser *p)
             if (mv_mime_set_body(m, 0, (const char *)u.data, u.len) != 0) goto oom;
             continue;
         }
-        if (!att && strcmp(pt->type, "text/html") == 0 && m->html == NULL && pt->filename == NULL) {
+        if (body) {
             mv_buf_reset(&u);
             d = 0;
             if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
@@ -476,15 +586,16 @@ static int leaves(parser *p)
             if (mv_mime_set_body(m, 1, (const char *)u.data, u.len) != 0) goto oom;
             continue;
         }
-        if (is_msg && pt->nchildren > 0) {
-            mv_buf_reset(&c);
-            if (mv_buf_append(&c, m->raw + pt->body_off, pt->body_end - pt->body_off) != 0)
-                goto oom;
-        }
+        /* (A message/rfc822 with parts has an identity encoding: its content is its
+         * raw body.) */
         mv_error_clear(&ae);
-        if (mv_mime_add_att(m, NULL, c.data, c.len, NULL, NULL, NULL, 0, &ae) != MV_OK) goto oom;
+        if (mv_mime_add_att(m, NULL, "", 0, NULL, NULL, NULL, 0, &ae) != MV_OK) goto oom;
         {
             mv_mime_att *a = &m->att[m->natt - 1];
+            free(a->data);
+            a->data = NULL;
+            a->len = alen;
+            a->part = (long)i;
             free(a->raw_name);
             free(a->name);
             free(a->type);

@@ -12,7 +12,8 @@ static int ctest_passed, ctest_failed;
 
 #define CHECK(cond) do { if (!(cond)) { ctest_failed_checks++; \
     fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
-#define CHECK_MEM(a, alen, b, blen) CHECK((alen) == (blen) && memcmp((a), (b), (alen)) == 0)
+#define CHECK_MEM(a, alen, b, blen) \
+    CHECK((alen) == (blen) && ((alen) == 0 || memcmp((a), (b), (alen)) == 0))
 
 typedef void (*ctest_fn)(void);
 typedef struct { const char *name; ctest_fn fn; } ctest_case;

@@ -79,11 +79,169 @@ static void test_depth_limit(void)
     mv_mime_free(&p);
 }
 
+/* Saved fuzz inputs (fuzz/crashes/fuzz_addr/): folded CRLF, a CR in a comment and a NUL in
+ * a domain literal (CHECKLIST 15, 42, 54). */
+static void test_addr_controls(void)
+{
+    static const char crlf[] = "a@[b\r\n c]";
+    static const char cr[] = "}@/(A`A@----A@----=\r)";
+    static const char nul[] = "M@[aaa\0]";
+    static const char wire_nul[] = "a@[x\0y], ok@example.org";
+    mv_addr_list l = {NULL, 0, 0};
+    char err[128];
+    int d = 0;
+    /* The wire form is unfolded before it is read. */
+    CHECK(mv_addr_parse(crlf, sizeof crlf - 1, 1, &l, &d, NULL, 0) == 0);
+    CHECK(l.n == 1 && strcmp(l.v[0].addr, "a@[b c]") == 0);
+    mv_addr_list_free(&l);
+    CHECK(mv_addr_parse(cr, sizeof cr - 1, 1, &l, &d, NULL, 0) == 0);
+    CHECK(l.n == 1 && l.v[0].name != NULL && strpbrk(l.v[0].name, "\r\n") == NULL);
+    mv_addr_list_free(&l);
+    /* A NUL on the wire makes that mailbox a defect, never a shortened address. */
+    d = 0;
+    CHECK(mv_addr_parse(wire_nul, sizeof wire_nul - 1, 1, &l, &d, NULL, 0) == 0);
+    CHECK(l.n == 1 && strcmp(l.v[0].addr, "ok@example.org") == 0 && d > 0);
+    mv_addr_list_free(&l);
+    /* A caller's value with CR, LF or NUL is refused with a reason. */
+    CHECK(mv_addr_parse(crlf, sizeof crlf - 1, 0, &l, NULL, err, sizeof err) != 0);
+    CHECK(strstr(err, "CR, LF or NUL") != NULL);
+    mv_addr_list_free(&l);
+    CHECK(mv_addr_parse(cr, sizeof cr - 1, 0, &l, NULL, err, sizeof err) != 0);
+    mv_addr_list_free(&l);
+    CHECK(mv_addr_parse(nul, sizeof nul - 1, 0, &l, NULL, err, sizeof err) != 0);
+    CHECK(strstr(err, "NUL") != NULL && l.n == 0);
+    mv_addr_list_free(&l);
+}
+
+/* fuzz/crashes/fuzz_rfc2231/quoted-encoded-word: "=?" in a value is written in the
+ * RFC 2231 form, so a reader does not RFC 2047-decode it (CHECKLIST 43). */
+static void test_param_encoded_word(void)
+{
+    static const char v[] = "000=?=me?B?0=?=me?u-B?";
+    mv_params ps;
+    mv_buf w;
+    int d = 0;
+    mv_buf_init(&w);
+    memset(&ps, 0, sizeof ps);
+    CHECK(mv_buf_append_str(&w, "attachment") == 0);
+    CHECK(mv_param_write(&w, "filename", v) == 0);
+    CHECK(mv_params_parse((const char *)w.data, w.len, &ps, &d) == 0);
+    CHECK(mv_params_get(&ps, "filename") != NULL &&
+          strcmp(mv_params_get(&ps, "filename"), v) == 0);
+    mv_params_free(&ps);
+    mv_buf_free(&w);
+}
+
+/* Found by fuzz_rfc2231 after the fix above: a long value took more RFC 2231 sections
+ * than a reader keeps (MV_HDR_MAX_SEGMENTS), so it came back cut short (CHECKLIST 43,
+ * 53).  Sections now grow instead; a value past what fits is refused. */
+static void test_param_many_segments(void)
+{
+    static const size_t lens[] = { 1, 900, 3000, MV_HDR_MAX_PARAM_VALUE };
+    size_t k;
+    for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        char *v = malloc(lens[k] + 1);
+        mv_params ps;
+        mv_buf w;
+        int d = 0;
+        size_t i;
+        for (i = 0; i < lens[k]; i++) v[i] = "%; =*\"x"[i % 6];
+        v[lens[k]] = '\0';
+        mv_buf_init(&w);
+        memset(&ps, 0, sizeof ps);
+        CHECK(mv_param_write(&w, "filename", v) == 0);
+        CHECK(mv_params_parse((const char *)w.data, w.len, &ps, &d) == 0 && d == 0);
+        CHECK(mv_params_get(&ps, "filename") != NULL &&
+              strcmp(mv_params_get(&ps, "filename"), v) == 0);
+        mv_params_free(&ps);
+        mv_buf_free(&w);
+        free(v);
+    }
+}
+
+/* Empty inputs: no arithmetic on or copy from a NULL buffer (UBSan, FUZZ_UB_STRICT). */
+static void test_empty_buffers(void)
+{
+    mv_buf b, e2;
+    mv_buf_init(&b);
+    mv_buf_init(&e2);
+    CHECK(mv_utf8_sanitize(e2.data, e2.len, 1, &b) == 0 && b.len == 0);
+    CHECK_MEM(b.data, b.len, e2.data, e2.len);
+    mv_buf_free(&b);
+}
+
+static int collect(void *ctx, const unsigned char *p, size_t n)
+{
+    return mv_buf_append((mv_buf *)ctx, p, n);
+}
+
+/* A parsed attachment is measured at parse time and decoded on demand, piece by piece:
+ * for any split size the pieces join to the whole decode, with the same repair count. */
+static void test_lazy_attachment(void)
+{
+    static const char *const alpha[] = {
+        "QUJDRA==ab+/Zz09=\r\n \t!*=",                  /* base64 and damage */
+        "=41=4=ZZ=\r\nab \t\r\n=\n  x\r=3d=\t \n"       /* quoted-printable and damage */
+    };
+    static const char *const cte[] = { "base64", "quoted-printable" };
+    unsigned seed = 12345;
+    int round;
+    for (round = 0; round < 400; round++) {
+        mv_mime_msg m;
+        mv_error e;
+        mv_buf in, whole, pieces;
+        size_t i, len = (size_t)(round % 97) * 3, piece;
+        const char *al = alpha[round & 1];
+        size_t an = strlen(al);
+        int dw;
+        mv_mime_init(&m);
+        mv_error_clear(&e);
+        mv_buf_init(&in);
+        mv_buf_init(&whole);
+        mv_buf_init(&pieces);
+        mv_buf_append_str(&in, "Content-Type: application/octet-stream\r\n"
+                               "Content-Disposition: attachment; filename=a.bin\r\n"
+                               "Content-Transfer-Encoding: ");
+        mv_buf_append_str(&in, cte[round & 1]);
+        mv_buf_append_str(&in, "\r\n\r\n");
+        for (i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            mv_buf_append(&in, al + (seed >> 16) % an, 1);
+        }
+        CHECK(mv_mime_parse(&m, in.data, in.len, NULL, &e) == MV_OK);
+        CHECK(m.natt == 1 && m.att[0].data == NULL && m.att[0].part >= 0);
+        if (m.natt == 1 && m.att[0].part >= 0) {
+            dw = mv_mime_part_content(&m, (size_t)m.att[0].part, &whole);
+            CHECK(whole.len == m.att[0].len);
+            for (piece = 1; piece <= 9; piece++) {
+                mv_buf_reset(&pieces);
+                CHECK(mv_mime_part_content_each(&m, (size_t)m.att[0].part, piece, collect,
+                                                &pieces) == dw);
+                CHECK_MEM(pieces.data, pieces.len, whole.data, whole.len);
+            }
+            mv_buf_reset(&pieces);
+            CHECK(mv_mime_att_each(&m, &m.att[0], collect, &pieces) == 0);
+            CHECK_MEM(pieces.data, pieces.len, whole.data, whole.len);
+            CHECK(mv_mime_att_load(&m, &m.att[0]) == 0);
+            CHECK_MEM(m.att[0].data, m.att[0].len, whole.data, whole.len);
+        }
+        mv_buf_free(&in);
+        mv_buf_free(&whole);
+        mv_buf_free(&pieces);
+        mv_mime_free(&m);
+    }
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
         {"base64", test_b64}, {"quoted-printable", test_qp}, {"addresses", test_addr},
         {"build/parse round trip", test_roundtrip}, {"CHECKLIST 47 depth", test_depth_limit},
+        {"CHECKLIST 42 address controls", test_addr_controls},
+        {"CHECKLIST 43 =? in a parameter", test_param_encoded_word},
+        {"CHECKLIST 43 long parameter sections", test_param_many_segments},
+        {"empty buffers", test_empty_buffers},
+        {"lazy attachment decoding", test_lazy_attachment},
         {NULL, NULL}
     };
     return ctest_run("mime", cases);

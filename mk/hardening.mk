@@ -35,15 +35,14 @@ FUZZ_CC         ?= clang
 FUZZ_BUILD      ?= build/fuzz
 FUZZ_SECONDS    ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
-# NULL + 0 and memcpy(d, NULL, 0) (an empty mv_buf's head) are undefined behaviour in
-# C but harmless with these compilers; they are left out so that the fuzzers reach
-# deeper bugs.  FUZZ_UB_STRICT=1 keeps them (known sites: see fuzz/README).
-FUZZ_UB_STRICT  ?= 0
+# Every UBSan check is on; FUZZ_UB_STRICT=0 would leave out NULL + 0 and
+# memcpy(d, NULL, 0) on empty buffers (fixed where fuzzing found them; fuzz/README).
+FUZZ_UB_STRICT  ?= 1
 FUZZ_UB_SKIP    := $(if $(filter 1,$(FUZZ_UB_STRICT)),,-fno-sanitize=pointer-overflow,nonnull-attribute)
 FUZZ_FLAGS      := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    $(FUZZ_UB_SKIP) -fno-sanitize-recover=undefined -std=c99 -Wall -Wextra \
                    -D_POSIX_C_SOURCE=200809L -I$(MBEDTLS_INCDIR) -Icsrc $(FUZZ_EXTRA_CFLAGS)
-# -DFZ_SKIP_KNOWN: skip the invariants that reported bugs (fuzz/crashes/) still break.
+# FUZZ_EXTRA_CFLAGS: extra flags for the fuzz targets.
 FUZZ_EXTRA_CFLAGS ?=
 FUZZ_TARGETS    := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BINS       := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))

@@ -213,6 +213,62 @@ describe("email CHECKLIST", function()
                              attachments = {{data = "d", name = "a\r\nb"}}}))
   end)
 
+  it("CHECKLIST 42: folded address headers parse without CR, LF or NUL (fuzz)", function()
+    -- fuzz/crashes/fuzz_mime_parse/folded-addr-crlf (less its first byte, the caps flag)
+    local p = assert(email.parse('To: a@[b\r\n c]\r\nFrom: "x\r\n y"@ex.org\r\n' ..
+                                 "Cc: a@b (A\r\n B)\r\nSubject: s\0t\r\n\r\nbody\r\n"))
+    assert.same({"a@[b c]"}, p.to)
+    assert.equal('"x y"@ex.org', p.from)
+    assert.same({{name = "A B", address = "a@b"}}, p:addresses("cc"))
+    assert.equal("s\239\191\189t", p.subject)   -- NUL -> U+FFFD, not a cut
+    for _, h in ipairs(p:headers()) do
+      assert.falsy(h.value:find("[\r\n%z]"), h.name)
+    end
+    for part in p:parts() do
+      for _, h in ipairs(part.headers) do
+        assert.falsy(h.value:find("[\r\n%z]"), h.name)
+        if h.name == "Subject" then assert.equal("s\239\191\189t", h.value) end
+      end
+    end
+    -- A NUL inside a received address drops that mailbox (a defect), never shortens it.
+    local q = assert(email.parse("To: a@[x\0y], ok@example.org\r\n\r\n"))
+    assert.same({"ok@example.org"}, q.to)
+    assert.is_true(#q.defects > 0)
+  end)
+
+  it("CHECKLIST 42: embedded NUL in a Lua string is refused, not cut at", function()
+    local function refused(m, err, kind)
+      assert.is_nil(m); assert.equal("argument", kind); assert.truthy(err)
+    end
+    -- fuzz/crashes/fuzz_addr/nul-in-domain-literal
+    refused(email.new{from = "x@example.org", to = "M@[aaa\0]"})
+    refused(email.new{from = "x@example.org", to = {address = "a@example.org\0evil"}})
+    refused(email.new{from = "x@example.org", to = {name = "A\0B", address = "a@example.org"}})
+    refused(email.new{from = "x@example.org", headers = {["X-A\0B"] = "v"}})
+    refused(email.new{from = "x@example.org", headers = {{"X-A\0B", "v"}}})
+    refused(email.new{from = "x@example.org", subject = "a\0b"})
+    local m = assert(email.new{from = "x@example.org"})
+    refused(m:set_header("X-A\0B", "v"))
+    refused(m:set_header("X-A", "v\0w"))
+    refused(m:add_header("X-A\0B", "v"))
+    refused(m:attach{data = "d", name = "a.txt\0.exe"})
+    refused(m:attach{data = "d", name = "a.txt", type = "text/plain\0x"})
+    refused(m:attach{data = "d", name = "a.png", cid = "c\0d"})
+    refused(m:attach{path = "/etc/hostname\0x"})
+    assert.equal(0, #m.attachments)
+    assert.truthy(m:attach{data = "d\0e", name = "a.bin"})   -- data is binary
+  end)
+
+  it("CHECKLIST 43: a filename holding '=?' survives a round trip unchanged", function()
+    -- fuzz/crashes/fuzz_rfc2231/quoted-encoded-word
+    for _, name in ipairs{"000=?=me?B?0=?=me?u-B?", "=?utf-8?B?ZXZpbC5leGU=?="} do
+      local p, s = roundtrip{from = "a@example.org", to = "b@example.org",
+                              attachments = {{data = "d", name = name}}}
+      assert.equal(name, p.attachments[1].raw_name)
+      assert.falsy(s:find('filename="', 1, true))
+    end
+  end)
+
   it("CHECKLIST 44: boundaries are random, distinct and absent from the parts", function()
     local m = assert(email.new{from = "a@example.org", to = "b@example.org", text = "t",
       html = '<img src="cid:c">', attachments = {{data = "i", name = "i.png", cid = "c"},
@@ -249,6 +305,40 @@ describe("email CHECKLIST", function()
     assert.is_true(longest <= 76)
     assert.is_true(total > 2 * 1024 * 1024)
     os.remove(path)
+  end)
+
+  it("CHECKLIST 45: a parsed attachment is decoded on access and saved in pieces", function()
+    local data = {}
+    for i = 1, 40000 do data[i] = string.char(i % 256, (i * 7) % 256) end
+    data = table.concat(data)   -- 80 KB: more than one 64 KB decoding piece
+    local built = assert(email.new{from = "a@example.org", to = "b@example.org", text = "t",
+                                   attachments = {{data = data, name = "d.bin"},
+                                                  {data = "", name = "empty.bin"}}})
+    local p = assert(email.parse(tostring(built)))
+    local a = p.attachments[1]
+    assert.equal(#data, a.size)
+    assert.equal(data, a.content)
+    assert.equal(data, p.attachments[1].content)      -- decoded again, same bytes
+    assert.equal(0, p.attachments[2].size)
+    assert.equal("", p.attachments[2].content)
+    local path = os.tmpname()
+    assert.is_true(a:save(path))
+    local f = assert(io.open(path, "rb"))
+    assert.equal(data, f:read("*a"))
+    f:close()
+    os.remove(path)
+    -- A changed parsed message is serialised from the model: the content goes along.
+    p.subject = "changed"
+    local q = assert(email.parse(tostring(p)))
+    assert.equal(data, q.attachments[1].content)
+    assert.equal("", q.attachments[2].content)
+    -- Quoted-printable with damage: same content and repairs as a whole decode.
+    local r = assert(email.parse("Content-Type: application/x\r\n" ..
+      "Content-Disposition: attachment; filename=q.txt\r\n" ..
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\nab =\r\n =ZZ c=3D\r\n"))
+    assert.equal("ab  =ZZ c=\r\n", r.attachments[1].content)
+    assert.equal(#"ab  =ZZ c=\r\n", r.attachments[1].size)
+    assert.is_true(#r.defects > 0)
   end)
 
   it("CHECKLIST 46: folding keeps lines short, encoded-words <= 75, round trip exact", function()
