@@ -29,6 +29,7 @@ build = {
                 "csrc/mime_parse.c",
                 "csrc/mv_async.c",
                 "csrc/mv_buf.c",
+                "csrc/mv_castore.c",
                 "csrc/mv_conn.c",
                 "csrc/mv_error.c",
                 "csrc/mv_fs.c",

@@ -1,4 +1,5 @@
 #include "mv_conn.h"
+#include "mv_castore.h"
 #include "mv_tls_compat.h"
 
 #include <stdio.h>
@@ -18,7 +19,7 @@ struct mv_tls {
     mbedtls_ssl_config conf;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt ca;
+    mv_castore *ca;        /* shared, referenced */
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
     int name_only;         /* MV_VERIFY_NAME: only a name mismatch fails */
@@ -29,16 +30,6 @@ struct mv_tls {
 };
 
 static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
-
-/* Where distributions keep the CA bundle; the first readable one wins. */
-static const char *const ca_bundles[] = {
-    "/etc/ssl/certs/ca-certificates.crt",              /* Debian, Ubuntu, Alpine, Arch */
-    "/etc/pki/tls/certs/ca-bundle.crt",                /* Fedora, RHEL */
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/ca-bundle.pem",                          /* openSUSE */
-    "/etc/ssl/cert.pem",                               /* BSDs, macOS */
-    NULL
-};
 
 void mv_conn_init(mv_conn *c)
 {
@@ -58,7 +49,7 @@ static void tls_free(mv_tls *t)
     mbedtls_ssl_config_free(&t->conf);
     mbedtls_ctr_drbg_free(&t->drbg);
     mbedtls_entropy_free(&t->entropy);
-    mbedtls_x509_crt_free(&t->ca);
+    mv_castore_release(t->ca);
     mbedtls_x509_crt_free(&t->own_cert);
     mbedtls_pk_free(&t->own_key);
     free(t);
@@ -114,30 +105,6 @@ static int tls_error(mv_error *e, int ret, const char *what)
     return mv_fail(e, MV_E_TLS, "TLS %s failed: %s", what, buf);
 }
 
-static int load_ca(mv_tls *t, const mv_tls_opts *o, mv_error *e)
-{
-    int ret, i, loaded = 0;
-    const char *env;
-    if (o->cafile != NULL) {
-        ret = mbedtls_x509_crt_parse_file(&t->ca, o->cafile);
-        if (ret < 0) return mv_fail(e, MV_E_CERT, "cannot load cafile %s", o->cafile);
-        loaded = 1;
-    }
-    if (o->capath != NULL) {
-        ret = mbedtls_x509_crt_parse_path(&t->ca, o->capath);
-        if (ret < 0) return mv_fail(e, MV_E_CERT, "cannot load capath %s", o->capath);
-        loaded = 1;
-    }
-    if (loaded) return MV_OK;
-    env = getenv("SSL_CERT_FILE");
-    if (env != NULL && mbedtls_x509_crt_parse_file(&t->ca, env) >= 0) return MV_OK;
-    for (i = 0; ca_bundles[i] != NULL; i++) {
-        if (access(ca_bundles[i], R_OK) == 0
-            && mbedtls_x509_crt_parse_file(&t->ca, ca_bundles[i]) >= 0) return MV_OK;
-    }
-    return mv_fail(e, MV_E_CERT, "no system CA bundle found; pass cafile or capath");
-}
-
 int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_error *e)
 {
     static const char pers[] = "missive";
@@ -157,7 +124,6 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
     mbedtls_ssl_config_init(&t->conf);
     mbedtls_ctr_drbg_init(&t->drbg);
     mbedtls_entropy_init(&t->entropy);
-    mbedtls_x509_crt_init(&t->ca);
     mbedtls_x509_crt_init(&t->own_cert);
     mbedtls_pk_init(&t->own_key);
 
@@ -170,8 +136,9 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
     MV_TLS_SET_MIN_12(&t->conf);
     mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
     if (o->verify == MV_VERIFY_FULL) {
-        if (load_ca(t, o, e) != MV_OK) goto cleanup;
-        mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+        t->ca = mv_castore_get(o->cafile, o->capath, e);
+        if (t->ca == NULL) goto cleanup;
+        mbedtls_ssl_conf_ca_chain(&t->conf, mv_castore_chain(t->ca), NULL);
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     } else if (o->verify == MV_VERIFY_NAME) {
         /* The chain may fail; the name is checked after the handshake. */
