@@ -221,8 +221,26 @@ function stack.wait_messages(user, n, timeout_s)
     end
 end
 
+-- Waits (at most `secs`) until Postfix has nothing in flight: no message in its
+-- incoming, active or maildrop queue.  Deliveries still on their way would otherwise
+-- land after a clear() and be taken for a later spec's message.
+function stack.settle(secs)
+    local info = assert(state.info, "stack.start() first")
+    local spool = info.dir .. "/postfix/spool/"
+    local deadline = util.now() + (secs or 10)
+    repeat
+        local busy = util.capture("find " .. util.shquote(spool .. "incoming") .. " "
+            .. util.shquote(spool .. "active") .. " " .. util.shquote(spool .. "maildrop")
+            .. " -type f 2>/dev/null | head -n 1")
+        if busy == "" then return true end
+        util.sleep(0.05)
+    until util.now() > deadline
+    return false
+end
+
 function stack.clear(user)
     local info = assert(state.info, "stack.start() first")
+    stack.settle()
     local users = {}
     if user then users[1] = user else
         for name in pairs(info.users) do users[#users + 1] = name end
