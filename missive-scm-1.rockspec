@@ -64,6 +64,7 @@ build = {
         ["missive"] = "lua/missive/init.lua",
         ["missive.config"] = "lua/missive/config.lua",
         ["missive.driver"] = "lua/missive/driver.lua",
+        ["missive.message"] = "lua/missive/message.lua",
         ["missive.smtp"] = "lua/missive/smtp.lua",
         ["missive.pop3"] = "lua/missive/pop3.lua",
         ["missive.email"] = "lua/missive/email.lua",

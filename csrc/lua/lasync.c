@@ -11,7 +11,7 @@
  * lua_close unloads this module, the module is then pinned in memory (RTLD_NODELETE).
  * close() (or <close>, or wait()) is how a program makes sure its messages went out. */
 #define _GNU_SOURCE
-#include "bind.h"
+#include "lsmtp.h"
 #include "mv_async.h"
 
 #include <dlfcn.h>
@@ -62,37 +62,9 @@ static int l_async_new(lua_State *L)
     smtp_opts o;
     lasync *u;
     mv_error e;
-    const char *tls;
     int port, timeout_ms;
     luaL_checktype(L, 1, LUA_TTABLE);
-    memset(&o, 0, sizeof o);
-    o.host = mvl_opt_string(L, 1, "host");
-    if (o.host == NULL) luaL_error(L, "option 'host' is required");
-    port = (int)mvl_opt_int(L, 1, "port", 587);
-    if (port <= 0 || port > 65535) luaL_error(L, "option 'port' is out of range");
-    tls = mvl_opt_string(L, 1, "tls");
-    if (tls == NULL || strcmp(tls, "starttls") == 0) o.tls = MV_TLS_STARTTLS;
-    else if (strcmp(tls, "implicit") == 0) o.tls = MV_TLS_IMPLICIT;
-    else if (strcmp(tls, "none") == 0) o.tls = MV_TLS_NONE;
-    else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
-    o.server_name = mvl_opt_string(L, 1, "server_name");
-    o.helo = mvl_opt_string(L, 1, "helo");
-    o.user = mvl_opt_string(L, 1, "user");
-    o.password = mvl_opt_string(L, 1, "password");
-    o.token = mvl_opt_string(L, 1, "token");
-    o.auth = mvl_opt_string(L, 1, "auth");
-    lua_getfield(L, 1, "insecure_auth");
-    o.insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    o.pipelining = mvl_opt_bool(L, 1, "pipelining", 1);
-    o.chunking = mvl_opt_bool(L, 1, "chunking", 0);
-    o.max_data_line = (size_t)mvl_opt_int(L, 1, "max_line_length", 998);
-    o.tls_opts.cafile = mvl_opt_string(L, 1, "cafile");
-    o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
-    o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
-    o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
-    o.tls_opts.verify = mvl_opt_bool(L, 1, "verify", 1);
-    timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
+    mvl_smtp_read_opts(L, 1, &o, &port, &timeout_ms);
 
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);

@@ -2,7 +2,7 @@
  * The sequence (begin, drive, feed the body, result) is in lua/missive/smtp.lua, so it
  * is the same whichever driver moves the bytes, and any yield happens in Lua. */
 #include "ldriver.h"
-#include "smtp.h"
+#include "lsmtp.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,48 +53,54 @@ static int push_ok_or_error(lua_State *L, lsmtp *u, int r)
     return 1;
 }
 
-/* core.smtp_new(opts, external): a configured session, not yet connected.  The option
- * table is already completed with defaults by missive.smtp. */
+/* Reads the SMTP options shared by smtp.session and async sessions from table t
+ * (already completed with defaults by the Lua side).  Wrong types raise. */
+void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeout_ms)
+{
+    const char *tls;
+    memset(o, 0, sizeof *o);
+    o->host = mvl_opt_string(L, t, "host");
+    if (o->host == NULL) luaL_error(L, "option 'host' is required");
+    *port = (int)mvl_opt_int(L, t, "port", 587);
+    if (*port <= 0 || *port > 65535) luaL_error(L, "option 'port' is out of range");
+    tls = mvl_opt_string(L, t, "tls");
+    if (tls == NULL || strcmp(tls, "starttls") == 0) o->tls = MV_TLS_STARTTLS;
+    else if (strcmp(tls, "implicit") == 0) o->tls = MV_TLS_IMPLICIT;
+    else if (strcmp(tls, "none") == 0) o->tls = MV_TLS_NONE;
+    else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
+    o->server_name = mvl_opt_string(L, t, "server_name");
+    o->helo = mvl_opt_string(L, t, "helo");
+    o->user = mvl_opt_string(L, t, "user");
+    o->password = mvl_opt_string(L, t, "password");
+    o->token = mvl_opt_string(L, t, "token");
+    o->auth = mvl_opt_string(L, t, "auth");
+    lua_getfield(L, t, "insecure_auth");
+    o->insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    o->pipelining = mvl_opt_bool(L, t, "pipelining", 1);
+    o->chunking = mvl_opt_bool(L, t, "chunking", 0);
+    o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length", 998);
+    o->tls_opts.cafile = mvl_opt_string(L, t, "cafile");
+    o->tls_opts.capath = mvl_opt_string(L, t, "capath");
+    o->tls_opts.client_cert = mvl_opt_string(L, t, "client_cert");
+    o->tls_opts.client_key = mvl_opt_string(L, t, "client_key");
+    o->tls_opts.verify = mvl_opt_verify(L, t);
+    *timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
+    o->peer_is_loopback = 0;
+}
+
+/* core.smtp_new(opts, external): a configured session, not yet connected. */
 static int l_smtp_new(lua_State *L)
 {
     smtp_opts o;
     lsmtp *u;
-    const char *tls;
     int port, timeout_ms, external;
     luaL_checktype(L, 1, LUA_TTABLE);
     external = lua_toboolean(L, 2);
-    memset(&o, 0, sizeof o);
-    o.host = mvl_opt_string(L, 1, "host");
-    if (o.host == NULL) luaL_error(L, "option 'host' is required");
-    port = (int)mvl_opt_int(L, 1, "port", 587);
-    if (port <= 0 || port > 65535) luaL_error(L, "option 'port' is out of range");
-    tls = mvl_opt_string(L, 1, "tls");
-    if (tls == NULL || strcmp(tls, "starttls") == 0) o.tls = MV_TLS_STARTTLS;
-    else if (strcmp(tls, "implicit") == 0) o.tls = MV_TLS_IMPLICIT;
-    else if (strcmp(tls, "none") == 0) o.tls = MV_TLS_NONE;
-    else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
-    o.server_name = mvl_opt_string(L, 1, "server_name");
-    o.helo = mvl_opt_string(L, 1, "helo");
-    o.user = mvl_opt_string(L, 1, "user");
-    o.password = mvl_opt_string(L, 1, "password");
-    o.token = mvl_opt_string(L, 1, "token");
-    o.auth = mvl_opt_string(L, 1, "auth");
-    lua_getfield(L, 1, "insecure_auth");
-    o.insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    o.pipelining = mvl_opt_bool(L, 1, "pipelining", 1);
-    o.chunking = mvl_opt_bool(L, 1, "chunking", 0);
-    o.max_data_line = (size_t)mvl_opt_int(L, 1, "max_line_length", 998);
-    o.tls_opts.cafile = mvl_opt_string(L, 1, "cafile");
-    o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
-    o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
-    o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
-    o.tls_opts.verify = mvl_opt_verify(L, 1);
-    timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
+    mvl_smtp_read_opts(L, 1, &o, &port, &timeout_ms);
     lua_getfield(L, 1, "trace");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
         luaL_error(L, "option 'trace' must be a function");
-    o.peer_is_loopback = 0;
 
     /* The userdata exists, closed, with its metatable, before anything is acquired. */
     u = mvl_newuserdata(L, sizeof *u);

@@ -15,64 +15,23 @@
 -- queued (those end "failed"); call close() or wait().
 -- @module missive.async
 local core = require "missive.core"
-local config = require "missive.config"
+local message = require "missive.message"
 
 local M = {}
 
 local function ngx_() return rawget(_G, "ngx") end
 
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
-local function list(v, field, out)
-  if v == nil then return end
-  if type(v) == "string" then
-    out[#out + 1] = v
-  elseif type(v) == "table" then
-    for i = 1, #v do
-      if type(v[i]) ~= "string" then
-        error(("'%s' entry %d is not a string"):format(field, i), 4)
-      end
-      out[#out + 1] = v[i]
-    end
-  else
-    error(("'%s' must be a string or an array of strings"):format(field), 4)
-  end
-end
-
-local function as_email(v)
-  if type(v) ~= "userdata" then return nil end
-  local ok, env = pcall(function() return v.envelope end)
-  if ok and type(env) == "function" then return v end
-  return nil
-end
-
 --- Turns what `send` accepts into from, recipients and the message bytes, so the
 -- sender needs nothing from the caller afterwards.  A source function is drained here.
 -- @return from, rcpts, data, or nil, message, kind
 function M.serialise(msg)
-  local email = as_email(msg)
-  local t = email and {message = email} or msg
-  if type(t) ~= "table" then error("send expects a table or an email", 3) end
-  email = email or as_email(t.message)
-  local from, rcpts, data = t.from, {}, t.data
-  list(t.to, "to", rcpts)
-  list(t.cc, "cc", rcpts)
-  list(t.bcc, "bcc", rcpts)
-  if email then
-    local efrom, erc = email:envelope()
-    from = from or efrom
-    if #rcpts == 0 then rcpts = erc end
+  local m = message.read(msg, 2)
+  local data = m.data
+  if m.email then
     local err, kind
-    data, err, kind = email:tostring()
+    data, err, kind = m.email:tostring()
     if not data then return nil, err, kind end
-  end
-  if type(from) ~= "string" then error("send needs 'from'", 3) end
-  if data == nil then error("send needs 'data' or 'message'", 3) end
-  if type(data) == "function" then
+  elseif type(data) == "function" then
     local parts = {}
     while true do
       local chunk = data()
@@ -83,23 +42,8 @@ function M.serialise(msg)
       parts[#parts + 1] = chunk
     end
     data = table.concat(parts)
-  elseif type(data) ~= "string" then
-    error("'data' must be a string or a source function", 3)
   end
-  return from, rcpts, data
-end
-
--- The option defaults of missive.smtp.session, for the thread's own session.
-local function defaults(opts)
-  local o = copy(opts)
-  o.async = nil
-  if o.port == nil then o.port = (o.tls == "implicit") and 465 or 587 end
-  if o.tls == nil then o.tls = (o.port == 465) and "implicit" or "starttls" end
-  if o.timeout == nil then o.timeout = config.timeout end
-  if o.user ~= nil and o.password == nil and o.token == nil then
-    error("option 'user' needs 'password' or 'token'", 3)
-  end
-  return o
+  return m.from, m.rcpts, data
 end
 
 ------------------------------------------------------------------ native: a C thread
@@ -265,7 +209,7 @@ end
 function M.session(opts)
   if type(opts) ~= "table" then error("smtp.session expects a table of options", 2) end
   if opts.trace ~= nil then error("option 'trace' is not available with async = true", 2) end
-  local o = defaults(opts)
+  local o = message.smtp_defaults(opts, 2)
   if use_ngx(o) then
     if o.host == nil then error("option 'host' is required", 2) end
     o.driver = "cosocket"

@@ -6,6 +6,7 @@
 local core = require "missive.core"
 local config = require "missive.config"
 local driver = require "missive.driver"
+local message = require "missive.message"
 
 local M = {}
 local mt = core.smtp_mt
@@ -13,12 +14,6 @@ local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
 
 local SLICE = 65536
-
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
 
 local function drive(s)
   return driver.drive(s, traces[s])
@@ -54,17 +49,7 @@ function M.session(opts)
     error("smtp.session expects a table of options", 2)
   end
   if opts.async then return require("missive.async").session(opts) end
-  local o = copy(opts)
-  if o.port == nil then
-    o.port = (o.tls == "implicit") and 465 or 587
-  end
-  if o.tls == nil then
-    o.tls = (o.port == 465) and "implicit" or "starttls"
-  end
-  if o.timeout == nil then o.timeout = config.timeout end
-  if o.user ~= nil and o.password == nil and o.token == nil then
-    error("option 'user' needs 'password' or 'token'", 2)
-  end
+  local o = message.smtp_defaults(opts, 2)
   local sock = driver.pick_socket(o)
   local s, err, kind = core.smtp_new(o, sock ~= nil)
   if not s then
@@ -84,30 +69,6 @@ function M.session(opts)
     return nil, err, kind, reply
   end
   return s
-end
-
-local function list(v, field, out)
-  if v == nil then return end
-  if type(v) == "string" then
-    out[#out + 1] = v
-  elseif type(v) == "table" then
-    for i = 1, #v do
-      if type(v[i]) ~= "string" then
-        error(("'%s' entry %d is not a string"):format(field, i), 3)
-      end
-      out[#out + 1] = v[i]
-    end
-  else
-    error(("'%s' must be a string or an array of strings"):format(field), 3)
-  end
-end
-
--- An email object (missive.email) knows its envelope and streams itself.
-local function as_email(v)
-  if type(v) ~= "userdata" then return nil end
-  local ok, env = pcall(function() return v.envelope end)
-  if ok and type(env) == "function" then return v end
-  return nil
 end
 
 local function check_open(s)
@@ -158,35 +119,17 @@ local function feed_body(s, data, progress, finish)
   return r, err, kind, reply
 end
 
--- The envelope and body of a message given as an email object or a table.
+-- The envelope and body of a message given as an email object or a table; an email
+-- streams itself, a string's size and 8-bit content are known before MAIL.
 local function normalise(msg, level)
-  local email = as_email(msg)
-  local t = email and {message = email} or msg
-  if type(t) ~= "table" then
-    error("send expects a table or an email", level + 1)
+  local m = message.read(msg, level + 1)
+  if m.email then m.data = m.email:source() end
+  m.size, m.has8 = 0, -1
+  if type(m.data) == "string" then
+    m.size = #m.data
+    m.has8 = core.has_8bit(m.data) and 1 or 0
   end
-  email = email or as_email(t.message)
-  local from, rcpts, data = t.from, {}, t.data
-  list(t.to, "to", rcpts)
-  list(t.cc, "cc", rcpts)
-  list(t.bcc, "bcc", rcpts)
-  if email then
-    local efrom, erc = email:envelope()
-    from = from or efrom
-    if #rcpts == 0 then rcpts = erc end
-    data = email:source()
-  end
-  if type(from) ~= "string" then error("send needs 'from'", level + 1) end
-  if data == nil then error("send needs 'data' or 'message'", level + 1) end
-  local size, has8 = 0, -1
-  if type(data) == "string" then
-    size = #data
-    has8 = core.has_8bit(data) and 1 or 0
-  elseif type(data) ~= "function" then
-    error("'data' must be a string or a source function", level + 1)
-  end
-  return {from = from, rcpts = rcpts, data = data, size = size, has8 = has8,
-          progress = t.progress}
+  return m
 end
 
 --- Sends one message.

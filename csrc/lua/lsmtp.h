@@ -1,0 +1,11 @@
+/* What other bindings take from the smtp.session binding. */
+#ifndef MVL_SMTP_H
+#define MVL_SMTP_H
+
+#include "bind.h"
+#include "smtp.h"
+
+/* The SMTP options of table t; port and timeout (ms) come out separately. */
+void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeout_ms);
+
+#endif

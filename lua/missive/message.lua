@@ -1,0 +1,78 @@
+--- What the senders (missive.smtp, missive.async) share: the option defaults of an
+-- SMTP session and the shapes a message may take.
+-- @module missive.message
+local config = require "missive.config"
+
+local M = {}
+
+function M.copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+--- The SMTP session options with defaults filled in: port 587 with STARTTLS, port 465
+-- means implicit TLS, and the module-wide timeout.
+function M.smtp_defaults(opts, level)
+  local o = M.copy(opts)
+  o.async = nil
+  if o.port == nil then o.port = (o.tls == "implicit") and 465 or 587 end
+  if o.tls == nil then o.tls = (o.port == 465) and "implicit" or "starttls" end
+  if o.timeout == nil then o.timeout = config.timeout end
+  if o.user ~= nil and o.password == nil and o.token == nil then
+    error("option 'user' needs 'password' or 'token'", level + 1)
+  end
+  return o
+end
+
+-- An email object (missive.email) knows its envelope and serialises itself.
+function M.as_email(v)
+  if type(v) ~= "userdata" then return nil end
+  local ok, env = pcall(function() return v.envelope end)
+  if ok and type(env) == "function" then return v end
+  return nil
+end
+
+local function list(v, field, out, level)
+  if v == nil then return end
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" then
+    for i = 1, #v do
+      if type(v[i]) ~= "string" then
+        error(("'%s' entry %d is not a string"):format(field, i), level + 1)
+      end
+      out[#out + 1] = v[i]
+    end
+  else
+    error(("'%s' must be a string or an array of strings"):format(field), level + 1)
+  end
+end
+
+--- Reads a message given as an email object or as {from, to, cc, bcc, data | message,
+-- progress}.  Misuse raises at `level`.
+-- @return {from =, rcpts =, data = (string, function or nil), email =, progress =}
+function M.read(msg, level)
+  level = level + 1
+  local email = M.as_email(msg)
+  local t = email and {message = email} or msg
+  if type(t) ~= "table" then error("send expects a table or an email", level) end
+  email = email or M.as_email(t.message)
+  local m = {from = t.from, rcpts = {}, data = t.data, email = email, progress = t.progress}
+  list(t.to, "to", m.rcpts, level)
+  list(t.cc, "cc", m.rcpts, level)
+  list(t.bcc, "bcc", m.rcpts, level)
+  if email then
+    local efrom, erc = email:envelope()
+    m.from = m.from or efrom
+    if #m.rcpts == 0 then m.rcpts = erc end
+  end
+  if type(m.from) ~= "string" then error("send needs 'from'", level) end
+  if m.data == nil and not email then error("send needs 'data' or 'message'", level) end
+  if m.data ~= nil and type(m.data) ~= "string" and type(m.data) ~= "function" then
+    error("'data' must be a string or a source function", level)
+  end
+  return m
+end
+
+return M
