@@ -273,7 +273,9 @@ describe("pop3 against Dovecot #integration", function()
     end)
     assert.is_false(ok)
     assert.matches("handler failed", err)
-    assert.equal(0, s:_pending())
+    -- Lua 5.4 closes the iterator as the error leaves the loop, which reads the
+    -- replies still owed; before 5.4, close() does it.
+    if _VERSION == "Lua 5.4" then assert.equal(0, s:_pending()) end
     assert.is_true(s:close())
     s = assert(open())
     local left = {}
