@@ -211,12 +211,11 @@ static int l_newindex(lua_State *L)
     return 0;
 }
 
-static int l_set(lua_State *L)
+/* A setter's answer: true, or nil, the message the setter left on the stack,
+ * "argument". */
+static int set_result(lua_State *L, int failed)
 {
-    lemail *e = check_email(L, 1);
-    const char *k = luaL_checkstring(L, 2);
-    lua_settop(L, 3);
-    if (mvl_email_set_field(L, e, k, 3) != 0) {
+    if (failed) {
         mvl_pushfail(L);
         lua_insert(L, -2);
         lua_pushliteral(L, "argument");
@@ -226,20 +225,21 @@ static int l_set(lua_State *L)
     return 1;
 }
 
+static int l_set(lua_State *L)
+{
+    lemail *e = check_email(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_field(L, e, k, 3));
+}
+
 static int l_set_header(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     size_t nl;
     const char *name = luaL_checklstring(L, 2, &nl);
     lua_settop(L, 3);
-    if (mvl_email_set_header(L, e, name, nl, 3, 0) != 0) {
-        mvl_pushfail(L);
-        lua_insert(L, -2);
-        lua_pushliteral(L, "argument");
-        return 3;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 0));
 }
 
 static int l_add_header(lua_State *L)
@@ -249,14 +249,7 @@ static int l_add_header(lua_State *L)
     const char *name = luaL_checklstring(L, 2, &nl);
     luaL_checkstring(L, 3);
     lua_settop(L, 3);
-    if (mvl_email_set_header(L, e, name, nl, 3, 1) != 0) {
-        mvl_pushfail(L);
-        lua_insert(L, -2);
-        lua_pushliteral(L, "argument");
-        return 3;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 1));
 }
 
 static int l_header(lua_State *L)
