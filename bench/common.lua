@@ -23,7 +23,8 @@ function M.out(key, value) io.write(("%s\t%.6g\n"):format(key, value)); io.flush
 -- A message of about `size` bytes: headers and 76-character lines of text.
 function M.message(size)
   local hdr = "From: <a@example.org>\r\nTo: <b@example.org>\r\nSubject: bench\r\n\r\n"
-  local line = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;abcdefghijk"):sub(1, 76) .. "\r\n"
+  local line = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;abcdefghijk")
+    :sub(1, 76) .. "\r\n"
   local n = math.floor((size - #hdr) / #line)
   return hdr .. line:rep(n)
 end

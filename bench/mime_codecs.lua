@@ -18,7 +18,9 @@ for i = 1, SIZE / 1000 do
   parts[i] = string.char(table.unpack and table.unpack(t) or unpack(t))
 end
 local bin = table.concat(parts)
-local words = {"the ", "quick ", "brown ", "fox ", "jumps ", "over ", "lazy ", "dog, ", "and ", "then ", "some ", "more ", "words. ", "text ", "with ", "a ", "line ", "of ", "prose ", "in ", "it ", "is ", "fine ", "here, ", "\n", "\n", "caf\233 ", "x = y "}
+local words = {"the ", "quick ", "brown ", "fox ", "jumps ", "over ", "lazy ", "dog, ", "and ",
+               "then ", "some ", "more ", "words. ", "text ", "with ", "a ", "line ", "of ",
+               "prose ", "in ", "it ", "is ", "fine ", "here, ", "\n", "\n", "caf\233 ", "x = y "}
 parts = {}
 local n = 0
 while n < SIZE do

@@ -3,14 +3,14 @@
 # Run by `make bench` (BUILD=build/lua5.4).  Every figure is the median of several
 # runs; results go to bench/results/raw.tsv, then bench/report.lua prints the table and
 # writes bench/results/latest.md.  Never part of `make test`; asserts no timing.
-# Knobs: BENCH_RUNS (3), BENCH_QUICK=1 (smaller counts), BENCH_ONLY="smtp pop3 mime mem".
+# Knobs: BENCH_RUNS (5), BENCH_QUICK=1 (smaller counts), BENCH_ONLY="smtp pop3 mime mem sess".
 set -u
 LUA=${1:-lua5.4}
 BUILD=${BUILD:-build/lua5.4}
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
-RUNS=${BENCH_RUNS:-3}
-ONLY=${BENCH_ONLY:-"smtp pop3 mime mem"}
+RUNS=${BENCH_RUNS:-5}
+ONLY=${BENCH_ONLY:-"smtp pop3 mime mem sess"}
 PY=$(python3 -c 'import sys; print(sys.executable)')   # resolve the pyenv shim once
 export LUA_PATH="$ROOT/?.lua;$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$ROOT/$BUILD/?.so;;"
@@ -44,52 +44,93 @@ QUICK=${BENCH_QUICK:-0}
 N10K=2000; N1M=50; NCURL=500
 [ "$QUICK" = 1 ] && { N10K=500; N1M=10; NCURL=100; }
 
+# The throwaway mail stack (instance 9): Dovecot for POP3, its CA and server certificate
+# for every TLS terminator below.
+STACK=0
+case " $ONLY " in *" smtp "*|*" pop3 "*|*" mem "*|*" sess "*)
+    if MAILSTACK_INSTANCE=9 bash spec/support/mailstack.sh start "$WORK/stack" >/dev/null 2>>"$WORK/errors.log"; then
+        . "$WORK/stack/mailstack.env"; STACK=1
+        CERT="$MAILSTACK_DIR/tls/server.crt"; KEY="$MAILSTACK_DIR/tls/server.key"
+    else
+        echo "  mail stack did not start (see errors): TLS, POP3 and memory rows skipped"
+    fi
+;; esac
+
 # ------------------------------------------------------------------- SMTP
-case " $ONLY " in *" smtp "*)
-echo "SMTP to smtp-sink (loopback, one session, median of $RUNS)"
-SP=${BENCH_SINK_PORT:-12925}; SNP=$((SP + 1))
+SP=${BENCH_SINK_PORT:-12925}; SNP=$((SP + 1)); STP=$((SP + 2)); STNP=$((SP + 3))
+case " $ONLY " in *" smtp "*|*" mem "*)
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:$SP 1000 >/dev/null 2>&1 & SINK_PIDS="$SINK_PIDS $!"
 /usr/sbin/smtp-sink -p -u nobody 127.0.0.1:$SNP 1000 >/dev/null 2>&1 & SINK_PIDS="$SINK_PIDS $!"
+# smtp-sink has no TLS: stunnel4 terminates implicit TLS in front of both sinks
+TLSOK=0
+if [ $STACK = 1 ] && command -v stunnel4 >/dev/null 2>&1; then
+    cat > "$WORK/stunnel.conf" <<EOC
+foreground = yes
+pid =
+debug = 2
+[pipe]
+accept = 127.0.0.1:$STP
+connect = 127.0.0.1:$SP
+cert = $CERT
+key = $KEY
+[nopipe]
+accept = 127.0.0.1:$STNP
+connect = 127.0.0.1:$SNP
+cert = $CERT
+key = $KEY
+EOC
+    stunnel4 "$WORK/stunnel.conf" >/dev/null 2>>"$WORK/errors.log" & SINK_PIDS="$SINK_PIDS $!"
+    TLSOK=1
+fi
 sleep 0.3
-for spec in "pipe $SP" "nopipe $SNP"; do
-    set -- $spec; tag=$1; port=$2
+;; esac
+case " $ONLY " in *" smtp "*)
+echo "SMTP to smtp-sink (loopback, one session, median of $RUNS)"
+for spec in "pipe $SP plain" "nopipe $SNP plain" "pipe $STP tls" "nopipe $STNP tls"; do
+    set -- $spec; tag=$1; port=$2; tr=$3
+    [ $tr = tls ] && [ $TLSOK = 0 ] && continue
+    ca=""; k="$tag"; [ $tr = tls ] && { ca="$MAILSTACK_CA"; k="tls.$tag"; }
     for sz in 10k 1m; do
         if [ $sz = 10k ]; then n=$N10K; bytes=10240; else n=$N1M; bytes=1048576; fi
-        run $PY bench/smtp_peers.py raw 127.0.0.1 $port $n $bytes $RUNS "smtp.$tag.$sz.raw"
-        run $LUA bench/smtp_missive.lua 127.0.0.1 $port $n $bytes $RUNS "smtp.$tag.$sz.missive"
-        run $LUA bench/smtp_missive.lua 127.0.0.1 $port $n $bytes $RUNS "smtp.$tag.$sz.missive-src" source
-        run $PY bench/smtp_peers.py smtplib 127.0.0.1 $port $n $bytes $RUNS "smtp.$tag.$sz.smtplib"
-        # LuaSocket stalls ~40 ms per message (delayed ACK): fewer messages, same rate
-        nl=100; [ $sz = 1m ] && nl=10
-        run $LUA bench/smtp_luasocket.lua 127.0.0.1 $port $nl $bytes $RUNS "smtp.$tag.$sz.luasocket"
-        # smtp-source: -d keeps one session, it waits for each reply (no pipelining)
-        for _ in $(seq "$RUNS"); do
-            t0=$(now)
-            /usr/sbin/smtp-source -s 1 -d -m $n -l $bytes -f a@example.org -t b@example.org 127.0.0.1:$port >/dev/null 2>&1
-            t1=$(now)
-            echo "$n $t0 $t1" | awk '{print $1/($3-$2)}'
-        done | med | { read -r v; rec "smtp.$tag.$sz.smtp-source" "$v"; }
+        run $PY bench/smtp_peers.py raw 127.0.0.1 $port $n $bytes $RUNS "smtp.$k.$sz.raw" $ca
+        run $LUA bench/smtp_missive.lua 127.0.0.1 $port $n $bytes $RUNS "smtp.$k.$sz.missive" string $ca
+        run $LUA bench/smtp_missive.lua 127.0.0.1 $port $n $bytes $RUNS "smtp.$k.$sz.missive-batch" batch $ca
+        run $LUA bench/smtp_missive.lua 127.0.0.1 $port $n $bytes $RUNS "smtp.$k.$sz.missive-src" source $ca
+        run $PY bench/smtp_peers.py smtplib 127.0.0.1 $port $n $bytes $RUNS "smtp.$k.$sz.smtplib" $ca
+        if [ $tr = plain ]; then
+            # LuaSocket stalls ~40 ms per message (delayed ACK): fewer messages, same rate
+            nl=100; [ $sz = 1m ] && nl=10
+            run $LUA bench/smtp_luasocket.lua 127.0.0.1 $port $nl $bytes $RUNS "smtp.$k.$sz.luasocket"
+            # smtp-source: -d keeps one session, it waits for each reply (no pipelining)
+            for _ in $(seq "$RUNS"); do
+                t0=$(now)
+                /usr/sbin/smtp-source -s 1 -d -m $n -l $bytes -f a@example.org -t b@example.org 127.0.0.1:$port >/dev/null 2>&1
+                t1=$(now)
+                echo "$n $t0 $t1" | awk '{print $1/($3-$2)}'
+            done | med | { read -r v; rec "smtp.$k.$sz.smtp-source" "$v"; }
+        fi
         # curl: one invocation, $nc uploads over one reused connection
         nc=$NCURL; [ $sz = 1m ] && nc=$N1M
+        scheme=smtp; [ $tr = tls ] && scheme=smtps
         $LUA -e "local C=require'bench.common'; io.open('$WORK/msg.eml','wb'):write(C.message($bytes)):close()"
-        { for i in $(seq $nc); do printf 'url = "smtp://127.0.0.1:%s"\nupload-file = "%s"\n' $port "$WORK/msg.eml"; done; } > "$WORK/curl.cfg"
+        { for i in $(seq $nc); do printf 'url = "%s://localhost:%s"\nupload-file = "%s"\n' $scheme $port "$WORK/msg.eml"; done; } > "$WORK/curl.cfg"
         for _ in $(seq "$RUNS"); do
             t0=$(now)
-            curl -s --mail-from a@example.org --mail-rcpt b@example.org -K "$WORK/curl.cfg" >/dev/null 2>>"$WORK/errors.log"
+            curl -s --resolve localhost:$port:127.0.0.1 ${ca:+--cacert "$ca"} \
+                --mail-from a@example.org --mail-rcpt b@example.org -K "$WORK/curl.cfg" >/dev/null 2>>"$WORK/errors.log"
             t1=$(now)
             echo "$nc $t0 $t1" | awk '{print $1/($3-$2)}'
-        done | med | { read -r v; rec "smtp.$tag.$sz.curl" "$v"; }
+        done | med | { read -r v; rec "smtp.$k.$sz.curl" "$v"; }
     done
 done
 ;; esac
 
 # ------------------------------------------------------------------- POP3
+MB="${MAILSTACK_MAILDIR_BASE:-}"
+n10=1000; [ "$QUICK" = 1 ] && n10=200
 case " $ONLY " in *" pop3 "*)
-echo "POP3 from Dovecot: 1000 x 10 KB + 10 x 5 MB, connect + login + list + retrieve all"
-if MAILSTACK_INSTANCE=9 bash spec/support/mailstack.sh start "$WORK/stack" >/dev/null 2>>"$WORK/errors.log"; then
-    . "$WORK/stack/mailstack.env"
-    MB="$MAILSTACK_MAILDIR_BASE"
-    n10=1000; [ "$QUICK" = 1 ] && n10=200
+echo "POP3 from Dovecot: $n10 x 10 KB + 10 x 5 MB, connect + login + list + retrieve all"
+if [ $STACK = 1 ]; then
     $PY bench/fill_maildir.py "$MB/bob" $n10 10240
     $PY bench/fill_maildir.py "$MB/bob" 10 $((5 * 1048576)) 5000
     chown -R 5000:5000 "$MB"
@@ -110,11 +151,52 @@ if MAILSTACK_INSTANCE=9 bash spec/support/mailstack.sh start "$WORK/stack" >/dev
             echo "$t0 $t1" | awk '{print $2-$1}'
         done | med | { read -r v; rec "pop3.$tag.curl" "$v"; }
     done
-else
-    echo "  mail stack did not start (see errors): POP3 skipped"
 fi
 ;; esac
 
+# ------------------------------------------------------------------- memory
+case " $ONLY " in *" mem "*)
+MEMMB=${BENCH_MEM_MB:-200}; [ "$QUICK" = 1 ] && MEMMB=50
+echo "Memory: peak RSS growth streaming a $MEMMB MB message (kB)"
+rec meta.memmb "$MEMMB"
+head -c $((MEMMB * 1048576)) /dev/urandom > "$WORK/big.bin"
+for who in "$LUA bench/mem_missive.lua" "$PY bench/mem_py.py"; do
+    run $who send 127.0.0.1 $SP "$WORK/big.bin"
+done
+if [ $STACK = 1 ]; then
+    # alice's mailbox holds only the big message
+    $PY bench/fill_maildir.py "$MB/alice" 1 $((MEMMB * 1048576))
+    chown -R 5000:5000 "$MB"
+    for who in "$LUA bench/mem_missive.lua" "$PY bench/mem_py.py"; do
+        run $who retrieve 127.0.0.1 "$MAILSTACK_POP3_PORT" 1 "$WORK/out.eml"
+        rm -f "$WORK/out.eml"
+    done
+fi
+rm -f "$WORK/big.bin"
+;; esac
+
+# ------------------------------------------------------------------- idle TLS sessions
+case " $ONLY " in *" sess "*)
+NSESS=${BENCH_SESSIONS:-1000}; [ "$QUICK" = 1 ] && NSESS=200
+if [ $STACK = 1 ]; then
+    echo "RSS per idle TLS session ($NSESS sessions, implicit TLS, kB per session)"
+    rec meta.nsess "$NSESS"
+    TP=$((SP + 4))
+    $PY bench/tls_server.py $TP "$CERT" "$KEY" > "$WORK/tls_server.out" 2>>"$WORK/errors.log" & SINK_PIDS="$SINK_PIDS $!"
+    for _ in $(seq 50); do grep -q ready "$WORK/tls_server.out" 2>/dev/null && break; sleep 0.1; done
+    # cafile = the one test CA, and = the system bundle plus the test CA (each session
+    # then parses the whole bundle)
+    cat /etc/ssl/certs/ca-certificates.crt "$MAILSTACK_CA" > "$WORK/bundle.crt"
+    run $LUA bench/sessions_missive.lua $TP "$MAILSTACK_CA" $NSESS sess.missive
+    # the same count of plain sessions: what missive holds without TLS
+    $PY bench/tls_server.py $((TP + 1)) - - > "$WORK/plain_server.out" 2>>"$WORK/errors.log" & SINK_PIDS="$SINK_PIDS $!"
+    for _ in $(seq 50); do grep -q ready "$WORK/plain_server.out" 2>/dev/null && break; sleep 0.1; done
+    run $LUA bench/sessions_missive.lua $((TP + 1)) - $NSESS sess.missive-plain
+    run $LUA bench/sessions_missive.lua $TP "$WORK/bundle.crt" $NSESS sess.missive-bundle
+    run $PY bench/sessions_py.py $TP "$MAILSTACK_CA" $NSESS sess.python
+    run $PY bench/sessions_py.py $TP "$WORK/bundle.crt" $NSESS sess.python-bundle
+fi
+;; esac
 # ------------------------------------------------------------------- MIME
 case " $ONLY " in *" mime "*)
 echo "MIME codecs (MB/s of raw input) and 50 MB messages (s)"

@@ -1,4 +1,5 @@
--- bench/smtp_missive.lua HOST PORT COUNT SIZE RUNS KEY: messages/s over one session.
+-- bench/smtp_missive.lua HOST PORT COUNT SIZE RUNS KEY [MODE [CAFILE]]: messages/s over
+-- one session; with CAFILE, implicit TLS (server name "localhost").
 local C = require "bench.common"
 local smtp = require "missive.smtp"
 local host, port, count, size, runs, key = arg[1], tonumber(arg[2]), tonumber(arg[3]),
@@ -8,6 +9,7 @@ local data = C.message(size)
 -- mode "source": the same bytes from a source function (64 KB chunks), which skips
 -- smtp.lua's Lua-pattern scan for 8-bit bytes (has8 = -1)
 local mode = arg[7] or "string"
+local cafile = arg[8]
 local function body()
   if mode ~= "source" then return data end
   local pos = 1
@@ -20,7 +22,9 @@ local function body()
 end
 local rates = {}
 for _ = 1, runs do
-  local s = assert(smtp.session{host = host, port = port, tls = "none", auth = "none"})
+  local s = assert(smtp.session{host = host, port = port, auth = "none",
+                                tls = cafile and "implicit" or "none", cafile = cafile,
+                                server_name = cafile and "localhost" or nil})
   local t0 = C.now()
   if mode == "batch" then
     -- one send_batch call: each end of data travels with the next envelope

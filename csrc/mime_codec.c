@@ -5,11 +5,65 @@
 #include <iconv.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+
+/* AVX2 decoder for runs of 32 alphabet characters (24 bytes out), chosen at run time:
+ * the classification and packing of Mula and Lemire ("Faster Base64 Encoding and
+ * Decoding using AVX2 Instructions", 2018).  A block holding anything else (a line
+ * break, '=', damage) is left to the scalar code, so the result is the same. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(MISSIVE_NO_SIMD)
+#include <immintrin.h>
+#define B64_AVX2 1
+static int b64_have_avx2;
+
+__attribute__((target("avx2")))
+static size_t b64_dec_avx2(const unsigned char *in, size_t n, unsigned char *out)
+{
+    const __m256i lut_lo = _mm256_setr_epi8(
+        0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B,
+        0x1B, 0x1A, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A,
+        0x1B, 0x1B, 0x1B, 0x1A);
+    const __m256i lut_hi = _mm256_setr_epi8(
+        0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+        0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+        0x10, 0x10, 0x10, 0x10);
+    const __m256i lut_roll = _mm256_setr_epi8(
+        0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i mask_2f = _mm256_set1_epi8(0x2f), mask_0f = _mm256_set1_epi8(0x0f);
+    const __m256i pack_shuf = _mm256_setr_epi8(
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    size_t i = 0;
+    unsigned char tmp[32];
+    while (n - i >= 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(in + i));
+        __m256i hi_nib = _mm256_and_si256(_mm256_srli_epi32(v, 4), mask_0f);
+        __m256i lo_nib = _mm256_and_si256(v, mask_0f);
+        __m256i lo = _mm256_shuffle_epi8(lut_lo, lo_nib);
+        __m256i hi = _mm256_shuffle_epi8(lut_hi, hi_nib);
+        __m256i eq_2f, roll, ab, abc;
+        if (!_mm256_testz_si256(lo, hi)) break;
+        eq_2f = _mm256_cmpeq_epi8(v, mask_2f);
+        roll = _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(eq_2f, hi_nib));
+        v = _mm256_add_epi8(v, roll);
+        ab = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+        abc = _mm256_madd_epi16(ab, _mm256_set1_epi32(0x00011000));
+        abc = _mm256_shuffle_epi8(abc, pack_shuf);
+        _mm256_storeu_si256((__m256i *)(void *)tmp, abc);
+        memcpy(out, tmp, 12);
+        memcpy(out + 12, tmp + 16, 12);
+        out += 24;
+        i += 32;
+    }
+    return i;
+}
+#endif
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -38,6 +92,10 @@ static void b64_init(void)
     for (j = 0; j < 4; j++)
         for (i = 0; i < 256; i++)
             b64_dec[j][i] = b64_rev[i] < 64 ? (uint32_t)b64_rev[i] << (18 - 6 * j) : B64_BAD;
+#ifdef B64_AVX2
+    __builtin_cpu_init();
+    b64_have_avx2 = __builtin_cpu_supports("avx2") && getenv("MISSIVE_NO_SIMD") == NULL;
+#endif
 }
 
 size_t mv_b64_encoded_len(size_t n, int wrap)
@@ -123,7 +181,26 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
     return (size_t)(o - out);
 }
 
-size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects)
+/* Whole 32-character blocks through AVX2 when there is one (at k == 0 only). */
+#ifdef B64_AVX2
+#define B64_SIMD_TRY() do { \
+        if (b64_have_avx2 && i < want && n - i >= 32) { \
+            size_t lim_ = n - i, took_; \
+            if (want - i < lim_ - 32) lim_ = want - i + 32; \
+            took_ = b64_dec_avx2(in + i, lim_, o); \
+            i += took_; \
+            o += took_ / 4 * 3; \
+        } \
+    } while (0)
+#else
+#define B64_SIMD_TRY() do { } while (0)
+#endif
+
+/* The decoder.  It stops early at the first i >= want where it carries no state (a whole
+ * group done, and in[i] is not a '=', whose check looks back one byte), and says where
+ * in *used; with want >= n it decodes everything. */
+static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, size_t *used,
+                                     unsigned char *out, int *defects)
 {
     const unsigned char *in = (const unsigned char *)src;
     const uint32_t *d0 = b64_dec[0], *d1 = b64_dec[1], *d2 = b64_dec[2], *d3 = b64_dec[3];
@@ -135,13 +212,19 @@ size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects
     while (i < n) {
         unsigned c;
         if (k == 0) {
+            if (i >= want && in[i] != '=') break;
+            B64_SIMD_TRY();
             /* Fast path: whole groups of alphabet characters, 8 at a time. */
-            while (n - i >= 8) {
+            while (n - i >= 8 && i < want) {
                 uint32_t a = d0[in[i]] | d1[in[i + 1]] | d2[in[i + 2]] | d3[in[i + 3]];
                 uint32_t b = d0[in[i + 4]] | d1[in[i + 5]] | d2[in[i + 6]] | d3[in[i + 7]];
                 if ((a | b) & B64_BAD) {
                     /* A line break between groups changes nothing: skip it here. */
-                    if (in[i] == '\r' && in[i + 1] == '\n') { i += 2; continue; }
+                    if (in[i] == '\r' && in[i + 1] == '\n') {
+                        i += 2;
+                        B64_SIMD_TRY();
+                        continue;
+                    }
                     break;
                 }
                 o[0] = (unsigned char)(a >> 16);
@@ -197,7 +280,20 @@ size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects
                        o += 2; bad++; }
     else if (k == 1) bad++;
     if (defects != NULL) *defects += bad;
+    *used = i;
     return (size_t)(o - out);
+}
+
+size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects)
+{
+    size_t used;
+    return b64_decode_upto(src, n, (size_t)-1, &used, out, defects);
+}
+
+size_t mv_b64_decode_piece(const char *src, size_t n, size_t want, size_t *used,
+                           unsigned char *out, int *defects)
+{
+    return b64_decode_upto(src, n, want, used, out, defects);
 }
 
 static const char hexdig[] = "0123456789ABCDEF";

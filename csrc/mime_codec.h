@@ -19,6 +19,11 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap);
  * characters is flushed, a lone character is dropped) and decoding resumes after it,
  * so concatenated base64 works; a truncated final group is flushed as if padded. */
 size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects);
+/* Decodes from the start of in and stops at the first point at or after `want` where
+ * the decoder carries no state, so the rest decodes on its own with the same result;
+ * *used = the bytes consumed.  Writes at most *used / 4 * 3 + 3 bytes. */
+size_t mv_b64_decode_piece(const char *in, size_t n, size_t want, size_t *used,
+                           unsigned char *out, int *defects);
 
 /* Quoted-printable encode (RFC 2045 §6.7), lines <= 76.  text != 0: LF, CRLF and bare
  * CR in the input are line breaks (emitted as CRLF); text == 0: CR and LF are encoded. */

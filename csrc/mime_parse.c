@@ -3,6 +3,7 @@
 #include "mime_msg.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -314,11 +315,32 @@ static void end_open(parser *p, size_t keep, size_t at)
     }
 }
 
+/* The first line at or after the line start i that begins with "--" (only such a line
+ * can be a delimiter): memchr hops from '-' to '-', so a base64 body (which holds none)
+ * is crossed in one call instead of one call per line. */
+static size_t next_dash_line(const unsigned char *s, size_t n, size_t i)
+{
+    size_t q = i;
+    while (q + 1 < n) {
+        const unsigned char *d = memchr(s + q, '-', n - q - 1);
+        if (d == NULL) return n;
+        q = (size_t)(d - s);
+        if (s[q + 1] == '-' && (q == i || s[q - 1] == '\n')) return q;
+        q++;
+    }
+    return n;
+}
+
 static int scan(parser *p)
 {
     size_t i = p->m->parts[0].body_off, nx;
     while (i < p->n) {
-        size_t le = line_end(p->s, p->n, i, &nx);
+        size_t le;
+        /* Lines that cannot be delimiters change nothing: skip them. */
+        if (p->nfr == 0) break;
+        i = next_dash_line(p->s, p->n, i);
+        if (i >= p->n) break;
+        le = line_end(p->s, p->n, i, &nx);
         int close = 0;
         long k;
         if (p->nfr > 0 && le - i >= 2 && p->s[i] == '-' && p->s[i + 1] == '-' &&
@@ -368,6 +390,18 @@ static int is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
 }
 
+/* 1 for the base64 alphabet (what the decoder counts into a group), else 0. */
+static unsigned char b64_alpha[256];
+static pthread_once_t b64_alpha_once = PTHREAD_ONCE_INIT;
+
+static void b64_alpha_init(void)
+{
+    int c;
+    for (c = 0; c < 256; c++)
+        b64_alpha[c] = (unsigned char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                       (c >= '0' && c <= '9') || c == '+' || c == '/');
+}
+
 /* Where the next piece of an encoded body (from i) may end, at or after `want`: a point
  * the decoder carries no state across, found by reading the body as it does.  base64:
  * after a whole 4-character group ('=' restarts the count, as in mv_b64_decode) and not
@@ -393,6 +427,24 @@ static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, siz
         return n;
     }
     if (cte != MV_CTE_BASE64) return want;
+    /* The count up to `want` without a branch per byte: a '=' restarts it, so only the
+     * alphabet characters after the last '=' before `want` matter (mod 4). */
+    {
+        const unsigned char *eq;
+        size_t j = i, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        while (j < want && (eq = memchr(b + j, '=', want - j)) != NULL)
+            j = (size_t)(eq - b) + 1;
+        pthread_once(&b64_alpha_once, b64_alpha_init);
+        for (; j + 4 <= want; j += 4) {
+            c0 += b64_alpha[b[j]];
+            c1 += b64_alpha[b[j + 1]];
+            c2 += b64_alpha[b[j + 2]];
+            c3 += b64_alpha[b[j + 3]];
+        }
+        for (; j < want; j++) c0 += b64_alpha[b[j]];
+        k = (int)((c0 + c1 + c2 + c3) & 3);
+        i = want;
+    }
     for (; i < n; i++) {
         unsigned char c = b[i];
         if (i >= want && k == 0 && c != '=') return i;
@@ -414,7 +466,25 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
     if (piece == 0) piece = 65536;
     mv_buf_init(&out);
     while (i < n && rc == 0) {
-        size_t j = piece_end(pt->cte, b, n, i, i + piece);
+        size_t j;
+        if (pt->cte == MV_CTE_BASE64) {
+            /* One pass: the decoder itself stops at a stateless point past `piece`, within
+             * a window with some slack; only when the window holds no such point (damaged
+             * input) is the piece end found by piece_end's separate count. */
+            size_t win = n - i, used = 0;
+            int dd = 0;
+            if (win > piece + 4096) win = piece + 4096;
+            mv_buf_reset(&out);
+            if (mv_buf_reserve(&out, win / 4 * 3 + 8) != 0) { rc = -1; break; }
+            out.len = mv_b64_decode_piece((const char *)b + i, win, piece, &used, out.data, &dd);
+            if (used < win || i + win == n) {
+                d += dd;
+                if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
+                i += used;
+                continue;
+            }
+        }
+        j = piece_end(pt->cte, b, n, i, i + piece);
         if (pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP) {
             if (each(ctx, b + i, j - i) != 0) rc = -2;
             i = j;

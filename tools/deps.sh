@@ -16,7 +16,7 @@ TEST_PKGS="$BUILD_PKGS lua-busted lua-socket lua-sec lua-check postfix dovecot-c
            luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua lua-resty-core
            dovecot-pop3d openssl python3 luarocks clang libclang-rt-14-dev valgrind"
 # bench peers (DESIGN.md): smtp-source comes with postfix, smtplib with python3
-BENCH_PKGS="$TEST_PKGS curl"
+BENCH_PKGS="$TEST_PKGS curl stunnel4"
 
 case "${1:-}" in
     build) want=$BUILD_PKGS ;;
