@@ -194,10 +194,13 @@ int smtp_read_reply(smtp_session *s)
         const char *line;
         size_t len;
         int r = mv_pp_getline(&s->pp, &line, &len);
+        /* A failure inside a reply (a line or reply over a cap, EOF) leaves the rest of
+         * it unread: a later command would take those lines as its own reply. */
+        if (r == MV_ERROR) s->dead = 1;
         if (r != MV_OK) return r;
         r = smtp_rr_line(&s->rr, line, len, &s->pp.err);
         mv_pp_line_done(&s->pp);
-        if (r == MV_ERROR) return MV_ERROR;
+        if (r == MV_ERROR) { s->dead = 1; return MV_ERROR; }
         if (r == 1) {
             smtp_rr_result(&s->rr, &s->last);
             if (s->last.code == 421) s->dead = 1;
@@ -252,9 +255,11 @@ static int finish_error(smtp_session *s)
     mv_error *e = &s->pp.err;
     /* A dead connection after the final dot: the server may or may not have the
      * message, and the caller must not blindly send it again. */
-    if (s->op == OP_SEND && s->body_ended && !s->use_bdat && s->state == T_DOT_READ
+    if (s->op == OP_SEND && s->body_ended
+        && (s->use_bdat ? s->bdat_last_sent && s->state == T_BDAT_READ
+                        : s->state == T_DOT_READ)
         && (e->kind == MV_E_CLOSED || e->kind == MV_E_TIMEOUT || e->kind == MV_E_IO
-            || e->kind == MV_E_TLS)) {
+            || e->kind == MV_E_TLS || e->kind == MV_E_PROTOCOL || e->kind == MV_E_LIMIT)) {
         char msg[sizeof e->msg];
         memcpy(msg, e->msg, sizeof msg);
         e->kind = MV_E_UNCERTAIN;

@@ -4,12 +4,16 @@
  * fails.  A whole SMTP open + send + QUIT over a scripted memory transcript runs for
  * N = 1, 2, ... until it completes: every run must end cleanly (the session reports
  * kind "memory", or a constructor returns NULL) and free everything, which LSan
- * (test-asan) or valgrind (test-valgrind) checks at exit. */
+ * (test-asan) or valgrind (test-valgrind) checks at exit.  The same is done for a
+ * POP3 retrieve: open (USER/PASS), STAT, RETR of a message several stream chunks
+ * long, DELE, QUIT; an injected failure must also never let DELE or QUIT out after
+ * a RETR that did not complete (CHECKLIST 38). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
 
 #include "ctest.h"
+#include "pop3.h"
 #include "smtp.h"
 
 /* ---- the interposer ------------------------------------------------------------ */
@@ -206,13 +210,181 @@ static void test_every_allocation_fails_cleanly(void)
     else printf("alloc_fail: %ld allocation points, each failed cleanly\n", n - 1);
 }
 
+/* ---- the POP3 retrieve ------------------------------------------------------------ */
+
+static char *pop3_wire;
+static size_t pop3_wire_len;
+static const char pop3_head[] =
+    "+OK Dovecot ready.\r\n"
+    "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nUSER\r\n.\r\n"
+    "+OK\r\n+OK Logged in.\r\n"
+    "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nUSER\r\n.\r\n"
+    "+OK 1 150000\r\n"
+    "+OK 150000 octets\r\n";
+static const char pop3_tail[] =
+    ".\r\n"
+    "+OK Marked to be deleted.\r\n"
+    "+OK Logging out.\r\n";
+#define POP3_BODY_LINES 2000   /* 2000 lines of 75 bytes: three 64 KiB stream chunks */
+
+static void pop3_wire_build(void)
+{
+    size_t i, at;
+    size_t n = sizeof pop3_head - 1 + POP3_BODY_LINES * 75 + sizeof pop3_tail - 1;
+    pop3_wire = malloc(n);
+    if (pop3_wire == NULL) abort();
+    memcpy(pop3_wire, pop3_head, sizeof pop3_head - 1);
+    at = sizeof pop3_head - 1;
+    for (i = 0; i < POP3_BODY_LINES; i++) {
+        /* every tenth line stuffed: "..x" arrives as ".x" */
+        memset(pop3_wire + at, i % 10 == 0 ? '.' : 'a' + (int)(i % 26), 73);
+        if (i % 10 == 0) pop3_wire[at + 1] = '.';
+        pop3_wire[at + 73] = '\r';
+        pop3_wire[at + 74] = '\n';
+        at += 75;
+    }
+    memcpy(pop3_wire + at, pop3_tail, sizeof pop3_tail - 1);
+    pop3_wire_len = at + sizeof pop3_tail - 1;
+}
+
+/* True when `out` holds a line starting with `verb`. */
+static int sent_verb(const mv_buf *out, const char *verb)
+{
+    const unsigned char *w = mv_buf_head(out);
+    size_t n = mv_buf_avail(out), i, k = strlen(verb);
+    for (i = 0; i + k <= n; i++)
+        if ((i == 0 || w[i - 1] == '\n') && memcmp(w + i, verb, k) == 0) return 1;
+    return 0;
+}
+
+/* 1: completed; 0: ended cleanly on an injected failure; -1: a wrong ending. */
+static int run_pop3_session(void)
+{
+    pop3_session *s = pop3_new();
+    pop3_opts o;
+    size_t fed = 0, chunk = 0;
+    unsigned long long taken = 0;
+    unsigned long count = 0;
+    unsigned long long size = 0;
+    int phase = 0, steps, r, rc = -1, retr_done = 0;
+
+    if (s == NULL) return injected ? 0 : -1;
+    memset(&o, 0, sizeof o);
+    o.host = "pop.example.org";
+    o.tls = POP3_TLS_NONE;
+    o.user = "alice";
+    o.password = "pw";
+    o.auth = "user";
+    o.insecure_auth = 1;
+    if (pop3_configure(s, &o) != MV_OK || pop3_begin_open(s) != MV_OK) goto error;
+    pop3_pp(s)->timeout_ms = 0;
+    for (steps = 0; steps < 100000; steps++) {
+        r = pop3_step(s);
+        if (r == MV_WANT_WRITE) {
+            mv_buf *out = &pop3_pp(s)->conn.net_out;
+            if (!retr_done && (sent_verb(out, "DELE") || sent_verb(out, "QUIT"))) {
+                fprintf(stderr, "  DELE or QUIT before RETR completed\n");
+                goto out;
+            }
+            mv_buf_reset(out);
+            continue;
+        }
+        if (r == MV_WANT_READ) {
+            size_t k = pop3_wire_len - fed;
+            if (k == 0) { fprintf(stderr, "  transcript exhausted\n"); goto out; }
+            /* small chunks straddle status lines, bigger ones the body */
+            if (k > (chunk++ % 2 ? 4093 : 7)) k = chunk % 2 ? 7 : 4093;
+            if (mv_conn_feed(&pop3_pp(s)->conn, pop3_wire + fed, k) != 0) {
+                rc = injected ? 0 : -1;
+                goto out;
+            }
+            fed += k;
+            continue;
+        }
+        if (r == MV_WANT_DATA) {
+            mv_buf *b = pop3_body(s);
+            if (phase != 2 || mv_buf_avail(b) > 64 * 1024) goto out;
+            taken += mv_buf_avail(b);
+            mv_buf_reset(b);
+            continue;
+        }
+        if (r == MV_ERROR) goto error;
+        switch (phase) {
+        case 0: r = pop3_begin(s, POP3_STAT, 0, 0, 0, 0); break;
+        case 1:
+            pop3_stat_result(s, &count, &size);
+            if (count != 1 || size != 150000) goto out;
+            r = pop3_begin(s, POP3_RETR, 1, 0, size, 1);
+            break;
+        case 2:
+            taken += mv_buf_avail(pop3_body(s));
+            if (taken != POP3_BODY_LINES * 75 - POP3_BODY_LINES / 10
+                || pop3_body_bytes(s) != taken) {
+                fprintf(stderr, "  body %llu bytes\n", taken);
+                goto out;
+            }
+            retr_done = 1;
+            r = pop3_begin(s, POP3_DELE, 1, 0, 0, 0);
+            break;
+        case 3: r = pop3_begin(s, POP3_QUIT, 0, 0, 0, 0); break;
+        default:
+            rc = fed == pop3_wire_len ? 1 : -1;
+            goto out;
+        }
+        if (r != MV_OK) goto error;
+        phase++;
+    }
+    fprintf(stderr, "  no end after 100000 steps\n");
+    goto out;
+error:
+    if (injected && pop3_error(s)->kind == MV_E_MEMORY) rc = 0;
+    else fprintf(stderr, "  error kind %s: %s\n", mv_kind_name(pop3_error(s)->kind),
+                 pop3_error(s)->msg);
+out:
+    pop3_free(s);
+    return rc;
+}
+
+static void test_pop3_baseline(void)
+{
+    fail_at = 0;
+    injected = 0;
+    CHECK(run_pop3_session() == 1);
+}
+
+static void test_pop3_every_allocation_fails_cleanly(void)
+{
+    long n;
+    int r = 0;
+    for (n = 1; n < 100000; n++) {
+        fail_at = n;
+        alloc_count = 0;
+        injected = 0;
+        r = run_pop3_session();
+        fail_at = 0;
+        if (r != 0) break;
+    }
+    if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
+    CHECK(r == 1);
+    if (n == 1) fprintf(stderr, "  note: no allocation was intercepted\n");
+    else printf("alloc_fail: POP3 retrieve: %ld allocation points, each failed cleanly\n",
+                n - 1);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
         { "SMTP session completes with the interposer", test_session_baseline },
         { "every allocation of a session can fail cleanly",
           test_every_allocation_fails_cleanly },
+        { "POP3 retrieve completes with the interposer", test_pop3_baseline },
+        { "every allocation of a POP3 retrieve can fail cleanly",
+          test_pop3_every_allocation_fails_cleanly },
         { NULL, NULL }
     };
-    return ctest_run("alloc_fail", cases);
+    int rc;
+    pop3_wire_build();
+    rc = ctest_run("alloc_fail", cases);
+    free(pop3_wire);
+    return rc;
 }

@@ -6,7 +6,8 @@
 # New inputs go to $FUZZ_BUILD/corpus/<target> (the seeds in fuzz/corpus/<target>
 # stay as committed); a crash is written to $FUZZ_BUILD/crashes/<target>/ and makes
 # the run fail.  fuzz/<target>.dict is used when present, else the family's
-# (fuzz_smtp_* -> fuzz/smtp.dict; MIME, header and address targets -> fuzz/mime.dict).  One summary line per target:
+# (fuzz_smtp_* -> fuzz/smtp.dict, fuzz_pop3_* -> fuzz/pop3.dict; MIME, header and
+# address targets -> fuzz/mime.dict).  One summary line per target:
 # "fuzz_x: N execs in S s, ok|CRASH".  FUZZ_JOBS=n runs n workers per target.
 set -u
 cd "$(dirname "$0")/.." || exit 1

@@ -7,7 +7,8 @@
 #   make test-valgrind   the C unit tests under valgrind --leak-check=full
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make fuzz-smoke      every target for about 5 s (CI)
-#   make test-alloc      allocation-failure injection over a whole SMTP send
+#   make test-alloc      allocation-failure injection over a whole SMTP send and a POP3
+#                        retrieve, under ASan + LSan (every failure clean, no leak)
 #   make checklist-audit CHECKLIST items without a spec
 #
 # Debian packages these targets need (installed by `make hardening-deps` when root):
@@ -85,6 +86,12 @@ test-asan: $(ASAN_BUILD)/$(LUA)-asan
 	@if [ -n "$${MISSIVE_TOTALS:-}" ]; then \
 	  read -r p f <$(ASAN_BUILD)/ctest.counts; echo "asan-C $$p $$f 0" >>"$$MISSIVE_TOTALS"; fi
 	$(ASAN_ENV) BUILD=$(ASAN_BUILD) MISSIVE_LABEL=asan sh tools/run-specs.sh $(ASAN_BUILD)/$(LUA)-asan
+
+# --- allocation failures -----------------------------------------------------------
+test-alloc:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_CFLAGS)" \
+	  SANFLAGS="$(ASAN_SANFLAGS)" $(ASAN_BUILD)/ctest/alloc_fail_test
+	$(ASAN_ENV) $(ASAN_BUILD)/ctest/alloc_fail_test
 
 # --- valgrind ---------------------------------------------------------------------
 test-valgrind: $(CTESTS)
