@@ -1,7 +1,23 @@
 /* The parts of a session binding that do not depend on the protocol. */
 #include "ldriver.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
+                     const char *host, int port, int timeout_ms)
+{
+    memset(u, 0, sizeof *u);
+    u->fd = -1;
+    u->external = external;
+    u->proto = proto;
+    u->port = port;
+    u->timeout_ms = timeout_ms;
+    u->host = malloc(strlen(host) + 1);
+    if (u->host == NULL) return -1;
+    strcpy(u->host, host);
+    return 0;
+}
 
 void mvl_session_teardown(mvl_session *u)
 {
@@ -10,13 +26,15 @@ void mvl_session_teardown(mvl_session *u)
     u->pp = NULL;
     if (u->fd >= 0) mv_net_close(u->fd);
     u->fd = -1;
-    if (core != NULL) u->free_core(core);
+    if (core != NULL) u->proto->free_core(core);
+    free(u->host);
+    u->host = NULL;
 }
 
 int mvl_session_error(lua_State *L, mvl_session *u)
 {
     mv_error e = u->pp->err;
-    if (u->is_dead(u->core) && u->fd >= 0) {
+    if (u->proto->is_dead(u->core) && u->fd >= 0) {
         /* Nothing more can be said on this connection. */
         mv_net_close(u->fd);
         u->fd = -1;
@@ -42,12 +60,12 @@ int mvl_m_run(lua_State *L, mvl_session *u)
         mv_fail(&u->pp->err, MV_E_CLOSED, "the connection is closed");
         return mvl_session_error(L, u);
     }
-    return mvl_session_status(L, u, mv_net_run(u->fd, u->pp, u->step, u->core));
+    return mvl_session_status(L, u, mv_net_run(u->fd, u->pp, u->proto->step, u->core));
 }
 
 int mvl_m_step(lua_State *L, mvl_session *u)
 {
-    return mvl_session_status(L, u, u->step(u->core));
+    return mvl_session_status(L, u, u->proto->step(u->core));
 }
 
 int mvl_m_output(lua_State *L, mvl_session *u)
@@ -131,4 +149,148 @@ int mvl_m_trace(lua_State *L, mvl_session *u)
     }
     mv_buf_reset(t);
     return 1;
+}
+
+int mvl_m_connect(lua_State *L, mvl_session *u)
+{
+    int loopback = 0;
+    if (u->external || u->fd >= 0) return luaL_error(L, "already connected");
+    u->fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback, &u->pp->err);
+    if (u->fd < 0) return mvl_session_error(L, u);
+    u->proto->set_loopback(u, loopback);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int mvl_m_set_loopback(lua_State *L, mvl_session *u)
+{
+    u->proto->set_loopback(u, lua_toboolean(L, 2));
+    return 0;
+}
+
+int mvl_m_dead(lua_State *L, mvl_session *u)
+{
+    lua_pushboolean(L, u->core == NULL || u->proto->is_dead(u->core));
+    return 1;
+}
+
+int mvl_m_abort(lua_State *L, mvl_session *u)
+{
+    (void)L;
+    u->proto->mark_dead(u->core);
+    if (u->fd >= 0) mv_net_close(u->fd);
+    u->fd = -1;
+    return 0;
+}
+
+int mvl_m_release(lua_State *L, mvl_session *u)
+{
+    (void)L;
+    if (u->core != NULL && u->fd >= 0 && !u->proto->is_dead(u->core)) {
+        mv_conn_close_notify(&u->pp->conn);
+        mv_pp_arm(u->pp);
+        (void)mv_net_flush(u->fd, u->pp);
+    }
+    mvl_session_teardown(u);
+    return 0;
+}
+
+int mvl_m_gc(lua_State *L, mvl_session *u)
+{
+    (void)L;
+    mvl_session_teardown(u);
+    return 0;
+}
+
+int mvl_m_closed(lua_State *L, mvl_session *u)
+{
+    lua_pushboolean(L, u->core == NULL);
+    return 1;
+}
+
+int mvl_m_tostring(lua_State *L, mvl_session *u)
+{
+    if (u->core == NULL) lua_pushfstring(L, "%s (closed)", u->proto->name);
+    else lua_pushfstring(L, "%s (%p)", u->proto->name, (void *)u);
+    return 1;
+}
+
+int mvl_m_tls_info(lua_State *L, mvl_session *u)
+{
+    const mv_conn *c = &u->pp->conn;
+    if (!u->proto->is_tls(u->core)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, mv_conn_tls_version(c));
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, mv_conn_tls_cipher(c));
+    lua_setfield(L, -2, "cipher");
+    return 1;
+}
+
+/* The generic methods as closures: upvalue 1 is the metatable name, so one C function
+ * serves every session type (whose userdata starts with an mvl_session). */
+static mvl_session *check_session(lua_State *L, int open)
+{
+    mvl_session *u = luaL_checkudata(L, 1, lua_tostring(L, lua_upvalueindex(1)));
+    if (open && u->core == NULL) luaL_error(L, "attempt to use a closed session");
+    return u;
+}
+
+#define OPEN_METHOD(name) \
+    static int g_##name(lua_State *L) { return mvl_m_##name(L, check_session(L, 1)); }
+#define ANY_METHOD(name) \
+    static int g_##name(lua_State *L) { return mvl_m_##name(L, check_session(L, 0)); }
+OPEN_METHOD(run)
+OPEN_METHOD(step)
+OPEN_METHOD(output)
+OPEN_METHOD(input)
+OPEN_METHOD(eof)
+OPEN_METHOD(io_error)
+OPEN_METHOD(want)
+OPEN_METHOD(time_left)
+OPEN_METHOD(trace)
+OPEN_METHOD(connect)
+OPEN_METHOD(set_loopback)
+OPEN_METHOD(abort)
+OPEN_METHOD(tls_info)
+ANY_METHOD(dead)
+ANY_METHOD(release)
+ANY_METHOD(gc)
+ANY_METHOD(closed)
+ANY_METHOD(tostring)
+
+static const luaL_Reg generic_methods[] = {
+    { "_run", g_run }, { "_step", g_step }, { "_output", g_output }, { "_input", g_input },
+    { "_eof", g_eof }, { "_io_error", g_io_error }, { "_want", g_want },
+    { "_time_left", g_time_left }, { "_trace", g_trace }, { "_connect", g_connect },
+    { "_set_loopback", g_set_loopback }, { "_abort", g_abort }, { "_dead", g_dead },
+    { "_release", g_release }, { "is_closed", g_closed }, { "tls_info", g_tls_info },
+    { NULL, NULL }
+};
+
+static void set_closures(lua_State *L, const char *mt_name, const luaL_Reg *l)
+{
+    for (; l->name != NULL; l++) {
+        lua_pushstring(L, mt_name);
+        lua_pushcclosure(L, l->func, 1);
+        lua_setfield(L, -2, l->name);
+    }
+}
+
+void mvl_session_metatable(lua_State *L, const char *mt_name, const char *type_name,
+                           const luaL_Reg *methods)
+{
+    static const luaL_Reg meta[] = { { "__gc", g_gc }, { "__tostring", g_tostring },
+                                     { NULL, NULL } };
+    luaL_newmetatable(L, mt_name);
+    lua_newtable(L);
+    mvl_setfuncs(L, methods);
+    set_closures(L, mt_name, generic_methods);
+    lua_setfield(L, -2, "__index");
+    set_closures(L, mt_name, meta);
+    lua_pushstring(L, type_name);
+    lua_setfield(L, -2, "__name");
 }

@@ -7,15 +7,32 @@
 #include "bind.h"
 #include "mv_net.h"
 
-typedef struct mvl_session {
+typedef struct mvl_session mvl_session;
+
+/* What a protocol binding plugs in. */
+typedef struct mvl_protocol {
+    const char *name;                      /* "smtp.session" */
+    mv_step_fn step;                       /* called with core */
+    void (*free_core)(void *core);
+    int (*is_dead)(const void *core);
+    void (*mark_dead)(void *core);
+    void (*set_loopback)(mvl_session *u, int loopback);
+    int (*is_tls)(const void *core);
+} mvl_protocol;
+
+struct mvl_session {
     void *core;          /* smtp_session * or pop3_session *; NULL once closed */
     mv_pp *pp;
     int fd;              /* native socket, or -1 */
     int external;        /* bytes move through a Lua socket object */
-    mv_step_fn step;     /* the protocol's step function, called with core */
-    void (*free_core)(void *core);
-    int (*is_dead)(const void *core);
-} mvl_session;
+    const mvl_protocol *proto;
+    char *host;          /* where the native driver connects */
+    int port, timeout_ms;
+};
+
+/* Fills in a new session (closed: no core yet); host is copied.  -1 when out of memory. */
+int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
+                     const char *host, int port, int timeout_ms);
 
 /* Frees without network I/O (what __gc does). */
 void mvl_session_teardown(mvl_session *u);
@@ -35,5 +52,19 @@ int mvl_m_io_error(lua_State *L, mvl_session *u);  /* the socket failed: word, m
 int mvl_m_want(lua_State *L, mvl_session *u);      /* bytes TLS needs, 0 when unknown */
 int mvl_m_time_left(lua_State *L, mvl_session *u); /* seconds to the deadline, or nil */
 int mvl_m_trace(lua_State *L, mvl_session *u);     /* {dir, line, dir, line...} or nil */
+int mvl_m_connect(lua_State *L, mvl_session *u);   /* native connect, with deadline */
+int mvl_m_set_loopback(lua_State *L, mvl_session *u);
+int mvl_m_dead(lua_State *L, mvl_session *u);      /* may be closed */
+int mvl_m_abort(lua_State *L, mvl_session *u);     /* give up the connection silently */
+int mvl_m_release(lua_State *L, mvl_session *u);   /* close_notify if sound, then free */
+int mvl_m_gc(lua_State *L, mvl_session *u);        /* free, no I/O; may be closed */
+int mvl_m_closed(lua_State *L, mvl_session *u);
+int mvl_m_tostring(lua_State *L, mvl_session *u);
+int mvl_m_tls_info(lua_State *L, mvl_session *u);  /* {version =, cipher =} or nil */
+
+/* Creates the metatable mt_name (left on the stack) with __index holding `methods`
+ * plus every generic method above, and __gc, __tostring and __name. */
+void mvl_session_metatable(lua_State *L, const char *mt_name, const char *type_name,
+                           const luaL_Reg *methods);
 
 #endif

@@ -13,8 +13,6 @@
 
 typedef struct lpop3 {
     mvl_session base;   /* first: the generic methods see the session through it */
-    char *host;
-    int port, timeout_ms;
     int assume_remote;  /* test hook: treat a loopback peer as remote */
 } lpop3;
 
@@ -35,12 +33,20 @@ static lpop3 *check_open(lua_State *L)
 static int step_fn(void *core) { return pop3_step(core); }
 static void free_fn(void *core) { pop3_free(core); }
 static int dead_fn(const void *core) { return pop3_is_dead(core); }
+static void mark_dead_fn(void *core) { pop3_mark_dead(core); }
+static int tls_fn(const void *core) { return pop3_is_tls(core); }
+static void loopback_fn(mvl_session *u, int loopback)
+{
+    pop3_set_loopback(u->core, loopback && !((lpop3 *)u)->assume_remote);
+}
+
+static const mvl_protocol pop3_protocol = {
+    "pop3.session", step_fn, free_fn, dead_fn, mark_dead_fn, loopback_fn, tls_fn
+};
 
 static void teardown(lpop3 *u)
 {
     mvl_session_teardown(&u->base);
-    free(u->host);
-    u->host = NULL;
 }
 
 static int push_error(lua_State *L, lpop3 *u)
@@ -107,20 +113,13 @@ static int l_pop3_new(lua_State *L)
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);
     u->base.fd = -1;
-    u->base.external = external;
-    u->base.step = step_fn;
-    u->base.free_core = free_fn;
-    u->base.is_dead = dead_fn;
+    u->base.proto = &pop3_protocol;
     mvl_setmetatable(L, POP3_MT);
-    u->base.core = pop3_new();
-    u->host = malloc(strlen(o.host) + 1);
-    if (u->base.core == NULL || u->host == NULL) {
+    if (mvl_session_init(&u->base, &pop3_protocol, external, o.host, port, timeout_ms) != 0
+        || (u->base.core = pop3_new()) == NULL) {
         teardown(u);
         return luaL_error(L, "out of memory");
     }
-    strcpy(u->host, o.host);
-    u->port = port;
-    u->timeout_ms = timeout_ms;
     u->assume_remote = mvl_opt_bool(L, 1, "_assume_remote", 0);
     u->base.pp = pop3_pp(S(u));
     u->base.pp->timeout_ms = timeout_ms;
@@ -135,26 +134,6 @@ static int l_pop3_new(lua_State *L)
 }
 
 /* s:_connect(): the native driver's connect (getaddrinfo, deadline). */
-static int l_connect(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    int loopback = 0;
-    if (u->base.external || u->base.fd >= 0) return luaL_error(L, "already connected");
-    u->base.fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback,
-                                &u->base.pp->err);
-    if (u->base.fd < 0) return push_error(L, u);
-    pop3_set_loopback(S(u), loopback && !u->assume_remote);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int l_set_loopback(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    pop3_set_loopback(S(u), lua_toboolean(L, 2) && !u->assume_remote);
-    return 0;
-}
-
 static int l_begin_open(lua_State *L)
 {
     lpop3 *u = check_open(L);
@@ -310,58 +289,6 @@ static int l_reply(lua_State *L)
     return 1;
 }
 
-static int l_dead(lua_State *L)
-{
-    lpop3 *u = check_any(L);
-    lua_pushboolean(L, u->base.core == NULL || pop3_is_dead(S(u)));
-    return 1;
-}
-
-/* Gives up the connection without a word (e.g. a sink failed and the rest of the
- * message could not be read). */
-static int l_abort(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    pop3_mark_dead(S(u));
-    if (u->base.fd >= 0) mv_net_close(u->base.fd);
-    u->base.fd = -1;
-    return 0;
-}
-
-/* Frees the session; for a native socket still sound, a TLS close_notify goes first. */
-static int l_release(lua_State *L)
-{
-    lpop3 *u = check_any(L);
-    if (u->base.core != NULL && u->base.fd >= 0 && !pop3_is_dead(S(u))) {
-        mv_pp *pp = u->base.pp;
-        mv_conn_close_notify(&pp->conn);
-        mv_pp_arm(pp);
-        (void)mv_net_flush(u->base.fd, pp);
-    }
-    teardown(u);
-    return 0;
-}
-
-static int l_gc(lua_State *L)
-{
-    teardown(check_any(L));
-    return 0;
-}
-
-static int l_tostring(lua_State *L)
-{
-    lpop3 *u = check_any(L);
-    if (u->base.core == NULL) lua_pushliteral(L, "pop3.session (closed)");
-    else lua_pushfstring(L, "pop3.session (%p)", (void *)u);
-    return 1;
-}
-
-static int l_closed(lua_State *L)
-{
-    lua_pushboolean(L, check_any(L)->base.core == NULL);
-    return 1;
-}
-
 /* {TOP = true, SASL = {"PLAIN", ...}, IMPLEMENTATION = "...", ...} from the last CAPA. */
 static int l_capabilities(lua_State *L)
 {
@@ -408,22 +335,6 @@ static int l_capabilities(lua_State *L)
     return 1;
 }
 
-static int l_tls_info(lua_State *L)
-{
-    lpop3 *u = check_open(L);
-    const mv_conn *c = &u->base.pp->conn;
-    if (!pop3_is_tls(S(u))) {
-        lua_pushnil(L);
-        return 1;
-    }
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, mv_conn_tls_version(c));
-    lua_setfield(L, -2, "version");
-    lua_pushstring(L, mv_conn_tls_cipher(c));
-    lua_setfield(L, -2, "cipher");
-    return 1;
-}
-
 static int l_auth_mechanism(lua_State *L)
 {
     lpop3 *u = check_open(L);
@@ -446,48 +357,21 @@ static int l_has_apop(lua_State *L)
     return 1;
 }
 
-/* The generic driver methods, bound to this type's check. */
-#define GENERIC(name) \
-    static int l_##name(lua_State *L) { return mvl_m_##name(L, &check_open(L)->base); }
-GENERIC(run)
-GENERIC(step)
-GENERIC(output)
-GENERIC(input)
-GENERIC(eof)
-GENERIC(io_error)
-GENERIC(want)
-GENERIC(time_left)
-GENERIC(trace)
-
 static const luaL_Reg methods[] = {
-    { "_connect", l_connect }, { "_set_loopback", l_set_loopback },
     { "_begin_open", l_begin_open }, { "_begin_command", l_begin_command },
     { "_send_ahead", l_send_ahead }, { "_take_body", l_take_body },
     { "_discard_rest", l_discard_rest }, { "_body_bytes", l_body_bytes },
     { "_stat_result", l_stat_result }, { "_entries", l_entries },
     { "_pending", l_pending }, { "_dele_error", l_dele_error }, { "_reply", l_reply },
-    { "_dead", l_dead }, { "_abort", l_abort }, { "_release", l_release },
-    { "_run", l_run }, { "_step", l_step }, { "_output", l_output }, { "_input", l_input },
-    { "_eof", l_eof }, { "_io_error", l_io_error }, { "_want", l_want },
-    { "_time_left", l_time_left }, { "_trace", l_trace },
-    { "is_closed", l_closed }, { "capabilities", l_capabilities },
-    { "tls_info", l_tls_info }, { "auth_mechanism", l_auth_mechanism },
+    { "capabilities", l_capabilities },
+    { "auth_mechanism", l_auth_mechanism },
     { "pipelining", l_pipelining }, { "has_apop", l_has_apop },
     { NULL, NULL }
 };
 
 void mvl_open_pop3(lua_State *L)
 {
-    luaL_newmetatable(L, POP3_MT);
-    lua_newtable(L);
-    mvl_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "pop3.session");
-    lua_setfield(L, -2, "__name");
+    mvl_session_metatable(L, POP3_MT, "pop3.session", methods);
     /* missive.pop3 adds the public methods and __close to this metatable. */
     lua_setfield(L, -2, "pop3_mt");
     lua_pushcfunction(L, l_pop3_new);

@@ -12,8 +12,6 @@
 
 typedef struct lsmtp {
     mvl_session base;   /* first: the generic methods see the session through it */
-    char *host;
-    int port, timeout_ms;
 } lsmtp;
 
 static lsmtp *check_any(lua_State *L)
@@ -33,12 +31,20 @@ static lsmtp *check_open(lua_State *L)
 static int step_fn(void *core) { return smtp_step(core); }
 static void free_fn(void *core) { smtp_free(core); }
 static int dead_fn(const void *core) { return smtp_is_dead(core); }
+static void mark_dead_fn(void *core) { smtp_mark_dead(core); }
+static int tls_fn(const void *core) { return smtp_is_tls(core); }
+static void loopback_fn(mvl_session *u, int loopback)
+{
+    smtp_set_peer_loopback(u->core, loopback);
+}
+
+static const mvl_protocol smtp_protocol = {
+    "smtp.session", step_fn, free_fn, dead_fn, mark_dead_fn, loopback_fn, tls_fn
+};
 
 static void teardown(lsmtp *u)
 {
     mvl_session_teardown(&u->base);
-    free(u->host);
-    u->host = NULL;
 }
 
 static int push_error(lua_State *L, lsmtp *u)
@@ -106,20 +112,13 @@ static int l_smtp_new(lua_State *L)
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);
     u->base.fd = -1;
-    u->base.external = external;
-    u->base.step = step_fn;
-    u->base.free_core = free_fn;
-    u->base.is_dead = dead_fn;
+    u->base.proto = &smtp_protocol;
     mvl_setmetatable(L, SMTP_MT);
-    u->base.core = smtp_new();
-    u->host = malloc(strlen(o.host) + 1);
-    if (u->base.core == NULL || u->host == NULL) {
+    if (mvl_session_init(&u->base, &smtp_protocol, external, o.host, port, timeout_ms) != 0
+        || (u->base.core = smtp_new()) == NULL) {
         teardown(u);
         return luaL_error(L, "out of memory");
     }
-    strcpy(u->host, o.host);
-    u->port = port;
-    u->timeout_ms = timeout_ms;
     u->base.pp = smtp_pp(S(u));
     u->base.pp->timeout_ms = timeout_ms;
     u->base.pp->trace_on = lua_isfunction(L, -2);
@@ -130,27 +129,6 @@ static int l_smtp_new(lua_State *L)
         return mvl_push_error(L, &e);
     }
     return 1;
-}
-
-/* s:_connect(): the native driver's connect (getaddrinfo, deadline). */
-static int l_connect(lua_State *L)
-{
-    lsmtp *u = check_open(L);
-    int loopback = 0;
-    if (u->base.external || u->base.fd >= 0) return luaL_error(L, "already connected");
-    u->base.fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback,
-                                &u->base.pp->err);
-    if (u->base.fd < 0) return push_error(L, u);
-    smtp_set_peer_loopback(S(u), loopback);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int l_set_loopback(lua_State *L)
-{
-    lsmtp *u = check_open(L);
-    smtp_set_peer_loopback(S(u), lua_toboolean(L, 2));
-    return 0;
 }
 
 static int l_begin_open(lua_State *L)
@@ -328,57 +306,6 @@ static int l_body_bytes(lua_State *L)
     return 1;
 }
 
-static int l_dead(lua_State *L)
-{
-    lsmtp *u = check_any(L);
-    lua_pushboolean(L, u->base.core == NULL || smtp_is_dead(S(u)));
-    return 1;
-}
-
-/* Gives up the connection without a word (a source failed mid-DATA, say). */
-static int l_abort(lua_State *L)
-{
-    lsmtp *u = check_open(L);
-    smtp_mark_dead(S(u));
-    if (u->base.fd >= 0) mv_net_close(u->base.fd);
-    u->base.fd = -1;
-    return 0;
-}
-
-/* Frees the session; for a native socket still sound, a TLS close_notify goes first. */
-static int l_release(lua_State *L)
-{
-    lsmtp *u = check_any(L);
-    if (u->base.core != NULL && u->base.fd >= 0 && !smtp_is_dead(S(u))) {
-        mv_pp *pp = u->base.pp;
-        mv_conn_close_notify(&pp->conn);
-        mv_pp_arm(pp);
-        (void)mv_net_flush(u->base.fd, pp);
-    }
-    teardown(u);
-    return 0;
-}
-
-static int l_gc(lua_State *L)
-{
-    teardown(check_any(L));
-    return 0;
-}
-
-static int l_tostring(lua_State *L)
-{
-    lsmtp *u = check_any(L);
-    if (u->base.core == NULL) lua_pushliteral(L, "smtp.session (closed)");
-    else lua_pushfstring(L, "smtp.session (%p)", (void *)u);
-    return 1;
-}
-
-static int l_closed(lua_State *L)
-{
-    lua_pushboolean(L, check_any(L)->base.core == NULL);
-    return 1;
-}
-
 /* {STARTTLS = true, SIZE = 10240000, AUTH = {"PLAIN", ...}, ...} from the last EHLO. */
 static int l_capabilities(lua_State *L)
 {
@@ -426,22 +353,6 @@ static int l_capabilities(lua_State *L)
     return 1;
 }
 
-static int l_tls_info(lua_State *L)
-{
-    lsmtp *u = check_open(L);
-    const mv_conn *c = &u->base.pp->conn;
-    if (!smtp_is_tls(S(u))) {
-        lua_pushnil(L);
-        return 1;
-    }
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, mv_conn_tls_version(c));
-    lua_setfield(L, -2, "version");
-    lua_pushstring(L, mv_conn_tls_cipher(c));
-    lua_setfield(L, -2, "cipher");
-    return 1;
-}
-
 static int l_auth_mechanism(lua_State *L)
 {
     lsmtp *u = check_open(L);
@@ -471,47 +382,20 @@ static int l_has_8bit(lua_State *L)
     return 1;
 }
 
-/* The generic driver methods, bound to this type's check. */
-#define GENERIC(name) \
-    static int l_##name(lua_State *L) { return mvl_m_##name(L, &check_open(L)->base); }
-GENERIC(run)
-GENERIC(step)
-GENERIC(output)
-GENERIC(input)
-GENERIC(eof)
-GENERIC(io_error)
-GENERIC(want)
-GENERIC(time_left)
-GENERIC(trace)
-
 static const luaL_Reg methods[] = {
-    { "_connect", l_connect }, { "_set_loopback", l_set_loopback },
     { "_begin_open", l_begin_open }, { "_begin_send", l_begin_send },
     { "_feed", l_feed }, { "_feed_end", l_feed_end }, { "_begin_command", l_begin_command },
     { "_check_envelope", l_check_envelope }, { "_feed_end_chain", l_feed_end_chain },
     { "_can_chain", l_can_chain }, { "_prev_reply", l_prev_reply },
     { "_result", l_result }, { "_reply", l_reply }, { "_body_bytes", l_body_bytes },
-    { "_dead", l_dead }, { "_abort", l_abort }, { "_release", l_release },
-    { "_run", l_run }, { "_step", l_step }, { "_output", l_output }, { "_input", l_input },
-    { "_eof", l_eof }, { "_io_error", l_io_error }, { "_want", l_want },
-    { "_time_left", l_time_left }, { "_trace", l_trace },
-    { "is_closed", l_closed }, { "capabilities", l_capabilities },
-    { "tls_info", l_tls_info }, { "auth_mechanism", l_auth_mechanism },
+    { "capabilities", l_capabilities },
+    { "auth_mechanism", l_auth_mechanism },
     { NULL, NULL }
 };
 
 void mvl_open_smtp(lua_State *L)
 {
-    luaL_newmetatable(L, SMTP_MT);
-    lua_newtable(L);
-    mvl_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "smtp.session");
-    lua_setfield(L, -2, "__name");
+    mvl_session_metatable(L, SMTP_MT, "smtp.session", methods);
     /* missive.smtp adds the public methods and __close to this metatable. */
     lua_setfield(L, -2, "smtp_mt");
     lua_pushcfunction(L, l_smtp_new);
