@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,4 +55,24 @@ long long mv_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *mv_strdup(const char *s)
+{
+    char *p;
+    size_t n;
+    if (s == NULL) return NULL;
+    n = strlen(s) + 1;
+    p = malloc(n);
+    if (p != NULL) memcpy(p, s, n);
+    return p;
+}
+
+void mv_free_secret(char *p)
+{
+    if (p != NULL) {
+        volatile char *v = p;
+        while (*v) *v++ = 0;
+        free(p);
+    }
 }

@@ -47,6 +47,11 @@ void mv_error_clear(mv_error *e);
  * hostile server cannot put escape sequences into a terminal or log. */
 void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len);
 
+/* A copy of s (NULL for NULL, and NULL when out of memory: check s != NULL). */
+char *mv_strdup(const char *s);
+/* Overwrites a secret (password, token) before freeing it. */
+void mv_free_secret(char *p);
+
 /* Milliseconds from a monotonic clock. */
 long long mv_now_ms(void);
 

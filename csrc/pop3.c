@@ -17,26 +17,6 @@ int pop3i_fail(pop3_session *s, mv_kind kind, const char *msg)
     return mv_fail(&s->pp.err, kind, "%s", msg);
 }
 
-static char *dupstr(const char *v)
-{
-    char *p;
-    size_t n;
-    if (v == NULL) return NULL;
-    n = strlen(v) + 1;
-    p = malloc(n);
-    if (p != NULL) memcpy(p, v, n);
-    return p;
-}
-
-static void wipe_free(char *p)
-{
-    if (p != NULL) {
-        volatile char *v = p;
-        while (*v) *v++ = 0;
-        free(p);
-    }
-}
-
 static void clear_entries(pop3_session *s)
 {
     size_t i;
@@ -67,9 +47,9 @@ void pop3_free(pop3_session *s)
     mv_buf_free(&s->capa);
     mv_buf_free(&s->body);
     free(s->host);
-    wipe_free(s->user);
-    wipe_free(s->password);
-    wipe_free(s->token);
+    mv_free_secret(s->user);
+    mv_free_secret(s->password);
+    mv_free_secret(s->token);
     free(s->auth);
     free(s->cafile);
     free(s->capath);
@@ -146,15 +126,15 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
         && mv_sasl_from_name(o->auth) < 0)
         return pop3i_fail(s, MV_E_ARG, "unknown auth method");
     /* The session only needs the name TLS verifies; the binding connects to o->host. */
-    s->host = dupstr(o->server_name != NULL ? o->server_name : o->host);
-    s->user = dupstr(o->user);
-    s->password = dupstr(o->password);
-    s->token = dupstr(o->token);
-    s->auth = dupstr(o->auth);
-    s->cafile = dupstr(o->tls_opts.cafile);
-    s->capath = dupstr(o->tls_opts.capath);
-    s->client_cert = dupstr(o->tls_opts.client_cert);
-    s->client_key = dupstr(o->tls_opts.client_key);
+    s->host = mv_strdup(o->server_name != NULL ? o->server_name : o->host);
+    s->user = mv_strdup(o->user);
+    s->password = mv_strdup(o->password);
+    s->token = mv_strdup(o->token);
+    s->auth = mv_strdup(o->auth);
+    s->cafile = mv_strdup(o->tls_opts.cafile);
+    s->capath = mv_strdup(o->tls_opts.capath);
+    s->client_cert = mv_strdup(o->tls_opts.client_cert);
+    s->client_key = mv_strdup(o->tls_opts.client_key);
     if (s->host == NULL || (o->user && !s->user) || (o->password && !s->password)
         || (o->token && !s->token) || (o->auth && !s->auth)
         || (o->tls_opts.cafile && !s->cafile) || (o->tls_opts.capath && !s->capath)

@@ -11,26 +11,6 @@ int smtp_fail(smtp_session *s, mv_kind kind, const char *msg)
     return mv_fail(&s->pp.err, kind, "%s", msg);
 }
 
-char *smtp_dupstr(const char *v)
-{
-    char *p;
-    size_t n;
-    if (v == NULL) return NULL;
-    n = strlen(v) + 1;
-    p = malloc(n);
-    if (p != NULL) memcpy(p, v, n);
-    return p;
-}
-
-static void wipe_free(char *p)
-{
-    if (p != NULL) {
-        volatile char *v = p;
-        while (*v) *v++ = 0;
-        free(p);
-    }
-}
-
 void smtp_clear_transaction(smtp_session *s)
 {
     size_t i;
@@ -68,9 +48,9 @@ void smtp_free(smtp_session *s)
     free(s->host);
     free(s->server_name);
     free(s->helo);
-    wipe_free(s->user);
-    wipe_free(s->password);
-    wipe_free(s->token);
+    mv_free_secret(s->user);
+    mv_free_secret(s->password);
+    mv_free_secret(s->token);
     free(s->auth);
     free(s->cafile);
     free(s->capath);
@@ -143,17 +123,17 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
         && strcasecmp(o->auth, "optional") != 0 && strcasecmp(o->auth, "none") != 0
         && mv_sasl_from_name(o->auth) < 0)
         return smtp_fail(s, MV_E_ARG, "unknown auth mechanism");
-    s->host = smtp_dupstr(o->host);
-    s->server_name = smtp_dupstr(o->server_name != NULL ? o->server_name : o->host);
-    s->helo = smtp_dupstr(o->helo != NULL ? o->helo : "localhost");
-    s->user = smtp_dupstr(o->user);
-    s->password = smtp_dupstr(o->password);
-    s->token = smtp_dupstr(o->token);
-    s->auth = smtp_dupstr(o->auth);
-    s->cafile = smtp_dupstr(o->tls_opts.cafile);
-    s->capath = smtp_dupstr(o->tls_opts.capath);
-    s->client_cert = smtp_dupstr(o->tls_opts.client_cert);
-    s->client_key = smtp_dupstr(o->tls_opts.client_key);
+    s->host = mv_strdup(o->host);
+    s->server_name = mv_strdup(o->server_name != NULL ? o->server_name : o->host);
+    s->helo = mv_strdup(o->helo != NULL ? o->helo : "localhost");
+    s->user = mv_strdup(o->user);
+    s->password = mv_strdup(o->password);
+    s->token = mv_strdup(o->token);
+    s->auth = mv_strdup(o->auth);
+    s->cafile = mv_strdup(o->tls_opts.cafile);
+    s->capath = mv_strdup(o->tls_opts.capath);
+    s->client_cert = mv_strdup(o->tls_opts.client_cert);
+    s->client_key = mv_strdup(o->tls_opts.client_key);
     if (s->host == NULL || s->server_name == NULL || s->helo == NULL || (o->user && !s->user)
         || (o->password && !s->password) || (o->token && !s->token) || (o->auth && !s->auth)
         || (o->tls_opts.cafile && !s->cafile) || (o->tls_opts.capath && !s->capath)

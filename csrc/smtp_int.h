@@ -58,7 +58,6 @@ struct smtp_session {
 
 /* smtp.c */
 int smtp_fail(smtp_session *s, mv_kind kind, const char *msg);
-char *smtp_dupstr(const char *v);
 int smtp_read_reply(smtp_session *s);
 int smtp_reply_error(smtp_session *s, mv_kind kind, const char *what);
 int smtp_send_cmd(smtp_session *s, const char *line);

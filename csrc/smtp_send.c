@@ -14,7 +14,7 @@ static char *envelope_address(const char *v)
     const char *lt = strrchr(v, '<'), *gt;
     char *p;
     size_t n;
-    if (lt == NULL) return smtp_dupstr(v);
+    if (lt == NULL) return mv_strdup(v);
     gt = strchr(lt, '>');
     if (gt == NULL) return NULL;
     n = (size_t)(gt - lt - 1);
