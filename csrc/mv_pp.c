@@ -19,12 +19,15 @@ void mv_pp_init(mv_pp *pp)
     pp->scan = 0;
     pp->line_len = 0;
     pp->eof_check = 0;
+    mv_buf_init(&pp->cork);
+    pp->corked = 0;
 }
 
 void mv_pp_free(mv_pp *pp)
 {
     mv_conn_free(&pp->conn);
     mv_buf_free(&pp->trace);
+    mv_buf_free(&pp->cork);
 }
 
 void mv_pp_arm(mv_pp *pp)
@@ -66,8 +69,29 @@ int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from)
             mv_pp_trace(pp, MV_TRACE_OUT, line, len);
         }
     }
-    if (mv_conn_write(&pp->conn, line, len, &pp->err) != MV_OK) return MV_ERROR;
-    return mv_conn_write(&pp->conn, "\r\n", 2, &pp->err);
+    /* One write per command, or per group while corked: under TLS each write is a
+     * record, and a peer that forwards records one by one (a TLS terminator) would
+     * otherwise meet Nagle and delayed ACKs on every line. */
+    if (mv_buf_append(&pp->cork, line, len) != 0 || mv_buf_append(&pp->cork, "\r\n", 2) != 0)
+        return mv_fail(&pp->err, MV_E_MEMORY, "out of memory");
+    if (pp->corked) return MV_OK;
+    return mv_pp_uncork(pp);
+}
+
+void mv_pp_cork(mv_pp *pp)
+{
+    pp->corked = 1;
+}
+
+int mv_pp_uncork(mv_pp *pp)
+{
+    int r = MV_OK;
+    pp->corked = 0;
+    if (mv_buf_avail(&pp->cork) > 0)
+        r = mv_conn_write(&pp->conn, mv_buf_head(&pp->cork), mv_buf_avail(&pp->cork), &pp->err);
+    /* Commands can hold credentials (AUTH): wipe what was sent. */
+    mv_buf_wipe(&pp->cork);
+    return r;
 }
 
 int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)

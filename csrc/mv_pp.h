@@ -20,6 +20,8 @@ typedef struct mv_pp {
     mv_buf trace;            /* records: direction byte, 4-byte length, text */
     size_t scan;             /* bytes of app_in already searched for LF */
     size_t line_len;         /* length of the line handed out, with its ending */
+    mv_buf cork;             /* commands of a pipelined group, written as one */
+    int corked;
     int eof_check;           /* the next write commits (a final dot): look for an EOF
                               * that already arrived before writing it */
 } mv_pp;
@@ -40,6 +42,11 @@ int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Between cork and uncork, commands collect and go out in one write (a pipelined
+ * group).  uncork returns MV_OK or MV_ERROR. */
+void mv_pp_cork(mv_pp *pp);
+int mv_pp_uncork(mv_pp *pp);
 
 /* Hands out the next line (without CR LF) from the server: MV_OK, MV_WANT_READ,
  * MV_WANT_WRITE or MV_ERROR.  The line stays valid until mv_pp_line_done(). */

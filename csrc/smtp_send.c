@@ -138,15 +138,19 @@ static int send_rcpt(smtp_session *s, size_t i)
 /* MAIL, and with PIPELINING every RCPT and DATA too, in one write. */
 static int send_envelope(smtp_session *s)
 {
-    if (send_mail(s) != MV_OK) return MV_ERROR;
-    if (s->piped) {
-        size_t i;
-        for (i = 0; i < s->nrcpt; i++)
-            if (send_rcpt(s, i) != MV_OK) return MV_ERROR;
-        if (!s->use_bdat && mv_pp_send(&s->pp, "DATA", 4, (size_t)-1) != MV_OK)
-            return MV_ERROR;
-    }
-    return MV_OK;
+    size_t i;
+    if (!s->piped) return send_mail(s);
+    mv_pp_cork(&s->pp);
+    if (send_mail(s) != MV_OK) goto fail;
+    for (i = 0; i < s->nrcpt; i++)
+        if (send_rcpt(s, i) != MV_OK) goto fail;
+    if (!s->use_bdat && mv_pp_send(&s->pp, "DATA", 4, (size_t)-1) != MV_OK) goto fail;
+    return mv_pp_uncork(&s->pp);
+fail:
+    /* Nothing of a half-built group goes out. */
+    mv_buf_wipe(&s->pp.cork);
+    s->pp.corked = 0;
+    return MV_ERROR;
 }
 
 /* Before returning a failure mid-transaction, RSET keeps the session usable. */
