@@ -401,7 +401,10 @@ int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rc
     mv_pp_arm(&s->pp);
     if (smtp_stuff_end(&s->stuff, &s->body, 1) != SMTP_STUFF_OK)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    if (flush_body(s) != MV_OK) return MV_ERROR;
+    /* The end of this body and the next envelope travel in one write (one record). */
+    if (mv_buf_append(&s->pp.cork, mv_buf_head(&s->body), mv_buf_avail(&s->body)) != 0)
+        return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    mv_buf_reset(&s->body);
     s->pp.eof_check = 1;
     s->chain_state = SMTP_CHAIN_PENDING;
     if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) return MV_ERROR;
