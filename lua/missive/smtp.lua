@@ -14,6 +14,7 @@ local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
 
 local SLICE = 65536
+local CHAIN_MAX = 256 * 1024   -- send_batch chains bodies up to this size (0: unknown)
 
 local function drive(s)
   return driver.drive(s, traces[s])
@@ -192,7 +193,9 @@ function methods:send_batch(list_)
           j = j + 1
         end
       end
-      local chained = self:_can_chain() and j <= #msgs
+      -- A large body gains nothing from sharing a round trip, and its last TLS record
+      -- would wait behind it: chain small messages only.
+      local chained = self:_can_chain() and j <= #msgs and m.size <= CHAIN_MAX
       local snapshot
       local r
       r, err, kind, reply = feed_body(self, m.data, m.progress, function()
