@@ -141,6 +141,32 @@ function M.close(s)
   if sock then sock:close() end
 end
 
+--- Creates, connects and opens a session.  `new(o, external)` is the C constructor;
+-- `on_fail(s)`, if given, runs on a sound connection after a failed opening (SMTP says
+-- QUIT; POP3 must not).  The session is freed on any failure.
+-- @return the session, or nil, message, kind[, reply]
+function M.open(new, o, trace, on_fail)
+  local sock = M.pick_socket(o)
+  local s, err, kind = new(o, sock ~= nil)
+  if not s then
+    if sock then sock:close() end
+    return nil, err, kind
+  end
+  local ok, reply
+  ok, err, kind = M.connect(s, o, sock)
+  if ok then
+    ok, err, kind, reply = s:_begin_open()
+    if ok then ok, err, kind, reply = M.drive(s, trace) end
+    if not ok and on_fail then on_fail(s) end
+  end
+  if not ok then
+    s:_release()
+    M.close(s)
+    return nil, err, kind, reply
+  end
+  return s
+end
+
 function M.is_external(s)
   return sockets[s] ~= nil
 end

@@ -63,26 +63,13 @@ function M.session(opts)
   if o.user ~= nil and o.password == nil and o.token == nil then
     error("option 'user' needs 'password' or 'token'", 2)
   end
-  local sock = driver.pick_socket(o)
-  local s, err, kind = core.pop3_new(o, sock ~= nil)
-  if not s then
-    if sock then sock:close() end
-    return nil, err, kind
+  -- A failed opening kills the session: no QUIT (RFC 1939 6), only free.
+  local s, err, kind, reply = driver.open(core.pop3_new, o, o.trace)
+  if s then
+    traces[s] = o.trace
+    progresses[s] = o.progress
   end
-  traces[s] = o.trace
-  progresses[s] = o.progress
-  local ok, reply
-  ok, err, kind = driver.connect(s, o, sock)
-  if ok then
-    ok, err, kind, reply = s:_begin_open()
-    if ok then ok, err, kind, reply = drive(s) end
-  end
-  if not ok then
-    -- A failed opening kills the session: no QUIT (RFC 1939 6), only free.
-    release(s)
-    return nil, err, kind, reply
-  end
-  return s
+  return s, err, kind, reply
 end
 
 -- One command without a message body: begin, drive.  @return true or nil, err...

@@ -51,25 +51,12 @@ function M.session(opts)
   end
   if opts.async then return require("missive.async").session(opts) end
   local o = message.smtp_defaults(opts, 2)
-  local sock = driver.pick_socket(o)
-  local s, err, kind = core.smtp_new(o, sock ~= nil)
-  if not s then
-    if sock then sock:close() end
-    return nil, err, kind
-  end
-  traces[s] = o.trace
-  local ok, reply
-  ok, err, kind = driver.connect(s, o, sock)
-  if ok then
-    ok, err, kind, reply = s:_begin_open()
-    if ok then ok, err, kind, reply = drive(s) end
-    if not ok then quit(s) end
-  end
-  if not ok then
-    release(s)
-    return nil, err, kind, reply
-  end
-  return s
+  local s, err, kind, reply = driver.open(core.smtp_new, o, o.trace, function(s)
+    traces[s] = o.trace
+    quit(s)
+  end)
+  if s then traces[s] = o.trace end
+  return s, err, kind, reply
 end
 
 local function check_open(s)
