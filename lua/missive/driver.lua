@@ -141,6 +141,12 @@ function M.close(s)
   if sock then sock:close() end
 end
 
+--- Frees a session and its external socket, if any (no protocol I/O).
+function M.release(s)
+  s:_release()
+  M.close(s)
+end
+
 --- Creates, connects and opens a session.  `new(o, external)` is the C constructor;
 -- `on_fail(s)`, if given, runs on a sound connection after a failed opening (SMTP says
 -- QUIT; POP3 must not).  The session is freed on any failure.
@@ -160,8 +166,7 @@ function M.open(new, o, trace, on_fail)
     if not ok and on_fail then on_fail(s) end
   end
   if not ok then
-    s:_release()
-    M.close(s)
+    M.release(s)
     return nil, err, kind, reply
   end
   return s

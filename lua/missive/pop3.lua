@@ -34,11 +34,7 @@ local function check_number(n, level)
   end
 end
 
--- Frees the session and its external socket, if any (no protocol I/O).
-local function release(s)
-  s:_release()
-  driver.close(s)
-end
+local release = driver.release
 
 --- Opens a session: connect, greeting, CAPA, TLS, login.
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |

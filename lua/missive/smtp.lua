@@ -28,10 +28,7 @@ local function quit(s)
   return ok, err, kind, reply
 end
 
-local function release(s)
-  s:_release()
-  driver.close(s)
-end
+local release = driver.release
 
 --- Opens a session: connect, greeting, EHLO, TLS, AUTH.
 -- Options: host (required), port (587), tls ("starttls" | "implicit" | "none"; port 465
