@@ -49,7 +49,7 @@ void mv_mime_free(mv_mime_msg *m)
     free(m->html);
     mv_mime_clear_atts(m);
     free(m->att);
-    free(m->raw);
+    free(m->raw_owned);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *p = &m->parts[i];
         free(p->type); free(p->boundary); free(p->charset); free(p->filename);

@@ -48,8 +48,9 @@ typedef struct mv_mime_msg {
     mv_mime_att *att;
     size_t natt, capatt;
     int allow_8bit;     /* the transport takes 8BITMIME */
-    /* parsed messages */
-    unsigned char *raw;
+    /* parsed messages: raw is the input, owned (raw_owned) or borrowed from the caller */
+    const unsigned char *raw;
+    unsigned char *raw_owned;
     size_t raw_len;
     int dirty;          /* changed since parsed: serialise from the model */
     mv_mime_part *parts;
@@ -104,6 +105,10 @@ void mv_mime_limits_default(mv_mime_limits *l);
  * Damage is repaired and listed in m->defects; a cap fails with kind MV_E_LIMIT. */
 int mv_mime_parse(mv_mime_msg *m, const void *p, size_t n, const mv_mime_limits *lim,
                   mv_error *e);
+/* The same without the copy: m->raw points at p, which is never written and must stay
+ * unchanged and alive until mv_mime_free(m) (the binding anchors the Lua string). */
+int mv_mime_parse_borrowed(mv_mime_msg *m, const void *p, size_t n,
+                           const mv_mime_limits *lim, mv_error *e);
 /* Iterates the header fields in raw[off..end): returns 1 with name/value (folded, raw)
  * and advances *pos, or 0 at the end. */
 int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,

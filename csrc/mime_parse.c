@@ -690,8 +690,8 @@ done:
     return rc;
 }
 
-int mv_mime_parse(mv_mime_msg *m, const void *data, size_t n, const mv_mime_limits *lim,
-                  mv_error *e)
+static int parse_raw(mv_mime_msg *m, const unsigned char *raw, size_t n,
+                     const mv_mime_limits *lim, mv_error *e)
 {
     parser p;
     mv_mime_limits def;
@@ -699,12 +699,10 @@ int mv_mime_parse(mv_mime_msg *m, const void *data, size_t n, const mv_mime_limi
     long root;
     if (lim == NULL) { mv_mime_limits_default(&def); lim = &def; }
     memset(&p, 0, sizeof p);
-    m->raw = malloc(n ? n : 1);
-    if (m->raw == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
-    if (n) memcpy(m->raw, data, n);
+    m->raw = raw;
     m->raw_len = n;
     p.m = m;
-    p.s = m->raw;
+    p.s = raw;
     p.n = n;
     p.lim = lim;
     p.e = e;
@@ -718,4 +716,21 @@ cleanup:
     m->dirty = 0;
     m->gen++;
     return rc;
+}
+
+int mv_mime_parse(mv_mime_msg *m, const void *data, size_t n, const mv_mime_limits *lim,
+                  mv_error *e)
+{
+    m->raw_owned = malloc(n ? n : 1);
+    if (m->raw_owned == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    if (n) memcpy(m->raw_owned, data, n);
+    return parse_raw(m, m->raw_owned, n, lim, e);
+}
+
+int mv_mime_parse_borrowed(mv_mime_msg *m, const void *data, size_t n,
+                           const mv_mime_limits *lim, mv_error *e)
+{
+    /* A non-NULL raw marks the message as parsed, even when it is empty. */
+    static const unsigned char empty[1] = {0};
+    return parse_raw(m, n ? (const unsigned char *)data : empty, n, lim, e);
 }

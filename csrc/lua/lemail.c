@@ -90,6 +90,44 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     mvl_setmetatable(L, ATT_MT);
 }
 
+/* Where a message came from (POP3: number, uid, size; WinDev's out flag) is not part of
+ * the message: it lives in the userdata's Lua value, a table made on first use. */
+static int is_mailbox_field(const char *k)
+{
+    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
+        || strcmp(k, "out") == 0;
+}
+
+/* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
+#define EXTRAS_MARK "missive.email.extras"
+
+/* The extras table of the email at index ud (absolute); nil when absent and !create. */
+static void push_extras_at(lua_State *L, int ud, int create)
+{
+    mvl_getuservalue(L, ud);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, EXTRAS_MARK);
+        if (lua_toboolean(L, -1)) { lua_pop(L, 1); return; }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (!create) { lua_pushnil(L); return; }
+    lua_newtable(L);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, EXTRAS_MARK);
+    lua_pushvalue(L, -1);
+    mvl_setuservalue(L, ud);
+}
+
+static void push_extras(lua_State *L, int create)
+{
+    push_extras_at(L, 1, create);
+}
+
+/* A parsed message borrows the bytes of the Lua string it came from (no copy of a 50 MB
+ * input): the string is anchored in the extras table for as long as the email lives. */
+#define RAW_KEY "missive.email.raw"
+
 static int get_field(lua_State *L, lemail *e, const char *k)
 {
     mv_mime_msg *m = &e->m;
@@ -135,8 +173,13 @@ static int get_field(lua_State *L, lemail *e, const char *k)
         return 1;
     }
     if (strcmp(k, "raw") == 0) {
-        if (m->raw == NULL) lua_pushnil(L);
-        else lua_pushlstring(L, (const char *)m->raw, m->raw_len);
+        if (m->raw == NULL) { lua_pushnil(L); return 1; }
+        push_extras(L, 0);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, RAW_KEY);
+            if (lua_isstring(L, -1)) return 1;   /* the very string parsed */
+        }
+        lua_pushlstring(L, (const char *)m->raw, m->raw_len);
         return 1;
     }
     if (strcmp(k, "defects") == 0) {
@@ -152,33 +195,6 @@ static int get_field(lua_State *L, lemail *e, const char *k)
     return 1;
 }
 
-/* Where a message came from (POP3: number, uid, size; WinDev's out flag) is not part of
- * the message: it lives in the userdata's Lua value, a table made on first use. */
-static int is_mailbox_field(const char *k)
-{
-    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
-        || strcmp(k, "out") == 0;
-}
-
-/* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
-#define EXTRAS_MARK "missive.email.extras"
-
-static void push_extras(lua_State *L, int create)
-{
-    mvl_getuservalue(L, 1);
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, EXTRAS_MARK);
-        if (lua_toboolean(L, -1)) { lua_pop(L, 1); return; }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (!create) { lua_pushnil(L); return; }
-    lua_newtable(L);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, EXTRAS_MARK);
-    lua_pushvalue(L, -1);
-    mvl_setuservalue(L, 1);
-}
 
 static int l_index(lua_State *L)
 {
@@ -674,8 +690,12 @@ static int l_email_parse(lua_State *L)
         lim.max_header_bytes = (size_t)opt_size(L, 2, "max_header_bytes", lim.max_header_bytes);
     }
     e = push_email(L);
+    push_extras_at(L, lua_gettop(L), 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, RAW_KEY);
+    lua_pop(L, 1);
     mv_error_clear(&err);
-    if (mv_mime_parse(&e->m, s, n, &lim, &err) != MV_OK) {
+    if (mv_mime_parse_borrowed(&e->m, s, n, &lim, &err) != MV_OK) {
         mv_mime_free(&e->m);
         return mvl_push_error(L, &err);
     }
