@@ -184,6 +184,7 @@ static int open_conn(mv_async *a, conn *c, mv_error *e)
         return mv_fail(e, MV_E_MEMORY, "out of memory");
     }
     smtp_pp(c->s)->timeout_ms = a->timeout_ms;
+    smtp_pp(c->s)->spin_us = mv_net_spin_us(loopback);
     if (smtp_configure(c->s, &a->opts) != MV_OK) goto fail;
     smtp_set_peer_loopback(c->s, loopback);
     if (smtp_begin_open(c->s) != MV_OK || run(c) != MV_OK) goto fail;

@@ -9,6 +9,10 @@
  * -1 with the error set.  *loopback tells whether the peer is a loopback address. */
 int mv_net_connect(const char *host, int port, int timeout_ms, int *loopback, mv_error *e);
 
+/* How long (microseconds) to spin for a reply before sleeping in poll(): 0 unless the
+ * peer is on this machine and another core can run it while we spin. */
+int mv_net_spin_us(int loopback);
+
 /* Runs `step` until it returns MV_OK, MV_ERROR or MV_WANT_DATA, moving bytes between
  * the socket and pp->conn and failing with "timeout" at pp->deadline. */
 typedef int (*mv_step_fn)(void *ud);

@@ -24,6 +24,8 @@ typedef struct mv_pp {
     int corked;
     int eof_check;           /* the next write commits (a final dot): look for an EOF
                               * that already arrived before writing it */
+    int spin_us;             /* native driver: look for a reply this long before sleeping */
+    int reply_us;            /* native driver: recent wait for input (moving average) */
 } mv_pp;
 
 void mv_pp_init(mv_pp *pp);

@@ -171,6 +171,7 @@ describe("email build and parse", function()
     collectgarbage("collect"); collectgarbage("collect")
     local junk = {}
     for i = 1, 2000 do junk[i] = string.rep(string.char(65 + i % 26), 97 + i % 13) end
+    assert.equal(2000, #junk)
     assert.equal(payload, p.attachments[1].content)
     local again = assert(email.parse(p.raw))
     assert.equal(payload, again.attachments[1].content)

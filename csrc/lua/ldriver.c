@@ -157,6 +157,7 @@ int mvl_m_connect(lua_State *L, mvl_session *u)
     if (u->external || u->fd >= 0) return luaL_error(L, "already connected");
     u->fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback, &u->pp->err);
     if (u->fd < 0) return mvl_session_error(L, u);
+    u->pp->spin_us = mv_net_spin_us(loopback);
     u->proto->set_loopback(u, loopback);
     lua_pushboolean(L, 1);
     return 1;
