@@ -34,9 +34,15 @@ p()
 p("Plain TCP, then implicit TLS through stunnel4 in front of the same sinks (smtp-sink has no TLS;")
 p("every TLS client, the raw replay included, goes through the same terminator).")
 p()
+p("The raw replay writes every message without waiting for any reply: the sink's own limit,")
+p("but not a correct client (RFC 2920: the body only after the 354 to DATA). The correct")
+p("minimal client (bench/smtp_floor.c, C, blocking reads) waits for exactly what the protocol")
+p("requires: with PIPELINING, one round trip per message.")
+p()
 p("| case | missive send_batch | missive send | missive send (source fn) | " ..
-  "raw pipelined replay | smtp-source | Python smtplib | LuaSocket | curl |")
-p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+  "raw pipelined replay | correct minimal client (C) | smtp-source | Python smtplib | " ..
+  "LuaSocket | curl |")
+p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for _, tr in ipairs{"", "tls."} do
   for _, tag in ipairs{"pipe", "nopipe"} do
     for _, sz in ipairs{"10k", "1m"} do
@@ -44,7 +50,7 @@ for _, tr in ipairs{"", "tls."} do
       local m = v[k .. "missive-batch"]
       if m then
         local cells = {}
-        for _, peer in ipairs{"raw", "smtp-source", "smtplib", "luasocket", "curl"} do
+        for _, peer in ipairs{"raw", "floor", "smtp-source", "smtplib", "luasocket", "curl"} do
           local x = v[k .. peer]
           cells[#cells + 1] = x and ("%s (%.2fx)"):format(fmt(x), ratio(m, x)) or "n/a"
         end
@@ -70,6 +76,25 @@ for _, tag in ipairs{"plain", "tls"} do
       cells[#cells + 1] = x and ("%s (%.2fx)"):format(fmt(x), ratio(x, m)) or "n/a"
     end
     p(("| %s | %s | %s |"):format(tag, fmt(m), table.concat(cells, " | ")))
+  end
+end
+p()
+p("CPU seconds per run (medians): the client's own, and the whole machine's (client, Dovecot")
+p("and the kernel, from /proc/stat). On a machine of C cores no run can take less than")
+p("machine / C seconds, however the work overlaps.")
+p()
+p("| transport | client | CPU s: client | CPU s: machine | rest (server, kernel) | " ..
+  "floor = machine / cores |")
+p("| --- | --- | --- | --- | --- | --- |")
+local cores = tonumber((meta.machine or ""):match("^(%d+) cores")) or 2
+for _, tag in ipairs{"plain", "tls"} do
+  for _, who in ipairs{"missive", "raw", "poplib"} do
+    local k = "pop3." .. tag .. "." .. who
+    local c, m = v[k .. ".cpu"], v[k .. ".machine"]
+    if c and m then
+      p(("| %s | %s | %s | %s | %s | %s |"):format(tag, who, fmt(c), fmt(m), fmt(m - c),
+        fmt(m / cores)))
+    end
   end
 end
 p()
@@ -159,6 +184,13 @@ ceil("SMTP PIPELINING 10 KB vs smtplib", v["smtp.pipe.10k.raw"], v["smtp.pipe.10
 ceil("SMTP TLS PIPELINING 10 KB vs smtplib", v["smtp.tls.pipe.10k.raw"],
   v["smtp.tls.pipe.10k.smtplib"])
 ceil("POP3 tls vs poplib (time)", v["pop3.tls.poplib"], v["pop3.tls.raw"])
+local function floor_note(name, x, y)
+  local r = ratio(x, y)
+  if r then p(("- %s: missive / correct minimal client = %.2fx"):format(name, r)) end
+end
+floor_note("SMTP PIPELINING 10 KB", v["smtp.pipe.10k.missive-batch"], v["smtp.pipe.10k.floor"])
+floor_note("SMTP no PIPELINING 10 KB", v["smtp.nopipe.10k.missive-batch"],
+  v["smtp.nopipe.10k.floor"])
 p()
 p("missive send_batch: one s:send_batch(list) call for all messages (with PIPELINING, each " ..
   "end of data travels with the next envelope); send: one s:send per message; source fn: " ..
