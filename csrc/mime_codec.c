@@ -578,9 +578,9 @@ int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv
     while (il > 0) {
         char *op;
         size_t ol, r;
-        if (mv_buf_reserve(out, il * 2 + 16) != 0) { iconv_close(cd); return -1; }
+        ol = il * 2 + 16;   /* E2BIG comes back here for more */
+        if (mv_buf_reserve(out, ol) != 0) { iconv_close(cd); return -1; }
         op = (char *)out->data + out->len;
-        ol = out->cap - out->len;
         r = iconv(cd, &ip, &il, &op, &ol);
         out->len = (size_t)((unsigned char *)op - out->data);
         if (r == (size_t)-1) {

@@ -297,10 +297,10 @@ int mv_conn_fill(mv_conn *c, mv_error *e)
         int got = 0;
         for (;;) {
             int ret;
+            /* One record's plaintext at most; no more than was reserved. */
             if (mv_buf_reserve(&c->app_in, 16384) != 0)
                 return mv_fail(e, MV_E_MEMORY, "out of memory");
-            ret = mbedtls_ssl_read(&c->tls->ssl, c->app_in.data + c->app_in.len,
-                                   c->app_in.cap - c->app_in.len);
+            ret = mbedtls_ssl_read(&c->tls->ssl, c->app_in.data + c->app_in.len, 16384);
             if (ret > 0) {
                 c->app_in.len += (size_t)ret;
                 got = 1;

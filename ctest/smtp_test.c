@@ -1,4 +1,6 @@
 /* Unit tests of the SMTP reply parser and the DATA dot-stuffer (CHECKLIST 16-19, 27). */
+#include <string.h>
+
 #include "ctest.h"
 #include "mv_buf.h"
 #include "smtp_reply.h"
@@ -179,6 +181,29 @@ static void test_stuff_limits(void)
     mv_buf_free(&out);
 }
 
+/* Wiping covers every byte ever written (an AUTH line consumed long ago included), and
+ * only those: the high-water mark follows each reserve, even across compaction. */
+static void test_buf_wipe(void)
+{
+    mv_buf b;
+    size_t i, hw;
+    mv_buf_init(&b);
+    CHECK(mv_buf_append(&b, "AUTH PLAIN c2VjcmV0\r\n", 21) == 0);
+    mv_buf_consume(&b, 21);
+    CHECK(mv_buf_append(&b, "MAIL FROM:<a@b>\r\n", 17) == 0);
+    mv_buf_consume(&b, 5);
+    CHECK(mv_buf_reserve(&b, 4000) == 0);     /* compacts, then grows */
+    memset(b.data + b.len, 'x', 4000);         /* a caller filling what it reserved */
+    hw = b.hw;
+    CHECK(hw >= b.len + 4000 && hw <= b.cap);
+    mv_buf_wipe(&b);
+    for (i = 0; i < hw; i++) if (b.data[i] != 0) break;
+    CHECK(i == hw);
+    CHECK(b.len == 0 && b.off == 0 && b.hw == 0);
+    mv_buf_free(&b);
+    CHECK(b.data == NULL && b.cap == 0);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -190,6 +215,7 @@ int main(void)
         { "CHECKLIST 16 17 19 stuffing", test_stuffing },
         { "CHECKLIST 18 random splits", test_stuff_random_splits },
         { "CHECKLIST 20 line and 8-bit limits", test_stuff_limits },
+        { "buffer wipe up to the high-water mark", test_buf_wipe },
         { NULL, NULL }
     };
     return ctest_run("smtp", cases);
