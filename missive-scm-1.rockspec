@@ -35,6 +35,7 @@ build = {
                 "csrc/mv_fs.c",
                 "csrc/mv_net.c",
                 "csrc/mv_pp.c",
+                "csrc/mv_random.c",
                 "csrc/mv_sasl.c",
                 "csrc/pop3.c",
                 "csrc/pop3_open.c",

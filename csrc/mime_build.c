@@ -9,6 +9,7 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mv_random.h"
 
 #define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
 
@@ -271,7 +272,7 @@ int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
     unsigned char r[16];
     char hex[33];
     size_t i;
-    if (mv_mime_random(r, sizeof r) != 0) return -1;
+    if (mv_random(r, sizeof r) != 0) return -1;
     for (i = 0; i < sizeof r; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
     snprintf(out, cap, "<%s@%s>", hex, domain != NULL && domain[0] ? domain : "missive.invalid");
     return 0;
@@ -391,7 +392,7 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
         int clash = 0;
         /* "=_" cannot occur in base64 or quoted-printable output, so only the 7bit and
          * 8bit parts and earlier boundaries need checking. */
-        if (mv_mime_random(r, sizeof r) != 0) return -1;
+        if (mv_random(r, sizeof r) != 0) return -1;
         memcpy(out, "=_mv_", 5);
         for (i = 0; i < sizeof r; i++) out[5 + i] = al[r[i] % 62];
         out[5 + sizeof r] = '\0';

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 
 /* AVX2 decoder for runs of 32 alphabet characters (24 bytes out), chosen at run time:
  * the classification and packing of Mula and Lemire ("Faster Base64 Encoding and
@@ -594,37 +592,4 @@ int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv
     }
     iconv_close(cd);
     return 0;
-}
-
-static pthread_mutex_t rng_lock = PTHREAD_MUTEX_INITIALIZER;
-static int rng_ready;
-static mbedtls_entropy_context rng_entropy;
-static mbedtls_ctr_drbg_context rng_drbg;
-
-int mv_mime_random(unsigned char *p, size_t n)
-{
-    int rc = -1;
-    pthread_mutex_lock(&rng_lock);
-    if (!rng_ready) {
-        static const unsigned char pers[] = "missive-mime";
-        mbedtls_entropy_init(&rng_entropy);
-        mbedtls_ctr_drbg_init(&rng_drbg);
-        if (mbedtls_ctr_drbg_seed(&rng_drbg, mbedtls_entropy_func, &rng_entropy, pers,
-                                  sizeof pers - 1) != 0) {
-            mbedtls_ctr_drbg_free(&rng_drbg);
-            mbedtls_entropy_free(&rng_entropy);
-            goto cleanup;
-        }
-        rng_ready = 1;
-    }
-    while (n > 0) {
-        size_t k = n > MBEDTLS_CTR_DRBG_MAX_REQUEST ? MBEDTLS_CTR_DRBG_MAX_REQUEST : n;
-        if (mbedtls_ctr_drbg_random(&rng_drbg, p, k) != 0) goto cleanup;
-        p += k;
-        n -= k;
-    }
-    rc = 0;
-cleanup:
-    pthread_mutex_unlock(&rng_lock);
-    return rc;
 }

@@ -51,7 +51,5 @@ long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *ou
 int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
                        int *defects);
 
-/* Fills p with n bytes from mbedTLS's CTR_DRBG seeded by its entropy source. 0 or -1. */
-int mv_mime_random(unsigned char *p, size_t n);
 
 #endif

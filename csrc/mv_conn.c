@@ -1,5 +1,6 @@
 #include "mv_conn.h"
 #include "mv_castore.h"
+#include "mv_random.h"
 #include "mv_tls_compat.h"
 
 #include <stdio.h>
@@ -8,7 +9,6 @@
 #include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
@@ -17,7 +17,6 @@
 struct mv_tls {
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
-    mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mv_castore *ca;        /* shared, referenced */
     mbedtls_x509_crt own_cert;
@@ -30,6 +29,7 @@ struct mv_tls {
 };
 
 static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+
 
 void mv_conn_init(mv_conn *c)
 {
@@ -48,7 +48,6 @@ static void tls_free(mv_tls *t)
     mbedtls_ssl_free(&t->ssl);
     mbedtls_ssl_config_free(&t->conf);
     mbedtls_ctr_drbg_free(&t->drbg);
-    mbedtls_entropy_free(&t->entropy);
     mv_castore_release(t->ca);
     mbedtls_x509_crt_free(&t->own_cert);
     mbedtls_pk_free(&t->own_key);
@@ -123,11 +122,10 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
     mbedtls_ssl_init(&t->ssl);
     mbedtls_ssl_config_init(&t->conf);
     mbedtls_ctr_drbg_init(&t->drbg);
-    mbedtls_entropy_init(&t->entropy);
     mbedtls_x509_crt_init(&t->own_cert);
     mbedtls_pk_init(&t->own_key);
 
-    ret = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
+    ret = mbedtls_ctr_drbg_seed(&t->drbg, mv_entropy, NULL,
                                 (const unsigned char *)pers, sizeof pers - 1);
     if (ret != 0) { tls_error(e, ret, "random seeding"); goto cleanup; }
     ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
@@ -297,10 +295,14 @@ int mv_conn_fill(mv_conn *c, mv_error *e)
         int got = 0;
         for (;;) {
             int ret;
-            /* One record's plaintext at most; no more than was reserved. */
-            if (mv_buf_reserve(&c->app_in, 16384) != 0)
+            /* Up to one record's plaintext, into the room already there when it is a
+             * useful size: asking for a full record every time doubled an idle
+             * session's buffer to 32 KB. */
+            size_t room = c->app_in.cap - c->app_in.len;
+            if (room < 4096 || room > 16384) room = 16384;
+            if (mv_buf_reserve(&c->app_in, room) != 0)
                 return mv_fail(e, MV_E_MEMORY, "out of memory");
-            ret = mbedtls_ssl_read(&c->tls->ssl, c->app_in.data + c->app_in.len, 16384);
+            ret = mbedtls_ssl_read(&c->tls->ssl, c->app_in.data + c->app_in.len, room);
             if (ret > 0) {
                 c->app_in.len += (size_t)ret;
                 got = 1;
