@@ -47,6 +47,7 @@ struct mv_async {
     int fd;                 /* the thread's socket, so abandon can shut it down */
     /* The options, copied: a reconnect needs them after the caller's strings are gone. */
     smtp_opts opts;
+    mv_tls_owned tls_own;   /* what opts.tls_opts points into */
     int port, timeout_ms;
 };
 
@@ -60,34 +61,24 @@ static char *dup_str(const char *s, int *oom)
     return c;
 }
 
-static void free_secret(const char *s)
+/* The copies in a->opts are ours: the casts drop the const of the caller's view. */
+static void free_opts(mv_async *a)
 {
-    if (s != NULL) {
-        /* Credentials do not outlive the session in freed memory. */
-        volatile char *p = (volatile char *)(size_t)s;
-        while (*p) *p++ = 0;
-    }
-    free((void *)(size_t)s);
-}
-
-static void free_opts(smtp_opts *o)
-{
+    smtp_opts *o = &a->opts;
     free((void *)(size_t)o->host);
     free((void *)(size_t)o->server_name);
     free((void *)(size_t)o->helo);
     free((void *)(size_t)o->auth);
-    free((void *)(size_t)o->tls_opts.cafile);
-    free((void *)(size_t)o->tls_opts.capath);
-    free((void *)(size_t)o->tls_opts.client_cert);
-    free((void *)(size_t)o->tls_opts.client_key);
     free((void *)(size_t)o->user);
-    free_secret(o->password);
-    free_secret(o->token);
+    mv_free_secret((char *)(size_t)o->password);
+    mv_free_secret((char *)(size_t)o->token);
+    mv_tls_owned_free(&a->tls_own);
     memset(o, 0, sizeof *o);
 }
 
-static int copy_opts(smtp_opts *d, const smtp_opts *s)
+static int copy_opts(mv_async *a, const smtp_opts *s)
 {
+    smtp_opts *d = &a->opts;
     int oom = 0;
     *d = *s;
     d->host = dup_str(s->host, &oom);
@@ -97,10 +88,7 @@ static int copy_opts(smtp_opts *d, const smtp_opts *s)
     d->user = dup_str(s->user, &oom);
     d->password = dup_str(s->password, &oom);
     d->token = dup_str(s->token, &oom);
-    d->tls_opts.cafile = dup_str(s->tls_opts.cafile, &oom);
-    d->tls_opts.capath = dup_str(s->tls_opts.capath, &oom);
-    d->tls_opts.client_cert = dup_str(s->tls_opts.client_cert, &oom);
-    d->tls_opts.client_key = dup_str(s->tls_opts.client_key, &oom);
+    if (mv_tls_own(&a->tls_own, &d->tls_opts, &s->tls_opts) != 0) oom = 1;
     return oom ? -1 : 0;
 }
 
@@ -133,7 +121,7 @@ static void free_all(mv_async *a)
     }
     for (i = 0; i < a->nrecs; i++) free_rcpts(a->recs[i].rcpts, a->recs[i].nrcpt);
     free(a->recs);
-    free_opts(&a->opts);
+    free_opts(a);
     pthread_cond_destroy(&a->work);
     pthread_cond_destroy(&a->done);
     pthread_mutex_destroy(&a->mu);
@@ -378,7 +366,7 @@ mv_async *mv_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e
     pthread_cond_init(&a->work, NULL);
     pthread_cond_init(&a->done, &ca);
     pthread_condattr_destroy(&ca);
-    if (copy_opts(&a->opts, o) != 0) {
+    if (copy_opts(a, o) != 0) {
         free_all(a);
         mv_fail(e, MV_E_MEMORY, "out of memory");
         return NULL;

@@ -31,6 +31,34 @@ struct mv_tls {
 static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
 
 
+void mv_tls_owned_free(mv_tls_owned *own)
+{
+    free(own->cafile);
+    free(own->capath);
+    free(own->client_cert);
+    free(own->client_key);
+    own->cafile = own->capath = own->client_cert = own->client_key = NULL;
+}
+
+int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src)
+{
+    own->cafile = mv_strdup(src->cafile);
+    own->capath = mv_strdup(src->capath);
+    own->client_cert = mv_strdup(src->client_cert);
+    own->client_key = mv_strdup(src->client_key);
+    if ((src->cafile && !own->cafile) || (src->capath && !own->capath)
+        || (src->client_cert && !own->client_cert) || (src->client_key && !own->client_key)) {
+        mv_tls_owned_free(own);
+        return -1;
+    }
+    view->cafile = own->cafile;
+    view->capath = own->capath;
+    view->client_cert = own->client_cert;
+    view->client_key = own->client_key;
+    view->verify = src->verify;
+    return 0;
+}
+
 void mv_conn_init(mv_conn *c)
 {
     mv_buf_init(&c->net_in);

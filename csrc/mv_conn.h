@@ -20,6 +20,16 @@ typedef struct mv_tls_opts {
     int verify;               /* MV_VERIFY_FULL (default), MV_VERIFY_NAME or MV_VERIFY_NONE */
 } mv_tls_opts;
 
+/* A session's own copy of its TLS options, so the caller's strings need not outlive
+ * the call: `view` points into `own` afterwards.  0, or -1 when out of memory (then
+ * nothing is kept). */
+typedef struct mv_tls_owned {
+    char *cafile, *capath, *client_cert, *client_key;
+} mv_tls_owned;
+
+int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src);
+void mv_tls_owned_free(mv_tls_owned *own);
+
 typedef struct mv_tls mv_tls;
 
 typedef struct mv_conn {

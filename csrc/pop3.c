@@ -51,10 +51,7 @@ void pop3_free(pop3_session *s)
     mv_free_secret(s->password);
     mv_free_secret(s->token);
     free(s->auth);
-    free(s->cafile);
-    free(s->capath);
-    free(s->client_cert);
-    free(s->client_key);
+    mv_tls_owned_free(&s->tls_own);
     free(s);
 }
 
@@ -131,22 +128,11 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
     s->password = mv_strdup(o->password);
     s->token = mv_strdup(o->token);
     s->auth = mv_strdup(o->auth);
-    s->cafile = mv_strdup(o->tls_opts.cafile);
-    s->capath = mv_strdup(o->tls_opts.capath);
-    s->client_cert = mv_strdup(o->tls_opts.client_cert);
-    s->client_key = mv_strdup(o->tls_opts.client_key);
     if (s->host == NULL || (o->user && !s->user) || (o->password && !s->password)
         || (o->token && !s->token) || (o->auth && !s->auth)
-        || (o->tls_opts.cafile && !s->cafile) || (o->tls_opts.capath && !s->capath)
-        || (o->tls_opts.client_cert && !s->client_cert)
-        || (o->tls_opts.client_key && !s->client_key))
+        || mv_tls_own(&s->tls_own, &s->tls_opts, &o->tls_opts) != 0)
         return pop3i_fail(s, MV_E_MEMORY, "out of memory");
     s->tls = o->tls;
-    s->tls_opts.cafile = s->cafile;
-    s->tls_opts.capath = s->capath;
-    s->tls_opts.client_cert = s->client_cert;
-    s->tls_opts.client_key = s->client_key;
-    s->tls_opts.verify = o->tls_opts.verify;
     s->insecure_auth = o->insecure_auth;
     s->peer_is_loopback = o->peer_is_loopback;
     s->max_size = o->max_size;

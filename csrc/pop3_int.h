@@ -26,7 +26,7 @@ typedef struct pend {
 struct pop3_session {
     mv_pp pp;
     char *host, *user, *password, *token, *auth;
-    char *cafile, *capath, *client_cert, *client_key;
+    mv_tls_owned tls_own;    /* what tls_opts points into */
     pop3_tls_mode tls;
     mv_tls_opts tls_opts;
     int insecure_auth, peer_is_loopback;

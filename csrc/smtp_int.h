@@ -27,7 +27,7 @@ struct smtp_session {
     char *host, *server_name, *helo, *user, *password, *token, *auth;
     mv_tls_mode tls;
     mv_tls_opts tls_opts;
-    char *cafile, *capath, *client_cert, *client_key;
+    mv_tls_owned tls_own;    /* what tls_opts points into */
     int insecure_auth, peer_is_loopback, pipelining, chunking;
     size_t max_data_line;
     /* connection state */
