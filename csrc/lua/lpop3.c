@@ -206,8 +206,7 @@ static int l_take_body(lua_State *L)
     if (n == 0) lua_pushliteral(L, "");
     else lua_pushlstring(L, (const char *)mv_buf_head(b), n);
     /* Final: a small buffer is kept for the next message (no malloc and page faults
-     * per message); a big one is freed.  No wipe: message text is not a secret, and
-     * wiping the whole capacity byte by byte cost a fifth of a retrieval's CPU. */
+     * per message); a big one is freed.  No wipe: message text is not a secret. */
     if (lua_toboolean(L, 2) && b->cap > BODY_KEEP) {
         free(b->data);
         mv_buf_init(b);
