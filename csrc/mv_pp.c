@@ -19,6 +19,8 @@ void mv_pp_init(mv_pp *pp)
     pp->scan = 0;
     pp->line_len = 0;
     pp->eof_check = 0;
+    pp->spin_us = 0;
+    pp->reply_us = 0;
     mv_buf_init(&pp->cork);
     pp->corked = 0;
 }
