@@ -86,7 +86,7 @@ static const char mail[] = "MAIL FROM:<a@example.org>\r\n", rcpt[] = "RCPT TO:<b
 
 int main(int argc, char **argv)
 {
-    int port, count, size, runs, pipe_mode, run, one = 1;
+    int port, count, size, runs, pipe_mode, run, lines, one = 1;
     double *rates;
     char *msg, *env;
     size_t msg_len = 0, env_len;
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
     if (rates == NULL || msg == NULL || env == NULL) die("malloc");
     memcpy(msg, hdr, sizeof hdr - 1);
     msg_len = sizeof hdr - 1;
-    for (run = 0; run < (size - (int)(sizeof hdr - 1)) / (int)(sizeof line - 1); run++) {
+    for (lines = (size - (int)(sizeof hdr - 1)) / (int)(sizeof line - 1); lines > 0; lines--) {
         memcpy(msg + msg_len, line, sizeof line - 1);
         msg_len += sizeof line - 1;
     }

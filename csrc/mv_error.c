@@ -50,11 +50,16 @@ void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len)
     dst[o] = '\0';
 }
 
-long long mv_now_ms(void)
+long long mv_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+long long mv_now_ms(void)
+{
+    return mv_now_us() / 1000;
 }
 
 char *mv_strdup(const char *s)

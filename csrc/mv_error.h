@@ -52,7 +52,8 @@ char *mv_strdup(const char *s);
 /* Overwrites a secret (password, token) before freeing it. */
 void mv_free_secret(char *p);
 
-/* Milliseconds from a monotonic clock. */
+/* Milliseconds (microseconds) from a monotonic clock. */
 long long mv_now_ms(void);
+long long mv_now_us(void);
 
 #endif

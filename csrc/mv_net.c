@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef MSG_NOSIGNAL
@@ -70,19 +69,12 @@ int mv_net_spin_us(int loopback)
     return loopback && cpus > 1 ? SPIN_US : 0;
 }
 
-static long long now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 static int wait_in(int fd, mv_pp *pp)
 {
     long long t0, waited;
     int w = 0;
     if (pp->spin_us <= 0) return wait_fd(fd, POLLIN, pp->deadline);
-    t0 = now_us();
+    t0 = mv_now_us();
     if (pp->reply_us < pp->spin_us) {
         struct pollfd p;
         do {
@@ -90,10 +82,10 @@ static int wait_in(int fd, mv_pp *pp)
             p.events = POLLIN;
             p.revents = 0;
             if (poll(&p, 1, 0) > 0) { w = 1; break; }
-        } while (now_us() - t0 < pp->spin_us);
+        } while (mv_now_us() - t0 < pp->spin_us);
     }
     if (w == 0) w = wait_fd(fd, POLLIN, pp->deadline);
-    waited = now_us() - t0;
+    waited = mv_now_us() - t0;
     if (waited > 1000000) waited = 1000000;
     pp->reply_us = (int)((3 * (long long)pp->reply_us + waited) / 4);
     return w;

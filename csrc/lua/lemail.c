@@ -173,13 +173,9 @@ static int get_field(lua_State *L, lemail *e, const char *k)
         return 1;
     }
     if (strcmp(k, "raw") == 0) {
-        if (m->raw == NULL) { lua_pushnil(L); return 1; }
+        /* the very string parsed (nil for a built message) */
         push_extras(L, 0);
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, RAW_KEY);
-            if (lua_isstring(L, -1)) return 1;   /* the very string parsed */
-        }
-        lua_pushlstring(L, (const char *)m->raw, m->raw_len);
+        if (lua_istable(L, -1)) lua_getfield(L, -1, RAW_KEY);
         return 1;
     }
     if (strcmp(k, "defects") == 0) {
