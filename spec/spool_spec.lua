@@ -76,6 +76,32 @@ describe("missive.spool (on disk)", function()
     assert.is_nil(q:remove(id))
   end)
 
+  -- CHECKLIST 69: an id is a file name inside the spool; anything but the spool's own
+  -- format could name a file elsewhere ("../../x").
+  it("remove, retry and status refuse ids that are not the spool's own (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("kept")))
+    local victim = dir .. "/victim"
+    local planted = "missive-spool 1\nid: ../victim\nfrom: a@x\nto: b@x\n\nSubject: x\r\n"
+    util.write_file(victim, planted)
+    local bad = {"../victim", "../../victim", "/etc/passwd", "", id .. "/", id .. "\0",
+                 id .. ".1", id:sub(2), "x" .. id, id:gsub("%-", "_"), ".", ".."}
+    for _, b in ipairs(bad) do
+      for _, method in ipairs {"remove", "retry", "status"} do
+        local ok, err, kind = q[method](q, b)
+        assert.is_nil(ok, method .. " " .. b)
+        assert.equal("invalid spool id", err, method .. " " .. b)
+        assert.equal("argument", kind, method .. " " .. b)
+      end
+    end
+    assert.equal(planted, util.read_file(victim))
+    assert.equal("queued", (q:status(id)))
+    assert.same({id}, q:list("queued"))
+    -- The library's own ids still work, and an unknown but well-formed id is just absent.
+    assert.is_nil((q:status("0000000001-000000-1-1")))
+    assert.is_true(q:retry(id))
+    assert.is_true(q:remove(id))
+  end)
+
   it("a stale claim without the dot marker is queued again", function()
     local id = assert(q:add(msg("stale")))
     local pid = dead_pid()

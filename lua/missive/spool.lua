@@ -48,6 +48,19 @@ local function new_id()
   return ("%010d-%06d-%d-%d"):format(sec, math.floor((t - sec) * 1e6), mypid(), next_name())
 end
 
+-- The format new_id writes, and only it: an id becomes a file name inside the spool, so
+-- anything else ("../../x", "/etc/passwd", a claim or marker name) must not reach a path.
+local ID = "^%d%d%d%d%d%d%d%d%d%d+%-%d%d%d%d%d%d%-%d+%-%d+$"
+
+local function is_id(id)
+  return #id <= 64 and id:match(ID) ~= nil
+end
+
+local function check_id(id, method)
+  if type(id) ~= "string" then error(method .. " expects a message id", 3) end
+  return is_id(id)
+end
+
 local function clean(v)
   return (tostring(v):gsub("%c", " "))
 end
@@ -315,8 +328,12 @@ local function defer(self, path, meta, data, opts)
   return finish(self, path, meta, data, "queued"), "deferred"
 end
 
+-- Names that are not ids (an editor's backup, a stray file) are no messages: left alone.
 local function queued_ids(self)
-  local ids = core.listdir(self.dirs.queued) or {}
+  local ids = {}
+  for _, n in ipairs(core.listdir(self.dirs.queued) or {}) do
+    if is_id(n) then ids[#ids + 1] = n end
+  end
   table.sort(ids)
   return ids
 end
@@ -412,9 +429,9 @@ end
 
 --- Where a message is: "queued", "sending", "sent", "failed" or "uncertain", and
 -- {id, from, to, attempts, created, next_try, reply, error, kind, rejected}; nil for
--- an unknown id.
+-- an unknown id; nil, "invalid spool id", "argument" for a string that is no spool id.
 function Spool:status(id)
-  if type(id) ~= "string" then error("status expects a message id", 2) end
+  if not check_id(id, "status") then return nil, "invalid spool id", "argument" end
   for _, s in ipairs {"queued", "sent", "failed", "uncertain"} do
     local meta = read(self.dirs[s] .. "/" .. id)
     if meta then return s, info_of(meta, s) end
@@ -437,7 +454,7 @@ function Spool:list(state)
   for _, n in ipairs(core.listdir(self.dirs[state]) or {}) do
     local id = n
     if state == "sending" then id = n:match("^([^.]+)%.%d+$") end
-    if id then out[#out + 1] = id end
+    if id and is_id(id) then out[#out + 1] = id end
   end
   table.sort(out)
   return out
@@ -446,7 +463,7 @@ end
 --- Queues a failed or uncertain message again (or makes a queued one due now), with a
 -- fresh attempt count and age.  @return true, or nil, message, kind
 function Spool:retry(id)
-  if type(id) ~= "string" then error("retry expects a message id", 2) end
+  if not check_id(id, "retry") then return nil, "invalid spool id", "argument" end
   for _, state in ipairs {"failed", "uncertain", "queued"} do
     local path = claim(self, id, state)
     if path then
@@ -470,7 +487,7 @@ end
 
 --- Deletes a message that is not being sent.  @return true, or nil, message, kind
 function Spool:remove(id)
-  if type(id) ~= "string" then error("remove expects a message id", 2) end
+  if not check_id(id, "remove") then return nil, "invalid spool id", "argument" end
   for _, state in ipairs {"queued", "failed", "uncertain", "sent"} do
     local path = claim(self, id, state)
     if path then
