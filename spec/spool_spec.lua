@@ -129,12 +129,91 @@ describe("missive.spool (on disk)", function()
     assert.equal("queued", (q:status(id)))
   end)
 
-  it("leaves the claims of live processes alone", function()
-    local id = assert(q:add(msg("live")))
-    local claim = ("%s/sending/%s.%d"):format(dir, id, 1)   -- pid 1 is alive
+  -- CHECKLIST 69: a claim is live while its lock is held, whatever pid its name carries:
+  -- across PID namespaces, or after PID reuse, a pid that exists here says nothing.
+  it("a claim under a live foreign pid but no lock is taken back (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("foreign")))
+    local claim = ("%s/sending/%s.%d"):format(dir, id, 1)   -- pid 1 exists: not the holder
     assert(os.rename(dir .. "/queued/" .. id, claim))
+    assert(core.write_new(claim .. ".dot", ""))
+    q:recover()
+    assert.equal("uncertain", (q:status(id)))
+    assert.same({}, core.listdir(dir .. "/sending"))
+  end)
+
+  it("a locked claim is left alone whether its pid is dead, foreign or this process's", function()
+    for _, pid in ipairs {dead_pid(), 1, core.getpid()} do
+      local id = assert(q:add(msg("locked-" .. pid)))
+      local claim = ("%s/sending/%s.%d"):format(dir, id, pid)
+      local lock = assert(core.lock(dir .. "/queued/" .. id))
+      assert(os.rename(dir .. "/queued/" .. id, claim))
+      q:recover()
+      assert.equal("sending", (q:status(id)))
+      assert.is_false(core.lock(claim))
+      lock:release()
+      q:recover()
+      assert.equal("queued", (q:status(id)))
+    end
+  end)
+
+  -- CHECKLIST 69: another Lua state in this process (same pid, its own module state)
+  -- must not take the claim of the state that is sending.  A second copy of the module
+  -- stands for the second state: it shares nothing with the first but the process.
+  it("a second Lua state in this process does not steal a live claim (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("two-states", "b@x.test")))
+    local saved = package.loaded["missive.spool"]
+    package.loaded["missive.spool"] = nil
+    local other = require "missive.spool"
+    package.loaded["missive.spool"] = saved
+    assert.are_not.equal(spool, other)
+    local q2 = assert(other.open(dir))
+    local seen = {}
+    local function look(when)
+      q2:recover()
+      seen[#seen + 1] = when .. "=" .. tostring((q2:status(id)))
+    end
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"}, {expect = "RCPT TO"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"},
+      {send = "250 2.0.0 queued as X1\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    local counts = assert(q:run{host = "127.0.0.1", port = srv.port, tls = "none", timeout = 3,
+      trace = function(way, line)
+        if way == "out" and line:find("^RCPT") then look("rcpt") end
+        if way == "in" and line:find("^250 2%.0%.0 queued") then look("dot") end
+      end})
+    srv:finish()
+    assert.same({"rcpt=sending", "dot=sending"}, seen)
+    assert.equal(1, counts.sent)
+    assert.equal("sent", (q:status(id)))
+    assert.same({}, q:list("queued"))
+    assert.same({}, q:list("uncertain"))
+    assert.same({id}, q:list("sent"))
+    assert.same({}, core.listdir(dir .. "/sending"))
+  end)
+
+  -- CHECKLIST 69: the lock of another process (here another interpreter) keeps its
+  -- claim, even when the pid in the name is not a live process here (as in another PID
+  -- namespace); its death releases the claim at once.
+  it("a claim locked by another process is kept until that process dies (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("other-process")))
+    local claim = ("%s/sending/%s.%d"):format(dir, id, dead_pid())
+    assert(os.rename(dir .. "/queued/" .. id, claim))
+    local pre = ("package.path=%q package.cpath=%q"):format(package.path, package.cpath)
+    local script = pre .. ([[
+      local core = require "missive.core"
+      local lock = assert(core.lock(%q))
+      io.write(core.getpid(), "\n"); io.flush()
+      for _ = 1, 200 do os.execute("sleep 0.05") end   -- 10 s at most
+      lock:release()]]):format(claim)
+    local child = io.popen(("%s -e %s"):format(util.interpreter(), util.shquote(script)), "r")
+    local pid = tonumber(child:read("*l"))
+    assert.is_number(pid)
     q:recover()
     assert.equal("sending", (q:status(id)))
+    util.execute("kill -9 " .. pid)
+    child:close()
+    q:recover()
+    assert.equal("queued", (q:status(id)))
   end)
 end)
 
