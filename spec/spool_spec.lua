@@ -217,6 +217,70 @@ describe("missive.spool (on disk)", function()
   end)
 end)
 
+-- CHECKLIST 69: whoever can write into the spool sends mail with the application's
+-- credentials, so a spool (and each state directory) must be the caller's own and
+-- writable by nobody else, as Postfix demands of its queue.
+describe("missive.spool.open trusts only its own directories (CHECKLIST 69)", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() util.rmtree(dir) end)
+
+  local function mode(path)
+    return ("%o"):format(assert(core.stat(path)).mode)
+  end
+
+  it("creates the spool and its state directories 0700", function()
+    local top = dir .. "/new"
+    assert(spool.open(top))
+    assert.equal("700", mode(top))
+    for _, s in ipairs {"tmp", "queued", "sending", "sent", "failed", "uncertain"} do
+      assert.equal("700", mode(top .. "/" .. s))
+    end
+  end)
+
+  it("refuses a spool or a state directory writable by group or others", function()
+    assert(spool.open(dir))
+    for _, sub in ipairs {"", "/queued", "/sending", "/tmp"} do
+      for _, m in ipairs {"777", "770", "1777", "702"} do
+        assert(util.execute(("chmod %s %s"):format(m, util.shquote(dir .. sub))))
+        local q, err, kind = spool.open(dir)
+        assert.is_nil(q, sub .. " " .. m)
+        assert.equal("argument", kind)
+        assert.matches("writable by group or others", err)
+        assert(util.execute("chmod 700 " .. util.shquote(dir .. sub)))
+      end
+    end
+    assert(util.execute("chmod 755 " .. util.shquote(dir)))   -- readable is fine
+    assert(spool.open(dir))
+  end)
+
+  it("refuses a spool or a state directory owned by another user", function()
+    if core.geteuid() ~= 0 then
+      pending("needs root to give a directory away")
+      return
+    end
+    assert(spool.open(dir))
+    for _, sub in ipairs {"", "/queued", "/sent"} do
+      assert(util.execute("chown nobody " .. util.shquote(dir .. sub)))
+      local q, err, kind = spool.open(dir)
+      assert.is_nil(q, sub)
+      assert.equal("argument", kind)
+      assert.matches("owned by uid %d+, not by this process %(uid 0%)", err)
+      assert(util.execute("chown 0 " .. util.shquote(dir .. sub)))
+    end
+    assert(spool.open(dir))
+  end)
+
+  it("refuses a file where a directory belongs", function()
+    local f = dir .. "/afile"
+    util.write_file(f, "x")
+    local q, err, kind = spool.open(f)
+    assert.is_nil(q)
+    assert.is_string(err)
+    assert.is_string(kind)
+  end)
+end)
+
 describe("missive.spool against scripted servers", function()
   local dir, q
   before_each(function()

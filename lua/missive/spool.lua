@@ -108,17 +108,42 @@ local function read(path, id, want_data)
   return meta, data
 end
 
---- Opens (creating it if need be) the spool in `dir`.
--- @return the spool, or nil, message, kind
+-- Whoever can put a file into the spool has it sent with this application's
+-- credentials, so, as Postfix does for its queue, a directory that is not this user's
+-- own or that group or others may write is refused, never used.
+local function own_dir(d)
+  local ok, err, kind = core.mkdir(d, tonumber("700", 8))
+  if not ok then return nil, err, kind end
+  local st
+  st, err, kind = core.stat(d)
+  if not st then return nil, err, kind end
+  if not st.dir then return nil, "spool path " .. d .. " is not a directory", "argument" end
+  local euid = core.geteuid()
+  if st.uid ~= euid then
+    return nil, ("spool directory %s is owned by uid %d, not by this process (uid %d)")
+      :format(d, st.uid, euid), "argument"
+  end
+  local group_w, other_w = math.floor(st.mode / 16) % 2, math.floor(st.mode / 2) % 2
+  if group_w + other_w > 0 then
+    return nil, ("spool directory %s is writable by group or others (mode %o): "
+      .. "chmod go-w it"):format(d, st.mode), "argument"
+  end
+  return true
+end
+
+--- Opens (creating it if need be) the spool in `dir`.  New directories are made 0700; an
+-- existing spool or state directory must belong to the effective user and be writable
+-- by no one else.
+-- @return the spool, or nil, message, kind ("argument" for a directory not to trust)
 function M.open(dir)
   if type(dir) ~= "string" or dir == "" then error("spool.open expects a directory", 2) end
   dir = dir:gsub("/+$", "")
-  local ok, err, kind = core.mkdir(dir, tonumber("700", 8))
+  local ok, err, kind = own_dir(dir)
   if not ok then return nil, err, kind end
   local dirs = {tmp = dir .. "/tmp"}
   for _, s in ipairs(STATES) do dirs[s] = dir .. "/" .. s end
-  for _, d in pairs(dirs) do
-    ok, err, kind = core.mkdir(d, tonumber("700", 8))
+  for _, s in ipairs {"tmp", "queued", "sending", "sent", "failed", "uncertain"} do
+    ok, err, kind = own_dir(dirs[s])
     if not ok then return nil, err, kind end
   end
   core.fsync_dir(dir)
