@@ -381,6 +381,87 @@ describe("missive.spool against scripted servers", function()
                 assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}))
   end)
 
+  -- CHECKLIST 69: the server has the message once it answered 2xx to the end of data;
+  -- that fact must win over a failure to write it down (disk full, sent/ unwritable).
+  -- The failures are injected by wrapping os.rename and core.write_locked.
+  -- luacheck: push ignore 122
+  describe("when the outcome cannot be recorded (CHECKLIST 69)", function()
+    local real_rename, real_write
+    before_each(function() real_rename, real_write = os.rename, core.write_locked end)
+    after_each(function() os.rename, core.write_locked = real_rename, real_write end)
+
+    local function accepting()
+      return scripted.start({GREET, EHLO, EHLO_OK,
+        {expect = "MAIL FROM"}, {send = "250 ok\r\n"}, {expect = "RCPT TO"}, {send = "250 ok\r\n"},
+        {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"},
+        {send = "250 2.0.0 queued as R1\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    end
+
+    -- Renames from or to a path under `blocked` fail `times` times (nil = always), as
+    -- ENOSPC would; `way` says which end is matched ("to" unless given).
+    local function block_renames(blocked, times, way)
+      os.rename = function(from, to)
+        local p = way == "from" and from or to
+        if p:find(blocked, 1, true) and (times == nil or times > 0) then
+          times = times and times - 1
+          return nil, to .. ": No space left on device"
+        end
+        return real_rename(from, to)
+      end
+    end
+
+    it("reports the failure, says sent, and never parks the message as uncertain", function()
+      local id = assert(q:add(msg("unrecorded", "b@x.test")))
+      core.write_locked = function(path, data)
+        if path:find("/tmp/", 1, true) then return nil, path .. ": No space left", "io" end
+        return real_write(path, data)
+      end
+      block_renames(dir .. "/sent/")
+      local info
+      local srv = accepting()
+      local counts = assert(run(srv, {on_result = function(_, _, i) info = i end}))
+      srv:finish()
+      assert.equal(1, counts.sent)
+      assert.same({id}, counts.record_failed)
+      assert.matches("cannot record message " .. id:gsub("%-", "%%-") .. " as sent",
+                     info.record_error)
+      assert.equal("sent", (q:status(id)))
+      assert.same({id}, q:list("sent"))
+      assert.same({}, q:list("sending"))
+      os.rename, core.write_locked = real_rename, real_write
+      -- The next run records it where it belongs, without a connection.
+      assert.same({sent = 0, failed = 0, deferred = 0, uncertain = 0},
+                  assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}))
+      assert.equal("sent", (q:status(id)))
+      assert.same({id}, core.listdir(dir .. "/sent"))
+      assert.same({}, core.listdir(dir .. "/sending"))
+      assert.same({}, q:list("uncertain"))
+    end)
+
+    it("a rename that fails once is retried: recorded in sent/, nothing reported", function()
+      local id = assert(q:add(msg("retried", "b@x.test")))
+      block_renames(dir .. "/sent/", 1)
+      local srv = accepting()
+      local counts = assert(run(srv))
+      srv:finish()
+      assert.is_nil(counts.record_failed)
+      assert.equal(1, counts.sent)
+      assert.same({id}, core.listdir(dir .. "/sent"))
+      assert.same({}, core.listdir(dir .. "/sending"))
+    end)
+
+    it("when nothing in the spool can be renamed, the failure is still reported", function()
+      local id = assert(q:add(msg("stuck", "b@x.test")))
+      block_renames(dir .. "/sending/", nil, "from")   -- no claim can leave sending/
+      local srv = accepting()
+      local counts = assert(run(srv))
+      srv:finish()
+      assert.equal(1, counts.sent)
+      assert.same({id}, counts.record_failed)
+    end)
+  end)
+  -- luacheck: pop
+
   it("no server: run returns nil, message, kind and the message waits for its backoff", function()
     local id = assert(q:add(msg("nobody", "b@x.test")))
     local srv = scripted.start({{close = true}})
