@@ -290,15 +290,15 @@ local function finish(self, c, meta, data, state)
   return true
 end
 
--- The claims in sending/ whose lock is free, i.e. whose holder is gone.  "<id>.sent"
--- counts as a claim whose outcome is known.
+-- The id and tag of a claim's name in sending/: "<id>.<pid>" (tag: the claimer's pid),
+-- or "<id>.sent" (tag "sent": a claim whose outcome is known); nil for anything else.
 local function claim_name(n)
   local id, tag = n:match("^([^.]+)%.(%d+)$")
   if not id then id, tag = n:match("^([^.]+)%.(sent)$") end
   if id and is_id(id) then return id, tag end
 end
 
--- Takes back one dead claim, locked by `lock`.
+-- Takes back one dead claim (c holds its lock now).
 local function take_back(self, c, tag)
   local meta, data = read(c.path, c.id, true)
   if not meta then
