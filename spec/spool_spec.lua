@@ -156,6 +156,21 @@ describe("missive.spool (on disk)", function()
     end
   end)
 
+  it("temporary files: a dead writer's are removed, a locked or fresh one is kept", function()
+    local tmp = dir .. "/tmp/"
+    local names = {dead = "1.1.x", live = "2.1.x", fresh = "3.1.x"}   -- pid 1 exists
+    for _, n in pairs(names) do util.write_file(tmp .. n, "partial") end
+    for _, k in ipairs {"dead", "live"} do
+      assert(util.execute("touch -d '-2 hours' " .. util.shquote(tmp .. names[k])))
+    end
+    local lock = assert(core.lock(tmp .. names.live))
+    q:recover()
+    local left = core.listdir(dir .. "/tmp")
+    table.sort(left)
+    assert.same({names.live, names.fresh}, left)
+    lock:release()
+  end)
+
   -- CHECKLIST 69: another Lua state in this process (same pid, its own module state)
   -- must not take the claim of the state that is sending.  A second copy of the module
   -- stands for the second state: it shares nothing with the first but the process.
