@@ -1,3 +1,5 @@
+/* F_OFD_SETLK and flock are outside POSIX.1-2008. */
+#define _GNU_SOURCE
 #include "mv_fs.h"
 
 #include <dirent.h>
@@ -5,7 +7,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -41,13 +45,38 @@ int mv_fs_fsync_dir(const char *dir)
 #endif
 }
 
-int mv_fs_write_new(const char *path, const void *data, size_t len)
+/* Takes an exclusive lock on fd's open file description, without waiting.  OFD locks
+ * (Linux 3.15) and flock both belong to the open file description, so two descriptions
+ * conflict even inside one process, and the kernel drops the lock when the last
+ * descriptor closes, however the holder ends.  Every process on one kernel takes the
+ * same branch, so the two kinds never have to meet. */
+static int lock_fd(int fd)
+{
+#ifdef F_OFD_SETLK
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return 0;
+    if (errno == EACCES || errno == EAGAIN) {
+        errno = EWOULDBLOCK;
+        return -1;
+    }
+    if (errno != EINVAL) return -1;
+#endif
+    return flock(fd, LOCK_EX | LOCK_NB);
+}
+
+/* Writes, fsyncs and either closes (keep == 0; returns 0) or returns the fd locked. */
+static int write_file(const char *path, const void *data, size_t len, int keep)
 {
     const char *p = data;
     int fd, saved;
-    do fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    do fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) return -1;
+    errno = 0;
+    if (keep && lock_fd(fd) != 0) goto fail;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR) continue;
@@ -56,6 +85,7 @@ int mv_fs_write_new(const char *path, const void *data, size_t len)
         len -= (size_t)n;
     }
     if (fsync(fd) != 0) goto fail;
+    if (keep) return fd;
     if (close(fd) != 0) {
         fd = -1;
         goto fail;
@@ -67,6 +97,76 @@ fail:
     unlink(path);
     errno = saved;
     return -1;
+}
+
+int mv_fs_write_new(const char *path, const void *data, size_t len)
+{
+    return write_file(path, data, len, 0);
+}
+
+int mv_fs_write_locked(const char *path, const void *data, size_t len)
+{
+    return write_file(path, data, len, 1);
+}
+
+int mv_fs_lock(const char *path)
+{
+    int fd, saved;
+    do fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return -1;
+    if (lock_fd(fd) == 0) return fd;
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+int mv_fs_same(int fd, const char *path)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) != 0) return -1;
+    if (lstat(path, &b) != 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+void mv_fs_unlock(int fd)
+{
+    if (fd >= 0) close(fd);
+}
+
+int mv_fs_stat(const char *path, mv_fs_info *out)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    out->uid = (long)st.st_uid;
+    out->mode = (int)(st.st_mode & 07777);
+    out->is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+    out->mtime = (double)st.st_mtime;
+    return 0;
+}
+
+long mv_fs_geteuid(void)
+{
+    return (long)geteuid();
+}
+
+static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long serial;
+
+unsigned long mv_fs_serial(void)
+{
+    unsigned long n;
+    pthread_mutex_lock(&serial_lock);
+    n = ++serial;
+    pthread_mutex_unlock(&serial_lock);
+    return n;
+}
+
+int mv_fs_link_new(const char *from, const char *to)
+{
+    if (link(from, to) != 0) return -1;
+    unlink(from);
+    return 0;
 }
 
 int mv_fs_mkdir(const char *path, int mode)

@@ -76,6 +76,32 @@ describe("missive.spool (on disk)", function()
     assert.is_nil(q:remove(id))
   end)
 
+  -- CHECKLIST 69: an id is a file name inside the spool; anything but the spool's own
+  -- format could name a file elsewhere ("../../x").
+  it("remove, retry and status refuse ids that are not the spool's own (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("kept")))
+    local victim = dir .. "/victim"
+    local planted = "missive-spool 1\nid: ../victim\nfrom: a@x\nto: b@x\n\nSubject: x\r\n"
+    util.write_file(victim, planted)
+    local bad = {"../victim", "../../victim", "/etc/passwd", "", id .. "/", id .. "\0",
+                 id .. ".1", id:sub(2), "x" .. id, id:gsub("%-", "_"), ".", ".."}
+    for _, b in ipairs(bad) do
+      for _, method in ipairs {"remove", "retry", "status"} do
+        local ok, err, kind = q[method](q, b)
+        assert.is_nil(ok, method .. " " .. b)
+        assert.equal("invalid spool id", err, method .. " " .. b)
+        assert.equal("argument", kind, method .. " " .. b)
+      end
+    end
+    assert.equal(planted, util.read_file(victim))
+    assert.equal("queued", (q:status(id)))
+    assert.same({id}, q:list("queued"))
+    -- The library's own ids still work, and an unknown but well-formed id is just absent.
+    assert.is_nil((q:status("0000000001-000000-1-1")))
+    assert.is_true(q:retry(id))
+    assert.is_true(q:remove(id))
+  end)
+
   it("a stale claim without the dot marker is queued again", function()
     local id = assert(q:add(msg("stale")))
     local pid = dead_pid()
@@ -103,12 +129,170 @@ describe("missive.spool (on disk)", function()
     assert.equal("queued", (q:status(id)))
   end)
 
-  it("leaves the claims of live processes alone", function()
-    local id = assert(q:add(msg("live")))
-    local claim = ("%s/sending/%s.%d"):format(dir, id, 1)   -- pid 1 is alive
+  -- CHECKLIST 69: a claim is live while its lock is held, whatever pid its name carries:
+  -- across PID namespaces, or after PID reuse, a pid that exists here says nothing.
+  it("a claim under a live foreign pid but no lock is taken back (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("foreign")))
+    local claim = ("%s/sending/%s.%d"):format(dir, id, 1)   -- pid 1 exists: not the holder
     assert(os.rename(dir .. "/queued/" .. id, claim))
+    assert(core.write_new(claim .. ".dot", ""))
+    q:recover()
+    assert.equal("uncertain", (q:status(id)))
+    assert.same({}, core.listdir(dir .. "/sending"))
+  end)
+
+  it("a locked claim is left alone whether its pid is dead, foreign or this process's", function()
+    for _, pid in ipairs {dead_pid(), 1, core.getpid()} do
+      local id = assert(q:add(msg("locked-" .. pid)))
+      local claim = ("%s/sending/%s.%d"):format(dir, id, pid)
+      local lock = assert(core.lock(dir .. "/queued/" .. id))
+      assert(os.rename(dir .. "/queued/" .. id, claim))
+      q:recover()
+      assert.equal("sending", (q:status(id)))
+      assert.is_false(core.lock(claim))
+      lock:release()
+      q:recover()
+      assert.equal("queued", (q:status(id)))
+    end
+  end)
+
+  it("temporary files: a dead writer's are removed, a locked or fresh one is kept", function()
+    local tmp = dir .. "/tmp/"
+    local names = {dead = "1.1.x", live = "2.1.x", fresh = "3.1.x"}   -- pid 1 exists
+    for _, n in pairs(names) do util.write_file(tmp .. n, "partial") end
+    for _, k in ipairs {"dead", "live"} do
+      assert(util.execute("touch -d '-2 hours' " .. util.shquote(tmp .. names[k])))
+    end
+    local lock = assert(core.lock(tmp .. names.live))
+    q:recover()
+    local left = core.listdir(dir .. "/tmp")
+    table.sort(left)
+    assert.same({names.live, names.fresh}, left)
+    lock:release()
+  end)
+
+  -- CHECKLIST 69: another Lua state in this process (same pid, its own module state)
+  -- must not take the claim of the state that is sending.  A second copy of the module
+  -- stands for the second state: it shares nothing with the first but the process.
+  it("a second Lua state in this process does not steal a live claim (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("two-states", "b@x.test")))
+    local saved = package.loaded["missive.spool"]
+    package.loaded["missive.spool"] = nil
+    local other = require "missive.spool"
+    package.loaded["missive.spool"] = saved
+    assert.are_not.equal(spool, other)
+    local q2 = assert(other.open(dir))
+    local seen = {}
+    local function look(when)
+      q2:recover()
+      seen[#seen + 1] = when .. "=" .. tostring((q2:status(id)))
+    end
+    local srv = scripted.start({GREET, EHLO, EHLO_OK,
+      {expect = "MAIL FROM"}, {send = "250 ok\r\n"}, {expect = "RCPT TO"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"},
+      {send = "250 2.0.0 queued as X1\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    local counts = assert(q:run{host = "127.0.0.1", port = srv.port, tls = "none", timeout = 3,
+      trace = function(way, line)
+        if way == "out" and line:find("^RCPT") then look("rcpt") end
+        if way == "in" and line:find("^250 2%.0%.0 queued") then look("dot") end
+      end})
+    srv:finish()
+    assert.same({"rcpt=sending", "dot=sending"}, seen)
+    assert.equal(1, counts.sent)
+    assert.equal("sent", (q:status(id)))
+    assert.same({}, q:list("queued"))
+    assert.same({}, q:list("uncertain"))
+    assert.same({id}, q:list("sent"))
+    assert.same({}, core.listdir(dir .. "/sending"))
+  end)
+
+  -- CHECKLIST 69: the lock of another process (here another interpreter) keeps its
+  -- claim, even when the pid in the name is not a live process here (as in another PID
+  -- namespace); its death releases the claim at once.
+  it("a claim locked by another process is kept until that process dies (CHECKLIST 69)", function()
+    local id = assert(q:add(msg("other-process")))
+    local claim = ("%s/sending/%s.%d"):format(dir, id, dead_pid())
+    assert(os.rename(dir .. "/queued/" .. id, claim))
+    local pre = ("package.path=%q package.cpath=%q"):format(package.path, package.cpath)
+    local script = pre .. ([[
+      local core = require "missive.core"
+      local lock = assert(core.lock(%q))
+      io.write(core.getpid(), "\n"); io.flush()
+      for _ = 1, 200 do os.execute("sleep 0.05") end   -- 10 s at most
+      lock:release()]]):format(claim)
+    local child = io.popen(("%s -e %s"):format(util.interpreter(), util.shquote(script)), "r")
+    local pid = tonumber(child:read("*l"))
+    assert.is_number(pid)
     q:recover()
     assert.equal("sending", (q:status(id)))
+    util.execute("kill -9 " .. pid)
+    child:close()
+    q:recover()
+    assert.equal("queued", (q:status(id)))
+  end)
+end)
+
+-- CHECKLIST 69: whoever can write into the spool sends mail with the application's
+-- credentials, so a spool (and each state directory) must be the caller's own and
+-- writable by nobody else, as Postfix demands of its queue.
+describe("missive.spool.open trusts only its own directories (CHECKLIST 69)", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() util.rmtree(dir) end)
+
+  local function mode(path)
+    return ("%o"):format(assert(core.stat(path)).mode)
+  end
+
+  it("creates the spool and its state directories 0700", function()
+    local top = dir .. "/new"
+    assert(spool.open(top))
+    assert.equal("700", mode(top))
+    for _, s in ipairs {"tmp", "queued", "sending", "sent", "failed", "uncertain"} do
+      assert.equal("700", mode(top .. "/" .. s))
+    end
+  end)
+
+  it("refuses a spool or a state directory writable by group or others", function()
+    assert(spool.open(dir))
+    for _, sub in ipairs {"", "/queued", "/sending", "/tmp"} do
+      for _, m in ipairs {"777", "770", "1777", "702"} do
+        assert(util.execute(("chmod %s %s"):format(m, util.shquote(dir .. sub))))
+        local q, err, kind = spool.open(dir)
+        assert.is_nil(q, sub .. " " .. m)
+        assert.equal("argument", kind)
+        assert.matches("writable by group or others", err)
+        assert(util.execute("chmod 700 " .. util.shquote(dir .. sub)))
+      end
+    end
+    assert(util.execute("chmod 755 " .. util.shquote(dir)))   -- readable is fine
+    assert(spool.open(dir))
+  end)
+
+  it("refuses a spool or a state directory owned by another user", function()
+    if core.geteuid() ~= 0 then
+      pending("needs root to give a directory away")
+      return
+    end
+    assert(spool.open(dir))
+    for _, sub in ipairs {"", "/queued", "/sent"} do
+      assert(util.execute("chown nobody " .. util.shquote(dir .. sub)))
+      local q, err, kind = spool.open(dir)
+      assert.is_nil(q, sub)
+      assert.equal("argument", kind)
+      assert.matches("owned by uid %d+, not by this process %(uid 0%)", err)
+      assert(util.execute("chown 0 " .. util.shquote(dir .. sub)))
+    end
+    assert(spool.open(dir))
+  end)
+
+  it("refuses a file where a directory belongs", function()
+    local f = dir .. "/afile"
+    util.write_file(f, "x")
+    local q, err, kind = spool.open(f)
+    assert.is_nil(q)
+    assert.is_string(err)
+    assert.is_string(kind)
   end)
 end)
 
@@ -211,6 +395,87 @@ describe("missive.spool against scripted servers", function()
     assert.same({sent = 0, failed = 0, deferred = 0, uncertain = 0},
                 assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}))
   end)
+
+  -- CHECKLIST 69: the server has the message once it answered 2xx to the end of data;
+  -- that fact must win over a failure to write it down (disk full, sent/ unwritable).
+  -- The failures are injected by wrapping os.rename and core.write_locked.
+  -- luacheck: push ignore 122
+  describe("when the outcome cannot be recorded (CHECKLIST 69)", function()
+    local real_rename, real_write
+    before_each(function() real_rename, real_write = os.rename, core.write_locked end)
+    after_each(function() os.rename, core.write_locked = real_rename, real_write end)
+
+    local function accepting()
+      return scripted.start({GREET, EHLO, EHLO_OK,
+        {expect = "MAIL FROM"}, {send = "250 ok\r\n"}, {expect = "RCPT TO"}, {send = "250 ok\r\n"},
+        {expect = "DATA"}, {send = "354 go\r\n"}, {read_until = "\r\n.\r\n"},
+        {send = "250 2.0.0 queued as R1\r\n"}, {expect = "QUIT"}, {send = "221 bye\r\n"}})
+    end
+
+    -- Renames from or to a path under `blocked` fail `times` times (nil = always), as
+    -- ENOSPC would; `way` says which end is matched ("to" unless given).
+    local function block_renames(blocked, times, way)
+      os.rename = function(from, to)
+        local p = way == "from" and from or to
+        if p:find(blocked, 1, true) and (times == nil or times > 0) then
+          times = times and times - 1
+          return nil, to .. ": No space left on device"
+        end
+        return real_rename(from, to)
+      end
+    end
+
+    it("reports the failure, says sent, and never parks the message as uncertain", function()
+      local id = assert(q:add(msg("unrecorded", "b@x.test")))
+      core.write_locked = function(path, data)
+        if path:find("/tmp/", 1, true) then return nil, path .. ": No space left", "io" end
+        return real_write(path, data)
+      end
+      block_renames(dir .. "/sent/")
+      local info
+      local srv = accepting()
+      local counts = assert(run(srv, {on_result = function(_, _, i) info = i end}))
+      srv:finish()
+      assert.equal(1, counts.sent)
+      assert.same({id}, counts.record_failed)
+      assert.matches("cannot record message " .. id:gsub("%-", "%%-") .. " as sent",
+                     info.record_error)
+      assert.equal("sent", (q:status(id)))
+      assert.same({id}, q:list("sent"))
+      assert.same({}, q:list("sending"))
+      os.rename, core.write_locked = real_rename, real_write
+      -- The next run records it where it belongs, without a connection.
+      assert.same({sent = 0, failed = 0, deferred = 0, uncertain = 0},
+                  assert(q:run{host = "127.0.0.1", port = 1, tls = "none"}))
+      assert.equal("sent", (q:status(id)))
+      assert.same({id}, core.listdir(dir .. "/sent"))
+      assert.same({}, core.listdir(dir .. "/sending"))
+      assert.same({}, q:list("uncertain"))
+    end)
+
+    it("a rename that fails once is retried: recorded in sent/, nothing reported", function()
+      local id = assert(q:add(msg("retried", "b@x.test")))
+      block_renames(dir .. "/sent/", 1)
+      local srv = accepting()
+      local counts = assert(run(srv))
+      srv:finish()
+      assert.is_nil(counts.record_failed)
+      assert.equal(1, counts.sent)
+      assert.same({id}, core.listdir(dir .. "/sent"))
+      assert.same({}, core.listdir(dir .. "/sending"))
+    end)
+
+    it("when nothing in the spool can be renamed, the failure is still reported", function()
+      local id = assert(q:add(msg("stuck", "b@x.test")))
+      block_renames(dir .. "/sending/", nil, "from")   -- no claim can leave sending/
+      local srv = accepting()
+      local counts = assert(run(srv))
+      srv:finish()
+      assert.equal(1, counts.sent)
+      assert.same({id}, counts.record_failed)
+    end)
+  end)
+  -- luacheck: pop
 
   it("no server: run returns nil, message, kind and the message waits for its backoff", function()
     local id = assert(q:add(msg("nobody", "b@x.test")))

@@ -6,6 +6,13 @@
 #include <errno.h>
 #include <string.h>
 
+#define LOCK_MT "missive.fs.lock"
+
+/* An exclusive lock on one file: held while the userdata holds its descriptor. */
+typedef struct lfs_lock {
+    int fd;   /* -1 once released */
+} lfs_lock;
+
 static int push_errno(lua_State *L, const char *what, const char *path)
 {
     int err = errno;
@@ -89,14 +96,140 @@ static int l_time(lua_State *L)
     return 1;
 }
 
+static lfs_lock *new_lock(lua_State *L)
+{
+    lfs_lock *k = mvl_newuserdata(L, sizeof *k);
+    k->fd = -1;
+    mvl_setmetatable(L, LOCK_MT);
+    return k;
+}
+
+/* core.lock(path) -> lock | false (another open file description holds it)
+ *                 | nil, message, kind */
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lfs_lock *k = new_lock(L);
+    k->fd = mv_fs_lock(path);
+    if (k->fd >= 0) return 1;
+    if (errno == EWOULDBLOCK || errno == EAGAIN) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return push_errno(L, "cannot lock", path);
+}
+
+/* core.write_locked(path, data) -> lock | nil, message, kind: write_new, kept locked. */
+static int l_write_locked(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t n;
+    const char *data = luaL_checklstring(L, 2, &n);
+    lfs_lock *k = new_lock(L);
+    k->fd = mv_fs_write_locked(path, data, n);
+    if (k->fd < 0) return push_errno(L, "cannot write", path);
+    return 1;
+}
+
+/* lock:holds(path) -> true when path names the locked file (not released). */
+static int m_holds(lua_State *L)
+{
+    lfs_lock *k = luaL_checkudata(L, 1, LOCK_MT);
+    const char *path = luaL_checkstring(L, 2);
+    lua_pushboolean(L, k->fd >= 0 && mv_fs_same(k->fd, path) == 1);
+    return 1;
+}
+
+/* lock:release() -> true; a second call does nothing.  __gc releases too. */
+static int m_release(lua_State *L)
+{
+    lfs_lock *k = luaL_checkudata(L, 1, LOCK_MT);
+    int fd = k->fd;
+    k->fd = -1;
+    mv_fs_unlock(fd);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int m_tostring(lua_State *L)
+{
+    lfs_lock *k = luaL_checkudata(L, 1, LOCK_MT);
+    lua_pushstring(L, k->fd >= 0 ? "fs.lock" : "fs.lock (released)");
+    return 1;
+}
+
+/* core.stat(path) -> {uid =, mode = (permission bits), dir = boolean, mtime =}
+ *                 | nil, message, kind */
+static int l_stat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    mv_fs_info st;
+    if (mv_fs_stat(path, &st) != 0) return push_errno(L, "cannot stat", path);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)st.uid);
+    lua_setfield(L, -2, "uid");
+    lua_pushinteger(L, (lua_Integer)st.mode);
+    lua_setfield(L, -2, "mode");
+    lua_pushboolean(L, st.is_dir);
+    lua_setfield(L, -2, "dir");
+    lua_pushnumber(L, (lua_Number)st.mtime);
+    lua_setfield(L, -2, "mtime");
+    return 1;
+}
+
+static int l_geteuid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)mv_fs_geteuid());
+    return 1;
+}
+
+/* core.serial(): 1, 2, 3... shared by every Lua state of the process. */
+static int l_serial(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)mv_fs_serial());
+    return 1;
+}
+
+/* core.link_new(from, to) -> true | nil, message, kind ("exists" when `to` does). */
+static int l_link_new(lua_State *L)
+{
+    const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
+    if (mv_fs_link_new(from, to) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (errno == EEXIST) {
+        mvl_pushfail(L);
+        lua_pushfstring(L, "%s exists", to);
+        lua_pushliteral(L, "exists");
+        return 3;
+    }
+    return push_errno(L, "cannot link", to);
+}
+
+static const luaL_Reg lock_methods[] = {
+    { "holds", m_holds }, { "release", m_release }, { NULL, NULL }
+};
+
 static const luaL_Reg funcs[] = {
     { "fsync", l_fsync }, { "fsync_dir", l_fsync_dir }, { "write_new", l_write_new },
     { "mkdir", l_mkdir }, { "listdir", l_listdir }, { "getpid", l_getpid },
     { "pid_alive", l_pid_alive }, { "time", l_time },
+    { "lock", l_lock }, { "write_locked", l_write_locked }, { "stat", l_stat },
+    { "geteuid", l_geteuid }, { "serial", l_serial }, { "link_new", l_link_new },
     { NULL, NULL }
 };
 
 void mvl_open_fs(lua_State *L)
 {
+    luaL_newmetatable(L, LOCK_MT);
+    lua_newtable(L);
+    mvl_setfuncs(L, lock_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
     mvl_setfuncs(L, funcs);
 }

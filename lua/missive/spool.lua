@@ -7,14 +7,18 @@
 --   q:list("failed") -> {id, ...};  q:retry(id);  q:remove(id)
 --
 -- Layout: dir/tmp (being written), queued/, sending/ (claimed: "<id>.<pid>", plus
--- "<id>.<pid>.dot" once the final dot may be on its way), sent/, failed/, uncertain/.
+-- "<id>.<pid>.dot" once the final dot may be on its way; "<id>.sent" when the server
+-- took it but sent/ could not be written), sent/, failed/, uncertain/.
 -- One file per message: a small header (envelope, attempts, last outcome) and the bytes.
 -- Every move is a rename(2) inside one file system, so a message is always in exactly
--- one place; a claim is a rename too, so any number of processes on the host may drain
--- one spool at once without sending a message twice.  A claim whose process died is
--- taken back by the next run: without the ".dot" marker the server never saw the end
--- of data and the message is queued again; with it the server may have it, so it goes
--- to uncertain/ for a human to decide (q:retry sends it again).
+-- one place.  A claim is an exclusive lock on the message's file (an OFD lock, else
+-- flock), taken before the file is renamed into sending/ and held until it leaves: any
+-- number of processes, Lua states in one process or containers sharing the volume may
+-- drain one spool at once without sending a message twice.  The kernel drops the lock
+-- when its holder dies, so a claim whose lock can be taken is dead, whatever its pid
+-- now names; the next run takes it back: without the ".dot" marker the server never saw
+-- the end of data and the message is queued again; with it the server may have it, so
+-- it goes to uncertain/ for a human to decide (q:retry sends it again).
 -- @module missive.spool
 local core = require "missive.core"
 local smtp = require "missive.smtp"
@@ -32,20 +36,34 @@ local SLICE = 65536
 local RUN_KEYS = {backoff = true, max_backoff = true, max_age = true, on_result = true,
                   async = true}
 
-local held = {}      -- claim paths this process holds right now
-local counter = 0
+-- A tmp/ file this old whose lock is free was left by a writer that died (its writer
+-- holds the lock from the moment after it creates the file).
+local TMP_GRACE = 60
 
 local function mypid() return core.getpid() end
 
+-- Shared by every Lua state of the process, so two states never make the same name.
 local function next_name()
-  counter = counter + 1
-  return counter
+  return core.serial()
 end
 
 local function new_id()
   local t = core.time()
   local sec = math.floor(t)
   return ("%010d-%06d-%d-%d"):format(sec, math.floor((t - sec) * 1e6), mypid(), next_name())
+end
+
+-- The format new_id writes, and only it: an id becomes a file name inside the spool, so
+-- anything else ("../../x", "/etc/passwd", a claim or marker name) must not reach a path.
+local ID = "^%d%d%d%d%d%d%d%d%d%d+%-%d%d%d%d%d%d%-%d+%-%d+$"
+
+local function is_id(id)
+  return #id <= 64 and id:match(ID) ~= nil
+end
+
+local function check_id(id, method)
+  if type(id) ~= "string" then error(method .. " expects a message id", 3) end
+  return is_id(id)
 end
 
 local function clean(v)
@@ -67,8 +85,9 @@ end
 local NUMERIC = {created = true, age_from = true, attempts = true, next_try = true,
                  updated = true, code = true}
 
--- meta, data (data only when want_data), or nil for a missing or foreign file.
-local function read(path, want_data)
+-- meta, data (data only when want_data), or nil for a missing or foreign file (one
+-- whose header names another id: the file's name is what the spool acts on).
+local function read(path, id, want_data)
   local f = io.open(path, "rb")
   if not f then return nil end
   if f:read("*l") ~= MAGIC then f:close(); return nil end
@@ -85,21 +104,46 @@ local function read(path, want_data)
   local data
   if want_data then data = f:read("*a") end
   f:close()
-  if not meta.id or not meta.from then return nil end
+  if meta.id ~= id or not meta.from then return nil end
   return meta, data
 end
 
---- Opens (creating it if need be) the spool in `dir`.
--- @return the spool, or nil, message, kind
+-- Whoever can put a file into the spool has it sent with this application's
+-- credentials, so, as Postfix does for its queue, a directory that is not this user's
+-- own or that group or others may write is refused, never used.
+local function own_dir(d)
+  local ok, err, kind = core.mkdir(d, tonumber("700", 8))
+  if not ok then return nil, err, kind end
+  local st
+  st, err, kind = core.stat(d)
+  if not st then return nil, err, kind end
+  if not st.dir then return nil, "spool path " .. d .. " is not a directory", "argument" end
+  local euid = core.geteuid()
+  if st.uid ~= euid then
+    return nil, ("spool directory %s is owned by uid %d, not by this process (uid %d)")
+      :format(d, st.uid, euid), "argument"
+  end
+  local group_w, other_w = math.floor(st.mode / 16) % 2, math.floor(st.mode / 2) % 2
+  if group_w + other_w > 0 then
+    return nil, ("spool directory %s is writable by group or others (mode %o): "
+      .. "chmod go-w it"):format(d, st.mode), "argument"
+  end
+  return true
+end
+
+--- Opens (creating it if need be) the spool in `dir`.  New directories are made 0700; an
+-- existing spool or state directory must belong to the effective user and be writable
+-- by no one else.
+-- @return the spool, or nil, message, kind ("argument" for a directory not to trust)
 function M.open(dir)
   if type(dir) ~= "string" or dir == "" then error("spool.open expects a directory", 2) end
   dir = dir:gsub("/+$", "")
-  local ok, err, kind = core.mkdir(dir, tonumber("700", 8))
+  local ok, err, kind = own_dir(dir)
   if not ok then return nil, err, kind end
   local dirs = {tmp = dir .. "/tmp"}
   for _, s in ipairs(STATES) do dirs[s] = dir .. "/" .. s end
-  for _, d in pairs(dirs) do
-    ok, err, kind = core.mkdir(d, tonumber("700", 8))
+  for _, s in ipairs {"tmp", "queued", "sending", "sent", "failed", "uncertain"} do
+    ok, err, kind = own_dir(dirs[s])
     if not ok then return nil, err, kind end
   end
   core.fsync_dir(dir)
@@ -119,13 +163,17 @@ local function move(from, to, from_dir, to_dir)
   return true
 end
 
--- Replaces the file at `path` with new contents, atomically (tmp file, fsync, rename).
-local function rewrite(self, path, meta, data)
+-- Replaces the claimed file with new contents, atomically (tmp file, fsync, rename):
+-- the new file is locked before it takes the name, so the claim never lapses.
+local function rewrite(self, c, meta, data)
   local tmp = ("%s/%d.%d.%s"):format(self.dirs.tmp, mypid(), next_name(), meta.id)
-  local ok, err = core.write_new(tmp, encode(meta, data))
-  if not ok then return nil, err end
-  ok, err = os.rename(tmp, path)
-  if not ok then os.remove(tmp); return nil, err end
+  local lock, err = core.write_locked(tmp, encode(meta, data))
+  if not lock then return nil, err end
+  local ok
+  ok, err = os.rename(tmp, c.path)
+  if not ok then os.remove(tmp); lock:release(); return nil, err end
+  c.lock:release()
+  c.lock = lock
   return true
 end
 
@@ -150,22 +198,40 @@ function Spool:add(m)
     end
   end
   local now = core.time()
-  local meta = {id = new_id(), from = from, to = rcpts, state = "queued", created = now,
+  local meta = {from = from, to = rcpts, state = "queued", created = now,
                 age_from = now, attempts = 0, next_try = 0}
-  local tmp = ("%s/%d.%d.%s"):format(self.dirs.tmp, mypid(), next_name(), meta.id)
-  local ok, err = core.write_new(tmp, encode(meta, data))
-  if not ok then return fail_io(err) end
-  ok, err = move(tmp, self.dirs.queued .. "/" .. meta.id, self.dirs.tmp, self.dirs.queued)
-  if not ok then os.remove(tmp); return fail_io(err) end
-  return meta.id
+  -- An id is unique within a process; across PID namespaces sharing the volume two
+  -- writers could make the same one: link(2) never replaces a message, so try another.
+  for _ = 1, 8 do
+    meta.id = new_id()
+    local tmp = ("%s/%d.%d.%s"):format(self.dirs.tmp, mypid(), next_name(), meta.id)
+    local lock, err = core.write_locked(tmp, encode(meta, data))
+    if not lock then return fail_io(err) end
+    local ok, lerr, lkind = core.link_new(tmp, self.dirs.queued .. "/" .. meta.id)
+    lock:release()
+    if ok then
+      core.fsync_dir(self.dirs.queued)
+      core.fsync_dir(self.dirs.tmp)
+      return meta.id
+    end
+    os.remove(tmp)
+    if lkind ~= "exists" then return fail_io(lerr) end
+  end
+  return fail_io("no free message id in " .. self.dirs.queued)
 end
 
--- Claims queued/<id> for this process: the rename succeeds for one claimer only.
+-- Claims <from_state>/<id>: lock the file, make sure the name still holds the locked
+-- file, rename it into sending/.  Only the holder of a file's lock moves or replaces it,
+-- so the check stays true until the rename.  The claim {path =, lock =} lasts until
+-- finish() or release(); if the caller raises, the lock is collected and the claim is
+-- dead, for the next recover() to take back.
 local function claim(self, id, from_state)
+  local from = self.dirs[from_state or "queued"] .. "/" .. id
+  local lock = core.lock(from)
+  if not lock then return nil end
   local path = ("%s/%s.%d"):format(self.dirs.sending, id, mypid())
-  if not os.rename(self.dirs[from_state or "queued"] .. "/" .. id, path) then return nil end
-  held[path] = true
-  return path
+  if not lock:holds(from) or not os.rename(from, path) then lock:release(); return nil end
+  return {id = id, path = path, lock = lock}
 end
 
 local function markers_of(self, id)
@@ -185,82 +251,127 @@ local function remove_markers(self, id)
   if #list > 0 then core.fsync_dir(self.dirs.sending) end
 end
 
--- Moves a claimed message to its next state with the header brought up to date.
-local function finish(self, path, meta, data, state)
-  meta.state = state
-  meta.updated = core.time()
-  local ok, err = rewrite(self, path, meta, data)
-  if ok then
-    if state == "queued" then
-      -- The server's answer was definite: no "maybe delivered" marker may follow it.
-      remove_markers(self, meta.id)
-    end
-    ok, err = move(path, self.dirs[state] .. "/" .. meta.id, self.dirs.sending,
-                   self.dirs[state])
-  end
-  if ok and state ~= "queued" then remove_markers(self, meta.id) end
-  held[path] = nil
-  return ok, err
+local function release(c)
+  c.lock:release()
 end
 
---- Takes back claims left by processes that died (or by this process's earlier run
--- that raised): queued again, or uncertain/ when the final dot may have gone out.
--- q:run does this first; it is safe to call at any time from any process.
+-- Moves a claimed message to its next state with the header brought up to date, and
+-- ends the claim.  Where it lies is what says where a message stands, so a header that
+-- cannot be rewritten (disk full) does not keep it from moving.  A message the server
+-- took must never look unsent or uncertain: when sent/ cannot take it, it is renamed
+-- "<id>.sent" inside sending/, which recover() moves on later.
+-- @return true, or nil, message (the header or the move failed: the caller reports it)
+local function finish(self, c, meta, data, state)
+  meta.state = state
+  meta.updated = core.time()
+  local rok, rerr = rewrite(self, c, meta, data)
+  if state == "queued" then
+    -- The server's answer was definite: no "maybe delivered" marker may follow it.
+    remove_markers(self, meta.id)
+  end
+  local to = self.dirs[state] .. "/" .. meta.id
+  local ok, err = move(c.path, to, self.dirs.sending, self.dirs[state])
+  if not ok and state == "sent" then
+    ok, err = move(c.path, to, self.dirs.sending, self.dirs[state])
+    if not ok then
+      local parked = ("%s/%s.sent"):format(self.dirs.sending, meta.id)
+      if move(c.path, parked, self.dirs.sending, self.dirs.sending) then
+        c.path = parked
+        remove_markers(self, meta.id)
+      end
+      err = ("cannot record message %s as sent: %s"):format(meta.id, tostring(err))
+    end
+  end
+  if ok and state ~= "queued" then remove_markers(self, meta.id) end
+  release(c)
+  if not ok then return nil, err end
+  if not rok then return nil, ("cannot update the header of %s: %s"):format(meta.id,
+                                                                         tostring(rerr)) end
+  return true
+end
+
+-- The id and tag of a claim's name in sending/: "<id>.<pid>" (tag: the claimer's pid),
+-- or "<id>.sent" (tag "sent": a claim whose outcome is known); nil for anything else.
+local function claim_name(n)
+  local id, tag = n:match("^([^.]+)%.(%d+)$")
+  if not id then id, tag = n:match("^([^.]+)%.(sent)$") end
+  if id and is_id(id) then return id, tag end
+end
+
+-- Takes back one dead claim (c holds its lock now).
+local function take_back(self, c, tag)
+  local meta, data = read(c.path, c.id, true)
+  if not meta then
+    os.rename(c.path, self.dirs.failed .. "/" .. c.id)
+    release(c)
+  elseif tag == "sent" then
+    finish(self, c, meta, data, "sent")
+  elseif FINAL[meta.state] then
+    finish(self, c, meta, data, meta.state)   -- the outcome was already known
+  elseif #markers_of(self, c.id) > 0 then
+    meta.error = ("the sending process (pid %s) died after the end of data: the "
+      .. "server may have the message"):format(tag)
+    meta.kind = "uncertain"
+    finish(self, c, meta, data, "uncertain")
+  else
+    meta.state = "queued"
+    move(c.path, self.dirs.queued .. "/" .. c.id, self.dirs.sending, self.dirs.queued)
+    release(c)
+  end
+end
+
+--- Takes back claims whose holder is gone (a process that died, in any PID namespace
+-- sharing the volume, or a run that raised and whose claim was collected): queued
+-- again, or uncertain/ when the final dot may have gone out.  A claim is live while its
+-- lock is held, whatever its pid names now.  q:run does this first; it is safe to call
+-- at any time from any process.
 function Spool:recover()
-  local me = mypid()
   local names = core.listdir(self.dirs.sending) or {}
-  local stale_markers = {}
+  local claimed, markers = {}, {}
   for _, n in ipairs(names) do
-    local id, pid = n:match("^([^.]+)%.(%d+)$")
+    local id, tag = claim_name(n)
     local path = self.dirs.sending .. "/" .. n
-    pid = tonumber(pid)
-    if id and not held[path] and (pid == me or not core.pid_alive(pid)) then
-      -- Take it over first, so two recovering processes never both act on it.
-      local mine = ("%s/%s.%d"):format(self.dirs.sending, id, me)
-      if os.rename(path, mine) then
-        held[mine] = true
-        local meta, data = read(mine, true)
-        if not meta then
-          os.rename(mine, self.dirs.failed .. "/" .. id)
-          held[mine] = nil
-        elseif FINAL[meta.state] then
-          finish(self, mine, meta, data, meta.state)   -- the outcome was already known
-        elseif #markers_of(self, id) > 0 then
-          meta.error = ("the sending process (pid %d) died after the end of data: the "
-            .. "server may have the message"):format(pid)
-          meta.kind = "uncertain"
-          finish(self, mine, meta, data, "uncertain")
-        else
-          meta.state = "queued"
-          move(mine, self.dirs.queued .. "/" .. id, self.dirs.sending, self.dirs.queued)
-          held[mine] = nil
-        end
+    if id then
+      claimed[id] = true
+      local lock = core.lock(path)
+      if lock and lock:holds(path) then
+        take_back(self, {id = id, path = path, lock = lock}, tag)
+      elseif lock then
+        lock:release()
       end
     else
-      local mid, mpid = n:match("^([^.]+)%.(%d+)%.dot$")
-      mpid = tonumber(mpid)
-      if mid and mpid ~= me and not core.pid_alive(mpid) then stale_markers[mid] = true end
+      local mid = n:match("^([^.]+)%.%d+%.dot$")
+      if mid and is_id(mid) then markers[#markers + 1] = {mid, path} end
     end
   end
   -- A marker outlives its claim only when the process died between the final move and
-  -- the unlink; it is litter once the message is in a final state.
-  for id in pairs(stale_markers) do
-    for _, s in ipairs {"sent", "failed", "uncertain"} do
-      if io.open(self.dirs[s] .. "/" .. id) then remove_markers(self, id); break end
+  -- the unlink; it is litter once no claim of its message is left and the message is
+  -- in a final state.
+  for _, m in ipairs(markers) do
+    if not claimed[m[1]] then
+      for _, s in ipairs {"sent", "failed", "uncertain"} do
+        local f = io.open(self.dirs[s] .. "/" .. m[1])
+        if f then f:close(); os.remove(m[2]); break end
+      end
     end
   end
-  -- Temporary files of dead writers ("<pid>.<n>.<id>").
+  -- Temporary files ("<pid>.<n>.<id>") of writers that died: their lock is free.
+  local now = core.time()
   for _, n in ipairs(core.listdir(self.dirs.tmp) or {}) do
-    local pid = tonumber(n:match("^(%d+)%."))
-    if pid and pid ~= me and not core.pid_alive(pid) then os.remove(self.dirs.tmp .. "/" .. n) end
+    local path = self.dirs.tmp .. "/" .. n
+    local st = n:match("^%d+%.") and core.stat(path)
+    if st and now - st.mtime > TMP_GRACE then
+      local lock = core.lock(path)
+      if lock then os.remove(path); lock:release() end
+    end
   end
   return true
 end
 
 -- The protocol sequence of missive.smtp's send, with one addition: the ".dot" marker
 -- is on disk before the final dot can leave.
-local function transmit(self, s, path, meta, data, trace)
-  local marker = path .. ".dot"
+local function transmit(self, s, c, meta, data, trace)
+  local marker = c.path .. ".dot"
   local has8 = data:find("[\128-\255]") and 1 or 0
   local ok, err, kind, reply = s:_begin_send(meta.from, meta.to, #data, has8)
   if not ok then return nil, err, kind, reply end
@@ -303,20 +414,24 @@ local function classify(kind, reply)
   return "retry"
 end
 
-local function defer(self, path, meta, data, opts)
+local function defer(self, c, meta, data, opts)
   local now = core.time()
   meta.attempts = (meta.attempts or 0) + 1
   if now - (meta.age_from or meta.created or now) >= opts.max_age then
     meta.error = "gave up after " .. meta.attempts .. " attempt(s): " .. tostring(meta.error)
-    return finish(self, path, meta, data, "failed"), "failed"
+    return "failed", finish(self, c, meta, data, "failed")
   end
   local delay = math.min(opts.backoff * 2 ^ (meta.attempts - 1), opts.max_backoff)
   meta.next_try = now + delay
-  return finish(self, path, meta, data, "queued"), "deferred"
+  return "deferred", finish(self, c, meta, data, "queued")
 end
 
+-- Names that are not ids (an editor's backup, a stray file) are no messages: left alone.
 local function queued_ids(self)
-  local ids = core.listdir(self.dirs.queued) or {}
+  local ids = {}
+  for _, n in ipairs(core.listdir(self.dirs.queued) or {}) do
+    if is_id(n) then ids[#ids + 1] = n end
+  end
   table.sort(ids)
   return ids
 end
@@ -327,8 +442,11 @@ end
 -- max_age (seconds after which a message that still fails temporarily fails for good;
 -- default 5 days) and on_result (function(id, state, info) called after each message).
 -- One session is reused for every message and reopened after a connection loss.
--- @return {sent =, failed =, deferred =, uncertain =}, or nil, message, kind[, reply]
---   when no session could be opened (the message tried is deferred).
+-- @return {sent =, failed =, deferred =, uncertain =[, record_failed = {id, ...}]}, or
+--   nil, message, kind[, reply] when no session could be opened (the message tried is
+--   deferred).  record_failed lists the messages whose outcome is counted but could not
+--   be written (disk full, sent/ not writable); on_result's info has record_error.  A
+--   message the server took still reads "sent" and is never sent again.
 function Spool:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("run expects a table of smtp options", 2) end
@@ -346,53 +464,57 @@ function Spool:run(opts)
   while progress and not run_err do
     progress = false
     for _, id in ipairs(queued_ids(self)) do
-      local head = not tried[id] and read(self.dirs.queued .. "/" .. id)
+      local head = not tried[id] and read(self.dirs.queued .. "/" .. id, id)
       local now = core.time()
       if head and (head.next_try or 0) <= now then
         tried[id] = true
-        local path = claim(self, id)
+        local c = claim(self, id)
         local meta, data
-        if path then meta, data = read(path, true) end
+        if c then meta, data = read(c.path, id, true) end
         if meta then
           progress = true
-          local state, err, kind, reply
+          local state, err, kind, reply, recorded, rec_err
           if now - (meta.age_from or meta.created or now) >= policy.max_age then
             set_outcome(meta, "too old: not sent within max_age", "limit")
-            finish(self, path, meta, data, "failed")
             state = "failed"
+            recorded, rec_err = finish(self, c, meta, data, "failed")
           else
             if not s then s, err, kind, reply = smtp.session(so) end
             local res
-            if s then res, err, kind, reply = transmit(self, s, path, meta, data, so.trace) end
+            if s then res, err, kind, reply = transmit(self, s, c, meta, data, so.trace) end
             if res then
               set_outcome(meta, nil, nil, res.reply)
               for addr, r in pairs(res.rejected) do
                 meta.rejected[#meta.rejected + 1] = addr .. " " .. r.code .. " " .. r.text
               end
-              finish(self, path, meta, data, "sent")
               state = "sent"
+              recorded, rec_err = finish(self, c, meta, data, "sent")
             else
               set_outcome(meta, err, kind, reply)
               state = classify(kind, reply)
               if state == "retry" then
-                local _
-                _, state = defer(self, path, meta, data, policy)
+                state, recorded, rec_err = defer(self, c, meta, data, policy)
               else
-                finish(self, path, meta, data, state)
+                recorded, rec_err = finish(self, c, meta, data, state)
               end
               if not s then run_err = {err, kind, reply} end
             end
             if s and s:_dead() then s:close(); s = nil end
           end
           counts[state] = counts[state] + 1
+          if not recorded then
+            counts.record_failed = counts.record_failed or {}
+            counts.record_failed[#counts.record_failed + 1] = id
+            meta.record_error = rec_err
+          end
           if on_result then
             on_result(id, state == "deferred" and "queued" or state, meta)
           end
           if run_err then break end
-        elseif path then
+        elseif c then
           -- Not ours to read (foreign file): set it aside for a human.
-          os.rename(path, self.dirs.failed .. "/" .. id)
-          held[path] = nil
+          os.rename(c.path, self.dirs.failed .. "/" .. id)
+          release(c)
         end
       end
     end
@@ -412,23 +534,26 @@ end
 
 --- Where a message is: "queued", "sending", "sent", "failed" or "uncertain", and
 -- {id, from, to, attempts, created, next_try, reply, error, kind, rejected}; nil for
--- an unknown id.
+-- an unknown id; nil, "invalid spool id", "argument" for a string that is no spool id.
 function Spool:status(id)
-  if type(id) ~= "string" then error("status expects a message id", 2) end
+  if not check_id(id, "status") then return nil, "invalid spool id", "argument" end
   for _, s in ipairs {"queued", "sent", "failed", "uncertain"} do
-    local meta = read(self.dirs[s] .. "/" .. id)
+    local meta = read(self.dirs[s] .. "/" .. id, id)
     if meta then return s, info_of(meta, s) end
   end
   for _, n in ipairs(core.listdir(self.dirs.sending) or {}) do
-    if n:match("^([^.]+)%.%d+$") == id then
-      local meta = read(self.dirs.sending .. "/" .. n)
-      if meta then return "sending", info_of(meta, "sending") end
+    local cid, tag = claim_name(n)
+    if cid == id then
+      local state = tag == "sent" and "sent" or "sending"
+      local meta = read(self.dirs.sending .. "/" .. n, id)
+      if meta then return state, info_of(meta, state) end
     end
   end
   return nil
 end
 
---- The ids in one state, oldest first.
+--- The ids in one state, oldest first ("sent" includes the sent messages whose record
+-- is still in sending/).
 function Spool:list(state)
   if not self.dirs[state] or state == "tmp" then
     error("list expects queued, sending, sent, failed or uncertain", 2)
@@ -436,8 +561,18 @@ function Spool:list(state)
   local out = {}
   for _, n in ipairs(core.listdir(self.dirs[state]) or {}) do
     local id = n
-    if state == "sending" then id = n:match("^([^.]+)%.%d+$") end
-    if id then out[#out + 1] = id end
+    if state == "sending" then
+      local tag
+      id, tag = claim_name(n)
+      if tag == "sent" then id = nil end
+    end
+    if id and is_id(id) then out[#out + 1] = id end
+  end
+  if state == "sent" then
+    for _, n in ipairs(core.listdir(self.dirs.sending) or {}) do
+      local id, tag = claim_name(n)
+      if tag == "sent" then out[#out + 1] = id end
+    end
   end
   table.sort(out)
   return out
@@ -446,21 +581,21 @@ end
 --- Queues a failed or uncertain message again (or makes a queued one due now), with a
 -- fresh attempt count and age.  @return true, or nil, message, kind
 function Spool:retry(id)
-  if type(id) ~= "string" then error("retry expects a message id", 2) end
+  if not check_id(id, "retry") then return nil, "invalid spool id", "argument" end
   for _, state in ipairs {"failed", "uncertain", "queued"} do
-    local path = claim(self, id, state)
-    if path then
-      local meta, data = read(path, true)
+    local c = claim(self, id, state)
+    if c then
+      local meta, data = read(c.path, id, true)
       if not meta then
-        os.rename(path, self.dirs[state] .. "/" .. id)
-        held[path] = nil
+        os.rename(c.path, self.dirs[state] .. "/" .. id)
+        release(c)
         return nil, "unreadable spool file " .. id, "io"
       end
       meta.attempts, meta.next_try, meta.age_from = 0, 0, core.time()
       set_outcome(meta, nil, nil, nil)
       meta.rejected = {}
       remove_markers(self, id)
-      local ok, err = finish(self, path, meta, data, "queued")
+      local ok, err = finish(self, c, meta, data, "queued")
       if not ok then return fail_io(err) end
       return true
     end
@@ -470,12 +605,12 @@ end
 
 --- Deletes a message that is not being sent.  @return true, or nil, message, kind
 function Spool:remove(id)
-  if type(id) ~= "string" then error("remove expects a message id", 2) end
+  if not check_id(id, "remove") then return nil, "invalid spool id", "argument" end
   for _, state in ipairs {"queued", "failed", "uncertain", "sent"} do
-    local path = claim(self, id, state)
-    if path then
-      os.remove(path)
-      held[path] = nil
+    local c = claim(self, id, state)
+    if c then
+      os.remove(c.path)
+      release(c)
       remove_markers(self, id)
       core.fsync_dir(self.dirs.sending)
       return true
