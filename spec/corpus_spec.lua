@@ -299,15 +299,16 @@ end
 local build_out, build_rc = child("build " .. util.shquote(gen_dir))
 
 local messages = {}
-for _, n in ipairs(list_dir(corpus_dir)) do messages[#messages + 1] = { name = n,
-                                                                         path = corpus_dir .. "/" .. n } end
-for _, n in ipairs(list_dir(gen_dir)) do messages[#messages + 1] = { name = n,
-                                                                      path = gen_dir .. "/" .. n } end
+for _, dir in ipairs({ corpus_dir, gen_dir }) do
+  for _, n in ipairs(list_dir(dir)) do
+    messages[#messages + 1] = { name = n, path = dir .. "/" .. n }
+  end
+end
 
 local results = {}
 local outs = {}
 for _, msg in ipairs(messages) do
-  local out = out_dir .. "/" .. msg.name:gsub("%.eml$", ".out.eml")
+  local out = out_dir .. "/" .. (msg.name:gsub("%.eml$", ".out.eml"))
   local text, rc = child(("probe %s %s %s %s %s"):format(util.shquote(msg.path),
     util.shquote(out), util.shquote(att_dir .. "/" .. msg.name), util.shquote(NEW_SUBJECT),
     util.shquote(NEW_TO)))
