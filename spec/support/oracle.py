@@ -49,6 +49,8 @@ WHATWG = {
     "big5": "big5", "big5-hkscs": "big5", "x-x-big5": "big5", "cn-big5": "big5",
     "ks_c_5601-1987": "cp949", "ks_c_5601-1989": "cp949", "euc-kr": "cp949",
     "korean": "cp949", "ksc5601": "cp949", "windows-949": "cp949",
+    # cp932 is WHATWG's Shift_JIS but for a few row-1 symbols (0x8160 is U+FF5E there,
+    # U+301C in WHATWG): the corpus does not use them.
     "shift_jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "ms_kanji": "cp932",
     "windows-31j": "cp932", "x-mac-roman": "mac_roman", "macintosh": "mac_roman",
 }
