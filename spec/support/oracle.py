@@ -18,6 +18,8 @@ Keys:
   att.I.subject                      (message/rfc822) the Subject of the enclosed message
   att.I.status                       (message/delivery-status) its Status values,
                                      (message/disposition-notification) its Disposition
+  structure                          the MIME tree: "multipart/mixed[text/plain,image/png]"
+  part.n, part.I.sha256              every leaf's raw (encoded) body, line ends as LF
   x_corpus_check                     the header the corpus spec adds before re-serialising
   defects                            Python's defect class names, sorted, unique
 
@@ -221,6 +223,23 @@ def text_of(part):
     return decode_text(data, label).replace("\r\n", "\n"), uu
 
 
+def structure(part, raws):
+    """The MIME tree as text ("multipart/mixed[text/plain,image/png]"), and the raw
+    (still encoded) body of every leaf appended to raws, line ends read as LF: what a
+    re-serialiser that leaves untouched parts alone keeps byte for byte."""
+    ctype = part.get_content_type()
+    if part.get_content_maintype() == "multipart" and part.is_multipart():
+        return ctype + "[" + ",".join(structure(p, raws) for p in part.get_payload()) + "]"
+    if ctype == "message/rfc822" and part.is_multipart():
+        return ctype + "[" + structure(part.get_payload(0), raws) + "]"
+    raw = part._payload      # get_payload() would decode 8-bit text: the bytes as sent
+    if isinstance(raw, str):
+        raws.append(raw.encode("ascii", "surrogateescape").replace(b"\r\n", b"\n"))
+    else:                    # a report read as header blocks: no bytes kept
+        raws.append(None)
+    return ctype
+
+
 def defects_of(msg):
     names = set()
     for part in msg.walk():
@@ -301,6 +320,11 @@ def fields(data):
                 continue
         put(key + "size", len(body))
         put(key + "sha256", hashlib.sha256(body).hexdigest())
+    raws = []
+    put("structure", structure(msg, raws))
+    put("part.n", len(raws))
+    for i, raw in enumerate(raws, 1):
+        put("part.%d.sha256" % i, hashlib.sha256(raw).hexdigest() if raw is not None else "-")
     put("x_corpus_check", raw_header(msg, "x-corpus-check"))
     put("defects", ",".join(defects_of(msg)))
     return out
