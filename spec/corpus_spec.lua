@@ -26,8 +26,7 @@ local NEW_TO_FIELDS = { ["to.n"] = "1", ["to.1.name"] = "Round Trip",
 -- The child: probe FILE OUT PREFIX SUBJECT TO prints the fields of FILE as missive reads
 -- them ("@section orig"), changes it, writes tostring() to OUT, and prints the fields of
 -- OUT ("@section rt"); attachment contents go to PREFIX.<section>.<i> for one sha256sum
--- run.  The line
--- format is the oracle's.  build DIR writes the builder's messages.
+-- run.  The line format is the oracle's.  build DIR writes the builder's messages.
 local CHILD = [==[
 local email = require "missive.email"
 local mode = arg[1]
@@ -371,14 +370,14 @@ local function keys_of(prefix, a, b)
 end
 
 -- Fails with every differing key of one field (from, att, ...) and both values.
-local function compare(field, mine, theirs, label)
+local function compare(field, mine, theirs, label, mine_label)
   local diffs = {}
   for _, k in ipairs(keys_of(field, mine, theirs)) do
     if mine[k] ~= theirs[k] then
       local extra = (#(mine[k] or "") > 60 or #(theirs[k] or "") > 60)
                     and first_difference(mine[k], theirs[k]) or ""
-      diffs[#diffs + 1] = ("  %s: missive %s, %s %s%s"):format(k, show(mine[k]), label,
-                                                               show(theirs[k]), extra)
+      diffs[#diffs + 1] = ("  %s: %s %s, %s %s%s"):format(k, mine_label or "missive",
+        show(mine[k]), label, show(theirs[k]), extra)
     end
   end
   assert(#diffs == 0, "\n" .. table.concat(diffs, "\n"))
@@ -426,58 +425,58 @@ describe("corpus", function()
     local r = results[name]
     local orig_py = py[name] or {}
 
-    do
-      it(("CHECKLIST 63 %s: parse, modify, tostring and parse again without a crash")
-         :format(name), function()
-        local why = r.status.fail and ("failed: " .. r.status.fail)
-                    or r.rc > 128 and ("was killed by signal " .. (r.rc - 128))
-                    or ("exited with status " .. r.rc)
-        assert(r.rc == 0 and r.status.done,
-               ("%s: the child %s; its last output:\n%s"):format(name, why, r.raw:sub(-300)))
-      end)
+    it(("CHECKLIST 63 %s: parse, modify, tostring and parse again without a crash")
+       :format(name), function()
+      local why = r.status.fail and ("failed: " .. r.status.fail)
+                  or r.rc > 128 and ("was killed by signal " .. (r.rc - 128))
+                  or ("exited with status " .. r.rc)
+      assert(r.rc == 0 and r.status.done,
+             ("%s: the child %s; its last output:\n%s"):format(name, why, r.raw:sub(-300)))
+    end)
 
-      for _, f in ipairs(FIELDS) do
-        it(("CHECKLIST 73 74 75 %s: %s as Python's email reads it"):format(name, f), function()
-          local mine = r.secs.orig
-          assert(mine, name .. ": missive did not parse it\n" .. r.raw:sub(-600))
-          compare(f, mine, orig_py, "python")
-        end)
-      end
-
-      for _, f in ipairs(FIELDS_RT) do
-        it(("CHECKLIST 63 %s round trip: %s kept"):format(name, f), function()
-          local mine = r.secs.rt
-          assert(mine, name .. ": no round trip (" .. tostring(r.status.fail) .. ")")
-          compare(f, mine, expected_after(orig_py), "python (input, changed)")
-        end)
-      end
-
-      it(("CHECKLIST 63 %s round trip: Python reads the output alike"):format(name), function()
-        local theirs = py_rt[name]
-        assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
-        local want = expected_after(orig_py)
-        for _, f in ipairs(FIELDS_RT) do compare(f, theirs, want, "python (input, changed)") end
-      end)
-
-      -- Only the top-level header changed: every part must leave as it came (the same
-      -- tree, the same encoded bytes up to line ends), so signatures still verify.
-      it(("CHECKLIST 63 %s round trip: MIME tree and part bytes kept"):format(name), function()
-        local theirs = py_rt[name]
-        assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
-        compare("structure", theirs, orig_py, "python (input)")
-        compare("part", theirs, orig_py, "python (input)")
-      end)
-
-      it(("CHECKLIST 63 %s round trip: no new Python defects"):format(name), function()
-        local theirs = py_rt[name]
-        assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
-        local before, new = split_set(orig_py.defects), {}
-        for d in pairs(split_set(theirs.defects)) do
-          if not before[d] then new[#new + 1] = d end
-        end
-        table.sort(new)
-        assert(#new == 0, name .. ": new defects " .. table.concat(new, ", "))
+    for _, f in ipairs(FIELDS) do
+      it(("CHECKLIST 73 74 75 %s: %s as Python's email reads it"):format(name, f), function()
+        local mine = r.secs.orig
+        assert(mine, name .. ": missive did not parse it\n" .. r.raw:sub(-600))
+        compare(f, mine, orig_py, "python")
       end)
     end
+
+    for _, f in ipairs(FIELDS_RT) do
+      it(("CHECKLIST 63 %s round trip: %s kept"):format(name, f), function()
+        local mine = r.secs.rt
+        assert(mine, name .. ": no round trip (" .. tostring(r.status.fail) .. ")")
+        compare(f, mine, expected_after(orig_py), "python (input, changed)")
+      end)
+    end
+
+    it(("CHECKLIST 63 %s round trip: Python reads the output alike"):format(name), function()
+      local theirs = py_rt[name]
+      assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
+      local want = expected_after(orig_py)
+      for _, f in ipairs(FIELDS_RT) do
+        compare(f, theirs, want, "python (input, changed)", "python (output)")
+      end
+    end)
+
+    -- Only the top-level header changed: every part must leave as it came (the same
+    -- tree, the same encoded bytes up to line ends), so signatures still verify.
+    it(("CHECKLIST 63 %s round trip: MIME tree and part bytes kept"):format(name), function()
+      local theirs = py_rt[name]
+      assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
+      compare("structure", theirs, orig_py, "python (input)", "python (output)")
+      compare("part", theirs, orig_py, "python (input)", "python (output)")
+    end)
+
+    it(("CHECKLIST 63 %s round trip: no new Python defects"):format(name), function()
+      local theirs = py_rt[name]
+      assert(theirs, name .. ": no output to read (" .. tostring(r.status.fail) .. ")")
+      local before, new = split_set(orig_py.defects), {}
+      for d in pairs(split_set(theirs.defects)) do
+        if not before[d] then new[#new + 1] = d end
+      end
+      table.sort(new)
+      assert(#new == 0, name .. ": new defects " .. table.concat(new, ", "))
+    end)
   end
 end)
