@@ -273,7 +273,6 @@ int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
     if (strcmp(k, "attachments") == 0) {
         size_t i, cnt;
         mv_mime_clear_atts(&e->m);
-        e->m.dirty = 1;
         if (lua_isnil(L, v)) return 0;
         if (!lua_istable(L, v)) { lua_pushliteral(L, "attachments must be a table"); return -1; }
         cnt = mvl_rawlen(L, v);
@@ -285,8 +284,9 @@ int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
         return 0;
     }
     if (strcmp(k, "allow_8bit") == 0) {
+        /* how a body built from the model may be encoded: a parsed message's original
+         * bytes stay as they are */
         e->m.allow_8bit = lua_toboolean(L, v);
-        e->m.dirty = 1;
         e->m.gen++;
         return 0;
     }
