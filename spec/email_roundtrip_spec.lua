@@ -261,7 +261,9 @@ print(",".join(sorted(k.lower() for k in again.keys())))
     f:close()
     local expect = "content-transfer-encoding,content-type,date,from,message-id," ..
                    "mime-version,subject,to"
-    for _, c in ipairs(CONTROLS) do
+    local runs, bytes = 0, {9}   -- TAB is accepted: the oracle sees real output
+    for _, c in ipairs(CONTROLS) do bytes[#bytes + 1] = c end
+    for _, c in ipairs(bytes) do
       local ch = string.char(c)
       for _, t in ipairs{
         {from = "Alice" .. ch .. "Bcc: victim@example.com <a@example.org>"},
@@ -280,10 +282,12 @@ print(",".join(sorted(k.lower() for k in again.keys())))
           pipe:close()
           os.remove(path)
           assert.equal(expect, keys, ("byte %d"):format(c))
+          runs = runs + 1
         end
       end
     end
     os.remove(script)
+    assert.is_true(runs >= 2)
   end)
 end)
 
