@@ -65,14 +65,37 @@ static void push_display_list(lua_State *L, const char *v)
     mv_addr_list_free(&l);
 }
 
+/* Values read from a message (a part's type, disposition, cid, charset, file name) go to
+ * Lua as valid UTF-8 without control bytes: C0 but TAB, and DEL (an ESC sequence would
+ * reach a terminal or a log), and invalid sequences become U+FFFD (CHECKLIST 60). */
+static void push_clean(lua_State *L, const char *s)
+{
+    mv_buf b;
+    size_t n = strlen(s);
+    mv_buf_init(&b);
+    if (mv_utf8_sanitize((const unsigned char *)s, n, 1, &b) < 0) {
+        mv_buf_free(&b);
+        luaL_error(L, "out of memory");
+        return;
+    }
+    lua_pushlstring(L, b.data ? (const char *)b.data : "", b.len);
+    mv_buf_free(&b);
+}
+
+static void set_clean(lua_State *L, const char *k, const char *v)
+{
+    if (v == NULL) return;
+    push_clean(L, v);
+    lua_setfield(L, -2, k);
+}
+
 static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
 {
     lua_createtable(L, 0, 10);
     lua_pushstring(L, a->name);
     lua_setfield(L, -2, "name");
     if (a->raw_name != NULL) { lua_pushstring(L, a->raw_name); lua_setfield(L, -2, "raw_name"); }
-    lua_pushstring(L, a->type);
-    lua_setfield(L, -2, "type");
+    set_clean(L, "type", a->type);
     if (a->path != NULL) {
         lua_pushstring(L, a->path);
         lua_setfield(L, -2, "path");
@@ -82,7 +105,7 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     }
     lua_pushboolean(L, a->is_inline);
     lua_setfield(L, -2, "inline");
-    if (a->cid != NULL) { lua_pushstring(L, a->cid); lua_setfield(L, -2, "cid"); }
+    set_clean(L, "cid", a->cid);
     lua_pushvalue(L, eidx);
     lua_setfield(L, -2, "_email");
     lua_pushinteger(L, (lua_Integer)i + 1);
@@ -509,13 +532,11 @@ static int l_parts_list(lua_State *L)
         if (strncmp(pt->type, "multipart/", 10) == 0 && pt->nchildren > 0) continue;
         if (strcmp(pt->type, "message/rfc822") == 0 && pt->nchildren > 0) continue;
         lua_createtable(L, 0, 8);
-        lua_pushstring(L, pt->type);
-        lua_setfield(L, -2, "type");
-        if (pt->charset) { lua_pushstring(L, pt->charset); lua_setfield(L, -2, "charset"); }
-        if (pt->filename) { lua_pushstring(L, pt->filename); lua_setfield(L, -2, "filename"); }
-        if (pt->disposition) { lua_pushstring(L, pt->disposition);
-                               lua_setfield(L, -2, "disposition"); }
-        if (pt->cid) { lua_pushstring(L, pt->cid); lua_setfield(L, -2, "cid"); }
+        set_clean(L, "type", pt->type);
+        set_clean(L, "charset", pt->charset);
+        set_clean(L, "filename", pt->filename);
+        set_clean(L, "disposition", pt->disposition);
+        set_clean(L, "cid", pt->cid);
         lua_pushinteger(L, pt->depth);
         lua_setfield(L, -2, "depth");
         lua_newtable(L);
