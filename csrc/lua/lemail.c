@@ -3,10 +3,13 @@
  * exposes beside it are in lemail_codec.c. */
 #include "lemail_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mime_codec.h"
 #include "mime_header.h"
@@ -452,10 +455,42 @@ static int l_source(lua_State *L)
     return 1;
 }
 
+/* The mode of a file save() creates: opts.mode, else 0600 (mail is private data).  Read
+ * before anything is opened: a bad option raises. */
+static int save_mode(lua_State *L, int opts)
+{
+    int mode = 0600;
+    if (lua_isnoneornil(L, opts)) return mode;
+    luaL_checktype(L, opts, LUA_TTABLE);
+    lua_getfield(L, opts, "mode");
+    if (!lua_isnil(L, -1)) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || v < 0 || v > 07777 || v != (int)v)
+            luaL_argerror(L, opts, "mode must be an integer from 0 to 0x0fff (07777 octal)");
+        mode = (int)v;
+    }
+    lua_pop(L, 1);
+    return mode;
+}
+
+/* Opens path for writing (truncated); a new file gets `mode` less the umask, as open(2)
+ * does, and an existing one keeps its own.  NULL with errno set on failure. */
+static FILE *open_for_save(const char *path, int mode)
+{
+    FILE *f;
+    int fd;
+    do fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NULL;
+    if ((f = fdopen(fd, "wb")) == NULL) close(fd);
+    return f;
+}
+
 static int l_save(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     const char *path = luaL_checkstring(L, 2);
+    int mode = save_mode(L, 3);
     mv_mime_source *s;
     mv_error err;
     FILE *f;
@@ -464,7 +499,7 @@ static int l_save(lua_State *L)
     mv_error_clear(&err);
     s = mv_mime_source_new(&e->m, &err);
     if (s == NULL) return mvl_push_error(L, &err);
-    f = fopen(path, "wb");
+    f = open_for_save(path, mode);
     if (f == NULL) {
         mv_mime_source_free(s);
         lua_pushnil(L);
@@ -629,6 +664,7 @@ static int l_att_save(lua_State *L)
     const mv_mime_msg *m;
     const mv_mime_att *a;
     const char *path = luaL_checkstring(L, 2);
+    int mode = save_mode(L, 3);
     FILE *f, *in = NULL;
     unsigned char buf[8192];
     size_t n;
@@ -638,7 +674,7 @@ static int l_att_save(lua_State *L)
     if (a == NULL) return mvl_email_fail(L, "argument", "the attachment no longer exists");
     if (a->path != NULL && (in = fopen(a->path, "rb")) == NULL)
         return mvl_email_fail(L, "io", "cannot open the attachment's file");
-    f = fopen(path, "wb");
+    f = open_for_save(path, mode);
     if (f == NULL) {
         if (in != NULL) fclose(in);
         return mvl_email_fail(L, "io", "cannot open the file for writing");
