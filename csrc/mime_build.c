@@ -284,6 +284,10 @@ int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
     unsigned char r[16];
     char hex[33];
     size_t i;
+    /* a domain that is not printable ASCII without blanks is never written into the id */
+    for (i = 0; domain != NULL && domain[i] != '\0'; i++)
+        if ((unsigned char)domain[i] <= ' ' || (unsigned char)domain[i] >= 0x7f ||
+            strchr("<>@\"", domain[i]) != NULL) domain = NULL;
     if (mv_random(r, sizeof r) != 0) return -1;
     for (i = 0; i < sizeof r; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
     snprintf(out, cap, "<%s@%s>", hex, domain != NULL && domain[0] ? domain : "missive.invalid");
