@@ -188,6 +188,16 @@ describe("headers the builder refuses survive when unchanged", function()
     assert.truthy(email.parse(out))
   end)
 
+  it("a field holding a NUL or a bare CR is written from its repaired value", function()
+    local m = assert(email.parse("From: a@example.org\r\nSubject: s\rBcc: v@example.com\r\n" ..
+                                 "X-A: v\0w\r\n\r\nbody\r\n"))
+    assert(m:set_header("X-B", "1"))
+    local out = assert(m:tostring())
+    assert.falsy(out:find("\r[^\n]"))
+    assert.falsy(out:find("%z"))
+    assert.equal("body\r\n", select(2, split(out)))
+  end)
+
   it("still serialises when the body changes too", function()
     local m = assert(email.parse(load("refused-addresses")))
     m.text = "new text"
