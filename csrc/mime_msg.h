@@ -21,7 +21,8 @@ typedef struct mv_mime_att {
     char *path;         /* read lazily when serialised, or NULL */
     unsigned char *data;    /* NULL for a parsed attachment not yet decoded (part >= 0) */
     size_t len;             /* the decoded size, known from parse time */
-    long part;          /* parsed: the part decoded on demand from m->raw, else -1 */
+    long part;          /* parsed: the part decoded on demand from m->raw, and written
+                         * again as its original bytes raw[hdr_off..body_end); else -1 */
     char *name;         /* safe basename (what the default accessor gives) */
     char *raw_name;     /* as given or as found in the message */
     char *type;         /* "application/pdf" */

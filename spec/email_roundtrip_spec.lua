@@ -170,7 +170,7 @@ describe("byte-exact re-serialisation (CHECKLIST 63)", function()
   end)
 end)
 
-describe("headers the builder refuses survive when unchanged", function()
+describe("headers the builder refuses survive when unchanged (CHECKLIST 63)", function()
   it("a UTF-8 local part, s..palmer, routes and groups serialise after a change", function()
     local raw = load("refused-addresses")
     local m = assert(email.parse(raw))
