@@ -465,7 +465,7 @@ static int save_mode(lua_State *L, int opts)
     lua_getfield(L, opts, "mode");
     if (!lua_isnil(L, -1)) {
         lua_Number v = lua_tonumber(L, -1);
-        if (lua_type(L, -1) != LUA_TNUMBER || v < 0 || v > 07777 || v != (int)v)
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0 && v <= 07777) || v != (int)v)
             luaL_argerror(L, opts, "mode must be an integer from 0 to 0x0fff (07777 octal)");
         mode = (int)v;
     }
