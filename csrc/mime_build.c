@@ -12,6 +12,7 @@
 #include "mv_random.h"
 
 #define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
+#define RAW_CHUNK 65536         /* original bytes copied per step */
 
 static char *dup_str(const char *s)
 {
@@ -38,6 +39,7 @@ void mv_mime_clear_atts(mv_mime_msg *m)
         free(a->cid);
     }
     m->natt = 0;
+    m->dirty |= MV_DIRTY_BODY;
     m->gen++;
 }
 
@@ -96,11 +98,25 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
     h = &m->h[m->nh];
     h->name = dup_str(name);
     h->value = dup_str(value);
+    h->raw_off = h->raw_len = 0;
     if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
     m->nh++;
-    m->dirty = 1;
+    m->dirty |= MV_DIRTY_HEADERS;
     m->gen++;
     return 0;
+}
+
+void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end)
+{
+    size_t i;
+    if (m->nh == 0 || end <= off || m->raw == NULL || end > m->raw_len) return;
+    /* A NUL or a bare CR (which a transport turns into a line break) is never passed
+     * on: such a field is written from its repaired value instead. */
+    for (i = off; i < end; i++)
+        if (m->raw[i] == '\0' || (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n')))
+            return;
+    m->h[m->nh - 1].raw_off = off;
+    m->h[m->nh - 1].raw_len = end - off;
 }
 
 int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
@@ -113,6 +129,7 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
                 if (v == NULL) return -1;
                 free(m->h[i].value);
                 m->h[i].value = v;
+                m->h[i].raw_len = 0;    /* changed: written from the new value */
                 at = i;
                 m->h[o++] = m->h[i];
                 continue;
@@ -124,7 +141,7 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
         m->h[o++] = m->h[i];
     }
     m->nh = o;
-    m->dirty = 1;
+    m->dirty |= MV_DIRTY_HEADERS;
     m->gen++;
     if (at == (size_t)-1 && value != NULL) return mv_mime_add_header(m, name, value);
     return 0;
@@ -152,7 +169,7 @@ int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n)
     free(*dst);
     *dst = c;
     *dl = p != NULL ? n : 0;
-    m->dirty = 1;
+    m->dirty |= MV_DIRTY_BODY;
     m->gen++;
     return 0;
 }
@@ -204,7 +221,8 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
     if ((name != NULL && !mv_hdr_value_ok(name, strlen(name))) ||
         (type != NULL && !mv_hdr_value_ok(type, strlen(type))) ||
         (cid != NULL && !mv_hdr_value_ok(cid, strlen(cid))))
-        return mv_fail(e, MV_E_ARG, "CR, LF or NUL in an attachment's name, type or cid");
+        return mv_fail(e, MV_E_ARG,
+                       "control character in an attachment's name, type or cid");
     if (type != NULL && (strchr(type, '/') == NULL || strpbrk(type, " ;\"\\") != NULL))
         return mv_fail(e, MV_E_ARG, "invalid attachment type '%.60s'", type);
     if (cid != NULL && strpbrk(cid, "<> \t\"") != NULL)
@@ -244,7 +262,7 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
         return mv_fail(e, MV_E_MEMORY, "out of memory");
     }
     m->natt++;
-    m->dirty = 1;
+    m->dirty |= MV_DIRTY_BODY;
     m->gen++;
     return MV_OK;
 }
@@ -272,6 +290,10 @@ int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
     unsigned char r[16];
     char hex[33];
     size_t i;
+    /* a domain that is not printable ASCII without blanks is never written into the id */
+    for (i = 0; domain != NULL && domain[i] != '\0'; i++)
+        if ((unsigned char)domain[i] <= ' ' || (unsigned char)domain[i] >= 0x7f ||
+            strchr("<>@\"", domain[i]) != NULL) domain = NULL;
     if (mv_random(r, sizeof r) != 0) return -1;
     for (i = 0; i < sizeof r; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
     snprintf(out, cap, "<%s@%s>", hex, domain != NULL && domain[0] ? domain : "missive.invalid");
@@ -280,12 +302,14 @@ int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
 
 /* ---- the source ---------------------------------------------------------------------- */
 
-enum { IT_LIT, IT_TEXT, IT_QP, IT_B64, IT_FILE };
+enum { IT_LIT, IT_RAW, IT_TEXT, IT_QP, IT_B64, IT_FILE };
 
 typedef struct item {
     int kind;
     mv_buf lit;                 /* IT_LIT */
-    const unsigned char *p;     /* IT_TEXT (7bit/8bit, LF -> CRLF), IT_QP, IT_B64 */
+    /* IT_RAW (original bytes, copied as they are), IT_TEXT (7bit/8bit, LF -> CRLF),
+     * IT_QP, IT_B64 */
+    const unsigned char *p;
     size_t n;
     const char *path;           /* IT_FILE */
 } item;
@@ -381,6 +405,25 @@ static const char *cte_name(int cte)
     }
 }
 
+/* A parsed attachment that is still as it was parsed: written from its original bytes. */
+static int att_is_raw(const mv_mime_msg *m, const mv_mime_att *a)
+{
+    return a->part >= 0 && (size_t)a->part < m->nparts && a->data == NULL && a->path == NULL &&
+           m->raw != NULL;
+}
+
+/* 1 when the string b occurs in p[0..n). */
+static int holds(const unsigned char *p, size_t n, const char *b)
+{
+    size_t bl = strlen(b);
+    const unsigned char *q = p, *end = p + n;
+    while ((size_t)(end - q) >= bl && (q = memchr(q, b[0], (size_t)(end - q) - bl + 1)) != NULL) {
+        if (memcmp(q, b, bl) == 0) return 1;
+        q++;
+    }
+    return 0;
+}
+
 static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -399,6 +442,13 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
         for (k = 0; k < s->nbounds && !clash; k++) clash = strcmp(s->bounds[k], out) == 0;
         if (m->text != NULL && strstr(m->text, out) != NULL) clash = 1;
         if (m->html != NULL && strstr(m->html, out) != NULL) clash = 1;
+        /* original parts are copied as they are, whatever their encoding */
+        for (k = 0; k < m->natt && !clash; k++) {
+            const mv_mime_part *pt;
+            if (!att_is_raw(m, &m->att[k])) continue;
+            pt = &m->parts[m->att[k].part];
+            clash = holds(m->raw + pt->hdr_off, pt->body_end - pt->hdr_off, out);
+        }
         if (!clash) break;
     }
     if (tries == 16) return -1;
@@ -439,19 +489,38 @@ cleanup:
     return rc;
 }
 
-static int att_part(mv_mime_source *s, mv_mime_att *a)
+/* A parsed part exactly as it came: its header block, the blank line, its body (a part
+ * whose header block ran to the end, or ended at a line without a colon, gets the line
+ * end and blank line the parser assumed). */
+static int raw_part(mv_mime_source *s, const mv_mime_part *pt)
+{
+    const unsigned char *r = s->m->raw;
+    if (body_item(s, IT_RAW, r + pt->hdr_off, pt->hdr_end - pt->hdr_off, NULL) != 0) return -1;
+    if (pt->hdr_end > pt->hdr_off && r[pt->hdr_end - 1] != '\n' && lits(s, "\r\n") != 0)
+        return -1;
+    if (pt->body_off > pt->hdr_end) {
+        if (body_item(s, IT_RAW, r + pt->hdr_end, pt->body_off - pt->hdr_end, NULL) != 0)
+            return -1;
+    } else if (lits(s, "\r\n") != 0) {
+        return -1;
+    }
+    return body_item(s, IT_RAW, r + pt->body_off, pt->body_end - pt->body_off, NULL);
+}
+
+static int att_part(mv_mime_source *s, const mv_mime_att *a)
 {
     mv_buf v, h;
     int rc = -1;
-    /* A parsed attachment is decoded when it is first written out again. */
-    if (a->path == NULL && mv_mime_att_load(s->m, a) != 0) return -1;
+    if (att_is_raw(s->m, a)) return raw_part(s, &s->m->parts[a->part]);
     mv_buf_init(&v);
     mv_buf_init(&h);
-    if (mv_buf_append_str(&v, a->type) != 0 || mv_param_write(&v, "name", a->raw_name) != 0 ||
+    /* A part without a file name (an inline image, a signature) gets no name parameter. */
+    if (mv_buf_append_str(&v, a->type) != 0 ||
+        (a->raw_name != NULL && mv_param_write(&v, "name", a->raw_name) != 0) ||
         mv_hdr_write_raw(&h, "Content-Type", (const char *)v.data, v.len) != 0) goto cleanup;
     mv_buf_reset(&v);
     if (mv_buf_append_str(&v, a->is_inline ? "inline" : "attachment") != 0 ||
-        mv_param_write(&v, "filename", a->raw_name) != 0 ||
+        (a->raw_name != NULL && mv_param_write(&v, "filename", a->raw_name) != 0) ||
         mv_hdr_write_raw(&h, "Content-Disposition", (const char *)v.data, v.len) != 0 ||
         mv_hdr_write_raw(&h, "Content-Transfer-Encoding", "base64", 6) != 0) goto cleanup;
     if (a->cid != NULL) {
@@ -463,7 +532,8 @@ static int att_part(mv_mime_source *s, mv_mime_att *a)
     if (mv_buf_append(&h, "\r\n", 2) != 0 || lit(s, (const char *)h.data, h.len) != 0)
         goto cleanup;
     rc = a->path != NULL ? body_item(s, IT_FILE, NULL, 0, a->path)
-                         : body_item(s, IT_B64, a->data, a->len, NULL);
+         : a->data != NULL ? body_item(s, IT_B64, a->data, a->len, NULL)
+         : body_item(s, IT_B64, (const unsigned char *)"", 0, NULL);
 cleanup:
     mv_buf_free(&v);
     mv_buf_free(&h);
@@ -551,47 +621,106 @@ static int emit_body(mv_mime_source *s, const mv_mime_msg *m)
     return delim(s, b, 0, 1);
 }
 
-static int emit_headers(mv_mime_source *s, const mv_mime_msg *m, mv_error *e)
+/* Appends p[0..n) with every line end (CRLF or bare LF) written as eol, and a final
+ * eol when the bytes do not end with one. */
+static int append_eol(mv_buf *out, const unsigned char *p, size_t n, const char *eol)
 {
-    mv_buf h;
-    size_t i;
-    int rc = -1;
-    mv_buf_init(&h);
-    for (i = 0; i < m->nh; i++) {
-        const char *name = m->h[i].name, *v = m->h[i].value;
-        size_t vn = strlen(v);
-        if (strcasecmp(name, "bcc") == 0 || strncasecmp(name, "content-", 8) == 0 ||
-            strcasecmp(name, "mime-version") == 0) continue;
-        if (!mv_hdr_name_ok(name, strlen(name)) || !mv_hdr_value_ok(v, vn)) {
-            rc = mv_fail(e, MV_E_ARG, "invalid header %.60s", name);
-            goto cleanup;
-        }
-        if (mv_mime_is_addr_header(name)) {
-            mv_addr_list l = {NULL, 0, 0};
-            char err[160];
-            if (mv_addr_parse(v, vn, 0, &l, NULL, err, sizeof err) != 0) {
-                mv_addr_list_free(&l);
-                rc = mv_fail(e, MV_E_ARG, "%s: %s", name, err);
-                goto cleanup;
-            }
-            rc = mv_hdr_write_addrs(&h, name, &l);
-            mv_addr_list_free(&l);
-            if (rc != 0) goto oom;
-        } else if (strcasecmp(name, "message-id") == 0 || strcasecmp(name, "date") == 0) {
-            if (mv_hdr_write_raw(&h, name, v, vn) != 0) goto oom;
-        } else if (mv_hdr_write_text(&h, name, v, vn) != 0) {
-            goto oom;
-        }
+    size_t i = 0, el = strlen(eol);
+    while (i < n) {
+        const unsigned char *nl = memchr(p + i, '\n', n - i);
+        size_t e = nl != NULL ? (size_t)(nl - p) : n, t = e;
+        if (nl != NULL && t > i && p[t - 1] == '\r') t--;
+        if (mv_buf_append(out, p + i, t - i) != 0 || mv_buf_append(out, eol, el) != 0)
+            return -1;
+        i = nl != NULL ? e + 1 : n;
     }
-    if (mv_buf_append_str(&h, "MIME-Version: 1.0\r\n") != 0 ||
-        lit(s, (const char *)h.data, h.len) != 0) goto oom;
-    rc = 0;
+    return 0;
+}
+
+/* The line end a parsed message uses (that of its first line). */
+static const char *raw_eol(const mv_mime_msg *m)
+{
+    const unsigned char *nl = memchr(m->raw, '\n', m->raw_len);
+    return nl == NULL || (nl > m->raw && nl[-1] == '\r') ? "\r\n" : "\n";
+}
+
+/* Writes a field set by the caller (or changed since parsed), checked again here. */
+static int write_field(mv_buf *h, const char *name, const char *v, mv_error *e)
+{
+    size_t vn = strlen(v);
+    int rc;
+    if (!mv_hdr_name_ok(name, strlen(name)) || !mv_hdr_value_ok(v, vn))
+        return mv_fail(e, MV_E_ARG, "invalid header %.60s", name);
+    if (mv_mime_is_addr_header(name)) {
+        mv_addr_list l = {NULL, 0, 0};
+        char err[160];
+        if (mv_addr_parse(v, vn, 0, &l, NULL, err, sizeof err) != 0) {
+            mv_addr_list_free(&l);
+            return mv_fail(e, MV_E_ARG, "%s: %s", name, err);
+        }
+        rc = mv_hdr_write_addrs(h, name, &l);
+        mv_addr_list_free(&l);
+    } else if (strcasecmp(name, "message-id") == 0 || strcasecmp(name, "date") == 0) {
+        rc = mv_hdr_write_raw(h, name, v, vn);
+    } else {
+        rc = mv_hdr_write_text(h, name, v, vn);
+    }
+    return rc != 0 ? mv_fail(e, MV_E_MEMORY, "out of memory") : MV_OK;
+}
+
+/* The header block.  keep_content: only headers changed, the original body follows, so
+ * the original Content-* and MIME-Version fields stay and the message's own line end is
+ * used; else they are left to the body built after.  A field not changed since parsed is
+ * written from its original bytes, so RFC 6532 or obsolete addresses that the strict
+ * writer would refuse still go out.  Bcc belongs to the envelope: never written. */
+static int emit_headers(mv_mime_source *s, const mv_mime_msg *m, int keep_content,
+                        mv_error *e)
+{
+    const char *eol = keep_content ? raw_eol(m) : "\r\n";
+    mv_buf h, f;
+    size_t i;
+    int rc = MV_ERROR;
+    mv_buf_init(&h);
+    mv_buf_init(&f);
+    for (i = 0; i < m->nh; i++) {
+        const mv_mime_hdr *hd = &m->h[i];
+        if (strcasecmp(hd->name, "bcc") == 0) continue;
+        if (!keep_content && (strncasecmp(hd->name, "content-", 8) == 0 ||
+                              strcasecmp(hd->name, "mime-version") == 0)) continue;
+        if (hd->raw_len > 0) {
+            const unsigned char *p = m->raw + hd->raw_off;
+            if (keep_content ? mv_buf_append(&h, p, hd->raw_len) != 0 ||
+                               (p[hd->raw_len - 1] != '\n' && mv_buf_append_str(&h, eol) != 0)
+                             : append_eol(&h, p, hd->raw_len, eol) != 0) goto oom;
+            continue;
+        }
+        mv_buf_reset(&f);
+        if (write_field(&f, hd->name, hd->value, e) != MV_OK) goto cleanup;
+        if (append_eol(&h, f.data, f.len, eol) != 0) goto oom;
+    }
+    if (!keep_content && mv_buf_append_str(&h, "MIME-Version: 1.0\r\n") != 0) goto oom;
+    if (h.len > 0 && lit(s, (const char *)h.data, h.len) != 0) goto oom;
+    rc = MV_OK;
     goto cleanup;
 oom:
     rc = mv_fail(e, MV_E_MEMORY, "out of memory");
 cleanup:
     mv_buf_free(&h);
+    mv_buf_free(&f);
     return rc;
+}
+
+/* Only headers changed: the original blank line and body bytes, untouched. */
+static int emit_original_body(mv_mime_source *s, const mv_mime_msg *m)
+{
+    const mv_mime_part *top = &m->parts[0];
+    if (top->body_off > top->hdr_end) {
+        if (body_item(s, IT_RAW, m->raw + top->hdr_end, top->body_off - top->hdr_end, NULL)
+            != 0) return -1;
+    } else if (lits(s, raw_eol(m)) != 0) {
+        return -1;
+    }
+    return body_item(s, IT_RAW, m->raw + top->body_off, m->raw_len - top->body_off, NULL);
 }
 
 void mv_mime_source_free(mv_mime_source *s)
@@ -616,8 +745,12 @@ mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e)
     s->gen = m->gen;
     mv_buf_init(&s->out);
     if (m->raw != NULL && !m->dirty) {
-        if (body_item(s, IT_LIT, NULL, 0, NULL) != 0 ||
-            mv_buf_append(&s->it[0].lit, m->raw, m->raw_len) != 0) goto oom;
+        if (body_item(s, IT_RAW, m->raw, m->raw_len, NULL) != 0) goto oom;
+        return s;
+    }
+    if (m->raw != NULL && !(m->dirty & MV_DIRTY_BODY) && m->nparts > 0) {
+        if (emit_headers(s, m, 1, e) != 0) goto fail;
+        if (emit_original_body(s, m) != 0) goto oom;
         return s;
     }
     for (i = 0; i < m->natt; i++) {
@@ -630,7 +763,7 @@ mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e)
         }
         fclose(f);
     }
-    if (emit_headers(s, m, e) != 0) goto fail;
+    if (emit_headers(s, m, 0, e) != 0) goto fail;
     if (emit_body(s, m) != 0) goto oom;
     return s;
 oom:
@@ -647,6 +780,12 @@ static int produce(mv_mime_source *s, item *it, mv_error *e)
     case IT_LIT:
         if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) goto oom;
         return 1;
+    case IT_RAW: {
+        size_t k = it->n - s->off < RAW_CHUNK ? it->n - s->off : RAW_CHUNK;
+        if (k > 0 && mv_buf_append(&s->out, it->p + s->off, k) != 0) goto oom;
+        s->off += k;
+        return s->off >= it->n;
+    }
     case IT_TEXT: {
         /* Line ends normalised to CRLF, in bounded pieces. */
         size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;

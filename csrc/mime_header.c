@@ -25,8 +25,10 @@ int mv_hdr_name_ok(const char *name, size_t n)
 int mv_hdr_value_ok(const char *v, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++)
-        if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0') return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+    }
     return 1;
 }
 

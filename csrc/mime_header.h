@@ -17,7 +17,9 @@
 
 /* 1 when the name is 1..76 printable ASCII characters without ':' (RFC 5322 ftext). */
 int mv_hdr_name_ok(const char *name, size_t n);
-/* 1 when the value has no CR, LF or NUL (what a caller may hand us). */
+/* 1 when the value has no C0 control but TAB, and no DEL (what a caller may hand us):
+ * besides CR, LF and NUL, readers turn VT and FF into line breaks when they write the
+ * message again (Python's email does), and ESC reaches terminals. */
 int mv_hdr_value_ok(const char *v, size_t n);
 
 /* Appends "Name: value\r\n" for an unstructured value (Subject, custom headers):

@@ -11,13 +11,18 @@
 typedef struct mv_mime_hdr {
     char *name;
     char *value;        /* logical UTF-8 (address lists in display form) */
+    /* A parsed field not changed since: its bytes raw[raw_off..+raw_len) (line end
+     * included) are written back as they are, even where the builder would refuse the
+     * value (RFC 6532 addresses, obsolete syntax).  raw_len 0: written from value. */
+    size_t raw_off, raw_len;
 } mv_mime_hdr;
 
 typedef struct mv_mime_att {
     char *path;         /* read lazily when serialised, or NULL */
     unsigned char *data;    /* NULL for a parsed attachment not yet decoded (part >= 0) */
     size_t len;             /* the decoded size, known from parse time */
-    long part;          /* parsed: the part decoded on demand from m->raw, else -1 */
+    long part;          /* parsed: the part decoded on demand from m->raw, and written
+                         * again as its original bytes raw[hdr_off..body_end); else -1 */
     char *name;         /* safe basename (what the default accessor gives) */
     char *raw_name;     /* as given or as found in the message */
     char *type;         /* "application/pdf" */
@@ -40,6 +45,12 @@ typedef struct mv_mime_part {
 
 enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64 };
 
+/* What changed in a parsed message.  Headers only: the new header block is written
+ * before the original body bytes, untouched (a multipart/signed stays verifiable).
+ * The body (text, html, attachments): the structure is built again, but every parsed
+ * attachment still there is copied from its original bytes, not decoded and encoded. */
+enum { MV_DIRTY_HEADERS = 1, MV_DIRTY_BODY = 2 };
+
 typedef struct mv_mime_msg {
     mv_mime_hdr *h;
     size_t nh, caph;
@@ -52,7 +63,7 @@ typedef struct mv_mime_msg {
     const unsigned char *raw;
     unsigned char *raw_owned;
     size_t raw_len;
-    int dirty;          /* changed since parsed: serialise from the model */
+    int dirty;          /* MV_DIRTY_* bits: what changed since parsed */
     mv_mime_part *parts;
     size_t nparts, capparts;
     char **defects;
@@ -66,6 +77,8 @@ void mv_mime_free(mv_mime_msg *m);
 /* Headers by name, case-insensitive.  set replaces all (value NULL deletes). */
 int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value);
 int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value);
+/* The parser: the header just added is the field raw[off..end) of the parsed input. */
+void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end);
 const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx);
 int mv_mime_is_addr_header(const char *name);
 int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n);

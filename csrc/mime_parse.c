@@ -560,6 +560,7 @@ static int top_headers(parser *p)
         }
         if (mv_buf_append(&v, "", 1) != 0 || mv_mime_add_header(m, nm, (char *)v.data) != 0)
             goto oom;
+        mv_mime_keep_raw_header(m, (size_t)((const unsigned char *)name - p->s), pos);
     }
     if (d > 0 && defect(p, "damaged header fields repaired (encoding, controls or addresses)")
         != 0) goto done;

@@ -1,6 +1,8 @@
 #include "mv_random.h"
 
 #include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -26,6 +28,7 @@ int mv_entropy(void *unused, unsigned char *out, size_t len)
 static pthread_mutex_t drbg_lock = PTHREAD_MUTEX_INITIALIZER;
 static mbedtls_ctr_drbg_context drbg;
 static int drbg_ready;
+static pid_t drbg_pid;      /* the process that seeded or last reseeded it */
 
 int mv_random(unsigned char *p, size_t n)
 {
@@ -39,6 +42,16 @@ int mv_random(unsigned char *p, size_t n)
             goto done;
         }
         drbg_ready = 1;
+        drbg_pid = getpid();
+    }
+    if (drbg_pid != getpid()) {
+        /* A fork()ed child holds a copy of the parent's state: both would draw the same
+         * bytes (forked nginx workers, identical Message-IDs).  Fresh entropy, with the
+         * pid as additional input, parts them before the child's first draw. */
+        pid_t pid = getpid();
+        if (mbedtls_ctr_drbg_reseed(&drbg, (const unsigned char *)&pid, sizeof pid) != 0)
+            goto done;
+        drbg_pid = pid;
     }
     while (n > 0) {
         size_t k = n > MBEDTLS_CTR_DRBG_MAX_REQUEST ? MBEDTLS_CTR_DRBG_MAX_REQUEST : n;

@@ -11,7 +11,8 @@
  * mbedTLS error. */
 int mv_entropy(void *unused, unsigned char *out, size_t len);
 
-/* n random bytes from the shared DRBG; 0, or -1 when it cannot be seeded. */
+/* n random bytes from the shared DRBG; 0, or -1 when it cannot be seeded.  A process
+ * fork()ed after the DRBG was seeded reseeds it before its first draw. */
 int mv_random(unsigned char *p, size_t n);
 
 #endif

@@ -3,10 +3,13 @@
  * exposes beside it are in lemail_codec.c. */
 #include "lemail_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mime_codec.h"
 #include "mime_header.h"
@@ -65,14 +68,37 @@ static void push_display_list(lua_State *L, const char *v)
     mv_addr_list_free(&l);
 }
 
+/* Values read from a message (a part's type, disposition, cid, charset, file name) go to
+ * Lua as valid UTF-8 without control bytes: C0 but TAB, and DEL (an ESC sequence would
+ * reach a terminal or a log), and invalid sequences become U+FFFD (CHECKLIST 60). */
+static void push_clean(lua_State *L, const char *s)
+{
+    mv_buf b;
+    size_t n = strlen(s);
+    mv_buf_init(&b);
+    if (mv_utf8_sanitize((const unsigned char *)s, n, 1, &b) < 0) {
+        mv_buf_free(&b);
+        luaL_error(L, "out of memory");
+        return;
+    }
+    lua_pushlstring(L, b.data ? (const char *)b.data : "", b.len);
+    mv_buf_free(&b);
+}
+
+static void set_clean(lua_State *L, const char *k, const char *v)
+{
+    if (v == NULL) return;
+    push_clean(L, v);
+    lua_setfield(L, -2, k);
+}
+
 static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
 {
     lua_createtable(L, 0, 10);
     lua_pushstring(L, a->name);
     lua_setfield(L, -2, "name");
     if (a->raw_name != NULL) { lua_pushstring(L, a->raw_name); lua_setfield(L, -2, "raw_name"); }
-    lua_pushstring(L, a->type);
-    lua_setfield(L, -2, "type");
+    set_clean(L, "type", a->type);
     if (a->path != NULL) {
         lua_pushstring(L, a->path);
         lua_setfield(L, -2, "path");
@@ -82,7 +108,7 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     }
     lua_pushboolean(L, a->is_inline);
     lua_setfield(L, -2, "inline");
-    if (a->cid != NULL) { lua_pushstring(L, a->cid); lua_setfield(L, -2, "cid"); }
+    set_clean(L, "cid", a->cid);
     lua_pushvalue(L, eidx);
     lua_setfield(L, -2, "_email");
     lua_pushinteger(L, (lua_Integer)i + 1);
@@ -429,10 +455,42 @@ static int l_source(lua_State *L)
     return 1;
 }
 
+/* The mode of a file save() creates: opts.mode, else 0600 (mail is private data).  Read
+ * before anything is opened: a bad option raises. */
+static int save_mode(lua_State *L, int opts)
+{
+    int mode = 0600;
+    if (lua_isnoneornil(L, opts)) return mode;
+    luaL_checktype(L, opts, LUA_TTABLE);
+    lua_getfield(L, opts, "mode");
+    if (!lua_isnil(L, -1)) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0 && v <= 07777) || v != (int)v)
+            luaL_argerror(L, opts, "mode must be an integer from 0 to 0x0fff (07777 octal)");
+        mode = (int)v;
+    }
+    lua_pop(L, 1);
+    return mode;
+}
+
+/* Opens path for writing (truncated); a new file gets `mode` less the umask, as open(2)
+ * does, and an existing one keeps its own.  NULL with errno set on failure. */
+static FILE *open_for_save(const char *path, int mode)
+{
+    FILE *f;
+    int fd;
+    do fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NULL;
+    if ((f = fdopen(fd, "wb")) == NULL) close(fd);
+    return f;
+}
+
 static int l_save(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     const char *path = luaL_checkstring(L, 2);
+    int mode = save_mode(L, 3);
     mv_mime_source *s;
     mv_error err;
     FILE *f;
@@ -441,7 +499,7 @@ static int l_save(lua_State *L)
     mv_error_clear(&err);
     s = mv_mime_source_new(&e->m, &err);
     if (s == NULL) return mvl_push_error(L, &err);
-    f = fopen(path, "wb");
+    f = open_for_save(path, mode);
     if (f == NULL) {
         mv_mime_source_free(s);
         lua_pushnil(L);
@@ -509,13 +567,11 @@ static int l_parts_list(lua_State *L)
         if (strncmp(pt->type, "multipart/", 10) == 0 && pt->nchildren > 0) continue;
         if (strcmp(pt->type, "message/rfc822") == 0 && pt->nchildren > 0) continue;
         lua_createtable(L, 0, 8);
-        lua_pushstring(L, pt->type);
-        lua_setfield(L, -2, "type");
-        if (pt->charset) { lua_pushstring(L, pt->charset); lua_setfield(L, -2, "charset"); }
-        if (pt->filename) { lua_pushstring(L, pt->filename); lua_setfield(L, -2, "filename"); }
-        if (pt->disposition) { lua_pushstring(L, pt->disposition);
-                               lua_setfield(L, -2, "disposition"); }
-        if (pt->cid) { lua_pushstring(L, pt->cid); lua_setfield(L, -2, "cid"); }
+        set_clean(L, "type", pt->type);
+        set_clean(L, "charset", pt->charset);
+        set_clean(L, "filename", pt->filename);
+        set_clean(L, "disposition", pt->disposition);
+        set_clean(L, "cid", pt->cid);
         lua_pushinteger(L, pt->depth);
         lua_setfield(L, -2, "depth");
         lua_newtable(L);
@@ -608,6 +664,7 @@ static int l_att_save(lua_State *L)
     const mv_mime_msg *m;
     const mv_mime_att *a;
     const char *path = luaL_checkstring(L, 2);
+    int mode = save_mode(L, 3);
     FILE *f, *in = NULL;
     unsigned char buf[8192];
     size_t n;
@@ -617,7 +674,7 @@ static int l_att_save(lua_State *L)
     if (a == NULL) return mvl_email_fail(L, "argument", "the attachment no longer exists");
     if (a->path != NULL && (in = fopen(a->path, "rb")) == NULL)
         return mvl_email_fail(L, "io", "cannot open the attachment's file");
-    f = fopen(path, "wb");
+    f = open_for_save(path, mode);
     if (f == NULL) {
         if (in != NULL) fclose(in);
         return mvl_email_fail(L, "io", "cannot open the file for writing");

@@ -1,7 +1,8 @@
 /* Setting the fields of a "missive.email": every value a caller hands in is checked here
- * before it reaches the message model.  A CR, LF or NUL in a header, an address or an
- * attachment's strings is refused (Lua's length is used, so an embedded NUL is seen, not
- * cut at), and an address list must parse strictly (CHECKLIST 42, 43, 54). */
+ * before it reaches the message model.  A control byte (C0 but TAB, and DEL) in a header,
+ * an address or an attachment's strings is refused (Lua's length is used, so an embedded
+ * NUL is seen, not cut at), and an address list must parse strictly (CHECKLIST 42, 43,
+ * 54, 65). */
 #include "lemail_int.h"
 
 #include <stdio.h>
@@ -44,7 +45,7 @@ static int add_addrs(lua_State *L, int idx, mv_buf *out, char *err, size_t errsi
         /* The lengths Lua gives, not strlen: an embedded NUL is refused, not cut at. */
         if (!mv_hdr_value_ok(s, n) || (one.name && !mv_hdr_value_ok(one.name, nn))) {
             lua_pop(L, 2);
-            snprintf(err, errsize, "CR, LF or NUL in an address");
+            snprintf(err, errsize, "control character in an address");
             return -1;
         }
         if (out->len > 0 && mv_buf_append(out, ", ", 2) != 0) return -1;
@@ -63,7 +64,7 @@ static int add_addrs(lua_State *L, int idx, mv_buf *out, char *err, size_t errsi
     }
     s = lua_tolstring(L, idx, &n);
     if (s == NULL) { snprintf(err, errsize, "address must be a string or a table"); return -1; }
-    if (!mv_hdr_value_ok(s, n)) { snprintf(err, errsize, "CR, LF or NUL in an address");
+    if (!mv_hdr_value_ok(s, n)) { snprintf(err, errsize, "control character in an address");
                                   return -1; }
     if (mv_addr_parse(s, n, 0, &l, NULL, err, errsize) != 0) { mv_addr_list_free(&l);
                                                               return -1; }
@@ -111,7 +112,7 @@ static int checked_string(lua_State *L, int idx, const char *what, const char **
     *s = lua_tolstring(L, idx, n);
     if (*s == NULL) { lua_pushfstring(L, "%s must be a string", what); return -1; }
     if (!mv_hdr_value_ok(*s, *n)) {
-        lua_pushfstring(L, "%s contains CR, LF or NUL", what);
+        lua_pushfstring(L, "%s contains a control character (CR, LF, NUL...)", what);
         return -1;
     }
     return 0;
@@ -273,7 +274,6 @@ int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
     if (strcmp(k, "attachments") == 0) {
         size_t i, cnt;
         mv_mime_clear_atts(&e->m);
-        e->m.dirty = 1;
         if (lua_isnil(L, v)) return 0;
         if (!lua_istable(L, v)) { lua_pushliteral(L, "attachments must be a table"); return -1; }
         cnt = mvl_rawlen(L, v);
@@ -285,8 +285,9 @@ int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
         return 0;
     }
     if (strcmp(k, "allow_8bit") == 0) {
+        /* how a body built from the model may be encoded: a parsed message's original
+         * bytes stay as they are */
         e->m.allow_8bit = lua_toboolean(L, v);
-        e->m.dirty = 1;
         e->m.gen++;
         return 0;
     }
