@@ -119,7 +119,7 @@ static int start_auth(smtp_session *s)
         } else {
             mv_pp_arm(&s->pp);
             smtp_rr_reset(&s->rr);
-            r = mv_pp_send(&s->pp, (const char *)line.data, line.len,
+            r = smtp_queue(s, (const char *)line.data, line.len,
                            has_initial ? mask : (size_t)-1);
         }
         mv_buf_free(&line);
@@ -160,7 +160,7 @@ static int auth_reply(smtp_session *s)
     if (r == MV_OK) {
         mv_pp_arm(&s->pp);
         smtp_rr_reset(&s->rr);
-        r = mv_pp_send(&s->pp, line.len ? (const char *)line.data : "", line.len, 0);
+        r = smtp_queue(s, line.len ? (const char *)line.data : "", line.len, 0);
     }
     mv_buf_free(&chal);
     mv_buf_free(&resp);
@@ -195,6 +195,7 @@ int smtp_step_open(smtp_session *s)
             if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
                 s->ehlo_done_tls = 1;
                 s->state = O_GREETING;
+                s->owed = 1;
                 smtp_rr_reset(&s->rr);
             } else {
                 s->state = O_EHLO;
@@ -273,6 +274,9 @@ int smtp_step_open(smtp_session *s)
 
 int smtp_begin_open(smtp_session *s)
 {
-    return smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING);
+    if (smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING)
+        != MV_OK) return MV_ERROR;
+    if (s->state == O_GREETING) s->owed = 1;
+    return MV_OK;
 }
 

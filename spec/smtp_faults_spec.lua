@@ -2,57 +2,20 @@
 local scripted = require "support.scripted"
 local smtp = require "missive.smtp"
 
-local GREET = {send = "220 scripted ESMTP\r\n"}
+local ss = require "support.scripted_smtp"
 
--- An EHLO exchange advertising `caps` (an array of capability lines).
-local function ehlo(caps)
-  local lines = {"250-scripted"}
-  for _, c in ipairs(caps or {}) do lines[#lines + 1] = "250-" .. c end
-  lines[#lines] = lines[#lines]:gsub("^250%-", "250 ")
-  return {expect = "EHLO"}, {send = table.concat(lines, "\r\n") .. "\r\n"}
-end
-
-local function script(...)
-  local steps = {}
-  for _, part in ipairs {...} do
-    if part.send or part.expect or part.close or part.sleep or part.read_until or part.tls
-       or part.read_line or part.hold or part.drip or part.read_bytes then
-      steps[#steps + 1] = part
-    else
-      for _, s in ipairs(part) do steps[#steps + 1] = s end
-    end
-  end
-  return steps
-end
+local GREET, ehlo, script, msg, accept_all = ss.GREET, ss.ehlo, ss.script, ss.msg,
+  ss.accept_all
 
 -- Every spec runs twice: with the native C driver, and with LuaSocket objects moving
 -- the bytes through lua/missive/driver.lua (the path cosockets take).
 local DRIVER
 
 local function session(srv, extra)
-  local o = {host = "127.0.0.1", port = srv.port, tls = "none", timeout = 2}
-  if DRIVER == "luasocket" then o.socket = require("socket").tcp end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return smtp.session(o)
+  return ss.session(srv, DRIVER, extra)
 end
 
-local function msg(extra)
-  local m = {from = "a@x.test", to = {"b@x.test"}, data = "Subject: t\r\n\r\nbody\r\n"}
-  for k, v in pairs(extra or {}) do m[k] = v end
-  return m
-end
-
--- The envelope+data exchange of a server without PIPELINING that accepts everything.
-local function accept_all(final)
-  return {
-    {expect = "MAIL FROM:<a@x.test>"}, {send = "250 ok\r\n"},
-    {expect = "RCPT TO:<b@x.test>"}, {send = "250 ok\r\n"},
-    {expect = "DATA"}, {send = "354 go\r\n"},
-    {read_until = "\r\n.\r\n"}, {send = final or "250 2.0.0 queued\r\n"},
-  }
-end
-
-for _, driver_name in ipairs {"native", "luasocket"} do
+for _, driver_name in ipairs(ss.DRIVERS) do
 describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function()
   setup(function() DRIVER = driver_name end)
 
