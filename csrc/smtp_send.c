@@ -95,8 +95,10 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
     s->use_bdat = s->chunking && (s->caps & SMTP_CAP_CHUNKING);
     s->bdat_last_sent = 0;
     s->bdat_pending = 0;
-    smtp_stuff_init(&s->stuff, s->max_data_line,
-                    (s->caps & SMTP_CAP_8BITMIME) || s->use_bdat, !s->use_bdat);
+    /* BDAT frames bytes but does not make them 8-bit clean: only 8BITMIME (and
+     * BODY=8BITMIME on MAIL) lets 8-bit text through (RFC 3030 §2, RFC 6152). */
+    smtp_stuff_init(&s->stuff, s->max_data_line, (s->caps & SMTP_CAP_8BITMIME) != 0,
+                    !s->use_bdat);
     return MV_OK;
 }
 

@@ -456,6 +456,27 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     assert.is_nil(srv:finish():find("MAIL", 1, true))
   end)
 
+  it("CHECKLIST 20: BDAT does not carry 8-bit data to a server without 8BITMIME", function()
+    local srv = scripted.start(script(GREET, {ehlo{"CHUNKING", "PIPELINING"}}, {
+      {expect = "MAIL FROM:<a@x.test>\r\n"}, {expect = "RCPT"},
+      {send = "250 ok\r\n250 ok\r\n"}, {hold = 0.5}}))
+    local s = assert(session(srv, {chunking = true}))
+    -- A source: whether it is 8-bit is known only as it streams.
+    local sent = false
+    local r, err, kind = s:send(msg{data = function()
+      if sent then return nil end
+      sent = true
+      return "Subject: caf\195\169\r\n\r\nd\195\169j\195\160 vu\r\n"
+    end})
+    assert.is_nil(r)
+    assert.equal("limit", kind)
+    assert.matches("8BITMIME", err)
+    s:close()
+    local got = srv:finish()
+    assert.is_nil(got:find("BDAT", 1, true))
+    assert.is_nil(got:find("\195", 1, true))
+  end)
+
   it("XOAUTH2: the token goes in the initial response; a 334 error is answered empty", function()
     local blob = "dXNlcj11AWF1dGg9QmVhcmVyIHRvay0xMjMBAQ=="   -- user=u^Aauth=Bearer tok-123^A^A
     local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN XOAUTH2"}}, {
