@@ -14,6 +14,23 @@ static int word_is(const char *p, size_t n, const char *w)
     return n >= wl && strncasecmp(p, w, wl) == 0 && (n == wl || p[wl] == ' ' || p[wl] == '=');
 }
 
+/* Keeps the EHLO lines for capabilities(): server text, so every control byte (ESC of
+ * a terminal sequence, BEL, NUL, DEL) and 8-bit byte becomes '?' like any reply text;
+ * the '\n' between lines stays. */
+static void keep_ehlo(smtp_session *s, const char *t, size_t n)
+{
+    size_t i;
+    char *p;
+    mv_buf_reset(&s->ehlo);
+    if (n == 0 || mv_buf_append(&s->ehlo, t, n) != 0) return;
+    p = (char *)mv_buf_head(&s->ehlo);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\t') p[i] = ' ';
+        else if (c != '\n' && (c < 0x20 || c >= 0x7f)) p[i] = '?';
+    }
+}
+
 static void parse_ehlo(smtp_session *s)
 {
     const char *t = (const char *)mv_buf_head(&s->rr.text);
@@ -21,8 +38,7 @@ static void parse_ehlo(smtp_session *s)
     s->caps = SMTP_CAP_ESMTP;
     s->sasl_offered = 0;
     s->size_limit = 0;
-    mv_buf_reset(&s->ehlo);
-    mv_buf_append(&s->ehlo, t, n);
+    keep_ehlo(s, t, n);
     /* The first line is the server's greeting name; capabilities follow. */
     while (i < n && t[i] != '\n') i++;
     while (i < n) {

@@ -6,6 +6,7 @@ local ss = require "support.scripted_smtp"
 
 local GREET, ehlo, script, msg, accept_all = ss.GREET, ss.ehlo, ss.script, ss.msg,
   ss.accept_all
+local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
 
 -- Every spec runs twice: with the native C driver, and with LuaSocket objects moving
 -- the bytes through lua/missive/driver.lua (the path cosockets take).
@@ -475,6 +476,51 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     local got = srv:finish()
     assert.is_nil(got:find("BDAT", 1, true))
     assert.is_nil(got:find("\195", 1, true))
+  end)
+
+  it("a multi-line refusal reads as its lines joined by \"; \", control bytes replaced",
+     function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL"}, {send = "550-5.7.1 Sender blocked\r\n550-5.7.1 \27[31mSee\r\n"
+                                 .. "550 5.7.1 https://example.test/why\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}}, QUIT))
+    local s = assert(session(srv))
+    local r, err, kind, reply = s:send(msg())
+    assert.is_nil(r)
+    assert.equal("reply", kind)
+    local text = "5.7.1 Sender blocked; 5.7.1 ?[31mSee; 5.7.1 https://example.test/why"
+    assert.equal(text, reply.text)
+    assert.equal("sender refused: 550 " .. text, err)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 60: capabilities() keys, values and AUTH names carry no control bytes",
+     function()
+    local srv = scripted.start(script(GREET, {ehlo{"X-\27[31mRED\27[0m v\7al\1ue",
+      "AUTH PLAIN \27[2JLOGIN\127 CRAM-MD5", "EVIL\0INJECTED", "XCLIENT\27]0;title\7",
+      "8BITMIME", "SIZE 100"}}, QUIT))
+    local s = assert(session(srv))
+    local caps = s:capabilities()
+    local function clean(v) return not tostring(v):find("[%c\127-\255]") end
+    local n = 0
+    for k, v in pairs(caps) do
+      n = n + 1
+      assert.is_true(clean(k), scripted.escape(k))
+      if type(v) == "table" then
+        for _, name in ipairs(v) do assert.is_true(clean(name), scripted.escape(name)) end
+      else
+        assert.is_true(clean(v), scripted.escape(tostring(v)))
+      end
+    end
+    assert.equal(6, n)
+    assert.same({"PLAIN", "?[2JLOGIN?", "CRAM-MD5"}, caps.AUTH)
+    assert.equal("v?al?ue", caps["X-?[31MRED?[0M"])
+    assert.equal(100, caps.SIZE)
+    assert.is_true(caps["8BITMIME"])
+    assert.is_true(caps["EVIL?INJECTED"])
+    s:close()
+    srv:finish()
   end)
 
   it("XOAUTH2: the token goes in the initial response; a 334 error is answered empty", function()
