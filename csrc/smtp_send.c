@@ -389,7 +389,6 @@ int smtp_feed_end(smtp_session *s)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->body_ended = 1;
     s->pp.eof_check = 1;
-    if (!s->use_bdat) s->owed++;   /* the final reply, to the dot */
     if (s->use_bdat) {
         s->bdat_last_sent = 1;
         if (s->bdat_pending) {
@@ -399,6 +398,7 @@ int smtp_feed_end(smtp_session *s)
         }
         return send_bdat(s, 1);
     }
+    s->owed++;   /* the final reply, to the dot */
     return flush_body(s);
 }
 
