@@ -64,6 +64,22 @@ describe("SMTP reply accounting (scripted server, " .. driver .. " driver)", fun
     assert_clean(srv)
   end)
 
+  it("CHECKLIST 61: send_batch: a MAIL refused in a group chained to the previous end"
+     .. " of data", function()
+    local srv = scripted.start(script(GREET, {ehlo{"PIPELINING"}}, PIPE_ENV,
+      {{send = "250 ok\r\n250 ok\r\n354 go\r\n"}, {read_until = "\r\n.\r\n"}},
+      PIPE_ENV, {{send = "250 2.0.0 queued as FIRST\r\n"}}, REFUSED_MAIL, SECOND, QUIT))
+    local s = assert(session(srv))
+    local results, sent = s:send_batch{msg(), msg(), msg()}
+    assert.equal(2, sent)
+    assert.equal("2.0.0 queued as FIRST", results[1].reply.text)
+    assert.equal("reply", results[2].kind)
+    assert.equal(550, results[2].reply.code)
+    assert.equal("2.0.0 queued as SECOND", results[3].reply.text)
+    assert(s:close())
+    assert_clean(srv)
+  end)
+
   it("CHECKLIST 61: BDAT: a MAIL refused in a pipelined group, then the next message",
      function()
     local srv = scripted.start(script(GREET, {ehlo{"PIPELINING", "CHUNKING"}}, {
