@@ -24,7 +24,7 @@ typedef enum {
 typedef struct mv_reply {
     int code;                        /* 0 when the server said nothing */
     char enhanced[16];               /* "5.1.1" or "" */
-    char text[MV_REPLY_TEXT_MAX];    /* sanitised: no control bytes, lines joined by ' ' */
+    char text[MV_REPLY_TEXT_MAX];    /* sanitised: no control bytes, lines joined by "; " */
 } mv_reply;
 
 typedef struct mv_error {

@@ -144,8 +144,14 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
 
 int smtp_begin(smtp_session *s, int op, int state)
 {
-    if (s->dead) return smtp_fail(s, MV_E_CLOSED, "the connection is closed");
+    if (s->op != OP_NONE && (s->state != S_DONE || s->owed > 0)) {
+        /* The last operation stopped midway (a callback raised inside the body, a
+         * caller gave up): the server is inside a command or owes replies, and
+         * whatever went out now would land in that message or read those replies. */
+        s->dead = 1;
+    }
     mv_error_clear(&s->pp.err);
+    if (s->dead) return smtp_fail(s, MV_E_CLOSED, "the connection is closed");
     mv_error_clear(&s->saved);
     s->op = op;
     s->state = state;
@@ -169,6 +175,7 @@ int smtp_read_reply(smtp_session *s)
         if (r == MV_ERROR) { s->dead = 1; return MV_ERROR; }
         if (r == 1) {
             smtp_rr_result(&s->rr, &s->last);
+            if (s->owed > 0) s->owed--;
             if (s->last.code == 421) s->dead = 1;
             return MV_OK;
         }
@@ -185,11 +192,18 @@ int smtp_reply_error(smtp_session *s, mv_kind kind, const char *what)
     return MV_ERROR;
 }
 
+int smtp_queue(smtp_session *s, const char *line, size_t len, size_t mask_from)
+{
+    if (mv_pp_send(&s->pp, line, len, mask_from) != MV_OK) return MV_ERROR;
+    s->owed++;
+    return MV_OK;
+}
+
 int smtp_send_cmd(smtp_session *s, const char *line)
 {
     mv_pp_arm(&s->pp);
     smtp_rr_reset(&s->rr);
-    return mv_pp_send(&s->pp, line, strlen(line), (size_t)-1);
+    return smtp_queue(s, line, strlen(line), (size_t)-1);
 }
 
 /* ------------------------------------------------------------------ commands */
@@ -198,7 +212,10 @@ int smtp_begin_command(smtp_session *s, const char *verb)
 {
     if (smtp_begin(s, OP_CMD, C_READ) != MV_OK) return MV_ERROR;
     snprintf(s->verb, sizeof s->verb, "%s", verb);
-    if (smtp_send_cmd(s, verb) != MV_OK) return MV_ERROR;
+    if (smtp_send_cmd(s, verb) != MV_OK) {
+        s->state = S_DONE;   /* nothing went out */
+        return MV_ERROR;
+    }
     if (strcmp(verb, "QUIT") == 0) s->dead = 1;  /* no command may follow, whatever happens */
     return MV_OK;
 }
@@ -239,6 +256,9 @@ static int finish_error(smtp_session *s)
                  "of data: message not sent (temporary failure)");
     if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG && e->kind != MV_E_AUTH
         && e->kind != MV_E_LIMIT) s->dead = 1;
+    /* Replies left unread would answer the next commands (RFC 2920 §3.1): a session
+     * that stops before reading them all cannot go on. */
+    if (s->owed > 0) s->dead = 1;
     s->state = S_DONE;
     return MV_ERROR;
 }

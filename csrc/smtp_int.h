@@ -32,6 +32,8 @@ struct smtp_session {
     size_t max_data_line;
     /* connection state */
     int op, state, dead, ehlo_done_tls;
+    size_t owed;         /* replies the server still owes: each is read before anything
+                          * else is (RFC 2920 §3.1), or the session cannot go on */
     unsigned caps;
     unsigned sasl_offered;
     unsigned long long size_limit;
@@ -61,6 +63,8 @@ int smtp_fail(smtp_session *s, mv_kind kind, const char *msg);
 int smtp_read_reply(smtp_session *s);
 int smtp_reply_error(smtp_session *s, mv_kind kind, const char *what);
 int smtp_send_cmd(smtp_session *s, const char *line);
+/* Queues one command line whose reply is then owed (see `owed`). */
+int smtp_queue(smtp_session *s, const char *line, size_t len, size_t mask_from);
 /* Starts an operation: clears the last error, arms the deadline. */
 int smtp_begin(smtp_session *s, int op, int state);
 void smtp_clear_transaction(smtp_session *s);

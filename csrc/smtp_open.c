@@ -14,6 +14,23 @@ static int word_is(const char *p, size_t n, const char *w)
     return n >= wl && strncasecmp(p, w, wl) == 0 && (n == wl || p[wl] == ' ' || p[wl] == '=');
 }
 
+/* Keeps the EHLO lines for capabilities(): server text, so every control byte (ESC of
+ * a terminal sequence, BEL, NUL, DEL) and 8-bit byte becomes '?' like any reply text;
+ * the '\n' between lines stays. */
+static void keep_ehlo(smtp_session *s, const char *t, size_t n)
+{
+    size_t i;
+    char *p;
+    mv_buf_reset(&s->ehlo);
+    if (n == 0 || mv_buf_append(&s->ehlo, t, n) != 0) return;
+    p = (char *)mv_buf_head(&s->ehlo);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\t') p[i] = ' ';
+        else if (c != '\n' && (c < 0x20 || c >= 0x7f)) p[i] = '?';
+    }
+}
+
 static void parse_ehlo(smtp_session *s)
 {
     const char *t = (const char *)mv_buf_head(&s->rr.text);
@@ -21,8 +38,7 @@ static void parse_ehlo(smtp_session *s)
     s->caps = SMTP_CAP_ESMTP;
     s->sasl_offered = 0;
     s->size_limit = 0;
-    mv_buf_reset(&s->ehlo);
-    mv_buf_append(&s->ehlo, t, n);
+    keep_ehlo(s, t, n);
     /* The first line is the server's greeting name; capabilities follow. */
     while (i < n && t[i] != '\n') i++;
     while (i < n) {
@@ -119,7 +135,7 @@ static int start_auth(smtp_session *s)
         } else {
             mv_pp_arm(&s->pp);
             smtp_rr_reset(&s->rr);
-            r = mv_pp_send(&s->pp, (const char *)line.data, line.len,
+            r = smtp_queue(s, (const char *)line.data, line.len,
                            has_initial ? mask : (size_t)-1);
         }
         mv_buf_free(&line);
@@ -160,7 +176,7 @@ static int auth_reply(smtp_session *s)
     if (r == MV_OK) {
         mv_pp_arm(&s->pp);
         smtp_rr_reset(&s->rr);
-        r = mv_pp_send(&s->pp, line.len ? (const char *)line.data : "", line.len, 0);
+        r = smtp_queue(s, line.len ? (const char *)line.data : "", line.len, 0);
     }
     mv_buf_free(&chal);
     mv_buf_free(&resp);
@@ -195,6 +211,7 @@ int smtp_step_open(smtp_session *s)
             if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
                 s->ehlo_done_tls = 1;
                 s->state = O_GREETING;
+                s->owed = 1;
                 smtp_rr_reset(&s->rr);
             } else {
                 s->state = O_EHLO;
@@ -273,6 +290,9 @@ int smtp_step_open(smtp_session *s)
 
 int smtp_begin_open(smtp_session *s)
 {
-    return smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING);
+    if (smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING)
+        != MV_OK) return MV_ERROR;
+    if (s->state == O_GREETING) s->owed = 1;
+    return MV_OK;
 }
 

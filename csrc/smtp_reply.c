@@ -73,6 +73,25 @@ static size_t enhanced_len(const char *t, size_t n, int code)
     return i;
 }
 
+/* The text lines of a reply, each sanitised, joined by "; " and cut to fit. */
+static void join_lines(char *dst, size_t size, const char *t, size_t n)
+{
+    size_t o = 0, i = 0;
+    dst[0] = '\0';
+    while (i <= n) {
+        size_t start = i;
+        while (i < n && t[i] != '\n') i++;
+        if (start > 0) {
+            if (o + 3 >= size) break;
+            memcpy(dst + o, "; ", 2);
+            o += 2;
+        }
+        mv_sanitize(dst + o, size - o, t + start, i - start);
+        o += strlen(dst + o);
+        i++;
+    }
+}
+
 void smtp_rr_result(const smtp_reply_reader *rr, mv_reply *out)
 {
     const char *t = (const char *)mv_buf_head(&rr->text);
@@ -84,5 +103,5 @@ void smtp_rr_result(const smtp_reply_reader *rr, mv_reply *out)
         memcpy(out->enhanced, t, el);
         out->enhanced[el] = '\0';
     }
-    mv_sanitize(out->text, sizeof out->text, t != NULL ? t : "", n);
+    join_lines(out->text, sizeof out->text, t != NULL ? t : "", n);
 }

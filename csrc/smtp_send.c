@@ -95,8 +95,10 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
     s->use_bdat = s->chunking && (s->caps & SMTP_CAP_CHUNKING);
     s->bdat_last_sent = 0;
     s->bdat_pending = 0;
-    smtp_stuff_init(&s->stuff, s->max_data_line,
-                    (s->caps & SMTP_CAP_8BITMIME) || s->use_bdat, !s->use_bdat);
+    /* BDAT frames bytes but does not make them 8-bit clean: only 8BITMIME (and
+     * BODY=8BITMIME on MAIL) lets 8-bit text through (RFC 3030 §2, RFC 6152). */
+    smtp_stuff_init(&s->stuff, s->max_data_line, (s->caps & SMTP_CAP_8BITMIME) != 0,
+                    !s->use_bdat);
     return MV_OK;
 }
 
@@ -106,9 +108,12 @@ int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts,
     if (smtp_begin(s, OP_SEND, T_MAIL) != MV_OK) return MV_ERROR;
     smtp_clear_transaction(s);
     s->chain_state = SMTP_CHAIN_NONE;
-    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK)
+    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK
+        || prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
+        s->state = S_DONE;   /* refused before anything went out */
         return MV_ERROR;
-    return prepare(s, from, rcpts, n, size, has_8bit);
+    }
+    return MV_OK;
 }
 
 static int send_mail(smtp_session *s)
@@ -132,24 +137,25 @@ static int send_rcpt(smtp_session *s, size_t i)
 {
     char line[400];
     snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
-    return mv_pp_send(&s->pp, line, strlen(line), (size_t)-1);
+    return smtp_queue(s, line, strlen(line), (size_t)-1);
 }
 
 /* MAIL, and with PIPELINING every RCPT and DATA too, in one write. */
 static int send_envelope(smtp_session *s)
 {
-    size_t i;
+    size_t i, owed = s->owed;
     if (!s->piped) return send_mail(s);
     mv_pp_cork(&s->pp);
     if (send_mail(s) != MV_OK) goto fail;
     for (i = 0; i < s->nrcpt; i++)
         if (send_rcpt(s, i) != MV_OK) goto fail;
-    if (!s->use_bdat && mv_pp_send(&s->pp, "DATA", 4, (size_t)-1) != MV_OK) goto fail;
+    if (!s->use_bdat && smtp_queue(s, "DATA", 4, (size_t)-1) != MV_OK) goto fail;
     return mv_pp_uncork(&s->pp);
 fail:
-    /* Nothing of a half-built group goes out. */
+    /* Nothing of a half-built group goes out, so none of its replies is owed. */
     mv_buf_wipe(&s->pp.cork);
     s->pp.corked = 0;
+    s->owed = owed;
     return MV_ERROR;
 }
 
@@ -197,7 +203,7 @@ static int send_bdat(smtp_session *s, int last)
     char line[48];
     snprintf(line, sizeof line, "BDAT %zu%s", mv_buf_avail(&s->body), last ? " LAST" : "");
     mv_pp_arm(&s->pp);
-    if (mv_pp_send(&s->pp, line, strlen(line), (size_t)-1) != MV_OK) return MV_ERROR;
+    if (smtp_queue(s, line, strlen(line), (size_t)-1) != MV_OK) return MV_ERROR;
     if (flush_body(s) != MV_OK) return MV_ERROR;
     s->bdat_pending = 1;
     smtp_rr_reset(&s->rr);
@@ -228,8 +234,11 @@ int smtp_step_send(smtp_session *s)
             if (s->last.code / 100 != 2) {
                 smtp_reply_error(s, MV_E_REPLY, "sender refused");
                 if (s->dead || !s->piped) return fail_with_rset(s);
+                /* The group's RCPT and DATA replies are still owed and may come later:
+                 * the error waits aside, so the steps go on reading every one. */
                 s->mail_failed = 1;
                 s->saved = s->pp.err;
+                mv_error_clear(&s->pp.err);
             }
             s->next_rcpt = 0;
             s->state = s->piped ? T_RCPT_READ : T_RCPT;
@@ -246,14 +255,14 @@ int smtp_step_send(smtp_session *s)
             if (s->last.code / 100 == 2) s->accepted++;
             smtp_rr_reset(&s->rr);
             if (s->dead) {
-                if (!s->mail_failed) smtp_reply_error(s, MV_E_REPLY, "server closing");
+                if (s->mail_failed) s->pp.err = s->saved;
+                else smtp_reply_error(s, MV_E_REPLY, "server closing");
                 return MV_ERROR;
             }
             if (++s->next_rcpt < s->nrcpt) {
                 s->state = s->piped ? T_RCPT_READ : T_RCPT;
                 break;
             }
-            if (s->mail_failed) mv_error_clear(&s->pp.err);
             if (s->use_bdat) {
                 if (s->accepted == 0 || s->mail_failed) {
                     if (s->mail_failed) s->pp.err = s->saved;
@@ -273,9 +282,20 @@ int smtp_step_send(smtp_session *s)
             return mv_conn_want(&s->pp.conn, MV_WANT_READ);
         case T_DATA_READ:
             if ((r = smtp_read_reply(s)) != MV_OK) return r;
+            if (s->last.code == 354 && s->mail_failed && s->accepted > 0) {
+                /* No sender, yet a recipient and DATA accepted: the server's state makes
+                 * no sense, and even an empty message could reach that recipient.
+                 * Hang up without an end of data (RFC 5321 §3.8: the transaction is
+                 * void), so nothing is delivered. */
+                s->pp.err = s->saved;
+                s->dead = 1;
+                return MV_ERROR;
+            }
             if (s->last.code == 354 && (s->accepted == 0 || s->mail_failed)) {
-                /* A pipelining server let DATA through with nobody to deliver to: end it
-                 * empty, then report why (RFC 2920 §3.1). */
+                /* A pipelining server let DATA through with nobody to deliver to: send
+                 * just the end of data (RFC 2920 §3.1 "should send a single dot"), an
+                 * empty message for no recipient that the server refuses, then report
+                 * why.  No body line goes out. */
                 if (smtp_send_cmd(s, ".") != MV_OK) return MV_ERROR;
                 s->state = T_ABORT_DOT_READ;
                 return mv_conn_want(&s->pp.conn, MV_WANT_READ);
@@ -378,6 +398,7 @@ int smtp_feed_end(smtp_session *s)
         }
         return send_bdat(s, 1);
     }
+    s->owed++;   /* the final reply, to the dot */
     return flush_body(s);
 }
 
@@ -405,6 +426,7 @@ int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rc
     if (mv_buf_append(&s->pp.cork, mv_buf_head(&s->body), mv_buf_avail(&s->body)) != 0)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
     mv_buf_reset(&s->body);
+    s->owed++;   /* the previous message's final reply */
     s->pp.eof_check = 1;
     s->chain_state = SMTP_CHAIN_PENDING;
     if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) return MV_ERROR;

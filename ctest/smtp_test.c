@@ -44,6 +44,25 @@ static void test_reply_multiline(void)
     smtp_rr_result(&rr, &out);
     CHECK(out.code == 250 && rr.lines == 3);
     CHECK(out.enhanced[0] == '\0');
+    CHECK(strcmp(out.text, "mx.example; PIPELINING; SIZE 100") == 0);
+    smtp_rr_free(&rr);
+}
+
+/* The joined text never overflows, however many lines. */
+static void test_reply_joined_bounded(void)
+{
+    smtp_reply_reader rr;
+    mv_error e;
+    mv_reply out;
+    int i, r = 0;
+    mv_error_clear(&e);
+    smtp_rr_init(&rr, 1000, 1 << 20);
+    for (i = 0; i < 500 && r == 0; i++) r = smtp_rr_line(&rr, "550-5.7.1 x\x1b", 12, &e);
+    CHECK(r == 0 && smtp_rr_line(&rr, "550 end", 7, &e) == 1);
+    smtp_rr_result(&rr, &out);
+    CHECK(strlen(out.text) < sizeof out.text);
+    CHECK(strncmp(out.text, "5.7.1 x?; 5.7.1 x?; ", 20) == 0);
+    CHECK(strchr(out.text, '\x1b') == NULL);
     smtp_rr_free(&rr);
 }
 
@@ -208,7 +227,8 @@ int main(void)
 {
     static const ctest_case cases[] = {
         { "reply single line", test_reply_single },
-        { "reply multi-line", test_reply_multiline },
+        { "reply multi-line, lines joined by \"; \"", test_reply_multiline },
+        { "CHECKLIST 60 joined reply text bounded and sanitised", test_reply_joined_bounded },
         { "CHECKLIST 27 malformed replies", test_reply_malformed },
         { "CHECKLIST 28 reply caps", test_reply_caps },
         { "CHECKLIST 60 reply text sanitised", test_reply_sanitised },

@@ -2,57 +2,21 @@
 local scripted = require "support.scripted"
 local smtp = require "missive.smtp"
 
-local GREET = {send = "220 scripted ESMTP\r\n"}
+local ss = require "support.scripted_smtp"
 
--- An EHLO exchange advertising `caps` (an array of capability lines).
-local function ehlo(caps)
-  local lines = {"250-scripted"}
-  for _, c in ipairs(caps or {}) do lines[#lines + 1] = "250-" .. c end
-  lines[#lines] = lines[#lines]:gsub("^250%-", "250 ")
-  return {expect = "EHLO"}, {send = table.concat(lines, "\r\n") .. "\r\n"}
-end
-
-local function script(...)
-  local steps = {}
-  for _, part in ipairs {...} do
-    if part.send or part.expect or part.close or part.sleep or part.read_until or part.tls
-       or part.read_line or part.hold or part.drip or part.read_bytes then
-      steps[#steps + 1] = part
-    else
-      for _, s in ipairs(part) do steps[#steps + 1] = s end
-    end
-  end
-  return steps
-end
+local GREET, ehlo, script, msg, accept_all = ss.GREET, ss.ehlo, ss.script, ss.msg,
+  ss.accept_all
+local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
 
 -- Every spec runs twice: with the native C driver, and with LuaSocket objects moving
 -- the bytes through lua/missive/driver.lua (the path cosockets take).
 local DRIVER
 
 local function session(srv, extra)
-  local o = {host = "127.0.0.1", port = srv.port, tls = "none", timeout = 2}
-  if DRIVER == "luasocket" then o.socket = require("socket").tcp end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return smtp.session(o)
+  return ss.session(srv, DRIVER, extra)
 end
 
-local function msg(extra)
-  local m = {from = "a@x.test", to = {"b@x.test"}, data = "Subject: t\r\n\r\nbody\r\n"}
-  for k, v in pairs(extra or {}) do m[k] = v end
-  return m
-end
-
--- The envelope+data exchange of a server without PIPELINING that accepts everything.
-local function accept_all(final)
-  return {
-    {expect = "MAIL FROM:<a@x.test>"}, {send = "250 ok\r\n"},
-    {expect = "RCPT TO:<b@x.test>"}, {send = "250 ok\r\n"},
-    {expect = "DATA"}, {send = "354 go\r\n"},
-    {read_until = "\r\n.\r\n"}, {send = final or "250 2.0.0 queued\r\n"},
-  }
-end
-
-for _, driver_name in ipairs {"native", "luasocket"} do
+for _, driver_name in ipairs(ss.DRIVERS) do
 describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function()
   setup(function() DRIVER = driver_name end)
 
@@ -491,6 +455,72 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     assert.matches("8BITMIME", err)
     s:close()
     assert.is_nil(srv:finish():find("MAIL", 1, true))
+  end)
+
+  it("CHECKLIST 20: BDAT does not carry 8-bit data to a server without 8BITMIME", function()
+    local srv = scripted.start(script(GREET, {ehlo{"CHUNKING", "PIPELINING"}}, {
+      {expect = "MAIL FROM:<a@x.test>\r\n"}, {expect = "RCPT"},
+      {send = "250 ok\r\n250 ok\r\n"}, {hold = 0.5}}))
+    local s = assert(session(srv, {chunking = true}))
+    -- A source: whether it is 8-bit is known only as it streams.
+    local sent = false
+    local r, err, kind = s:send(msg{data = function()
+      if sent then return nil end
+      sent = true
+      return "Subject: caf\195\169\r\n\r\nd\195\169j\195\160 vu\r\n"
+    end})
+    assert.is_nil(r)
+    assert.equal("limit", kind)
+    assert.matches("8BITMIME", err)
+    s:close()
+    local got = srv:finish()
+    assert.is_nil(got:find("BDAT", 1, true))
+    assert.is_nil(got:find("\195", 1, true))
+  end)
+
+  it("a multi-line refusal reads as its lines joined by \"; \", control bytes replaced",
+     function()
+    local srv = scripted.start(script(GREET, {ehlo{}}, {
+      {expect = "MAIL"}, {send = "550-5.7.1 Sender blocked\r\n550-5.7.1 \27[31mSee\r\n"
+                                 .. "550 5.7.1 https://example.test/why\r\n"},
+      {expect = "RSET"}, {send = "250 ok\r\n"}}, QUIT))
+    local s = assert(session(srv))
+    local r, err, kind, reply = s:send(msg())
+    assert.is_nil(r)
+    assert.equal("reply", kind)
+    local text = "5.7.1 Sender blocked; 5.7.1 ?[31mSee; 5.7.1 https://example.test/why"
+    assert.equal(text, reply.text)
+    assert.equal("sender refused: 550 " .. text, err)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 60: capabilities() keys, values and AUTH names carry no control bytes",
+     function()
+    local srv = scripted.start(script(GREET, {ehlo{"X-\27[31mRED\27[0m v\7al\1ue",
+      "AUTH PLAIN \27[2JLOGIN\127 CRAM-MD5", "EVIL\0INJECTED", "XCLIENT\27]0;title\7",
+      "8BITMIME", "SIZE 100"}}, QUIT))
+    local s = assert(session(srv))
+    local caps = s:capabilities()
+    local function clean(v) return not tostring(v):find("[%c\127-\255]") end
+    local n = 0
+    for k, v in pairs(caps) do
+      n = n + 1
+      assert.is_true(clean(k), scripted.escape(k))
+      if type(v) == "table" then
+        for _, name in ipairs(v) do assert.is_true(clean(name), scripted.escape(name)) end
+      else
+        assert.is_true(clean(v), scripted.escape(tostring(v)))
+      end
+    end
+    assert.equal(6, n)
+    assert.same({"PLAIN", "?[2JLOGIN?", "CRAM-MD5"}, caps.AUTH)
+    assert.equal("v?al?ue", caps["X-?[31MRED?[0M"])
+    assert.equal(100, caps.SIZE)
+    assert.is_true(caps["8BITMIME"])
+    assert.is_true(caps["EVIL?INJECTED"])
+    s:close()
+    srv:finish()
   end)
 
   it("XOAUTH2: the token goes in the initial response; a 334 error is answered empty", function()

@@ -235,6 +235,43 @@ describe("smtp.session against Postfix #integration", function()
     assert.equal(20 * 4000, select(2, body:gsub("line through luasocket\n", "")))
   end)
 
+  for _, driver in ipairs {"native", "luasocket"} do
+    it("CHECKLIST 62 58: a progress callback raising mid-body: the message is never"
+       .. " delivered and no command ends up in a body (" .. driver .. ")", function()
+      stack.clear("bob")
+      local s = assert(open{host = st.host, server_name = st.hostname, timeout = 3,
+                            socket = driver == "luasocket" and require("socket").tcp or nil})
+      local calls = 0
+      local ok, e = pcall(s.send, s, {from = "alice@localhost", to = "bob@localhost",
+        data = "Subject: raised-progress\r\n\r\n" .. string.rep("body line\r\n", 30000),
+        progress = function()
+          calls = calls + 1
+          error("progress boom")
+        end})
+      assert.is_false(ok)
+      assert.matches("progress boom", tostring(e))
+      assert.equal(1, calls)
+      local r, _, kind = s:send{from = "alice@localhost", to = "bob@localhost",
+                               data = "Subject: after-raise\r\n\r\nx\r\n"}
+      assert.is_nil(r)
+      assert.equal("closed", kind)
+      s:close()
+      -- A message sent afterwards on a new session arrives; the others never do.
+      local s2 = assert(open())
+      assert(s2:send{from = "alice@localhost", to = "bob@localhost",
+                     data = "Subject: fence-" .. driver .. "\r\n\r\nx\r\n"})
+      s2:close()
+      assert(stack.wait_messages("bob", 1, 20))
+      local util = require "support.util"
+      util.sleep(0.5)
+      for _, m in ipairs(stack.messages("bob")) do
+        assert.is_nil(m:find("MAIL FROM", 1, true))
+        assert.is_nil(m:find("raised-progress", 1, true))
+        assert.is_nil(m:find("after-raise", 1, true))
+      end
+    end)
+  end
+
   it("closes idempotently and raises on use after close (CHECKLIST 57)", function()
     local s = assert(open())
     assert.is_true(s:close())

@@ -60,6 +60,15 @@ local function check_open(s)
   if s:is_closed() then error("attempt to use a closed session", 3) end
 end
 
+-- A caller's function failed mid-body.  There is no clean way back from inside DATA or
+-- BDAT (the rest of the body would carry the next commands): drop the connection, so
+-- the server never sees an end of data and the message is not sent; then re-raise.
+local function abandon(s, err)
+  s:_abort()
+  driver.close(s)
+  error(err, 0)
+end
+
 -- Feeds the body to the core: a string in slices (no copies), or a source's chunks.
 -- At the end it calls finish() (the plain end of data, or a chained one) and returns
 -- "ended"; a failure on the way returns nil, message, kind[, reply].
@@ -78,16 +87,9 @@ local function feed_body(s, data, progress, finish)
     else
       local pok
       pok, chunk = pcall(data)
-      if not pok then
-        -- Mid-DATA there is no clean way back: drop the connection, message unsent.
-        s:_abort()
-        driver.close(s)
-        error(chunk, 0)
-      end
+      if not pok then abandon(s, chunk) end
       if chunk ~= nil and type(chunk) ~= "string" then
-        s:_abort()
-        driver.close(s)
-        error("message source returned a " .. type(chunk) .. ", not a string", 0)
+        abandon(s, "message source returned a " .. type(chunk) .. ", not a string")
       end
       if chunk then ok, err, kind = s:_feed(chunk) end
     end
@@ -99,7 +101,10 @@ local function feed_body(s, data, progress, finish)
     end
     if not ok then return nil, err, kind end
     r, err, kind, reply = drive(s)
-    if progress and r then progress(s:_body_bytes(), total) end
+    if progress and r then
+      local pok, perr = pcall(progress, s:_body_bytes(), total)
+      if not pok then abandon(s, perr) end
+    end
   end
   return r, err, kind, reply
 end
