@@ -26,6 +26,10 @@ typedef enum {
     POP3_QUIT
 } pop3_verb;
 
+/* The largest message number accepted from a server or a caller: a Lua table key (a C
+ * int on Lua 5.1) on every supported Lua, so never negative there. */
+#define POP3_MAX_MSG_NUMBER 0x7fffffffUL
+
 typedef struct pop3_opts {
     const char *host;             /* where to connect */
     const char *server_name;      /* SNI and certificate name; NULL: host */
@@ -37,6 +41,7 @@ typedef struct pop3_opts {
     int peer_is_loopback;
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
     unsigned long max_messages;   /* entries in a LIST/UIDL listing */
+    unsigned long long max_listing_bytes;  /* bytes of one LIST/UIDL listing; 0: default */
 } pop3_opts;
 
 typedef struct pop3_entry {
