@@ -325,6 +325,7 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
     t, err, kind = s:list()
     assert.is_nil(t)
     assert.equal("limit", kind)
+    assert.matches("max_listing_bytes %(21%)", err)
     s:close()
     srv:finish()
   end)
@@ -569,3 +570,72 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
   end)
 end)
 end
+
+-- A LuaSocket tcp object seen through a wrapper: `changes` replaces methods, and a
+-- method set to false is hidden.
+local function wrapped_tcp(changes)
+  local tcp = require("socket").tcp()
+  local w = {}
+  for _, m in ipairs { "connect", "settimeout", "send", "receive", "close", "getfd",
+                       "getpeername" } do
+    w[m] = function(_, ...) return tcp[m](tcp, ...) end
+  end
+  for k, v in pairs(changes or {}) do w[k] = v or nil end
+  return w
+end
+
+describe("loopback is decided from the peer address (socket objects)", function()
+  local function refused(srv, o)
+    local s, err, kind = pop3.session(o)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("insecure_auth", err)
+    local received = srv:finish()
+    assert.equal("CAPA\r\n", received)
+  end
+
+  local function pop3_opts(srv, sock)
+    return { host = "localhost", port = srv.port, tls = "none", user = "alice",
+             password = "secret", auth = "user", timeout = 3, socket = sock }
+  end
+
+  it("CHECKLIST 66: host 'localhost' with a non-loopback getpeername: no cleartext login",
+     function()
+    local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nUSER\r\n.\r\n" },
+                                 { hold = 0.3 } })
+    refused(srv, pop3_opts(srv, wrapped_tcp {
+      getpeername = function() return "192.0.2.7", srv.port, "inet" end }))
+  end)
+
+  it("CHECKLIST 66: host 'localhost' on an object without getpeername is not loopback",
+     function()
+    local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nUSER\r\n.\r\n" },
+                                 { hold = 0.3 } })
+    refused(srv, pop3_opts(srv, wrapped_tcp { getpeername = false }))
+  end)
+
+  it("CHECKLIST 66: a loopback peer address or IP literal keeps the loopback default",
+     function()
+    local login = steps(login_steps(), { { expect = "QUIT" }, { send = "+OK\r\n" } })
+    local srv = scripted.start({ login, login }, { connections = 2 })
+    local o = pop3_opts(srv, wrapped_tcp())               -- getpeername says 127.0.0.1
+    assert(pop3.session(o)):close()
+    o = pop3_opts(srv, wrapped_tcp { getpeername = false })
+    o.host = "127.0.0.1"
+    assert(pop3.session(o)):close()
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 66: SMTP follows the same rule (driver.lua is shared)", function()
+    local smtp = require "missive.smtp"
+    local srv = scripted.start({ { send = "220 scripted ESMTP\r\n" }, { expect = "EHLO" },
+      { send = "250-scripted\r\n250 AUTH PLAIN LOGIN\r\n" }, { hold = 0.3 } })
+    local s, _, kind = smtp.session { host = "localhost", port = srv.port, tls = "none",
+      user = "alice", password = "secret", timeout = 3, socket = wrapped_tcp {
+        getpeername = function() return "2001:db8::1", srv.port, "inet6" end } }
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.not_matches("AUTH", (srv:finish()))
+  end)
+end)

@@ -103,9 +103,8 @@ function M.drive(s, trace)
           s:_input(data)
         elseif rerr == "closed" then
           s:_eof()
-        elseif rerr == "timeout" and left and (s:_time_left() or 0) > 0 then
-          -- The object's own timeout ran out first: the session's deadline decides.
-        else
+        elseif not (rerr == "timeout" and left and (s:_time_left() or 0) > 0) then
+          -- (A "timeout" of the object's own before the session's deadline: wait on.)
           s:_io_error(rerr or "closed")
         end
       end
