@@ -639,3 +639,21 @@ describe("loopback is decided from the peer address (socket objects)", function(
     assert.not_matches("AUTH", (srv:finish()))
   end)
 end)
+
+describe("a socket object whose own timeout is shorter than the session's", function()
+  it("waits on until the session deadline (no getfd: no select)", function()
+    local srv = scripted.start(steps({ { sleep = 0.6 } }, steps(login_steps(), {
+      { expect = "STAT" }, { sleep = 0.6 }, { send = "+OK 0 0\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } })))
+    local sock = wrapped_tcp { getfd = false }
+    local settimeout = sock.settimeout
+    -- An object that never waits longer than 0.1 s whatever it is asked.
+    sock.settimeout = function(self, t) return settimeout(self, t and math.min(t, 0.1)) end
+    local s = assert(pop3.session { host = "127.0.0.1", port = srv.port, tls = "none",
+      user = "alice", password = "secret", auth = "user", timeout = 3, socket = sock })
+    assert.equal(0, (s:stat()))
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+end)
