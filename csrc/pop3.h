@@ -37,7 +37,8 @@ typedef struct pop3_opts {
     mv_tls_opts tls_opts;
     const char *user, *password, *token;
     const char *auth;             /* NULL/"auto", "user", "apop", "none", a SASL name */
-    int insecure_auth;            /* allow credentials in cleartext / unverified TLS */
+    int insecure_auth;            /* credentials in cleartext / unverified TLS: an
+                                   * MV_INSECURE_* value (mv_pp.h) */
     int peer_is_loopback;
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
     unsigned long max_messages;   /* entries in a LIST/UIDL listing */
