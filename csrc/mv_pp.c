@@ -13,7 +13,9 @@ void mv_pp_init(mv_pp *pp)
     pp->max_reply_lines = 1000;
     pp->max_reply_bytes = 256 * 1024;
     pp->timeout_ms = 60000;
+    pp->max_time_ms = 0;
     pp->deadline = 0;
+    pp->limit = 0;
     pp->trace_on = 0;
     mv_buf_init(&pp->trace);
     pp->scan = 0;
@@ -32,9 +34,29 @@ void mv_pp_free(mv_pp *pp)
     mv_buf_free(&pp->cork);
 }
 
+void mv_pp_start(mv_pp *pp)
+{
+    pp->limit = pp->max_time_ms > 0 ? mv_now_ms() + pp->max_time_ms : 0;
+    mv_pp_arm(pp);
+}
+
 void mv_pp_arm(mv_pp *pp)
 {
     pp->deadline = pp->timeout_ms > 0 ? mv_now_ms() + pp->timeout_ms : 0;
+    if (pp->limit != 0 && (pp->deadline == 0 || pp->deadline > pp->limit))
+        pp->deadline = pp->limit;
+}
+
+int mv_pp_over_limit(const mv_pp *pp)
+{
+    return pp->limit != 0 && mv_now_ms() >= pp->limit;
+}
+
+int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loopback)
+{
+    if (pp->conn.tls_ready && verify == MV_VERIFY_FULL) return 1;
+    if (insecure_auth == MV_INSECURE_ALWAYS) return 1;
+    return insecure_auth == MV_INSECURE_LOOPBACK && loopback;
 }
 
 int mv_pp_expired(mv_pp *pp)

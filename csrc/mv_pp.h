@@ -15,7 +15,10 @@ typedef struct mv_pp {
     size_t max_reply_lines;  /* lines in one reply */
     size_t max_reply_bytes;  /* bytes in one reply */
     int timeout_ms;          /* per command; <= 0 means none */
+    int max_time_ms;         /* a whole command or transfer, however it trickles; <= 0:
+                              * none */
     long long deadline;      /* absolute mv_now_ms() time, 0 when none */
+    long long limit;         /* the current command's end (max_time), 0 when none */
     int trace_on;
     mv_buf trace;            /* records: direction byte, 4-byte length, text */
     size_t scan;             /* bytes of app_in already searched for LF */
@@ -31,8 +34,13 @@ typedef struct mv_pp {
 void mv_pp_init(mv_pp *pp);
 void mv_pp_free(mv_pp *pp);
 
-/* Starts the deadline for one command (or for more progress on a long transfer). */
+/* Starts a command: its total bound (max_time) and its first deadline. */
+void mv_pp_start(mv_pp *pp);
+/* Starts the deadline for one command (or for more progress on a long transfer); never
+ * later than the command's total bound, so progress alone cannot hold it forever. */
 void mv_pp_arm(mv_pp *pp);
+/* True when the current command's total bound has passed. */
+int mv_pp_over_limit(const mv_pp *pp);
 /* True (and the error set) when the deadline has passed. */
 int mv_pp_expired(mv_pp *pp);
 
@@ -54,6 +62,12 @@ int mv_pp_uncork(mv_pp *pp);
  * MV_WANT_WRITE or MV_ERROR.  The line stays valid until mv_pp_line_done(). */
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len);
 void mv_pp_line_done(mv_pp *pp);
+
+/* What insecure_auth says about credentials over cleartext or unverified TLS. */
+enum { MV_INSECURE_NEVER = 0, MV_INSECURE_ALWAYS = 1, MV_INSECURE_LOOPBACK = -1 };
+/* The credentials rule of every protocol: always over verified TLS; otherwise as
+ * insecure_auth says, where LOOPBACK (the default) allows only a loopback peer. */
+int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loopback);
 
 /* Adds a trace record (no-op unless trace_on). */
 void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);

@@ -35,6 +35,7 @@ pop3_session *pop3_new(void)
     mv_error_clear(&s->dele_err);
     s->max_size = 256ULL * 1024 * 1024;
     s->max_messages = 1000000;
+    s->max_listing_bytes = DEFAULT_MAX_LISTING_BYTES;
     return s;
 }
 
@@ -137,6 +138,8 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
     s->peer_is_loopback = o->peer_is_loopback;
     s->max_size = o->max_size;
     s->max_messages = o->max_messages > 0 ? o->max_messages : 1000000;
+    s->max_listing_bytes = o->max_listing_bytes > 0 ? o->max_listing_bytes
+                                                    : DEFAULT_MAX_LISTING_BYTES;
     return MV_OK;
 }
 
@@ -213,7 +216,8 @@ static int check_args(pop3_session *s, pop3_verb v, unsigned long n)
     if (s->dead) return pop3i_fail(s, MV_E_CLOSED, "the connection is closed");
     if ((v == POP3_RETR || v == POP3_TOP || v == POP3_DELE) && n == 0)
         return pop3i_fail(s, MV_E_ARG, "message numbers start at 1");
-    if (n > 0xffffffffUL) return pop3i_fail(s, MV_E_ARG, "message number out of range");
+    if (n > POP3_MAX_MSG_NUMBER)
+        return pop3i_fail(s, MV_E_ARG, "message number out of range");
     return MV_OK;
 }
 
@@ -245,7 +249,7 @@ int pop3_begin(pop3_session *s, pop3_verb v, unsigned long n, unsigned long line
     s->stream = stream;
     s->discard = 0;
     s->fixed = 0;
-    mv_pp_arm(&s->pp);
+    mv_pp_start(&s->pp);
     for (i = 0; i < s->q_len; i++) {
         const pend *p = &s->q[(s->q_head + i) % MAX_PENDING];
         if (p->v == v && p->n == n && p->lines == (v == POP3_TOP ? lines : 0)) break;
@@ -263,7 +267,7 @@ int pop3_discard_rest(pop3_session *s)
     if (s->op != OP_CMD || s->state != C_BODY) return MV_OK;
     s->discard = 1;
     s->stream = 0;
-    mv_pp_arm(&s->pp);
+    mv_pp_arm(&s->pp);  /* within the command's max_time: a server cannot stretch it */
     return MV_OK;
 }
 
@@ -326,8 +330,9 @@ static int parse_entry(pop3_session *s, pop3_verb v, const char *p, size_t len)
     unsigned long long size = 0;
     const char *uid = NULL;
     size_t uid_len = 0;
-    if (v == POP3_LIST ? pop3_parse_list(p, len, 0xffffffffUL, &n, &size)
-                       : pop3_parse_uidl(p, len, 0xffffffffUL, MAX_UID, &n, &uid, &uid_len))
+    if (v == POP3_LIST ? pop3_parse_list(p, len, POP3_MAX_MSG_NUMBER, &n, &size)
+                       : pop3_parse_uidl(p, len, POP3_MAX_MSG_NUMBER, MAX_UID, &n, &uid,
+                                         &uid_len))
         return pop3i_fail(s, MV_E_PROTOCOL, v == POP3_LIST ? "malformed LIST line"
                                                      : "malformed UIDL line");
     return add_entry(s, n, size, uid, uid_len);
@@ -354,15 +359,17 @@ static int body_step(pop3_session *s)
                             &done);
         if (used == (size_t)-1) return pop3i_fail(s, MV_E_MEMORY, "out of memory");
         mv_buf_consume(in, used);
-        if (!s->discard && s->max_size > 0 && s->ml.out_bytes > s->max_size)
+        /* Also when discarding: bytes thrown away still take time (CHECKLIST 70). */
+        if (s->max_size > 0 && s->ml.out_bytes > s->max_size)
             return mv_fail(&s->pp.err, MV_E_LIMIT, "message %lu is larger than max_size "
                            "(%llu bytes)", s->cur.n, s->max_size);
-        if (!s->discard && s->expect > 0
+        if (s->cur_target && s->expect > 0
             && s->ml.out_bytes > s->expect + s->expect / 2 + 16384)
             return mv_fail(&s->pp.err, MV_E_PROTOCOL, "message %lu is larger than the %llu "
                            "bytes the server listed", s->cur.n, s->expect);
         if (s->ml.out_bytes >= s->armed_at + CHUNK) {
-            /* Progress buys time; a drip does not (one CHUNK per timeout). */
+            /* Progress buys time, up to the command's max_time; a drip does not (one
+             * CHUNK per timeout). */
             mv_pp_arm(&s->pp);
             s->armed_at = s->ml.out_bytes;
         }
@@ -429,6 +436,7 @@ static int step_command(pop3_session *s)
             case POP3_LIST:
             case POP3_UIDL:
                 clear_entries(s);
+                s->listing_bytes = 0;
                 if (s->cur.n == 0) { s->state = C_LINES; break; }
                 if (parse_entry(s, s->cur.v, s->last.text, strlen(s->last.text)) != MV_OK)
                     return MV_ERROR;
@@ -447,6 +455,15 @@ static int step_command(pop3_session *s)
             break;
         case C_LINES:
             if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
+            s->listing_bytes += s->pp.line_len;
+            if (s->listing_bytes > s->max_listing_bytes) {
+                /* Memory follows the listing: a byte budget bounds it whatever the
+                 * shape of the lines (CHECKLIST 70). */
+                mv_pp_line_done(&s->pp);
+                return mv_fail(&s->pp.err, MV_E_LIMIT, "%s listing is larger than "
+                               "max_listing_bytes (%llu)", verbs[s->cur.v],
+                               s->max_listing_bytes);
+            }
             if (len == 1 && line[0] == '.') {
                 mv_pp_line_done(&s->pp);
                 s->state = S_DONE;
@@ -487,6 +504,9 @@ void pop3_after_error(pop3_session *s)
         snprintf(e->msg, sizeof e->msg, "message %lu incomplete: %.180s", s->cur.n, msg);
         s->fixed = 1;
     }
+    if (e->kind == MV_E_TIMEOUT && mv_pp_over_limit(&s->pp) && !strstr(e->msg, "max_time"))
+        snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
+                 " (max_time of %g s reached)", s->pp.max_time_ms / 1000.0);
     if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG) s->dead = 1;
     if (s->op == OP_OPEN) s->dead = 1;
 }

@@ -26,6 +26,10 @@ typedef enum {
     POP3_QUIT
 } pop3_verb;
 
+/* The largest message number accepted from a server or a caller: a Lua table key (a C
+ * int on Lua 5.1) on every supported Lua, so never negative there. */
+#define POP3_MAX_MSG_NUMBER 0x7fffffffUL
+
 typedef struct pop3_opts {
     const char *host;             /* where to connect */
     const char *server_name;      /* SNI and certificate name; NULL: host */
@@ -33,10 +37,12 @@ typedef struct pop3_opts {
     mv_tls_opts tls_opts;
     const char *user, *password, *token;
     const char *auth;             /* NULL/"auto", "user", "apop", "none", a SASL name */
-    int insecure_auth;            /* allow credentials in cleartext / unverified TLS */
+    int insecure_auth;            /* credentials in cleartext / unverified TLS: an
+                                   * MV_INSECURE_* value (mv_pp.h) */
     int peer_is_loopback;
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
     unsigned long max_messages;   /* entries in a LIST/UIDL listing */
+    unsigned long long max_listing_bytes;  /* bytes of one LIST/UIDL listing; 0: default */
 } pop3_opts;
 
 typedef struct pop3_entry {

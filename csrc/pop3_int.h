@@ -17,6 +17,7 @@ enum {
 #define MAX_PENDING 64
 #define MAX_UID 255
 #define CHUNK (64 * 1024)
+#define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
 
 typedef struct pend {
     pop3_verb v;
@@ -32,6 +33,7 @@ struct pop3_session {
     int insecure_auth, peer_is_loopback;
     unsigned long long max_size;
     unsigned long max_messages;
+    unsigned long long max_listing_bytes, listing_bytes;
     /* connection */
     int op, state, dead, greeted, logged_in;
     unsigned caps, sasl_offered;

@@ -36,8 +36,8 @@ static int send_capa(pop3_session *s)
 
 static int secure_enough(pop3_session *s)
 {
-    if (s->insecure_auth || s->peer_is_loopback) return 1;
-    return s->pp.conn.tls_ready && s->tls_opts.verify == MV_VERIFY_FULL;
+    return mv_pp_credentials_ok(&s->pp, s->tls_opts.verify, s->insecure_auth,
+                                s->peer_is_loopback);
 }
 
 static int start_sasl(pop3_session *s)
@@ -226,10 +226,15 @@ int pop3i_step_open(pop3_session *s)
                 return pop3i_fail(s, MV_E_LIMIT, "too many CAPA lines");
             }
             parse_capa_line(s, line, len);
-            if (mv_buf_append(&s->capa, line, len) || mv_buf_append(&s->capa, "\n", 1)) {
+            /* Kept for capabilities(): server text, so without control or ANSI bytes
+             * (CHECKLIST 60). */
+            if (mv_buf_reserve(&s->capa, len + 1) != 0) {
                 mv_pp_line_done(&s->pp);
                 return pop3i_fail(s, MV_E_MEMORY, "out of memory");
             }
+            mv_sanitize((char *)s->capa.data + s->capa.len, len + 1, line, len);
+            s->capa.data[s->capa.len + len] = '\n';
+            s->capa.len += len + 1;
             mv_pp_line_done(&s->pp);
             break;
         case O_STLS_READ:
@@ -324,6 +329,6 @@ int pop3_begin_open(pop3_session *s)
     mv_error_clear(&s->saved);
     s->op = OP_OPEN;
     s->state = s->tls == POP3_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING;
-    mv_pp_arm(&s->pp);
+    mv_pp_start(&s->pp);
     return MV_OK;
 }

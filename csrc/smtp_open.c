@@ -79,12 +79,10 @@ static int send_ehlo(smtp_session *s, const char *verb)
 
 /* ------------------------------------------------------------------ AUTH */
 
-/* insecure_auth: 1 always allows, 0 never, -1 (default) allows only a loopback peer. */
 static int secure_enough(smtp_session *s)
 {
-    if (s->pp.conn.tls_ready && s->tls_opts.verify == MV_VERIFY_FULL) return 1;
-    if (s->insecure_auth == 1) return 1;
-    return s->insecure_auth < 0 && s->peer_is_loopback;
+    return mv_pp_credentials_ok(&s->pp, s->tls_opts.verify, s->insecure_auth,
+                                s->peer_is_loopback);
 }
 
 /* After the final EHLO: decide on AUTH, or finish the open. */

@@ -157,18 +157,20 @@ static void feed(pop3_session *s, const char *text)
     CHECK(mv_conn_feed(&pop3_pp(s)->conn, text, strlen(text)) == 0);
 }
 
-/* A logged-in session over memory (no socket, no TLS). */
-static pop3_session *logged_in_session(mv_buf *sent)
+/* A logged-in session over memory (no socket, no TLS); max_listing_bytes 0: default. */
+static pop3_session *logged_in_with(mv_buf *sent, unsigned long long max_listing_bytes)
 {
     pop3_session *s = pop3_new();
     pop3_opts o;
     memset(&o, 0, sizeof o);
+    o.max_listing_bytes = max_listing_bytes;
     o.host = "pop.test";
     o.tls = POP3_TLS_NONE;
     o.user = "alice";
     o.password = "secret";
     o.auth = "user";
     o.peer_is_loopback = 1;
+    o.insecure_auth = MV_INSECURE_LOOPBACK;
     CHECK(s != NULL && pop3_configure(s, &o) == MV_OK);
     pop3_pp(s)->timeout_ms = 60000;
     CHECK(pop3_begin_open(s) == MV_OK);
@@ -187,6 +189,11 @@ static pop3_session *logged_in_session(mv_buf *sent)
               "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n", 37);
     mv_buf_reset(sent);
     return s;
+}
+
+static pop3_session *logged_in_session(mv_buf *sent)
+{
+    return logged_in_with(sent, 0);
 }
 
 /* Stream mode hands the body out in chunks of at most 64 KiB (MV_WANT_DATA), whatever
@@ -254,6 +261,110 @@ static void test_driver_timeout(void)
     mv_buf_free(&sent);
 }
 
+/* Progress re-arms the per-wait deadline, never past the command's max_time, also
+ * while the rest of a message goes into the void (CHECKLIST 70). */
+static void test_max_time(void)
+{
+    mv_buf sent;
+    mv_pp *pp;
+    pop3_session *s;
+    char *chunk = malloc(70001);
+    long long t0;
+    mv_buf_init(&sent);
+    s = logged_in_session(&sent);
+    pp = pop3_pp(s);
+    CHECK(chunk != NULL);
+    memset(chunk, 'y', 70000);
+    chunk[69999] = '\n';
+    chunk[70000] = '\0';
+    pp->max_time_ms = 5000;
+    t0 = mv_now_ms();
+    CHECK(pop3_begin(s, POP3_RETR, 1, 0, 0, 1) == MV_OK);
+    CHECK(pp->limit >= t0 + 5000 && pp->limit <= mv_now_ms() + 5000);
+    CHECK(pp->deadline == pp->limit);          /* timeout (60 s) is the longer one */
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "+OK\r\n");
+    feed(s, chunk);
+    CHECK(step_io(s, &sent) == MV_WANT_DATA);
+    CHECK(pop3_discard_rest(s) == MV_OK);
+    CHECK(pp->deadline == pp->limit);
+    feed(s, chunk);
+    feed(s, chunk);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    CHECK(pp->deadline == pp->limit);
+    pp->limit = mv_now_ms() - 1;               /* as if max_time had passed */
+    mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->kind == MV_E_TIMEOUT);
+    CHECK(strstr(pop3_error(s)->msg, "max_time of 5 s") != NULL);
+    CHECK(pop3_is_dead(s));
+    pop3_free(s);
+    mv_buf_free(&sent);
+    free(chunk);
+}
+
+/* Discarding honours max_size; listings have a byte budget; message numbers stop at
+ * POP3_MAX_MSG_NUMBER (CHECKLIST 70). */
+static void test_listing_bounds(void)
+{
+    mv_buf sent;
+    pop3_session *s;
+    char line[64];
+    mv_buf_init(&sent);
+    s = logged_in_session(&sent);
+    CHECK(pop3_begin(s, POP3_LIST, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    snprintf(line, sizeof line, "+OK\r\n%lu 1\r\n.\r\n", POP3_MAX_MSG_NUMBER);
+    feed(s, line);
+    CHECK(step_io(s, &sent) == MV_OK);
+    CHECK(pop3_entry_count(s) == 1 && pop3_entry_at(s, 0)->n == POP3_MAX_MSG_NUMBER);
+    CHECK(pop3_begin(s, POP3_LIST, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    snprintf(line, sizeof line, "+OK\r\n%lu 1\r\n.\r\n", POP3_MAX_MSG_NUMBER + 1);
+    feed(s, line);
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->kind == MV_E_PROTOCOL);
+    CHECK(pop3_is_dead(s));
+    pop3_free(s);
+
+    mv_buf_reset(&sent);
+    s = logged_in_with(&sent, 12);
+    CHECK(pop3_begin(s, POP3_UIDL, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->kind == MV_E_LIMIT);
+    pop3_free(s);
+    mv_buf_free(&sent);
+}
+
+/* insecure_auth = never holds for a loopback peer too. */
+static void test_insecure_auth_never(void)
+{
+    mv_buf sent;
+    pop3_session *s = pop3_new();
+    pop3_opts o;
+    mv_buf_init(&sent);
+    memset(&o, 0, sizeof o);
+    o.host = "pop.test";
+    o.tls = POP3_TLS_NONE;
+    o.user = "alice";
+    o.password = "secret";
+    o.peer_is_loopback = 1;
+    o.insecure_auth = MV_INSECURE_NEVER;
+    CHECK(s != NULL && pop3_configure(s, &o) == MV_OK);
+    CHECK(pop3_begin_open(s) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "+OK hello\r\n");
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "+OK\r\nUSER\r\n.\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->kind == MV_E_AUTH);
+    CHECK_MEM(mv_buf_head(&sent), mv_buf_avail(&sent), "CAPA\r\n", 6);
+    pop3_free(s);
+    mv_buf_free(&sent);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -265,6 +376,9 @@ int main(void)
         { "APOP timestamp in linear time (CHECKLIST 40)", test_apop },
         { "stream mode: bounded chunks, EOF mid-body is incomplete", test_stream_chunks },
         { "a timeout reported by the driver is classified", test_driver_timeout },
+        { "max_time bounds a whole transfer, discarding too (CHECKLIST 70)", test_max_time },
+        { "listing budget and message-number bound (CHECKLIST 70)", test_listing_bounds },
+        { "insecure_auth never: no credentials to loopback either", test_insecure_auth_never },
         { NULL, NULL }
     };
     return ctest_run("pop3", cases);

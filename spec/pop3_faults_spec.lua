@@ -33,6 +33,8 @@ end)()
 -- the bytes through lua/missive/driver.lua (the path cosockets take).
 local DRIVER
 
+local function socket_now() return require("socket").gettime() end
+
 local function open(srv, extra)
   local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
               password = "secret", auth = "user", timeout = 3 }
@@ -242,6 +244,143 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
     assert.not_matches("QUIT", received)
   end)
 
+  it("CHECKLIST 70, 59: after a sink failure an endless body is bounded by max_time",
+     function()
+    -- 70 KB every 0.3 s: each chunk is progress (it re-arms the 1 s timeout), so only
+    -- the command's total bound can stop it.
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "RETR 1" }, { send = "+OK\r\n" },
+      { flood = ("y"):rep(70000) .. "\r\n", seconds = 8, interval = 0.3 } }),
+      { timeout = 12 })
+    local s = assert(open(srv, { timeout = 1, max_time = 2 }))
+    local t0 = socket_now()
+    local raw, err, kind = s:retrieve(1, function() return nil, "disk full" end)
+    local took = socket_now() - t0
+    assert.is_nil(raw)
+    assert.equal("timeout", kind)
+    assert.matches("disk full", err)
+    assert.matches("max_time", err)
+    assert.is_true(took < 4, "took " .. took .. " s")
+    assert.is_true(s:close())
+    local received = srv:finish()
+    assert.not_matches("DELE", received)
+    assert.not_matches("QUIT", received)
+  end)
+
+  it("CHECKLIST 70: discarding after a sink failure honours max_size", function()
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "RETR 1" }, { send = "+OK\r\n" },
+      { flood = ("y"):rep(70000) .. "\r\n", seconds = 8 } }), { timeout = 12 })
+    local s = assert(open(srv, { max_size = 300000 }))
+    local t0 = socket_now()
+    local raw, err, kind = s:retrieve(1, function() return nil, "disk full" end)
+    assert.is_nil(raw)
+    assert.equal("limit", kind)
+    assert.matches("max_size", err)
+    assert.is_true(socket_now() - t0 < 3)
+    assert.is_true(s:close())
+    assert.not_matches("QUIT", (srv:finish()))
+  end)
+
+  it("CHECKLIST 70: skipping a sent-ahead RETR after leaving a walk honours max_size",
+     function()
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "LIST" }, { send = "+OK\r\n1 20\r\n2 20\r\n.\r\n" },
+      { expect = "UIDL" }, { send = "+OK\r\n1 a\r\n2 b\r\n.\r\n" },
+      { expect = "RETR 1" }, { expect = "RETR 2" },
+      { send = "+OK\r\nSubject: 1\r\n\r\none\r\n.\r\n+OK\r\n" },
+      { flood = ("y"):rep(70000) .. "\r\n", seconds = 8 } }), { timeout = 12 })
+    local s = assert(open(srv, { max_size = 300000 }))
+    assert.equal("a", assert(s:read_first { parse = false }).uid)
+    local t0 = socket_now()
+    local ok, _, kind = s:noop()   -- reads RETR 2's reply into the void first
+    assert.is_nil(ok)
+    assert.equal("limit", kind)
+    assert.is_true(socket_now() - t0 < 3)
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
+  it("CHECKLIST 70: one LIST or UIDL reply is bounded by max_listing_bytes (8 MiB default)",
+     function()
+    local lines = {}
+    for i = 1, 36000 do lines[i] = i .. " " .. ("u"):rep(240) .. "\r\n" end
+    local huge = "+OK\r\n" .. table.concat(lines) .. ".\r\n"   -- 8.9 MB, 36000 entries
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "UIDL" }, { send = huge }, { hold = 0.3 } }), { timeout = 20 })
+    local s = assert(open(srv))
+    local t, err, kind = s:uidl()
+    assert.is_nil(t)
+    assert.equal("limit", kind)
+    assert.matches("max_listing_bytes", err)
+    s:close()
+    srv:finish()
+    -- The budget counts every line of the reply, the final "." too: 3 entries are 21 bytes.
+    srv = scripted.start(steps(login_steps(), {
+      { expect = "LIST" }, { send = "+OK\r\n1 10\r\n2 10\r\n3 10\r\n.\r\n" },
+      { expect = "LIST" }, { send = "+OK\r\n1 10\r\n2 10\r\n3 10\r\n4 10\r\n.\r\n" },
+      { hold = 0.3 } }))
+    s = assert(open(srv, { max_listing_bytes = 21 }))
+    assert.same({ 10, 10, 10 }, (assert(s:list())))
+    t, err, kind = s:list()
+    assert.is_nil(t)
+    assert.equal("limit", kind)
+    assert.matches("max_listing_bytes %(21%)", err)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 70: a message number of 2^31 or more is a protocol error, never a raise",
+     function()
+    for _, listing in ipairs { "+OK\r\n1 10\r\n2147483648 10\r\n.\r\n",
+                               "+OK\r\n4294967295 10\r\n.\r\n" } do
+      local srv = scripted.start(steps(login_steps(), {
+        { expect = "LIST" }, { send = listing }, { hold = 0.3 } }))
+      local s = assert(open(srv))
+      local all, err, kind = s:get_all()
+      assert.is_nil(all)
+      assert.equal("protocol", kind)
+      assert.matches("LIST", err)
+      s:close()
+      assert.not_matches("RETR", (srv:finish()))
+    end
+    local srv = scripted.start(steps(login_steps(), {
+      { expect = "UIDL 1" }, { send = "+OK 2147483649 abc\r\n" }, { hold = 0.3 } }))
+    local s = assert(open(srv))
+    local uid, _, kind = s:uidl(1)
+    assert.is_nil(uid)
+    assert.equal("protocol", kind)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 60: CAPA keywords and SASL names reach Lua without control or ANSI bytes",
+     function()
+    local evil = "+OK\r\nUSER\r\nX-\27[31mRED\27[0m\r\nSASL PLAIN\1 \27]0;t\7LOGIN\r\n"
+                 .. "IMPLEMENTATION \27[2Jwiped\r\n.\r\n"
+    local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = evil },
+      { expect = "USER alice" }, { send = "+OK\r\n" },
+      { expect = "PASS secret" }, { send = "+OK logged in\r\n" },
+      { expect = "CAPA" }, { send = evil }, { expect = "QUIT" }, { send = "+OK\r\n" } })
+    local s = assert(open(srv))
+    local caps = s:capabilities()
+    local n = 0
+    for k, v in pairs(caps) do
+      n = n + 1
+      assert.is_nil(k:find("[%c\127]"), "key " .. scripted.escape(k))
+      local values = type(v) == "table" and v or { v }
+      for _, x in ipairs(values) do
+        if type(x) == "string" then
+          assert.is_nil(x:find("[%c\127]"), scripted.escape(k) .. " = " .. scripted.escape(x))
+        end
+      end
+    end
+    assert.equal(4, n)
+    assert.equal("PLAIN?", caps.SASL[1])
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
   it("CHECKLIST 39: QUIT answered -ERR is reported to the caller", function()
     local srv = scripted.start(steps(login_steps(), {
       { expect = "DELE 1" }, { send = "+OK\r\n" },
@@ -431,3 +570,90 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
   end)
 end)
 end
+
+-- A LuaSocket tcp object seen through a wrapper: `changes` replaces methods, and a
+-- method set to false is hidden.
+local function wrapped_tcp(changes)
+  local tcp = require("socket").tcp()
+  local w = {}
+  for _, m in ipairs { "connect", "settimeout", "send", "receive", "close", "getfd",
+                       "getpeername" } do
+    w[m] = function(_, ...) return tcp[m](tcp, ...) end
+  end
+  for k, v in pairs(changes or {}) do w[k] = v or nil end
+  return w
+end
+
+describe("loopback is decided from the peer address (socket objects)", function()
+  local function refused(srv, o)
+    local s, err, kind = pop3.session(o)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("insecure_auth", err)
+    local received = srv:finish()
+    assert.equal("CAPA\r\n", received)
+  end
+
+  local function pop3_opts(srv, sock)
+    return { host = "localhost", port = srv.port, tls = "none", user = "alice",
+             password = "secret", auth = "user", timeout = 3, socket = sock }
+  end
+
+  it("CHECKLIST 66: host 'localhost' with a non-loopback getpeername: no cleartext login",
+     function()
+    local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nUSER\r\n.\r\n" },
+                                 { hold = 0.3 } })
+    refused(srv, pop3_opts(srv, wrapped_tcp {
+      getpeername = function() return "192.0.2.7", srv.port, "inet" end }))
+  end)
+
+  it("CHECKLIST 66: host 'localhost' on an object without getpeername is not loopback",
+     function()
+    local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nUSER\r\n.\r\n" },
+                                 { hold = 0.3 } })
+    refused(srv, pop3_opts(srv, wrapped_tcp { getpeername = false }))
+  end)
+
+  it("CHECKLIST 66: a loopback peer address or IP literal keeps the loopback default",
+     function()
+    local login = steps(login_steps(), { { expect = "QUIT" }, { send = "+OK\r\n" } })
+    local srv = scripted.start({ login, login }, { connections = 2 })
+    local o = pop3_opts(srv, wrapped_tcp())               -- getpeername says 127.0.0.1
+    assert(pop3.session(o)):close()
+    o = pop3_opts(srv, wrapped_tcp { getpeername = false })
+    o.host = "127.0.0.1"
+    assert(pop3.session(o)):close()
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
+  it("CHECKLIST 66: SMTP follows the same rule (driver.lua is shared)", function()
+    local smtp = require "missive.smtp"
+    local srv = scripted.start({ { send = "220 scripted ESMTP\r\n" }, { expect = "EHLO" },
+      { send = "250-scripted\r\n250 AUTH PLAIN LOGIN\r\n" }, { hold = 0.3 } })
+    local s, _, kind = smtp.session { host = "localhost", port = srv.port, tls = "none",
+      user = "alice", password = "secret", timeout = 3, socket = wrapped_tcp {
+        getpeername = function() return "2001:db8::1", srv.port, "inet6" end } }
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.not_matches("AUTH", (srv:finish()))
+  end)
+end)
+
+describe("a socket object whose own timeout is shorter than the session's", function()
+  it("waits on until the session deadline (no getfd: no select)", function()
+    local srv = scripted.start(steps({ { sleep = 0.6 } }, steps(login_steps(), {
+      { expect = "STAT" }, { sleep = 0.6 }, { send = "+OK 0 0\r\n" },
+      { expect = "QUIT" }, { send = "+OK\r\n" } })))
+    local sock = wrapped_tcp { getfd = false }
+    local settimeout = sock.settimeout
+    -- An object that never waits longer than 0.1 s whatever it is asked.
+    sock.settimeout = function(self, t) return settimeout(self, t and math.min(t, 0.1)) end
+    local s = assert(pop3.session { host = "127.0.0.1", port = srv.port, tls = "none",
+      user = "alice", password = "secret", auth = "user", timeout = 3, socket = sock })
+    assert.equal(0, (s:stat()))
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+end)

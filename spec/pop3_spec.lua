@@ -336,6 +336,60 @@ describe("pop3 against Dovecot #integration", function()
     assert.is_true(s:close())
   end)
 
+  it("insecure_auth = false refuses cleartext credentials to loopback, POP3 as SMTP",
+     function()
+    local smtp = require "missive.smtp"
+    local s, err, kind = pop3.session { host = "127.0.0.1", port = st.pop3_port,
+      tls = "none", user = "alice", password = "secret", insecure_auth = false }
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("refusing to send credentials", err)
+    local s2, err2, kind2 = smtp.session { host = "127.0.0.1", port = st.smtp_port,
+      tls = "none", user = "alice", password = "secret", insecure_auth = false }
+    assert.is_nil(s2)
+    assert.equal("auth", kind2)
+    assert.matches("refusing to send credentials", err2)
+    -- nil (the default) allows a loopback peer; true allows any.
+    for _, v in ipairs { "default", true } do
+      local o = { host = "127.0.0.1", port = st.pop3_port, tls = "none", user = "alice",
+                  password = "secret", auth = "user" }
+      if v ~= "default" then o.insecure_auth = v end
+      assert(pop3.session(o)):close()
+    end
+    assert.has_error(function()
+      pop3.session { host = "127.0.0.1", port = st.pop3_port, insecure_auth = "no" }
+    end)
+  end)
+
+  it("a LuaSocket-compatible object without getfd waits with its own timeout", function()
+    local smtp = require "missive.smtp"
+    local socket = require "socket"
+    local function no_getfd()
+      local tcp = socket.tcp()
+      local w = {}
+      for _, m in ipairs { "connect", "settimeout", "send", "receive", "close" } do
+        w[m] = function(_, ...) return tcp[m](tcp, ...) end
+      end
+      return w
+    end
+    local marker = "no-getfd-" .. os.time()
+    assert(smtp.send { host = st.hostname, port = st.submission_port, cafile = st.cafile,
+      user = "alice", password = "secret", socket = no_getfd,
+      from = "alice@localhost", to = "alice@localhost",
+      data = "Subject: " .. marker .. "\r\n\r\nthrough a wrapper\r\n" })
+    assert(stack.wait_messages("alice", 1, 20))
+    -- STLS: the greeting and CAPA are read in plain text first.
+    local s = assert(open { port = st.pop3_port, tls = "starttls", socket = no_getfd })
+    assert.is_table(s:tls_info())
+    local raw = assert(s:retrieve(1))
+    assert.matches(marker, raw, 1, true)
+    assert.is_true(s:close())
+    s = assert(pop3.session { host = "127.0.0.1", port = st.pop3_port, tls = "none",
+      user = "alice", password = "secret", auth = "user", socket = no_getfd })
+    assert.equal(1, (s:stat()))
+    assert.is_true(s:close())
+  end)
+
   it("pop3.start_session opens SMTP and POP3 at once", function()
     local both = assert(pop3.start_session { host = "localhost", cafile = st.cafile,
       user = "alice", password = "secret",

@@ -10,6 +10,7 @@
 
 #define POP3_MT "missive.pop3.session"
 #define QUIT_TIMEOUT_MS 10000
+#define MAX_TIME_MS (10 * 60 * 1000)  /* a whole command or message, by default */
 
 typedef struct lpop3 {
     mvl_session base;   /* first: the generic methods see the session through it */
@@ -76,7 +77,7 @@ static int l_pop3_new(lua_State *L)
     pop3_opts o;
     lpop3 *u;
     const char *tls;
-    int port, timeout_ms, external, trace_on;
+    int port, timeout_ms, max_time_ms, external, trace_on;
     luaL_checktype(L, 1, LUA_TTABLE);
     external = lua_toboolean(L, 2);
     memset(&o, 0, sizeof o);
@@ -94,15 +95,17 @@ static int l_pop3_new(lua_State *L)
     o.password = mvl_opt_string(L, 1, "password");
     o.token = mvl_opt_string(L, 1, "token");
     o.auth = mvl_opt_string(L, 1, "auth");
-    o.insecure_auth = mvl_opt_bool(L, 1, "insecure_auth", 0);
+    o.insecure_auth = mvl_opt_insecure_auth(L, 1);
     o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", 256 * 1024 * 1024);
     o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", 1000000);
+    o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);
     o.tls_opts.cafile = mvl_opt_string(L, 1, "cafile");
     o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
     o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
     o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
     o.tls_opts.verify = mvl_opt_verify(L, 1);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
+    max_time_ms = mvl_opt_ms(L, 1, "max_time", MAX_TIME_MS);
     check_callback(L, "trace");
     check_callback(L, "progress");
     lua_getfield(L, 1, "trace");
@@ -123,6 +126,7 @@ static int l_pop3_new(lua_State *L)
     u->assume_remote = mvl_opt_bool(L, 1, "_assume_remote", 0);
     u->base.pp = pop3_pp(S(u));
     u->base.pp->timeout_ms = timeout_ms;
+    u->base.pp->max_time_ms = max_time_ms;
     u->base.pp->trace_on = trace_on;
     /* Values are checked before any connection (CHECKLIST 41). */
     if (pop3_configure(S(u), &o) != MV_OK) {
@@ -167,7 +171,7 @@ static int l_begin_command(lua_State *L)
 {
     lpop3 *u = check_open(L);
     pop3_verb v = verb_values[luaL_checkoption(L, 2, NULL, verb_names)];
-    unsigned long n = (unsigned long)opt_count(L, 3, 0x7fffffffUL);
+    unsigned long n = (unsigned long)opt_count(L, 3, POP3_MAX_MSG_NUMBER);
     unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
     unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
     int stream = lua_toboolean(L, 6);
@@ -188,7 +192,7 @@ static int l_send_ahead(lua_State *L)
     static const pop3_verb vs[] = { POP3_RETR, POP3_TOP, POP3_DELE };
     lpop3 *u = check_open(L);
     pop3_verb v = vs[luaL_checkoption(L, 2, NULL, names)];
-    unsigned long n = (unsigned long)opt_count(L, 3, 0x7fffffffUL);
+    unsigned long n = (unsigned long)opt_count(L, 3, POP3_MAX_MSG_NUMBER);
     unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
     unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
     return push_ok_or_error(L, u, pop3_send_ahead(S(u), v, n, lines, expect));

@@ -80,9 +80,7 @@ void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeo
     o->password = mvl_opt_string(L, t, "password");
     o->token = mvl_opt_string(L, t, "token");
     o->auth = mvl_opt_string(L, t, "auth");
-    lua_getfield(L, t, "insecure_auth");
-    o->insecure_auth = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    o->insecure_auth = mvl_opt_insecure_auth(L, t);
     o->pipelining = mvl_opt_bool(L, t, "pipelining", 1);
     o->chunking = mvl_opt_bool(L, t, "chunking", 0);
     o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length", 998);

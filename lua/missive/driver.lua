@@ -36,10 +36,24 @@ local function receive(sock, want, seconds)
     return nil, err
   end
   -- Plain text: take whatever is there once the socket is readable.
-  if not select_fn then select_fn = require("socket").select end
   if sock.getfd then
+    if not select_fn then select_fn = require("socket").select end
     local ready = select_fn({sock}, nil, seconds)
     if #ready == 0 then return nil, "timeout" end
+  else
+    -- Nothing to select on: wait for one byte with the object's own timeout, then
+    -- take whatever else has arrived.
+    if seconds then set_timeout(sock, seconds) else sock:settimeout(nil) end
+    local first, err, partial = sock:receive(1)
+    if not first then
+      if not (partial and #partial > 0) then return nil, err end
+      first = partial
+    end
+    sock:settimeout(0)
+    local more, _, mpartial = sock:receive(65536)
+    more = more or mpartial
+    if more and #more > 0 then return first .. more end
+    return first
   end
   sock:settimeout(0)
   local data, err, partial = sock:receive(65536)
@@ -89,7 +103,8 @@ function M.drive(s, trace)
           s:_input(data)
         elseif rerr == "closed" then
           s:_eof()
-        else
+        elseif not (rerr == "timeout" and left and (s:_time_left() or 0) > 0) then
+          -- (A "timeout" of the object's own before the session's deadline: wait on.)
           s:_io_error(rerr or "closed")
         end
       end
@@ -97,8 +112,26 @@ function M.drive(s, trace)
   end
 end
 
-local function is_loopback(host)
-  return host == "localhost" or host == "::1" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+-- An address literal in 127.0.0.0/8 or ::1 (also IPv4-mapped).  Never a name: a
+-- resolver the session does not control (nginx's, for one) may answer "localhost" with
+-- any address.
+local function is_loopback_ip(addr)
+  if type(addr) ~= "string" then return false end
+  if addr == "::1" then return true end
+  local a, b, c, d = addr:gsub("^::[fF][fF][fF][fF]:", ""):match(
+    "^(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)$")
+  return a == "127" and tonumber(b) <= 255 and tonumber(c) <= 255 and tonumber(d) <= 255
+end
+
+-- Whether the connected peer is on this machine: decided from its address where the
+-- object tells it (getpeername), else from the host only when it is an IP literal
+-- (CHECKLIST 66).
+local function peer_is_loopback(sock, host)
+  if sock.getpeername then
+    local ok, addr = pcall(sock.getpeername, sock)
+    if ok and type(addr) == "string" then return is_loopback_ip(addr) end
+  end
+  return is_loopback_ip(host)
 end
 
 -- The socket object to use: opts.socket (an object or a factory), else a cosocket
@@ -130,7 +163,7 @@ function M.connect(s, opts, sock)
                                                             tostring(err)), kind
   end
   sockets[s] = sock
-  s:_set_loopback(is_loopback(opts.host))
+  s:_set_loopback(peer_is_loopback(sock, opts.host))
   return true
 end
 

@@ -40,9 +40,11 @@ local release = driver.release
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |
 -- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "user" |
 -- "apop" | "none" | a SASL mechanism), timeout (seconds per command), cafile, capath,
--- verify (true), client_cert, client_key, insecure_auth, max_size (bytes per message,
--- 256 MiB), max_messages, progress (function(received, total)), trace, socket (an
--- object or a factory) and driver ("native" | "cosocket").
+-- verify (true), client_cert, client_key, insecure_auth (nil: cleartext credentials
+-- only to a loopback peer; true; false), max_size (bytes per message, 256 MiB),
+-- max_time (seconds for a whole command or message, 600), max_messages,
+-- max_listing_bytes (one LIST/UIDL reply, 8 MiB), progress (function(received,
+-- total)), trace, socket (an object or a factory) and driver ("native" | "cosocket").
 -- @return a pop3.session, or nil, message, kind[, reply]
 function M.session(opts)
   if type(opts) ~= "table" then
@@ -144,14 +146,16 @@ local function call_sink(sink, chunk)
 end
 
 -- The message was not handed off: read the rest of it into the void so the session
--- stays in step; when that fails too, give the connection up.
+-- stays in step (within max_size and max_time); when that fails too, give the
+-- connection up.  @return nil, or the failure's message and kind
 local function discard_rest(s, r)
   if r ~= "data" then return end
-  local ok = s:_discard_rest()
-  if ok then ok = drive(s) end
+  local ok, err, kind = s:_discard_rest()
+  if ok then ok, err, kind = drive(s) end
   if not ok then
     s:_abort()
     driver.close(s)
+    return err, kind
   end
 end
 
@@ -174,8 +178,10 @@ local function fetch(s, n, lines, expect, sink, progress)
         local pok, serr = pcall(call_sink, sink, chunk)
         if not pok or serr then
           -- No handoff, so no DELE; keep the session usable, then report.
-          discard_rest(s, r)
+          local derr, dkind = discard_rest(s, r)
           if not pok then error(serr, 0) end
+          -- The connection could not be kept either: say why, with its kind.
+          if derr then return nil, serr .. "; then the rest of the message: " .. derr, dkind end
           return nil, serr, "io"
         end
       end

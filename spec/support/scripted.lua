@@ -16,6 +16,8 @@
 --       {read_until = "\r\n.\r\n"},        -- e.g. a DATA body
 --       {sleep = 0.5},                     -- say nothing for a while
 --       {drip = "250 ok\r\n", interval = 0.1}, -- one byte at a time
+--       {flood = ("y"):rep(70000), seconds = 5, interval = 0.2}, -- send it again and
+--                                          -- again (an endless body) until then
 --       {hold = 2},                        -- read and discard, keep the line open
 --       {read_line = true, timeout = 0.5}, -- any reading step: own time limit
 --       {close = true},                    -- or close = "reset" for a TCP RST

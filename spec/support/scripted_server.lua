@@ -172,6 +172,22 @@ function ops.drip(c, st)
     return true
 end
 
+-- Sends `flood` again and again for `seconds` (an endless body), pausing `interval`
+-- between sends; stops early once the client is gone.
+function ops.flood(c, st)
+    local until_t = math.min(util.now() + (st.seconds or 5), deadline)
+    local sent = 0
+    while util.now() < until_t do
+        local ok, err = c:send_all(st.flood)
+        if not ok then return true, err .. " after " .. sent .. " bytes" end
+        sent = sent + #st.flood
+        c:drain(0)
+        c.buf = ""
+        if st.interval then socket.sleep(st.interval) end
+    end
+    return true, sent .. " bytes"
+end
+
 -- A reading step may carry its own `timeout` (seconds) below the server's.
 local function step_deadline(st)
     return st.timeout and (util.now() + st.timeout) or nil
@@ -229,7 +245,7 @@ function ops.tls(c)
     return start_tls(c)
 end
 
-local ORDER = { "send", "drip", "expect", "read_line", "read_bytes", "read_until",
+local ORDER = { "send", "drip", "flood", "expect", "read_line", "read_bytes", "read_until",
                 "sleep", "hold", "close", "tls" }
 
 local function run_script(c, steps)
