@@ -218,7 +218,10 @@ describe("missive.spool (on disk)", function()
       local core = require "missive.core"
       local lock = assert(core.lock(%q))
       io.write(core.getpid(), "\n"); io.flush()
-      for _ = 1, 200 do os.execute("sleep 0.05") end   -- 10 s at most
+      -- Wait without forking: a child forked while the lock is open would hold it
+      -- between its fork and its exec, past this process's death.
+      local stop = os.time() + 10
+      while os.time() < stop do end
       lock:release()]]):format(claim)
     local child = io.popen(("%s -e %s"):format(util.interpreter(), util.shquote(script)), "r")
     local pid = tonumber(child:read("*l"))
