@@ -29,6 +29,7 @@ local function connect(srv, extra)
   local o = {host = "127.0.0.1", server_name = "localhost", port = srv.port,
              tls = "implicit", cafile = certs_dir() .. "/root.crt", timeout = 3}
   for k, v in pairs(extra or {}) do o[k] = v end
+  if o.server_name == false then o.server_name = nil end  -- verify the address itself
   return smtp.session(o)
 end
 
@@ -139,5 +140,121 @@ describe("TLS certificate checks (scripted TLS server)", function()
     assert.equal("cert", kind)
     assert.matches("hostname mismatch", err)
     assert.equal("", (srv:finish()))
+  end)
+end)
+
+-- A peer that OpenSSL (Python's ssl) runs, for what the scripted LuaSec server cannot
+-- tell: whether a close_notify arrived, a TLS 1.3-only server, an IPv6 listener.
+local function tls_peer(leaf, args)
+  local d = certs_dir()
+  local cmd = "python3 " .. util.here .. "/tls_peer.py --cert " .. d .. "/" .. leaf
+    .. ".crt --key " .. d .. "/" .. leaf .. ".key --timeout 5 " .. (args or "") .. " 2>&1"
+  local f = assert(io.popen(cmd, "r"))
+  local first = f:read("l") or ""
+  local port = tonumber(first:match("^port (%d+)"))
+  assert(port, "tls_peer.py did not start: " .. first)
+  return {port = port, finish = function()
+    local out = f:read("a")
+    f:close()
+    return out
+  end}
+end
+
+local core = require "missive.core"
+
+describe("TLS to an IP address (CHECKLIST 67)", function()
+  local function ip_session(srv, host, extra)
+    local o = {host = host or "127.0.0.1", port = srv.port, tls = "implicit",
+               cafile = certs_dir() .. "/root.crt", timeout = 3}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return smtp.session(o)
+  end
+
+  it("CHECKLIST 67: host = \"127.0.0.1\" verifies against an iPAddress subjectAltName",
+     function()
+    local srv = tls_server("ipsan")
+    local s, err = ip_session(srv)
+    assert.is_nil(err)
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
+  it("CHECKLIST 67: the same through a LuaSocket object (external driver)", function()
+    local srv = tls_server("ipsan")
+    local s, err = ip_session(srv, nil, {socket = require("socket").tcp})
+    assert.is_nil(err)
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
+  it("CHECKLIST 67: another address is a hostname mismatch", function()
+    local srv = tls_server("ipsan")
+    local s, err, kind = ip_session(srv, nil, {server_name = "127.0.0.2"})
+    assert.is_nil(s)
+    assert.equal("cert", kind)
+    assert.matches("hostname mismatch", err)
+    assert.equal("", (srv:finish()))
+  end)
+
+  it("CHECKLIST 67: a DNS name that spells the address never matches it", function()
+    refused("dnsip", {server_name = false}, "hostname mismatch")
+  end)
+
+  it("CHECKLIST 67: a CN that spells the address never matches it", function()
+    refused("cnip", {server_name = false}, "hostname mismatch")
+  end)
+
+  it("CHECKLIST 67: verify = \"name\" checks the address too", function()
+    refused("dnsip", {server_name = false, verify = "name"}, "hostname mismatch")
+    local srv = tls_server("ipsan")
+    local s = assert(ip_session(srv, nil, {verify = "name"}))
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 67: an IP literal is no DNS name: the address SAN does not match 'localhost'",
+     function()
+    refused("ipsan", nil, "hostname mismatch")
+  end)
+
+  it("CHECKLIST 67: IPv6 ::1 verifies against IP:::1 and not against DNS:::1", function()
+    local peer = tls_peer("ipsan", "--bind ::1")
+    local s, err = ip_session(peer, "::1")
+    assert.is_nil(err)
+    assert.is_true(s:close())
+    assert.matches("handshake TLSv1", peer.finish())
+    peer = tls_peer("dnsip", "--bind ::1")
+    local s2, err2, kind2 = ip_session(peer, "::1")
+    assert.is_nil(s2)
+    assert.equal("cert", kind2)
+    assert.matches("hostname mismatch", err2)
+    peer.finish()
+  end)
+end)
+
+describe("TLS to an IP address against Postfix #integration", function()
+  local stack = require "support.stack"
+  local st
+  setup(function()
+    assert(stack.available())
+    st = assert(stack.start())
+    assert(st.smtps_ip_port, "the stack has no IP-address listener")
+  end)
+
+  it("CHECKLIST 67: host = \"127.0.0.1\" verifies Postfix's IP:127.0.0.1 certificate",
+     function()
+    local s = assert(smtp.session{host = "127.0.0.1", port = st.smtps_ip_port,
+                                  tls = "implicit", cafile = st.cafile, timeout = 10})
+    assert.truthy(s:tls_info().version)
+    assert.is_true(s:close())
+  end)
+
+  it("CHECKLIST 67: Postfix's DNS:127.0.0.1 certificate does not verify 127.0.0.1",
+     function()
+    local s, err, kind = smtp.session{host = "127.0.0.1", port = st.smtps_dnsip_port,
+                                      tls = "implicit", cafile = st.cafile, timeout = 10}
+    assert.is_nil(s)
+    assert.equal("cert", kind)
+    assert.matches("hostname mismatch", err)
   end)
 end)
