@@ -16,7 +16,8 @@ set -eu
 P=${1:-build/mbedtls3}
 PKGS="libmbedtls-dev libmbedtls21 libmbedcrypto16 libmbedx509-7"
 ARCH=$(dpkg --print-architecture)
-MULTI=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+MULTI=$(${CC:-cc} -print-multiarch 2>/dev/null || true)
+[ -n "$MULTI" ] || MULTI=x86_64-linux-gnu
 mkdir -p "$P"
 P=$(cd "$P" && pwd)
 INC=$P/root/usr/include
@@ -35,12 +36,15 @@ if [ ! -f "$P/done" ]; then
         -o Acquire::Languages=none -o Debug::NoLocking=1 -q
     apt-get "$@" update >"$P/apt/update.log" 2>&1 \
         || { cat "$P/apt/update.log" >&2; echo "mbedtls3: apt-get update failed" >&2; exit 1; }
+    # shellcheck disable=SC2086  # a list of package names, split on purpose
     (cd "$P/debs" && apt-get "$@" download $PKGS) >"$P/apt/download.log" 2>&1 \
         || { cat "$P/apt/download.log" >&2; echo "mbedtls3: download failed" >&2; exit 1; }
     for d in "$P"/debs/*.deb; do dpkg -x "$d" "$P/root"; done
     rm -rf "$P/apt/lists" "$P/apt/cache"
-    [ -f "$INC/mbedtls/version.h" ] && [ -e "$LIB/libmbedtls.so" ] \
-        || { echo "mbedtls3: unpacked packages lack the headers or libraries" >&2; exit 1; }
+    if [ ! -f "$INC/mbedtls/version.h" ] || [ ! -e "$LIB/libmbedtls.so" ]; then
+        echo "mbedtls3: unpacked packages lack the headers or libraries" >&2
+        exit 1
+    fi
     touch "$P/done"
 fi
 echo "MBEDTLS_INCDIR=$INC MBEDTLS_LIBDIR=$LIB"
