@@ -190,7 +190,8 @@ static const char *alert_hint(int d, const mv_tls *t)
         if (!MV_TLS_HAS_13) return ": this build supports TLS 1.2 at most";
         if (t->tls_max == 12) return ": tls_max is \"1.2\"";
         return "";
-    case 40: case 71: return ": no protocol version, cipher suite or group in common";
+    case 40: return ": likely no cipher suite, group or signature algorithm in common";
+    case 71: return ": the server wants stronger cipher suites";
     case 116: return ": the server wants a client certificate (client_cert, client_key)";
     case 112: return ": the server does not know the name sent (server_name)";
     default: return "";

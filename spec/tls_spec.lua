@@ -150,11 +150,11 @@ local function tls_peer(leaf, args)
   local cmd = "python3 " .. util.here .. "/tls_peer.py --cert " .. d .. "/" .. leaf
     .. ".crt --key " .. d .. "/" .. leaf .. ".key --timeout 5 " .. (args or "") .. " 2>&1"
   local f = assert(io.popen(cmd, "r"))
-  local first = f:read("l") or ""
+  local first = f:read("*l") or ""
   local port = tonumber(first:match("^port (%d+)"))
   assert(port, "tls_peer.py did not start: " .. first)
   return {port = port, finish = function()
-    local out = f:read("a")
+    local out = f:read("*a")
     f:close()
     return out
   end}
