@@ -240,6 +240,16 @@ static int san_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip, size
     return 0;
 }
 
+int mv_tls_check(const mv_tls_opts *o, mv_error *e)
+{
+    if (o->tls_min == 13 && !MV_TLS_HAS_13)
+        return mv_fail(e, MV_E_TLS, "tls_min = \"1.3\", but this build (mbedTLS %s) "
+                       "supports TLS 1.2 at most", MBEDTLS_VERSION_STRING);
+    if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
+        return mv_fail(e, MV_E_ARG, "tls_min is above tls_max");
+    return MV_OK;
+}
+
 int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_error *e)
 {
     static const char pers[] = "missive";
@@ -249,11 +259,7 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
      * (CVE-2025-27809): never start a verifying handshake without one. */
     if (o->verify != MV_VERIFY_NONE && (host == NULL || host[0] == '\0'))
         return mv_fail(e, MV_E_CERT, "no server name to verify the certificate against");
-    if (o->tls_min == 13 && !MV_TLS_HAS_13)
-        return mv_fail(e, MV_E_TLS, "tls_min = \"1.3\", but this build (mbedTLS %s) "
-                       "supports TLS 1.2 at most", MBEDTLS_VERSION_STRING);
-    if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
-        return mv_fail(e, MV_E_ARG, "tls_min is above tls_max");
+    if (mv_tls_check(o, e) != MV_OK) return MV_ERROR;
     if (mv_buf_avail(&c->app_in) > 0 || mv_buf_avail(&c->net_in) > 0) {
         return mv_fail(e, MV_E_PROTOCOL,
                        "server sent unexpected data before the TLS handshake");

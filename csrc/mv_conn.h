@@ -33,6 +33,9 @@ typedef struct mv_tls_owned {
 } mv_tls_owned;
 
 int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src);
+/* Refuses what this build cannot do (tls_min TLS 1.3 without it: kind tls) or what
+ * contradicts itself, so a session fails before its first byte. */
+int mv_tls_check(const mv_tls_opts *o, mv_error *e);
 void mv_tls_owned_free(mv_tls_owned *own);
 
 typedef struct mv_tls mv_tls;

@@ -366,6 +366,21 @@ describe("TLS versions and alerts", function()
     peer.finish()
   end)
 
+  it("tls_min = \"1.3\" without TLS 1.3 in the build fails before connecting", function()
+    if core._tls_best == "1.3" then return end
+    -- nothing listens on port 1: a check after connecting would say "io"
+    local s, err, kind = smtp.session{host = "127.0.0.1", port = 1, tls = "implicit",
+                                      tls_min = "1.3"}
+    assert.is_nil(s)
+    assert.equal("tls", kind)
+    assert.matches("supports TLS 1.2 at most", err, 1, true)
+    local p
+    p, err, kind = pop3.session{host = "127.0.0.1", port = 1, tls_min = "1.3"}
+    assert.is_nil(p)
+    assert.equal("tls", kind)
+    assert.matches("supports TLS 1.2 at most", err, 1, true)
+  end)
+
   it("tls_min/tls_max: a wrong value or order is a programming error", function()
     assert.has_error(function() smtp.session{host = "x", tls_min = "1.1"} end,
                      'option \'tls_min\' must be "1.2" or "1.3"')
