@@ -84,7 +84,7 @@ MBEDTLS3       ?= 1
 MBEDTLS3_DIR   ?= build/mbedtls3
 MBEDTLS3_BUILD ?= build/lua5.4-mbedtls3
 test-mbedtls3: luajit-module
-	@dirs=$$(sh tools/mbedtls3.sh $(MBEDTLS3_DIR) | tail -n 1) || { \
+	@dirs=$$(sh tools/mbedtls3.sh $(MBEDTLS3_DIR)) || { \
 	  [ -n "$${MISSIVE_TOTALS:-}" ] && echo "lua5.4+mbedtls3 0 1 0" >>"$$MISSIVE_TOTALS"; \
 	  exit 1; }; eval "$$dirs"; \
 	$(MAKE) --no-print-directory all LUA_VERSION=5.4 BUILD=$(MBEDTLS3_BUILD) \
