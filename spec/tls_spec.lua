@@ -284,6 +284,19 @@ describe("TLS close_notify (CHECKLIST 68)", function()
     assert.is_true(s:close())
     assert.matches("close_notify", peer.finish())
   end)
+
+  for _, socket in ipairs {false, true} do
+    it("CHECKLIST 68: POP3 close() sends QUIT and then a close_notify"
+       .. (socket and " (LuaSocket object)" or ""), function()
+      local peer = tls_peer("ok", "--pop3")
+      local p = assert(pop3.session{host = "127.0.0.1", server_name = "localhost",
+        port = peer.port, user = "u", password = "p", auth = "user", insecure_auth = true,
+        cafile = certs_dir() .. "/root.crt", timeout = 3,
+        socket = socket and require("socket").tcp or nil})
+      assert.is_true(p:close())
+      assert.matches("close_notify", peer.finish())
+    end)
+  end
 end)
 
 describe("TLS versions and alerts", function()

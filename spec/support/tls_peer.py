@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""tls_peer.py - a one-connection implicit-TLS SMTP peer that reports what the client did
-at the TLS layer, for the specs that OpenSSL (through Python's ssl) must judge:
+"""tls_peer.py - a one-connection implicit-TLS SMTP or POP3 peer that reports what the
+client did at the TLS layer, for the specs that OpenSSL (through Python's ssl) must judge:
 
     python3 tls_peer.py --cert C --key K [--bind 127.0.0.1] [--min 1.2] [--max 1.3]
+                        [--pop3]
 
 Prints, one line each, flushed: "port N" once listening; "handshake TLSv1.3" or
 "handshake failed: <reason>"; and after the client's QUIT, "close_notify" when the client
 ended TLS with a close_notify alert, "eof" when it just closed the socket (RFC 8446 6.1
 violated), "reset" or "timeout".  The SMTP side: 220 greeting, 250 to everything, 221 to
-QUIT.  Exits after one connection or --timeout seconds.
+QUIT; POP3: +OK to everything, CAPA lists USER.  Exits after one connection or --timeout
+seconds.
 """
 import argparse
 import socket
@@ -23,9 +25,14 @@ def say(line):
     sys.stdout.flush()
 
 
-def serve(conn, timeout):
+SMTP = {"greeting": b"220 tls_peer ESMTP\r\n", "ok": b"250 ok\r\n", "bye": b"221 bye\r\n"}
+POP3 = {"greeting": b"+OK tls_peer\r\n", "ok": b"+OK\r\n", "bye": b"+OK bye\r\n",
+        "CAPA": b"+OK\r\nUSER\r\n.\r\n"}
+
+
+def serve(conn, timeout, proto):
     conn.settimeout(timeout)
-    conn.sendall(b"220 tls_peer ESMTP\r\n")
+    conn.sendall(proto["greeting"])
     buf = b""
     while True:
         while b"\r\n" not in buf:
@@ -35,10 +42,11 @@ def serve(conn, timeout):
                 return
             buf += data
         line, buf = buf.split(b"\r\n", 1)
-        if line.upper().startswith(b"QUIT"):
-            conn.sendall(b"221 bye\r\n")
+        verb = line.split(b" ")[0].upper().decode("ascii", "replace")
+        if verb == "QUIT":
+            conn.sendall(proto["bye"])
             break
-        conn.sendall(b"250 ok\r\n")
+        conn.sendall(proto.get(verb, proto["ok"]))
     try:
         while conn.recv(4096):
             pass
@@ -59,6 +67,7 @@ def main():
     ap.add_argument("--min", default="1.2", choices=VERSIONS)
     ap.add_argument("--max", default="1.3", choices=VERSIONS)
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--pop3", action="store_true")
     a = ap.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = VERSIONS[a.min]
@@ -84,7 +93,7 @@ def main():
             return
         say("handshake " + conn.version())
         try:
-            serve(conn, a.timeout)
+            serve(conn, a.timeout, POP3 if a.pop3 else SMTP)
         finally:
             conn.close()
 
