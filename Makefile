@@ -35,7 +35,8 @@ BIND_OBJ := $(patsubst csrc/lua/%.c,$(BUILD)/lua/%.o,$(BIND_SRC))
 MODULE   := $(BUILD)/missive/core.so
 CTESTS   := $(patsubst ctest/%.c,$(BUILD)/ctest/%,$(sort $(wildcard ctest/*_test.c)))
 
-.PHONY: all test test-all test-one test-c test-lua demo bench install clean deps lint
+.PHONY: all test test-all test-one test-c test-lua demo bench install clean deps lint \
+        luajit-module test-mbedtls3
 
 all: $(MODULE)
 
@@ -66,13 +67,38 @@ test-c: $(CTESTS)
 	  rc=$$?; [ $$rc -gt 1 ] && echo "0 1" >> $(BUILD)/ctest.counts.tmp; done; \
 	awk '{p+=$$1; f+=$$2} END {print p+0, f+0}' $(BUILD)/ctest.counts.tmp > $(BUILD)/ctest.counts
 
-test-lua: $(MODULE)
+test-lua: $(MODULE) luajit-module
 	BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
+# The OpenResty specs load build/luajit/missive/core.so inside nginx, whatever Lua
+# busted runs under: every target that runs the specs builds it first.
+LUAJIT_INCDIR ?= /usr/include/luajit-2.1
+luajit-module:
+	@$(MAKE) --no-print-directory all LUA_VERSION=luajit LUA=luajit \
+	  LUA_INCDIR=$(LUAJIT_INCDIR) BUILD=build/luajit SANFLAGS= >/dev/null
+
+# mbedTLS 3.6 (TLS 1.3, IP-address SANs; Debian 13's packages unpacked into
+# MBEDTLS3_DIR by tools/mbedtls3.sh): the module built against it and the specs under
+# Lua 5.4 once more, as "lua5.4+mbedtls3".  MBEDTLS3=0 leaves it out of `make test`.
+MBEDTLS3       ?= 1
+MBEDTLS3_DIR   ?= build/mbedtls3
+MBEDTLS3_BUILD ?= build/lua5.4-mbedtls3
+test-mbedtls3: luajit-module
+	@dirs=$$(sh tools/mbedtls3.sh $(MBEDTLS3_DIR)) || { \
+	  [ -n "$${MISSIVE_TOTALS:-}" ] && echo "lua5.4+mbedtls3 0 1 0" >>"$$MISSIVE_TOTALS"; \
+	  exit 1; }; eval "$$dirs"; \
+	$(MAKE) --no-print-directory all LUA_VERSION=5.4 BUILD=$(MBEDTLS3_BUILD) \
+	  MBEDTLS_INCDIR=$$MBEDTLS_INCDIR MBEDTLS_LIBDIR=$$MBEDTLS_LIBDIR >/dev/null || { \
+	  [ -n "$${MISSIVE_TOTALS:-}" ] && echo "lua5.4+mbedtls3 0 1 0" >>"$$MISSIVE_TOTALS"; \
+	  exit 1; }; \
+	LD_LIBRARY_PATH=$$MBEDTLS_LIBDIR BUILD=$(MBEDTLS3_BUILD) MISSIVE_LABEL=lua5.4+mbedtls3 \
+	  sh tools/run-specs.sh lua5.4
+
 # The whole suite: C unit tests once, then every spec under each Lua in LUA_VERSIONS
-# (the LuaJIT module is always built: the OpenResty specs load it inside nginx), then
-# the hardening runs (HARDENING=0 skips them): the suite under ASan/UBSan, the C tests
-# under valgrind, each fuzz target briefly.  The last line sums it all up as
+# (the LuaJIT module is always built: the OpenResty specs load it inside nginx), under
+# Lua 5.4 against mbedTLS 3.6 (MBEDTLS3=0 skips it), then the hardening runs
+# (HARDENING=0 skips them): the suite under ASan/UBSan, the C tests under valgrind,
+# each fuzz target briefly.  The last line sums it all up as
 # "N passed, N failed".
 HARDENING ?= 1
 test: deps
@@ -81,6 +107,8 @@ test: deps
 	  $(MAKE) --no-print-directory all LUA_VERSION=$$v >/dev/null || exit 1; done
 	@rm -f build/totals; T=$(CURDIR)/build/totals; for v in $(LUA_VERSIONS); do \
 	  $(MAKE) --no-print-directory test-one LUA_VERSION=$$v MISSIVE_TOTALS=$$T || true; done; \
+	if [ "$(MBEDTLS3)" = 1 ]; then \
+	  $(MAKE) --no-print-directory test-mbedtls3 MISSIVE_TOTALS=$$T || true; fi; \
 	if [ "$(HARDENING)" = 1 ]; then \
 	  $(MAKE) --no-print-directory hardening-deps || echo "hardening 0 1 0" >>$$T; \
 	  $(MAKE) --no-print-directory test-asan MISSIVE_TOTALS=$$T || true; \
@@ -92,7 +120,7 @@ test: deps
 test-all: test
 
 # One Lua: build its module and run the specs (make test-one LUA_VERSION=5.1).
-test-one: all
+test-one: all luajit-module
 	@BUILD=$(BUILD) sh tools/run-specs.sh $(LUA)
 
 demo:

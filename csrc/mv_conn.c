@@ -3,6 +3,7 @@
 #include "mv_random.h"
 #include "mv_tls_compat.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,15 @@ struct mv_tls {
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
     int name_only;         /* MV_VERIFY_NAME: only a name mismatch fails */
+    /* The host is an IP literal: the certificate must carry it as an iPAddress
+     * subjectAltName (RFC 6125 1.7.2, RFC 5280 4.2.1.6), checked here because mbedTLS
+     * 2.28 compares it with DNS names and the CN, and 3.6 lets a DNS name spelling
+     * the address match it too. */
+    unsigned char ip[16];
+    size_t ip_len;         /* 4, 16, or 0 for a DNS name */
+    int tls_max;           /* what was asked for, to explain a protocol_version alert */
+    int failed;            /* a fatal error either way: nothing more may be sent */
+    int bye;               /* close_notify queued */
     /* What verification saw, for a precise error: */
     int leaf_self_signed;
     int top_depth;
@@ -56,6 +66,8 @@ int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src)
     view->client_cert = own->client_cert;
     view->client_key = own->client_key;
     view->verify = src->verify;
+    view->tls_min = src->tls_min;
+    view->tls_max = src->tls_max;
     return 0;
 }
 
@@ -125,11 +137,117 @@ static int bio_recv(void *ctx, unsigned char *p, size_t n)
     return (int)n;
 }
 
-static int tls_error(mv_error *e, int ret, const char *what)
+int mv_tls_best_version(void)
+{
+    return MV_TLS_HAS_13 ? 13 : 12;
+}
+
+const char *mv_tls_library_version(void)
+{
+    return MBEDTLS_VERSION_STRING;
+}
+
+/* RFC 8446 6.2 and RFC 5246 7.2.2 names of the alerts a server may end a handshake with. */
+static const char *alert_name(int d)
+{
+    switch (d) {
+    case 0: return "close_notify";
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 22: return "record_overflow";
+    case 40: return "handshake_failure";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 86: return "inappropriate_fallback";
+    case 90: return "user_canceled";
+    case 109: return "missing_extension";
+    case 110: return "unsupported_extension";
+    case 112: return "unrecognized_name";
+    case 113: return "bad_certificate_status_response";
+    case 115: return "unknown_psk_identity";
+    case 116: return "certificate_required";
+    case 120: return "no_application_protocol";
+    default: return "unknown";
+    }
+}
+
+/* What a user can do about an alert, when there is something to say. */
+static const char *alert_hint(int d, const mv_tls *t)
+{
+    switch (d) {
+    case 70:
+        if (!MV_TLS_HAS_13) return ": this build supports TLS 1.2 at most";
+        if (t->tls_max == 12) return ": tls_max is \"1.2\"";
+        return "";
+    case 40: return ": likely no cipher suite, group or signature algorithm in common";
+    case 71: return ": the server wants stronger cipher suites";
+    case 116: return ": the server wants a client certificate (client_cert, client_key)";
+    case 112: return ": the server does not know the name sent (server_name)";
+    default: return "";
+    }
+}
+
+static int tls_error(mv_error *e, int ret, const char *what, mv_tls *t)
+{
+    char buf[128];
+    t->failed = 1;
+    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && MV_SSL_IN_MSG(&t->ssl) != NULL) {
+        int d = MV_SSL_IN_MSG(&t->ssl)[1];
+        return mv_fail(e, MV_E_TLS, "TLS %s failed: server sent alert %s (%d)%s", what,
+                       alert_name(d), d, alert_hint(d, t));
+    }
+    mbedtls_strerror(ret, buf, sizeof buf);
+    return mv_fail(e, MV_E_TLS, "TLS %s failed: %s", what, buf);
+}
+
+static int setup_error(mv_error *e, int ret, const char *what)
 {
     char buf[128];
     mbedtls_strerror(ret, buf, sizeof buf);
     return mv_fail(e, MV_E_TLS, "TLS %s failed: %s", what, buf);
+}
+
+/* Fills t->ip when host is an IPv4 or IPv6 literal. */
+static void parse_ip_host(mv_tls *t, const char *host)
+{
+    if (inet_pton(AF_INET, host, t->ip) == 1) t->ip_len = 4;
+    else if (inet_pton(AF_INET6, host, t->ip) == 1) t->ip_len = 16;
+    else t->ip_len = 0;
+}
+
+/* Whether the certificate's subjectAltName lists the address as an iPAddress ([7],
+ * OCTET STRING of 4 or 16 bytes).  The CN and dNSName entries never count. */
+static int san_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
+{
+    const mbedtls_x509_sequence *cur;
+    for (cur = &crt->subject_alt_names; cur != NULL; cur = cur->next) {
+        if (cur->buf.p != NULL
+            && cur->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)
+            && cur->buf.len == len && memcmp(cur->buf.p, ip, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int mv_tls_check(const mv_tls_opts *o, mv_error *e)
+{
+    if (o->tls_min == 13 && !MV_TLS_HAS_13)
+        return mv_fail(e, MV_E_TLS, "tls_min = \"1.3\", but this build (mbedTLS %s) "
+                       "supports TLS 1.2 at most", MBEDTLS_VERSION_STRING);
+    if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
+        return mv_fail(e, MV_E_ARG, "tls_min is above tls_max");
+    return MV_OK;
 }
 
 int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_error *e)
@@ -141,6 +259,7 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
      * (CVE-2025-27809): never start a verifying handshake without one. */
     if (o->verify != MV_VERIFY_NONE && (host == NULL || host[0] == '\0'))
         return mv_fail(e, MV_E_CERT, "no server name to verify the certificate against");
+    if (mv_tls_check(o, e) != MV_OK) return MV_ERROR;
     if (mv_buf_avail(&c->app_in) > 0 || mv_buf_avail(&c->net_in) > 0) {
         return mv_fail(e, MV_E_PROTOCOL,
                        "server sent unexpected data before the TLS handshake");
@@ -155,11 +274,12 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
 
     ret = mbedtls_ctr_drbg_seed(&t->drbg, mv_entropy, NULL,
                                 (const unsigned char *)pers, sizeof pers - 1);
-    if (ret != 0) { tls_error(e, ret, "random seeding"); goto cleanup; }
+    if (ret != 0) { setup_error(e, ret, "random seeding"); goto cleanup; }
     ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
                                       MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-    if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
-    MV_TLS_SET_MIN_12(&t->conf);
+    if (ret != 0) { setup_error(e, ret, "setup"); goto cleanup; }
+    mv_tls_conf_versions(&t->conf, o->tls_min, o->tls_max);
+    t->tls_max = o->tls_max;
     mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
     if (o->verify == MV_VERIFY_FULL) {
         t->ca = mv_castore_get(o->cafile, o->capath, e);
@@ -188,14 +308,17 @@ int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_err
             goto cleanup;
         }
         ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert, &t->own_key);
-        if (ret != 0) { tls_error(e, ret, "client certificate setup"); goto cleanup; }
+        if (ret != 0) { setup_error(e, ret, "client certificate setup"); goto cleanup; }
     }
     mbedtls_ssl_conf_verify(&t->conf, on_verify, t);
     ret = mbedtls_ssl_setup(&t->ssl, &t->conf);
-    if (ret != 0) { tls_error(e, ret, "setup"); goto cleanup; }
-    /* Always set: it is both SNI and the name the certificate must carry. */
-    ret = mbedtls_ssl_set_hostname(&t->ssl, host);
-    if (ret != 0) { tls_error(e, ret, "host name setup"); goto cleanup; }
+    if (ret != 0) { setup_error(e, ret, "setup"); goto cleanup; }
+    /* Always set: it is both SNI and the name the certificate must carry.  An address
+     * is neither (RFC 6066 3: no literal in SNI): NULL, said explicitly, turns the
+     * library's name check off and on_verify checks the iPAddress entries instead. */
+    if (host != NULL) parse_ip_host(t, host);
+    ret = mbedtls_ssl_set_hostname(&t->ssl, t->ip_len > 0 ? NULL : host);
+    if (ret != 0) { setup_error(e, ret, "host name setup"); goto cleanup; }
     mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
     c->tls = t;
     c->tls_ready = 0;
@@ -206,11 +329,12 @@ cleanup:
 }
 
 /* Called by mbedTLS for each certificate of the chain, deepest first: remembers what
- * an error message needs.  Changes no verdict. */
+ * an error message needs, and fails an IP host whose address the leaf does not list. */
 static int on_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     mv_tls *t = ctx;
-    (void)flags;
+    if (depth == 0 && t->ip_len > 0 && !san_has_ip(crt, t->ip, t->ip_len))
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     if (depth == 0) {
         t->leaf_self_signed = crt->issuer_raw.len == crt->subject_raw.len
             && memcmp(crt->issuer_raw.p, crt->subject_raw.p, crt->issuer_raw.len) == 0;
@@ -265,8 +389,10 @@ int mv_conn_handshake(mv_conn *c, mv_error *e)
     ret = mbedtls_ssl_handshake(&c->tls->ssl);
     if (ret == 0) {
         if (c->tls->name_only
-            && (mbedtls_ssl_get_verify_result(&c->tls->ssl) & MBEDTLS_X509_BADCERT_CN_MISMATCH))
+            && (mbedtls_ssl_get_verify_result(&c->tls->ssl) & MBEDTLS_X509_BADCERT_CN_MISMATCH)) {
+            c->tls->failed = 1;
             return cert_error(e, MBEDTLS_X509_BADCERT_CN_MISMATCH, c->tls);
+        }
         c->tls_ready = 1;
         return mv_conn_want(c, MV_OK);
     }
@@ -275,6 +401,7 @@ int mv_conn_handshake(mv_conn *c, mv_error *e)
             return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
         return mv_conn_want(c, MV_WANT_READ);
     }
+    c->tls->failed = 1;
     {
         /* Some certificate failures surface as other handshake errors (a wrong key
          * usage as a bad certificate message): the verify flags tell. */
@@ -285,7 +412,7 @@ int mv_conn_handshake(mv_conn *c, mv_error *e)
     }
     if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
         return mv_fail(e, MV_E_CLOSED, "connection closed during the TLS handshake");
-    return tls_error(e, ret, "handshake");
+    return tls_error(e, ret, "handshake", c->tls);
 }
 
 int mv_conn_write(mv_conn *c, const void *p, size_t n, mv_error *e)
@@ -300,7 +427,7 @@ int mv_conn_write(mv_conn *c, const void *p, size_t n, mv_error *e)
     while (n > 0) {
         /* The BIO never blocks (it appends), so every call makes progress. */
         int ret = mbedtls_ssl_write(&c->tls->ssl, s, n);
-        if (ret < 0) return tls_error(e, ret, "write");
+        if (ret < 0) return tls_error(e, ret, "write", c->tls);
         s += ret;
         n -= (size_t)ret;
     }
@@ -341,20 +468,27 @@ int mv_conn_fill(mv_conn *c, mv_error *e)
                 return mv_conn_want(c, MV_WANT_READ);
             }
             if (got) return MV_OK; /* report the error on the next call */
+            /* The peer's close_notify still deserves ours (RFC 8446 6.1). */
             if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
                 return mv_fail(e, MV_E_CLOSED, "connection closed by the server");
+            c->tls->failed = 1;
             if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
                 return mv_fail(e, MV_E_CLOSED,
                                "connection closed by the server without TLS close_notify"
                                " (truncated)");
-            return tls_error(e, ret, "read");
+            return tls_error(e, ret, "read", c->tls);
         }
     }
 }
 
-void mv_conn_close_notify(mv_conn *c)
+int mv_conn_close_notify(mv_conn *c)
 {
-    if (c->tls != NULL && c->tls_ready) mbedtls_ssl_close_notify(&c->tls->ssl);
+    mv_tls *t = c->tls;
+    if (t == NULL || !c->tls_ready || t->failed || t->bye || mv_buf_avail(&c->net_out) > 0)
+        return 0;
+    t->bye = 1;
+    /* The BIO appends, so the alert is in net_out when this returns. */
+    return mbedtls_ssl_close_notify(&t->ssl) == 0 && mv_buf_avail(&c->net_out) > 0;
 }
 
 const char *mv_conn_tls_version(const mv_conn *c)

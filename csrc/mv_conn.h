@@ -18,7 +18,12 @@ typedef struct mv_tls_opts {
     const char *client_cert;
     const char *client_key;
     int verify;               /* MV_VERIFY_FULL (default), MV_VERIFY_NAME or MV_VERIFY_NONE */
+    int tls_min, tls_max;     /* 12 (TLS 1.2) or 13 (TLS 1.3); 0: 1.2 .. the build's best */
 } mv_tls_opts;
+
+/* The highest TLS version this build speaks (12 or 13) and its mbedTLS ("3.6.6"). */
+int mv_tls_best_version(void);
+const char *mv_tls_library_version(void);
 
 /* A session's own copy of its TLS options, so the caller's strings need not outlive
  * the call: `view` points into `own` afterwards.  0, or -1 when out of memory (then
@@ -28,6 +33,9 @@ typedef struct mv_tls_owned {
 } mv_tls_owned;
 
 int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src);
+/* Refuses what this build cannot do (tls_min TLS 1.3 without it: kind tls) or what
+ * contradicts itself, so a session fails before its first byte. */
+int mv_tls_check(const mv_tls_opts *o, mv_error *e);
 void mv_tls_owned_free(mv_tls_owned *own);
 
 typedef struct mv_tls mv_tls;
@@ -59,8 +67,10 @@ int mv_conn_fill(mv_conn *c, mv_error *e);
  * Fails if plaintext is still unread: bytes sent before TLS must never be trusted. */
 int mv_conn_start_tls(mv_conn *c, const char *host, const mv_tls_opts *o, mv_error *e);
 int mv_conn_handshake(mv_conn *c, mv_error *e);
-/* Queues a close_notify (best effort). */
-void mv_conn_close_notify(mv_conn *c);
+/* Queues a close_notify (RFC 8446 6.1) when TLS is up, sound (no fatal alert either
+ * way) and at a record boundary (nothing else waits in net_out); at most once.
+ * Returns 1 when queued, for the driver to make one last write attempt. */
+int mv_conn_close_notify(mv_conn *c);
 /* "TLSv1.2 / TLS-ECDHE-..." for the binding, or NULL. */
 const char *mv_conn_tls_version(const mv_conn *c);
 const char *mv_conn_tls_cipher(const mv_conn *c);

@@ -177,6 +177,16 @@ int mv_net_flush(int fd, mv_pp *pp)
     return flush_out(fd, pp);
 }
 
+void mv_net_flush_now(int fd, mv_pp *pp)
+{
+    mv_buf *out = &pp->conn.net_out;
+    ssize_t n;
+    if (mv_buf_avail(out) == 0) return;
+    do n = send(fd, mv_buf_head(out), mv_buf_avail(out), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) mv_buf_consume(out, (size_t)n);
+}
+
 /* Reads what has arrived.  After a write the answer is rarely there yet, so `wait_first`
  * polls before the first recv instead of paying for an EAGAIN. */
 static int read_in(int fd, mv_pp *pp, int wait_first)

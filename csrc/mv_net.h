@@ -20,6 +20,8 @@ int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud);
 
 /* Writes what is queued, with the deadline (used before closing). */
 int mv_net_flush(int fd, mv_pp *pp);
+/* One write attempt that never waits: what the socket takes now (a last close_notify). */
+void mv_net_flush_now(int fd, mv_pp *pp);
 
 void mv_net_close(int fd);
 

@@ -80,6 +80,14 @@ void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len)
         mv_buf_reset(&pp->trace);
 }
 
+int mv_pp_handshake(mv_pp *pp)
+{
+    int r = mv_conn_handshake(&pp->conn, &pp->err);
+    if (r == MV_OK) mv_pp_trace(pp, MV_TRACE_INFO, "TLS handshake complete", 22);
+    else if (r == MV_ERROR) mv_pp_trace(pp, MV_TRACE_INFO, pp->err.msg, strlen(pp->err.msg));
+    return r;
+}
+
 int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from)
 {
     if (pp->trace_on) {

@@ -71,5 +71,8 @@ int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loo
 
 /* Adds a trace record (no-op unless trace_on). */
 void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);
+/* One step of the TLS handshake (mv_conn_handshake) that traces how it ended: complete,
+ * or why not (an alert the server sent, a certificate the check refused). */
+int mv_pp_handshake(mv_pp *pp);
 
 #endif

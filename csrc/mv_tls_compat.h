@@ -6,13 +6,34 @@
 #include <mbedtls/ssl.h>
 
 #if MBEDTLS_VERSION_MAJOR >= 3
-#define MV_TLS_SET_MIN_12(conf) mbedtls_ssl_conf_min_tls_version((conf), MBEDTLS_SSL_VERSION_TLS1_2)
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define MV_TLS_HAS_13 1
+#else
+#define MV_TLS_HAS_13 0
+#endif
+/* Versions as 12 or 13; 0 leaves the library's default. */
+static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int max)
+{
+    mbedtls_ssl_conf_min_tls_version(conf, min == 13 ? MBEDTLS_SSL_VERSION_TLS1_3
+                                                     : MBEDTLS_SSL_VERSION_TLS1_2);
+    if (max == 12) mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+}
 #define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) \
     mbedtls_pk_parse_keyfile((pk), (path), NULL, (rng), (rctx))
+/* The record that ended a handshake with MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE still
+ * holds the alert: level, description.  Private in 3.x, so reached through its macro. */
+#define MV_SSL_IN_MSG(ssl) ((ssl)->MBEDTLS_PRIVATE(in_msg))
 #else
-#define MV_TLS_SET_MIN_12(conf) \
-    mbedtls_ssl_conf_min_version((conf), MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3)
+#define MV_TLS_HAS_13 0
+static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int max)
+{
+    (void)min;
+    (void)max;
+    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+}
 #define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) mbedtls_pk_parse_keyfile((pk), (path), NULL)
+#define MV_SSL_IN_MSG(ssl) ((ssl)->in_msg)
 #endif
 
 #endif

@@ -117,6 +117,7 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
             return MV_ERROR;
     }
     if (o->host == NULL) return pop3i_fail(s, MV_E_ARG, "host is required");
+    if (mv_tls_check(&o->tls_opts, e) != MV_OK) return MV_ERROR;
     if (o->user != NULL && (o->user[0] == '\0' || strlen(o->user) > 255))
         return pop3i_fail(s, MV_E_ARG, "user must be 1 to 255 bytes");
     if (o->auth != NULL && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "user")

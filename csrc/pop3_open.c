@@ -173,8 +173,7 @@ int pop3i_step_open(pop3_session *s)
             s->state = O_HANDSHAKE;
             break;
         case O_HANDSHAKE:
-            if ((r = mv_conn_handshake(&s->pp.conn, &s->pp.err)) != MV_OK) return r;
-            mv_pp_trace(&s->pp, MV_TRACE_INFO, "TLS handshake complete", 22);
+            if ((r = mv_pp_handshake(&s->pp)) != MV_OK) return r;
             if (!s->greeted) { s->state = O_GREETING; break; }
             if (send_capa(s) != MV_OK) return MV_ERROR;
             return mv_conn_want(&s->pp.conn, MV_WANT_READ);

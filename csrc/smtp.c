@@ -114,6 +114,7 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
             return MV_ERROR;
     }
     if (o->host == NULL) return smtp_fail(s, MV_E_ARG, "host is required");
+    if (mv_tls_check(&o->tls_opts, e) != MV_OK) return MV_ERROR;
     if (o->helo != NULL && (o->helo[0] == '\0' || strchr(o->helo, ' ') != NULL))
         return smtp_fail(s, MV_E_ARG, "helo must be one word");
     if (o->auth != NULL && strcasecmp(o->auth, "auto") != 0

@@ -203,9 +203,8 @@ int smtp_step_open(smtp_session *s)
             s->state = O_HANDSHAKE;
             break;
         case O_HANDSHAKE:
-            r = mv_conn_handshake(&s->pp.conn, &s->pp.err);
+            r = mv_pp_handshake(&s->pp);
             if (r != MV_OK) return r;
-            mv_pp_trace(&s->pp, MV_TRACE_INFO, "TLS handshake complete", 22);
             if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
                 s->ehlo_done_tls = 1;
                 s->state = O_GREETING;

@@ -78,7 +78,7 @@ $(ASAN_BUILD)/$(LUA)-asan: $(ASAN_BUILD)/unpreload.so
 	  'LD_PRELOAD="$(ASAN_RUNTIME) $(CURDIR)/$(ASAN_BUILD)/unpreload.so" exec $(LUA) "$$@"' > $@
 	chmod +x $@
 
-test-asan: $(ASAN_BUILD)/$(LUA)-asan
+test-asan: $(ASAN_BUILD)/$(LUA)-asan luajit-module
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_CFLAGS)" \
 	  SANFLAGS="$(ASAN_SANFLAGS)" all
 	@$(ASAN_ENV) $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_CFLAGS)" \

@@ -7,10 +7,10 @@ totals=$1 ctest=$2
 c_pass=0 c_fail=0
 [ -s "$ctest" ] && read -r c_pass c_fail <"$ctest"
 awk -v cp="$c_pass" -v cf="$c_fail" '
-    { printf "  %-8s %5d passed, %d failed, %d skipped\n", $1, $2, $3, $4
+    { printf "  %-16s %5d passed, %d failed, %d skipped\n", $1, $2, $3, $4
       p += $2; f += $3; s += $4 }
     END {
-      printf "  %-8s %5d passed, %d failed\n", "C", cp, cf
+      printf "  %-16s %5d passed, %d failed\n", "C", cp, cf
       p += cp; f += cf
       if (s > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s
       else printf "%d passed, %d failed\n", p, f

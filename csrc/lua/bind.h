@@ -24,6 +24,10 @@ int mvl_opt_bool(lua_State *L, int t, const char *name, int dflt);
 lua_Integer mvl_opt_int(lua_State *L, int t, const char *name, lua_Integer dflt);
 /* verify = true | false | "name" -> MV_VERIFY_*. */
 int mvl_opt_verify(lua_State *L, int t);
+/* cafile, capath, client_cert, client_key, verify, tls_min, tls_max: what SMTP and
+ * POP3 sessions share. */
+struct mv_tls_opts;
+void mvl_opt_tls(lua_State *L, int t, struct mv_tls_opts *o);
 /* Seconds (number) to milliseconds; dflt when absent. */
 int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt);
 #endif

@@ -1,5 +1,6 @@
 /* luaopen_missive_core: the one C module; each binding file adds its part. */
 #include "bind.h"
+#include "mv_conn.h"
 
 #include <string.h>
 
@@ -40,5 +41,10 @@ int luaopen_missive_core(lua_State *L)
     mvl_open_fs(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
+    /* What the TLS library can do, for specs and diagnostics: "3.6.6", "1.3". */
+    lua_pushstring(L, mv_tls_library_version());
+    lua_setfield(L, -2, "_mbedtls_version");
+    lua_pushstring(L, mv_tls_best_version() == 13 ? "1.3" : "1.2");
+    lua_setfield(L, -2, "_tls_best");
     return 1;
 }

@@ -43,11 +43,19 @@ void mvl_session_teardown(mvl_session *u)
     u->host = NULL;
 }
 
+/* A native session's TLS goodbye: close_notify when TLS is sound, one write attempt
+ * that never waits (RFC 8446 6.1: MUST; a peer logs its absence as an error). */
+static void say_goodbye(mvl_session *u)
+{
+    if (u->fd >= 0 && mv_conn_close_notify(&u->pp->conn)) mv_net_flush_now(u->fd, u->pp);
+}
+
 int mvl_session_error(lua_State *L, mvl_session *u)
 {
     mv_error e = u->pp->err;
     if (u->proto->is_dead(u->core) && u->fd >= 0) {
         /* Nothing more can be said on this connection. */
+        say_goodbye(u);
         mv_net_close(u->fd);
         u->fd = -1;
     }
@@ -196,16 +204,20 @@ int mvl_m_abort(lua_State *L, mvl_session *u)
     return 0;
 }
 
+/* Also after QUIT (which leaves the session dead): TLS itself is still sound.  An
+ * external session returns the close_notify bytes for its driver's last send. */
 int mvl_m_release(lua_State *L, mvl_session *u)
 {
-    (void)L;
-    if (u->core != NULL && u->fd >= 0 && !u->proto->is_dead(u->core)) {
-        mv_conn_close_notify(&u->pp->conn);
-        mv_pp_start(u->pp);
-        (void)mv_net_flush(u->fd, u->pp);
+    int n = 0;
+    if (u->core != NULL && u->external && mv_conn_close_notify(&u->pp->conn)) {
+        mv_buf *out = &u->pp->conn.net_out;
+        lua_pushlstring(L, (const char *)mv_buf_head(out), mv_buf_avail(out));
+        n = 1;
+    } else if (u->core != NULL) {
+        say_goodbye(u);
     }
     mvl_session_teardown(u);
-    return 0;
+    return n;
 }
 
 int mvl_m_gc(lua_State *L, mvl_session *u)

@@ -60,7 +60,8 @@ int mvl_m_connect(lua_State *L, mvl_session *u);   /* native connect, with deadl
 int mvl_m_set_loopback(lua_State *L, mvl_session *u);
 int mvl_m_dead(lua_State *L, mvl_session *u);      /* may be closed */
 int mvl_m_abort(lua_State *L, mvl_session *u);     /* give up the connection silently */
-int mvl_m_release(lua_State *L, mvl_session *u);   /* close_notify if sound, then free */
+/* close_notify if TLS is sound (external: returned as a string), then free */
+int mvl_m_release(lua_State *L, mvl_session *u);
 int mvl_m_gc(lua_State *L, mvl_session *u);        /* free, no I/O; may be closed */
 int mvl_m_closed(lua_State *L, mvl_session *u);
 int mvl_m_tostring(lua_State *L, mvl_session *u);

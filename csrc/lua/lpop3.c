@@ -99,11 +99,7 @@ static int l_pop3_new(lua_State *L)
     o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", 256 * 1024 * 1024);
     o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", 1000000);
     o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);
-    o.tls_opts.cafile = mvl_opt_string(L, 1, "cafile");
-    o.tls_opts.capath = mvl_opt_string(L, 1, "capath");
-    o.tls_opts.client_cert = mvl_opt_string(L, 1, "client_cert");
-    o.tls_opts.client_key = mvl_opt_string(L, 1, "client_key");
-    o.tls_opts.verify = mvl_opt_verify(L, 1);
+    mvl_opt_tls(L, 1, &o.tls_opts);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
     max_time_ms = mvl_opt_ms(L, 1, "max_time", MAX_TIME_MS);
     check_callback(L, "trace");

@@ -84,11 +84,7 @@ void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeo
     o->pipelining = mvl_opt_bool(L, t, "pipelining", 1);
     o->chunking = mvl_opt_bool(L, t, "chunking", 0);
     o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length", 998);
-    o->tls_opts.cafile = mvl_opt_string(L, t, "cafile");
-    o->tls_opts.capath = mvl_opt_string(L, t, "capath");
-    o->tls_opts.client_cert = mvl_opt_string(L, t, "client_cert");
-    o->tls_opts.client_key = mvl_opt_string(L, t, "client_key");
-    o->tls_opts.verify = mvl_opt_verify(L, t);
+    mvl_opt_tls(L, t, &o->tls_opts);
     *timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
     o->peer_is_loopback = 0;
 }

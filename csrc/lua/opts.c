@@ -76,3 +76,28 @@ int mvl_opt_verify(lua_State *L, int t)
     lua_pop(L, 1);
     return v;
 }
+
+/* tls_min / tls_max = "1.2" | "1.3" -> 12 / 13; 0 when absent. */
+static int opt_tls_version(lua_State *L, int t, const char *name)
+{
+    int v = 0;
+    const char *s = mvl_opt_string(L, t, name);
+    if (s == NULL) return 0;
+    if (strcmp(s, "1.2") == 0) v = 12;
+    else if (strcmp(s, "1.3") == 0) v = 13;
+    else luaL_error(L, "option '%s' must be \"1.2\" or \"1.3\"", name);
+    return v;
+}
+
+void mvl_opt_tls(lua_State *L, int t, mv_tls_opts *o)
+{
+    o->cafile = mvl_opt_string(L, t, "cafile");
+    o->capath = mvl_opt_string(L, t, "capath");
+    o->client_cert = mvl_opt_string(L, t, "client_cert");
+    o->client_key = mvl_opt_string(L, t, "client_key");
+    o->verify = mvl_opt_verify(L, t);
+    o->tls_min = opt_tls_version(L, t, "tls_min");
+    o->tls_max = opt_tls_version(L, t, "tls_max");
+    if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
+        luaL_error(L, "option 'tls_min' is above 'tls_max'");
+}

@@ -174,9 +174,15 @@ function M.close(s)
   if sock then sock:close() end
 end
 
---- Frees a session and its external socket, if any (no protocol I/O).
+--- Frees a session and its external socket, if any.  The only I/O is a last TLS
+-- close_notify, sent without waiting (a short timeout; failures are ignored).
 function M.release(s)
-  s:_release()
+  local bye = s:_release()
+  local sock = sockets[s]
+  if bye and sock then
+    set_timeout(sock, 0)
+    pcall(sock.send, sock, bye)
+  end
   M.close(s)
 end
 

@@ -40,11 +40,12 @@ local release = driver.release
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |
 -- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "user" |
 -- "apop" | "none" | a SASL mechanism), timeout (seconds per command), cafile, capath,
--- verify (true), client_cert, client_key, insecure_auth (nil: cleartext credentials
--- only to a loopback peer; true; false), max_size (bytes per message, 256 MiB),
--- max_time (seconds for a whole command or message, 600), max_messages,
--- max_listing_bytes (one LIST/UIDL reply, 8 MiB), progress (function(received,
--- total)), trace, socket (an object or a factory) and driver ("native" | "cosocket").
+-- verify (true), client_cert, client_key, tls_min/tls_max ("1.2" | "1.3"),
+-- insecure_auth (nil: cleartext credentials only to a loopback peer; true; false),
+-- max_size (bytes per message, 256 MiB), max_time (seconds for a whole command or
+-- message, 600), max_messages, max_listing_bytes (one LIST/UIDL reply, 8 MiB),
+-- progress (function(received, total)), trace, socket (an object or a factory) and
+-- driver ("native" | "cosocket").
 -- @return a pop3.session, or nil, message, kind[, reply]
 function M.session(opts)
   if type(opts) ~= "table" then
@@ -457,11 +458,12 @@ end
 
 --- Opens an SMTP and a POP3 session at once (the seeds' EmailStartSession):
 -- {smtp = {...}, pop3 = {...}} and/or shared host, user, password, token, timeout,
--- cafile, capath, verify, client_cert, client_key, insecure_auth, trace, driver and
--- socket (a factory; a socket object goes in the smtp or pop3 part).
+-- cafile, capath, verify, client_cert, client_key, tls_min, tls_max, insecure_auth, trace,
+-- driver and socket (a factory; a socket object goes in the smtp or pop3 part).
 -- @return {smtp = session, pop3 = session, close = fn}, or nil, message, kind[, reply]
 local SHARED = { "host", "user", "password", "token", "timeout", "cafile", "capath",
-                 "verify", "client_cert", "client_key", "insecure_auth", "trace", "driver" }
+                 "verify", "client_cert", "client_key", "tls_min", "tls_max", "insecure_auth",
+                 "trace", "driver" }
 
 function M.start_session(opts)
   if type(opts) ~= "table" then error("session expects a table of options", 2) end

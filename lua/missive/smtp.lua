@@ -36,7 +36,7 @@ local release = driver.release
 -- "none" | a mechanism name), server_name (the name the certificate must carry and
 -- SNI; default host, so connect to an address and still verify a name), helo,
 -- timeout (seconds per command; missive.set_timeout sets the default), cafile,
--- capath, verify (true), client_cert, client_key,
+-- capath, verify (true), client_cert, client_key, tls_min/tls_max ("1.2" | "1.3"),
 -- insecure_auth (nil: only to loopback; true; false), pipelining (true), chunking
 -- (false), max_line_length (998), trace (function(direction, line)), socket (an object
 -- or a factory) and driver ("native" | "cosocket").

@@ -26,7 +26,12 @@
 #                            no IP entries, so verifying against the name
 #                            "127.0.0.1" is a hostname mismatch with every
 #                            mbedTLS version (2.28 ignores IP SANs, 3.x checks them)
-#   MAILSTACK_TLS_DIR=path   reuse ca.crt/server.crt/server.key from there
+#                            Two more implicit-TLS SMTP listeners present other
+#                            leaves of the same CA: SMTPS_IP_PORT IP:127.0.0.1 and
+#                            IP:::1, SMTPS_DNSIP_PORT DNS:127.0.0.1 only (a name
+#                            spelling an address, which must not match one)
+#   MAILSTACK_TLS_DIR=path   reuse ca.crt/server.crt/server.key (and server-ip.*,
+#                            server-dnsip.* when there) from there
 #   MAILSTACK_LUA_PATH / MAILSTACK_LUA_CPATH   prepended to lua_package_(c)path
 #   MAILSTACK_POSTFIX_CHECK=1  let "postfix start" run its full integrity checks
 #   MAILSTACK_GRACEFUL_STOP=1  let dovecot's master finish its 1 s exit sleep
@@ -57,6 +62,8 @@ setup_vars() {
     off=$((n * 100))
     SMTP_PORT=${MAILSTACK_SMTP_PORT:-$((12525 + off))}
     SMTPS_PORT=${MAILSTACK_SMTPS_PORT:-$((12465 + off))}
+    SMTPS_IP_PORT=${MAILSTACK_SMTPS_IP_PORT:-$((12466 + off))}
+    SMTPS_DNSIP_PORT=${MAILSTACK_SMTPS_DNSIP_PORT:-$((12467 + off))}
     SUBMISSION_PORT=${MAILSTACK_SUBMISSION_PORT:-$((12587 + off))}
     POP3_PORT=${MAILSTACK_POP3_PORT:-$((11110 + off))}
     POP3S_PORT=${MAILSTACK_POP3S_PORT:-$((11995 + off))}
@@ -165,6 +172,9 @@ gen_tls() {
             [ -s "$MAILSTACK_TLS_DIR/$f" ] || die "MAILSTACK_TLS_DIR lacks $f"
         done
         cp "$MAILSTACK_TLS_DIR"/{ca.crt,server.crt,server.key} "$t/"
+        for f in server-ip.crt server-ip.key server-dnsip.crt server-dnsip.key; do
+            [ -s "$MAILSTACK_TLS_DIR/$f" ] && cp "$MAILSTACK_TLS_DIR/$f" "$t/"
+        done
     else
         local newkey
         case "$KEYTYPE" in
@@ -188,12 +198,27 @@ gen_tls() {
                 -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
                 -addext "extendedKeyUsage=serverAuth" \
                 -addext "subjectAltName=${MAILSTACK_SAN:-DNS:localhost}" 2>>"$t/openssl.err"
+            # leaf NAME CN SAN: the other listeners' certificates, same CA
+            leaf() {
+                openssl req -x509 "${newkey[@]}" -nodes -days 30 \
+                    -CA "$t/ca.crt" -CAkey "$t/ca.key" \
+                    -keyout "$t/$1.key" -out "$t/$1.crt" -subj "/O=mailstack/CN=$2" \
+                    -addext "basicConstraints=critical,CA:FALSE" \
+                    -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+                    -addext "extendedKeyUsage=serverAuth" \
+                    -addext "subjectAltName=$3" 2>>"$t/openssl.err"
+            }
+            leaf server-ip mailstack-ip "IP:127.0.0.1,IP:::1"
+            leaf server-dnsip 127.0.0.1 "DNS:127.0.0.1"
         ) || { cat "$t/openssl.err" >&2; die "openssl failed"; }
         rm -f "$t/openssl.err"
     fi
     cat "$t/server.crt" "$t/ca.crt" >"$t/fullchain.crt"
     chmod 644 "$t/ca.crt" "$t/server.crt" "$t/fullchain.crt"
     chmod 600 "$t/server.key"; [ -f "$t/ca.key" ] && chmod 600 "$t/ca.key"
+    for f in server-ip server-dnsip; do
+        [ -f "$t/$f.key" ] && chmod 600 "$t/$f.key" && chmod 644 "$t/$f.crt"
+    done
     return 0
 }
 
@@ -365,6 +390,18 @@ EOF
   -o smtpd_tls_auth_only=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
 EOF
+    local leaf port
+    for leaf in ip:$SMTPS_IP_PORT dnsip:$SMTPS_DNSIP_PORT; do
+        port=${leaf#*:}; leaf=${leaf%%:*}
+        [ -s "$D/tls/server-$leaf.crt" ] || continue
+        cat >>"$PF_CONF/master.cf" <<EOF
+127.0.0.1:$port inet n       -      n      -      -       smtpd
+  -o syslog_name=mailstack-postfix/smtps-$leaf
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_cert_file=$D/tls/server-$leaf.crt
+  -o smtpd_tls_key_file=$D/tls/server-$leaf.key
+EOF
+    done
     if [ "$IPV6" = 1 ]; then
         cat >>"$PF_CONF/master.cf" <<EOF
 [::1]:$SMTP_PORT     inet  n       -      n      -      -       smtpd
@@ -486,6 +523,8 @@ MAILSTACK_DIR=$D
 MAILSTACK_HOST=127.0.0.1
 MAILSTACK_SMTP_PORT=$SMTP_PORT
 MAILSTACK_SMTPS_PORT=$SMTPS_PORT
+MAILSTACK_SMTPS_IP_PORT=$( [ -s "$D/tls/server-ip.crt" ] && echo "$SMTPS_IP_PORT" )
+MAILSTACK_SMTPS_DNSIP_PORT=$( [ -s "$D/tls/server-dnsip.crt" ] && echo "$SMTPS_DNSIP_PORT" )
 MAILSTACK_SUBMISSION_PORT=$SUBMISSION_PORT
 MAILSTACK_POP3_PORT=$POP3_PORT
 MAILSTACK_POP3S_PORT=$POP3S_PORT
@@ -511,7 +550,8 @@ cmd_start() {
     fi
     local ports="$SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT $POP3_PORT $POP3S_PORT"
     [ "$WITH_NGINX" = 1 ] && ports="$ports $HTTP_PORT"
-    for p in $ports; do
+    local extra_ports="$SMTPS_IP_PORT $SMTPS_DNSIP_PORT"
+    for p in $ports $extra_ports; do
         port_busy "$p" && die "port 127.0.0.1:$p already in use (set MAILSTACK_INSTANCE=N to shift ports)"
     done
     # daemons run as postfix/dovecot/dovenull/uid $MUID: they must traverse DIR
@@ -519,6 +559,8 @@ cmd_start() {
     chmod 755 "$D"
     mkdir -p "$D/log"; chmod 755 "$D/log"
     gen_tls
+    [ -s "$D/tls/server-ip.crt" ] && ports="$ports $SMTPS_IP_PORT"
+    [ -s "$D/tls/server-dnsip.crt" ] && ports="$ports $SMTPS_DNSIP_PORT"
     phase tls
     # queue_directory must exist before "postfix start" (it chdir()s there first)
     mkdir -p "$PF_CONF" "$PF_SPOOL"; chmod 755 "$D/postfix" "$PF_CONF" "$PF_SPOOL"

@@ -5,6 +5,9 @@
 --                                               -- a package is missing
 --   local s = stack.start()                     -- one stack per process, reused
 --   s.smtp_port, s.smtps_port, s.submission_port, s.pop3_port, s.pop3s_port
+--   s.smtps_ip_port, s.smtps_dnsip_port
+--                 implicit-TLS Postfix presenting leaves of the same CA with
+--                 IP:127.0.0.1 + IP:::1, and with DNS:127.0.0.1 only
 --   s.host        "127.0.0.1" (the stack listens on IPv4 loopback only)
 --   s.hostname    "localhost": the only name the server certificate carries
 --   s.cafile      CA that signed the stack's certificate
@@ -23,8 +26,8 @@
 -- Certificate names: the server certificate has CN=localhost and exactly one
 -- subjectAltName, DNS:localhost (mailstack.sh MAILSTACK_SAN default), no IP
 -- entries.  So connect to 127.0.0.1 and verify "localhost" for success; verify
--- "127.0.0.1" (or "localhos", "example.org", ...) for a hostname mismatch.  This
--- holds for mbedTLS 2.28 (which ignores IP SANs) and 3.x (which checks them).
+-- "127.0.0.1" (or "localhos", "example.org", ...) for a hostname mismatch, with
+-- every mbedTLS version.  Only smtps_ip_port's certificate carries the address.
 --
 -- Environment: MISSIVE_STACK_DIR (use this directory; tools/run-specs.sh sets it
 -- and stops the stack from a trap too), MISSIVE_STACK_INSTANCE (fixed port
@@ -99,6 +102,8 @@ local function build_info(dir, env)
         hostname = "localhost",
         smtp_port = tonumber(env.MAILSTACK_SMTP_PORT),
         smtps_port = tonumber(env.MAILSTACK_SMTPS_PORT),
+        smtps_ip_port = tonumber(env.MAILSTACK_SMTPS_IP_PORT),
+        smtps_dnsip_port = tonumber(env.MAILSTACK_SMTPS_DNSIP_PORT),
         submission_port = tonumber(env.MAILSTACK_SUBMISSION_PORT),
         pop3_port = tonumber(env.MAILSTACK_POP3_PORT),
         pop3s_port = tonumber(env.MAILSTACK_POP3S_PORT),
