@@ -33,6 +33,9 @@ int mv_hdr_write_raw(mv_buf *out, const char *name, const char *v, size_t n);
  * read as Latin-1, and controls (CR, LF, NUL, ESC, ...) replaced by U+FFFD.  Each
  * repair adds to *defects. */
 int mv_hdr_decode_text(const char *v, size_t n, mv_buf *out, int *defects);
+/* Test hook: when set, the RFC 2047 scanner adds the bytes it examines here, so a test
+ * can prove the work linear in the value's length without timing it. */
+extern unsigned long *mv_hdr_work;
 /* Unfolds (drops CR and LF) and trims blanks; returns a fresh NUL-terminated string. */
 char *mv_hdr_unfold(const char *v, size_t n);
 /* mv_hdr_unfold then mv_hdr_decode_text over the whole length: a NUL in the value becomes
