@@ -62,9 +62,10 @@ local shapes = {
 }
 
 local function touch(m)
-  local _ = m.subject, m.from, m.to, m:addresses("to"), m:addresses("from"), m.attachments,
-            m.text
-  for p in m:parts() do _ = p.headers end
+  local seen = {m.subject, m.from, m.to, m:addresses("to"), m:addresses("from"),
+                m.attachments, m.text}
+  for p in m:parts() do seen[#seen + 1] = p.headers end
+  return seen
 end
 
 local function time_one(msg)

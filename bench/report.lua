@@ -199,8 +199,8 @@ p("missive send_batch: one s:send_batch(list) call for all messages (with PIPELI
 do
   local shapes, seen = {}, {}
   for k in pairs(v) do
-    local s = k:match("^hdr%.(.+)%.growth$")
-    if s and not seen[s] then seen[s] = true; shapes[#shapes + 1] = s end
+    local sh = k:match("^hdr%.(.+)%.growth$")
+    if sh and not seen[sh] then seen[sh] = true; shapes[#shapes + 1] = sh end
   end
   table.sort(shapes)
   if #shapes > 0 then
@@ -209,11 +209,11 @@ do
     p()
     p("| shape | 256 KB (s) | 1 MB (s) | 4 MB (s) | growth per doubling | last doubling |")
     p("| --- | --- | --- | --- | --- | --- |")
-    for _, s in ipairs(shapes) do
-      local g = v["hdr." .. s .. ".growth"]
-      p(("| %s | %s | %s | %s | %.2f%s | %s |"):format(s, fmt(v["hdr." .. s .. ".256"]),
-        fmt(v["hdr." .. s .. ".1024"]), fmt(v["hdr." .. s .. ".4096"]), g,
-        g > 2.6 and " (SUPER-LINEAR)" or "", fmt(v["hdr." .. s .. ".last"])))
+    for _, sh in ipairs(shapes) do
+      local g = v["hdr." .. sh .. ".growth"]
+      p(("| %s | %s | %s | %s | %.2f%s | %s |"):format(sh, fmt(v["hdr." .. sh .. ".256"]),
+        fmt(v["hdr." .. sh .. ".1024"]), fmt(v["hdr." .. sh .. ".4096"]), g,
+        g > 2.6 and " (SUPER-LINEAR)" or "", fmt(v["hdr." .. sh .. ".last"])))
     end
   end
 end
