@@ -93,6 +93,22 @@ int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
     return 0;
 }
 
+/* 1 when the first line at or after i that is not a continuation is a header field
+ * ("Name:" with a valid name). */
+static int field_follows(const unsigned char *s, size_t n, size_t i)
+{
+    size_t nx, le, j;
+    const unsigned char *colon;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) line_end(s, n, i, &i);
+    if (i >= n) return 0;
+    le = line_end(s, n, i, &nx);
+    colon = memchr(s + i, ':', le - i);
+    if (colon == NULL) return 0;
+    j = (size_t)(colon - s);
+    while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t')) j--;
+    return mv_hdr_name_ok((const char *)s + i, j - i);
+}
+
 /* Reads the header block at `at`; records the part's type information. */
 static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
 {
@@ -117,6 +133,16 @@ static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
             const unsigned char *colon = memchr(s + i, ':', le - i);
             size_t j;
             if (colon == NULL) {
+                /* One stray line between two fields (a mangled ">From ", a lost fold) is
+                 * skipped, as GMime does; otherwise the blank line is missing and the body
+                 * starts here, as Python's email has it, so no body text is lost. */
+                if (field_follows(s, p->n, nx)) {
+                    if (defect(p, "line without a colon in the header skipped") != 0)
+                        return MV_ERROR;
+                    in_field = 0;
+                    i = nx;
+                    continue;
+                }
                 if (defect(p, "line without a colon in the header; body starts there") != 0)
                     return MV_ERROR;
                 pt->hdr_end = i;
@@ -605,12 +631,12 @@ static int leaves(parser *p)
     mv_mime_msg *m = p->m;
     size_t i;
     mv_buf c, u;
-    int rc = MV_ERROR;
+    int rc = MV_ERROR, seen_text = 0;
     mv_buf_init(&c);
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        int att, body, d, is_text, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         size_t alen;
         mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
@@ -623,9 +649,12 @@ static int leaves(parser *p)
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
         att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
-        body = !att && pt->filename == NULL &&
-               ((strcmp(pt->type, "text/plain") == 0 && m->text == NULL) ||
-                (strcmp(pt->type, "text/html") == 0 && m->html == NULL));
+        is_text = strcmp(pt->type, "text/plain") == 0 || strcmp(pt->type, "text/html") == 0;
+        /* RFC 2183 2.1: an inline part is shown with the message, so the first text part
+         * is the body even when it names a file; later named ones are attachments. */
+        body = !att && is_text && (pt->filename == NULL || !seen_text) &&
+               (strcmp(pt->type, "text/plain") == 0 ? m->text == NULL : m->html == NULL);
+        seen_text |= is_text;
         /* A body is decoded now; an attachment only measured (its size and repairs), in
          * pieces, and decoded again when its content is asked for. */
         mv_buf_reset(&c);
@@ -643,7 +672,8 @@ static int leaves(parser *p)
             if (d > 0 && defect(p, "text not valid in its charset (or unknown charset)") != 0)
                 goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 0, (const char *)u.data, u.len) != 0) goto oom;
+            if (mv_mime_set_body(m, 0, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
+                goto oom;
             continue;
         }
         if (body) {
@@ -653,7 +683,8 @@ static int leaves(parser *p)
             if (d > 0 && defect(p, "html not valid in its charset (or unknown charset)") != 0)
                 goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 1, (const char *)u.data, u.len) != 0) goto oom;
+            if (mv_mime_set_body(m, 1, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
+                goto oom;
             continue;
         }
         /* (A message/rfc822 with parts has an identity encoding: its content is its
