@@ -96,6 +96,7 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
     h = &m->h[m->nh];
     h->name = dup_str(name);
     h->value = dup_str(value);
+    h->raw_off = h->raw_len = 0;
     if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
     m->nh++;
     m->dirty = 1;
@@ -113,6 +114,7 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
                 if (v == NULL) return -1;
                 free(m->h[i].value);
                 m->h[i].value = v;
+                m->h[i].raw_len = 0;
                 at = i;
                 m->h[o++] = m->h[i];
                 continue;

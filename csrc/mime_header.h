@@ -54,10 +54,13 @@ typedef struct mv_addr_list {
 } mv_addr_list;
 
 void mv_addr_list_free(mv_addr_list *l);
-/* Parses an address list.  wire != 0: a received header (encoded-words in names are
- * decoded, 8-bit addresses allowed, a mailbox that is ambiguous is skipped and counted in
- * *defects); wire == 0: a caller's value (UTF-8 names, ASCII addresses, any ambiguity is
- * an error with a message in err).  Groups are flattened.  Returns 0 or -1. */
+/* Parses an address list.  wire != 0: a received header, read as GMime does (encoded-
+ * words in names decoded, 8-bit addresses allowed, obs-route, obs-local-part and
+ * obs-domain accepted; "Name@x <addr>", a lone '<' or '>', "user at host" and an
+ * address without a domain repaired and counted in *defects; a mailbox with two
+ * candidate addresses skipped and counted); wire == 0: a caller's value (UTF-8 names,
+ * ASCII addresses, any ambiguity is an error with a message in err).  Groups are
+ * flattened.  Returns 0 or -1. */
 int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defects,
                   char *err, size_t errsize);
 /* Appends the display form: `addr`, `Name <addr>` or `"Doe, J." <addr>`. */

@@ -11,6 +11,7 @@
 typedef struct mv_mime_hdr {
     char *name;
     char *value;        /* logical UTF-8 (address lists in display form) */
+    size_t raw_off, raw_len;    /* parsed and unchanged: the value as folded in m->raw */
 } mv_mime_hdr;
 
 typedef struct mv_mime_att {
@@ -68,6 +69,9 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value);
 int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value);
 const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx);
 int mv_mime_is_addr_header(const char *name);
+/* Appends what m:header shows of m->h[i]: its value, but an address field of a parsed
+ * message as written (unfolded, controls and invalid UTF-8 replaced).  0 or -1. */
+int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out);
 int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n);
 /* Adds an attachment; data copied unless path is given.  Type guessed from the name
  * when NULL.  Fails (MV_E_ARG) on CR/LF/NUL in name, type or cid. */

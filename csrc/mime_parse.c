@@ -586,6 +586,8 @@ static int top_headers(parser *p)
         }
         if (mv_buf_append(&v, "", 1) != 0 || mv_mime_add_header(m, nm, (char *)v.data) != 0)
             goto oom;
+        m->h[m->nh - 1].raw_off = (size_t)((const unsigned char *)val - p->s);
+        m->h[m->nh - 1].raw_len = vl;
     }
     if (d > 0 && defect(p, "damaged header fields repaired (encoding, controls or addresses)")
         != 0) goto done;
@@ -596,6 +598,28 @@ oom:
 done:
     mv_buf_free(&v);
     return rc;
+}
+
+int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out)
+{
+    const mv_mime_hdr *h = &m->h[i];
+    const unsigned char *v;
+    size_t n, k, o = 0, a = 0;
+    unsigned char *u;
+    long r;
+    if (h->raw_len == 0 || m->raw == NULL || !mv_mime_is_addr_header(h->name))
+        return mv_buf_append_str(out, h->value);
+    /* An address field as it was written: what the list parser could not read (a group,
+     * a mailbox it dropped) is still there.  Unfolded (a NUL is replaced, not cut at). */
+    v = m->raw + h->raw_off;
+    n = h->raw_len;
+    if ((u = malloc(n + 1)) == NULL) return -1;
+    for (k = 0; k < n; k++) if (v[k] != '\r' && v[k] != '\n') u[o++] = v[k];
+    while (a < o && (u[a] == ' ' || u[a] == '\t')) a++;
+    while (o > a && (u[o - 1] == ' ' || u[o - 1] == '\t')) o--;
+    r = mv_utf8_sanitize(u + a, o - a, 1, out);
+    free(u);
+    return r < 0 ? -1 : 0;
 }
 
 static int in_message(const mv_mime_msg *m, size_t idx)
