@@ -39,7 +39,8 @@ typedef struct mv_mime_part {
     int ended;
 } mv_mime_part;
 
-enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64 };
+enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64,
+       MV_CTE_UU /* x-uuencode: read, never written */ };
 
 typedef struct mv_mime_msg {
     mv_mime_hdr *h;

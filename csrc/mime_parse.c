@@ -10,6 +10,7 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mime_uu.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {
@@ -187,6 +188,8 @@ static int interpret(parser *p, mv_mime_part *pt)
             else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
             else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
             else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
+            else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
+                     strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
             continue;
         }
         if (is_id) {
@@ -404,6 +407,8 @@ int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
     const char *b = (const char *)m->raw + pt->body_off;
     size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
     int d = 0;
+    if (pt->cte == MV_CTE_UU)
+        return mv_uu_decode((const unsigned char *)b, n, out, &d) < 0 ? -1 : d;
     if (mv_buf_reserve(out, n + 4) != 0) return -1;
     if (pt->cte == MV_CTE_BASE64) out->len += mv_b64_decode(b, n, out->data + out->len, &d);
     else if (pt->cte == MV_CTE_QP) out->len += mv_qp_decode(b, n, out->data + out->len, &d);
@@ -511,6 +516,20 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
             }
         }
         j = piece_end(pt->cte, b, n, i, i + piece);
+        if (pt->cte == MV_CTE_UU) {
+            /* Lines decode on their own: a piece ends after a line break (an "end"
+             * line stops the decoder; what follows it is not content). */
+            const unsigned char *nl = j < n ? memchr(b + j, '\n', n - j) : NULL;
+            int dd = 0, r;
+            j = nl != NULL ? (size_t)(nl - b) + 1 : n;
+            mv_buf_reset(&out);
+            if ((r = mv_uu_decode(b + i, j - i, &out, &dd)) < 0) { rc = -1; break; }
+            d += dd;
+            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
+            if (r == 1) break;
+            i = j;
+            continue;
+        }
         if (pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP) {
             if (each(ctx, b + i, j - i) != 0) rc = -2;
             i = j;
@@ -650,6 +669,48 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* The name on a uuencode begin line, as UTF-8 without controls (a fresh string). */
+static char *uu_name(const mv_uu_block *b)
+{
+    mv_buf n;
+    mv_buf_init(&n);
+    if (mv_utf8_sanitize((const unsigned char *)b->name, strlen(b->name), 1, &n) < 0 ||
+        mv_buf_append(&n, "", 1) != 0) { mv_buf_free(&n); return NULL; }
+    return (char *)n.data;
+}
+
+/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body: each
+ * becomes an attachment of that name, as mail clients show them; the text keeps the
+ * rest. */
+static int extract_uu(parser *p, mv_buf *c)
+{
+    mv_uu_block b;
+    size_t from = 0, w = 0;
+    mv_buf data;
+    int rc = 0, d = 0;
+    if (c->len == 0) return 0;
+    mv_buf_init(&data);
+    while (rc == 0 && mv_uu_find(c->data, c->len, from, &b)) {
+        char *name = uu_name(&b);
+        mv_error ae;
+        mv_error_clear(&ae);
+        mv_buf_reset(&data);
+        if (name == NULL || mv_uu_decode(c->data + b.data, b.data_end - b.data, &data, &d) < 0 ||
+            mv_mime_add_att(p->m, NULL, data.data != NULL ? data.data : (unsigned char *)"",
+                            data.len, name, NULL, NULL, 0, &ae) != MV_OK) rc = -1;
+        free(name);
+        memmove(c->data + w, c->data + from, b.start - from);
+        w += b.start - from;
+        from = b.end;
+    }
+    memmove(c->data + w, c->data + from, c->len - from);
+    c->len = w + c->len - from;
+    mv_buf_free(&data);
+    if (rc != 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    if (d > 0 && defect(p, "damaged uuencoded lines repaired") != 0) return -1;
+    return 0;
+}
+
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -672,7 +733,15 @@ static int leaves(parser *p)
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
-        att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
+        if (pt->cte == MV_CTE_UU && pt->filename == NULL) {
+            /* An x-uuencode part names its file on its begin line. */
+            mv_uu_block b;
+            if (pt->body_end > pt->body_off &&
+                mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
+                (pt->filename = uu_name(&b)) == NULL) goto oom;
+        }
+        att = is_msg || pt->cte == MV_CTE_UU ||
+              (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
         is_text = strcmp(pt->type, "text/plain") == 0 || strcmp(pt->type, "text/html") == 0;
         /* RFC 2183 2.1: an inline part is shown with the message, so the first text part
          * is the body even when it names a file; later named ones are attachments. */
@@ -687,9 +756,11 @@ static int leaves(parser *p)
                  : mv_mime_part_content_each(m, i, 0, count_piece, &alen);
         if (d < 0) goto oom;
         if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
-                                                         : "invalid quoted-printable kept") != 0)
+                               : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
+                                                      : "invalid quoted-printable kept") != 0)
             goto done;
         if (body && strcmp(pt->type, "text/plain") == 0) {
+            if (extract_uu(p, &c) != 0) goto done;
             mv_buf_reset(&u);
             d = 0;
             if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;

@@ -23,7 +23,7 @@ for t in "$@"; do
     mkdir -p "$corpus" "$crashes" "fuzz/corpus/$t"
     set --
     fam=$(echo "$t" | sed 's/^fuzz_//; s/_.*//')
-    case $fam in mime|rfc2047|rfc2231|addr) fam=mime ;; esac
+    case $fam in mime|rfc2047|rfc2231|addr|uu) fam=mime ;; esac
     if [ -f "fuzz/$t.dict" ]; then set -- -dict="fuzz/$t.dict"
     elif [ -f "fuzz/$fam.dict" ]; then set -- -dict="fuzz/$fam.dict"; fi
     # Header decoders get inputs large enough to show super-linear work (CHECKLIST 64).
