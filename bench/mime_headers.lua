@@ -5,11 +5,13 @@
 -- Output: "hdr.<shape>.<KB><TAB>seconds" per size, "hdr.<shape>.growth<TAB>ratio" (the
 -- geometric mean per doubling from 256 KB up) and "hdr.<shape>.last<TAB>ratio" (the
 -- last doubling).  Asserts nothing: bench/report.lua prints the table.
--- Usage: lua bench/mime_headers.lua [max KB (4096)] [runs (3)]
+-- Usage: lua bench/mime_headers.lua [max KB (4096)] [runs (3)]; BENCH_HDR_ONLY=pattern
+-- keeps the shapes whose name matches (a Lua pattern).
 local email = require "missive.email"
 
 local MAXKB = tonumber(arg[1]) or 4096
 local RUNS = tonumber(arg[2]) or 3
+local ONLY = os.getenv("BENCH_HDR_ONLY")
 local BUDGET = 20     -- seconds: a shape that takes longer at one size stops growing
 local opts = {max_header_bytes = 16 * 1024 * 1024, max_headers = 10000000}
 
@@ -85,6 +87,7 @@ local function out(k, v) io.write(("%s\t%.6g\n"):format(k, v)); io.flush() end
 
 for _, s in ipairs(shapes) do
   local name, make = s[1], s[2]
+  if ONLY and not name:match(ONLY) then goto next end
   local t, kb = {}, 64
   while kb <= MAXKB do
     t[kb] = time_one(make(kb * 1024))
@@ -100,4 +103,5 @@ for _, s in ipairs(shapes) do
     out(("hdr.%s.growth"):format(name), (t[hi] / t[lo]) ^ (1 / steps))
     if t[hi / 2] > 0 then out(("hdr.%s.last"):format(name), t[hi] / t[hi / 2]) end
   end
+  ::next::
 end

@@ -394,7 +394,7 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
     tok *t = NULL;
     char *u = NULL;
     size_t nt = 0, cap = 0;
-    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0;
+    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, too_long = 0;
     if (err != NULL && errsize > 0) err[0] = '\0';
     if (!wire) {
         /* A caller's value is one logical line (CHECKLIST 42, 54). */
@@ -436,11 +436,13 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
             if (cur.ch == ';') in_group = 0;
         } else if (cur.type == T_SPECIAL && !in_angle && cur.ch == ':' && !in_group) {
             nt = 0;                         /* a group's name is not an address */
+            too_long = 0;
             in_group = 1;
             continue;
         } else {
             if (cur.type == T_SPECIAL && cur.ch == '<') in_angle = 1;
             if (cur.type == T_SPECIAL && cur.ch == '>') in_angle = 0;
+            if (nt >= MV_HDR_MAX_TOKENS) { too_long = 1; continue; }
             if (nt == cap) {
                 size_t nc = cap ? cap * 2 : 16;
                 tok *nt2 = realloc(t, nc * sizeof *t);
@@ -456,6 +458,16 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
             mv_addr a;
             const char *why = "invalid address";
             in_angle = 0;
+            if (too_long) {
+                /* No mailbox has that many words: not one to read (memory stays bounded
+                 * by the cap whatever the header's size). */
+                if (!wire) { snprintf(err, errsize, "address of more than %d words",
+                                      MV_HDR_MAX_TOKENS); goto cleanup; }
+                if (defects != NULL) (*defects)++;
+                too_long = 0;
+                nt = 0;
+                continue;
+            }
             for (i = 0; i < nt; i++) if (t[i].type != T_COMMENT) real++;
             if (real == 0) { nt = 0; continue; }
             if (l->n >= MV_HDR_MAX_ADDRS) {

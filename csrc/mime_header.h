@@ -14,6 +14,7 @@
 #define MV_HDR_MAX_SEGMENTS 64
 #define MV_HDR_MAX_COMMENT_DEPTH 32
 #define MV_HDR_MAX_ADDRS 10000
+#define MV_HDR_MAX_TOKENS 4096      /* words and specials in one mailbox */
 
 /* 1 when the name is 1..76 printable ASCII characters without ':' (RFC 5322 ftext). */
 int mv_hdr_name_ok(const char *name, size_t n);

@@ -231,6 +231,15 @@ describe("received addresses", function()
     m = assert(email.parse("To: undisclosed-recipients:;\r\n\r\nb"))
     m.to = "c@example.org"
     assert.equal("c@example.org", m:header("To"))
+    -- CHECKLIST 49: a mailbox of more words than any real one is skipped (memory stays
+    -- bounded), the next one is still read; a caller's value is refused
+    m = assert(email.parse("To: " .. ("w "):rep(5000) .. "<a@example.org>, b@example.org" ..
+                           "\r\n\r\nb"))
+    assert.same({"b@example.org"}, m.to)
+    local bad, _, kind = email.new{from = "a@example.org",
+                                   to = ("w "):rep(5000) .. "<a@example.org>"}
+    assert.is_nil(bad)
+    assert.equal("argument", kind)
     -- controls and NUL in the raw text are replaced, never passed on
     m = assert(email.parse("To: a\0b <a@example.org>, \27[31m\r\n\r\nb"))
     assert.falsy(m:header("To"):find("[%z\27\r\n]"))
