@@ -47,6 +47,11 @@ local shapes = {
     local name = ("n"):rep(math.max(1, math.floor(n / 300)))
     return "Content-Type: application/x\r\nContent-Disposition: attachment" ..
            rep("; " .. name .. "*1=v", n) .. "\r\n\r\nb" end},
+  {"cd-distinct-names", function(n)
+    local t, len = {}, math.max(4, math.floor(n / 256) - 8)
+    for i = 1, 256 do t[i] = ("; %s%03d*1=v"):format(("n"):rep(len - 3), i) end
+    return "Content-Type: application/x\r\nContent-Disposition: attachment" ..
+           table.concat(t) .. "\r\n\r\nb" end},
   {"cd-sections", function(n)
     local t, len, i = {}, 0, 0
     while len < n do
