@@ -104,6 +104,19 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
     return 0;
 }
 
+void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end)
+{
+    size_t i;
+    if (m->nh == 0 || end <= off || m->raw == NULL || end > m->raw_len) return;
+    /* A NUL or a bare CR (which a transport turns into a line break) is never passed
+     * on: such a field is written from its repaired value instead. */
+    for (i = off; i < end; i++)
+        if (m->raw[i] == '\0' || (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n')))
+            return;
+    m->h[m->nh - 1].raw_off = off;
+    m->h[m->nh - 1].raw_len = end - off;
+}
+
 int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
 {
     size_t i, o = 0, at = (size_t)-1;
@@ -114,7 +127,7 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
                 if (v == NULL) return -1;
                 free(m->h[i].value);
                 m->h[i].value = v;
-                m->h[i].raw_len = 0;
+                m->h[i].raw_len = 0;    /* changed: written from the new value */
                 at = i;
                 m->h[o++] = m->h[i];
                 continue;

@@ -11,7 +11,10 @@
 typedef struct mv_mime_hdr {
     char *name;
     char *value;        /* logical UTF-8 (address lists in display form) */
-    size_t raw_off, raw_len;    /* parsed and unchanged: the value as folded in m->raw */
+    /* A parsed field not changed since: its bytes raw[raw_off..+raw_len) (line end
+     * included) are written back as they are, even where the builder would refuse the
+     * value (RFC 6532 addresses, obsolete syntax).  raw_len 0: written from value. */
+    size_t raw_off, raw_len;
 } mv_mime_hdr;
 
 typedef struct mv_mime_att {
@@ -68,6 +71,8 @@ void mv_mime_free(mv_mime_msg *m);
 /* Headers by name, case-insensitive.  set replaces all (value NULL deletes). */
 int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value);
 int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value);
+/* The parser: the header just added is the field raw[off..end) of the parsed input. */
+void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end);
 const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx);
 int mv_mime_is_addr_header(const char *name);
 /* Appends what m:header shows of m->h[i]: its value, but an address field of a parsed

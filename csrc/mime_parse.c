@@ -605,8 +605,7 @@ static int top_headers(parser *p)
         }
         if (mv_buf_append(&v, "", 1) != 0 || mv_mime_add_header(m, nm, (char *)v.data) != 0)
             goto oom;
-        m->h[m->nh - 1].raw_off = (size_t)((const unsigned char *)val - p->s);
-        m->h[m->nh - 1].raw_len = vl;
+        mv_mime_keep_raw_header(m, (size_t)((const unsigned char *)name - p->s), pos);
     }
     if (d > 0 && defect(p, "damaged header fields repaired (encoding, controls or addresses)")
         != 0) goto done;
@@ -629,9 +628,12 @@ int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out)
     if (h->raw_len == 0 || m->raw == NULL || !mv_mime_is_addr_header(h->name))
         return mv_buf_append_str(out, h->value);
     /* An address field as it was written: what the list parser could not read (a group,
-     * a mailbox it dropped) is still there.  Unfolded (a NUL is replaced, not cut at). */
-    v = m->raw + h->raw_off;
-    n = h->raw_len;
+     * a mailbox it dropped) is still there.  The value follows the name's colon; it is
+     * unfolded, controls replaced. */
+    v = memchr(m->raw + h->raw_off, ':', h->raw_len);
+    if (v == NULL) return mv_buf_append_str(out, h->value);
+    v++;
+    n = h->raw_len - (size_t)(v - (m->raw + h->raw_off));
     if ((u = malloc(n + 1)) == NULL) return -1;
     for (k = 0; k < n; k++) if (v[k] != '\r' && v[k] != '\n') u[o++] = v[k];
     while (a < o && (u[a] == ' ' || u[a] == '\t')) a++;
