@@ -65,19 +65,6 @@ static void push_display_list(lua_State *L, const char *v)
     mv_addr_list_free(&l);
 }
 
-/* Pushes what m:header shows of field i (mv_mime_header_text). */
-static void push_header_text(lua_State *L, const mv_mime_msg *m, size_t i)
-{
-    mv_buf b;
-    mv_buf_init(&b);
-    if (mv_mime_header_text(m, i, &b) != 0) {
-        mv_buf_free(&b);
-        luaL_error(L, "out of memory");
-    }
-    lua_pushlstring(L, b.data != NULL ? (const char *)b.data : "", b.len);
-    mv_buf_free(&b);
-}
-
 static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
 {
     lua_createtable(L, 0, 10);
@@ -140,6 +127,19 @@ static void push_extras(lua_State *L, int create)
 /* A parsed message borrows the bytes of the Lua string it came from (no copy of a 50 MB
  * input): the string is anchored in the extras table for as long as the email lives. */
 #define RAW_KEY "missive.email.raw"
+
+/* Pushes what m:header shows of field i (mv_mime_header_text). */
+static void push_header_text(lua_State *L, const mv_mime_msg *m, size_t i)
+{
+    mv_buf b;
+    mv_buf_init(&b);
+    if (mv_mime_header_text(m, i, &b) != 0) {
+        mv_buf_free(&b);
+        luaL_error(L, "out of memory");
+    }
+    lua_pushlstring(L, b.data != NULL ? (const char *)b.data : "", b.len);
+    mv_buf_free(&b);
+}
 
 static int get_field(lua_State *L, lemail *e, const char *k)
 {
