@@ -681,36 +681,57 @@ static char *uu_name(const mv_uu_block *b)
     return (char *)n.data;
 }
 
-/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body: each
- * becomes an attachment of that name, as mail clients show them; the text keeps the
- * rest. */
-static int extract_uu(parser *p, mv_buf *c)
+/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body src[0..n):
+ * each becomes an attachment of that name, as mail clients show them, and the text
+ * without them goes to rest.  Returns 1 (blocks taken), 0 (none: rest untouched) or -1. */
+static int extract_uu(parser *p, const unsigned char *src, size_t n, mv_buf *rest)
 {
     mv_uu_block b;
-    size_t from = 0, w = 0;
+    size_t from = 0;
     mv_buf data;
-    int rc = 0, d = 0;
-    if (c->len == 0) return 0;
+    int rc = 0, d = 0, found = 0;
     mv_buf_init(&data);
-    while (rc == 0 && mv_uu_find(c->data, c->len, from, &b)) {
+    while (rc == 0 && mv_uu_find(src, n, from, &b)) {
         char *name = uu_name(&b);
         mv_error ae;
         mv_error_clear(&ae);
         mv_buf_reset(&data);
-        if (name == NULL || mv_uu_decode(c->data + b.data, b.data_end - b.data, &data, &d) < 0 ||
+        if (name == NULL || mv_uu_decode(src + b.data, b.data_end - b.data, &data, &d) < 0 ||
             mv_mime_add_att(p->m, NULL, data.data != NULL ? data.data : (unsigned char *)"",
-                            data.len, name, NULL, NULL, 0, &ae) != MV_OK) rc = -1;
+                            data.len, name, NULL, NULL, 0, &ae) != MV_OK ||
+            mv_buf_append(rest, src + from, b.start - from) != 0) rc = -1;
         free(name);
-        memmove(c->data + w, c->data + from, b.start - from);
-        w += b.start - from;
         from = b.end;
+        found = 1;
     }
-    memmove(c->data + w, c->data + from, c->len - from);
-    c->len = w + c->len - from;
+    if (rc == 0 && found && mv_buf_append(rest, src + from, n - from) != 0) rc = -1;
     mv_buf_free(&data);
     if (rc != 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
     if (d > 0 && defect(p, "damaged uuencoded lines repaired") != 0) return -1;
-    return 0;
+    return found;
+}
+
+/* Whether part pt is a body (1) or an attachment (0; *att when it must be one); -1 when
+ * out of memory.  RFC 2183 2.1: an inline part is shown with the message, so the first
+ * text part is the body even when it names a file; later named ones are attachments.
+ * An x-uuencode part is a file, named on its begin line when its headers do not. */
+static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *seen_text,
+                     int *att)
+{
+    int is_text = strcmp(pt->type, "text/plain") == 0 || strcmp(pt->type, "text/html") == 0;
+    int body;
+    if (pt->cte == MV_CTE_UU && pt->filename == NULL) {
+        mv_uu_block b;
+        if (pt->body_end > pt->body_off &&
+            mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
+            (pt->filename = uu_name(&b)) == NULL) return -1;
+    }
+    *att = is_msg || pt->cte == MV_CTE_UU ||
+           (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
+    body = !*att && is_text && (pt->filename == NULL || !*seen_text) &&
+           (strcmp(pt->type, "text/plain") == 0 ? m->text == NULL : m->html == NULL);
+    *seen_text |= is_text;
+    return body;
 }
 
 static int leaves(parser *p)
@@ -723,7 +744,7 @@ static int leaves(parser *p)
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, is_text, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        int att, body, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         size_t alen;
         mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
@@ -735,21 +756,7 @@ static int leaves(parser *p)
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
-        if (pt->cte == MV_CTE_UU && pt->filename == NULL) {
-            /* An x-uuencode part names its file on its begin line. */
-            mv_uu_block b;
-            if (pt->body_end > pt->body_off &&
-                mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
-                (pt->filename = uu_name(&b)) == NULL) goto oom;
-        }
-        att = is_msg || pt->cte == MV_CTE_UU ||
-              (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
-        is_text = strcmp(pt->type, "text/plain") == 0 || strcmp(pt->type, "text/html") == 0;
-        /* RFC 2183 2.1: an inline part is shown with the message, so the first text part
-         * is the body even when it names a file; later named ones are attachments. */
-        body = !att && is_text && (pt->filename == NULL || !seen_text) &&
-               (strcmp(pt->type, "text/plain") == 0 ? m->text == NULL : m->html == NULL);
-        seen_text |= is_text;
+        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) goto oom;
         /* A body is decoded now; an attachment only measured (its size and repairs), in
          * pieces, and decoded again when its content is asked for. */
         mv_buf_reset(&c);
@@ -762,7 +769,9 @@ static int leaves(parser *p)
                                                       : "invalid quoted-printable kept") != 0)
             goto done;
         if (body && strcmp(pt->type, "text/plain") == 0) {
-            if (extract_uu(p, &c) != 0) goto done;
+            mv_buf_reset(&u);
+            if ((d = extract_uu(p, c.data, c.len, &u)) < 0) goto done;
+            if (d > 0) { mv_buf t = c; c = u; u = t; }     /* c: the text without them */
             mv_buf_reset(&u);
             d = 0;
             if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
