@@ -90,9 +90,7 @@ end
 
 local function out(k, v) io.write(("%s\t%.6g\n"):format(k, v)); io.flush() end
 
-for _, s in ipairs(shapes) do
-  local name, make = s[1], s[2]
-  if ONLY and not name:match(ONLY) then goto next end
+local function measure(name, make)
   local t, kb = {}, 64
   while kb <= MAXKB do
     t[kb] = time_one(make(kb * 1024))
@@ -108,5 +106,8 @@ for _, s in ipairs(shapes) do
     out(("hdr.%s.growth"):format(name), (t[hi] / t[lo]) ^ (1 / steps))
     if t[hi / 2] > 0 then out(("hdr.%s.last"):format(name), t[hi] / t[hi / 2]) end
   end
-  ::next::
+end
+
+for _, s in ipairs(shapes) do
+  if not ONLY or s[1]:match(ONLY) then measure(s[1], s[2]) end
 end
