@@ -22,7 +22,7 @@ local function python(code, input)
 end
 
 describe("body selection", function()
-  it("CHECKLIST 75: an empty text/plain part gives m.text == '', not nil", function()
+  it("an empty text/plain part gives m.text == '', not nil", function()
     local m = assert(email.parse(crlf("From: a@b.org\nContent-Type: text/plain\n\n")))
     assert.equal("", m.text)
     m = assert(email.parse(crlf([[
@@ -44,7 +44,7 @@ Content-Type: text/html
     assert.equal("", m.text)
   end)
 
-  it("CHECKLIST 75: the first text part with a file name is the body when inline " ..
+  it("the first text part with a file name is the body when inline " ..
      "(RFC 2183 2.1)", function()
     local m = assert(email.parse(crlf([[
 From: a@b.org
