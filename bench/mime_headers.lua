@@ -61,6 +61,8 @@ local shapes = {
            table.concat(t) .. "\r\n\r\nb" end},
   {"many-fields", function(n) return rep("X-H: v\r\n", n) .. "\r\nb" end},
   {"no-colon-lines", function(n) return "Subject: s\r\n" .. rep("x\r\n", n) .. "\r\nb" end},
+  {"stray-lines-between-fields", function(n)
+    return rep("x\r\n y\r\nz\r\nX-H: v\r\n", n) .. "\r\nb" end},
   {"part-filename-open-ew", function(n)
     return multipart('Content-Type: text/plain\r\nContent-Disposition: attachment; ' ..
                      'filename="' .. rep("=?x?B?A", n) .. '"') end},

@@ -94,20 +94,30 @@ int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
     return 0;
 }
 
-/* 1 when the first line at or after i that is not a continuation is a header field
- * ("Name:" with a valid name). */
-static int field_follows(const unsigned char *s, size_t n, size_t i)
+#define MAX_STRAY_LINES 4
+
+/* Where the header field is that follows the stray line ending at i: after at most
+ * MAX_STRAY_LINES lines without a colon (with their continuations), a line "Name:" with
+ * a valid name.  (size_t)-1 when a blank line, the end or another line comes first. */
+static size_t field_after(const unsigned char *s, size_t n, size_t i)
 {
-    size_t nx, le, j;
-    const unsigned char *colon;
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) line_end(s, n, i, &i);
-    if (i >= n) return 0;
-    le = line_end(s, n, i, &nx);
-    colon = memchr(s + i, ':', le - i);
-    if (colon == NULL) return 0;
-    j = (size_t)(colon - s);
-    while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t')) j--;
-    return mv_hdr_name_ok((const char *)s + i, j - i);
+    int stray = 1;
+    while (i < n) {
+        size_t nx, le = line_end(s, n, i, &nx), j;
+        const unsigned char *colon;
+        if (s[i] == ' ' || s[i] == '\t') { i = nx; continue; }
+        if (le == i) break;
+        colon = memchr(s + i, ':', le - i);
+        if (colon == NULL) {
+            if (++stray > MAX_STRAY_LINES) break;
+            i = nx;
+            continue;
+        }
+        j = (size_t)(colon - s);
+        while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t')) j--;
+        return mv_hdr_name_ok((const char *)s + i, j - i) ? i : (size_t)-1;
+    }
+    return (size_t)-1;
 }
 
 /* Reads the header block at `at`; records the part's type information. */
@@ -134,14 +144,16 @@ static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
             const unsigned char *colon = memchr(s + i, ':', le - i);
             size_t j;
             if (colon == NULL) {
-                /* One stray line between two fields (a mangled ">From ", a lost fold) is
-                 * skipped, as GMime does; otherwise the blank line is missing and the body
-                 * starts here, as Python's email has it, so no body text is lost. */
-                if (field_follows(s, p->n, nx)) {
-                    if (defect(p, "line without a colon in the header skipped") != 0)
+                /* A few stray lines between two fields (a mangled ">From ", a fold that
+                 * lost its blank) are skipped, as GMime does; otherwise the blank line is
+                 * missing and the body starts here, as Python's email has it, so no body
+                 * text is lost. */
+                size_t f = field_after(s, p->n, nx);
+                if (f != (size_t)-1) {
+                    if (defect(p, "lines without a colon in the header skipped") != 0)
                         return MV_ERROR;
                     in_field = 0;
-                    i = nx;
+                    i = f;
                     continue;
                 }
                 if (defect(p, "line without a colon in the header; body starts there") != 0)

@@ -92,6 +92,14 @@ describe("header blocks", function()
     local found = false
     for _, d in ipairs(m.defects) do if d:find("colon") then found = true end end
     assert.is_true(found)
+    -- a fold that lost its blanks over a few lines: skipped, the fields after them read
+    m = assert(email.parse(crlf("Subject: a long subject\nthat lost its fold\nover lines\n" ..
+                                "From: a@b.org\n\nbody\n")))
+    assert.equal("a@b.org", m.from)
+    assert.equal("body\n", m.text)
+    -- more stray lines than that: the body started there (no text is lost)
+    m = assert(email.parse(crlf("Subject: s\nl1\nl2\nl3\nl4\nl5\nNote: x\n\nbody\n")))
+    assert.equal("l1\nl2\nl3\nl4\nl5\nNote: x\n\nbody\n", m.text)
     -- the same inside a part
     m = assert(email.parse(crlf([[
 Content-Type: multipart/mixed; boundary=b
