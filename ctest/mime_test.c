@@ -4,6 +4,7 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mime_msg.h"
+#include "mime_uu.h"
 
 static void test_b64(void)
 {
@@ -302,6 +303,37 @@ static void test_rfc2047_linear(void)
     mv_hdr_work = NULL;
 }
 
+/* CHECKLIST 73: uuencoded blocks are found whole and decoded; a short line is padded (a
+ * repair), "end" stops the decoder, lines that are not uuencode mean no block. */
+static void test_uuencode(void)
+{
+    static const char text[] = "hello\r\nbegin 644 a.txt\r\n#86)C\r\n`\r\nend\r\nmid\n"
+                               "begin 0600 b c.bin\n$86)C9```\n`\nend\nbye\n";
+    const unsigned char *t = (const unsigned char *)text;
+    size_t n = sizeof text - 1;
+    mv_uu_block b;
+    mv_buf out;
+    int d = 0;
+    mv_buf_init(&out);
+    CHECK(mv_uu_find(t, n, 0, &b) == 1);
+    CHECK(strcmp(b.name, "a.txt") == 0 && b.start == 7);
+    CHECK(mv_uu_decode(t + b.data, b.data_end - b.data, &out, &d) == 0);
+    CHECK_MEM(out.data, out.len, "abc", 3);
+    CHECK(d == 0);
+    CHECK(mv_uu_find(t, n, b.end, &b) == 1);
+    CHECK(strcmp(b.name, "b c.bin") == 0);
+    mv_buf_reset(&out);
+    CHECK(mv_uu_decode(t + b.start, n - b.start, &out, &d) == 1);   /* stops at "end" */
+    CHECK_MEM(out.data, out.len, "abcd", 4);
+    CHECK(mv_uu_find(t, n, b.end, &b) == 0);
+    mv_buf_reset(&out);
+    CHECK(mv_uu_decode((const unsigned char *)"#86\n", 4, &out, &d) == 0);
+    CHECK(out.len == 3 && d == 1);                                   /* cut short */
+    CHECK(mv_uu_find((const unsigned char *)"begin 644 x\nnot uuencode at all\nend\n", 37, 0,
+                     &b) == 0);
+    mv_buf_free(&out);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -313,6 +345,7 @@ int main(void)
         {"empty buffers", test_empty_buffers},
         {"lazy attachment decoding", test_lazy_attachment},
         {"CHECKLIST 64 RFC 2047 scan is linear", test_rfc2047_linear},
+        {"CHECKLIST 73 uuencode", test_uuencode},
         {NULL, NULL}
     };
     return ctest_run("mime", cases);
