@@ -27,6 +27,7 @@ build = {
                 "csrc/mime_header.c",
                 "csrc/mime_param.c",
                 "csrc/mime_parse.c",
+                "csrc/mime_uu.c",
                 "csrc/mv_async.c",
                 "csrc/mv_buf.c",
                 "csrc/mv_castore.c",

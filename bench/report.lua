@@ -195,6 +195,28 @@ p()
 p("missive send_batch: one s:send_batch(list) call for all messages (with PIPELINING, each " ..
   "end of data travels with the next envelope); send: one s:send per message; source fn: " ..
   "s:send with the body given as a source function of 64 KB chunks.")
+-- Header parsing growth (bench/mime_headers.lua): linear is about 2 per doubling.
+do
+  local shapes, seen = {}, {}
+  for k in pairs(v) do
+    local sh = k:match("^hdr%.(.+)%.growth$")
+    if sh and not seen[sh] then seen[sh] = true; shapes[#shapes + 1] = sh end
+  end
+  table.sort(shapes)
+  if #shapes > 0 then
+    p()
+    p("## Header parsing: pathological shapes, time per size and growth per doubling")
+    p()
+    p("| shape | 256 KB (s) | 1 MB (s) | 4 MB (s) | growth per doubling | last doubling |")
+    p("| --- | --- | --- | --- | --- | --- |")
+    for _, sh in ipairs(shapes) do
+      local g = v["hdr." .. sh .. ".growth"]
+      p(("| %s | %s | %s | %s | %.2f%s | %s |"):format(sh, fmt(v["hdr." .. sh .. ".256"]),
+        fmt(v["hdr." .. sh .. ".1024"]), fmt(v["hdr." .. sh .. ".4096"]), g,
+        g > 2.6 and " (SUPER-LINEAR)" or "", fmt(v["hdr." .. sh .. ".last"])))
+    end
+  end
+end
 local text = table.concat(out, "\n") .. "\n"
 io.write(text)
 local f = assert(io.open(outpath, "w"))

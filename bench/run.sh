@@ -3,14 +3,15 @@
 # Run by `make bench` (BUILD=build/lua5.4).  Every figure is the median of several
 # runs; results go to bench/results/raw.tsv, then bench/report.lua prints the table and
 # writes bench/results/latest.md.  Never part of `make test`; asserts no timing.
-# Knobs: BENCH_RUNS (5), BENCH_QUICK=1 (smaller counts), BENCH_ONLY="smtp pop3 mime mem sess".
+# Knobs: BENCH_RUNS (5), BENCH_QUICK=1 (smaller counts),
+# BENCH_ONLY="smtp pop3 mime mem sess hdr" (hdr: header parsing growth, bench/mime_headers.lua).
 set -u
 LUA=${1:-lua5.4}
 BUILD=${BUILD:-build/lua5.4}
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 RUNS=${BENCH_RUNS:-5}
-ONLY=${BENCH_ONLY:-"smtp pop3 mime mem sess"}
+ONLY=${BENCH_ONLY:-"smtp pop3 mime mem sess hdr"}
 PY=$(python3 -c 'import sys; print(sys.executable)')   # resolve the pyenv shim once
 export LUA_PATH="$ROOT/?.lua;$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$ROOT/$BUILD/?.so;;"
@@ -210,6 +211,13 @@ run $LUA bench/mime_codecs.lua luasocket
 run $PY bench/mime_py.py 8000000 $RUNS
 run $LUA bench/mime_msg.lua "$WORK" $RUNS
 run $PY bench/mime_msg.py "$WORK" 1
+;; esac
+
+# ------------------------------------------------------------------- header parsing growth
+case " $ONLY " in *" hdr "*)
+HDRKB=4096; [ "$QUICK" = 1 ] && HDRKB=1024
+echo "Header parsing: pathological shapes at 64 KB .. $HDRKB KB (s; growth per doubling)"
+run $LUA bench/mime_headers.lua $HDRKB 3
 ;; esac
 
 $LUA bench/report.lua "$RAW" "$OUT/latest.md"

@@ -1,6 +1,8 @@
 /* RFC 5322 address lists: parse strictly (a caller's value: anything ambiguous is an
- * error, CVE-2023-27043) or tolerantly (a received header: ambiguous mailboxes are
- * skipped and counted as defects, never guessed). */
+ * error, CVE-2023-27043) or tolerantly (a received header: the obsolete syntax of RFC
+ * 5322 section 4 is read, damaged mailboxes are repaired where one reading is plain and
+ * counted as defects, and a mailbox with two candidate addresses is skipped, never
+ * guessed). */
 #include "mime_header.h"
 
 #include <stdio.h>
@@ -111,21 +113,21 @@ static int append_unquoted(mv_buf *b, const char *s, size_t n)
     return 0;
 }
 
-static int dot_atom_ok(const char *s, size_t n, int wire)
+/* A caller's dot-atom: ASCII, no leading, trailing or doubled dot. */
+static int dot_atom_ok(const char *s, size_t n)
 {
     size_t i;
-    if (n == 0 || s[0] == '.' || s[n - 1] == '.') return wire && n > 0;
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.') return 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80 && !wire) return 0;
-        if (c < 0x21 || c == 0x7f) return 0;
-        if (!wire && c == '.' && s[i + 1] == '.') return 0;
+        if (c >= 0x80 || c < 0x21 || c == 0x7f) return 0;
+        if (c == '.' && s[i + 1] == '.') return 0;
     }
     return 1;
 }
 
-/* Turns the tokens of one mailbox into name and address; returns 0, or -1 with a
- * reason when the tokens do not form exactly one unambiguous mailbox. */
+/* Turns the tokens of one mailbox of a caller's value into name and address; returns 0,
+ * or -1 with a reason when the tokens do not form exactly one unambiguous mailbox. */
 static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
                          const char **why)
 {
@@ -199,7 +201,7 @@ static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
             if (x->type == T_QUOTED && !seen_at) {
                 if (mv_buf_append(&addr, s + x->off - 1, x->len + 2) != 0) goto cleanup;
             } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
-                if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len, lx->wire)) {
+                if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
                     *why = "invalid characters in the address"; goto cleanup;
                 }
                 if (mv_buf_append(&addr, s + x->off, x->len) != 0) goto cleanup;
@@ -212,20 +214,167 @@ static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
     (void)at;
     (void)nat;
     if (name.len > 0) {
-        if (lx->wire) {
-            mv_buf dec;
-            int d = 0;
-            mv_buf_init(&dec);
-            if (mv_hdr_decode_text((const char *)name.data, name.len, &dec, &d) != 0 ||
-                mv_buf_append(&dec, "", 1) != 0) { mv_buf_free(&dec); goto cleanup; }
-            a->name = (char *)dec.data;
+        if (!mv_utf8_valid(name.data, name.len)) { *why = "display name is not UTF-8";
+                                                   goto cleanup; }
+        if (mv_buf_append(&name, "", 1) != 0) goto cleanup;
+        a->name = (char *)name.data;
+        mv_buf_init(&name);
+    }
+    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
+    a->addr = (char *)addr.data;
+    mv_buf_init(&addr);
+    rc = 0;
+cleanup:
+    if (rc != 0) { free(a->name); a->name = NULL; }
+    mv_buf_free(&name);
+    mv_buf_free(&addr);
+    return rc;
+}
+
+/* ---- received headers: keep what can be kept ----------------------------------------- */
+
+static int is_sp(const tok *x, char c) { return x->type == T_SPECIAL && x->ch == c; }
+
+/* Joins the words t[a..b) (comments skipped) into one local-part or domain: RFC 5322
+ * obs-local-part and obs-domain allow blanks and comments around the dots
+ * ("john . smith @ example . com").  Two words not joined by a dot are two names for
+ * one thing: -1.  A domain is atoms or one domain literal. */
+static int join_words(const lexer *lx, const tok *t, size_t a, size_t b, int domain,
+                      mv_buf *out)
+{
+    const char *s = lx->s;
+    size_t k, words = 0, start = out->len;
+    int dlit = 0, prev_dot = 1;
+    for (k = a; k < b; k++) {
+        const tok *x = &t[k];
+        int lead_dot;
+        if (x->type == T_COMMENT) continue;
+        if (dlit) return -1;
+        if ((x->type == T_QUOTED || x->type == T_DLIT) && memchr(s + x->off, '\0', x->len))
+            return -1;                         /* a NUL would cut the C string short */
+        lead_dot = x->type == T_ATOM && s[x->off] == '.';
+        if (words > 0 && !prev_dot && !lead_dot) return -1;
+        if (x->type == T_ATOM) {
+            size_t i;
+            for (i = 0; i < x->len; i++) {
+                unsigned char c = (unsigned char)s[x->off + i];
+                if (c < 0x21 || c == 0x7f) return -1;
+            }
+            if (mv_buf_append(out, s + x->off, x->len) != 0) return -1;
+            prev_dot = s[x->off + x->len - 1] == '.';
+        } else if (x->type == T_QUOTED && !domain) {
+            if (mv_buf_append(out, s + x->off - 1, x->len + 2) != 0) return -1;
+            prev_dot = 0;
+        } else if (x->type == T_DLIT && domain && words == 0) {
+            if (mv_buf_append(out, s + x->off, x->len) != 0) return -1;
+            dlit = 1;
         } else {
-            if (!mv_utf8_valid(name.data, name.len)) { *why = "display name is not UTF-8";
-                                                       goto cleanup; }
-            if (mv_buf_append(&name, "", 1) != 0) goto cleanup;
-            a->name = (char *)name.data;
-            mv_buf_init(&name);
+            return -1;
         }
+        words++;
+    }
+    if (words == 0 || out->len == start) return -1;
+    return 0;
+}
+
+/* The display name from t[a..b): words as written (quoted ones unquoted), comments
+ * dropped; '.' (obs-phrase) is fine, an '@' is kept and counted as a defect (GMime
+ * shows "alice@example.com <bob@example.com>" so), any other special fails. */
+static int wire_name(const lexer *lx, const tok *t, size_t a, size_t b, mv_buf *name,
+                     int *bad)
+{
+    size_t k;
+    for (k = a; k < b; k++) {
+        const tok *x = &t[k];
+        if (x->type == T_COMMENT) continue;
+        if (x->type == T_SPECIAL && x->ch != '@') return -1;
+        if (x->type == T_DLIT) return -1;
+        if (x->type == T_SPECIAL) (*bad)++;
+        if (name->len > 0 && x->ws_before && mv_buf_append(name, " ", 1) != 0) return -1;
+        if (x->type == T_QUOTED ? append_unquoted(name, lx->s + x->off, x->len) != 0
+                                : mv_buf_append(name, lx->s + x->off, x->len) != 0) return -1;
+    }
+    return 0;
+}
+
+/* One mailbox of a received header, read as GMime would: the angle-addr is the address
+ * (a missing '<' or '>' is repaired), an obs-route before it is dropped, obs-local-part
+ * and obs-domain are joined, "user at host" (mail archives) becomes user@host and an
+ * address without a domain is kept as it is; each repair counts in *bad.  Two
+ * candidate addresses ("a@b c@d", "<a@b> <c@d>", "a@b@c") are never guessed between. */
+static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, int *bad)
+{
+    size_t i, lt = (size_t)-1, gt = (size_t)-1, a0 = 0, a1 = nt, at = (size_t)-1;
+    size_t nlt = 0, ngt = 0, nat = 0, last = (size_t)-1;
+    mv_buf name, addr;
+    int rc = -1;
+    mv_buf_init(&name);
+    mv_buf_init(&addr);
+    a->name = a->addr = NULL;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type == T_COMMENT) continue;
+        last = i;
+        if (is_sp(&t[i], '<')) { nlt++; lt = i; }
+        else if (is_sp(&t[i], '>')) { ngt++; if (gt == (size_t)-1) gt = i; }
+    }
+    if (nlt > 1 || ngt > 1) goto cleanup;
+    if (nlt == 1) {
+        if (ngt == 0) { gt = nt; (*bad)++; }                /* "<a@b" */
+        else if (gt < lt) goto cleanup;
+        for (i = gt + 1; i < nt; i++)
+            if (t[i].type != T_COMMENT) { (*bad)++; break; }  /* text after '>' ignored */
+        if (wire_name(lx, t, 0, lt, &name, bad) != 0) goto cleanup;
+        a0 = lt + 1;
+        a1 = gt;
+    } else if (ngt == 1) {
+        if (gt != last) goto cleanup;                       /* "a@b>" only */
+        (*bad)++;
+        a1 = gt;
+    }
+    if (nlt == 0) {
+        /* A trailing comment is the old "addr (Name)" form. */
+        size_t e = a1;
+        while (e > a0 && t[e - 1].type == T_COMMENT) e--;
+        if (e < a1 && mv_buf_append(&name, lx->s + t[e].off, t[e].len) != 0) goto cleanup;
+    }
+    /* obs-route: "<@a,@b:user@d>" is user@d. */
+    for (i = a0; i < a1 && t[i].type == T_COMMENT; i++) {}
+    if (nlt == 1 && i < a1 && is_sp(&t[i], '@')) {
+        while (i < a1 && !is_sp(&t[i], ':')) i++;
+        if (i == a1) goto cleanup;
+        a0 = i + 1;
+    }
+    for (i = a0; i < a1; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch != '@') goto cleanup;
+        nat++;
+        at = i;
+    }
+    if (nat > 1) goto cleanup;
+    if (nat == 0) {
+        /* "user at example.org": exactly one blank-separated "at" between two words. */
+        size_t k, n_at = 0;
+        for (k = a0; k < a1; k++)
+            if (t[k].type == T_ATOM && t[k].len == 2 && t[k].ws_before && k + 1 < a1 &&
+                t[k + 1].ws_before && (lx->s[t[k].off] | 0x20) == 'a' &&
+                (lx->s[t[k].off + 1] | 0x20) == 't' && k > a0) { n_at++; at = k; }
+        if (n_at != 1) at = (size_t)-1;
+        (*bad)++;
+    }
+    if (at == (size_t)-1) {
+        /* No domain: atoms only ("bob", "MAILER-DAEMON"), never a stray quote. */
+        for (i = a0; i < a1; i++) if (t[i].type == T_QUOTED) goto cleanup;
+        if (join_words(lx, t, a0, a1, 0, &addr) != 0) goto cleanup;
+    } else if (join_words(lx, t, a0, at, 0, &addr) != 0 || mv_buf_append(&addr, "@", 1) != 0 ||
+               join_words(lx, t, at + 1, a1, 1, &addr) != 0) {
+        goto cleanup;
+    }
+    if (name.len > 0) {
+        mv_buf dec;
+        mv_buf_init(&dec);
+        if (mv_hdr_decode_text((const char *)name.data, name.len, &dec, bad) != 0 ||
+            mv_buf_append(&dec, "", 1) != 0) { mv_buf_free(&dec); goto cleanup; }
+        a->name = (char *)dec.data;
     }
     if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
     a->addr = (char *)addr.data;
@@ -245,7 +394,7 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
     tok *t = NULL;
     char *u = NULL;
     size_t nt = 0, cap = 0;
-    int in_group = 0, in_angle = 0, rc = -1, more = 1;
+    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, too_long = 0;
     if (err != NULL && errsize > 0) err[0] = '\0';
     if (!wire) {
         /* A caller's value is one logical line (CHECKLIST 42, 54). */
@@ -287,11 +436,13 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
             if (cur.ch == ';') in_group = 0;
         } else if (cur.type == T_SPECIAL && !in_angle && cur.ch == ':' && !in_group) {
             nt = 0;                         /* a group's name is not an address */
+            too_long = 0;
             in_group = 1;
             continue;
         } else {
             if (cur.type == T_SPECIAL && cur.ch == '<') in_angle = 1;
             if (cur.type == T_SPECIAL && cur.ch == '>') in_angle = 0;
+            if (nt >= MV_HDR_MAX_TOKENS) { too_long = 1; continue; }
             if (nt == cap) {
                 size_t nc = cap ? cap * 2 : 16;
                 tok *nt2 = realloc(t, nc * sizeof *t);
@@ -307,6 +458,16 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
             mv_addr a;
             const char *why = "invalid address";
             in_angle = 0;
+            if (too_long) {
+                /* No mailbox has that many words: not one to read (memory stays bounded
+                 * by the cap whatever the header's size). */
+                if (!wire) { snprintf(err, errsize, "address of more than %d words",
+                                      MV_HDR_MAX_TOKENS); goto cleanup; }
+                if (defects != NULL) (*defects)++;
+                too_long = 0;
+                nt = 0;
+                continue;
+            }
             for (i = 0; i < nt; i++) if (t[i].type != T_COMMENT) real++;
             if (real == 0) { nt = 0; continue; }
             if (l->n >= MV_HDR_MAX_ADDRS) {
@@ -314,7 +475,8 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
                 if (defects != NULL) (*defects)++;
                 break;
             }
-            if (build_mailbox(&lx, t, nt, &a, &why) != 0) {
+            if (wire ? wire_mailbox(&lx, t, nt, &a, defects != NULL ? defects : &spare) != 0
+                     : build_mailbox(&lx, t, nt, &a, &why) != 0) {
                 if (!wire) {
                     snprintf(err, errsize, "ambiguous or invalid address (%s): %.*s", why,
                              (int)((t[nt - 1].off + t[nt - 1].len - t[0].off) > 80 ? 80 :

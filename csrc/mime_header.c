@@ -174,22 +174,56 @@ int mv_hdr_write_raw(mv_buf *out, const char *name, const char *v, size_t n)
 
 /* ---- RFC 2047 decoding ------------------------------------------------------------- */
 
-/* Recognises =?charset?X?text?= at v[i]; fills the parts and returns its length. */
-static size_t match_ew(const char *v, size_t n, size_t i, size_t *cs, size_t *csn, char *enc,
-                       size_t *tx, size_t *txn)
+/* Where the encoded-word scan of one value stands.  The end of an encoded-text is the
+ * first "?=" or blank after its start; both are found once and kept, so that a value
+ * of many "=?" that never end ("=?x?B?A" repeated) is read in one pass instead of once
+ * from every "=?" to the end of the value. */
+typedef struct ew_scan {
+    size_t qe;      /* the first "?=" after the last search start, or n; 0: none yet */
+    size_t ws;      /* the first blank after the last search start, or n; 0: none yet */
+} ew_scan;
+
+unsigned long *mv_hdr_work;
+
+/* The first "?=" at or after `at`.  The starts asked for never decrease, so a position
+ * found from an earlier start that is still at or after `at` is the answer. */
+static size_t next_qe(ew_scan *sc, const char *v, size_t n, size_t at)
+{
+    size_t j = at;
+    if (sc->qe >= at) return sc->qe;
+    while (j + 1 < n && !(v[j] == '?' && v[j + 1] == '=')) j++;
+    if (mv_hdr_work != NULL) *mv_hdr_work += j - at + 1;
+    sc->qe = j + 1 < n ? j : n;
+    return sc->qe;
+}
+
+static size_t next_ws(ew_scan *sc, const char *v, size_t n, size_t at)
+{
+    size_t j = at;
+    if (sc->ws >= at) return sc->ws;
+    while (j < n && !is_ws((unsigned char)v[j])) j++;
+    if (mv_hdr_work != NULL) *mv_hdr_work += j - at + 1;
+    sc->ws = j;
+    return j;
+}
+
+/* Recognises =?charset?X?text?= at v[i]; fills the parts and returns its length.  The
+ * encoded-text ends at the first "?=" (a '?' inside it is tolerated, as Python and
+ * GMime do) and never spans a blank. */
+static size_t match_ew(ew_scan *sc, const char *v, size_t n, size_t i, size_t *cs,
+                       size_t *csn, char *enc, size_t *tx, size_t *txn)
 {
     size_t j = i + 2, q1, q2;
     if (i + 8 > n || v[i] != '=' || v[i + 1] != '?') return 0;
     while (j < n && v[j] != '?' && !is_ws((unsigned char)v[j]) && j - i < 80) j++;
+    if (mv_hdr_work != NULL) *mv_hdr_work += j - i;
     if (j + 3 >= n || v[j] != '?' || j == i + 2) return 0;
     q1 = j;
     if (v[q1 + 2] != '?') return 0;
     *enc = v[q1 + 1];
     if (*enc != 'B' && *enc != 'b' && *enc != 'Q' && *enc != 'q') return 0;
-    j = q1 + 3;
-    while (j + 1 < n && !(v[j] == '?' && v[j + 1] == '=') && !is_ws((unsigned char)v[j])) j++;
-    if (j + 1 >= n || v[j] != '?' || v[j + 1] != '=') return 0;
-    q2 = j;
+    q2 = next_qe(sc, v, n, q1 + 3);
+    if (q2 >= n || next_ws(sc, v, n, q1 + 3) < q2) return 0;
     *cs = i + 2;
     *csn = q1 - (i + 2);
     *tx = q1 + 3;
@@ -213,12 +247,13 @@ int mv_hdr_decode_text(const char *v, size_t n, mv_buf *out, int *defects)
     size_t i = 0, lit = 0;
     int prev_ew = 0, rc = -1, bad = 0;
     long fixes;
+    ew_scan sc = {0, 0};   /* every search starts past 0 */
     mv_buf_init(&tmp);
     mv_buf_init(&pend);
     while (i < n) {
         size_t csb, csn, tx, txn, len, k;
         char enc;
-        len = match_ew(v, n, i, &csb, &csn, &enc, &tx, &txn);
+        len = match_ew(&sc, v, n, i, &csb, &csn, &enc, &tx, &txn);
         if (len == 0) { i++; continue; }
         /* Literal text before this word; blanks between two words are dropped. */
         k = lit;

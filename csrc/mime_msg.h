@@ -43,7 +43,8 @@ typedef struct mv_mime_part {
     int ended;
 } mv_mime_part;
 
-enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64 };
+enum { MV_CTE_7BIT, MV_CTE_8BIT, MV_CTE_BINARY, MV_CTE_QP, MV_CTE_BASE64,
+       MV_CTE_UU /* x-uuencode: read, never written */ };
 
 /* What changed in a parsed message.  Headers only: the new header block is written
  * before the original body bytes, untouched (a multipart/signed stays verifiable).
@@ -81,6 +82,9 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value);
 void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end);
 const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx);
 int mv_mime_is_addr_header(const char *name);
+/* Appends what m:header shows of m->h[i]: its value, but an address field of a parsed
+ * message as written (unfolded, controls and invalid UTF-8 replaced).  0 or -1. */
+int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out);
 int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n);
 /* Adds an attachment; data copied unless path is given.  Type guessed from the name
  * when NULL.  Fails (MV_E_ARG) on CR/LF/NUL in name, type or cid. */

@@ -10,6 +10,7 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mime_uu.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {
@@ -93,6 +94,32 @@ int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
     return 0;
 }
 
+#define MAX_STRAY_LINES 4
+
+/* Where the header field is that follows the stray line ending at i: after at most
+ * MAX_STRAY_LINES lines without a colon (with their continuations), a line "Name:" with
+ * a valid name.  (size_t)-1 when a blank line, the end or another line comes first. */
+static size_t field_after(const unsigned char *s, size_t n, size_t i)
+{
+    int stray = 1;
+    while (i < n) {
+        size_t nx, le = line_end(s, n, i, &nx), j;
+        const unsigned char *colon;
+        if (s[i] == ' ' || s[i] == '\t') { i = nx; continue; }
+        if (le == i) break;
+        colon = memchr(s + i, ':', le - i);
+        if (colon == NULL) {
+            if (++stray > MAX_STRAY_LINES) break;
+            i = nx;
+            continue;
+        }
+        j = (size_t)(colon - s);
+        while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t')) j--;
+        return mv_hdr_name_ok((const char *)s + i, j - i) ? i : (size_t)-1;
+    }
+    return (size_t)-1;
+}
+
 /* Reads the header block at `at`; records the part's type information. */
 static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
 {
@@ -117,6 +144,18 @@ static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
             const unsigned char *colon = memchr(s + i, ':', le - i);
             size_t j;
             if (colon == NULL) {
+                /* A few stray lines between two fields (a mangled ">From ", a fold that
+                 * lost its blank) are skipped, as GMime does; otherwise the blank line is
+                 * missing and the body starts here, as Python's email has it, so no body
+                 * text is lost. */
+                size_t f = field_after(s, p->n, nx);
+                if (f != (size_t)-1) {
+                    if (defect(p, "lines without a colon in the header skipped") != 0)
+                        return MV_ERROR;
+                    in_field = 0;
+                    i = f;
+                    continue;
+                }
                 if (defect(p, "line without a colon in the header; body starts there") != 0)
                     return MV_ERROR;
                 pt->hdr_end = i;
@@ -161,6 +200,8 @@ static int interpret(parser *p, mv_mime_part *pt)
             else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
             else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
             else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
+            else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
+                     strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
             continue;
         }
         if (is_id) {
@@ -378,6 +419,8 @@ int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
     const char *b = (const char *)m->raw + pt->body_off;
     size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
     int d = 0;
+    if (pt->cte == MV_CTE_UU)
+        return mv_uu_decode((const unsigned char *)b, n, out, &d) < 0 ? -1 : d;
     if (mv_buf_reserve(out, n + 4) != 0) return -1;
     if (pt->cte == MV_CTE_BASE64) out->len += mv_b64_decode(b, n, out->data + out->len, &d);
     else if (pt->cte == MV_CTE_QP) out->len += mv_qp_decode(b, n, out->data + out->len, &d);
@@ -485,6 +528,20 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
             }
         }
         j = piece_end(pt->cte, b, n, i, i + piece);
+        if (pt->cte == MV_CTE_UU) {
+            /* Lines decode on their own: a piece ends after a line break (an "end"
+             * line stops the decoder; what follows it is not content). */
+            const unsigned char *nl = j < n ? memchr(b + j, '\n', n - j) : NULL;
+            int dd = 0, r;
+            j = nl != NULL ? (size_t)(nl - b) + 1 : n;
+            mv_buf_reset(&out);
+            if ((r = mv_uu_decode(b + i, j - i, &out, &dd)) < 0) { rc = -1; break; }
+            d += dd;
+            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
+            if (r == 1) break;
+            i = j;
+            continue;
+        }
         if (pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP) {
             if (each(ctx, b + i, j - i) != 0) rc = -2;
             i = j;
@@ -573,6 +630,31 @@ done:
     return rc;
 }
 
+int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out)
+{
+    const mv_mime_hdr *h = &m->h[i];
+    const unsigned char *v;
+    size_t n, k, o = 0, a = 0;
+    unsigned char *u;
+    long r;
+    if (h->raw_len == 0 || m->raw == NULL || !mv_mime_is_addr_header(h->name))
+        return mv_buf_append_str(out, h->value);
+    /* An address field as it was written: what the list parser could not read (a group,
+     * a mailbox it dropped) is still there.  The value follows the name's colon; it is
+     * unfolded, controls replaced. */
+    v = memchr(m->raw + h->raw_off, ':', h->raw_len);
+    if (v == NULL) return mv_buf_append_str(out, h->value);
+    v++;
+    n = h->raw_len - (size_t)(v - (m->raw + h->raw_off));
+    if ((u = malloc(n + 1)) == NULL) return -1;
+    for (k = 0; k < n; k++) if (v[k] != '\r' && v[k] != '\n') u[o++] = v[k];
+    while (a < o && (u[a] == ' ' || u[a] == '\t')) a++;
+    while (o > a && (u[o - 1] == ' ' || u[o - 1] == '\t')) o--;
+    r = mv_utf8_sanitize(u + a, o - a, 1, out);
+    free(u);
+    return r < 0 ? -1 : 0;
+}
+
 static int in_message(const mv_mime_msg *m, size_t idx)
 {
     int q = m->parts[idx].parent;
@@ -601,12 +683,75 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* The name on a uuencode begin line, as UTF-8 without controls (a fresh string). */
+static char *uu_name(const mv_uu_block *b)
+{
+    mv_buf n;
+    mv_buf_init(&n);
+    if (mv_utf8_sanitize((const unsigned char *)b->name, strlen(b->name), 1, &n) < 0 ||
+        mv_buf_append(&n, "", 1) != 0) { mv_buf_free(&n); return NULL; }
+    return (char *)n.data;
+}
+
+/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body src[0..n):
+ * each becomes an attachment of that name, as mail clients show them, and the text
+ * without them goes to rest.  Returns 1 (blocks taken), 0 (none: rest untouched) or -1. */
+static int extract_uu(parser *p, const unsigned char *src, size_t n, mv_buf *rest)
+{
+    mv_uu_block b;
+    size_t from = 0;
+    mv_buf data;
+    int rc = 0, d = 0, found = 0;
+    mv_buf_init(&data);
+    while (rc == 0 && mv_uu_find(src, n, from, &b)) {
+        char *name = uu_name(&b);
+        mv_error ae;
+        mv_error_clear(&ae);
+        mv_buf_reset(&data);
+        if (name == NULL || mv_uu_decode(src + b.data, b.data_end - b.data, &data, &d) < 0 ||
+            mv_mime_add_att(p->m, NULL, data.data != NULL ? data.data : (unsigned char *)"",
+                            data.len, name, NULL, NULL, 0, &ae) != MV_OK ||
+            mv_buf_append(rest, src + from, b.start - from) != 0) rc = -1;
+        free(name);
+        from = b.end;
+        found = 1;
+    }
+    if (rc == 0 && found && mv_buf_append(rest, src + from, n - from) != 0) rc = -1;
+    mv_buf_free(&data);
+    if (rc != 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    if (d > 0 && defect(p, "damaged uuencoded lines repaired") != 0) return -1;
+    return found;
+}
+
+/* Whether part pt is a body (1) or an attachment (0; *att when it must be one); -1 when
+ * out of memory.  RFC 2183 2.1: an inline part is shown with the message, so the first
+ * text part is the body even when it names a file; later named ones are attachments.
+ * An x-uuencode part is a file, named on its begin line when its headers do not. */
+static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *seen_text,
+                     int *att)
+{
+    int is_text = strcmp(pt->type, "text/plain") == 0 || strcmp(pt->type, "text/html") == 0;
+    int body;
+    if (pt->cte == MV_CTE_UU && pt->filename == NULL) {
+        mv_uu_block b;
+        if (pt->body_end > pt->body_off &&
+            mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
+            (pt->filename = uu_name(&b)) == NULL) return -1;
+    }
+    *att = is_msg || pt->cte == MV_CTE_UU ||
+           (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
+    body = !*att && is_text && (pt->filename == NULL || !*seen_text) &&
+           (strcmp(pt->type, "text/plain") == 0 ? m->text == NULL : m->html == NULL);
+    *seen_text |= is_text;
+    return body;
+}
+
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
     size_t i;
     mv_buf c, u;
-    int rc = MV_ERROR;
+    int rc = MV_ERROR, seen_text = 0;
     mv_buf_init(&c);
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
@@ -623,10 +768,7 @@ static int leaves(parser *p)
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
-        att = is_msg || (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
-        body = !att && pt->filename == NULL &&
-               ((strcmp(pt->type, "text/plain") == 0 && m->text == NULL) ||
-                (strcmp(pt->type, "text/html") == 0 && m->html == NULL));
+        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) goto oom;
         /* A body is decoded now; an attachment only measured (its size and repairs), in
          * pieces, and decoded again when its content is asked for. */
         mv_buf_reset(&c);
@@ -635,16 +777,21 @@ static int leaves(parser *p)
                  : mv_mime_part_content_each(m, i, 0, count_piece, &alen);
         if (d < 0) goto oom;
         if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
-                                                         : "invalid quoted-printable kept") != 0)
+                               : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
+                                                      : "invalid quoted-printable kept") != 0)
             goto done;
         if (body && strcmp(pt->type, "text/plain") == 0) {
+            mv_buf_reset(&u);
+            if ((d = extract_uu(p, c.data, c.len, &u)) < 0) goto done;
+            if (d > 0) { mv_buf t = c; c = u; u = t; }     /* c: the text without them */
             mv_buf_reset(&u);
             d = 0;
             if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
             if (d > 0 && defect(p, "text not valid in its charset (or unknown charset)") != 0)
                 goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 0, (const char *)u.data, u.len) != 0) goto oom;
+            if (mv_mime_set_body(m, 0, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
+                goto oom;
             continue;
         }
         if (body) {
@@ -654,7 +801,8 @@ static int leaves(parser *p)
             if (d > 0 && defect(p, "html not valid in its charset (or unknown charset)") != 0)
                 goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 1, (const char *)u.data, u.len) != 0) goto oom;
+            if (mv_mime_set_body(m, 1, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
+                goto oom;
             continue;
         }
         /* (A message/rfc822 with parts has an identity encoding: its content is its

@@ -9,6 +9,7 @@
 #include "mime_header.h"
 #include "mime_msg.h"
 #include "mv_random.h"
+#include "mime_uu.h"
 
 static void test_b64(void)
 {
@@ -306,6 +307,107 @@ static void test_random_after_fork(void)
     CHECK(memcmp(c1, c2, 32) != 0);
 }
 
+/* CHECKLIST 64: the RFC 2047 scanner examines each byte a bounded number of times in
+ * every shape, counted through the mv_hdr_work hook (no timing): a value of "=?" that
+ * never end used to be read from every "=?" to its end. */
+static char *repeat_to(const char *unit, size_t n)
+{
+    size_t k = strlen(unit), i;
+    char *s = malloc(n + 1);
+    if (s == NULL) return NULL;
+    for (i = 0; i < n; i++) s[i] = unit[i % k];
+    s[n] = '\0';
+    return s;
+}
+
+static void test_rfc2047_linear(void)
+{
+    static const char *const units[] = {
+        "=?x?B?A", "=?", "=?x?Q?a?x", "=?utf-8?B?w6k=?=", "=?a?b?c?d?=?", "=?x?q?=?=",
+        "=?utf-8?Q?a", NULL
+    };
+    size_t u, n = 1024 * 1024;
+    unsigned long work;
+    mv_hdr_work = &work;
+    for (u = 0; units[u] != NULL; u++) {
+        char *v = repeat_to(units[u], n);
+        mv_buf out;
+        int d = 0;
+        CHECK(v != NULL);
+        if (v == NULL) break;
+        mv_buf_init(&out);
+        work = 0;
+        CHECK(mv_hdr_decode_text(v, n, &out, &d) == 0);
+        if (work > 4 * n) fprintf(stderr, "  unit %s: %lu bytes examined for %lu\n", units[u],
+                                  work, (unsigned long)n);
+        CHECK(work <= 4 * n);
+        mv_buf_free(&out);
+        free(v);
+    }
+    /* The same shapes through the parser: Subject, a display name, a file name. */
+    {
+        char *x = repeat_to("=?x?B?A", n), *msg;
+        mv_buf b;
+        mv_mime_msg m;
+        mv_mime_limits lim;
+        mv_error e;
+        mv_buf_init(&b);
+        CHECK(x != NULL);
+        if (x != NULL &&
+            mv_buf_append_str(&b, "Subject: ") == 0 && mv_buf_append_str(&b, x) == 0 &&
+            mv_buf_append_str(&b, "\r\nFrom: ") == 0 && mv_buf_append_str(&b, x) == 0 &&
+            mv_buf_append_str(&b, " <a@example.org>\r\nContent-Type: application/x; name=\"")
+            == 0 && mv_buf_append_str(&b, x) == 0 &&
+            mv_buf_append_str(&b, "\"\r\n\r\nbody") == 0) {
+            msg = (char *)b.data;
+            mv_mime_init(&m);
+            mv_mime_limits_default(&lim);
+            lim.max_header_bytes = 8 * n;
+            mv_error_clear(&e);
+            work = 0;
+            CHECK(mv_mime_parse(&m, msg, b.len, &lim, &e) == MV_OK);
+            if (work > 4 * b.len) fprintf(stderr, "  parse: %lu bytes examined for %lu\n",
+                                          work, (unsigned long)b.len);
+            CHECK(work > 0 && work <= 4 * b.len);
+            mv_mime_free(&m);
+        }
+        mv_buf_free(&b);
+        free(x);
+    }
+    mv_hdr_work = NULL;
+}
+
+/* CHECKLIST 73: uuencoded blocks are found whole and decoded; a short line is padded (a
+ * repair), "end" stops the decoder, lines that are not uuencode mean no block. */
+static void test_uuencode(void)
+{
+    static const char text[] = "hello\r\nbegin 644 a.txt\r\n#86)C\r\n`\r\nend\r\nmid\n"
+                               "begin 0600 b c.bin\n$86)C9```\n`\nend\nbye\n";
+    const unsigned char *t = (const unsigned char *)text;
+    size_t n = sizeof text - 1;
+    mv_uu_block b;
+    mv_buf out;
+    int d = 0;
+    mv_buf_init(&out);
+    CHECK(mv_uu_find(t, n, 0, &b) == 1);
+    CHECK(strcmp(b.name, "a.txt") == 0 && b.start == 7);
+    CHECK(mv_uu_decode(t + b.data, b.data_end - b.data, &out, &d) == 0);
+    CHECK_MEM(out.data, out.len, "abc", 3);
+    CHECK(d == 0);
+    CHECK(mv_uu_find(t, n, b.end, &b) == 1);
+    CHECK(strcmp(b.name, "b c.bin") == 0);
+    mv_buf_reset(&out);
+    CHECK(mv_uu_decode(t + b.start, n - b.start, &out, &d) == 1);   /* stops at "end" */
+    CHECK_MEM(out.data, out.len, "abcd", 4);
+    CHECK(mv_uu_find(t, n, b.end, &b) == 0);
+    mv_buf_reset(&out);
+    CHECK(mv_uu_decode((const unsigned char *)"#86\n", 4, &out, &d) == 0);
+    CHECK(out.len == 3 && d == 1);                                   /* cut short */
+    CHECK(mv_uu_find((const unsigned char *)"begin 644 x\nnot uuencode at all\nend\n", 37, 0,
+                     &b) == 0);
+    mv_buf_free(&out);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -318,6 +420,8 @@ int main(void)
         {"lazy attachment decoding", test_lazy_attachment},
         {"CHECKLIST 63 header change keeps the body", test_reheader_keeps_body},
         {"CHECKLIST 71 random bytes differ after fork", test_random_after_fork},
+        {"CHECKLIST 64 RFC 2047 scan is linear", test_rfc2047_linear},
+        {"CHECKLIST 73 uuencode", test_uuencode},
         {NULL, NULL}
     };
     return ctest_run("mime", cases);

@@ -154,6 +154,19 @@ static void push_extras(lua_State *L, int create)
  * input): the string is anchored in the extras table for as long as the email lives. */
 #define RAW_KEY "missive.email.raw"
 
+/* Pushes what m:header shows of field i (mv_mime_header_text). */
+static void push_header_text(lua_State *L, const mv_mime_msg *m, size_t i)
+{
+    mv_buf b;
+    mv_buf_init(&b);
+    if (mv_mime_header_text(m, i, &b) != 0) {
+        mv_buf_free(&b);
+        luaL_error(L, "out of memory");
+    }
+    lua_pushlstring(L, b.data != NULL ? (const char *)b.data : "", b.len);
+    mv_buf_free(&b);
+}
+
 static int get_field(lua_State *L, lemail *e, const char *k)
 {
     mv_mime_msg *m = &e->m;
@@ -161,9 +174,14 @@ static int get_field(lua_State *L, lemail *e, const char *k)
     size_t i;
     if (ah != NULL) {
         if (strcmp(k, "from") == 0 || strcmp(k, "sender") == 0) {
-            const char *v = mv_mime_get_header(m, ah, 0);
-            if (v == NULL) { lua_pushnil(L); return 1; }
-            lua_pushstring(L, v);
+            for (i = 0; i < m->nh; i++) {
+                if (strcasecmp(m->h[i].name, ah) != 0) continue;
+                /* No mailbox could be read: the text as written rather than "". */
+                if (m->h[i].value[0] == '\0') push_header_text(L, m, i);
+                else lua_pushstring(L, m->h[i].value);
+                return 1;
+            }
+            lua_pushnil(L);
             return 1;
         }
         push_display_list(L, mv_mime_get_header(m, ah, 0));
@@ -293,7 +311,11 @@ static int l_add_header(lua_State *L)
 static int l_header(lua_State *L)
 {
     lemail *e = check_email(L, 1);
-    lua_pushstring(L, mv_mime_get_header(&e->m, luaL_checkstring(L, 2), 0));
+    const char *name = luaL_checkstring(L, 2);
+    size_t i;
+    for (i = 0; i < e->m.nh; i++)
+        if (strcasecmp(e->m.h[i].name, name) == 0) { push_header_text(L, &e->m, i); return 1; }
+    lua_pushnil(L);
     return 1;
 }
 
@@ -307,12 +329,12 @@ static int l_headers(lua_State *L)
     for (i = 0; i < e->m.nh; i++) {
         if (name != NULL) {
             if (strcasecmp(e->m.h[i].name, name) != 0) continue;
-            lua_pushstring(L, e->m.h[i].value);
+            push_header_text(L, &e->m, i);
         } else {
             lua_createtable(L, 0, 2);
             lua_pushstring(L, e->m.h[i].name);
             lua_setfield(L, -2, "name");
-            lua_pushstring(L, e->m.h[i].value);
+            push_header_text(L, &e->m, i);
             lua_setfield(L, -2, "value");
         }
         lua_rawseti(L, -2, ++k);
