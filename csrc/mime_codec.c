@@ -179,13 +179,11 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
     return (size_t)(o - out);
 }
 
-/* Whole 32-character blocks through AVX2 when there is one (at k == 0 only). */
+/* Whole 32-character blocks through AVX2 when there is one (between groups only). */
 #ifdef B64_AVX2
 #define B64_SIMD_TRY() do { \
-        if (b64_have_avx2 && i < want && n - i >= 32) { \
-            size_t lim_ = n - i, took_; \
-            if (want - i < lim_ - 32) lim_ = want - i + 32; \
-            took_ = b64_dec_avx2(in + i, lim_, o); \
+        if (b64_have_avx2 && n - i >= 32) { \
+            size_t took_ = b64_dec_avx2(in + i, n - i, o); \
             i += took_; \
             o += took_ / 4 * 3; \
         } \
@@ -194,26 +192,33 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
 #define B64_SIMD_TRY() do { } while (0)
 #endif
 
-/* The decoder.  It stops early at the first i >= want where it carries no state (a whole
- * group done, and in[i] is not a '=', whose check looks back one byte), and says where
- * in *used; with want >= n it decodes everything. */
-static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, size_t *used,
-                                     unsigned char *out, int *defects)
+void mv_b64_dec_init(mv_b64_dec *st)
+{
+    memset(st, 0, sizeof *st);
+}
+
+/* The decoder, resumable at any byte: the group in progress lives in *st.  Whole groups
+ * of alphabet characters take the fast paths; line breaks, padding and damage go one
+ * character at a time.  The rules are those of Python's binascii.a2b_base64: a '=' that
+ * completes a group of 2 or 3 characters ends the data (GMime and Python ignore what
+ * follows, so a part with a second base64 text appended decodes to the first); any
+ * other '=' is skipped. */
+size_t mv_b64_dec_step(mv_b64_dec *st, const char *src, size_t n, unsigned char *out,
+                       int *defects)
 {
     const unsigned char *in = (const unsigned char *)src;
     const uint32_t *d0 = b64_dec[0], *d1 = b64_dec[1], *d2 = b64_dec[2], *d3 = b64_dec[3];
     unsigned char *o = out;
-    unsigned v = 0;
-    int k = 0, bad = 0;
+    unsigned v = st->v;
+    int k = st->k, pads = st->pads, bad = 0;
     size_t i = 0;
     pthread_once(&b64_once, b64_init);
-    while (i < n) {
+    while (i < n && !st->done) {
         unsigned c;
         if (k == 0) {
-            if (i >= want && in[i] != '=') break;
             B64_SIMD_TRY();
             /* Fast path: whole groups of alphabet characters, 8 at a time. */
-            while (n - i >= 8 && i < want) {
+            while (n - i >= 8) {
                 uint32_t a = d0[in[i]] | d1[in[i + 1]] | d2[in[i + 2]] | d3[in[i + 3]];
                 uint32_t b = d0[in[i + 4]] | d1[in[i + 5]] | d2[in[i + 6]] | d3[in[i + 7]];
                 if ((a | b) & B64_BAD) {
@@ -248,9 +253,10 @@ static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, siz
             if (i >= n) break;
         }
         /* One character at a time: line breaks, padding, damage. */
-        c = b64_rev[in[i]];
+        c = b64_rev[in[i++]];
         if (c < 64) {
             v = v << 6 | c;
+            pads = 0;
             if (++k == 4) {
                 o[0] = (unsigned char)(v >> 16);
                 o[1] = (unsigned char)(v >> 8);
@@ -260,38 +266,51 @@ static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, siz
                 k = 0;
             }
         } else if (c == 64) {
-            if (k == 2) { *o++ = (unsigned char)(v >> 4); }
-            else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
-                               o += 2; }
-            else if (k == 1) bad++;
-            /* '=' inside the data (not just closing a group) is a repair too. */
-            if (k == 0 && i > 0 && in[i - 1] != '=') bad++;
-            v = 0;
-            k = 0;
+            if (k < 2) {
+                bad++;      /* a '=' that cannot pad anything: skipped */
+            } else if (k + ++pads >= 4) {
+                if (k == 2) *o++ = (unsigned char)(v >> 4);
+                else { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2); o += 2; }
+                v = 0;
+                k = pads = 0;
+                st->done = 1;
+            }
         } else if (c == 66) {
             bad++;
         }
-        i++;
     }
-    if (k == 2) { *o++ = (unsigned char)(v >> 4); bad++; }
-    else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
-                       o += 2; bad++; }
-    else if (k == 1) bad++;
+    /* After the end of the data: anything but blanks and line breaks is a defect (once). */
+    if (st->done == 1) {
+        for (; i < n; i++) {
+            if (b64_rev[in[i]] != 65) { bad++; st->done = 2; break; }
+        }
+    }
+    st->v = v;
+    st->k = k;
+    st->pads = pads;
     if (defects != NULL) *defects += bad;
-    *used = i;
     return (size_t)(o - out);
+}
+
+size_t mv_b64_dec_end(mv_b64_dec *st, unsigned char *out, int *defects)
+{
+    size_t len = 0;
+    if (st->k == 2) { out[0] = (unsigned char)(st->v >> 4); len = 1; }
+    else if (st->k == 3) { out[0] = (unsigned char)(st->v >> 10);
+                           out[1] = (unsigned char)(st->v >> 2); len = 2; }
+    if (st->k != 0 && defects != NULL) (*defects)++;
+    st->v = 0;
+    st->k = st->pads = 0;
+    return len;
 }
 
 size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects)
 {
-    size_t used;
-    return b64_decode_upto(src, n, (size_t)-1, &used, out, defects);
-}
-
-size_t mv_b64_decode_piece(const char *src, size_t n, size_t want, size_t *used,
-                           unsigned char *out, int *defects)
-{
-    return b64_decode_upto(src, n, want, used, out, defects);
+    mv_b64_dec st;
+    size_t len;
+    mv_b64_dec_init(&st);
+    len = mv_b64_dec_step(&st, src, n, out, defects);
+    return len + mv_b64_dec_end(&st, out + len, defects);
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -439,6 +458,9 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             if (in[j] == '\r' || in[j] == '\n') {     /* soft break */
                 if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') j++;
                 i = j + 1;
+                /* Blanks before the '=' are data (RFC 2045 6.7 rule 3: only blanks
+                 * before a hard line break were added in transport). */
+                line_out = o;
                 continue;
             }
             bad++;

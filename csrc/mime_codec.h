@@ -14,16 +14,24 @@ size_t mv_b64_encoded_len(size_t n, int wrap);
 /* Encodes n bytes into out (mv_b64_encoded_len bytes); returns the length written. */
 size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap);
 /* Lenient decode into out (room for n * 3 / 4 + 3 bytes); returns the length.
- * Rules: bytes outside the alphabet are skipped (whitespace silently, anything else
- * counted as a defect); '=' ends the current 4-character group (a group of 2 or 3
- * characters is flushed, a lone character is dropped) and decoding resumes after it,
- * so concatenated base64 works; a truncated final group is flushed as if padded. */
+ * Rules (Python's binascii.a2b_base64, which email and GMime agree with): bytes outside
+ * the alphabet are skipped (whitespace silently, anything else counted as a defect); a
+ * '=' completing a group of 2 or 3 characters ends the data, and anything but blanks
+ * after it is ignored (a defect); a '=' that cannot pad is skipped (a defect); a
+ * truncated final group is flushed as if padded (a lone character is dropped). */
 size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects);
-/* Decodes from the start of in and stops at the first point at or after `want` where
- * the decoder carries no state, so the rest decodes on its own with the same result;
- * *used = the bytes consumed.  Writes at most *used / 4 * 3 + 3 bytes. */
-size_t mv_b64_decode_piece(const char *in, size_t n, size_t want, size_t *used,
-                           unsigned char *out, int *defects);
+/* The same decoder fed in pieces of any size: init, step for every piece (room for
+ * n / 4 * 3 + 3 bytes), end (room for 2) flushes a truncated group.  The output of all
+ * the steps and the end equals mv_b64_decode of the whole; done != 0 once the data has
+ * ended at its padding (later steps return 0). */
+typedef struct mv_b64_dec {
+    unsigned v;
+    int k, pads, done;
+} mv_b64_dec;
+void mv_b64_dec_init(mv_b64_dec *st);
+size_t mv_b64_dec_step(mv_b64_dec *st, const char *in, size_t n, unsigned char *out,
+                       int *defects);
+size_t mv_b64_dec_end(mv_b64_dec *st, unsigned char *out, int *defects);
 
 /* Quoted-printable encode (RFC 2045 §6.7), lines <= 76.  text != 0: LF, CRLF and bare
  * CR in the input are line breaks (emitted as CRLF); text == 0: CR and LF are encoded. */
