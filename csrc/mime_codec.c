@@ -329,6 +329,8 @@ static const unsigned char qp_safe[256] = {
 };
 
 #define QP_SEG 16384
+/* Bytes of input that decide how the bytes before them are encoded ("From "). */
+#define QP_LOOKAHEAD 5
 #define QP_ONES 0x0101010101010101ull
 #define QP_HIGHS 0x8080808080808080ull
 
@@ -342,83 +344,117 @@ static void qp_init(void)
     qp_run[' '] = 1;
 }
 
+size_t mv_qp_encoded_max(size_t n)
+{
+    /* 3 characters per byte, and a 3-character soft break per >= 72 of them. */
+    if (n > ((size_t)-1 - 16) / 4) return (size_t)-1;
+    return 3 * n + n / 8 + 16;
+}
+
+/* Encodes in[*pi..limit) at column *col, reading up to n for what follows (a blank
+ * before a line end, "From ", CRLF), into o, which has room for the worst case. */
+static unsigned char *qp_enc(const unsigned char *in, size_t n, size_t *pi, size_t limit,
+                             int text, size_t *pcol, unsigned char *o)
+{
+    size_t i = *pi, col = *pcol;
+    pthread_once(&qp_once, qp_init);
+    while (i < limit) {
+        unsigned char c = in[i];
+        int lit, last;
+        size_t w;
+        if (col < 75 && qp_run[c] && (c != 'F' || col != 0)) {
+            /* A run of bytes that stand for themselves (printable ASCII but '=', and
+             * the space), up to the soft-break column: eight bytes per step. */
+            size_t lim = i + (75 - col), j = i;
+            if (lim > limit) lim = limit;
+            while (lim - j >= 8) {
+                uint64_t v;
+                memcpy(&v, in + j, 8);
+                if (((v - QP_ONES * 0x20) | (v + QP_ONES) | v |
+                     ((v ^ QP_ONES * '=') - QP_ONES)) & QP_HIGHS)
+                    break;
+                memcpy(o + (j - i), &v, 8);
+                j += 8;
+            }
+            while (j < lim && qp_run[in[j]]) { o[j - i] = in[j]; j++; }
+            /* A blank is literal only when something other than a line end follows. */
+            if (in[j - 1] == ' ' && (j == n || (text && (in[j] == '\r' || in[j] == '\n'))))
+                j--;
+            if (j > i) {
+                o += j - i;
+                col += j - i;
+                i = j;
+                continue;
+            }
+        }
+        if (text && (c == '\n' || c == '\r')) {
+            if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
+            *o++ = '\r';
+            *o++ = '\n';
+            col = 0;
+            i++;
+            continue;
+        }
+        lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+        /* Blanks before a line end (or the end) must be encoded to survive transport. */
+        last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
+        if ((c == ' ' || c == '\t') && last) lit = 0;
+        /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
+         * is mangled by some mboxes: encode its F. */
+        if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
+        w = lit ? 1 : 3;
+        /* Keep room for the soft-break '=' unless this is the last char of the line. */
+        if (col + w > (last ? 76u : 75u)) {
+            o[0] = '=';
+            o[1] = '\r';
+            o[2] = '\n';
+            o += 3;
+            col = 0;
+        }
+        if (lit) {
+            *o++ = c;
+        } else {
+            o[0] = '=';
+            o[1] = (unsigned char)hexdig[c >> 4];
+            o[2] = (unsigned char)hexdig[c & 15];
+            o += 3;
+        }
+        col += w;
+        i++;
+    }
+    *pi = i;
+    *pcol = col;
+    return o;
+}
+
+size_t mv_qp_encode_to(const unsigned char *in, size_t n, int text, char *out)
+{
+    size_t i = 0, col = 0;
+    unsigned char *o = (unsigned char *)out;
+    return (size_t)(qp_enc(in, n, &i, n, text, &col, o) - o);
+}
+
+size_t mv_qp_encode_part(const unsigned char *in, size_t n, int text, int last,
+                         size_t *col, size_t *used, char *out)
+{
+    size_t i = 0, limit = n;
+    unsigned char *o = (unsigned char *)out;
+    /* What follows the last bytes decides how they are written: keep them for later. */
+    if (!last) limit = n > QP_LOOKAHEAD ? n - QP_LOOKAHEAD : 0;
+    o = qp_enc(in, n, &i, limit, text, col, o);
+    *used = i;
+    return (size_t)(o - (unsigned char *)out);
+}
+
 int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out)
 {
     size_t i = 0, col = 0;
-    pthread_once(&qp_once, qp_init);
-    if (mv_buf_reserve(out, n + n / 8 + 16) != 0) return -1;
     while (i < n) {
-        /* Room for the worst case of one segment: 3 characters per byte plus soft breaks
-         * (one per >= 25 input bytes), so the loop below writes without checks. */
+        /* Room for the worst case of one segment, so the encoder writes without checks. */
         size_t seg_end = n - i > QP_SEG ? i + QP_SEG : n;
-        unsigned char *o;
-        if (mv_buf_reserve(out, 4 * (seg_end - i) + 16) != 0) return -1;
-        o = out->data + out->len;
-        while (i < seg_end) {
-            unsigned char c = in[i];
-            int lit, last;
-            size_t w;
-            if (col < 75 && qp_run[c] && (c != 'F' || col != 0)) {
-                /* A run of bytes that stand for themselves (printable ASCII but '=', and
-                 * the space), up to the soft-break column: eight bytes per step. */
-                size_t lim = i + (75 - col), j = i;
-                if (lim > seg_end) lim = seg_end;
-                while (lim - j >= 8) {
-                    uint64_t v;
-                    memcpy(&v, in + j, 8);
-                    if (((v - QP_ONES * 0x20) | (v + QP_ONES) | v |
-                         ((v ^ QP_ONES * '=') - QP_ONES)) & QP_HIGHS)
-                        break;
-                    memcpy(o + (j - i), &v, 8);
-                    j += 8;
-                }
-                while (j < lim && qp_run[in[j]]) { o[j - i] = in[j]; j++; }
-                /* A blank is literal only when something other than a line end follows. */
-                if (in[j - 1] == ' ' && (j == n || (text && (in[j] == '\r' || in[j] == '\n'))))
-                    j--;
-                if (j > i) {
-                    o += j - i;
-                    col += j - i;
-                    i = j;
-                    continue;
-                }
-            }
-            if (text && (c == '\n' || c == '\r')) {
-                if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
-                *o++ = '\r';
-                *o++ = '\n';
-                col = 0;
-                i++;
-                continue;
-            }
-            lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
-            /* Blanks before a line end (or the end) must be encoded to survive transport. */
-            last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
-            if ((c == ' ' || c == '\t') && last) lit = 0;
-            /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
-             * is mangled by some mboxes: encode its F. */
-            if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
-            w = lit ? 1 : 3;
-            /* Keep room for the soft-break '=' unless this is the last char of the line. */
-            if (col + w > (last ? 76u : 75u)) {
-                o[0] = '=';
-                o[1] = '\r';
-                o[2] = '\n';
-                o += 3;
-                col = 0;
-            }
-            if (lit) {
-                *o++ = c;
-            } else {
-                o[0] = '=';
-                o[1] = (unsigned char)hexdig[c >> 4];
-                o[2] = (unsigned char)hexdig[c & 15];
-                o += 3;
-            }
-            col += w;
-            i++;
-        }
-        out->len = (size_t)(o - out->data);
+        if (mv_buf_reserve(out, mv_qp_encoded_max(seg_end - i)) != 0) return -1;
+        out->len = (size_t)(qp_enc(in, n, &i, seg_end, text, &col, out->data + out->len) -
+                            out->data);
     }
     return 0;
 }
@@ -435,6 +471,13 @@ static int hexval(unsigned char c)
 static const unsigned char qp_special[256] = {
     ['='] = 1, ['\r'] = 1, ['\n'] = 1, ['_'] = 1,
 };
+
+/* Nonzero when a byte of v equals c. */
+static inline uint64_t has_byte(uint64_t v, unsigned char c)
+{
+    uint64_t x = v ^ (QP_ONES * c);
+    return (x - QP_ONES) & ~x & QP_HIGHS;
+}
 
 static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
 {
@@ -477,11 +520,30 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             continue;
         }
         if (!qp_special[c]) {
-            /* A run of ordinary bytes in one copy (memmove: decoding in place works). */
-            size_t j = i + 1;
-            while (j < n && !qp_special[in[j]]) j++;
-            memmove(o, in + i, j - i);
-            o += j - i;
+            /* A run of ordinary bytes, eight per step while none is special.  Each
+             * word is loaded before it is stored, and o never passes in + i, so
+             * decoding in place works. */
+            size_t j = i;
+            while (n - j >= 8) {
+                uint64_t v;
+                memcpy(&v, in + j, 8);
+                uint64_t hit = has_byte(v, '=') | has_byte(v, '\r') | has_byte(v, '\n') |
+                               has_byte(v, '_');
+                if (hit) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    /* The lowest flag marks the first special byte exactly. */
+                    size_t k = (size_t)__builtin_ctzll(hit) >> 3;
+                    memmove(o, in + j, k);
+                    o += k;
+                    j += k;
+#endif
+                    break;
+                }
+                memcpy(o, &v, 8);
+                o += 8;
+                j += 8;
+            }
+            while (j < n && !qp_special[in[j]]) *o++ = in[j++];
             i = j;
             continue;
         }

@@ -36,6 +36,15 @@ size_t mv_b64_dec_end(mv_b64_dec *st, unsigned char *out, int *defects);
 /* Quoted-printable encode (RFC 2045 §6.7), lines <= 76.  text != 0: LF, CRLF and bare
  * CR in the input are line breaks (emitted as CRLF); text == 0: CR and LF are encoded. */
 int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out);
+/* The largest output of n bytes (SIZE_MAX when that does not fit a size_t). */
+size_t mv_qp_encoded_max(size_t n);
+/* The same into out (mv_qp_encoded_max(n) bytes of room); returns the length. */
+size_t mv_qp_encode_to(const unsigned char *in, size_t n, int text, char *out);
+/* The same fed in pieces: encodes a prefix of in (all of it when last != 0), starting at
+ * column *col (0 at first); *used = the bytes taken, the caller passes the rest again
+ * in front of the next piece.  The outputs joined equal the one-shot encoding. */
+size_t mv_qp_encode_part(const unsigned char *in, size_t n, int text, int last,
+                         size_t *col, size_t *used, char *out);
 /* Lenient decode into out (room for n bytes); returns the length.  "=XX" (either case)
  * is a byte; "=" before optional blanks and a line end is a soft break; any other "="
  * is kept literally (a defect); blanks before a line end are removed; line ends stay as
