@@ -69,6 +69,7 @@ build = {
         ["missive.smtp"] = "lua/missive/smtp.lua",
         ["missive.pop3"] = "lua/missive/pop3.lua",
         ["missive.email"] = "lua/missive/email.lua",
+        ["missive.mime"] = "lua/missive/mime.lua",
         ["missive.async"] = "lua/missive/async.lua",
         ["missive.spool"] = "lua/missive/spool.lua",
     },

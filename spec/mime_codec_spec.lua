@@ -6,7 +6,9 @@ local email = require "missive.email"
 local unpack = table.unpack or unpack -- luacheck: ignore
 
 local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
-local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
+local function unhex(h)
+  return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
 
 -- Runs a python3 function body on every input: `body` maps the bytes `x` (and the
 -- string `arg`) to bytes.  Returns the list of results, or nil when python3 is missing.
@@ -117,5 +119,125 @@ describe("base64 and quoted-printable decoders (CHECKLIST 73)", function()
     local m = assert(email.parse(part("quoted-printable", "Hello =\r\nworld\r\n",
                                       "text/plain; charset=utf-8")))
     assert.are.equal("Hello world\n", m.text)
+  end)
+end)
+
+describe("missive.mime", function()
+  local mime = require "missive.mime"
+
+  -- Inputs with everything a streaming codec must carry across a cut.
+  local function samples()
+    math.randomseed(12)
+    local bin = {}
+    for i = 1, 3000 do bin[i] = string.char(math.random(0, 255)) end
+    bin = table.concat(bin)
+    local text = ("From here.  A line with trailing blanks   \nand tabs\t\r\ncaf\195\169 = " ..
+                  "x\rFrom the start\n"):rep(40) .. ("long line without a break "):rep(30) .. " "
+    return bin, text
+  end
+
+  -- Feeds s to a fresh filter in random chunks (some empty); returns the output joined.
+  local function stream(make, s)
+    local f, out, i = make(), {}, 1
+    while i <= #s do
+      local n = math.random(0, math.random() < 0.5 and 7 or 300)
+      out[#out + 1] = f(s:sub(i, i + n - 1))
+      i = i + n
+    end
+    out[#out + 1] = f(nil) or ""
+    assert.is_nil(f(nil))
+    return table.concat(out)
+  end
+
+  it("streaming encoders and decoders equal the one-shot codecs for every chunking", function()
+    local bin, text = samples()
+    local b64, b64w = mime.base64_encode(bin), mime.base64_encode(bin, true)
+    local damaged = {
+      b64w, b64 .. "=", "QUI=QUJD", "QU=JD\r\nQUJD", "QUJD!QU", "Q", "QQ=\r\n=\r\nQUJD",
+      b64w:sub(1, 1000) .. "==" .. b64w:sub(1001), "a \t=\r\nb  \r\n=4", "=\r\n\r\n",
+    }
+    local qp_in = { mime.qp_encode(text), "a =\r\nb", "x=3D y =\r\n z  \r\n", "=41=4",
+                    "soft =\r\n=\r\nbreaks", "tab\t=\r\n\tend\t", "=", "a=\r", "a = b" }
+    local function enc(name, opts) return function() return mime.encoder(name, opts) end end
+    local function dec(name) return function() return mime.decoder(name) end end
+    for _ = 1, 30 do
+      for _, s in ipairs{bin, text, ""} do
+        assert.are.equal(mime.base64_encode(s), stream(enc("base64"), s))
+        assert.are.equal(mime.base64_encode(s, true), stream(enc("base64", {wrap = true}), s))
+        assert.are.equal(mime.qp_encode(s), stream(enc("quoted-printable"), s))
+        assert.are.equal(mime.qp_encode(s, true),
+                         stream(enc("quoted-printable", {binary = true}), s))
+      end
+      for _, s in ipairs(damaged) do
+        assert.are.equal(hex((mime.base64_decode(s))), hex(stream(dec("base64"), s)))
+      end
+      for _, s in ipairs(qp_in) do
+        assert.are.equal(hex((mime.qp_decode(s))), hex(stream(dec("quoted-printable"), s)))
+      end
+    end
+    assert.are.equal(bin, (mime.base64_decode(b64w)))
+    local crlf = text:gsub("\r?\n", "\r\n"):gsub("\r([^\n])", "\r\n%1")
+    assert.are.equal(crlf, (mime.qp_decode(mime.qp_encode(text))))
+  end)
+
+  it("filters follow ltn12: chained with a source, nil at the end", function()
+    local ok, ltn12 = pcall(require, "ltn12")
+    if not ok then pending("ltn12 (LuaSocket) not installed") return end
+    local out = {}
+    local src = ltn12.source.chain(ltn12.source.string(("hello world "):rep(100)),
+                                   mime.encoder("base64", {wrap = true}))
+    ltn12.pump.all(src, (ltn12.sink.table(out)))
+    assert.are.equal(mime.base64_encode(("hello world "):rep(100), true), table.concat(out))
+    out = {}
+    src = ltn12.source.chain(ltn12.source.string("aGVs\r\nbG8=\r\naGFja2Vk"),
+                             mime.decoder("base64"))
+    ltn12.pump.all(src, (ltn12.sink.table(out)))
+    assert.are.equal("hello", table.concat(out))
+  end)
+
+  it("misuse raises: unknown codec, a non-string chunk", function()
+    assert.has_error(function() mime.encoder("uuencode") end)
+    assert.has_error(function() mime.decoder("base64")(42) end)
+  end)
+
+  it("header_encode / header_decode: RFC 2047 through the core's encoder and decoder", function()
+    local s = "Gr\195\188\195\159e aus K\195\182ln, \226\130\172 100" .. (" und mehr"):rep(12)
+    local w = assert(mime.header_encode(s))
+    assert.is_nil(w:find("[\128-\255]"))
+    assert.truthy(w:find("=?utf-8?B?", 1, true) or w:find("=?UTF-8?B?", 1, true))
+    for line in (w .. "\r\n"):gmatch("(.-)\r\n") do assert.is_true(#line <= 78) end
+    assert.are.equal(s, (mime.header_decode(w)))
+    assert.are.equal("plain ascii", mime.header_encode("plain ascii"))
+    local t, d = mime.header_decode("=?iso-8859-1?q?caf=E9?= =?utf-8?b?4oKs?= \27[31m")
+    assert.are.equal("caf\195\169\226\130\172 \239\191\189[31m", t)
+    assert.is_true(d > 0)
+    local v, err, kind = mime.header_encode("a\r\nBcc: x@example.org")
+    assert.is_nil(v); assert.truthy(err); assert.are.equal("argument", kind)
+    v, err, kind = mime.header_encode("\255\254")
+    assert.is_nil(v); assert.truthy(err); assert.are.equal("argument", kind)
+  end)
+
+  it("param_encode / param_decode: RFC 2231 through the core", function()
+    assert.are.equal('filename="report.pdf"', mime.param_encode("filename", "report.pdf"))
+    local e = mime.param_encode("filename", "\226\130\172 Rechnung.pdf")
+    assert.are.equal("filename*=utf-8''%E2%82%AC%20Rechnung.pdf", e)
+    local long = ("\195\169t\195\169 "):rep(40) .. ".txt"
+    local el = mime.param_encode("filename", long)
+    assert.truthy(el:find("filename*0*=utf-8''", 1, true))
+    local tok, ps = mime.param_decode("Attachment; " .. el .. "; size=12")
+    assert.are.equal("attachment", tok)
+    assert.are.equal(long, ps.filename)
+    assert.are.equal("12", ps.size)
+    ps = select(2, mime.param_decode("attachment; " .. e))
+    assert.are.equal("\226\130\172 Rechnung.pdf", ps.filename)
+    local d
+    tok, ps, d = mime.param_decode("text/plain; name*0*=utf-8''a; name*2*=c")
+    assert.are.equal("text/plain", tok)
+    assert.are.equal("a", ps.name)
+    assert.is_true(d > 0)
+    local v, _, kind = mime.param_encode("file name", "x")
+    assert.is_nil(v); assert.are.equal("argument", kind)
+    v, _, kind = mime.param_encode("name", "a\0b")
+    assert.is_nil(v); assert.are.equal("argument", kind)
   end)
 end)
