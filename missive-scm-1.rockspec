@@ -23,6 +23,7 @@ build = {
             sources = {
                 "csrc/mime_addr.c",
                 "csrc/mime_build.c",
+                "csrc/mime_charset.c",
                 "csrc/mime_codec.c",
                 "csrc/mime_header.c",
                 "csrc/mime_param.c",

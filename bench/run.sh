@@ -178,6 +178,8 @@ if [ $STACK = 1 ]; then
     done
 fi
 rm -f "$WORK/big.bin"
+# parsing a 32 MB windows-1252 text body, in a fresh process (growth and x the body)
+run $LUA bench/mem_parse.lua 32 windows-1252
 ;; esac
 
 # ------------------------------------------------------------------- idle TLS sessions

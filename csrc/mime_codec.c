@@ -1,13 +1,9 @@
 #include "mime_codec.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 
 /* AVX2 decoder for runs of 32 alphabet characters (24 bytes out), chosen at run time:
@@ -618,62 +614,4 @@ long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *ou
     /* p may be NULL when n == 0 (an empty buffer): no arithmetic on it then. */
     if (run > 0 && mv_buf_append(out, p + i - run, run) != 0) return -1;
     return fixes;
-}
-
-static int is_charset(const char *cs, const char *name)
-{
-    return strcasecmp(cs, name) == 0;
-}
-
-int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
-                       int *defects)
-{
-    iconv_t cd;
-    char *ip = (char *)(size_t)p;
-    size_t il = n;
-    long fixes;
-    if (charset == NULL || charset[0] == '\0' || is_charset(charset, "utf-8") ||
-        is_charset(charset, "utf8") || is_charset(charset, "us-ascii") ||
-        is_charset(charset, "ascii")) {
-        fixes = mv_utf8_sanitize(p, n, 0, out);
-        if (fixes < 0) return -1;
-        if (defects != NULL) *defects += fixes > 0;
-        return 0;
-    }
-    if (is_charset(charset, "iso-8859-1") || is_charset(charset, "latin1")) {
-        size_t i;
-        if (mv_buf_reserve(out, n * 2) != 0) return -1;
-        for (i = 0; i < n; i++) {
-            unsigned char c = p[i];
-            if (c < 0x80) { out->data[out->len++] = c; continue; }
-            out->data[out->len++] = (unsigned char)(0xc0 | c >> 6);
-            out->data[out->len++] = (unsigned char)(0x80 | (c & 0x3f));
-        }
-        return 0;
-    }
-    cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1) {
-        if (defects != NULL) (*defects)++;
-        fixes = mv_utf8_sanitize(p, n, 0, out);
-        return fixes < 0 ? -1 : 1;
-    }
-    while (il > 0) {
-        char *op;
-        size_t ol, r;
-        ol = il * 2 + 16;   /* E2BIG comes back here for more */
-        if (mv_buf_reserve(out, ol) != 0) { iconv_close(cd); return -1; }
-        op = (char *)out->data + out->len;
-        r = iconv(cd, &ip, &il, &op, &ol);
-        out->len = (size_t)((unsigned char *)op - out->data);
-        if (r == (size_t)-1) {
-            if (errno == E2BIG) continue;
-            /* EILSEQ or a truncated sequence at the end: replace one byte and go on. */
-            if (mv_buf_append(out, "\xef\xbf\xbd", 3) != 0) { iconv_close(cd); return -1; }
-            if (defects != NULL) (*defects)++;
-            ip++;
-            il--;
-        }
-    }
-    iconv_close(cd);
-    return 0;
 }

@@ -1,4 +1,4 @@
-/* MIME codecs: base64, quoted-printable, UTF-8 checks, charset conversion, randomness.
+/* MIME codecs: base64, quoted-printable, UTF-8 checks, charset conversion (mime_charset.c).
  * Decoders are lenient (RFC 2045 §6.7/6.8, documented below) and count what they
  * repaired in *defects instead of failing. */
 #ifndef MIME_CODEC_H
@@ -62,11 +62,16 @@ size_t mv_utf8_seq(const unsigned char *p, size_t n);
  * Returns the number of replacements, or -1 when out of memory. */
 long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *out);
 
-/* Converts from `charset` to UTF-8 (iconv; us-ascii, utf-8 and latin-1 are handled
- * without it).  Returns 0, 1 when the charset is unknown (bytes appended as sanitised
- * UTF-8 instead), or -1 when out of memory.  Invalid input bytes become U+FFFD. */
+/* Converts from `charset` to UTF-8, appending to out.  The label is read as the WHATWG
+ * Encoding Standard reads it (its superset: iso-8859-1 -> windows-1252, gb2312 ->
+ * GB18030, ks_c_5601-1987 -> Windows-949, ...), then decoded by iconv (UTF-8 and
+ * windows-1252 without it).  Returns 0; 1 when the charset is unknown (bytes appended
+ * as sanitised UTF-8); MV_CS_GUESSED when there is no label or it says US-ASCII but the
+ * text has 8-bit bytes (read as UTF-8 when valid, else windows-1252; a defect, which the
+ * caller may name); -1 when out of memory.  Invalid input bytes become U+FFFD, each
+ * adding to *defects. */
+#define MV_CS_GUESSED 2
 int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
                        int *defects);
-
 
 #endif

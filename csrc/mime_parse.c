@@ -551,6 +551,23 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* Hands u's bytes to the message as its text or html, NUL-terminated as
+ * mv_mime_set_body leaves them, without copying them (a body can be most of a message);
+ * u is left empty. */
+static int take_body(mv_mime_msg *m, int html, mv_buf *u)
+{
+    unsigned char *t;
+    size_t n = u->len;
+    if (u->data == NULL) return mv_mime_set_body(m, html, NULL, 0);
+    if (mv_mime_set_body(m, html, NULL, 0) != 0 || mv_buf_append(u, "", 1) != 0) return -1;
+    t = realloc(u->data, u->len);   /* the spare capacity back */
+    if (t == NULL) t = u->data;
+    if (html) { m->html = (char *)t; m->html_len = n; }
+    else { m->text = (char *)t; m->text_len = n; }
+    mv_buf_init(u);
+    return 0;
+}
+
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -561,7 +578,7 @@ static int leaves(parser *p)
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        int att, body, d, identity, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         size_t alen;
         mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
@@ -577,34 +594,37 @@ static int leaves(parser *p)
         body = !att && pt->filename == NULL &&
                ((strcmp(pt->type, "text/plain") == 0 && m->text == NULL) ||
                 (strcmp(pt->type, "text/html") == 0 && m->html == NULL));
-        /* A body is decoded now; an attachment only measured (its size and repairs), in
-         * pieces, and decoded again when its content is asked for. */
+        /* A body is decoded now (read where it lies when it has no transfer encoding);
+         * an attachment only measured (its size and repairs), in pieces, and decoded
+         * again when its content is asked for. */
         mv_buf_reset(&c);
         alen = 0;
-        d = body ? mv_mime_part_content(m, i, &c)
-                 : mv_mime_part_content_each(m, i, 0, count_piece, &alen);
+        identity = pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP;
+        d = !body ? mv_mime_part_content_each(m, i, 0, count_piece, &alen)
+            : identity ? 0 : mv_mime_part_content(m, i, &c);
         if (d < 0) goto oom;
         if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
                                                          : "invalid quoted-printable kept") != 0)
             goto done;
-        if (body && strcmp(pt->type, "text/plain") == 0) {
-            mv_buf_reset(&u);
-            d = 0;
-            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
-            if (d > 0 && defect(p, "text not valid in its charset (or unknown charset)") != 0)
-                goto done;
-            crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 0, (const char *)u.data, u.len) != 0) goto oom;
-            continue;
-        }
         if (body) {
-            mv_buf_reset(&u);
+            int html = strcmp(pt->type, "text/html") == 0, r;
+            const unsigned char *src = identity ? m->raw + pt->body_off : c.data;
+            size_t sn = identity ? (pt->body_end > pt->body_off ? pt->body_end - pt->body_off
+                                                                : 0) : c.len;
             d = 0;
-            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
-            if (d > 0 && defect(p, "html not valid in its charset (or unknown charset)") != 0)
-                goto done;
+            r = mv_charset_to_utf8(pt->charset, src, sn, &u, &d);
+            if (r < 0) goto oom;
+            /* The decoded bytes are not needed past here: their memory goes back now. */
+            free(c.data);
+            mv_buf_init(&c);
+            if (d > 0 && defect(p, r == MV_CS_GUESSED
+                                   ? "8-bit text without a charset (or declared us-ascii): "
+                                     "read as UTF-8 if valid, else windows-1252"
+                                   : html ? "html not valid in its charset (or unknown charset)"
+                                          : "text not valid in its charset (or unknown charset)")
+                != 0) goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 1, (const char *)u.data, u.len) != 0) goto oom;
+            if (take_body(m, html, &u) != 0) goto oom;
             continue;
         }
         /* (A message/rfc822 with parts has an identity encoding: its content is its
