@@ -455,13 +455,16 @@ int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out)
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+/* Hex digit values (either case), -1 for anything else. */
+#define HX16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
+static const signed char hex_val[256] = {
+    HX16(-1), HX16(-1), HX16(-1),
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, HX16(-1),
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, HX16(-1),
+    HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1)
+};
+#undef HX16
 
 /* Bytes the decoder looks at: '=', CR, LF and (RFC 2047 "Q") '_'. */
 static const unsigned char qp_special[256] = {
@@ -485,12 +488,21 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
         unsigned char c = in[i];
         if (c == '=') {
             size_t j = i + 1;
-            int h1 = j < n ? hexval(in[j]) : -1, h2 = j + 1 < n ? hexval(in[j + 1]) : -1;
-            if (h1 >= 0 && h2 >= 0) {
-                *o++ = (unsigned char)(h1 << 4 | h2);
-                line_out = o;   /* an encoded blank is data, never trimmed */
-                i += 3;
-                continue;
+            int h1, h2;
+            if (n - i >= 3) {
+                h1 = hex_val[in[i + 1]];
+                h2 = hex_val[in[i + 2]];
+                if ((h1 | h2) >= 0) {
+                    *o++ = (unsigned char)(h1 << 4 | h2);
+                    line_out = o;   /* an encoded blank is data, never trimmed */
+                    i += 3;
+                    continue;
+                }
+                if (in[i + 1] == '\r' && in[i + 2] == '\n') {  /* the usual soft break */
+                    line_out = o;
+                    i += 3;
+                    continue;
+                }
             }
             while (j < n && (in[j] == ' ' || in[j] == '\t')) j++;
             if (j == n) { i = n; continue; }          /* trailing '=': dropped */
@@ -511,8 +523,9 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             /* Transport may add blanks at line ends: they are not data. */
             while (o > line_out && (o[-1] == ' ' || o[-1] == '\t')) o--;
             *o++ = c;
-            line_out = o;
             i++;
+            if (c == '\r' && i < n && in[i] == '\n') { *o++ = '\n'; i++; }
+            line_out = o;
             continue;
         }
         if (!qp_special[c]) {
