@@ -3,7 +3,12 @@
 -- loop over one 8 MB input hides what a single big call costs (page faults of a fresh
 -- result, copies of it): this measures the call a user makes.
 -- Prints "name.<MiB><TAB>MB/s" (MB = 10^6 bytes of raw input, median of RUNS calls) and
--- "ratio.<codec>.<MiB><TAB>missive/python".
+-- "ratio.<codec>.<MiB><TAB>missive/python".  "floor.b64_encode.<MiB>" is the rate at
+-- which Lua can merely create a string of the encoded size from another (s:sub(2) of a
+-- fresh one): no binding returns its result faster, whatever its codec costs.  From
+-- 32 MiB on, glibc maps every such block fresh (its mmap threshold stops at 32 MiB), so
+-- page faults of the new string bound the rate; Python pays them once (it writes into
+-- the bytes object), a Lua binding twice (its buffer, then the string it copies into).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 local C = require "bench.common"
 local core = require "missive.core"
@@ -61,6 +66,9 @@ for _, mib in ipairs(sizes) do
   -- a fresh copy of the same text each call (`..` makes a new string)
   out("missive.qp_encode." .. mib, one(core.qp_encode, function(r) return text .. r end))
   out("missive.qp_decode." .. mib, one(core.qp_decode, function(r) return qp .. r end, true))
+  local enc_len = math.floor((n + 2) / 3) * 4
+  out("floor.b64_encode." .. mib, one(function(x) return x:sub(2) end,
+      function() return urandom(enc_len) end) * n / enc_len)
   text, qp = nil, nil -- luacheck: ignore
   collectgarbage()
 end
@@ -75,4 +83,6 @@ for _, mib in ipairs(sizes) do
     local a, b = got["missive." .. c .. "." .. mib], got["python." .. c .. "." .. mib]
     if a and b then C.out("ratio." .. c .. "." .. mib, a / b) end
   end
+  local f, b = got["floor.b64_encode." .. mib], got["python.b64_encode." .. mib]
+  if f and b then C.out("ratio_max.b64_encode." .. mib, f / b) end
 end

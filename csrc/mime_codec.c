@@ -529,26 +529,25 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             continue;
         }
         if (!qp_special[c]) {
-            /* A run of ordinary bytes, eight per step while none is special.  Each
-             * word is loaded before it is stored, and o never passes in + i, so
-             * decoding in place works. */
+            /* A run of ordinary bytes, eight per step: each word is stored whole (o
+             * stays at or before in + j, and j + 8 <= n, so the room of n bytes holds
+             * it) and the output advances to the first special byte. */
             size_t j = i;
             while (n - j >= 8) {
-                uint64_t v;
+                uint64_t v, hit;
                 memcpy(&v, in + j, 8);
-                uint64_t hit = has_byte(v, '=') | has_byte(v, '\r') | has_byte(v, '\n') |
-                               has_byte(v, '_');
+                hit = has_byte(v, '=') | has_byte(v, '\r') | has_byte(v, '\n') |
+                      has_byte(v, '_');
+                memcpy(o, &v, 8);
                 if (hit) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                     /* The lowest flag marks the first special byte exactly. */
                     size_t k = (size_t)__builtin_ctzll(hit) >> 3;
-                    memmove(o, in + j, k);
                     o += k;
                     j += k;
 #endif
                     break;
                 }
-                memcpy(o, &v, 8);
                 o += 8;
                 j += 8;
             }
