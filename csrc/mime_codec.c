@@ -10,6 +10,9 @@
  * the classification and packing of Mula and Lemire ("Faster Base64 Encoding and
  * Decoding using AVX2 Instructions", 2018).  A block holding anything else (a line
  * break, '=', damage) is left to the scalar code, so the result is the same. */
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(MISSIVE_NO_SIMD)
 #include <immintrin.h>
 #define B64_AVX2 1
@@ -529,11 +532,34 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             continue;
         }
         if (!qp_special[c]) {
-            /* A run of ordinary bytes, eight per step: each word is stored whole (o
-             * stays at or before in + j, and j + 8 <= n, so the room of n bytes holds
-             * it) and the output advances to the first special byte. */
+            /* A run of ordinary bytes, 16 or 8 per step: each block is stored whole (o
+             * stays at or before in + j, and j plus the block fits in n, so the room of
+             * n bytes holds it) and the output advances to the first special byte. */
             size_t j = i;
-            while (n - j >= 8) {
+            int found = 0;
+#if defined(__SSE2__) && defined(__GNUC__)
+            /* Sixteen at a time where SSE2 is there (every x86-64). */
+            while (n - j >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + j));
+                __m128i sp = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+                unsigned hit = (unsigned)_mm_movemask_epi8(sp);
+                _mm_storeu_si128((__m128i *)(void *)o, v);
+                if (hit) {
+                    size_t k = (size_t)__builtin_ctz(hit);
+                    o += k;
+                    j += k;
+                    found = 1;
+                    break;
+                }
+                o += 16;
+                j += 16;
+            }
+#endif
+            while (!found && n - j >= 8) {
                 uint64_t v, hit;
                 memcpy(&v, in + j, 8);
                 hit = has_byte(v, '=') | has_byte(v, '\r') | has_byte(v, '\n') |
