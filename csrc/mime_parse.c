@@ -558,7 +558,7 @@ static int take_body(mv_mime_msg *m, int html, mv_buf *u)
 {
     unsigned char *t;
     size_t n = u->len;
-    if (u->data == NULL) return mv_mime_set_body(m, html, NULL, 0);
+    if (u->data == NULL) return mv_mime_set_body(m, html, "", 0);   /* empty, not absent */
     if (mv_mime_set_body(m, html, NULL, 0) != 0 || mv_buf_append(u, "", 1) != 0) return -1;
     t = realloc(u->data, u->len);   /* the spare capacity back */
     if (t == NULL) t = u->data;
@@ -599,7 +599,8 @@ static int leaves(parser *p)
          * again when its content is asked for. */
         mv_buf_reset(&c);
         alen = 0;
-        identity = pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP;
+        identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
+                   pt->cte == MV_CTE_BINARY;
         d = !body ? mv_mime_part_content_each(m, i, 0, count_piece, &alen)
             : identity ? 0 : mv_mime_part_content(m, i, &c);
         if (d < 0) goto oom;
