@@ -212,6 +212,7 @@ describe("missive.mime", function()
   it("misuse raises: unknown codec, a non-string chunk", function()
     assert.has_error(function() mime.encoder("uuencode") end)
     assert.has_error(function() mime.decoder("base64")(42) end)
+    assert.has_error(function() mime.encoder("base64", true) end)
   end)
 
   it("header_encode / header_decode: RFC 2047 through the core's encoder and decoder", function()

@@ -143,6 +143,7 @@ end
 -- base64_encode) or "quoted-printable" (opts.binary as in qp_encode).
 function M.encoder(name, opts)
   local k = kind_of(name, "encoder")
+  if opts ~= nil and type(opts) ~= "table" then error("encoder options must be a table", 2) end
   opts = opts or {}
   if k == "base64" then return b64_encoder(opts.wrap and true or false) end
   return qp_encoder(opts.binary and true or false)
