@@ -23,6 +23,7 @@ build = {
             sources = {
                 "csrc/mime_addr.c",
                 "csrc/mime_build.c",
+                "csrc/mime_charset.c",
                 "csrc/mime_codec.c",
                 "csrc/mime_header.c",
                 "csrc/mime_param.c",
@@ -70,6 +71,7 @@ build = {
         ["missive.smtp"] = "lua/missive/smtp.lua",
         ["missive.pop3"] = "lua/missive/pop3.lua",
         ["missive.email"] = "lua/missive/email.lua",
+        ["missive.mime"] = "lua/missive/mime.lua",
         ["missive.async"] = "lua/missive/async.lua",
         ["missive.spool"] = "lua/missive/spool.lua",
     },

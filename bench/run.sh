@@ -179,6 +179,8 @@ if [ $STACK = 1 ]; then
     done
 fi
 rm -f "$WORK/big.bin"
+# parsing a 32 MB windows-1252 text body, in a fresh process (growth and x the body)
+run $LUA bench/mem_parse.lua 32 windows-1252
 ;; esac
 
 # ------------------------------------------------------------------- idle TLS sessions
@@ -209,6 +211,9 @@ echo "MIME codecs (MB/s of raw input) and 50 MB messages (s)"
 run $LUA bench/mime_codecs.lua missive
 run $LUA bench/mime_codecs.lua luasocket
 run $PY bench/mime_py.py 8000000 $RUNS
+# one call on a fresh 1..128 MiB input, beside Python (1..16 MiB with BENCH_QUICK)
+if [ "$QUICK" = 1 ]; then run $LUA bench/codec_sizes.lua 3 1 4 16
+else run $LUA bench/codec_sizes.lua 3; fi
 run $LUA bench/mime_msg.lua "$WORK" $RUNS
 run $PY bench/mime_msg.py "$WORK" 1
 ;; esac

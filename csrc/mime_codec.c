@@ -1,19 +1,18 @@
 #include "mime_codec.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 
 /* AVX2 decoder for runs of 32 alphabet characters (24 bytes out), chosen at run time:
  * the classification and packing of Mula and Lemire ("Faster Base64 Encoding and
  * Decoding using AVX2 Instructions", 2018).  A block holding anything else (a line
  * break, '=', damage) is left to the scalar code, so the result is the same. */
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(MISSIVE_NO_SIMD)
 #include <immintrin.h>
 #define B64_AVX2 1
@@ -179,13 +178,11 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
     return (size_t)(o - out);
 }
 
-/* Whole 32-character blocks through AVX2 when there is one (at k == 0 only). */
+/* Whole 32-character blocks through AVX2 when there is one (between groups only). */
 #ifdef B64_AVX2
 #define B64_SIMD_TRY() do { \
-        if (b64_have_avx2 && i < want && n - i >= 32) { \
-            size_t lim_ = n - i, took_; \
-            if (want - i < lim_ - 32) lim_ = want - i + 32; \
-            took_ = b64_dec_avx2(in + i, lim_, o); \
+        if (b64_have_avx2 && n - i >= 32) { \
+            size_t took_ = b64_dec_avx2(in + i, n - i, o); \
             i += took_; \
             o += took_ / 4 * 3; \
         } \
@@ -194,26 +191,33 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
 #define B64_SIMD_TRY() do { } while (0)
 #endif
 
-/* The decoder.  It stops early at the first i >= want where it carries no state (a whole
- * group done, and in[i] is not a '=', whose check looks back one byte), and says where
- * in *used; with want >= n it decodes everything. */
-static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, size_t *used,
-                                     unsigned char *out, int *defects)
+void mv_b64_dec_init(mv_b64_dec *st)
+{
+    memset(st, 0, sizeof *st);
+}
+
+/* The decoder, resumable at any byte: the group in progress lives in *st.  Whole groups
+ * of alphabet characters take the fast paths; line breaks, padding and damage go one
+ * character at a time.  The rules are those of Python's binascii.a2b_base64: a '=' that
+ * completes a group of 2 or 3 characters ends the data (GMime and Python ignore what
+ * follows, so a part with a second base64 text appended decodes to the first); any
+ * other '=' is skipped. */
+size_t mv_b64_dec_step(mv_b64_dec *st, const char *src, size_t n, unsigned char *out,
+                       int *defects)
 {
     const unsigned char *in = (const unsigned char *)src;
     const uint32_t *d0 = b64_dec[0], *d1 = b64_dec[1], *d2 = b64_dec[2], *d3 = b64_dec[3];
     unsigned char *o = out;
-    unsigned v = 0;
-    int k = 0, bad = 0;
+    unsigned v = st->v;
+    int k = st->k, pads = st->pads, bad = 0;
     size_t i = 0;
     pthread_once(&b64_once, b64_init);
-    while (i < n) {
+    while (i < n && !st->done) {
         unsigned c;
         if (k == 0) {
-            if (i >= want && in[i] != '=') break;
             B64_SIMD_TRY();
             /* Fast path: whole groups of alphabet characters, 8 at a time. */
-            while (n - i >= 8 && i < want) {
+            while (n - i >= 8) {
                 uint32_t a = d0[in[i]] | d1[in[i + 1]] | d2[in[i + 2]] | d3[in[i + 3]];
                 uint32_t b = d0[in[i + 4]] | d1[in[i + 5]] | d2[in[i + 6]] | d3[in[i + 7]];
                 if ((a | b) & B64_BAD) {
@@ -248,9 +252,10 @@ static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, siz
             if (i >= n) break;
         }
         /* One character at a time: line breaks, padding, damage. */
-        c = b64_rev[in[i]];
+        c = b64_rev[in[i++]];
         if (c < 64) {
             v = v << 6 | c;
+            pads = 0;
             if (++k == 4) {
                 o[0] = (unsigned char)(v >> 16);
                 o[1] = (unsigned char)(v >> 8);
@@ -260,38 +265,51 @@ static inline size_t b64_decode_upto(const char *src, size_t n, size_t want, siz
                 k = 0;
             }
         } else if (c == 64) {
-            if (k == 2) { *o++ = (unsigned char)(v >> 4); }
-            else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
-                               o += 2; }
-            else if (k == 1) bad++;
-            /* '=' inside the data (not just closing a group) is a repair too. */
-            if (k == 0 && i > 0 && in[i - 1] != '=') bad++;
-            v = 0;
-            k = 0;
+            if (k < 2) {
+                bad++;      /* a '=' that cannot pad anything: skipped */
+            } else if (k + ++pads >= 4) {
+                if (k == 2) *o++ = (unsigned char)(v >> 4);
+                else { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2); o += 2; }
+                v = 0;
+                k = pads = 0;
+                st->done = 1;
+            }
         } else if (c == 66) {
             bad++;
         }
-        i++;
     }
-    if (k == 2) { *o++ = (unsigned char)(v >> 4); bad++; }
-    else if (k == 3) { o[0] = (unsigned char)(v >> 10); o[1] = (unsigned char)(v >> 2);
-                       o += 2; bad++; }
-    else if (k == 1) bad++;
+    /* After the end of the data: anything but blanks and line breaks is a defect (once). */
+    if (st->done == 1) {
+        for (; i < n; i++) {
+            if (b64_rev[in[i]] != 65) { bad++; st->done = 2; break; }
+        }
+    }
+    st->v = v;
+    st->k = k;
+    st->pads = pads;
     if (defects != NULL) *defects += bad;
-    *used = i;
     return (size_t)(o - out);
+}
+
+size_t mv_b64_dec_end(mv_b64_dec *st, unsigned char *out, int *defects)
+{
+    size_t len = 0;
+    if (st->k == 2) { out[0] = (unsigned char)(st->v >> 4); len = 1; }
+    else if (st->k == 3) { out[0] = (unsigned char)(st->v >> 10);
+                           out[1] = (unsigned char)(st->v >> 2); len = 2; }
+    if (st->k != 0 && defects != NULL) (*defects)++;
+    st->v = 0;
+    st->k = st->pads = 0;
+    return len;
 }
 
 size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects)
 {
-    size_t used;
-    return b64_decode_upto(src, n, (size_t)-1, &used, out, defects);
-}
-
-size_t mv_b64_decode_piece(const char *src, size_t n, size_t want, size_t *used,
-                           unsigned char *out, int *defects)
-{
-    return b64_decode_upto(src, n, want, used, out, defects);
+    mv_b64_dec st;
+    size_t len;
+    mv_b64_dec_init(&st);
+    len = mv_b64_dec_step(&st, src, n, out, defects);
+    return len + mv_b64_dec_end(&st, out + len, defects);
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -310,6 +328,8 @@ static const unsigned char qp_safe[256] = {
 };
 
 #define QP_SEG 16384
+/* Bytes of input that decide how the bytes before them are encoded ("From "). */
+#define QP_LOOKAHEAD 5
 #define QP_ONES 0x0101010101010101ull
 #define QP_HIGHS 0x8080808080808080ull
 
@@ -323,99 +343,143 @@ static void qp_init(void)
     qp_run[' '] = 1;
 }
 
+size_t mv_qp_encoded_max(size_t n)
+{
+    /* 3 characters per byte, and a 3-character soft break per >= 72 of them. */
+    if (n > ((size_t)-1 - 16) / 4) return (size_t)-1;
+    return 3 * n + n / 8 + 16;
+}
+
+/* Encodes in[*pi..limit) at column *col, reading up to n for what follows (a blank
+ * before a line end, "From ", CRLF), into o, which has room for the worst case. */
+static unsigned char *qp_enc(const unsigned char *in, size_t n, size_t *pi, size_t limit,
+                             int text, size_t *pcol, unsigned char *o)
+{
+    size_t i = *pi, col = *pcol;
+    pthread_once(&qp_once, qp_init);
+    while (i < limit) {
+        unsigned char c = in[i];
+        int lit, last;
+        size_t w;
+        if (col < 75 && qp_run[c] && (c != 'F' || col != 0)) {
+            /* A run of bytes that stand for themselves (printable ASCII but '=', and
+             * the space), up to the soft-break column: eight bytes per step. */
+            size_t lim = i + (75 - col), j = i;
+            if (lim > limit) lim = limit;
+            while (lim - j >= 8) {
+                uint64_t v;
+                memcpy(&v, in + j, 8);
+                if (((v - QP_ONES * 0x20) | (v + QP_ONES) | v |
+                     ((v ^ QP_ONES * '=') - QP_ONES)) & QP_HIGHS)
+                    break;
+                memcpy(o + (j - i), &v, 8);
+                j += 8;
+            }
+            while (j < lim && qp_run[in[j]]) { o[j - i] = in[j]; j++; }
+            /* A blank is literal only when something other than a line end follows. */
+            if (in[j - 1] == ' ' && (j == n || (text && (in[j] == '\r' || in[j] == '\n'))))
+                j--;
+            if (j > i) {
+                o += j - i;
+                col += j - i;
+                i = j;
+                continue;
+            }
+        }
+        if (text && (c == '\n' || c == '\r')) {
+            if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
+            *o++ = '\r';
+            *o++ = '\n';
+            col = 0;
+            i++;
+            continue;
+        }
+        lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+        /* Blanks before a line end (or the end) must be encoded to survive transport. */
+        last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
+        if ((c == ' ' || c == '\t') && last) lit = 0;
+        /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
+         * is mangled by some mboxes: encode its F. */
+        if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
+        w = lit ? 1 : 3;
+        /* Keep room for the soft-break '=' unless this is the last char of the line. */
+        if (col + w > (last ? 76u : 75u)) {
+            o[0] = '=';
+            o[1] = '\r';
+            o[2] = '\n';
+            o += 3;
+            col = 0;
+        }
+        if (lit) {
+            *o++ = c;
+        } else {
+            o[0] = '=';
+            o[1] = (unsigned char)hexdig[c >> 4];
+            o[2] = (unsigned char)hexdig[c & 15];
+            o += 3;
+        }
+        col += w;
+        i++;
+    }
+    *pi = i;
+    *pcol = col;
+    return o;
+}
+
+size_t mv_qp_encode_to(const unsigned char *in, size_t n, int text, char *out)
+{
+    size_t i = 0, col = 0;
+    unsigned char *o = (unsigned char *)out;
+    return (size_t)(qp_enc(in, n, &i, n, text, &col, o) - o);
+}
+
+size_t mv_qp_encode_part(const unsigned char *in, size_t n, int text, int last,
+                         size_t *col, size_t *used, char *out)
+{
+    size_t i = 0, limit = n;
+    unsigned char *o = (unsigned char *)out;
+    /* What follows the last bytes decides how they are written: keep them for later. */
+    if (!last) limit = n > QP_LOOKAHEAD ? n - QP_LOOKAHEAD : 0;
+    o = qp_enc(in, n, &i, limit, text, col, o);
+    *used = i;
+    return (size_t)(o - (unsigned char *)out);
+}
+
 int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out)
 {
     size_t i = 0, col = 0;
-    pthread_once(&qp_once, qp_init);
-    if (mv_buf_reserve(out, n + n / 8 + 16) != 0) return -1;
     while (i < n) {
-        /* Room for the worst case of one segment: 3 characters per byte plus soft breaks
-         * (one per >= 25 input bytes), so the loop below writes without checks. */
+        /* Room for the worst case of one segment, so the encoder writes without checks. */
         size_t seg_end = n - i > QP_SEG ? i + QP_SEG : n;
-        unsigned char *o;
-        if (mv_buf_reserve(out, 4 * (seg_end - i) + 16) != 0) return -1;
-        o = out->data + out->len;
-        while (i < seg_end) {
-            unsigned char c = in[i];
-            int lit, last;
-            size_t w;
-            if (col < 75 && qp_run[c] && (c != 'F' || col != 0)) {
-                /* A run of bytes that stand for themselves (printable ASCII but '=', and
-                 * the space), up to the soft-break column: eight bytes per step. */
-                size_t lim = i + (75 - col), j = i;
-                if (lim > seg_end) lim = seg_end;
-                while (lim - j >= 8) {
-                    uint64_t v;
-                    memcpy(&v, in + j, 8);
-                    if (((v - QP_ONES * 0x20) | (v + QP_ONES) | v |
-                         ((v ^ QP_ONES * '=') - QP_ONES)) & QP_HIGHS)
-                        break;
-                    memcpy(o + (j - i), &v, 8);
-                    j += 8;
-                }
-                while (j < lim && qp_run[in[j]]) { o[j - i] = in[j]; j++; }
-                /* A blank is literal only when something other than a line end follows. */
-                if (in[j - 1] == ' ' && (j == n || (text && (in[j] == '\r' || in[j] == '\n'))))
-                    j--;
-                if (j > i) {
-                    o += j - i;
-                    col += j - i;
-                    i = j;
-                    continue;
-                }
-            }
-            if (text && (c == '\n' || c == '\r')) {
-                if (c == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
-                *o++ = '\r';
-                *o++ = '\n';
-                col = 0;
-                i++;
-                continue;
-            }
-            lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
-            /* Blanks before a line end (or the end) must be encoded to survive transport. */
-            last = i + 1 == n || (text && (in[i + 1] == '\r' || in[i + 1] == '\n'));
-            if ((c == ' ' || c == '\t') && last) lit = 0;
-            /* A dot alone at the start of a line is harmless with dot-stuffing, but "From "
-             * is mangled by some mboxes: encode its F. */
-            if (c == 'F' && col == 0 && i + 5 <= n && memcmp(in + i, "From ", 5) == 0) lit = 0;
-            w = lit ? 1 : 3;
-            /* Keep room for the soft-break '=' unless this is the last char of the line. */
-            if (col + w > (last ? 76u : 75u)) {
-                o[0] = '=';
-                o[1] = '\r';
-                o[2] = '\n';
-                o += 3;
-                col = 0;
-            }
-            if (lit) {
-                *o++ = c;
-            } else {
-                o[0] = '=';
-                o[1] = (unsigned char)hexdig[c >> 4];
-                o[2] = (unsigned char)hexdig[c & 15];
-                o += 3;
-            }
-            col += w;
-            i++;
-        }
-        out->len = (size_t)(o - out->data);
+        if (mv_buf_reserve(out, mv_qp_encoded_max(seg_end - i)) != 0) return -1;
+        out->len = (size_t)(qp_enc(in, n, &i, seg_end, text, &col, out->data + out->len) -
+                            out->data);
     }
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+/* Hex digit values (either case), -1 for anything else. */
+#define HX16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
+static const signed char hex_val[256] = {
+    HX16(-1), HX16(-1), HX16(-1),
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, HX16(-1),
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, HX16(-1),
+    HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1), HX16(-1)
+};
+#undef HX16
 
 /* Bytes the decoder looks at: '=', CR, LF and (RFC 2047 "Q") '_'. */
 static const unsigned char qp_special[256] = {
     ['='] = 1, ['\r'] = 1, ['\n'] = 1, ['_'] = 1,
 };
+
+/* Nonzero when a byte of v equals c. */
+static inline uint64_t has_byte(uint64_t v, unsigned char c)
+{
+    uint64_t x = v ^ (QP_ONES * c);
+    return (x - QP_ONES) & ~x & QP_HIGHS;
+}
 
 static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
 {
@@ -427,18 +491,30 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
         unsigned char c = in[i];
         if (c == '=') {
             size_t j = i + 1;
-            int h1 = j < n ? hexval(in[j]) : -1, h2 = j + 1 < n ? hexval(in[j + 1]) : -1;
-            if (h1 >= 0 && h2 >= 0) {
-                *o++ = (unsigned char)(h1 << 4 | h2);
-                line_out = o;   /* an encoded blank is data, never trimmed */
-                i += 3;
-                continue;
+            int h1, h2;
+            if (n - i >= 3) {
+                h1 = hex_val[in[i + 1]];
+                h2 = hex_val[in[i + 2]];
+                if ((h1 | h2) >= 0) {
+                    *o++ = (unsigned char)(h1 << 4 | h2);
+                    line_out = o;   /* an encoded blank is data, never trimmed */
+                    i += 3;
+                    continue;
+                }
+                if (in[i + 1] == '\r' && in[i + 2] == '\n') {  /* the usual soft break */
+                    line_out = o;
+                    i += 3;
+                    continue;
+                }
             }
             while (j < n && (in[j] == ' ' || in[j] == '\t')) j++;
             if (j == n) { i = n; continue; }          /* trailing '=': dropped */
             if (in[j] == '\r' || in[j] == '\n') {     /* soft break */
                 if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') j++;
                 i = j + 1;
+                /* Blanks before the '=' are data (RFC 2045 6.7 rule 3: only blanks
+                 * before a hard line break were added in transport). */
+                line_out = o;
                 continue;
             }
             bad++;
@@ -450,16 +526,58 @@ static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defe
             /* Transport may add blanks at line ends: they are not data. */
             while (o > line_out && (o[-1] == ' ' || o[-1] == '\t')) o--;
             *o++ = c;
-            line_out = o;
             i++;
+            if (c == '\r' && i < n && in[i] == '\n') { *o++ = '\n'; i++; }
+            line_out = o;
             continue;
         }
         if (!qp_special[c]) {
-            /* A run of ordinary bytes in one copy (memmove: decoding in place works). */
-            size_t j = i + 1;
-            while (j < n && !qp_special[in[j]]) j++;
-            memmove(o, in + i, j - i);
-            o += j - i;
+            /* A run of ordinary bytes, 16 or 8 per step: each block is stored whole (o
+             * stays at or before in + j, and j plus the block fits in n, so the room of
+             * n bytes holds it) and the output advances to the first special byte. */
+            size_t j = i;
+            int found = 0;
+#if defined(__SSE2__) && defined(__GNUC__)
+            /* Sixteen at a time where SSE2 is there (every x86-64). */
+            while (n - j >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + j));
+                __m128i sp = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+                unsigned hit = (unsigned)_mm_movemask_epi8(sp);
+                _mm_storeu_si128((__m128i *)(void *)o, v);
+                if (hit) {
+                    size_t k = (size_t)__builtin_ctz(hit);
+                    o += k;
+                    j += k;
+                    found = 1;
+                    break;
+                }
+                o += 16;
+                j += 16;
+            }
+#endif
+            while (!found && n - j >= 8) {
+                uint64_t v, hit;
+                memcpy(&v, in + j, 8);
+                hit = has_byte(v, '=') | has_byte(v, '\r') | has_byte(v, '\n') |
+                      has_byte(v, '_');
+                memcpy(o, &v, 8);
+                if (hit) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    /* The lowest flag marks the first special byte exactly. */
+                    size_t k = (size_t)__builtin_ctzll(hit) >> 3;
+                    o += k;
+                    j += k;
+#endif
+                    break;
+                }
+                o += 8;
+                j += 8;
+            }
+            while (j < n && !qp_special[in[j]]) *o++ = in[j++];
             i = j;
             continue;
         }
@@ -534,62 +652,4 @@ long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *ou
     /* p may be NULL when n == 0 (an empty buffer): no arithmetic on it then. */
     if (run > 0 && mv_buf_append(out, p + i - run, run) != 0) return -1;
     return fixes;
-}
-
-static int is_charset(const char *cs, const char *name)
-{
-    return strcasecmp(cs, name) == 0;
-}
-
-int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
-                       int *defects)
-{
-    iconv_t cd;
-    char *ip = (char *)(size_t)p;
-    size_t il = n;
-    long fixes;
-    if (charset == NULL || charset[0] == '\0' || is_charset(charset, "utf-8") ||
-        is_charset(charset, "utf8") || is_charset(charset, "us-ascii") ||
-        is_charset(charset, "ascii")) {
-        fixes = mv_utf8_sanitize(p, n, 0, out);
-        if (fixes < 0) return -1;
-        if (defects != NULL) *defects += fixes > 0;
-        return 0;
-    }
-    if (is_charset(charset, "iso-8859-1") || is_charset(charset, "latin1")) {
-        size_t i;
-        if (mv_buf_reserve(out, n * 2) != 0) return -1;
-        for (i = 0; i < n; i++) {
-            unsigned char c = p[i];
-            if (c < 0x80) { out->data[out->len++] = c; continue; }
-            out->data[out->len++] = (unsigned char)(0xc0 | c >> 6);
-            out->data[out->len++] = (unsigned char)(0x80 | (c & 0x3f));
-        }
-        return 0;
-    }
-    cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1) {
-        if (defects != NULL) (*defects)++;
-        fixes = mv_utf8_sanitize(p, n, 0, out);
-        return fixes < 0 ? -1 : 1;
-    }
-    while (il > 0) {
-        char *op;
-        size_t ol, r;
-        ol = il * 2 + 16;   /* E2BIG comes back here for more */
-        if (mv_buf_reserve(out, ol) != 0) { iconv_close(cd); return -1; }
-        op = (char *)out->data + out->len;
-        r = iconv(cd, &ip, &il, &op, &ol);
-        out->len = (size_t)((unsigned char *)op - out->data);
-        if (r == (size_t)-1) {
-            if (errno == E2BIG) continue;
-            /* EILSEQ or a truncated sequence at the end: replace one byte and go on. */
-            if (mv_buf_append(out, "\xef\xbf\xbd", 3) != 0) { iconv_close(cd); return -1; }
-            if (defects != NULL) (*defects)++;
-            ip++;
-            il--;
-        }
-    }
-    iconv_close(cd);
-    return 0;
 }

@@ -1,4 +1,4 @@
-/* MIME codecs: base64, quoted-printable, UTF-8 checks, charset conversion, randomness.
+/* MIME codecs: base64, quoted-printable, UTF-8 checks, charset conversion (mime_charset.c).
  * Decoders are lenient (RFC 2045 §6.7/6.8, documented below) and count what they
  * repaired in *defects instead of failing. */
 #ifndef MIME_CODEC_H
@@ -14,20 +14,37 @@ size_t mv_b64_encoded_len(size_t n, int wrap);
 /* Encodes n bytes into out (mv_b64_encoded_len bytes); returns the length written. */
 size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap);
 /* Lenient decode into out (room for n * 3 / 4 + 3 bytes); returns the length.
- * Rules: bytes outside the alphabet are skipped (whitespace silently, anything else
- * counted as a defect); '=' ends the current 4-character group (a group of 2 or 3
- * characters is flushed, a lone character is dropped) and decoding resumes after it,
- * so concatenated base64 works; a truncated final group is flushed as if padded. */
+ * Rules (Python's binascii.a2b_base64, which email and GMime agree with): bytes outside
+ * the alphabet are skipped (whitespace silently, anything else counted as a defect); a
+ * '=' completing a group of 2 or 3 characters ends the data, and anything but blanks
+ * after it is ignored (a defect); a '=' that cannot pad is skipped (a defect); a
+ * truncated final group is flushed as if padded (a lone character is dropped). */
 size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects);
-/* Decodes from the start of in and stops at the first point at or after `want` where
- * the decoder carries no state, so the rest decodes on its own with the same result;
- * *used = the bytes consumed.  Writes at most *used / 4 * 3 + 3 bytes. */
-size_t mv_b64_decode_piece(const char *in, size_t n, size_t want, size_t *used,
-                           unsigned char *out, int *defects);
+/* The same decoder fed in pieces of any size: init, step for every piece (room for
+ * n / 4 * 3 + 3 bytes), end (room for 2) flushes a truncated group.  The output of all
+ * the steps and the end equals mv_b64_decode of the whole; done != 0 once the data has
+ * ended at its padding (later steps return 0). */
+typedef struct mv_b64_dec {
+    unsigned v;
+    int k, pads, done;
+} mv_b64_dec;
+void mv_b64_dec_init(mv_b64_dec *st);
+size_t mv_b64_dec_step(mv_b64_dec *st, const char *in, size_t n, unsigned char *out,
+                       int *defects);
+size_t mv_b64_dec_end(mv_b64_dec *st, unsigned char *out, int *defects);
 
 /* Quoted-printable encode (RFC 2045 §6.7), lines <= 76.  text != 0: LF, CRLF and bare
  * CR in the input are line breaks (emitted as CRLF); text == 0: CR and LF are encoded. */
 int mv_qp_encode(const unsigned char *in, size_t n, int text, mv_buf *out);
+/* The largest output of n bytes (SIZE_MAX when that does not fit a size_t). */
+size_t mv_qp_encoded_max(size_t n);
+/* The same into out (mv_qp_encoded_max(n) bytes of room); returns the length. */
+size_t mv_qp_encode_to(const unsigned char *in, size_t n, int text, char *out);
+/* The same fed in pieces: encodes a prefix of in (all of it when last != 0), starting at
+ * column *col (0 at first); *used = the bytes taken, the caller passes the rest again
+ * in front of the next piece.  The outputs joined equal the one-shot encoding. */
+size_t mv_qp_encode_part(const unsigned char *in, size_t n, int text, int last,
+                         size_t *col, size_t *used, char *out);
 /* Lenient decode into out (room for n bytes); returns the length.  "=XX" (either case)
  * is a byte; "=" before optional blanks and a line end is a soft break; any other "="
  * is kept literally (a defect); blanks before a line end are removed; line ends stay as
@@ -45,11 +62,16 @@ size_t mv_utf8_seq(const unsigned char *p, size_t n);
  * Returns the number of replacements, or -1 when out of memory. */
 long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *out);
 
-/* Converts from `charset` to UTF-8 (iconv; us-ascii, utf-8 and latin-1 are handled
- * without it).  Returns 0, 1 when the charset is unknown (bytes appended as sanitised
- * UTF-8 instead), or -1 when out of memory.  Invalid input bytes become U+FFFD. */
+/* Converts from `charset` to UTF-8, appending to out.  The label is read as the WHATWG
+ * Encoding Standard reads it (its superset: iso-8859-1 -> windows-1252, gb2312 ->
+ * GB18030, ks_c_5601-1987 -> Windows-949, ...), then decoded by iconv (UTF-8 and
+ * windows-1252 without it).  Returns 0; 1 when the charset is unknown (bytes appended
+ * as sanitised UTF-8); MV_CS_GUESSED when there is no label or it says US-ASCII but the
+ * text has 8-bit bytes (read as UTF-8 when valid, else windows-1252; a defect, which the
+ * caller may name); -1 when out of memory.  Invalid input bytes become U+FFFD, each
+ * adding to *defects. */
+#define MV_CS_GUESSED 2
 int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
                        int *defects);
-
 
 #endif

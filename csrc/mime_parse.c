@@ -3,7 +3,6 @@
 #include "mime_msg.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -433,26 +432,11 @@ static int is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
 }
 
-/* 1 for the base64 alphabet (what the decoder counts into a group), else 0. */
-static unsigned char b64_alpha[256];
-static pthread_once_t b64_alpha_once = PTHREAD_ONCE_INIT;
-
-static void b64_alpha_init(void)
-{
-    int c;
-    for (c = 0; c < 256; c++)
-        b64_alpha[c] = (unsigned char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                       (c >= '0' && c <= '9') || c == '+' || c == '/');
-}
-
-/* Where the next piece of an encoded body (from i) may end, at or after `want`: a point
- * the decoder carries no state across, found by reading the body as it does.  base64:
- * after a whole 4-character group ('=' restarts the count, as in mv_b64_decode) and not
- * before a '=' (whose check looks back one byte); quoted-printable: after a hard line
- * end (a soft break "=[blanks]CRLF" joins lines: blanks before it may be trimmed). */
+/* Where the next piece of a quoted-printable body (from i) may end, at or after `want`:
+ * after a hard line end, a point the decoder carries no state across (a soft break
+ * "=[blanks]CRLF" joins lines).  base64 needs no such point: its decoder resumes. */
 static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, size_t want)
 {
-    int k = 0;
     if (want >= n) return n;
     if (cte == MV_CTE_QP) {
         while (i < n) {
@@ -469,33 +453,7 @@ static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, siz
         }
         return n;
     }
-    if (cte != MV_CTE_BASE64) return want;
-    /* The count up to `want` without a branch per byte: a '=' restarts it, so only the
-     * alphabet characters after the last '=' before `want` matter (mod 4). */
-    {
-        const unsigned char *eq;
-        size_t j = i, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        while (j < want && (eq = memchr(b + j, '=', want - j)) != NULL)
-            j = (size_t)(eq - b) + 1;
-        pthread_once(&b64_alpha_once, b64_alpha_init);
-        for (; j + 4 <= want; j += 4) {
-            c0 += b64_alpha[b[j]];
-            c1 += b64_alpha[b[j + 1]];
-            c2 += b64_alpha[b[j + 2]];
-            c3 += b64_alpha[b[j + 3]];
-        }
-        for (; j < want; j++) c0 += b64_alpha[b[j]];
-        k = (int)((c0 + c1 + c2 + c3) & 3);
-        i = want;
-    }
-    for (; i < n; i++) {
-        unsigned char c = b[i];
-        if (i >= want && k == 0 && c != '=') return i;
-        if (c == '=') k = 0;
-        else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '+' || c == '/') k = (k + 1) & 3;
-    }
-    return n;
+    return want;
 }
 
 int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
@@ -506,26 +464,21 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
     size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0, i = 0;
     int d = 0, rc = 0;
     mv_buf out;
+    mv_b64_dec b64;
     if (piece == 0) piece = 65536;
     mv_buf_init(&out);
+    mv_b64_dec_init(&b64);
     while (i < n && rc == 0) {
         size_t j;
         if (pt->cte == MV_CTE_BASE64) {
-            /* One pass: the decoder itself stops at a stateless point past `piece`, within
-             * a window with some slack; only when the window holds no such point (damaged
-             * input) is the piece end found by piece_end's separate count. */
-            size_t win = n - i, used = 0;
-            int dd = 0;
-            if (win > piece + 4096) win = piece + 4096;
+            size_t k = n - i < piece ? n - i : piece;
             mv_buf_reset(&out);
-            if (mv_buf_reserve(&out, win / 4 * 3 + 8) != 0) { rc = -1; break; }
-            out.len = mv_b64_decode_piece((const char *)b + i, win, piece, &used, out.data, &dd);
-            if (used < win || i + win == n) {
-                d += dd;
-                if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-                i += used;
-                continue;
-            }
+            if (mv_buf_reserve(&out, k / 4 * 3 + 8) != 0) { rc = -1; break; }
+            out.len = mv_b64_dec_step(&b64, (const char *)b + i, k, out.data, &d);
+            if (i + k == n) out.len += mv_b64_dec_end(&b64, out.data + out.len, &d);
+            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
+            i += k;
+            continue;
         }
         j = piece_end(pt->cte, b, n, i, i + piece);
         if (pt->cte == MV_CTE_UU) {
@@ -542,16 +495,14 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
             i = j;
             continue;
         }
-        if (pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP) {
+        if (pt->cte != MV_CTE_QP) {
             if (each(ctx, b + i, j - i) != 0) rc = -2;
             i = j;
             continue;
         }
         mv_buf_reset(&out);
         if (mv_buf_reserve(&out, j - i + 4) != 0) { rc = -1; break; }
-        out.len = pt->cte == MV_CTE_BASE64
-                  ? mv_b64_decode((const char *)b + i, j - i, out.data, &d)
-                  : mv_qp_decode((const char *)b + i, j - i, out.data, &d);
+        out.len = mv_qp_decode((const char *)b + i, j - i, out.data, &d);
         if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
         i = j;
     }
@@ -746,6 +697,23 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
     return body;
 }
 
+/* Hands u's bytes to the message as its text or html, NUL-terminated as
+ * mv_mime_set_body leaves them, without copying them (a body can be most of a message);
+ * u is left empty. */
+static int take_body(mv_mime_msg *m, int html, mv_buf *u)
+{
+    unsigned char *t;
+    size_t n = u->len;
+    if (u->data == NULL) return mv_mime_set_body(m, html, "", 0);   /* empty, not absent */
+    if (mv_mime_set_body(m, html, NULL, 0) != 0 || mv_buf_append(u, "", 1) != 0) return -1;
+    t = realloc(u->data, u->len);   /* the spare capacity back */
+    if (t == NULL) t = u->data;
+    if (html) { m->html = (char *)t; m->html_len = n; }
+    else { m->text = (char *)t; m->text_len = n; }
+    mv_buf_init(u);
+    return 0;
+}
+
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -756,7 +724,7 @@ static int leaves(parser *p)
     mv_buf_init(&u);
     for (i = 0; i < m->nparts; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, is_msg = strcmp(pt->type, "message/rfc822") == 0;
+        int att, body, d, identity, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         size_t alen;
         mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
@@ -769,40 +737,52 @@ static int leaves(parser *p)
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
         if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) goto oom;
-        /* A body is decoded now; an attachment only measured (its size and repairs), in
-         * pieces, and decoded again when its content is asked for. */
+        /* A body is decoded now (read where it lies when it has no transfer encoding);
+         * an attachment only measured (its size and repairs), in pieces, and decoded
+         * again when its content is asked for. */
         mv_buf_reset(&c);
         alen = 0;
-        d = body ? mv_mime_part_content(m, i, &c)
-                 : mv_mime_part_content_each(m, i, 0, count_piece, &alen);
+        identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
+                   pt->cte == MV_CTE_BINARY;
+        d = !body ? mv_mime_part_content_each(m, i, 0, count_piece, &alen)
+            : identity ? 0 : mv_mime_part_content(m, i, &c);
         if (d < 0) goto oom;
         if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
                                : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
                                                       : "invalid quoted-printable kept") != 0)
             goto done;
-        if (body && strcmp(pt->type, "text/plain") == 0) {
-            mv_buf_reset(&u);
-            if ((d = extract_uu(p, c.data, c.len, &u)) < 0) goto done;
-            if (d > 0) { mv_buf t = c; c = u; u = t; }     /* c: the text without them */
-            mv_buf_reset(&u);
-            d = 0;
-            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
-            if (d > 0 && defect(p, "text not valid in its charset (or unknown charset)") != 0)
-                goto done;
-            crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 0, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
-                goto oom;
-            continue;
-        }
         if (body) {
-            mv_buf_reset(&u);
+            int html = strcmp(pt->type, "text/html") == 0, r;
+            const unsigned char *src = identity ? m->raw + pt->body_off : c.data;
+            size_t sn = identity ? (pt->body_end > pt->body_off ? pt->body_end - pt->body_off
+                                                                : 0) : c.len;
+            if (!html) {
+                /* uuencoded blocks become attachments; the text is what is left. */
+                mv_buf_reset(&u);
+                if ((d = extract_uu(p, src, sn, &u)) < 0) goto done;
+                if (d > 0) {
+                    mv_buf t = c;
+                    c = u;
+                    u = t;
+                    src = c.data;
+                    sn = c.len;
+                }
+                mv_buf_reset(&u);
+            }
             d = 0;
-            if (mv_charset_to_utf8(pt->charset, c.data, c.len, &u, &d) < 0) goto oom;
-            if (d > 0 && defect(p, "html not valid in its charset (or unknown charset)") != 0)
-                goto done;
+            r = mv_charset_to_utf8(pt->charset, src, sn, &u, &d);
+            if (r < 0) goto oom;
+            /* The decoded bytes are not needed past here: their memory goes back now. */
+            free(c.data);
+            mv_buf_init(&c);
+            if (d > 0 && defect(p, r == MV_CS_GUESSED
+                                   ? "8-bit text without a charset (or declared us-ascii): "
+                                     "read as UTF-8 if valid, else windows-1252"
+                                   : html ? "html not valid in its charset (or unknown charset)"
+                                          : "text not valid in its charset (or unknown charset)")
+                != 0) goto done;
             crlf_to_lf(&u);
-            if (mv_mime_set_body(m, 1, u.data != NULL ? (const char *)u.data : "", u.len) != 0)
-                goto oom;
+            if (take_body(m, html, &u) != 0) goto oom;
             continue;
         }
         /* (A message/rfc822 with parts has an identity encoding: its content is its

@@ -1,6 +1,19 @@
 #include "compat.h"
 
 #if LUA_VERSION_NUM < 502
+char *mvl_buffinitsize(lua_State *L, mvl_buffer *b, size_t n)
+{
+    b->L = L;
+    b->p = lua_newuserdata(L, n > 0 ? n : 1);
+    return b->p;
+}
+
+void mvl_pushresultsize(mvl_buffer *b, size_t len)
+{
+    lua_pushlstring(b->L, b->p, len);
+    lua_remove(b->L, -2);
+}
+
 void mvl_setfuncs(lua_State *L, const luaL_Reg *l)
 {
     for (; l->name != NULL; l++) {

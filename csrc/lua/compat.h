@@ -31,6 +31,22 @@ void mvl_setfuncs(lua_State *L, const luaL_Reg *l);
 #define mvl_setuservalue(L, i) ((void)lua_setfenv((L), (i)))
 #endif
 
+/* A result string written in place: mvl_buffinitsize returns room for n bytes that lives
+ * on the Lua stack (freed by the GC if an error unwinds it); mvl_pushresultsize replaces
+ * it with the string of its first len bytes.  5.2+: luaL_Buffer; 5.1: a userdata. */
+#if LUA_VERSION_NUM >= 502
+typedef luaL_Buffer mvl_buffer;
+#define mvl_buffinitsize(L, b, n) luaL_buffinitsize((L), (b), (n))
+#define mvl_pushresultsize(b, len) luaL_pushresultsize((b), (len))
+#else
+typedef struct mvl_buffer {
+    lua_State *L;
+    char *p;
+} mvl_buffer;
+char *mvl_buffinitsize(lua_State *L, mvl_buffer *b, size_t n);
+void mvl_pushresultsize(mvl_buffer *b, size_t len);
+#endif
+
 /* Pushes nil (5.4's luaL_pushfail). */
 #define mvl_pushfail(L) lua_pushnil(L)
 
