@@ -33,6 +33,7 @@ import email.header
 import email.policy
 import email.utils
 import hashlib
+import mimetypes
 import re
 import sys
 
@@ -297,7 +298,9 @@ def fields(data):
         key = "att.%d." % i
         if kind == "uu":
             put(key + "filename", p)
-            put(key + "type", "application/octet-stream")
+            # No header names a type: like mail clients, guess it from the name.
+            put(key + "type", mimetypes.guess_type(p, strict=True)[0]
+                or "application/octet-stream")
         else:
             put(key + "filename", p.get_filename())
             put(key + "type", p.get_content_type())
