@@ -99,6 +99,7 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
     h->name = dup_str(name);
     h->value = dup_str(value);
     h->raw_off = h->raw_len = 0;
+    h->raw_repair = 0;
     if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
     m->nh++;
     m->dirty |= MV_DIRTY_HEADERS;
@@ -109,14 +110,17 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
 void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end)
 {
     size_t i;
+    int repair = 0;
     if (m->nh == 0 || end <= off || m->raw == NULL || end > m->raw_len) return;
     /* A NUL or a bare CR (which a transport turns into a line break) is never passed
-     * on: such a field is written from its repaired value instead. */
-    for (i = off; i < end; i++)
-        if (m->raw[i] == '\0' || (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n')))
-            return;
+     * on; the rest of such a field still is, since its parsed value may be one the
+     * writer refuses (an address it cannot re-validate). */
+    for (i = off; i < end && !repair; i++)
+        repair = m->raw[i] == '\0' ||
+                 (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n'));
     m->h[m->nh - 1].raw_off = off;
     m->h[m->nh - 1].raw_len = end - off;
+    m->h[m->nh - 1].raw_repair = repair;
 }
 
 int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
@@ -637,6 +641,17 @@ static int append_eol(mv_buf *out, const unsigned char *p, size_t n, const char 
     return 0;
 }
 
+/* A received field's bytes without its NULs, a bare CR read as a space. */
+static int append_repaired(mv_buf *out, const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n') ? ' ' : p[i];
+        if (c != '\0' && mv_buf_append(out, &c, 1) != 0) return -1;
+    }
+    return 0;
+}
+
 /* The line end a parsed message uses (that of its first line). */
 static const char *raw_eol(const mv_mime_msg *m)
 {
@@ -689,9 +704,16 @@ static int emit_headers(mv_mime_source *s, const mv_mime_msg *m, int keep_conten
                               strcasecmp(hd->name, "mime-version") == 0)) continue;
         if (hd->raw_len > 0) {
             const unsigned char *p = m->raw + hd->raw_off;
-            if (keep_content ? mv_buf_append(&h, p, hd->raw_len) != 0 ||
-                               (p[hd->raw_len - 1] != '\n' && mv_buf_append_str(&h, eol) != 0)
-                             : append_eol(&h, p, hd->raw_len, eol) != 0) goto oom;
+            size_t n = hd->raw_len;
+            if (hd->raw_repair) {
+                mv_buf_reset(&f);
+                if (append_repaired(&f, p, n) != 0) goto oom;
+                p = f.data;
+                n = f.len;
+            }
+            if (keep_content ? mv_buf_append(&h, p, n) != 0 ||
+                               (p[n - 1] != '\n' && mv_buf_append_str(&h, eol) != 0)
+                             : append_eol(&h, p, n, eol) != 0) goto oom;
             continue;
         }
         mv_buf_reset(&f);

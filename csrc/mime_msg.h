@@ -15,6 +15,7 @@ typedef struct mv_mime_hdr {
      * included) are written back as they are, even where the builder would refuse the
      * value (RFC 6532 addresses, obsolete syntax).  raw_len 0: written from value. */
     size_t raw_off, raw_len;
+    int raw_repair;     /* those bytes hold a NUL or a bare CR: written without them */
 } mv_mime_hdr;
 
 typedef struct mv_mime_att {

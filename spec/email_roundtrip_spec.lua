@@ -198,6 +198,16 @@ describe("headers the builder refuses survive when unchanged (CHECKLIST 63)", fu
     assert.equal("body\r\n", select(2, split(out)))
   end)
 
+  it("an address field the writer refuses, holding a NUL too, still serialises", function()
+    local m = assert(email.parse("From: a@example.org\r\nTo: s..palmer@example.com, \"Un\0d\" : ;\r\n" ..
+                                 "Subject: s\r\n\r\nbody\r\n"))
+    m.subject = "changed"
+    local out = assert(m:tostring())
+    assert.falsy(out:find("%z"))
+    assert.truthy(out:find("\r\nTo: s..palmer@example.com, \"Und\" : ;\r\n", 1, true))
+    assert.truthy(email.parse(out))
+  end)
+
   it("still serialises when the body changes too", function()
     local m = assert(email.parse(load("refused-addresses")))
     m.text = "new text"
