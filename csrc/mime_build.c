@@ -113,8 +113,8 @@ void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end)
     int repair = 0;
     if (m->nh == 0 || end <= off || m->raw == NULL || end > m->raw_len) return;
     /* A NUL or a bare CR (which a transport turns into a line break) is never passed
-     * on; the rest of such a field still is, since its parsed value may be one the
-     * writer refuses (an address it cannot re-validate). */
+     * on; the rest of such a field still is, as far as the parser read it, since its
+     * parsed value may be one the writer refuses (an address it cannot re-validate). */
     for (i = off; i < end && !repair; i++)
         repair = m->raw[i] == '\0' ||
                  (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n'));
@@ -641,13 +641,14 @@ static int append_eol(mv_buf *out, const unsigned char *p, size_t n, const char 
     return 0;
 }
 
-/* A received field's bytes without its NULs, a bare CR read as a space. */
+/* A received field's bytes as the parser read its value: up to the first NUL, without
+ * bare CRs; so a second parse sees what the first saw. */
 static int append_repaired(mv_buf *out, const unsigned char *p, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++) {
-        unsigned char c = p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n') ? ' ' : p[i];
-        if (c != '\0' && mv_buf_append(out, &c, 1) != 0) return -1;
+    for (i = 0; i < n && p[i] != '\0'; i++) {
+        if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) continue;
+        if (mv_buf_append(out, p + i, 1) != 0) return -1;
     }
     return 0;
 }

@@ -151,6 +151,7 @@ static int w1252_to_utf8(const unsigned char *p, size_t n, mv_buf *out)
         cp = w1252_cp(p[i]);
         len += cp >= 0x800 ? 2 : 1;
     }
+    if (len == 0) return 0;     /* out may have no storage yet: no NULL + 0 */
     if (mv_buf_reserve(out, len) != 0) return -1;
     o = out->data + out->len;
     for (i = 0; i < n; i++) {
