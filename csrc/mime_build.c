@@ -14,17 +14,6 @@
 #define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
 #define RAW_CHUNK 65536         /* original bytes copied per step */
 
-static char *dup_str(const char *s)
-{
-    size_t n;
-    char *p;
-    if (s == NULL) return NULL;
-    n = strlen(s);
-    p = malloc(n + 1);
-    if (p != NULL) memcpy(p, s, n + 1);
-    return p;
-}
-
 void mv_mime_init(mv_mime_msg *m)
 {
     memset(m, 0, sizeof *m);
@@ -71,7 +60,7 @@ int mv_mime_add_defect(mv_mime_msg *m, const char *what)
     nd = realloc(m->defects, (m->ndefects + 1) * sizeof *nd);
     if (nd == NULL) return -1;
     m->defects = nd;
-    if ((nd[m->ndefects] = dup_str(what)) == NULL) return -1;
+    if ((nd[m->ndefects] = mv_strdup(what)) == NULL) return -1;
     m->ndefects++;
     return 0;
 }
@@ -96,8 +85,8 @@ int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
         m->caph = nc;
     }
     h = &m->h[m->nh];
-    h->name = dup_str(name);
-    h->value = dup_str(value);
+    h->name = mv_strdup(name);
+    h->value = mv_strdup(value);
     h->raw_off = h->raw_len = 0;
     if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
     m->nh++;
@@ -125,7 +114,7 @@ int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
     for (i = 0; i < m->nh; i++) {
         if (strcasecmp(m->h[i].name, name) == 0) {
             if (at == (size_t)-1 && value != NULL) {
-                char *v = dup_str(value);
+                char *v = mv_strdup(value);
                 if (v == NULL) return -1;
                 free(m->h[i].value);
                 m->h[i].value = v;
@@ -243,11 +232,11 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
     }
     a = &m->att[m->natt];
     memset(a, 0, sizeof *a);
-    a->raw_name = dup_str(base != NULL ? base : "attachment");
+    a->raw_name = mv_strdup(base != NULL ? base : "attachment");
     a->name = mv_mime_safe_name(a->raw_name);
-    a->type = dup_str(type != NULL ? type : guess_type(base));
-    a->cid = dup_str(cid);
-    a->path = dup_str(path);
+    a->type = mv_strdup(type != NULL ? type : guess_type(base));
+    a->cid = mv_strdup(cid);
+    a->path = mv_strdup(path);
     a->part = -1;
     a->is_inline = is_inline || cid != NULL;
     if (path == NULL) {
@@ -455,7 +444,7 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
     nb = realloc(s->bounds, (s->nbounds + 1) * sizeof *nb);
     if (nb == NULL) return -1;
     s->bounds = nb;
-    if ((nb[s->nbounds] = dup_str(out)) == NULL) return -1;
+    if ((nb[s->nbounds] = mv_strdup(out)) == NULL) return -1;
     s->nbounds++;
     return 0;
 }

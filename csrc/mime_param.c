@@ -20,11 +20,9 @@ typedef struct raw_param {
 
 static char *lower_dup(const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
+    char *p = mv_strndup(s, n);
     size_t i;
-    if (p == NULL) return NULL;
-    for (i = 0; i < n; i++) p[i] = (char)tolower((unsigned char)s[i]);
-    p[n] = '\0';
+    for (i = 0; p != NULL && i < n; i++) p[i] = (char)tolower((unsigned char)p[i]);
     return p;
 }
 

@@ -37,15 +37,6 @@ typedef struct parser {
     size_t nopen;
 } parser;
 
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL) return NULL;
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
 static size_t line_end(const unsigned char *s, size_t n, size_t i, size_t *next)
 {
     const unsigned char *nl = memchr(s + i, '\n', n - i);
@@ -209,7 +200,7 @@ static int interpret(parser *p, mv_mime_part *pt)
             b = a + strlen(a);
             while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
             free(pt->cid);
-            if ((pt->cid = dupn(a, (size_t)(b - a))) == NULL) goto oom;
+            if ((pt->cid = mv_strndup(a, (size_t)(b - a))) == NULL) goto oom;
             continue;
         }
         if (mv_params_parse(v, strlen(v), &ps, &d) != 0) goto oom;
@@ -223,9 +214,9 @@ static int interpret(parser *p, mv_mime_part *pt)
             } else if (defect(p, "invalid Content-Type") != 0) {
                 goto done;
             }
-            if (b != NULL && (pt->boundary = dupn(b, strlen(b))) == NULL) goto oom;
-            if (cs != NULL && (pt->charset = dupn(cs, strlen(cs))) == NULL) goto oom;
-            if (nm != NULL && pt->filename == NULL && (pt->filename = dupn(nm, strlen(nm))) == NULL)
+            if (b != NULL && (pt->boundary = mv_strdup(b)) == NULL) goto oom;
+            if (cs != NULL && (pt->charset = mv_strdup(cs)) == NULL) goto oom;
+            if (nm != NULL && pt->filename == NULL && (pt->filename = mv_strdup(nm)) == NULL)
                 goto oom;
         } else {
             const char *fn = mv_params_get(&ps, "filename");
@@ -234,7 +225,7 @@ static int interpret(parser *p, mv_mime_part *pt)
             ps.value = NULL;
             if (fn != NULL) {
                 free(pt->filename);
-                if ((pt->filename = dupn(fn, strlen(fn))) == NULL) goto oom;
+                if ((pt->filename = mv_strdup(fn)) == NULL) goto oom;
             }
         }
         mv_params_free(&ps);
@@ -243,8 +234,8 @@ static int interpret(parser *p, mv_mime_part *pt)
         /* RFC 2046: inside multipart/digest the default is message/rfc822. */
         int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
                      strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
-        if ((pt->type = dupn(digest ? "message/rfc822" : "text/plain", digest ? 14 : 10))
-            == NULL) goto oom;
+        if ((pt->type = mv_strdup(digest ? "message/rfc822" : "text/plain")) == NULL)
+            goto oom;
     }
     if (d > 0 && defect(p, "damaged parameters or encoded-words in MIME headers") != 0)
         goto done;
@@ -308,7 +299,7 @@ static int enter(parser *p, long idx)
             if (pt->boundary == NULL || pt->boundary[0] == '\0') {
                 if (defect(p, "multipart without a boundary: read as text") != 0) return -1;
                 free(pt->type);
-                pt->type = dupn("text/plain", 10);
+                pt->type = mv_strdup("text/plain");
                 return pt->type == NULL ? mv_fail(p->e, MV_E_MEMORY, "out of memory") : 0;
             }
             nf = realloc(p->fr, (p->nfr + 1) * sizeof *nf);
@@ -731,7 +722,7 @@ static int leaves(parser *p)
             if (pt->nchildren > 0) continue;
             if (defect(p, "multipart without parts: read as text") != 0) goto done;
             free(pt->type);
-            if ((pt->type = dupn("text/plain", 10)) == NULL) goto oom;
+            if ((pt->type = mv_strdup("text/plain")) == NULL) goto oom;
         }
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
@@ -798,11 +789,11 @@ static int leaves(parser *p)
             free(a->raw_name);
             free(a->name);
             free(a->type);
-            a->raw_name = pt->filename != NULL ? dupn(pt->filename, strlen(pt->filename)) : NULL;
+            a->raw_name = pt->filename != NULL ? mv_strdup(pt->filename) : NULL;
             a->name = mv_mime_safe_name(pt->filename != NULL ? pt->filename
                                         : is_msg ? "message.eml" : NULL);
-            a->type = dupn(pt->type, strlen(pt->type));
-            if (pt->cid != NULL && (a->cid = dupn(pt->cid, strlen(pt->cid))) == NULL) goto oom;
+            a->type = mv_strdup(pt->type);
+            if (pt->cid != NULL && (a->cid = mv_strdup(pt->cid)) == NULL) goto oom;
             a->is_inline = pt->disposition != NULL ? strcmp(pt->disposition, "inline") == 0
                                                    : pt->cid != NULL;
             if ((pt->filename != NULL && a->raw_name == NULL) || a->name == NULL ||

@@ -83,3 +83,12 @@ void mv_buf_wipe(mv_buf *b)
     if (b->data != NULL) mbedtls_platform_zeroize(b->data, b->hw < b->cap ? b->hw : b->cap);
     b->off = b->len = b->hw = 0;
 }
+
+char *mv_strndup(const void *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL) return NULL;
+    if (n > 0) memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}

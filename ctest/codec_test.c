@@ -131,6 +131,19 @@ static void test_qp_pieces(void)
     }
 }
 
+/* The core's one copy helper: n bytes (NULs included) and a terminating NUL. */
+static void test_strndup(void)
+{
+    char *p = mv_strndup("ab\0cd", 5), *e = mv_strndup("", 0), *h = mv_strndup("xyz", 2);
+    CHECK(p != NULL && e != NULL && h != NULL);
+    CHECK_MEM(p, 6, "ab\0cd", 6);
+    CHECK(e[0] == '\0');
+    CHECK(strcmp(h, "xy") == 0);
+    free(p);
+    free(e);
+    free(h);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -140,6 +153,7 @@ int main(void)
         {"charset labels", test_charset_labels},
         {"charset guessed", test_charset_guessed},
         {"charset piece edge", test_charset_piece_edge},
+        {"strndup", test_strndup},
         {NULL, NULL}
     };
     return ctest_run("codec", cases);
