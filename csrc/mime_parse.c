@@ -1,6 +1,6 @@
 /* The parser: one linear pass over the lines with an explicit stack of open multiparts
  * (no recursion per nesting level, CVE-2020-12100), then a pass over the leaves. */
-#include "mime_msg.h"
+#include "mime_parse.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
-#include "mime_uu.h"
+#include "mime_part.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {
@@ -403,134 +403,6 @@ static int scan(parser *p)
     return 0;
 }
 
-int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
-{
-    const mv_mime_part *pt = &m->parts[idx];
-    const char *b = (const char *)m->raw + pt->body_off;
-    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
-    int d = 0;
-    if (pt->cte == MV_CTE_UU)
-        return mv_uu_decode((const unsigned char *)b, n, out, &d) < 0 ? -1 : d;
-    if (mv_buf_reserve(out, n + 4) != 0) return -1;
-    if (pt->cte == MV_CTE_BASE64) out->len += mv_b64_decode(b, n, out->data + out->len, &d);
-    else if (pt->cte == MV_CTE_QP) out->len += mv_qp_decode(b, n, out->data + out->len, &d);
-    else { memcpy(out->data + out->len, b, n); out->len += n; }
-    return d;
-}
-
-static int is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-}
-
-/* Where the next piece of a quoted-printable body (from i) may end, at or after `want`:
- * after a hard line end, a point the decoder carries no state across (a soft break
- * "=[blanks]CRLF" joins lines).  base64 needs no such point: its decoder resumes. */
-static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, size_t want)
-{
-    if (want >= n) return n;
-    if (cte == MV_CTE_QP) {
-        while (i < n) {
-            if (b[i] == '=') {
-                size_t j = i + 1;
-                if (j + 1 < n && is_hex(b[j]) && is_hex(b[j + 1])) { i += 3; continue; }
-                while (j < n && (b[j] == ' ' || b[j] == '\t')) j++;
-                if (j < n && b[j] == '\r' && j + 1 < n && b[j + 1] == '\n') j++;
-                i = j < n && (b[j] == '\r' || b[j] == '\n') ? j + 1 : i + 1;
-                continue;
-            }
-            i++;
-            if ((b[i - 1] == '\r' || b[i - 1] == '\n') && i >= want) return i;
-        }
-        return n;
-    }
-    return want;
-}
-
-int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
-                              mv_mime_each_fn each, void *ctx)
-{
-    const mv_mime_part *pt = &m->parts[idx];
-    const unsigned char *b = m->raw + pt->body_off;
-    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0, i = 0;
-    int d = 0, rc = 0;
-    mv_buf out;
-    mv_b64_dec b64;
-    if (piece == 0) piece = 65536;
-    mv_buf_init(&out);
-    mv_b64_dec_init(&b64);
-    while (i < n && rc == 0) {
-        size_t j;
-        if (pt->cte == MV_CTE_BASE64) {
-            size_t k = n - i < piece ? n - i : piece;
-            mv_buf_reset(&out);
-            if (mv_buf_reserve(&out, k / 4 * 3 + 8) != 0) { rc = -1; break; }
-            out.len = mv_b64_dec_step(&b64, (const char *)b + i, k, out.data, &d);
-            if (i + k == n) out.len += mv_b64_dec_end(&b64, out.data + out.len, &d);
-            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-            i += k;
-            continue;
-        }
-        j = piece_end(pt->cte, b, n, i, i + piece);
-        if (pt->cte == MV_CTE_UU) {
-            /* Lines decode on their own: a piece ends after a line break (an "end"
-             * line stops the decoder; what follows it is not content). */
-            const unsigned char *nl = j < n ? memchr(b + j, '\n', n - j) : NULL;
-            int dd = 0, r;
-            j = nl != NULL ? (size_t)(nl - b) + 1 : n;
-            mv_buf_reset(&out);
-            if ((r = mv_uu_decode(b + i, j - i, &out, &dd)) < 0) { rc = -1; break; }
-            d += dd;
-            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-            if (r == 1) break;
-            i = j;
-            continue;
-        }
-        if (pt->cte != MV_CTE_QP) {
-            if (each(ctx, b + i, j - i) != 0) rc = -2;
-            i = j;
-            continue;
-        }
-        mv_buf_reset(&out);
-        if (mv_buf_reserve(&out, j - i + 4) != 0) { rc = -1; break; }
-        out.len = mv_qp_decode((const char *)b + i, j - i, out.data, &d);
-        if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-        i = j;
-    }
-    mv_buf_free(&out);
-    return rc != 0 ? rc : d;
-}
-
-static int append_piece(void *ctx, const unsigned char *p, size_t n)
-{
-    return mv_buf_append((mv_buf *)ctx, p, n);
-}
-
-int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
-                     void *ctx)
-{
-    int r;
-    if (a->data != NULL || a->part < 0)
-        return a->len > 0 && each(ctx, a->data, a->len) != 0 ? -2 : 0;
-    r = mv_mime_part_content_each(m, (size_t)a->part, 0, each, ctx);
-    return r < 0 ? r : 0;
-}
-
-int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a)
-{
-    mv_buf b;
-    if (a->data != NULL || a->part < 0) return 0;
-    mv_buf_init(&b);
-    if (mv_buf_reserve(&b, a->len + 1) != 0 || mv_mime_att_each(m, a, append_piece, &b) != 0) {
-        mv_buf_free(&b);
-        return -1;
-    }
-    a->data = b.data;
-    a->len = b.len;
-    a->part = -1;
-    return 0;
-}
-
 static int top_headers(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -572,31 +444,6 @@ done:
     return rc;
 }
 
-int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out)
-{
-    const mv_mime_hdr *h = &m->h[i];
-    const unsigned char *v;
-    size_t n, k, o = 0, a = 0;
-    unsigned char *u;
-    long r;
-    if (h->raw_len == 0 || m->raw == NULL || !mv_mime_is_addr_header(h->name))
-        return mv_buf_append_str(out, h->value);
-    /* An address field as it was written: what the list parser could not read (a group,
-     * a mailbox it dropped) is still there.  The value follows the name's colon; it is
-     * unfolded, controls replaced. */
-    v = memchr(m->raw + h->raw_off, ':', h->raw_len);
-    if (v == NULL) return mv_buf_append_str(out, h->value);
-    v++;
-    n = h->raw_len - (size_t)(v - (m->raw + h->raw_off));
-    if ((u = malloc(n + 1)) == NULL) return -1;
-    for (k = 0; k < n; k++) if (v[k] != '\r' && v[k] != '\n') u[o++] = v[k];
-    while (a < o && (u[a] == ' ' || u[a] == '\t')) a++;
-    while (o > a && (u[o - 1] == ' ' || u[o - 1] == '\t')) o--;
-    r = mv_utf8_sanitize(u + a, o - a, 1, out);
-    free(u);
-    return r < 0 ? -1 : 0;
-}
-
 static int in_message(const mv_mime_msg *m, size_t idx)
 {
     int q = m->parts[idx].parent;
@@ -625,44 +472,13 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n)
     return 0;
 }
 
-/* The name on a uuencode begin line, as UTF-8 without controls (a fresh string). */
-static char *uu_name(const mv_uu_block *b)
-{
-    mv_buf n;
-    mv_buf_init(&n);
-    if (mv_utf8_sanitize((const unsigned char *)b->name, strlen(b->name), 1, &n) < 0 ||
-        mv_buf_append(&n, "", 1) != 0) { mv_buf_free(&n); return NULL; }
-    return (char *)n.data;
-}
-
-/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body src[0..n):
- * each becomes an attachment of that name, as mail clients show them, and the text
- * without them goes to rest.  Returns 1 (blocks taken), 0 (none: rest untouched) or -1. */
+/* The uuencoded blocks of a text body become attachments (mv_mime_take_uu). */
 static int extract_uu(parser *p, const unsigned char *src, size_t n, mv_buf *rest)
 {
-    mv_uu_block b;
-    size_t from = 0;
-    mv_buf data;
-    int rc = 0, d = 0, found = 0;
-    mv_buf_init(&data);
-    while (rc == 0 && mv_uu_find(src, n, from, &b)) {
-        char *name = uu_name(&b);
-        mv_error ae;
-        mv_error_clear(&ae);
-        mv_buf_reset(&data);
-        if (name == NULL || mv_uu_decode(src + b.data, b.data_end - b.data, &data, &d) < 0 ||
-            mv_mime_add_att(p->m, NULL, data.data != NULL ? data.data : (unsigned char *)"",
-                            data.len, name, NULL, NULL, 0, &ae) != MV_OK ||
-            mv_buf_append(rest, src + from, b.start - from) != 0) rc = -1;
-        free(name);
-        from = b.end;
-        found = 1;
-    }
-    if (rc == 0 && found && mv_buf_append(rest, src + from, n - from) != 0) rc = -1;
-    mv_buf_free(&data);
-    if (rc != 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    int d = 0, r = mv_mime_take_uu(p->m, src, n, rest, &d);
+    if (r < 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
     if (d > 0 && defect(p, "damaged uuencoded lines repaired") != 0) return -1;
-    return found;
+    return r;
 }
 
 /* Whether part pt is a body (1) or an attachment (0; *att when it must be one); -1 when
@@ -678,7 +494,7 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
         mv_uu_block b;
         if (pt->body_end > pt->body_off &&
             mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
-            (pt->filename = uu_name(&b)) == NULL) return -1;
+            (pt->filename = mv_mime_uu_name(&b)) == NULL) return -1;
     }
     *att = is_msg || pt->cte == MV_CTE_UU ||
            (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
@@ -686,23 +502,6 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
            (strcmp(pt->type, "text/plain") == 0 ? m->text == NULL : m->html == NULL);
     *seen_text |= is_text;
     return body;
-}
-
-/* Hands u's bytes to the message as its text or html, NUL-terminated as
- * mv_mime_set_body leaves them, without copying them (a body can be most of a message);
- * u is left empty. */
-static int take_body(mv_mime_msg *m, int html, mv_buf *u)
-{
-    unsigned char *t;
-    size_t n = u->len;
-    if (u->data == NULL) return mv_mime_set_body(m, html, "", 0);   /* empty, not absent */
-    if (mv_mime_set_body(m, html, NULL, 0) != 0 || mv_buf_append(u, "", 1) != 0) return -1;
-    t = realloc(u->data, u->len);   /* the spare capacity back */
-    if (t == NULL) t = u->data;
-    if (html) { m->html = (char *)t; m->html_len = n; }
-    else { m->text = (char *)t; m->text_len = n; }
-    mv_buf_init(u);
-    return 0;
 }
 
 static int leaves(parser *p)
@@ -717,7 +516,6 @@ static int leaves(parser *p)
         mv_mime_part *pt = &m->parts[i];
         int att, body, d, identity, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         size_t alen;
-        mv_error ae;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
             if (pt->nchildren > 0) continue;
             if (defect(p, "multipart without parts: read as text") != 0) goto done;
@@ -773,32 +571,12 @@ static int leaves(parser *p)
                                           : "text not valid in its charset (or unknown charset)")
                 != 0) goto done;
             crlf_to_lf(&u);
-            if (take_body(m, html, &u) != 0) goto oom;
+            if (mv_mime_take_body(m, html, &u) != 0) goto oom;
             continue;
         }
         /* (A message/rfc822 with parts has an identity encoding: its content is its
          * raw body.) */
-        mv_error_clear(&ae);
-        if (mv_mime_add_att(m, NULL, "", 0, NULL, NULL, NULL, 0, &ae) != MV_OK) goto oom;
-        {
-            mv_mime_att *a = &m->att[m->natt - 1];
-            free(a->data);
-            a->data = NULL;
-            a->len = alen;
-            a->part = (long)i;
-            free(a->raw_name);
-            free(a->name);
-            free(a->type);
-            a->raw_name = pt->filename != NULL ? mv_strdup(pt->filename) : NULL;
-            a->name = mv_mime_safe_name(pt->filename != NULL ? pt->filename
-                                        : is_msg ? "message.eml" : NULL);
-            a->type = mv_strdup(pt->type);
-            if (pt->cid != NULL && (a->cid = mv_strdup(pt->cid)) == NULL) goto oom;
-            a->is_inline = pt->disposition != NULL ? strcmp(pt->disposition, "inline") == 0
-                                                   : pt->cid != NULL;
-            if ((pt->filename != NULL && a->raw_name == NULL) || a->name == NULL ||
-                a->type == NULL) goto oom;
-        }
+        if (mv_mime_add_part_att(m, i, alen, is_msg ? "message.eml" : NULL) != 0) goto oom;
     }
     rc = MV_OK;
     goto done;

@@ -11,8 +11,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mime_build.h"
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mime_parse.h"
+#include "mime_part.h"
 
 #define SOURCE_MT "missive.email.source"
 #define ATT_MT "missive.email.attachment"
