@@ -312,6 +312,35 @@ size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects
     return len + mv_b64_dec_end(&st, out + len, defects);
 }
 
+/* Line breaks the strict decoder skips, as mbedTLS's decoder does: LF, CRLF, and blanks
+ * that end a line or the input.  The length skipped at i, or 0. */
+static size_t strict_skip(const unsigned char *in, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n && in[j] == ' ') j++;
+    if (j == n) return j - i;
+    if (in[j] == '\n') return j + 1 - i;
+    if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') return j + 2 - i;
+    return 0;
+}
+
+int mv_b64_decode_strict(const char *src, size_t n, unsigned char *out, size_t *olen)
+{
+    const unsigned char *in = (const unsigned char *)src;
+    size_t i = 0, k = 0, pads = 0, skip;
+    pthread_once(&b64_once, b64_init);
+    while (i < n) {
+        unsigned c;
+        if ((skip = strict_skip(in, n, i)) > 0) { i += skip; continue; }
+        c = b64_rev[in[i++]];
+        if (c > 64 || (c < 64 && pads > 0) || (c == 64 && ++pads > 2)) return -1;
+        k++;
+    }
+    if (k % 4 != 0) return -1;   /* a truncated group: refused, never cut short */
+    *olen = mv_b64_decode(src, n, out, NULL);
+    return 0;
+}
+
 static const char hexdig[] = "0123456789ABCDEF";
 
 /* Bytes that quoted-printable copies as they are wherever they stand on a line (33..126

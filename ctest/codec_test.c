@@ -4,6 +4,7 @@
 
 #include "mime_codec.h"
 #include "mime_msg.h"
+#include "mv_sasl.h"
 
 /* Every split of a base64 text into two pieces decodes as the whole does. */
 static void test_b64_pieces(void)
@@ -131,6 +132,35 @@ static void test_qp_pieces(void)
     }
 }
 
+/* SASL's strict base64: what mbedTLS's decoder accepted (line breaks, blanks ending a
+ * line) still decodes; a truncated final group, which it cut off silently ("QUJDQ" gave
+ * "ABC"), is refused like any other damage. */
+static void test_b64_strict(void)
+{
+    static const struct { const char *in, *out; } ok[] = {
+        {"", ""}, {"QQ==", "A"}, {"QUI=", "AB"}, {"QUJD", "ABC"}, {"QUJD\r\nQUJD", "ABCABC"},
+        {"QUJD\nQUJD", "ABCABC"}, {"QUJD  ", "ABC"}, {"QQ==\n", "A"}, {"QUJD \r\nQUJD", "ABCABC"},
+    };
+    static const char *const bad[] = {
+        "QQ", "QUI", "QQ=", "Q===", "=", "==", "QUJDQ", "QUJDQUI", "QUJD QUJD", " QUJD",
+        "QQ==QUJD", "QUJD\r", "QUJD\t", "QQ= =", "!!!not base64!!!", "QU\x80" "D",
+    };
+    size_t t;
+    for (t = 0; t < sizeof ok / sizeof ok[0]; t++) {
+        mv_buf b;
+        mv_buf_init(&b);
+        CHECK(mv_b64_decode_buf(ok[t].in, strlen(ok[t].in), &b) == 0);
+        CHECK_MEM(b.data, b.len, ok[t].out, strlen(ok[t].out));
+        mv_buf_free(&b);
+    }
+    for (t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        mv_buf b;
+        mv_buf_init(&b);
+        CHECK(mv_b64_decode_buf(bad[t], strlen(bad[t]), &b) == -1);
+        mv_buf_free(&b);
+    }
+}
+
 /* The core's one copy helper: n bytes (NULs included) and a terminating NUL. */
 static void test_strndup(void)
 {
@@ -154,6 +184,7 @@ int main(void)
         {"charset guessed", test_charset_guessed},
         {"charset piece edge", test_charset_piece_edge},
         {"strndup", test_strndup},
+        {"b64 strict", test_b64_strict},
         {NULL, NULL}
     };
     return ctest_run("codec", cases);
