@@ -46,11 +46,14 @@ static size_t line_end(const unsigned char *s, size_t n, size_t i, size_t *next)
     return e;
 }
 
+static int oom(parser *p)
+{
+    return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+}
+
 static int defect(parser *p, const char *what)
 {
-    if (mv_mime_add_defect(p->m, what) != 0)
-        return mv_fail(p->e, MV_E_MEMORY, "out of memory");
-    return 0;
+    return mv_mime_add_defect(p->m, what) != 0 ? oom(p) : 0;
 }
 
 int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
@@ -167,84 +170,112 @@ static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
     return 0;
 }
 
+enum { CF_OTHER, CF_TYPE, CF_DISPOSITION, CF_ENCODING, CF_ID };
+
+/* Which of the Content-* fields a part's type information comes from the name is. */
+static int content_field(const char *name, size_t nl)
+{
+    static const struct { const char *name; size_t len; int kind; } f[] = {
+        {"content-type", 12, CF_TYPE}, {"content-disposition", 19, CF_DISPOSITION},
+        {"content-transfer-encoding", 25, CF_ENCODING}, {"content-id", 10, CF_ID},
+    };
+    size_t i;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (nl == f[i].len && strncasecmp(name, f[i].name, nl) == 0) return f[i].kind;
+    return CF_OTHER;
+}
+
+/* Content-Transfer-Encoding; an unknown one leaves the part as it was. */
+static void read_encoding(mv_mime_part *pt, const char *v)
+{
+    if (strcasecmp(v, "base64") == 0) pt->cte = MV_CTE_BASE64;
+    else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
+    else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
+    else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
+    else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
+             strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
+}
+
+/* Content-ID without its angle brackets and blanks. */
+static int read_id(parser *p, mv_mime_part *pt, const char *v)
+{
+    const char *a = v, *b;
+    while (*a == '<' || *a == ' ') a++;
+    b = a + strlen(a);
+    while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
+    free(pt->cid);
+    return (pt->cid = mv_strndup(a, (size_t)(b - a))) == NULL ? oom(p) : MV_OK;
+}
+
+/* Content-Type: the type (taken from ps), boundary, charset and the name a file may
+ * have (Content-Disposition's filename wins). */
+static int read_type(parser *p, mv_mime_part *pt, mv_params *ps)
+{
+    const char *b = mv_params_get(ps, "boundary"), *cs = mv_params_get(ps, "charset");
+    const char *nm = mv_params_get(ps, "name");
+    if (strchr(ps->value, '/') != NULL && strlen(ps->value) < 128) {
+        free(pt->type);
+        pt->type = ps->value;
+        ps->value = NULL;
+    } else if (defect(p, "invalid Content-Type") != 0) {
+        return MV_ERROR;
+    }
+    if ((b != NULL && (pt->boundary = mv_strdup(b)) == NULL) ||
+        (cs != NULL && (pt->charset = mv_strdup(cs)) == NULL) ||
+        (nm != NULL && pt->filename == NULL && (pt->filename = mv_strdup(nm)) == NULL))
+        return oom(p);
+    return MV_OK;
+}
+
+/* Content-Disposition: the disposition (taken from ps) and the file name. */
+static int read_disposition(parser *p, mv_mime_part *pt, mv_params *ps)
+{
+    const char *fn = mv_params_get(ps, "filename");
+    free(pt->disposition);
+    pt->disposition = ps->value;
+    ps->value = NULL;
+    if (fn != NULL) {
+        free(pt->filename);
+        if ((pt->filename = mv_strdup(fn)) == NULL) return oom(p);
+    }
+    return MV_OK;
+}
+
+/* A part without Content-Type: RFC 2046, message/rfc822 inside multipart/digest,
+ * text/plain elsewhere. */
+static int default_type(parser *p, mv_mime_part *pt)
+{
+    int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
+                 strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
+    if ((pt->type = mv_strdup(digest ? "message/rfc822" : "text/plain")) == NULL)
+        return oom(p);
+    return MV_OK;
+}
+
+/* The part's type information from its Content-* fields (the first Content-Type wins). */
 static int interpret(parser *p, mv_mime_part *pt)
 {
     size_t pos = pt->hdr_off, nl, vl;
     const char *name, *val;
-    int d = 0, have_ct = 0, rc = MV_ERROR;
+    int d = 0, have_ct = 0, rc = MV_OK;
     char *v = NULL;
     mv_params ps;
     memset(&ps, 0, sizeof ps);
     pt->cte = MV_CTE_7BIT;
-    while (mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
-        int is_ct = nl == 12 && strncasecmp(name, "content-type", 12) == 0;
-        int is_cd = nl == 19 && strncasecmp(name, "content-disposition", 19) == 0;
-        int is_te = nl == 25 && strncasecmp(name, "content-transfer-encoding", 25) == 0;
-        int is_id = nl == 10 && strncasecmp(name, "content-id", 10) == 0;
-        if (!(is_ct || is_cd || is_te || is_id)) continue;
-        if (is_ct && have_ct++) continue;            /* the first Content-Type wins */
+    while (rc == MV_OK && mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
+        int kind = content_field(name, nl);
+        if (kind == CF_OTHER || (kind == CF_TYPE && have_ct++)) continue;
         free(v);
-        if ((v = mv_hdr_unfold(val, vl)) == NULL) goto oom;
-        if (is_te) {
-            if (strcasecmp(v, "base64") == 0) pt->cte = MV_CTE_BASE64;
-            else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
-            else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
-            else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
-            else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
-                     strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
-            continue;
-        }
-        if (is_id) {
-            char *a = v, *b;
-            while (*a == '<' || *a == ' ') a++;
-            b = a + strlen(a);
-            while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
-            free(pt->cid);
-            if ((pt->cid = mv_strndup(a, (size_t)(b - a))) == NULL) goto oom;
-            continue;
-        }
-        if (mv_params_parse(v, strlen(v), &ps, &d) != 0) goto oom;
-        if (is_ct) {
-            const char *b = mv_params_get(&ps, "boundary"), *cs = mv_params_get(&ps, "charset");
-            const char *nm = mv_params_get(&ps, "name");
-            if (strchr(ps.value, '/') != NULL && strlen(ps.value) < 128) {
-                free(pt->type);
-                pt->type = ps.value;
-                ps.value = NULL;
-            } else if (defect(p, "invalid Content-Type") != 0) {
-                goto done;
-            }
-            if (b != NULL && (pt->boundary = mv_strdup(b)) == NULL) goto oom;
-            if (cs != NULL && (pt->charset = mv_strdup(cs)) == NULL) goto oom;
-            if (nm != NULL && pt->filename == NULL && (pt->filename = mv_strdup(nm)) == NULL)
-                goto oom;
-        } else {
-            const char *fn = mv_params_get(&ps, "filename");
-            free(pt->disposition);
-            pt->disposition = ps.value;
-            ps.value = NULL;
-            if (fn != NULL) {
-                free(pt->filename);
-                if ((pt->filename = mv_strdup(fn)) == NULL) goto oom;
-            }
-        }
+        if ((v = mv_hdr_unfold(val, vl)) == NULL) rc = oom(p);
+        else if (kind == CF_ENCODING) read_encoding(pt, v);
+        else if (kind == CF_ID) rc = read_id(p, pt, v);
+        else if (mv_params_parse(v, strlen(v), &ps, &d) != 0) rc = oom(p);
+        else rc = kind == CF_TYPE ? read_type(p, pt, &ps) : read_disposition(p, pt, &ps);
         mv_params_free(&ps);
     }
-    if (pt->type == NULL) {
-        /* RFC 2046: inside multipart/digest the default is message/rfc822. */
-        int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
-                     strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
-        if ((pt->type = mv_strdup(digest ? "message/rfc822" : "text/plain")) == NULL)
-            goto oom;
-    }
-    if (d > 0 && defect(p, "damaged parameters or encoded-words in MIME headers") != 0)
-        goto done;
-    rc = MV_OK;
-    goto done;
-oom:
-    mv_fail(p->e, MV_E_MEMORY, "out of memory");
-done:
-    mv_params_free(&ps);
+    if (rc == MV_OK && pt->type == NULL) rc = default_type(p, pt);
+    if (rc == MV_OK && d > 0 &&
+        defect(p, "damaged parameters or encoded-words in MIME headers") != 0) rc = MV_ERROR;
     free(v);
     return rc;
 }
@@ -504,85 +535,109 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
     return body;
 }
 
+/* A multipart without parts is read as text. */
+static int empty_multipart(parser *p, mv_mime_part *pt)
+{
+    if (defect(p, "multipart without parts: read as text") != 0) return MV_ERROR;
+    free(pt->type);
+    return (pt->type = mv_strdup("text/plain")) == NULL ? oom(p) : MV_OK;
+}
+
+/* The repairs undoing part pt's transfer encoding took (d; -1: out of memory). */
+static int encoding_repairs(parser *p, const mv_mime_part *pt, int d)
+{
+    if (d < 0) return oom(p);
+    if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
+                           : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
+                                                  : "invalid quoted-printable kept") != 0)
+        return MV_ERROR;
+    return MV_OK;
+}
+
+/* What converting a body to UTF-8 repaired, by what mv_charset_to_utf8 returned. */
+static const char *charset_defect(int r, int html)
+{
+    if (r == MV_CS_GUESSED)
+        return "8-bit text without a charset (or declared us-ascii): "
+               "read as UTF-8 if valid, else windows-1252";
+    return html ? "html not valid in its charset (or unknown charset)"
+                : "text not valid in its charset (or unknown charset)";
+}
+
+/* Part i is the text or html body: decoded now (read where it lies when it has no
+ * transfer encoding), its uuencoded blocks taken out as attachments (plain text), then
+ * converted to UTF-8 with LF line ends.  c and u are scratch buffers; the decoded bytes
+ * are let go as soon as they are converted (a body can be most of a message). */
+static int read_body(parser *p, size_t i, mv_buf *c, mv_buf *u)
+{
+    mv_mime_msg *m = p->m;
+    const mv_mime_part *pt = &m->parts[i];
+    int identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
+                   pt->cte == MV_CTE_BINARY;
+    int html = strcmp(pt->type, "text/html") == 0, d = 0, r;
+    const unsigned char *src;
+    size_t sn;
+    mv_buf_reset(c);
+    if (encoding_repairs(p, pt, identity ? 0 : mv_mime_part_content(m, i, c)) != MV_OK)
+        return MV_ERROR;
+    src = identity ? m->raw + pt->body_off : c->data;
+    sn = !identity ? c->len : pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
+    if (!html) {
+        mv_buf_reset(u);
+        if ((r = extract_uu(p, src, sn, u)) < 0) return MV_ERROR;
+        if (r > 0) {
+            mv_buf t = *c;
+            *c = *u;
+            *u = t;
+            src = c->data;
+            sn = c->len;
+        }
+        mv_buf_reset(u);
+    }
+    if ((r = mv_charset_to_utf8(pt->charset, src, sn, u, &d)) < 0) return oom(p);
+    free(c->data);
+    mv_buf_init(c);
+    if (d > 0 && defect(p, charset_defect(r, html)) != 0) return MV_ERROR;
+    crlf_to_lf(u);
+    return mv_mime_take_body(m, html, u) != 0 ? oom(p) : MV_OK;
+}
+
+/* Part i is an attachment: only measured now (its size and repairs, in pieces), and
+ * decoded again when its content is asked for.  (A message/rfc822 with parts has an
+ * identity encoding: its content is its raw body.) */
+static int read_att(parser *p, size_t i, int is_msg)
+{
+    size_t alen = 0;
+    int d = mv_mime_part_content_each(p->m, i, 0, count_piece, &alen);
+    if (encoding_repairs(p, &p->m->parts[i], d) != MV_OK) return MV_ERROR;
+    if (mv_mime_add_part_att(p->m, i, alen, is_msg ? "message.eml" : NULL) != 0)
+        return oom(p);
+    return MV_OK;
+}
+
+/* The pass over the leaves: each is the body, an attachment, or inside an attached
+ * message (whose parts belong to that message). */
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
     size_t i;
     mv_buf c, u;
-    int rc = MV_ERROR, seen_text = 0;
+    int rc = MV_OK, seen_text = 0;
     mv_buf_init(&c);
     mv_buf_init(&u);
-    for (i = 0; i < m->nparts; i++) {
+    for (i = 0; i < m->nparts && rc == MV_OK; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, identity, is_msg = strcmp(pt->type, "message/rfc822") == 0;
-        size_t alen;
+        int att, body, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
             if (pt->nchildren > 0) continue;
-            if (defect(p, "multipart without parts: read as text") != 0) goto done;
-            free(pt->type);
-            if ((pt->type = mv_strdup("text/plain")) == NULL) goto oom;
+            if ((rc = empty_multipart(p, pt)) != MV_OK) break;
         }
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
-        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) goto oom;
-        /* A body is decoded now (read where it lies when it has no transfer encoding);
-         * an attachment only measured (its size and repairs), in pieces, and decoded
-         * again when its content is asked for. */
-        mv_buf_reset(&c);
-        alen = 0;
-        identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
-                   pt->cte == MV_CTE_BINARY;
-        d = !body ? mv_mime_part_content_each(m, i, 0, count_piece, &alen)
-            : identity ? 0 : mv_mime_part_content(m, i, &c);
-        if (d < 0) goto oom;
-        if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
-                               : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
-                                                      : "invalid quoted-printable kept") != 0)
-            goto done;
-        if (body) {
-            int html = strcmp(pt->type, "text/html") == 0, r;
-            const unsigned char *src = identity ? m->raw + pt->body_off : c.data;
-            size_t sn = identity ? (pt->body_end > pt->body_off ? pt->body_end - pt->body_off
-                                                                : 0) : c.len;
-            if (!html) {
-                /* uuencoded blocks become attachments; the text is what is left. */
-                mv_buf_reset(&u);
-                if ((d = extract_uu(p, src, sn, &u)) < 0) goto done;
-                if (d > 0) {
-                    mv_buf t = c;
-                    c = u;
-                    u = t;
-                    src = c.data;
-                    sn = c.len;
-                }
-                mv_buf_reset(&u);
-            }
-            d = 0;
-            r = mv_charset_to_utf8(pt->charset, src, sn, &u, &d);
-            if (r < 0) goto oom;
-            /* The decoded bytes are not needed past here: their memory goes back now. */
-            free(c.data);
-            mv_buf_init(&c);
-            if (d > 0 && defect(p, r == MV_CS_GUESSED
-                                   ? "8-bit text without a charset (or declared us-ascii): "
-                                     "read as UTF-8 if valid, else windows-1252"
-                                   : html ? "html not valid in its charset (or unknown charset)"
-                                          : "text not valid in its charset (or unknown charset)")
-                != 0) goto done;
-            crlf_to_lf(&u);
-            if (mv_mime_take_body(m, html, &u) != 0) goto oom;
-            continue;
-        }
-        /* (A message/rfc822 with parts has an identity encoding: its content is its
-         * raw body.) */
-        if (mv_mime_add_part_att(m, i, alen, is_msg ? "message.eml" : NULL) != 0) goto oom;
+        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) rc = oom(p);
+        else rc = body ? read_body(p, i, &c, &u) : read_att(p, i, is_msg);
     }
-    rc = MV_OK;
-    goto done;
-oom:
-    mv_fail(p->e, MV_E_MEMORY, "out of memory");
-done:
     mv_buf_free(&c);
     mv_buf_free(&u);
     return rc;
