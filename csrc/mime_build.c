@@ -485,75 +485,101 @@ fail:
     return NULL;
 }
 
+static int out_of_memory(mv_error *e)
+{
+    return mv_fail(e, MV_E_MEMORY, "out of memory");
+}
+
+/* Original bytes, copied as they are, RAW_CHUNK at a time. */
+static int produce_raw(mv_mime_source *s, const item *it, mv_error *e)
+{
+    size_t k = it->n - s->off < RAW_CHUNK ? it->n - s->off : RAW_CHUNK;
+    if (k > 0 && mv_buf_append(&s->out, it->p + s->off, k) != 0) return out_of_memory(e);
+    s->off += k;
+    return s->off >= it->n;
+}
+
+/* 7bit or 8bit text: line ends (CR, LF, CRLF) written as CRLF, in bounded pieces. */
+static int produce_text(mv_mime_source *s, const item *it, mv_error *e)
+{
+    size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;
+    unsigned char *o;
+    if (mv_buf_reserve(&s->out, (end - s->off) * 2) != 0) return out_of_memory(e);
+    o = s->out.data + s->out.len;
+    for (i = s->off; i < end; i++) {
+        unsigned char c = it->p[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < it->n && it->p[i + 1] == '\n') i++;
+            *o++ = '\r';
+            *o++ = '\n';
+        } else {
+            *o++ = c;
+        }
+    }
+    s->out.len = (size_t)(o - s->out.data);
+    s->off = i;
+    return s->off >= it->n;
+}
+
+/* The next input of a base64 item: from memory, or read from its file (B64_CHUNK at a
+ * time into fbuf).  *k = its length; 1 when it is the last; -1 on a read error. */
+static int b64_input(mv_mime_source *s, const item *it, unsigned char *fbuf,
+                     const unsigned char **p, size_t *k, mv_error *e)
+{
+    if (it->kind == IT_B64) {
+        *k = it->n - s->off < B64_CHUNK ? it->n - s->off : B64_CHUNK;
+        *p = it->p + s->off;
+        return s->off + *k >= it->n;
+    }
+    if (s->f == NULL && (s->f = fopen(it->path, "rb")) == NULL)
+        return mv_fail(e, MV_E_IO, "cannot open attachment %.180s", it->path);
+    *k = fread(fbuf, 1, B64_CHUNK, s->f);
+    if (ferror(s->f)) return mv_fail(e, MV_E_IO, "read error on %.180s", it->path);
+    *p = fbuf;
+    return *k < B64_CHUNK;
+}
+
+/* An attachment's data or file as base64 in 76-character lines, B64_CHUNK input bytes
+ * (whole lines) at a time. */
+static int produce_b64(mv_mime_source *s, const item *it, mv_error *e)
+{
+    unsigned char fbuf[B64_CHUNK];
+    const unsigned char *p = NULL;
+    size_t k = 0;
+    int last = b64_input(s, it, fbuf, &p, &k, e);
+    if (last < 0) return MV_ERROR;
+    if (k > 0) {
+        if (mv_buf_reserve(&s->out, mv_b64_encoded_len(k, 1) + 2) != 0)
+            return out_of_memory(e);
+        if (s->started) mv_buf_append(&s->out, "\r\n", 2);   /* room reserved above */
+        s->out.len += mv_b64_encode(p, k, (char *)s->out.data + s->out.len, 1);
+        s->started = 1;
+        s->off += k;
+    }
+    if (last && s->f != NULL) { fclose(s->f); s->f = NULL; }
+    return last;
+}
+
 /* Produces the next piece of the current item into s->out; 1 when the item is done. */
 static int produce(mv_mime_source *s, item *it, mv_error *e)
 {
     switch (it->kind) {
     case IT_LIT:
-        if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) goto oom;
+        if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) return out_of_memory(e);
         return 1;
-    case IT_RAW: {
-        size_t k = it->n - s->off < RAW_CHUNK ? it->n - s->off : RAW_CHUNK;
-        if (k > 0 && mv_buf_append(&s->out, it->p + s->off, k) != 0) goto oom;
-        s->off += k;
-        return s->off >= it->n;
-    }
-    case IT_TEXT: {
-        /* Line ends normalised to CRLF, in bounded pieces. */
-        size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;
-        if (mv_buf_reserve(&s->out, (end - s->off) * 2) != 0) goto oom;
-        for (i = s->off; i < end; i++) {
-            unsigned char c = it->p[i];
-            if (c == '\r') {
-                if (i + 1 < it->n && it->p[i + 1] == '\n') i++;
-                s->out.data[s->out.len++] = '\r';
-                s->out.data[s->out.len++] = '\n';
-            } else if (c == '\n') {
-                s->out.data[s->out.len++] = '\r';
-                s->out.data[s->out.len++] = '\n';
-            } else {
-                s->out.data[s->out.len++] = c;
-            }
-        }
-        s->off = i;
-        return s->off >= it->n;
-    }
+    case IT_RAW:
+        return produce_raw(s, it, e);
+    case IT_TEXT:
+        return produce_text(s, it, e);
     case IT_QP:
-        if (mv_qp_encode(it->p, it->n, 1, &s->out) != 0) goto oom;
+        if (mv_qp_encode(it->p, it->n, 1, &s->out) != 0) return out_of_memory(e);
         return 1;
     case IT_B64:
-    case IT_FILE: {
-        unsigned char fbuf[B64_CHUNK];
-        const unsigned char *p;
-        size_t k;
-        if (it->kind == IT_B64) {
-            k = it->n - s->off < B64_CHUNK ? it->n - s->off : B64_CHUNK;
-            p = it->p + s->off;
-        } else {
-            if (s->f == NULL && (s->f = fopen(it->path, "rb")) == NULL)
-                return mv_fail(e, MV_E_IO, "cannot open attachment %.180s", it->path);
-            k = fread(fbuf, 1, sizeof fbuf, s->f);
-            if (ferror(s->f)) return mv_fail(e, MV_E_IO, "read error on %.180s", it->path);
-            p = fbuf;
-        }
-        if (k > 0) {
-            if (mv_buf_reserve(&s->out, mv_b64_encoded_len(k, 1) + 2) != 0) goto oom;
-            if (s->started) { s->out.data[s->out.len++] = '\r'; s->out.data[s->out.len++] = '\n'; }
-            s->out.len += mv_b64_encode(p, k, (char *)s->out.data + s->out.len, 1);
-            s->started = 1;
-            s->off += k;
-        }
-        if (it->kind == IT_B64 ? s->off >= it->n : k < sizeof fbuf) {
-            if (s->f != NULL) { fclose(s->f); s->f = NULL; }
-            return 1;
-        }
-        return 0;
-    }
+    case IT_FILE:
+        return produce_b64(s, it, e);
     default:
         return 1;
     }
-oom:
-    return mv_fail(e, MV_E_MEMORY, "out of memory");
 }
 
 int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_t *n,
