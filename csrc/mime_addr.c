@@ -126,96 +126,120 @@ static int dot_atom_ok(const char *s, size_t n)
     return 1;
 }
 
+/* The angle brackets among one mailbox's tokens (*lt, *gt: (size_t)-1 when none); -1
+ * with a reason when they are unbalanced, or another special stands outside a word. */
+static int find_angles(const tok *t, size_t nt, size_t *lt, size_t *gt, const char **why)
+{
+    size_t i;
+    int nlt = 0, ngt = 0;
+    *lt = *gt = (size_t)-1;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch == '<') { nlt++; *lt = i; }
+        else if (t[i].ch == '>') { ngt++; *gt = i; }
+        else if (t[i].ch != '@') { *why = "unexpected special character"; return -1; }
+    }
+    if (nlt > 1 || ngt > 1 || nlt != ngt) {
+        *why = "unbalanced or repeated angle brackets";
+        return -1;
+    }
+    if (nlt == 1 && *gt < *lt) { *why = "'>' before '<'"; return -1; }
+    return 0;
+}
+
+/* "Name <addr>": the words before '<' are the display name (an '@' there makes two
+ * candidate addresses); only comments may follow '>'. */
+static int angle_name(const lexer *lx, const tok *t, size_t nt, size_t lt, size_t gt,
+                      mv_buf *name, const char **why)
+{
+    const char *s = lx->s;
+    size_t i;
+    for (i = gt + 1; i < nt; i++)
+        if (t[i].type != T_COMMENT) { *why = "text after the address"; return -1; }
+    for (i = 0; i < lt; i++) {
+        if (t[i].type == T_COMMENT) continue;
+        if (t[i].type != T_ATOM && t[i].type != T_QUOTED) {
+            *why = "an address in the display name";
+            return -1;
+        }
+        if (name->len > 0 && t[i].ws_before && mv_buf_append(name, " ", 1) != 0) return -1;
+        if (t[i].type == T_ATOM ? mv_buf_append(name, s + t[i].off, t[i].len) != 0
+                                : append_unquoted(name, s + t[i].off, t[i].len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* addr-spec t[a0..a1): local-part "@" domain, each one word (dot-atom, or quoted local
+ * part, or domain literal). */
+static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf *addr,
+                     const char **why)
+{
+    const char *s = lx->s;
+    size_t k, words = 0;
+    int seen_at = 0;
+    for (k = a0; k < a1; k++) {
+        const tok *x = &t[k];
+        if (x->type == T_COMMENT) continue;
+        if (x->type == T_SPECIAL && x->ch == '@') {
+            if (seen_at || words != 1) { *why = "not local@domain"; return -1; }
+            seen_at = 1;
+            words = 0;
+            if (mv_buf_append(addr, "@", 1) != 0) return -1;
+            continue;
+        }
+        if (words++ > 0) { *why = "more than one word where an address belongs"; return -1; }
+        /* A NUL would silently cut the C string short: never guess past it. */
+        if ((x->type == T_QUOTED || x->type == T_DLIT) &&
+            memchr(s + x->off, '\0', x->len) != NULL) { *why = "NUL in the address"; return -1; }
+        if (x->type == T_QUOTED && !seen_at) {
+            if (mv_buf_append(addr, s + x->off - 1, x->len + 2) != 0) return -1;
+        } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
+            if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
+                *why = "invalid characters in the address";
+                return -1;
+            }
+            if (mv_buf_append(addr, s + x->off, x->len) != 0) return -1;
+        } else {
+            *why = "not local@domain";
+            return -1;
+        }
+    }
+    if (!seen_at || words != 1) { *why = "not local@domain"; return -1; }
+    return 0;
+}
+
 /* Turns the tokens of one mailbox of a caller's value into name and address; returns 0,
  * or -1 with a reason when the tokens do not form exactly one unambiguous mailbox. */
 static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
                          const char **why)
 {
-    const char *s = lx->s;
-    size_t i, lt = (size_t)-1, gt = (size_t)-1, at = (size_t)-1, a0, a1;
+    size_t lt, gt, a0 = 0, a1 = nt;
     mv_buf name, addr;
-    int rc = -1, nlt = 0, ngt = 0, nat = 0;
+    int rc = -1;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
-    for (i = 0; i < nt; i++) {
-        if (t[i].type != T_SPECIAL) continue;
-        if (t[i].ch == '<') { nlt++; lt = i; }
-        else if (t[i].ch == '>') { ngt++; gt = i; }
-        else if (t[i].ch == '@') { nat++; if (at == (size_t)-1 || lt != (size_t)-1) at = i; }
-        else { *why = "unexpected special character"; goto cleanup; }
-    }
-    if (nlt > 1 || ngt > 1 || nlt != ngt) { *why = "unbalanced or repeated angle brackets";
-                                           goto cleanup; }
-    if (nlt == 1) {
-        if (gt < lt) { *why = "'>' before '<'"; goto cleanup; }
-        for (i = gt + 1; i < nt; i++)
-            if (t[i].type != T_COMMENT) { *why = "text after the address"; goto cleanup; }
-        /* The display name: words only; an '@' there makes two candidate addresses. */
-        for (i = 0; i < lt; i++) {
-            if (t[i].type == T_COMMENT) continue;
-            if (t[i].type != T_ATOM && t[i].type != T_QUOTED) {
-                *why = "an address in the display name"; goto cleanup;
-            }
-            if (name.len > 0 && t[i].ws_before && mv_buf_append(&name, " ", 1) != 0)
-                goto cleanup;
-            if (t[i].type == T_ATOM ? mv_buf_append(&name, s + t[i].off, t[i].len) != 0
-                                    : append_unquoted(&name, s + t[i].off, t[i].len) != 0)
-                goto cleanup;
-        }
+    if (find_angles(t, nt, &lt, &gt, why) != 0) goto cleanup;
+    if (lt != (size_t)-1) {
+        if (angle_name(lx, t, nt, lt, gt, &name, why) != 0) goto cleanup;
         a0 = lt + 1;
         a1 = gt;
     } else {
-        a0 = 0;
-        a1 = nt;
         /* A trailing comment is the old "addr (Name)" form. */
         while (a1 > a0 && t[a1 - 1].type == T_COMMENT) {
-            if (name.len == 0 && mv_buf_append(&name, s + t[a1 - 1].off, t[a1 - 1].len) != 0)
-                goto cleanup;
+            if (name.len == 0 &&
+                mv_buf_append(&name, lx->s + t[a1 - 1].off, t[a1 - 1].len) != 0) goto cleanup;
             a1--;
         }
         while (a0 < a1 && t[a0].type == T_COMMENT) a0++;
     }
-    /* addr-spec: local-part "@" domain, each one word (dot-atom or quoted / literal). */
-    {
-        size_t k = a0, words = 0;
-        int seen_at = 0;
-        for (; k < a1; k++) {
-            const tok *x = &t[k];
-            if (x->type == T_COMMENT) continue;
-            if (x->type == T_SPECIAL && x->ch == '@') {
-                if (seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
-                seen_at = 1;
-                words = 0;
-                if (mv_buf_append(&addr, "@", 1) != 0) goto cleanup;
-                continue;
-            }
-            if (words > 0) { *why = "more than one word where an address belongs";
-                             goto cleanup; }
-            words++;
-            /* A NUL would silently cut the C string short: never guess past it. */
-            if ((x->type == T_QUOTED || x->type == T_DLIT) &&
-                memchr(s + x->off, '\0', x->len) != NULL) {
-                *why = "NUL in the address"; goto cleanup;
-            }
-            if (x->type == T_QUOTED && !seen_at) {
-                if (mv_buf_append(&addr, s + x->off - 1, x->len + 2) != 0) goto cleanup;
-            } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
-                if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
-                    *why = "invalid characters in the address"; goto cleanup;
-                }
-                if (mv_buf_append(&addr, s + x->off, x->len) != 0) goto cleanup;
-            } else {
-                *why = "not local@domain"; goto cleanup;
-            }
-        }
-        if (!seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
-    }
-    (void)at;
-    (void)nat;
+    if (addr_spec(lx, t, a0, a1, &addr, why) != 0) goto cleanup;
     if (name.len > 0) {
-        if (!mv_utf8_valid(name.data, name.len)) { *why = "display name is not UTF-8";
-                                                   goto cleanup; }
+        if (!mv_utf8_valid(name.data, name.len)) {
+            *why = "display name is not UTF-8";
+            goto cleanup;
+        }
         if (mv_buf_append(&name, "", 1) != 0) goto cleanup;
         a->name = (char *)name.data;
         mv_buf_init(&name);
@@ -230,8 +254,6 @@ cleanup:
     mv_buf_free(&addr);
     return rc;
 }
-
-/* ---- received headers: keep what can be kept ----------------------------------------- */
 
 static int is_sp(const tok *x, char c) { return x->type == T_SPECIAL && x->ch == c; }
 
