@@ -319,6 +319,65 @@ static int wire_name(const lexer *lx, const tok *t, size_t a, size_t b, mv_buf *
     return 0;
 }
 
+/* The angle brackets of a received mailbox, a missing '<' or '>' repaired: narrows
+ * [*a0, *a1) to the address and reads the display name before '<', or the old
+ * "addr (Name)" comment.  *lt: the '<', or (size_t)-1.  -1 when there is no one
+ * reading. */
+static int wire_angles(const lexer *lx, const tok *t, size_t nt, size_t *lt, size_t *a0,
+                       size_t *a1, mv_buf *name, int *bad)
+{
+    size_t i, gt = (size_t)-1, nlt = 0, ngt = 0, last = (size_t)-1, e;
+    *lt = (size_t)-1;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type == T_COMMENT) continue;
+        last = i;
+        if (is_sp(&t[i], '<')) { nlt++; *lt = i; }
+        else if (is_sp(&t[i], '>')) { ngt++; if (gt == (size_t)-1) gt = i; }
+    }
+    if (nlt > 1 || ngt > 1) return -1;
+    if (nlt == 1) {
+        if (ngt == 0) { gt = nt; (*bad)++; }                /* "<a@b" */
+        else if (gt < *lt) return -1;
+        for (i = gt + 1; i < nt; i++)
+            if (t[i].type != T_COMMENT) { (*bad)++; break; }  /* text after '>' ignored */
+        *a0 = *lt + 1;
+        *a1 = gt;
+        return wire_name(lx, t, 0, *lt, name, bad);
+    }
+    if (ngt == 1) {
+        if (gt != last) return -1;                          /* "a@b>" only */
+        (*bad)++;
+        *a1 = gt;
+    }
+    /* A trailing comment is the old "addr (Name)" form. */
+    e = *a1;
+    while (e > *a0 && t[e - 1].type == T_COMMENT) e--;
+    if (e < *a1 && mv_buf_append(name, lx->s + t[e].off, t[e].len) != 0) return -1;
+    return 0;
+}
+
+/* Where the '@' of a received address t[a0..a1) is: *at, or (size_t)-1 when it has no
+ * domain.  "user at example.org" (mail archives): exactly one blank-separated "at"
+ * between two words, a repair.  -1 for two '@' or any other special. */
+static int wire_at(const lexer *lx, const tok *t, size_t a0, size_t a1, size_t *at, int *bad)
+{
+    size_t i, nat = 0, n_at = 0;
+    *at = (size_t)-1;
+    for (i = a0; i < a1; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch != '@' || ++nat > 1) return -1;
+        *at = i;
+    }
+    if (nat == 1) return 0;
+    for (i = a0; i < a1; i++)
+        if (t[i].type == T_ATOM && t[i].len == 2 && t[i].ws_before && i + 1 < a1 &&
+            t[i + 1].ws_before && (lx->s[t[i].off] | 0x20) == 'a' &&
+            (lx->s[t[i].off + 1] | 0x20) == 't' && i > a0) { n_at++; *at = i; }
+    if (n_at != 1) *at = (size_t)-1;
+    (*bad)++;
+    return 0;
+}
+
 /* One mailbox of a received header, read as GMime would: the angle-addr is the address
  * (a missing '<' or '>' is repaired), an obs-route before it is dropped, obs-local-part
  * and obs-domain are joined, "user at host" (mail archives) becomes user@host and an
@@ -326,63 +385,21 @@ static int wire_name(const lexer *lx, const tok *t, size_t a, size_t b, mv_buf *
  * candidate addresses ("a@b c@d", "<a@b> <c@d>", "a@b@c") are never guessed between. */
 static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, int *bad)
 {
-    size_t i, lt = (size_t)-1, gt = (size_t)-1, a0 = 0, a1 = nt, at = (size_t)-1;
-    size_t nlt = 0, ngt = 0, nat = 0, last = (size_t)-1;
+    size_t i, lt, a0 = 0, a1 = nt, at;
     mv_buf name, addr;
     int rc = -1;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
-    for (i = 0; i < nt; i++) {
-        if (t[i].type == T_COMMENT) continue;
-        last = i;
-        if (is_sp(&t[i], '<')) { nlt++; lt = i; }
-        else if (is_sp(&t[i], '>')) { ngt++; if (gt == (size_t)-1) gt = i; }
-    }
-    if (nlt > 1 || ngt > 1) goto cleanup;
-    if (nlt == 1) {
-        if (ngt == 0) { gt = nt; (*bad)++; }                /* "<a@b" */
-        else if (gt < lt) goto cleanup;
-        for (i = gt + 1; i < nt; i++)
-            if (t[i].type != T_COMMENT) { (*bad)++; break; }  /* text after '>' ignored */
-        if (wire_name(lx, t, 0, lt, &name, bad) != 0) goto cleanup;
-        a0 = lt + 1;
-        a1 = gt;
-    } else if (ngt == 1) {
-        if (gt != last) goto cleanup;                       /* "a@b>" only */
-        (*bad)++;
-        a1 = gt;
-    }
-    if (nlt == 0) {
-        /* A trailing comment is the old "addr (Name)" form. */
-        size_t e = a1;
-        while (e > a0 && t[e - 1].type == T_COMMENT) e--;
-        if (e < a1 && mv_buf_append(&name, lx->s + t[e].off, t[e].len) != 0) goto cleanup;
-    }
+    if (wire_angles(lx, t, nt, &lt, &a0, &a1, &name, bad) != 0) goto cleanup;
     /* obs-route: "<@a,@b:user@d>" is user@d. */
     for (i = a0; i < a1 && t[i].type == T_COMMENT; i++) {}
-    if (nlt == 1 && i < a1 && is_sp(&t[i], '@')) {
+    if (lt != (size_t)-1 && i < a1 && is_sp(&t[i], '@')) {
         while (i < a1 && !is_sp(&t[i], ':')) i++;
         if (i == a1) goto cleanup;
         a0 = i + 1;
     }
-    for (i = a0; i < a1; i++) {
-        if (t[i].type != T_SPECIAL) continue;
-        if (t[i].ch != '@') goto cleanup;
-        nat++;
-        at = i;
-    }
-    if (nat > 1) goto cleanup;
-    if (nat == 0) {
-        /* "user at example.org": exactly one blank-separated "at" between two words. */
-        size_t k, n_at = 0;
-        for (k = a0; k < a1; k++)
-            if (t[k].type == T_ATOM && t[k].len == 2 && t[k].ws_before && k + 1 < a1 &&
-                t[k + 1].ws_before && (lx->s[t[k].off] | 0x20) == 'a' &&
-                (lx->s[t[k].off + 1] | 0x20) == 't' && k > a0) { n_at++; at = k; }
-        if (n_at != 1) at = (size_t)-1;
-        (*bad)++;
-    }
+    if (wire_at(lx, t, a0, a1, &at, bad) != 0) goto cleanup;
     if (at == (size_t)-1) {
         /* No domain: atoms only ("bob", "MAILER-DAEMON"), never a stray quote. */
         for (i = a0; i < a1; i++) if (t[i].type == T_QUOTED) goto cleanup;
@@ -409,123 +426,165 @@ cleanup:
     return rc;
 }
 
+/* Parsing state of one address list. */
+typedef struct addr_parse {
+    lexer lx;
+    tok *t;             /* the tokens of the list item being read */
+    size_t nt, cap;
+    int too_long;       /* the item passed MV_HDR_MAX_TOKENS */
+    mv_addr_list *l;
+    int *defects;       /* never NULL */
+    char *err;
+    size_t errsize;
+} addr_parse;
+
+static int push_token(addr_parse *ap, const tok *cur)
+{
+    if (ap->nt >= MV_HDR_MAX_TOKENS) { ap->too_long = 1; return 0; }
+    if (ap->nt == ap->cap) {
+        size_t nc = ap->cap ? ap->cap * 2 : 16;
+        tok *nt2 = realloc(ap->t, nc * sizeof *nt2);
+        if (nt2 == NULL) return -1;
+        ap->t = nt2;
+        ap->cap = nc;
+    }
+    ap->t[ap->nt++] = *cur;
+    return 0;
+}
+
+static int list_add(mv_addr_list *l, const mv_addr *a)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 4;
+        mv_addr *nv = realloc(l->v, nc * sizeof *nv);
+        if (nv == NULL) return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = *a;
+    return 0;
+}
+
+/* A caller's mailbox that cannot be read one way: the error quotes it (80 bytes). */
+static void refuse_mailbox(addr_parse *ap, const char *why)
+{
+    const tok *t = ap->t;
+    size_t len = t[ap->nt - 1].off + t[ap->nt - 1].len - t[0].off;
+    snprintf(ap->err, ap->errsize, "ambiguous or invalid address (%s): %.*s", why,
+             (int)(len > 80 ? 80 : len), ap->lx.s + t[0].off);
+}
+
+/* The tokens of one list item are read as a mailbox and added to the list.  0: go on;
+ * 1: the list is full (a received header is read up to there); -1: failed (err set
+ * unless out of memory). */
+static int end_item(addr_parse *ap)
+{
+    size_t i, real = 0;
+    mv_addr a;
+    const char *why = "invalid address";
+    int wire = ap->lx.wire;
+    if (ap->too_long) {
+        /* No mailbox has that many words: not one to read (memory stays bounded by the
+         * cap whatever the header's size). */
+        if (!wire) {
+            snprintf(ap->err, ap->errsize, "address of more than %d words", MV_HDR_MAX_TOKENS);
+            return -1;
+        }
+        (*ap->defects)++;
+        ap->too_long = 0;
+        ap->nt = 0;
+        return 0;
+    }
+    for (i = 0; i < ap->nt; i++) if (ap->t[i].type != T_COMMENT) real++;
+    if (real == 0) { ap->nt = 0; return 0; }
+    if (ap->l->n >= MV_HDR_MAX_ADDRS) {
+        if (!wire) { snprintf(ap->err, ap->errsize, "too many addresses"); return -1; }
+        (*ap->defects)++;
+        return 1;
+    }
+    if (wire ? wire_mailbox(&ap->lx, ap->t, ap->nt, &a, ap->defects) != 0
+             : build_mailbox(&ap->lx, ap->t, ap->nt, &a, &why) != 0) {
+        if (!wire) { refuse_mailbox(ap, why); return -1; }
+        (*ap->defects)++;
+        ap->nt = 0;
+        return 0;
+    }
+    if (list_add(ap->l, &a) != 0) { free(a.name); free(a.addr); return -1; }
+    ap->nt = 0;
+    return 0;
+}
+
+/* RFC 5322 2.2.3: unfolding drops the CRLF and keeps the blank, so that no CR or LF
+ * survives in a quoted local-part, domain literal, comment or name.  A fresh string of
+ * *n bytes, or NULL. */
+static char *unfold_copy(const char *v, size_t *n)
+{
+    size_t i, o = 0;
+    char *u = malloc(*n + 1);
+    if (u == NULL) return NULL;
+    for (i = 0; i < *n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
+    u[o] = '\0';
+    *n = o;
+    return u;
+}
+
 int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defects,
                   char *err, size_t errsize)
 {
-    lexer lx;
-    tok *t = NULL;
+    addr_parse ap;
     char *u = NULL;
-    size_t nt = 0, cap = 0;
-    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, too_long = 0;
+    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, r;
     if (err != NULL && errsize > 0) err[0] = '\0';
-    if (!wire) {
-        /* A caller's value is one logical line (CHECKLIST 42, 54). */
-        if (memchr(v, '\0', n) != NULL || memchr(v, '\r', n) != NULL ||
-            memchr(v, '\n', n) != NULL) {
-            snprintf(err, errsize, "address list contains CR, LF or NUL");
-            return -1;
-        }
-    } else {
-        /* Unfold first (RFC 5322 2.2.3: drop the CRLF, keep the blank), so that no CR
-         * or LF survives in a quoted local-part, domain literal, comment or name. */
-        size_t i, o = 0;
-        if ((u = malloc(n + 1)) == NULL) goto cleanup;
-        for (i = 0; i < n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
-        u[o] = '\0';
-        v = u;
-        n = o;
+    /* A caller's value is one logical line (CHECKLIST 42, 54). */
+    if (!wire && (memchr(v, '\0', n) != NULL || memchr(v, '\r', n) != NULL ||
+                  memchr(v, '\n', n) != NULL)) {
+        snprintf(err, errsize, "address list contains CR, LF or NUL");
+        return -1;
     }
-    lx.s = v;
-    lx.n = n;
-    lx.i = 0;
-    lx.wire = wire;
-    lx.err = 0;
+    memset(&ap, 0, sizeof ap);
+    if (wire && (v = u = unfold_copy(v, &n)) == NULL) goto cleanup;
+    ap.lx.s = v;
+    ap.lx.n = n;
+    ap.lx.wire = wire;
+    ap.l = l;
+    ap.defects = defects != NULL ? defects : &spare;
+    ap.err = err;
+    ap.errsize = errsize;
     while (more) {
         tok cur;
-        int end_item = 0;
-        more = lex_next(&lx, &cur);
-        if (lx.err) {
-            if (!wire) { snprintf(err, errsize, "unbalanced quote, comment or bracket");
-                         goto cleanup; }
-            if (defects != NULL) (*defects)++;
-            lx.err = 0;
+        int sep;
+        more = lex_next(&ap.lx, &cur);
+        if (ap.lx.err) {
+            if (!wire) {
+                snprintf(err, errsize, "unbalanced quote, comment or bracket");
+                goto cleanup;
+            }
+            (*ap.defects)++;
+            ap.lx.err = 0;
         }
-        if (!more) {
-            end_item = 1;
-        } else if (cur.type == T_SPECIAL && !in_angle &&
-                   (cur.ch == ',' || (cur.ch == ';' && in_group))) {
-            end_item = 1;
-            if (cur.ch == ';') in_group = 0;
-        } else if (cur.type == T_SPECIAL && !in_angle && cur.ch == ':' && !in_group) {
-            nt = 0;                         /* a group's name is not an address */
-            too_long = 0;
+        sep = more && !in_angle && cur.type == T_SPECIAL;
+        if (sep && cur.ch == ':' && !in_group) {
+            ap.nt = 0;                      /* a group's name is not an address */
+            ap.too_long = 0;
             in_group = 1;
             continue;
-        } else {
-            if (cur.type == T_SPECIAL && cur.ch == '<') in_angle = 1;
-            if (cur.type == T_SPECIAL && cur.ch == '>') in_angle = 0;
-            if (nt >= MV_HDR_MAX_TOKENS) { too_long = 1; continue; }
-            if (nt == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                tok *nt2 = realloc(t, nc * sizeof *t);
-                if (nt2 == NULL) goto cleanup;
-                t = nt2;
-                cap = nc;
-            }
-            t[nt++] = cur;
+        }
+        if (more && !(sep && (cur.ch == ',' || (cur.ch == ';' && in_group)))) {
+            if (is_sp(&cur, '<')) in_angle = 1;
+            if (is_sp(&cur, '>')) in_angle = 0;
+            if (push_token(&ap, &cur) != 0) goto cleanup;
             continue;
         }
-        if (end_item) {
-            size_t i, real = 0;
-            mv_addr a;
-            const char *why = "invalid address";
-            in_angle = 0;
-            if (too_long) {
-                /* No mailbox has that many words: not one to read (memory stays bounded
-                 * by the cap whatever the header's size). */
-                if (!wire) { snprintf(err, errsize, "address of more than %d words",
-                                      MV_HDR_MAX_TOKENS); goto cleanup; }
-                if (defects != NULL) (*defects)++;
-                too_long = 0;
-                nt = 0;
-                continue;
-            }
-            for (i = 0; i < nt; i++) if (t[i].type != T_COMMENT) real++;
-            if (real == 0) { nt = 0; continue; }
-            if (l->n >= MV_HDR_MAX_ADDRS) {
-                if (!wire) { snprintf(err, errsize, "too many addresses"); goto cleanup; }
-                if (defects != NULL) (*defects)++;
-                break;
-            }
-            if (wire ? wire_mailbox(&lx, t, nt, &a, defects != NULL ? defects : &spare) != 0
-                     : build_mailbox(&lx, t, nt, &a, &why) != 0) {
-                if (!wire) {
-                    snprintf(err, errsize, "ambiguous or invalid address (%s): %.*s", why,
-                             (int)((t[nt - 1].off + t[nt - 1].len - t[0].off) > 80 ? 80 :
-                                   (t[nt - 1].off + t[nt - 1].len - t[0].off)),
-                             v + t[0].off);
-                    goto cleanup;
-                }
-                if (defects != NULL) (*defects)++;
-                nt = 0;
-                continue;
-            }
-            if (l->n == l->cap) {
-                size_t nc = l->cap ? l->cap * 2 : 4;
-                mv_addr *nv = realloc(l->v, nc * sizeof *nv);
-                if (nv == NULL) { free(a.name); free(a.addr); goto cleanup; }
-                l->v = nv;
-                l->cap = nc;
-            }
-            l->v[l->n++] = a;
-            nt = 0;
-        }
+        if (sep && cur.ch == ';') in_group = 0;
+        in_angle = 0;
+        if ((r = end_item(&ap)) < 0) goto cleanup;
+        if (r > 0) break;
     }
     if (in_group && !wire) { snprintf(err, errsize, "unterminated group"); goto cleanup; }
     rc = 0;
 cleanup:
     if (rc != 0 && err != NULL && err[0] == '\0') snprintf(err, errsize, "out of memory");
-    free(t);
+    free(ap.t);
     free(u);
     return rc;
 }
