@@ -201,7 +201,9 @@ void mv_b64_dec_init(mv_b64_dec *st)
  * character at a time.  The rules are those of Python's binascii.a2b_base64: a '=' that
  * completes a group of 2 or 3 characters ends the data (GMime and Python ignore what
  * follows, so a part with a second base64 text appended decodes to the first); any
- * other '=' is skipped. */
+ * other '=' is skipped.  One function on purpose (about 90 lines): the fast paths and the
+ * character-at-a-time path share the group state in registers, and this loop is base64
+ * decoding's speed (bench/mime_codecs.lua). */
 size_t mv_b64_dec_step(mv_b64_dec *st, const char *src, size_t n, unsigned char *out,
                        int *defects)
 {
@@ -380,7 +382,9 @@ size_t mv_qp_encoded_max(size_t n)
 }
 
 /* Encodes in[*pi..limit) at column *col, reading up to n for what follows (a blank
- * before a line end, "From ", CRLF), into o, which has room for the worst case. */
+ * before a line end, "From ", CRLF), into o, which has room for the worst case.  One
+ * function on purpose (about 70 lines): it is QP encoding's per-byte loop
+ * (bench/mime_codecs.lua), kept whole so the column and output pointer stay in registers. */
 static unsigned char *qp_enc(const unsigned char *in, size_t n, size_t *pi, size_t limit,
                              int text, size_t *pcol, unsigned char *o)
 {
@@ -510,6 +514,9 @@ static inline uint64_t has_byte(uint64_t v, unsigned char c)
     return (x - QP_ONES) & ~x & QP_HIGHS;
 }
 
+/* One function on purpose (about 100 lines): it is the per-byte loop of QP decoding
+ * (bench/mime_codecs.lua), and its output pointer, line state and word-at-a-time scan
+ * stay in registers only while they live in one function. */
 static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
 {
     const unsigned char *in = (const unsigned char *)src;
