@@ -440,27 +440,19 @@ typedef struct addr_parse {
 
 static int push_token(addr_parse *ap, const tok *cur)
 {
+    tok *t;
     if (ap->nt >= MV_HDR_MAX_TOKENS) { ap->too_long = 1; return 0; }
-    if (ap->nt == ap->cap) {
-        size_t nc = ap->cap ? ap->cap * 2 : 16;
-        tok *nt2 = realloc(ap->t, nc * sizeof *nt2);
-        if (nt2 == NULL) return -1;
-        ap->t = nt2;
-        ap->cap = nc;
-    }
+    if ((t = mv_grow(ap->t, &ap->cap, ap->nt, sizeof *t, 16)) == NULL) return -1;
+    ap->t = t;
     ap->t[ap->nt++] = *cur;
     return 0;
 }
 
 static int list_add(mv_addr_list *l, const mv_addr *a)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4;
-        mv_addr *nv = realloc(l->v, nc * sizeof *nv);
-        if (nv == NULL) return -1;
-        l->v = nv;
-        l->cap = nc;
-    }
+    mv_addr *v = mv_grow(l->v, &l->cap, l->n, sizeof *v, 4);
+    if (v == NULL) return -1;
+    l->v = v;
     l->v[l->n++] = *a;
     return 0;
 }

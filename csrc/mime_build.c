@@ -41,13 +41,8 @@ struct mv_mime_source {
 static item *new_item(mv_mime_source *s, int kind)
 {
     item *it;
-    if (s->nit == s->capit) {
-        size_t nc = s->capit ? s->capit * 2 : 16;
-        it = realloc(s->it, nc * sizeof *it);
-        if (it == NULL) return NULL;
-        s->it = it;
-        s->capit = nc;
-    }
+    if ((it = mv_grow(s->it, &s->capit, s->nit, sizeof *it, 16)) == NULL) return NULL;
+    s->it = it;
     it = &s->it[s->nit++];
     memset(it, 0, sizeof *it);
     mv_buf_init(&it->lit);

@@ -75,13 +75,8 @@ int mv_mime_is_addr_header(const char *name)
 int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
 {
     mv_mime_hdr *h;
-    if (m->nh == m->caph) {
-        size_t nc = m->caph ? m->caph * 2 : 16;
-        h = realloc(m->h, nc * sizeof *h);
-        if (h == NULL) return -1;
-        m->h = h;
-        m->caph = nc;
-    }
+    if ((h = mv_grow(m->h, &m->caph, m->nh, sizeof *h, 16)) == NULL) return -1;
+    m->h = h;
     h = &m->h[m->nh];
     h->name = mv_strdup(name);
     h->value = mv_strdup(value);
@@ -221,13 +216,9 @@ int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t l
     if (base != NULL && strlen(base) > MV_HDR_MAX_PARAM_VALUE)   /* mv_param_write's cap */
         return mv_fail(e, MV_E_ARG, "attachment name longer than %d bytes",
                        MV_HDR_MAX_PARAM_VALUE);
-    if (m->natt == m->capatt) {
-        size_t nc = m->capatt ? m->capatt * 2 : 4;
-        a = realloc(m->att, nc * sizeof *a);
-        if (a == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
-        m->att = a;
-        m->capatt = nc;
-    }
+    if ((a = mv_grow(m->att, &m->capatt, m->natt, sizeof *a, 4)) == NULL)
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    m->att = a;
     a = &m->att[m->natt];
     memset(a, 0, sizeof *a);
     a->raw_name = mv_strdup(base != NULL ? base : "attachment");

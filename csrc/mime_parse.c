@@ -296,13 +296,8 @@ static long new_part(parser *p, long parent, size_t at)
         mv_fail(p->e, MV_E_LIMIT, "more than %lu parts", (unsigned long)p->lim->max_parts);
         return -1;
     }
-    if (m->nparts == m->capparts) {
-        size_t nc = m->capparts ? m->capparts * 2 : 8;
-        pt = realloc(m->parts, nc * sizeof *pt);
-        if (pt == NULL) goto oom;
-        m->parts = pt;
-        m->capparts = nc;
-    }
+    if ((pt = mv_grow(m->parts, &m->capparts, m->nparts, sizeof *pt, 8)) == NULL) goto oom;
+    m->parts = pt;
     no = realloc(p->open, (p->nopen + 1) * sizeof *no);
     if (no == NULL) goto oom;
     p->open = no;

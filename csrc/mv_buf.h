@@ -29,6 +29,10 @@ void mv_buf_wipe(mv_buf *b);
  * of memory.  With mv_strdup (a NUL-terminated string, NULL for NULL), the only
  * string-copy helpers of the core. */
 char *mv_strndup(const void *s, size_t n);
+/* Room for element n of the array v of *cap elements of `size` bytes: v itself while
+ * n < *cap, else v grown to twice *cap (`first` when empty).  NULL when out of memory
+ * (v is then unchanged and still owned by the caller). */
+void *mv_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 static inline size_t mv_buf_avail(const mv_buf *b) { return b->len - b->off; }
 /* NULL when nothing was ever allocated (NULL + 0 is undefined behaviour in C). */

@@ -174,6 +174,24 @@ static void test_strndup(void)
     free(h);
 }
 
+/* The core's growable arrays: doubling from `first`, the array kept on failure. */
+static void test_grow(void)
+{
+    size_t cap = 0, i;
+    int *v = NULL, *g;
+    for (i = 0; i < 100; i++) {
+        g = mv_grow(v, &cap, i, sizeof *v, 4);
+        CHECK(g != NULL);
+        v = g;
+        v[i] = (int)i;
+    }
+    CHECK(cap == 128);
+    CHECK(v[99] == 99);
+    CHECK(mv_grow(v, &cap, 100, sizeof *v, 4) == v);
+    CHECK(mv_grow(v, &cap, 128, (size_t)-1 / 2, 4) == NULL && cap == 128);
+    free(v);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -185,6 +203,7 @@ int main(void)
         {"charset piece edge", test_charset_piece_edge},
         {"strndup", test_strndup},
         {"b64 strict", test_b64_strict},
+        {"grow", test_grow},
         {NULL, NULL}
     };
     return ctest_run("codec", cases);
