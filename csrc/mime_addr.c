@@ -209,6 +209,23 @@ static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf
     return 0;
 }
 
+/* Ends reading one mailbox: when ok, the address built in addr goes to a->addr;
+ * otherwise a->name is let go too.  The buffers are freed either way.  0 or -1. */
+static int end_mailbox(mv_addr *a, mv_buf *name, mv_buf *addr, int ok)
+{
+    if (ok && mv_buf_append(addr, "", 1) == 0) {
+        a->addr = (char *)addr->data;
+        mv_buf_init(addr);
+    } else {
+        ok = 0;
+        free(a->name);
+        a->name = NULL;
+    }
+    mv_buf_free(name);
+    mv_buf_free(addr);
+    return ok ? 0 : -1;
+}
+
 /* Turns the tokens of one mailbox of a caller's value into name and address; returns 0,
  * or -1 with a reason when the tokens do not form exactly one unambiguous mailbox. */
 static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
@@ -216,7 +233,6 @@ static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
 {
     size_t lt, gt, a0 = 0, a1 = nt;
     mv_buf name, addr;
-    int rc = -1;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
@@ -244,15 +260,9 @@ static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
         a->name = (char *)name.data;
         mv_buf_init(&name);
     }
-    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
-    a->addr = (char *)addr.data;
-    mv_buf_init(&addr);
-    rc = 0;
+    return end_mailbox(a, &name, &addr, 1);
 cleanup:
-    if (rc != 0) { free(a->name); a->name = NULL; }
-    mv_buf_free(&name);
-    mv_buf_free(&addr);
-    return rc;
+    return end_mailbox(a, &name, &addr, 0);
 }
 
 static int is_sp(const tok *x, char c) { return x->type == T_SPECIAL && x->ch == c; }
@@ -387,7 +397,6 @@ static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, in
 {
     size_t i, lt, a0 = 0, a1 = nt, at;
     mv_buf name, addr;
-    int rc = -1;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
@@ -415,15 +424,9 @@ static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, in
             mv_buf_append(&dec, "", 1) != 0) { mv_buf_free(&dec); goto cleanup; }
         a->name = (char *)dec.data;
     }
-    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
-    a->addr = (char *)addr.data;
-    mv_buf_init(&addr);
-    rc = 0;
+    return end_mailbox(a, &name, &addr, 1);
 cleanup:
-    if (rc != 0) { free(a->name); a->name = NULL; }
-    mv_buf_free(&name);
-    mv_buf_free(&addr);
-    return rc;
+    return end_mailbox(a, &name, &addr, 0);
 }
 
 /* Parsing state of one address list. */

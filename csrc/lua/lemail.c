@@ -215,16 +215,28 @@ static int get_body(lua_State *L, lemail *e, const char *k)
     return 1;
 }
 
-static int get_attachments(lua_State *L, lemail *e, const char *k)
+/* A Lua array of n items, item i pushed by push(L, e, i). */
+static int push_array(lua_State *L, lemail *e, size_t n,
+                      void (*push)(lua_State *L, lemail *e, size_t i))
 {
     size_t i;
-    (void)k;
-    lua_createtable(L, (int)e->m.natt, 0);
-    for (i = 0; i < e->m.natt; i++) {
-        push_att(L, 1, i, &e->m.att[i]);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push(L, e, i);
         lua_rawseti(L, -2, (int)i + 1);
     }
     return 1;
+}
+
+static void push_att_at(lua_State *L, lemail *e, size_t i)
+{
+    push_att(L, 1, i, &e->m.att[i]);
+}
+
+static int get_attachments(lua_State *L, lemail *e, const char *k)
+{
+    (void)k;
+    return push_array(L, e, e->m.natt, push_att_at);
 }
 
 /* The very string parsed (nil for a built message). */
@@ -237,16 +249,15 @@ static int get_raw(lua_State *L, lemail *e, const char *k)
     return 1;
 }
 
+static void push_defect(lua_State *L, lemail *e, size_t i)
+{
+    lua_pushstring(L, e->m.defects[i]);
+}
+
 static int get_defects(lua_State *L, lemail *e, const char *k)
 {
-    size_t i;
     (void)k;
-    lua_createtable(L, (int)e->m.ndefects, 0);
-    for (i = 0; i < e->m.ndefects; i++) {
-        lua_pushstring(L, e->m.defects[i]);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    return 1;
+    return push_array(L, e, e->m.ndefects, push_defect);
 }
 
 static int get_allow_8bit(lua_State *L, lemail *e, const char *k)
@@ -588,14 +599,7 @@ static int l_attach(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (mvl_email_add_attachment(L, e, 2) != 0) {
-        mvl_pushfail(L);
-        lua_insert(L, -2);
-        lua_pushliteral(L, "argument");
-        return 3;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    return set_result(L, mvl_email_add_attachment(L, e, 2) != 0);
 }
 
 /* A part's header fields, in order, as {name=, value=} with the value decoded. */
