@@ -150,7 +150,9 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
 {
     char *o = out;
     size_t i = 0, col = 0, groups = n / 3;
-    const unsigned char *end = in + n;
+    const unsigned char *end;
+    if (n == 0) return 0;   /* in may be NULL then (an empty buffer's head) */
+    end = in + n;
     pthread_once(&b64_once, b64_init);
     if (!wrap) {
         o = b64_enc_groups(in, groups, end, o);

@@ -130,7 +130,9 @@ int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out
 
 int mv_b64_encode_buf(const unsigned char *p, size_t n, mv_buf *out)
 {
-    size_t need = mv_b64_encoded_len(n, 0);
+    /* One byte more: an empty response still leaves out->data allocated, so the
+     * pointer below is never NULL + 0. */
+    size_t need = mv_b64_encoded_len(n, 0) + 1;
     if (mv_buf_reserve(out, need) != 0) return -1;
     out->len += mv_b64_encode(p, n, (char *)out->data + out->len, 0);
     return 0;

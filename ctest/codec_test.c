@@ -159,6 +159,15 @@ static void test_b64_strict(void)
         CHECK(mv_b64_decode_buf(bad[t], strlen(bad[t]), &b) == -1);
         mv_buf_free(&b);
     }
+    {
+        /* an empty response (XOAUTH2's answer to its error challenge) from an empty
+         * buffer, whose head is NULL: no NULL + 0 on the way (UBSan in make test-asan) */
+        mv_buf in, b;
+        mv_buf_init(&in);
+        mv_buf_init(&b);
+        CHECK(mv_b64_encode_buf(mv_buf_head(&in), 0, &b) == 0 && b.len == 0);
+        mv_buf_free(&b);
+    }
 }
 
 /* The core's one copy helper: n bytes (NULs included) and a terminating NUL. */
