@@ -126,112 +126,144 @@ static int dot_atom_ok(const char *s, size_t n)
     return 1;
 }
 
+/* The angle brackets among one mailbox's tokens (*lt, *gt: (size_t)-1 when none); -1
+ * with a reason when they are unbalanced, or another special stands outside a word. */
+static int find_angles(const tok *t, size_t nt, size_t *lt, size_t *gt, const char **why)
+{
+    size_t i;
+    int nlt = 0, ngt = 0;
+    *lt = *gt = (size_t)-1;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch == '<') { nlt++; *lt = i; }
+        else if (t[i].ch == '>') { ngt++; *gt = i; }
+        else if (t[i].ch != '@') { *why = "unexpected special character"; return -1; }
+    }
+    if (nlt > 1 || ngt > 1 || nlt != ngt) {
+        *why = "unbalanced or repeated angle brackets";
+        return -1;
+    }
+    if (nlt == 1 && *gt < *lt) { *why = "'>' before '<'"; return -1; }
+    return 0;
+}
+
+/* "Name <addr>": the words before '<' are the display name (an '@' there makes two
+ * candidate addresses); only comments may follow '>'. */
+static int angle_name(const lexer *lx, const tok *t, size_t nt, size_t lt, size_t gt,
+                      mv_buf *name, const char **why)
+{
+    const char *s = lx->s;
+    size_t i;
+    for (i = gt + 1; i < nt; i++)
+        if (t[i].type != T_COMMENT) { *why = "text after the address"; return -1; }
+    for (i = 0; i < lt; i++) {
+        if (t[i].type == T_COMMENT) continue;
+        if (t[i].type != T_ATOM && t[i].type != T_QUOTED) {
+            *why = "an address in the display name";
+            return -1;
+        }
+        if (name->len > 0 && t[i].ws_before && mv_buf_append(name, " ", 1) != 0) return -1;
+        if (t[i].type == T_ATOM ? mv_buf_append(name, s + t[i].off, t[i].len) != 0
+                                : append_unquoted(name, s + t[i].off, t[i].len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* addr-spec t[a0..a1): local-part "@" domain, each one word (dot-atom, or quoted local
+ * part, or domain literal). */
+static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf *addr,
+                     const char **why)
+{
+    const char *s = lx->s;
+    size_t k, words = 0;
+    int seen_at = 0;
+    for (k = a0; k < a1; k++) {
+        const tok *x = &t[k];
+        if (x->type == T_COMMENT) continue;
+        if (x->type == T_SPECIAL && x->ch == '@') {
+            if (seen_at || words != 1) { *why = "not local@domain"; return -1; }
+            seen_at = 1;
+            words = 0;
+            if (mv_buf_append(addr, "@", 1) != 0) return -1;
+            continue;
+        }
+        if (words++ > 0) { *why = "more than one word where an address belongs"; return -1; }
+        /* A NUL would silently cut the C string short: never guess past it. */
+        if ((x->type == T_QUOTED || x->type == T_DLIT) &&
+            memchr(s + x->off, '\0', x->len) != NULL) { *why = "NUL in the address"; return -1; }
+        if (x->type == T_QUOTED && !seen_at) {
+            if (mv_buf_append(addr, s + x->off - 1, x->len + 2) != 0) return -1;
+        } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
+            if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
+                *why = "invalid characters in the address";
+                return -1;
+            }
+            if (mv_buf_append(addr, s + x->off, x->len) != 0) return -1;
+        } else {
+            *why = "not local@domain";
+            return -1;
+        }
+    }
+    if (!seen_at || words != 1) { *why = "not local@domain"; return -1; }
+    return 0;
+}
+
+/* Ends reading one mailbox: when ok, the address built in addr goes to a->addr;
+ * otherwise a->name is let go too.  The buffers are freed either way.  0 or -1. */
+static int end_mailbox(mv_addr *a, mv_buf *name, mv_buf *addr, int ok)
+{
+    if (ok && mv_buf_append(addr, "", 1) == 0) {
+        a->addr = (char *)addr->data;
+        mv_buf_init(addr);
+    } else {
+        ok = 0;
+        free(a->name);
+        a->name = NULL;
+    }
+    mv_buf_free(name);
+    mv_buf_free(addr);
+    return ok ? 0 : -1;
+}
+
 /* Turns the tokens of one mailbox of a caller's value into name and address; returns 0,
  * or -1 with a reason when the tokens do not form exactly one unambiguous mailbox. */
 static int build_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a,
                          const char **why)
 {
-    const char *s = lx->s;
-    size_t i, lt = (size_t)-1, gt = (size_t)-1, at = (size_t)-1, a0, a1;
+    size_t lt, gt, a0 = 0, a1 = nt;
     mv_buf name, addr;
-    int rc = -1, nlt = 0, ngt = 0, nat = 0;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
-    for (i = 0; i < nt; i++) {
-        if (t[i].type != T_SPECIAL) continue;
-        if (t[i].ch == '<') { nlt++; lt = i; }
-        else if (t[i].ch == '>') { ngt++; gt = i; }
-        else if (t[i].ch == '@') { nat++; if (at == (size_t)-1 || lt != (size_t)-1) at = i; }
-        else { *why = "unexpected special character"; goto cleanup; }
-    }
-    if (nlt > 1 || ngt > 1 || nlt != ngt) { *why = "unbalanced or repeated angle brackets";
-                                           goto cleanup; }
-    if (nlt == 1) {
-        if (gt < lt) { *why = "'>' before '<'"; goto cleanup; }
-        for (i = gt + 1; i < nt; i++)
-            if (t[i].type != T_COMMENT) { *why = "text after the address"; goto cleanup; }
-        /* The display name: words only; an '@' there makes two candidate addresses. */
-        for (i = 0; i < lt; i++) {
-            if (t[i].type == T_COMMENT) continue;
-            if (t[i].type != T_ATOM && t[i].type != T_QUOTED) {
-                *why = "an address in the display name"; goto cleanup;
-            }
-            if (name.len > 0 && t[i].ws_before && mv_buf_append(&name, " ", 1) != 0)
-                goto cleanup;
-            if (t[i].type == T_ATOM ? mv_buf_append(&name, s + t[i].off, t[i].len) != 0
-                                    : append_unquoted(&name, s + t[i].off, t[i].len) != 0)
-                goto cleanup;
-        }
+    if (find_angles(t, nt, &lt, &gt, why) != 0) goto cleanup;
+    if (lt != (size_t)-1) {
+        if (angle_name(lx, t, nt, lt, gt, &name, why) != 0) goto cleanup;
         a0 = lt + 1;
         a1 = gt;
     } else {
-        a0 = 0;
-        a1 = nt;
         /* A trailing comment is the old "addr (Name)" form. */
         while (a1 > a0 && t[a1 - 1].type == T_COMMENT) {
-            if (name.len == 0 && mv_buf_append(&name, s + t[a1 - 1].off, t[a1 - 1].len) != 0)
-                goto cleanup;
+            if (name.len == 0 &&
+                mv_buf_append(&name, lx->s + t[a1 - 1].off, t[a1 - 1].len) != 0) goto cleanup;
             a1--;
         }
         while (a0 < a1 && t[a0].type == T_COMMENT) a0++;
     }
-    /* addr-spec: local-part "@" domain, each one word (dot-atom or quoted / literal). */
-    {
-        size_t k = a0, words = 0;
-        int seen_at = 0;
-        for (; k < a1; k++) {
-            const tok *x = &t[k];
-            if (x->type == T_COMMENT) continue;
-            if (x->type == T_SPECIAL && x->ch == '@') {
-                if (seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
-                seen_at = 1;
-                words = 0;
-                if (mv_buf_append(&addr, "@", 1) != 0) goto cleanup;
-                continue;
-            }
-            if (words > 0) { *why = "more than one word where an address belongs";
-                             goto cleanup; }
-            words++;
-            /* A NUL would silently cut the C string short: never guess past it. */
-            if ((x->type == T_QUOTED || x->type == T_DLIT) &&
-                memchr(s + x->off, '\0', x->len) != NULL) {
-                *why = "NUL in the address"; goto cleanup;
-            }
-            if (x->type == T_QUOTED && !seen_at) {
-                if (mv_buf_append(&addr, s + x->off - 1, x->len + 2) != 0) goto cleanup;
-            } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
-                if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
-                    *why = "invalid characters in the address"; goto cleanup;
-                }
-                if (mv_buf_append(&addr, s + x->off, x->len) != 0) goto cleanup;
-            } else {
-                *why = "not local@domain"; goto cleanup;
-            }
-        }
-        if (!seen_at || words != 1) { *why = "not local@domain"; goto cleanup; }
-    }
-    (void)at;
-    (void)nat;
+    if (addr_spec(lx, t, a0, a1, &addr, why) != 0) goto cleanup;
     if (name.len > 0) {
-        if (!mv_utf8_valid(name.data, name.len)) { *why = "display name is not UTF-8";
-                                                   goto cleanup; }
+        if (!mv_utf8_valid(name.data, name.len)) {
+            *why = "display name is not UTF-8";
+            goto cleanup;
+        }
         if (mv_buf_append(&name, "", 1) != 0) goto cleanup;
         a->name = (char *)name.data;
         mv_buf_init(&name);
     }
-    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
-    a->addr = (char *)addr.data;
-    mv_buf_init(&addr);
-    rc = 0;
+    return end_mailbox(a, &name, &addr, 1);
 cleanup:
-    if (rc != 0) { free(a->name); a->name = NULL; }
-    mv_buf_free(&name);
-    mv_buf_free(&addr);
-    return rc;
+    return end_mailbox(a, &name, &addr, 0);
 }
-
-/* ---- received headers: keep what can be kept ----------------------------------------- */
 
 static int is_sp(const tok *x, char c) { return x->type == T_SPECIAL && x->ch == c; }
 
@@ -297,6 +329,65 @@ static int wire_name(const lexer *lx, const tok *t, size_t a, size_t b, mv_buf *
     return 0;
 }
 
+/* The angle brackets of a received mailbox, a missing '<' or '>' repaired: narrows
+ * [*a0, *a1) to the address and reads the display name before '<', or the old
+ * "addr (Name)" comment.  *lt: the '<', or (size_t)-1.  -1 when there is no one
+ * reading. */
+static int wire_angles(const lexer *lx, const tok *t, size_t nt, size_t *lt, size_t *a0,
+                       size_t *a1, mv_buf *name, int *bad)
+{
+    size_t i, gt = (size_t)-1, nlt = 0, ngt = 0, last = (size_t)-1, e;
+    *lt = (size_t)-1;
+    for (i = 0; i < nt; i++) {
+        if (t[i].type == T_COMMENT) continue;
+        last = i;
+        if (is_sp(&t[i], '<')) { nlt++; *lt = i; }
+        else if (is_sp(&t[i], '>')) { ngt++; if (gt == (size_t)-1) gt = i; }
+    }
+    if (nlt > 1 || ngt > 1) return -1;
+    if (nlt == 1) {
+        if (ngt == 0) { gt = nt; (*bad)++; }                /* "<a@b" */
+        else if (gt < *lt) return -1;
+        for (i = gt + 1; i < nt; i++)
+            if (t[i].type != T_COMMENT) { (*bad)++; break; }  /* text after '>' ignored */
+        *a0 = *lt + 1;
+        *a1 = gt;
+        return wire_name(lx, t, 0, *lt, name, bad);
+    }
+    if (ngt == 1) {
+        if (gt != last) return -1;                          /* "a@b>" only */
+        (*bad)++;
+        *a1 = gt;
+    }
+    /* A trailing comment is the old "addr (Name)" form. */
+    e = *a1;
+    while (e > *a0 && t[e - 1].type == T_COMMENT) e--;
+    if (e < *a1 && mv_buf_append(name, lx->s + t[e].off, t[e].len) != 0) return -1;
+    return 0;
+}
+
+/* Where the '@' of a received address t[a0..a1) is: *at, or (size_t)-1 when it has no
+ * domain.  "user at example.org" (mail archives): exactly one blank-separated "at"
+ * between two words, a repair.  -1 for two '@' or any other special. */
+static int wire_at(const lexer *lx, const tok *t, size_t a0, size_t a1, size_t *at, int *bad)
+{
+    size_t i, nat = 0, n_at = 0;
+    *at = (size_t)-1;
+    for (i = a0; i < a1; i++) {
+        if (t[i].type != T_SPECIAL) continue;
+        if (t[i].ch != '@' || ++nat > 1) return -1;
+        *at = i;
+    }
+    if (nat == 1) return 0;
+    for (i = a0; i < a1; i++)
+        if (t[i].type == T_ATOM && t[i].len == 2 && t[i].ws_before && i + 1 < a1 &&
+            t[i + 1].ws_before && (lx->s[t[i].off] | 0x20) == 'a' &&
+            (lx->s[t[i].off + 1] | 0x20) == 't' && i > a0) { n_at++; *at = i; }
+    if (n_at != 1) *at = (size_t)-1;
+    (*bad)++;
+    return 0;
+}
+
 /* One mailbox of a received header, read as GMime would: the angle-addr is the address
  * (a missing '<' or '>' is repaired), an obs-route before it is dropped, obs-local-part
  * and obs-domain are joined, "user at host" (mail archives) becomes user@host and an
@@ -304,63 +395,20 @@ static int wire_name(const lexer *lx, const tok *t, size_t a, size_t b, mv_buf *
  * candidate addresses ("a@b c@d", "<a@b> <c@d>", "a@b@c") are never guessed between. */
 static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, int *bad)
 {
-    size_t i, lt = (size_t)-1, gt = (size_t)-1, a0 = 0, a1 = nt, at = (size_t)-1;
-    size_t nlt = 0, ngt = 0, nat = 0, last = (size_t)-1;
+    size_t i, lt, a0 = 0, a1 = nt, at;
     mv_buf name, addr;
-    int rc = -1;
     mv_buf_init(&name);
     mv_buf_init(&addr);
     a->name = a->addr = NULL;
-    for (i = 0; i < nt; i++) {
-        if (t[i].type == T_COMMENT) continue;
-        last = i;
-        if (is_sp(&t[i], '<')) { nlt++; lt = i; }
-        else if (is_sp(&t[i], '>')) { ngt++; if (gt == (size_t)-1) gt = i; }
-    }
-    if (nlt > 1 || ngt > 1) goto cleanup;
-    if (nlt == 1) {
-        if (ngt == 0) { gt = nt; (*bad)++; }                /* "<a@b" */
-        else if (gt < lt) goto cleanup;
-        for (i = gt + 1; i < nt; i++)
-            if (t[i].type != T_COMMENT) { (*bad)++; break; }  /* text after '>' ignored */
-        if (wire_name(lx, t, 0, lt, &name, bad) != 0) goto cleanup;
-        a0 = lt + 1;
-        a1 = gt;
-    } else if (ngt == 1) {
-        if (gt != last) goto cleanup;                       /* "a@b>" only */
-        (*bad)++;
-        a1 = gt;
-    }
-    if (nlt == 0) {
-        /* A trailing comment is the old "addr (Name)" form. */
-        size_t e = a1;
-        while (e > a0 && t[e - 1].type == T_COMMENT) e--;
-        if (e < a1 && mv_buf_append(&name, lx->s + t[e].off, t[e].len) != 0) goto cleanup;
-    }
+    if (wire_angles(lx, t, nt, &lt, &a0, &a1, &name, bad) != 0) goto cleanup;
     /* obs-route: "<@a,@b:user@d>" is user@d. */
     for (i = a0; i < a1 && t[i].type == T_COMMENT; i++) {}
-    if (nlt == 1 && i < a1 && is_sp(&t[i], '@')) {
+    if (lt != (size_t)-1 && i < a1 && is_sp(&t[i], '@')) {
         while (i < a1 && !is_sp(&t[i], ':')) i++;
         if (i == a1) goto cleanup;
         a0 = i + 1;
     }
-    for (i = a0; i < a1; i++) {
-        if (t[i].type != T_SPECIAL) continue;
-        if (t[i].ch != '@') goto cleanup;
-        nat++;
-        at = i;
-    }
-    if (nat > 1) goto cleanup;
-    if (nat == 0) {
-        /* "user at example.org": exactly one blank-separated "at" between two words. */
-        size_t k, n_at = 0;
-        for (k = a0; k < a1; k++)
-            if (t[k].type == T_ATOM && t[k].len == 2 && t[k].ws_before && k + 1 < a1 &&
-                t[k + 1].ws_before && (lx->s[t[k].off] | 0x20) == 'a' &&
-                (lx->s[t[k].off + 1] | 0x20) == 't' && k > a0) { n_at++; at = k; }
-        if (n_at != 1) at = (size_t)-1;
-        (*bad)++;
-    }
+    if (wire_at(lx, t, a0, a1, &at, bad) != 0) goto cleanup;
     if (at == (size_t)-1) {
         /* No domain: atoms only ("bob", "MAILER-DAEMON"), never a stray quote. */
         for (i = a0; i < a1; i++) if (t[i].type == T_QUOTED) goto cleanup;
@@ -376,134 +424,162 @@ static int wire_mailbox(const lexer *lx, const tok *t, size_t nt, mv_addr *a, in
             mv_buf_append(&dec, "", 1) != 0) { mv_buf_free(&dec); goto cleanup; }
         a->name = (char *)dec.data;
     }
-    if (mv_buf_append(&addr, "", 1) != 0) goto cleanup;
-    a->addr = (char *)addr.data;
-    mv_buf_init(&addr);
-    rc = 0;
+    return end_mailbox(a, &name, &addr, 1);
 cleanup:
-    if (rc != 0) { free(a->name); a->name = NULL; }
-    mv_buf_free(&name);
-    mv_buf_free(&addr);
-    return rc;
+    return end_mailbox(a, &name, &addr, 0);
+}
+
+/* Parsing state of one address list. */
+typedef struct addr_parse {
+    lexer lx;
+    tok *t;             /* the tokens of the list item being read */
+    size_t nt, cap;
+    int too_long;       /* the item passed MV_HDR_MAX_TOKENS */
+    mv_addr_list *l;
+    int *defects;       /* never NULL */
+    char *err;
+    size_t errsize;
+} addr_parse;
+
+static int push_token(addr_parse *ap, const tok *cur)
+{
+    tok *t;
+    if (ap->nt >= MV_HDR_MAX_TOKENS) { ap->too_long = 1; return 0; }
+    if ((t = mv_grow(ap->t, &ap->cap, ap->nt, sizeof *t, 16)) == NULL) return -1;
+    ap->t = t;
+    ap->t[ap->nt++] = *cur;
+    return 0;
+}
+
+static int list_add(mv_addr_list *l, const mv_addr *a)
+{
+    mv_addr *v = mv_grow(l->v, &l->cap, l->n, sizeof *v, 4);
+    if (v == NULL) return -1;
+    l->v = v;
+    l->v[l->n++] = *a;
+    return 0;
+}
+
+/* A caller's mailbox that cannot be read one way: the error quotes it (80 bytes). */
+static void refuse_mailbox(addr_parse *ap, const char *why)
+{
+    const tok *t = ap->t;
+    size_t len = t[ap->nt - 1].off + t[ap->nt - 1].len - t[0].off;
+    snprintf(ap->err, ap->errsize, "ambiguous or invalid address (%s): %.*s", why,
+             (int)(len > 80 ? 80 : len), ap->lx.s + t[0].off);
+}
+
+/* The tokens of one list item are read as a mailbox and added to the list.  0: go on;
+ * 1: the list is full (a received header is read up to there); -1: failed (err set
+ * unless out of memory). */
+static int end_item(addr_parse *ap)
+{
+    size_t i, real = 0;
+    mv_addr a;
+    const char *why = "invalid address";
+    int wire = ap->lx.wire;
+    if (ap->too_long) {
+        /* No mailbox has that many words: not one to read (memory stays bounded by the
+         * cap whatever the header's size). */
+        if (!wire) {
+            snprintf(ap->err, ap->errsize, "address of more than %d words", MV_HDR_MAX_TOKENS);
+            return -1;
+        }
+        (*ap->defects)++;
+        ap->too_long = 0;
+        ap->nt = 0;
+        return 0;
+    }
+    for (i = 0; i < ap->nt; i++) if (ap->t[i].type != T_COMMENT) real++;
+    if (real == 0) { ap->nt = 0; return 0; }
+    if (ap->l->n >= MV_HDR_MAX_ADDRS) {
+        if (!wire) { snprintf(ap->err, ap->errsize, "too many addresses"); return -1; }
+        (*ap->defects)++;
+        return 1;
+    }
+    if (wire ? wire_mailbox(&ap->lx, ap->t, ap->nt, &a, ap->defects) != 0
+             : build_mailbox(&ap->lx, ap->t, ap->nt, &a, &why) != 0) {
+        if (!wire) { refuse_mailbox(ap, why); return -1; }
+        (*ap->defects)++;
+        ap->nt = 0;
+        return 0;
+    }
+    if (list_add(ap->l, &a) != 0) { free(a.name); free(a.addr); return -1; }
+    ap->nt = 0;
+    return 0;
+}
+
+/* RFC 5322 2.2.3: unfolding drops the CRLF and keeps the blank, so that no CR or LF
+ * survives in a quoted local-part, domain literal, comment or name.  A fresh string of
+ * *n bytes, or NULL. */
+static char *unfold_copy(const char *v, size_t *n)
+{
+    size_t i, o = 0;
+    char *u = malloc(*n + 1);
+    if (u == NULL) return NULL;
+    for (i = 0; i < *n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
+    u[o] = '\0';
+    *n = o;
+    return u;
 }
 
 int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defects,
                   char *err, size_t errsize)
 {
-    lexer lx;
-    tok *t = NULL;
+    addr_parse ap;
     char *u = NULL;
-    size_t nt = 0, cap = 0;
-    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, too_long = 0;
+    int in_group = 0, in_angle = 0, rc = -1, more = 1, spare = 0, r;
     if (err != NULL && errsize > 0) err[0] = '\0';
-    if (!wire) {
-        /* A caller's value is one logical line (CHECKLIST 42, 54). */
-        if (memchr(v, '\0', n) != NULL || memchr(v, '\r', n) != NULL ||
-            memchr(v, '\n', n) != NULL) {
-            snprintf(err, errsize, "address list contains CR, LF or NUL");
-            return -1;
-        }
-    } else {
-        /* Unfold first (RFC 5322 2.2.3: drop the CRLF, keep the blank), so that no CR
-         * or LF survives in a quoted local-part, domain literal, comment or name. */
-        size_t i, o = 0;
-        if ((u = malloc(n + 1)) == NULL) goto cleanup;
-        for (i = 0; i < n; i++) if (v[i] != '\r' && v[i] != '\n') u[o++] = v[i];
-        u[o] = '\0';
-        v = u;
-        n = o;
+    /* A caller's value is one logical line (CHECKLIST 42, 54). */
+    if (!wire && (memchr(v, '\0', n) != NULL || memchr(v, '\r', n) != NULL ||
+                  memchr(v, '\n', n) != NULL)) {
+        snprintf(err, errsize, "address list contains CR, LF or NUL");
+        return -1;
     }
-    lx.s = v;
-    lx.n = n;
-    lx.i = 0;
-    lx.wire = wire;
-    lx.err = 0;
+    memset(&ap, 0, sizeof ap);
+    if (wire && (v = u = unfold_copy(v, &n)) == NULL) goto cleanup;
+    ap.lx.s = v;
+    ap.lx.n = n;
+    ap.lx.wire = wire;
+    ap.l = l;
+    ap.defects = defects != NULL ? defects : &spare;
+    ap.err = err;
+    ap.errsize = errsize;
     while (more) {
         tok cur;
-        int end_item = 0;
-        more = lex_next(&lx, &cur);
-        if (lx.err) {
-            if (!wire) { snprintf(err, errsize, "unbalanced quote, comment or bracket");
-                         goto cleanup; }
-            if (defects != NULL) (*defects)++;
-            lx.err = 0;
+        int sep;
+        more = lex_next(&ap.lx, &cur);
+        if (ap.lx.err) {
+            if (!wire) {
+                snprintf(err, errsize, "unbalanced quote, comment or bracket");
+                goto cleanup;
+            }
+            (*ap.defects)++;
+            ap.lx.err = 0;
         }
-        if (!more) {
-            end_item = 1;
-        } else if (cur.type == T_SPECIAL && !in_angle &&
-                   (cur.ch == ',' || (cur.ch == ';' && in_group))) {
-            end_item = 1;
-            if (cur.ch == ';') in_group = 0;
-        } else if (cur.type == T_SPECIAL && !in_angle && cur.ch == ':' && !in_group) {
-            nt = 0;                         /* a group's name is not an address */
-            too_long = 0;
+        sep = more && !in_angle && cur.type == T_SPECIAL;
+        if (sep && cur.ch == ':' && !in_group) {
+            ap.nt = 0;                      /* a group's name is not an address */
+            ap.too_long = 0;
             in_group = 1;
             continue;
-        } else {
-            if (cur.type == T_SPECIAL && cur.ch == '<') in_angle = 1;
-            if (cur.type == T_SPECIAL && cur.ch == '>') in_angle = 0;
-            if (nt >= MV_HDR_MAX_TOKENS) { too_long = 1; continue; }
-            if (nt == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                tok *nt2 = realloc(t, nc * sizeof *t);
-                if (nt2 == NULL) goto cleanup;
-                t = nt2;
-                cap = nc;
-            }
-            t[nt++] = cur;
+        }
+        if (more && !(sep && (cur.ch == ',' || (cur.ch == ';' && in_group)))) {
+            if (is_sp(&cur, '<')) in_angle = 1;
+            if (is_sp(&cur, '>')) in_angle = 0;
+            if (push_token(&ap, &cur) != 0) goto cleanup;
             continue;
         }
-        if (end_item) {
-            size_t i, real = 0;
-            mv_addr a;
-            const char *why = "invalid address";
-            in_angle = 0;
-            if (too_long) {
-                /* No mailbox has that many words: not one to read (memory stays bounded
-                 * by the cap whatever the header's size). */
-                if (!wire) { snprintf(err, errsize, "address of more than %d words",
-                                      MV_HDR_MAX_TOKENS); goto cleanup; }
-                if (defects != NULL) (*defects)++;
-                too_long = 0;
-                nt = 0;
-                continue;
-            }
-            for (i = 0; i < nt; i++) if (t[i].type != T_COMMENT) real++;
-            if (real == 0) { nt = 0; continue; }
-            if (l->n >= MV_HDR_MAX_ADDRS) {
-                if (!wire) { snprintf(err, errsize, "too many addresses"); goto cleanup; }
-                if (defects != NULL) (*defects)++;
-                break;
-            }
-            if (wire ? wire_mailbox(&lx, t, nt, &a, defects != NULL ? defects : &spare) != 0
-                     : build_mailbox(&lx, t, nt, &a, &why) != 0) {
-                if (!wire) {
-                    snprintf(err, errsize, "ambiguous or invalid address (%s): %.*s", why,
-                             (int)((t[nt - 1].off + t[nt - 1].len - t[0].off) > 80 ? 80 :
-                                   (t[nt - 1].off + t[nt - 1].len - t[0].off)),
-                             v + t[0].off);
-                    goto cleanup;
-                }
-                if (defects != NULL) (*defects)++;
-                nt = 0;
-                continue;
-            }
-            if (l->n == l->cap) {
-                size_t nc = l->cap ? l->cap * 2 : 4;
-                mv_addr *nv = realloc(l->v, nc * sizeof *nv);
-                if (nv == NULL) { free(a.name); free(a.addr); goto cleanup; }
-                l->v = nv;
-                l->cap = nc;
-            }
-            l->v[l->n++] = a;
-            nt = 0;
-        }
+        if (sep && cur.ch == ';') in_group = 0;
+        in_angle = 0;
+        if ((r = end_item(&ap)) < 0) goto cleanup;
+        if (r > 0) break;
     }
     if (in_group && !wire) { snprintf(err, errsize, "unterminated group"); goto cleanup; }
     rc = 0;
 cleanup:
     if (rc != 0 && err != NULL && err[0] == '\0') snprintf(err, errsize, "out of memory");
-    free(t);
+    free(ap.t);
     free(u);
     return rc;
 }

@@ -1,11 +1,11 @@
-/* The message model and the streaming serialiser. */
-#include "mime_msg.h"
+/* The serialiser: the message model written out as a pull source of bytes (built
+ * messages as MIME structure, parsed ones from their original bytes where unchanged). */
+#include "mime_build.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "mime_codec.h"
 #include "mime_header.h"
@@ -13,298 +13,6 @@
 
 #define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
 #define RAW_CHUNK 65536         /* original bytes copied per step */
-
-static char *dup_str(const char *s)
-{
-    size_t n;
-    char *p;
-    if (s == NULL) return NULL;
-    n = strlen(s);
-    p = malloc(n + 1);
-    if (p != NULL) memcpy(p, s, n + 1);
-    return p;
-}
-
-void mv_mime_init(mv_mime_msg *m)
-{
-    memset(m, 0, sizeof *m);
-}
-
-void mv_mime_clear_atts(mv_mime_msg *m)
-{
-    size_t i;
-    for (i = 0; i < m->natt; i++) {
-        mv_mime_att *a = &m->att[i];
-        free(a->path); free(a->data); free(a->name); free(a->raw_name); free(a->type);
-        free(a->cid);
-    }
-    m->natt = 0;
-    m->dirty |= MV_DIRTY_BODY;
-    m->gen++;
-}
-
-void mv_mime_free(mv_mime_msg *m)
-{
-    size_t i;
-    for (i = 0; i < m->nh; i++) { free(m->h[i].name); free(m->h[i].value); }
-    free(m->h);
-    free(m->text);
-    free(m->html);
-    mv_mime_clear_atts(m);
-    free(m->att);
-    free(m->raw_owned);
-    for (i = 0; i < m->nparts; i++) {
-        mv_mime_part *p = &m->parts[i];
-        free(p->type); free(p->boundary); free(p->charset); free(p->filename);
-        free(p->disposition); free(p->cid);
-    }
-    free(m->parts);
-    for (i = 0; i < m->ndefects; i++) free(m->defects[i]);
-    free(m->defects);
-    mv_mime_init(m);
-}
-
-int mv_mime_add_defect(mv_mime_msg *m, const char *what)
-{
-    char **nd;
-    if (m->ndefects >= 1000) return 0;   /* bounded: the first thousand tell enough */
-    nd = realloc(m->defects, (m->ndefects + 1) * sizeof *nd);
-    if (nd == NULL) return -1;
-    m->defects = nd;
-    if ((nd[m->ndefects] = dup_str(what)) == NULL) return -1;
-    m->ndefects++;
-    return 0;
-}
-
-int mv_mime_is_addr_header(const char *name)
-{
-    static const char *const names[] = { "from", "to", "cc", "bcc", "reply-to", "sender",
-                                         "resent-from", "resent-to", "resent-cc", NULL };
-    size_t i;
-    for (i = 0; names[i] != NULL; i++) if (strcasecmp(name, names[i]) == 0) return 1;
-    return 0;
-}
-
-int mv_mime_add_header(mv_mime_msg *m, const char *name, const char *value)
-{
-    mv_mime_hdr *h;
-    if (m->nh == m->caph) {
-        size_t nc = m->caph ? m->caph * 2 : 16;
-        h = realloc(m->h, nc * sizeof *h);
-        if (h == NULL) return -1;
-        m->h = h;
-        m->caph = nc;
-    }
-    h = &m->h[m->nh];
-    h->name = dup_str(name);
-    h->value = dup_str(value);
-    h->raw_off = h->raw_len = 0;
-    h->raw_repair = 0;
-    if (h->name == NULL || h->value == NULL) { free(h->name); free(h->value); return -1; }
-    m->nh++;
-    m->dirty |= MV_DIRTY_HEADERS;
-    m->gen++;
-    return 0;
-}
-
-void mv_mime_keep_raw_header(mv_mime_msg *m, size_t off, size_t end)
-{
-    size_t i;
-    int repair = 0;
-    if (m->nh == 0 || end <= off || m->raw == NULL || end > m->raw_len) return;
-    /* A NUL or a bare CR (which a transport turns into a line break) is never passed
-     * on; the rest of such a field still is, as far as the parser read it, since its
-     * parsed value may be one the writer refuses (an address it cannot re-validate). */
-    for (i = off; i < end && !repair; i++)
-        repair = m->raw[i] == '\0' ||
-                 (m->raw[i] == '\r' && (i + 1 == end || m->raw[i + 1] != '\n'));
-    m->h[m->nh - 1].raw_off = off;
-    m->h[m->nh - 1].raw_len = end - off;
-    m->h[m->nh - 1].raw_repair = repair;
-}
-
-int mv_mime_set_header(mv_mime_msg *m, const char *name, const char *value)
-{
-    size_t i, o = 0, at = (size_t)-1;
-    for (i = 0; i < m->nh; i++) {
-        if (strcasecmp(m->h[i].name, name) == 0) {
-            if (at == (size_t)-1 && value != NULL) {
-                char *v = dup_str(value);
-                if (v == NULL) return -1;
-                free(m->h[i].value);
-                m->h[i].value = v;
-                m->h[i].raw_len = 0;    /* changed: written from the new value */
-                at = i;
-                m->h[o++] = m->h[i];
-                continue;
-            }
-            free(m->h[i].name);
-            free(m->h[i].value);
-            continue;
-        }
-        m->h[o++] = m->h[i];
-    }
-    m->nh = o;
-    m->dirty |= MV_DIRTY_HEADERS;
-    m->gen++;
-    if (at == (size_t)-1 && value != NULL) return mv_mime_add_header(m, name, value);
-    return 0;
-}
-
-const char *mv_mime_get_header(const mv_mime_msg *m, const char *name, size_t idx)
-{
-    size_t i;
-    for (i = 0; i < m->nh; i++)
-        if (strcasecmp(m->h[i].name, name) == 0 && idx-- == 0) return m->h[i].value;
-    return NULL;
-}
-
-int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n)
-{
-    char **dst = html ? &m->html : &m->text;
-    size_t *dl = html ? &m->html_len : &m->text_len;
-    char *c = NULL;
-    if (p != NULL) {
-        c = malloc(n + 1);
-        if (c == NULL) return -1;
-        memcpy(c, p, n);
-        c[n] = '\0';
-    }
-    free(*dst);
-    *dst = c;
-    *dl = p != NULL ? n : 0;
-    m->dirty |= MV_DIRTY_BODY;
-    m->gen++;
-    return 0;
-}
-
-char *mv_mime_safe_name(const char *raw)
-{
-    const char *s = raw != NULL ? raw : "", *p;
-    mv_buf b;
-    size_t i, n;
-    for (p = s; *p; p++) if (*p == '/' || *p == '\\') s = p + 1;
-    if (((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') && s[1] == ':') s += 2;  /* C:x */
-    while (*s == '.' || *s == ' ') s++;
-    mv_buf_init(&b);
-    n = strlen(s);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) continue;
-        if (mv_buf_append(&b, &c, 1) != 0) { mv_buf_free(&b); return NULL; }
-    }
-    if (b.len == 0 && mv_buf_append_str(&b, "attachment") != 0) { mv_buf_free(&b); return NULL; }
-    if (mv_buf_append(&b, "", 1) != 0) { mv_buf_free(&b); return NULL; }
-    return (char *)b.data;
-}
-
-static const char *guess_type(const char *name)
-{
-    static const char *const map[][2] = {
-        {"pdf", "application/pdf"}, {"txt", "text/plain"}, {"html", "text/html"},
-        {"htm", "text/html"}, {"png", "image/png"}, {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"}, {"gif", "image/gif"}, {"svg", "image/svg+xml"},
-        {"zip", "application/zip"}, {"gz", "application/gzip"}, {"csv", "text/csv"},
-        {"json", "application/json"}, {"xml", "application/xml"}, {"eml", "message/rfc822"},
-        {"ics", "text/calendar"}, {"webp", "image/webp"}, {NULL, NULL}
-    };
-    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
-    size_t i;
-    if (dot != NULL)
-        for (i = 0; map[i][0] != NULL; i++)
-            if (strcasecmp(dot + 1, map[i][0]) == 0) return map[i][1];
-    return "application/octet-stream";
-}
-
-int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t len,
-                    const char *name, const char *type, const char *cid, int is_inline,
-                    mv_error *e)
-{
-    mv_mime_att *a;
-    const char *base = name;
-    if ((name != NULL && !mv_hdr_value_ok(name, strlen(name))) ||
-        (type != NULL && !mv_hdr_value_ok(type, strlen(type))) ||
-        (cid != NULL && !mv_hdr_value_ok(cid, strlen(cid))))
-        return mv_fail(e, MV_E_ARG,
-                       "control character in an attachment's name, type or cid");
-    if (type != NULL && (strchr(type, '/') == NULL || strpbrk(type, " ;\"\\") != NULL))
-        return mv_fail(e, MV_E_ARG, "invalid attachment type '%.60s'", type);
-    if (cid != NULL && strpbrk(cid, "<> \t\"") != NULL)
-        return mv_fail(e, MV_E_ARG, "invalid cid '%.60s'", cid);
-    if (path != NULL && base == NULL) {
-        const char *s = strrchr(path, '/');
-        base = s != NULL ? s + 1 : path;
-    }
-    if (base != NULL && strlen(base) > MV_HDR_MAX_PARAM_VALUE)   /* mv_param_write's cap */
-        return mv_fail(e, MV_E_ARG, "attachment name longer than %d bytes",
-                       MV_HDR_MAX_PARAM_VALUE);
-    if (m->natt == m->capatt) {
-        size_t nc = m->capatt ? m->capatt * 2 : 4;
-        a = realloc(m->att, nc * sizeof *a);
-        if (a == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
-        m->att = a;
-        m->capatt = nc;
-    }
-    a = &m->att[m->natt];
-    memset(a, 0, sizeof *a);
-    a->raw_name = dup_str(base != NULL ? base : "attachment");
-    a->name = mv_mime_safe_name(a->raw_name);
-    a->type = dup_str(type != NULL ? type : guess_type(base));
-    a->cid = dup_str(cid);
-    a->path = dup_str(path);
-    a->part = -1;
-    a->is_inline = is_inline || cid != NULL;
-    if (path == NULL) {
-        a->data = malloc(len ? len : 1);
-        if (a->data != NULL && len) memcpy(a->data, data, len);
-        a->len = len;
-    }
-    if (a->raw_name == NULL || a->name == NULL || a->type == NULL || (cid && !a->cid) ||
-        (path && !a->path) || (!path && !a->data)) {
-        free(a->raw_name); free(a->name); free(a->type); free(a->cid); free(a->path);
-        free(a->data);
-        return mv_fail(e, MV_E_MEMORY, "out of memory");
-    }
-    m->natt++;
-    m->dirty |= MV_DIRTY_BODY;
-    m->gen++;
-    return MV_OK;
-}
-
-int mv_mime_date_now(char *out, size_t cap)
-{
-    return mv_mime_date(out, cap, (long long)time(NULL));
-}
-
-int mv_mime_date(char *out, size_t cap, long long when)
-{
-    static const char days[] = "SunMonTueWedThuFriSat";
-    static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    time_t t = (time_t)when;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) return -1;
-    snprintf(out, cap, "%.3s, %02d %.3s %04d %02d:%02d:%02d +0000", days + 3 * tm.tm_wday,
-             tm.tm_mday, mons + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-             tm.tm_sec);
-    return 0;
-}
-
-int mv_mime_new_message_id(char *out, size_t cap, const char *domain)
-{
-    unsigned char r[16];
-    char hex[33];
-    size_t i;
-    /* a domain that is not printable ASCII without blanks is never written into the id */
-    for (i = 0; domain != NULL && domain[i] != '\0'; i++)
-        if ((unsigned char)domain[i] <= ' ' || (unsigned char)domain[i] >= 0x7f ||
-            strchr("<>@\"", domain[i]) != NULL) domain = NULL;
-    if (mv_random(r, sizeof r) != 0) return -1;
-    for (i = 0; i < sizeof r; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
-    snprintf(out, cap, "<%s@%s>", hex, domain != NULL && domain[0] ? domain : "missive.invalid");
-    return 0;
-}
-
-/* ---- the source ---------------------------------------------------------------------- */
 
 enum { IT_LIT, IT_RAW, IT_TEXT, IT_QP, IT_B64, IT_FILE };
 
@@ -333,13 +41,8 @@ struct mv_mime_source {
 static item *new_item(mv_mime_source *s, int kind)
 {
     item *it;
-    if (s->nit == s->capit) {
-        size_t nc = s->capit ? s->capit * 2 : 16;
-        it = realloc(s->it, nc * sizeof *it);
-        if (it == NULL) return NULL;
-        s->it = it;
-        s->capit = nc;
-    }
+    if ((it = mv_grow(s->it, &s->capit, s->nit, sizeof *it, 16)) == NULL) return NULL;
+    s->it = it;
     it = &s->it[s->nit++];
     memset(it, 0, sizeof *it);
     mv_buf_init(&it->lit);
@@ -459,7 +162,7 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
     nb = realloc(s->bounds, (s->nbounds + 1) * sizeof *nb);
     if (nb == NULL) return -1;
     s->bounds = nb;
-    if ((nb[s->nbounds] = dup_str(out)) == NULL) return -1;
+    if ((nb[s->nbounds] = mv_strdup(out)) == NULL) return -1;
     s->nbounds++;
     return 0;
 }
@@ -796,75 +499,101 @@ fail:
     return NULL;
 }
 
+static int out_of_memory(mv_error *e)
+{
+    return mv_fail(e, MV_E_MEMORY, "out of memory");
+}
+
+/* Original bytes, copied as they are, RAW_CHUNK at a time. */
+static int produce_raw(mv_mime_source *s, const item *it, mv_error *e)
+{
+    size_t k = it->n - s->off < RAW_CHUNK ? it->n - s->off : RAW_CHUNK;
+    if (k > 0 && mv_buf_append(&s->out, it->p + s->off, k) != 0) return out_of_memory(e);
+    s->off += k;
+    return s->off >= it->n;
+}
+
+/* 7bit or 8bit text: line ends (CR, LF, CRLF) written as CRLF, in bounded pieces. */
+static int produce_text(mv_mime_source *s, const item *it, mv_error *e)
+{
+    size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;
+    unsigned char *o;
+    if (mv_buf_reserve(&s->out, (end - s->off) * 2) != 0) return out_of_memory(e);
+    o = s->out.data + s->out.len;
+    for (i = s->off; i < end; i++) {
+        unsigned char c = it->p[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < it->n && it->p[i + 1] == '\n') i++;
+            *o++ = '\r';
+            *o++ = '\n';
+        } else {
+            *o++ = c;
+        }
+    }
+    s->out.len = (size_t)(o - s->out.data);
+    s->off = i;
+    return s->off >= it->n;
+}
+
+/* The next input of a base64 item: from memory, or read from its file (B64_CHUNK at a
+ * time into fbuf).  *k = its length; 1 when it is the last; -1 on a read error. */
+static int b64_input(mv_mime_source *s, const item *it, unsigned char *fbuf,
+                     const unsigned char **p, size_t *k, mv_error *e)
+{
+    if (it->kind == IT_B64) {
+        *k = it->n - s->off < B64_CHUNK ? it->n - s->off : B64_CHUNK;
+        *p = it->p + s->off;
+        return s->off + *k >= it->n;
+    }
+    if (s->f == NULL && (s->f = fopen(it->path, "rb")) == NULL)
+        return mv_fail(e, MV_E_IO, "cannot open attachment %.180s", it->path);
+    *k = fread(fbuf, 1, B64_CHUNK, s->f);
+    if (ferror(s->f)) return mv_fail(e, MV_E_IO, "read error on %.180s", it->path);
+    *p = fbuf;
+    return *k < B64_CHUNK;
+}
+
+/* An attachment's data or file as base64 in 76-character lines, B64_CHUNK input bytes
+ * (whole lines) at a time. */
+static int produce_b64(mv_mime_source *s, const item *it, mv_error *e)
+{
+    unsigned char fbuf[B64_CHUNK];
+    const unsigned char *p = NULL;
+    size_t k = 0;
+    int last = b64_input(s, it, fbuf, &p, &k, e);
+    if (last < 0) return MV_ERROR;
+    if (k > 0) {
+        if (mv_buf_reserve(&s->out, mv_b64_encoded_len(k, 1) + 2) != 0)
+            return out_of_memory(e);
+        if (s->started) mv_buf_append(&s->out, "\r\n", 2);   /* room reserved above */
+        s->out.len += mv_b64_encode(p, k, (char *)s->out.data + s->out.len, 1);
+        s->started = 1;
+        s->off += k;
+    }
+    if (last && s->f != NULL) { fclose(s->f); s->f = NULL; }
+    return last;
+}
+
 /* Produces the next piece of the current item into s->out; 1 when the item is done. */
 static int produce(mv_mime_source *s, item *it, mv_error *e)
 {
     switch (it->kind) {
     case IT_LIT:
-        if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) goto oom;
+        if (mv_buf_append(&s->out, it->lit.data, it->lit.len) != 0) return out_of_memory(e);
         return 1;
-    case IT_RAW: {
-        size_t k = it->n - s->off < RAW_CHUNK ? it->n - s->off : RAW_CHUNK;
-        if (k > 0 && mv_buf_append(&s->out, it->p + s->off, k) != 0) goto oom;
-        s->off += k;
-        return s->off >= it->n;
-    }
-    case IT_TEXT: {
-        /* Line ends normalised to CRLF, in bounded pieces. */
-        size_t end = s->off + B64_CHUNK < it->n ? s->off + B64_CHUNK : it->n, i;
-        if (mv_buf_reserve(&s->out, (end - s->off) * 2) != 0) goto oom;
-        for (i = s->off; i < end; i++) {
-            unsigned char c = it->p[i];
-            if (c == '\r') {
-                if (i + 1 < it->n && it->p[i + 1] == '\n') i++;
-                s->out.data[s->out.len++] = '\r';
-                s->out.data[s->out.len++] = '\n';
-            } else if (c == '\n') {
-                s->out.data[s->out.len++] = '\r';
-                s->out.data[s->out.len++] = '\n';
-            } else {
-                s->out.data[s->out.len++] = c;
-            }
-        }
-        s->off = i;
-        return s->off >= it->n;
-    }
+    case IT_RAW:
+        return produce_raw(s, it, e);
+    case IT_TEXT:
+        return produce_text(s, it, e);
     case IT_QP:
-        if (mv_qp_encode(it->p, it->n, 1, &s->out) != 0) goto oom;
+        if (mv_qp_encode(it->p, it->n, 1, &s->out) != 0) return out_of_memory(e);
         return 1;
     case IT_B64:
-    case IT_FILE: {
-        unsigned char fbuf[B64_CHUNK];
-        const unsigned char *p;
-        size_t k;
-        if (it->kind == IT_B64) {
-            k = it->n - s->off < B64_CHUNK ? it->n - s->off : B64_CHUNK;
-            p = it->p + s->off;
-        } else {
-            if (s->f == NULL && (s->f = fopen(it->path, "rb")) == NULL)
-                return mv_fail(e, MV_E_IO, "cannot open attachment %.180s", it->path);
-            k = fread(fbuf, 1, sizeof fbuf, s->f);
-            if (ferror(s->f)) return mv_fail(e, MV_E_IO, "read error on %.180s", it->path);
-            p = fbuf;
-        }
-        if (k > 0) {
-            if (mv_buf_reserve(&s->out, mv_b64_encoded_len(k, 1) + 2) != 0) goto oom;
-            if (s->started) { s->out.data[s->out.len++] = '\r'; s->out.data[s->out.len++] = '\n'; }
-            s->out.len += mv_b64_encode(p, k, (char *)s->out.data + s->out.len, 1);
-            s->started = 1;
-            s->off += k;
-        }
-        if (it->kind == IT_B64 ? s->off >= it->n : k < sizeof fbuf) {
-            if (s->f != NULL) { fclose(s->f); s->f = NULL; }
-            return 1;
-        }
-        return 0;
-    }
+    case IT_FILE:
+        return produce_b64(s, it, e);
     default:
         return 1;
     }
-oom:
-    return mv_fail(e, MV_E_MEMORY, "out of memory");
 }
 
 int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_t *n,

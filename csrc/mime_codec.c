@@ -150,7 +150,9 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap)
 {
     char *o = out;
     size_t i = 0, col = 0, groups = n / 3;
-    const unsigned char *end = in + n;
+    const unsigned char *end;
+    if (n == 0) return 0;   /* in may be NULL then (an empty buffer's head) */
+    end = in + n;
     pthread_once(&b64_once, b64_init);
     if (!wrap) {
         o = b64_enc_groups(in, groups, end, o);
@@ -201,7 +203,9 @@ void mv_b64_dec_init(mv_b64_dec *st)
  * character at a time.  The rules are those of Python's binascii.a2b_base64: a '=' that
  * completes a group of 2 or 3 characters ends the data (GMime and Python ignore what
  * follows, so a part with a second base64 text appended decodes to the first); any
- * other '=' is skipped. */
+ * other '=' is skipped.  One function on purpose (about 90 lines): the fast paths and the
+ * character-at-a-time path share the group state in registers, and this loop is base64
+ * decoding's speed (bench/mime_codecs.lua). */
 size_t mv_b64_dec_step(mv_b64_dec *st, const char *src, size_t n, unsigned char *out,
                        int *defects)
 {
@@ -312,6 +316,35 @@ size_t mv_b64_decode(const char *src, size_t n, unsigned char *out, int *defects
     return len + mv_b64_dec_end(&st, out + len, defects);
 }
 
+/* Line breaks the strict decoder skips, as mbedTLS's decoder does: LF, CRLF, and blanks
+ * that end a line or the input.  The length skipped at i, or 0. */
+static size_t strict_skip(const unsigned char *in, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n && in[j] == ' ') j++;
+    if (j == n) return j - i;
+    if (in[j] == '\n') return j + 1 - i;
+    if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') return j + 2 - i;
+    return 0;
+}
+
+int mv_b64_decode_strict(const char *src, size_t n, unsigned char *out, size_t *olen)
+{
+    const unsigned char *in = (const unsigned char *)src;
+    size_t i = 0, k = 0, pads = 0, skip;
+    pthread_once(&b64_once, b64_init);
+    while (i < n) {
+        unsigned c;
+        if ((skip = strict_skip(in, n, i)) > 0) { i += skip; continue; }
+        c = b64_rev[in[i++]];
+        if (c > 64 || (c < 64 && pads > 0) || (c == 64 && ++pads > 2)) return -1;
+        k++;
+    }
+    if (k % 4 != 0) return -1;   /* a truncated group: refused, never cut short */
+    *olen = mv_b64_decode(src, n, out, NULL);
+    return 0;
+}
+
 static const char hexdig[] = "0123456789ABCDEF";
 
 /* Bytes that quoted-printable copies as they are wherever they stand on a line (33..126
@@ -351,7 +384,9 @@ size_t mv_qp_encoded_max(size_t n)
 }
 
 /* Encodes in[*pi..limit) at column *col, reading up to n for what follows (a blank
- * before a line end, "From ", CRLF), into o, which has room for the worst case. */
+ * before a line end, "From ", CRLF), into o, which has room for the worst case.  One
+ * function on purpose (about 70 lines): it is QP encoding's per-byte loop
+ * (bench/mime_codecs.lua), kept whole so the column and output pointer stay in registers. */
 static unsigned char *qp_enc(const unsigned char *in, size_t n, size_t *pi, size_t limit,
                              int text, size_t *pcol, unsigned char *o)
 {
@@ -481,6 +516,9 @@ static inline uint64_t has_byte(uint64_t v, unsigned char c)
     return (x - QP_ONES) & ~x & QP_HIGHS;
 }
 
+/* One function on purpose (about 100 lines): it is the per-byte loop of QP decoding
+ * (bench/mime_codecs.lua), and its output pointer, line state and word-at-a-time scan
+ * stay in registers only while they live in one function. */
 static size_t qp_decode(const char *src, size_t n, unsigned char *out, int *defects, int q)
 {
     const unsigned char *in = (const unsigned char *)src;

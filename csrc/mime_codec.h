@@ -20,6 +20,12 @@ size_t mv_b64_encode(const unsigned char *in, size_t n, char *out, int wrap);
  * after it is ignored (a defect); a '=' that cannot pad is skipped (a defect); a
  * truncated final group is flushed as if padded (a lone character is dropped). */
 size_t mv_b64_decode(const char *in, size_t n, unsigned char *out, int *defects);
+/* Strict decode (RFC 4648 section 3: SASL challenges, APOP-style lines) into out (room
+ * for n * 3 / 4 + 3 bytes): alphabet characters in groups of four, the last padded with
+ * '='; only line breaks (LF, CRLF) and blanks ending a line are skipped.  Returns 0 and
+ * the length in *olen, or -1 on any other byte, a '=' before the end or a truncated
+ * group. */
+int mv_b64_decode_strict(const char *in, size_t n, unsigned char *out, size_t *olen);
 /* The same decoder fed in pieces of any size: init, step for every piece (room for
  * n / 4 * 3 + 3 bytes), end (room for 2) flushes a truncated group.  The output of all
  * the steps and the end equals mv_b64_decode of the whole; done != 0 once the data has

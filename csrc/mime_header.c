@@ -240,6 +240,41 @@ static int flush_pending(mv_buf *out, mv_buf *pend, const char *cs, int *defects
     return r < 0 ? -1 : 0;
 }
 
+/* Text outside encoded words: UTF-8 as it is, anything else read as Latin-1 (a
+ * defect). */
+static int append_literal(mv_buf *out, const char *p, size_t n, int *bad)
+{
+    if (mv_utf8_valid((const unsigned char *)p, n)) return mv_buf_append(out, p, n);
+    (*bad)++;
+    return mv_charset_to_utf8("iso-8859-1", (const unsigned char *)p, n, out, bad) < 0 ? -1
+                                                                                       : 0;
+}
+
+/* The charset of the word at v[csb..csb+csn) (an RFC 2231 "*lang" dropped): when it
+ * differs from cs[64], the bytes pending in the old one are converted first. */
+static int word_charset(const char *v, size_t csb, size_t csn, char *cs, mv_buf *tmp,
+                        mv_buf *pend, int *bad)
+{
+    char ncs[64];
+    size_t m = csn < sizeof ncs - 1 ? csn : sizeof ncs - 1, star;
+    memcpy(ncs, v + csb, m);
+    ncs[m] = '\0';
+    for (star = 0; star < m; star++) if (ncs[star] == '*') ncs[star] = '\0';
+    if (strcasecmp(ncs, cs) == 0) return 0;
+    if (flush_pending(tmp, pend, cs, bad) != 0) return -1;
+    memcpy(cs, ncs, sizeof ncs);
+    return 0;
+}
+
+/* An encoded word's text, B or Q decoded, appended to the pending bytes. */
+static int decode_word(mv_buf *pend, char enc, const char *t, size_t n, int *bad)
+{
+    if (mv_buf_reserve(pend, n + 3) != 0) return -1;
+    if (enc == 'B' || enc == 'b') pend->len += mv_b64_decode(t, n, pend->data + pend->len, bad);
+    else pend->len += mv_q_decode(t, n, pend->data + pend->len, bad);
+    return 0;
+}
+
 int mv_hdr_decode_text(const char *v, size_t n, mv_buf *out, int *defects)
 {
     mv_buf tmp, pend;
@@ -258,47 +293,18 @@ int mv_hdr_decode_text(const char *v, size_t n, mv_buf *out, int *defects)
         /* Literal text before this word; blanks between two words are dropped. */
         k = lit;
         while (k < i && is_ws((unsigned char)v[k])) k++;
-        if (!(prev_ew && k == i) && lit < i) {
-            if (flush_pending(&tmp, &pend, cs, &bad) != 0) goto cleanup;
-            if (mv_utf8_valid((const unsigned char *)v + lit, i - lit)) {
-                if (mv_buf_append(&tmp, v + lit, i - lit) != 0) goto cleanup;
-            } else {
-                bad++;
-                if (mv_charset_to_utf8("iso-8859-1", (const unsigned char *)v + lit, i - lit,
-                                       &tmp, &bad) < 0) goto cleanup;
-            }
-        }
-        {
-            char ncs[64];
-            size_t m = csn < sizeof ncs - 1 ? csn : sizeof ncs - 1, star;
-            memcpy(ncs, v + csb, m);
-            ncs[m] = '\0';
-            for (star = 0; star < m; star++) if (ncs[star] == '*') ncs[star] = '\0';  /* lang */
-            if (len > 75) bad++;
-            if (strcasecmp(ncs, cs) != 0) {
-                if (flush_pending(&tmp, &pend, cs, &bad) != 0) goto cleanup;
-                memcpy(cs, ncs, sizeof cs);
-            }
-        }
-        if (mv_buf_reserve(&pend, txn + 3) != 0) goto cleanup;
-        if (enc == 'B' || enc == 'b')
-            pend.len += mv_b64_decode(v + tx, txn, pend.data + pend.len, &bad);
-        else
-            pend.len += mv_q_decode(v + tx, txn, pend.data + pend.len, &bad);
+        if (!(prev_ew && k == i) && lit < i &&
+            (flush_pending(&tmp, &pend, cs, &bad) != 0 ||
+             append_literal(&tmp, v + lit, i - lit, &bad) != 0)) goto cleanup;
+        if (len > 75) bad++;
+        if (word_charset(v, csb, csn, cs, &tmp, &pend, &bad) != 0 ||
+            decode_word(&pend, enc, v + tx, txn, &bad) != 0) goto cleanup;
         i += len;
         lit = i;
         prev_ew = 1;
     }
     if (flush_pending(&tmp, &pend, cs, &bad) != 0) goto cleanup;
-    if (lit < n) {
-        if (mv_utf8_valid((const unsigned char *)v + lit, n - lit)) {
-            if (mv_buf_append(&tmp, v + lit, n - lit) != 0) goto cleanup;
-        } else {
-            bad++;
-            if (mv_charset_to_utf8("iso-8859-1", (const unsigned char *)v + lit, n - lit, &tmp,
-                                   &bad) < 0) goto cleanup;
-        }
-    }
+    if (lit < n && append_literal(&tmp, v + lit, n - lit, &bad) != 0) goto cleanup;
     /* Whatever the words decoded to, no control byte reaches the caller. */
     fixes = mv_utf8_sanitize(tmp.data, tmp.len, 1, out);
     if (fixes < 0) goto cleanup;

@@ -1,5 +1,6 @@
-/* The email message: one model for built and parsed messages, a streaming serialiser
- * (a pull "source") and an iterative parser. */
+/* The email message: one model for built and parsed messages.  Around it: the parser
+ * (mime_parse.h) fills it, part decoding (mime_part.h) reads a parsed part's content,
+ * the serialiser (mime_build.h) writes it out. */
 #ifndef MIME_MSG_H
 #define MIME_MSG_H
 
@@ -87,11 +88,17 @@ int mv_mime_is_addr_header(const char *name);
  * message as written (unfolded, controls and invalid UTF-8 replaced).  0 or -1. */
 int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out);
 int mv_mime_set_body(mv_mime_msg *m, int html, const char *p, size_t n);
+/* The same with u's bytes taken over, not copied (a body can be most of a message);
+ * u is left empty.  0 or -1 (out of memory). */
+int mv_mime_take_body(mv_mime_msg *m, int html, mv_buf *u);
 /* Adds an attachment; data copied unless path is given.  Type guessed from the name
  * when NULL.  Fails (MV_E_ARG) on CR/LF/NUL in name, type or cid. */
 int mv_mime_add_att(mv_mime_msg *m, const char *path, const void *data, size_t len,
                     const char *name, const char *type, const char *cid, int is_inline,
                     mv_error *e);
+/* Adds the attachment that stands for parsed part idx: decoded on demand, len bytes
+ * once decoded, named after the part (or dflt_name).  0 or -1 (out of memory). */
+int mv_mime_add_part_att(mv_mime_msg *m, size_t idx, size_t len, const char *dflt_name);
 void mv_mime_clear_atts(mv_mime_msg *m);
 /* The default attachment name: no directory, drive, controls or leading dots. */
 char *mv_mime_safe_name(const char *raw);
@@ -100,54 +107,5 @@ int mv_mime_date_now(char *out, size_t cap);
 int mv_mime_date(char *out, size_t cap, long long when);
 int mv_mime_new_message_id(char *out, size_t cap, const char *domain);
 int mv_mime_add_defect(mv_mime_msg *m, const char *what);
-
-/* Streaming serialiser: pull chunks until *n == 0. */
-typedef struct mv_mime_source mv_mime_source;
-mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e);
-int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_t *n,
-                        mv_error *e);
-void mv_mime_source_free(mv_mime_source *s);
-/* The whole message in one buffer (through the source). */
-int mv_mime_serialize(mv_mime_msg *m, mv_buf *out, mv_error *e);
-
-/* Parser. */
-typedef struct mv_mime_limits {
-    size_t max_depth;         /* nesting of multipart and message/rfc822 (default 64) */
-    size_t max_parts;         /* default 5000 */
-    size_t max_headers;       /* fields per header block (default 1000) */
-    size_t max_header_bytes;  /* bytes per header block (default 1 MB) */
-} mv_mime_limits;
-
-void mv_mime_limits_default(mv_mime_limits *l);
-/* Parses p[0..n) (copied into m->raw) into m, which must be freshly initialised.
- * Damage is repaired and listed in m->defects; a cap fails with kind MV_E_LIMIT. */
-int mv_mime_parse(mv_mime_msg *m, const void *p, size_t n, const mv_mime_limits *lim,
-                  mv_error *e);
-/* The same without the copy: m->raw points at p, which is never written and must stay
- * unchanged and alive until mv_mime_free(m) (the binding anchors the Lua string). */
-int mv_mime_parse_borrowed(mv_mime_msg *m, const void *p, size_t n,
-                           const mv_mime_limits *lim, mv_error *e);
-/* Iterates the header fields in raw[off..end): returns 1 with name/value (folded, raw)
- * and advances *pos, or 0 at the end. */
-int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
-                        const char **name, size_t *nlen, const char **val, size_t *vlen);
-/* The content of a part with its transfer encoding undone (no charset conversion).
- * Returns the number of repairs (defects) or -1 (out of memory). */
-int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out);
-
-/* Receives decoded content piece by piece; a non-zero return stops the walk. */
-typedef int (*mv_mime_each_fn)(void *ctx, const unsigned char *p, size_t n);
-/* The same content as mv_mime_part_content, handed to each() in pieces decoded from
- * about `piece` input bytes at a time (0: 64 KB), so memory stays bounded by the piece
- * (CHECKLIST 45).  Returns the number of repairs, -1 when out of memory, -2 when each()
- * stopped. */
-int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
-                              mv_mime_each_fn each, void *ctx);
-/* An attachment's content (not its path's): its data, or its part decoded now.
- * mv_mime_att_each returns 0, -1 (out of memory) or -2 (each() stopped);
- * mv_mime_att_load decodes a parsed attachment into a->data for good. */
-int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
-                     void *ctx);
-int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a);
 
 #endif

@@ -20,11 +20,9 @@ typedef struct raw_param {
 
 static char *lower_dup(const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
+    char *p = mv_strndup(s, n);
     size_t i;
-    if (p == NULL) return NULL;
-    for (i = 0; i < n; i++) p[i] = (char)tolower((unsigned char)s[i]);
-    p[n] = '\0';
+    for (i = 0; p != NULL && i < n; i++) p[i] = (char)tolower((unsigned char)p[i]);
     return p;
 }
 
@@ -71,13 +69,73 @@ static int same_name(const raw_param *a, const raw_param *b)
     return 1;
 }
 
+/* The entry holding section sec of r[first]'s name, or (size_t)-1 at a gap: the value
+ * ends there and later sections are ignored (a defect). */
+static size_t find_section(const raw_param *r, size_t nr, size_t first, int sec,
+                           int *defects)
+{
+    size_t i, found = (size_t)-1;
+    for (i = first; i < nr; i++)
+        if (same_name(&r[i], &r[first]) && r[i].section == sec) {
+            if (found == (size_t)-1) found = i; else (*defects)++;
+        }
+    if (found != (size_t)-1) return found;
+    for (i = first; i < nr; i++)
+        if (same_name(&r[i], &r[first]) && r[i].section > sec) {
+            (*defects)++;
+            break;
+        }
+    return (size_t)-1;
+}
+
+/* An extended value percent-decoded into bytes; the first section starts with
+ * charset'lang', the charset copied into charset[cap]. */
+static int append_extended(mv_buf *bytes, const char *v, int first_section, char *charset,
+                           size_t cap, int *defects)
+{
+    if (first_section) {
+        const char *q1 = strchr(v, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+        if (q1 != NULL && q2 != NULL) {
+            size_t cl = (size_t)(q1 - v) < cap - 1 ? (size_t)(q1 - v) : cap - 1;
+            memcpy(charset, v, cl);
+            charset[cl] = '\0';
+            v = q2 + 1;
+        } else {
+            (*defects)++;
+        }
+    }
+    return pct_decode(bytes, v, strlen(v));
+}
+
+/* An RFC 2231 value as bytes: its sections in order (or the one extended entry when
+ * there are none), charset into charset[cap]. */
+static int join_sections(const raw_param *r, size_t nr, size_t first, int have_ext,
+                         int any_sections, mv_buf *bytes, char *charset, size_t cap,
+                         int *defects)
+{
+    int sec;
+    for (sec = 0; sec < MV_HDR_MAX_SEGMENTS; sec++) {
+        size_t found;
+        if (have_ext >= 0 && !any_sections) {
+            if (sec > 0) break;
+            found = (size_t)have_ext;
+        } else if ((found = find_section(r, nr, first, sec, defects)) == (size_t)-1) {
+            break;
+        }
+        if (r[found].ext ? append_extended(bytes, r[found].value, sec == 0, charset, cap,
+                                           defects) != 0
+                         : mv_buf_append_str(bytes, r[found].value) != 0) return -1;
+    }
+    return 0;
+}
+
 /* Resolves every raw entry named like r[first] into one UTF-8 value. */
 static char *resolve(raw_param *r, size_t nr, size_t first, int *defects)
 {
     mv_buf bytes, out;
     char charset[64] = "";
     size_t i;
-    int sec, have_ext = -1, have_plain = -1, any_sections = 0;
+    int have_ext = -1, have_plain = -1, any_sections = 0;
     char *res = NULL;
     mv_buf_init(&bytes);
     mv_buf_init(&out);
@@ -89,45 +147,9 @@ static char *resolve(raw_param *r, size_t nr, size_t first, int *defects)
     }
     if (have_ext >= 0 || any_sections) {
         /* RFC 2231 wins over a plain duplicate. */
-        for (sec = 0; sec < MV_HDR_MAX_SEGMENTS; sec++) {
-            size_t found = (size_t)-1;
-            const char *v;
-            if (have_ext >= 0 && !any_sections) { if (sec > 0) break; found = (size_t)have_ext; }
-            else {
-                for (i = first; i < nr; i++)
-                    if (same_name(&r[i], &r[first]) && r[i].section == sec) {
-                        if (found == (size_t)-1) found = i; else (*defects)++;
-                    }
-                if (found == (size_t)-1) {
-                    /* A gap ends the value; later sections are ignored. */
-                    for (i = first; i < nr; i++)
-                        if (same_name(&r[i], &r[first]) && r[i].section > sec) {
-                            (*defects)++;
-                            break;
-                        }
-                    break;
-                }
-            }
-            v = r[found].value;
-            if (r[found].ext) {
-                if (sec == 0) {
-                    const char *q1 = strchr(v, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
-                    if (q1 != NULL && q2 != NULL) {
-                        size_t cl = (size_t)(q1 - v) < sizeof charset - 1 ? (size_t)(q1 - v)
-                                                                          : sizeof charset - 1;
-                        memcpy(charset, v, cl);
-                        charset[cl] = '\0';
-                        v = q2 + 1;
-                    } else {
-                        (*defects)++;
-                    }
-                }
-                if (pct_decode(&bytes, v, strlen(v)) != 0) goto cleanup;
-            } else if (mv_buf_append_str(&bytes, v) != 0) {
-                goto cleanup;
-            }
-        }
-        if (mv_charset_to_utf8(charset, bytes.data, bytes.len, &out, defects) < 0)
+        if (join_sections(r, nr, first, have_ext, any_sections, &bytes, charset,
+                          sizeof charset, defects) != 0 ||
+            mv_charset_to_utf8(charset, bytes.data, bytes.len, &out, defects) < 0)
             goto cleanup;
         mv_buf_reset(&bytes);
         /* Controls never come out of a parameter either. */
@@ -144,6 +166,70 @@ cleanup:
     mv_buf_free(&bytes);
     mv_buf_free(&out);
     return res;
+}
+
+/* A parameter's value at *i (after the '='): a quoted-string (unquoted) or a token,
+ * NUL-terminated into val; *i moves to the next ';'.  0, or -1 out of memory. */
+static int read_value(const char *v, size_t n, size_t *pi, mv_buf *val, int *defects)
+{
+    size_t i = *pi;
+    if (i < n && v[i] == '"') {
+        i++;
+        while (i < n && v[i] != '"') {
+            if (v[i] == '\\' && i + 1 < n) i++;
+            if (mv_buf_append(val, v + i, 1) != 0) return -1;
+            i++;
+        }
+        if (i >= n) (*defects)++; else i++;
+        while (i < n && v[i] != ';') i++;
+    } else {
+        size_t vs = i, ve;
+        while (i < n && v[i] != ';') i++;
+        ve = i;
+        while (ve > vs && isspace((unsigned char)v[ve - 1])) ve--;
+        if (mv_buf_append(val, v + vs, ve - vs) != 0) return -1;
+    }
+    *pi = i;
+    return mv_buf_append(val, "", 1);
+}
+
+/* The name v[ns..ne) with its RFC 2231 marks: "name*N" a section, a final '*' an
+ * extended (charset'lang'%XX) value. */
+static void read_name(const char *v, size_t ns, size_t ne, raw_param *r)
+{
+    size_t star = ns, d;
+    r->section = -1;
+    r->ext = 0;
+    while (star < ne && v[star] != '*') star++;
+    r->name = v + ns;
+    r->namelen = star - ns;
+    if (star == ne) return;
+    d = star + 1;
+    if (d < ne && isdigit((unsigned char)v[d])) {
+        int sec = 0;
+        while (d < ne && isdigit((unsigned char)v[d]) && sec < 100000)
+            sec = sec * 10 + (v[d++] - '0');
+        r->section = sec;
+        if (d < ne && v[d] == '*') r->ext = 1;
+    } else {
+        r->ext = 1;
+    }
+}
+
+/* Each parameter (the first of a name, its sections joined) into ps. */
+static int resolve_all(raw_param *r, size_t nr, mv_params *ps, int *defects)
+{
+    size_t i, j;
+    for (i = 0; i < nr; i++) {
+        int seen = 0;
+        char *val;
+        for (j = 0; j < i && !seen; j++) seen = same_name(&r[j], &r[i]);
+        if (seen) continue;
+        if (ps->n >= MV_HDR_MAX_PARAMS) { (*defects)++; break; }
+        val = resolve(r, nr, i, defects);
+        if (val == NULL || set_param(ps, r[i].name, r[i].namelen, val) != 0) return -1;
+    }
+    return 0;
 }
 
 int mv_params_parse(const char *v, size_t n, mv_params *ps, int *defects)
@@ -163,7 +249,7 @@ int mv_params_parse(const char *v, size_t n, mv_params *ps, int *defects)
     ps->value = lower_dup(v + st, k - st);
     if (ps->value == NULL) goto cleanup;
     while (i < n) {
-        size_t ns, ne, star;
+        size_t ns, ne;
         mv_buf val;
         i++;   /* ';' */
         while (i < n && isspace((unsigned char)v[i])) i++;
@@ -175,62 +261,17 @@ int mv_params_parse(const char *v, size_t n, mv_params *ps, int *defects)
         i++;   /* '=' */
         while (i < n && isspace((unsigned char)v[i])) i++;
         mv_buf_init(&val);
-        if (i < n && v[i] == '"') {
-            i++;
-            while (i < n && v[i] != '"') {
-                if (v[i] == '\\' && i + 1 < n) i++;
-                if (mv_buf_append(&val, v + i, 1) != 0) { mv_buf_free(&val); goto cleanup; }
-                i++;
-            }
-            if (i >= n) (*defects)++; else i++;
-            while (i < n && v[i] != ';') i++;
-        } else {
-            size_t vs = i, ve;
-            while (i < n && v[i] != ';') i++;
-            ve = i;
-            while (ve > vs && isspace((unsigned char)v[ve - 1])) ve--;
-            if (mv_buf_append(&val, v + vs, ve - vs) != 0) { mv_buf_free(&val); goto cleanup; }
-        }
-        if (mv_buf_append(&val, "", 1) != 0) { mv_buf_free(&val); goto cleanup; }
+        if (read_value(v, n, &i, &val, defects) != 0) { mv_buf_free(&val); goto cleanup; }
         if (nr >= MAX_RAW_PARAMS || ne == ns) {
             (*defects)++;
             mv_buf_free(&val);
             continue;
         }
         r[nr].value = (char *)val.data;
-        r[nr].section = -1;
-        r[nr].ext = 0;
-        star = ns;
-        while (star < ne && v[star] != '*') star++;
-        r[nr].name = v + ns;
-        r[nr].namelen = star - ns;
-        if (star < ne) {
-            size_t d = star + 1;
-            if (d < ne && isdigit((unsigned char)v[d])) {
-                int sec = 0;
-                while (d < ne && isdigit((unsigned char)v[d]) && sec < 100000)
-                    sec = sec * 10 + (v[d++] - '0');
-                r[nr].section = sec;
-                if (d < ne && v[d] == '*') { r[nr].ext = 1; d++; }
-            } else {
-                r[nr].ext = 1;
-            }
-            (void)d;
-        }
+        read_name(v, ns, ne, &r[nr]);
         nr++;
     }
-    for (i = 0; i < nr; i++) {
-        size_t j;
-        int seen = 0;
-        char *val;
-        for (j = 0; j < i && !seen; j++) seen = same_name(&r[j], &r[i]);
-        if (seen) continue;
-        if (ps->n >= MV_HDR_MAX_PARAMS) { (*defects)++; break; }
-        val = resolve(r, nr, i, defects);
-        if (val == NULL) goto cleanup;
-        if (set_param(ps, r[i].name, r[i].namelen, val) != 0) goto cleanup;
-    }
-    rc = 0;
+    if (resolve_all(r, nr, ps, defects) == 0) rc = 0;
 cleanup:
     for (i = 0; i < nr; i++) free(r[i].value);
     free(r);

@@ -1,6 +1,6 @@
 /* The parser: one linear pass over the lines with an explicit stack of open multiparts
  * (no recursion per nesting level, CVE-2020-12100), then a pass over the leaves. */
-#include "mime_msg.h"
+#include "mime_parse.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
-#include "mime_uu.h"
+#include "mime_part.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {
@@ -37,15 +37,6 @@ typedef struct parser {
     size_t nopen;
 } parser;
 
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL) return NULL;
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
 static size_t line_end(const unsigned char *s, size_t n, size_t i, size_t *next)
 {
     const unsigned char *nl = memchr(s + i, '\n', n - i);
@@ -55,11 +46,14 @@ static size_t line_end(const unsigned char *s, size_t n, size_t i, size_t *next)
     return e;
 }
 
+static int oom(parser *p)
+{
+    return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+}
+
 static int defect(parser *p, const char *what)
 {
-    if (mv_mime_add_defect(p->m, what) != 0)
-        return mv_fail(p->e, MV_E_MEMORY, "out of memory");
-    return 0;
+    return mv_mime_add_defect(p->m, what) != 0 ? oom(p) : 0;
 }
 
 int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
@@ -176,84 +170,112 @@ static int parse_headers(parser *p, mv_mime_part *pt, size_t at)
     return 0;
 }
 
+enum { CF_OTHER, CF_TYPE, CF_DISPOSITION, CF_ENCODING, CF_ID };
+
+/* Which of the Content-* fields a part's type information comes from the name is. */
+static int content_field(const char *name, size_t nl)
+{
+    static const struct { const char *name; size_t len; int kind; } f[] = {
+        {"content-type", 12, CF_TYPE}, {"content-disposition", 19, CF_DISPOSITION},
+        {"content-transfer-encoding", 25, CF_ENCODING}, {"content-id", 10, CF_ID},
+    };
+    size_t i;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (nl == f[i].len && strncasecmp(name, f[i].name, nl) == 0) return f[i].kind;
+    return CF_OTHER;
+}
+
+/* Content-Transfer-Encoding; an unknown one leaves the part as it was. */
+static void read_encoding(mv_mime_part *pt, const char *v)
+{
+    if (strcasecmp(v, "base64") == 0) pt->cte = MV_CTE_BASE64;
+    else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
+    else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
+    else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
+    else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
+             strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
+}
+
+/* Content-ID without its angle brackets and blanks. */
+static int read_id(parser *p, mv_mime_part *pt, const char *v)
+{
+    const char *a = v, *b;
+    while (*a == '<' || *a == ' ') a++;
+    b = a + strlen(a);
+    while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
+    free(pt->cid);
+    return (pt->cid = mv_strndup(a, (size_t)(b - a))) == NULL ? oom(p) : MV_OK;
+}
+
+/* Content-Type: the type (taken from ps), boundary, charset and the name a file may
+ * have (Content-Disposition's filename wins). */
+static int read_type(parser *p, mv_mime_part *pt, mv_params *ps)
+{
+    const char *b = mv_params_get(ps, "boundary"), *cs = mv_params_get(ps, "charset");
+    const char *nm = mv_params_get(ps, "name");
+    if (strchr(ps->value, '/') != NULL && strlen(ps->value) < 128) {
+        free(pt->type);
+        pt->type = ps->value;
+        ps->value = NULL;
+    } else if (defect(p, "invalid Content-Type") != 0) {
+        return MV_ERROR;
+    }
+    if ((b != NULL && (pt->boundary = mv_strdup(b)) == NULL) ||
+        (cs != NULL && (pt->charset = mv_strdup(cs)) == NULL) ||
+        (nm != NULL && pt->filename == NULL && (pt->filename = mv_strdup(nm)) == NULL))
+        return oom(p);
+    return MV_OK;
+}
+
+/* Content-Disposition: the disposition (taken from ps) and the file name. */
+static int read_disposition(parser *p, mv_mime_part *pt, mv_params *ps)
+{
+    const char *fn = mv_params_get(ps, "filename");
+    free(pt->disposition);
+    pt->disposition = ps->value;
+    ps->value = NULL;
+    if (fn != NULL) {
+        free(pt->filename);
+        if ((pt->filename = mv_strdup(fn)) == NULL) return oom(p);
+    }
+    return MV_OK;
+}
+
+/* A part without Content-Type: RFC 2046, message/rfc822 inside multipart/digest,
+ * text/plain elsewhere. */
+static int default_type(parser *p, mv_mime_part *pt)
+{
+    int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
+                 strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
+    if ((pt->type = mv_strdup(digest ? "message/rfc822" : "text/plain")) == NULL)
+        return oom(p);
+    return MV_OK;
+}
+
+/* The part's type information from its Content-* fields (the first Content-Type wins). */
 static int interpret(parser *p, mv_mime_part *pt)
 {
     size_t pos = pt->hdr_off, nl, vl;
     const char *name, *val;
-    int d = 0, have_ct = 0, rc = MV_ERROR;
+    int d = 0, have_ct = 0, rc = MV_OK;
     char *v = NULL;
     mv_params ps;
     memset(&ps, 0, sizeof ps);
     pt->cte = MV_CTE_7BIT;
-    while (mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
-        int is_ct = nl == 12 && strncasecmp(name, "content-type", 12) == 0;
-        int is_cd = nl == 19 && strncasecmp(name, "content-disposition", 19) == 0;
-        int is_te = nl == 25 && strncasecmp(name, "content-transfer-encoding", 25) == 0;
-        int is_id = nl == 10 && strncasecmp(name, "content-id", 10) == 0;
-        if (!(is_ct || is_cd || is_te || is_id)) continue;
-        if (is_ct && have_ct++) continue;            /* the first Content-Type wins */
+    while (rc == MV_OK && mv_mime_next_header(p->s, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
+        int kind = content_field(name, nl);
+        if (kind == CF_OTHER || (kind == CF_TYPE && have_ct++)) continue;
         free(v);
-        if ((v = mv_hdr_unfold(val, vl)) == NULL) goto oom;
-        if (is_te) {
-            if (strcasecmp(v, "base64") == 0) pt->cte = MV_CTE_BASE64;
-            else if (strcasecmp(v, "quoted-printable") == 0) pt->cte = MV_CTE_QP;
-            else if (strcasecmp(v, "8bit") == 0) pt->cte = MV_CTE_8BIT;
-            else if (strcasecmp(v, "binary") == 0) pt->cte = MV_CTE_BINARY;
-            else if (strcasecmp(v, "x-uuencode") == 0 || strcasecmp(v, "uuencode") == 0 ||
-                     strcasecmp(v, "x-uue") == 0) pt->cte = MV_CTE_UU;
-            continue;
-        }
-        if (is_id) {
-            char *a = v, *b;
-            while (*a == '<' || *a == ' ') a++;
-            b = a + strlen(a);
-            while (b > a && (b[-1] == '>' || b[-1] == ' ')) b--;
-            free(pt->cid);
-            if ((pt->cid = dupn(a, (size_t)(b - a))) == NULL) goto oom;
-            continue;
-        }
-        if (mv_params_parse(v, strlen(v), &ps, &d) != 0) goto oom;
-        if (is_ct) {
-            const char *b = mv_params_get(&ps, "boundary"), *cs = mv_params_get(&ps, "charset");
-            const char *nm = mv_params_get(&ps, "name");
-            if (strchr(ps.value, '/') != NULL && strlen(ps.value) < 128) {
-                free(pt->type);
-                pt->type = ps.value;
-                ps.value = NULL;
-            } else if (defect(p, "invalid Content-Type") != 0) {
-                goto done;
-            }
-            if (b != NULL && (pt->boundary = dupn(b, strlen(b))) == NULL) goto oom;
-            if (cs != NULL && (pt->charset = dupn(cs, strlen(cs))) == NULL) goto oom;
-            if (nm != NULL && pt->filename == NULL && (pt->filename = dupn(nm, strlen(nm))) == NULL)
-                goto oom;
-        } else {
-            const char *fn = mv_params_get(&ps, "filename");
-            free(pt->disposition);
-            pt->disposition = ps.value;
-            ps.value = NULL;
-            if (fn != NULL) {
-                free(pt->filename);
-                if ((pt->filename = dupn(fn, strlen(fn))) == NULL) goto oom;
-            }
-        }
+        if ((v = mv_hdr_unfold(val, vl)) == NULL) rc = oom(p);
+        else if (kind == CF_ENCODING) read_encoding(pt, v);
+        else if (kind == CF_ID) rc = read_id(p, pt, v);
+        else if (mv_params_parse(v, strlen(v), &ps, &d) != 0) rc = oom(p);
+        else rc = kind == CF_TYPE ? read_type(p, pt, &ps) : read_disposition(p, pt, &ps);
         mv_params_free(&ps);
     }
-    if (pt->type == NULL) {
-        /* RFC 2046: inside multipart/digest the default is message/rfc822. */
-        int digest = pt->parent >= 0 && p->m->parts[pt->parent].type != NULL &&
-                     strcmp(p->m->parts[pt->parent].type, "multipart/digest") == 0;
-        if ((pt->type = dupn(digest ? "message/rfc822" : "text/plain", digest ? 14 : 10))
-            == NULL) goto oom;
-    }
-    if (d > 0 && defect(p, "damaged parameters or encoded-words in MIME headers") != 0)
-        goto done;
-    rc = MV_OK;
-    goto done;
-oom:
-    mv_fail(p->e, MV_E_MEMORY, "out of memory");
-done:
-    mv_params_free(&ps);
+    if (rc == MV_OK && pt->type == NULL) rc = default_type(p, pt);
+    if (rc == MV_OK && d > 0 &&
+        defect(p, "damaged parameters or encoded-words in MIME headers") != 0) rc = MV_ERROR;
     free(v);
     return rc;
 }
@@ -274,13 +296,8 @@ static long new_part(parser *p, long parent, size_t at)
         mv_fail(p->e, MV_E_LIMIT, "more than %lu parts", (unsigned long)p->lim->max_parts);
         return -1;
     }
-    if (m->nparts == m->capparts) {
-        size_t nc = m->capparts ? m->capparts * 2 : 8;
-        pt = realloc(m->parts, nc * sizeof *pt);
-        if (pt == NULL) goto oom;
-        m->parts = pt;
-        m->capparts = nc;
-    }
+    if ((pt = mv_grow(m->parts, &m->capparts, m->nparts, sizeof *pt, 8)) == NULL) goto oom;
+    m->parts = pt;
     no = realloc(p->open, (p->nopen + 1) * sizeof *no);
     if (no == NULL) goto oom;
     p->open = no;
@@ -308,7 +325,7 @@ static int enter(parser *p, long idx)
             if (pt->boundary == NULL || pt->boundary[0] == '\0') {
                 if (defect(p, "multipart without a boundary: read as text") != 0) return -1;
                 free(pt->type);
-                pt->type = dupn("text/plain", 10);
+                pt->type = mv_strdup("text/plain");
                 return pt->type == NULL ? mv_fail(p->e, MV_E_MEMORY, "out of memory") : 0;
             }
             nf = realloc(p->fr, (p->nfr + 1) * sizeof *nf);
@@ -412,134 +429,6 @@ static int scan(parser *p)
     return 0;
 }
 
-int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out)
-{
-    const mv_mime_part *pt = &m->parts[idx];
-    const char *b = (const char *)m->raw + pt->body_off;
-    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
-    int d = 0;
-    if (pt->cte == MV_CTE_UU)
-        return mv_uu_decode((const unsigned char *)b, n, out, &d) < 0 ? -1 : d;
-    if (mv_buf_reserve(out, n + 4) != 0) return -1;
-    if (pt->cte == MV_CTE_BASE64) out->len += mv_b64_decode(b, n, out->data + out->len, &d);
-    else if (pt->cte == MV_CTE_QP) out->len += mv_qp_decode(b, n, out->data + out->len, &d);
-    else { memcpy(out->data + out->len, b, n); out->len += n; }
-    return d;
-}
-
-static int is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-}
-
-/* Where the next piece of a quoted-printable body (from i) may end, at or after `want`:
- * after a hard line end, a point the decoder carries no state across (a soft break
- * "=[blanks]CRLF" joins lines).  base64 needs no such point: its decoder resumes. */
-static size_t piece_end(int cte, const unsigned char *b, size_t n, size_t i, size_t want)
-{
-    if (want >= n) return n;
-    if (cte == MV_CTE_QP) {
-        while (i < n) {
-            if (b[i] == '=') {
-                size_t j = i + 1;
-                if (j + 1 < n && is_hex(b[j]) && is_hex(b[j + 1])) { i += 3; continue; }
-                while (j < n && (b[j] == ' ' || b[j] == '\t')) j++;
-                if (j < n && b[j] == '\r' && j + 1 < n && b[j + 1] == '\n') j++;
-                i = j < n && (b[j] == '\r' || b[j] == '\n') ? j + 1 : i + 1;
-                continue;
-            }
-            i++;
-            if ((b[i - 1] == '\r' || b[i - 1] == '\n') && i >= want) return i;
-        }
-        return n;
-    }
-    return want;
-}
-
-int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
-                              mv_mime_each_fn each, void *ctx)
-{
-    const mv_mime_part *pt = &m->parts[idx];
-    const unsigned char *b = m->raw + pt->body_off;
-    size_t n = pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0, i = 0;
-    int d = 0, rc = 0;
-    mv_buf out;
-    mv_b64_dec b64;
-    if (piece == 0) piece = 65536;
-    mv_buf_init(&out);
-    mv_b64_dec_init(&b64);
-    while (i < n && rc == 0) {
-        size_t j;
-        if (pt->cte == MV_CTE_BASE64) {
-            size_t k = n - i < piece ? n - i : piece;
-            mv_buf_reset(&out);
-            if (mv_buf_reserve(&out, k / 4 * 3 + 8) != 0) { rc = -1; break; }
-            out.len = mv_b64_dec_step(&b64, (const char *)b + i, k, out.data, &d);
-            if (i + k == n) out.len += mv_b64_dec_end(&b64, out.data + out.len, &d);
-            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-            i += k;
-            continue;
-        }
-        j = piece_end(pt->cte, b, n, i, i + piece);
-        if (pt->cte == MV_CTE_UU) {
-            /* Lines decode on their own: a piece ends after a line break (an "end"
-             * line stops the decoder; what follows it is not content). */
-            const unsigned char *nl = j < n ? memchr(b + j, '\n', n - j) : NULL;
-            int dd = 0, r;
-            j = nl != NULL ? (size_t)(nl - b) + 1 : n;
-            mv_buf_reset(&out);
-            if ((r = mv_uu_decode(b + i, j - i, &out, &dd)) < 0) { rc = -1; break; }
-            d += dd;
-            if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-            if (r == 1) break;
-            i = j;
-            continue;
-        }
-        if (pt->cte != MV_CTE_QP) {
-            if (each(ctx, b + i, j - i) != 0) rc = -2;
-            i = j;
-            continue;
-        }
-        mv_buf_reset(&out);
-        if (mv_buf_reserve(&out, j - i + 4) != 0) { rc = -1; break; }
-        out.len = mv_qp_decode((const char *)b + i, j - i, out.data, &d);
-        if (out.len > 0 && each(ctx, out.data, out.len) != 0) rc = -2;
-        i = j;
-    }
-    mv_buf_free(&out);
-    return rc != 0 ? rc : d;
-}
-
-static int append_piece(void *ctx, const unsigned char *p, size_t n)
-{
-    return mv_buf_append((mv_buf *)ctx, p, n);
-}
-
-int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
-                     void *ctx)
-{
-    int r;
-    if (a->data != NULL || a->part < 0)
-        return a->len > 0 && each(ctx, a->data, a->len) != 0 ? -2 : 0;
-    r = mv_mime_part_content_each(m, (size_t)a->part, 0, each, ctx);
-    return r < 0 ? r : 0;
-}
-
-int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a)
-{
-    mv_buf b;
-    if (a->data != NULL || a->part < 0) return 0;
-    mv_buf_init(&b);
-    if (mv_buf_reserve(&b, a->len + 1) != 0 || mv_mime_att_each(m, a, append_piece, &b) != 0) {
-        mv_buf_free(&b);
-        return -1;
-    }
-    a->data = b.data;
-    a->len = b.len;
-    a->part = -1;
-    return 0;
-}
-
 static int top_headers(parser *p)
 {
     mv_mime_msg *m = p->m;
@@ -581,31 +470,6 @@ done:
     return rc;
 }
 
-int mv_mime_header_text(const mv_mime_msg *m, size_t i, mv_buf *out)
-{
-    const mv_mime_hdr *h = &m->h[i];
-    const unsigned char *v;
-    size_t n, k, o = 0, a = 0;
-    unsigned char *u;
-    long r;
-    if (h->raw_len == 0 || m->raw == NULL || !mv_mime_is_addr_header(h->name))
-        return mv_buf_append_str(out, h->value);
-    /* An address field as it was written: what the list parser could not read (a group,
-     * a mailbox it dropped) is still there.  The value follows the name's colon; it is
-     * unfolded, controls replaced. */
-    v = memchr(m->raw + h->raw_off, ':', h->raw_len);
-    if (v == NULL) return mv_buf_append_str(out, h->value);
-    v++;
-    n = h->raw_len - (size_t)(v - (m->raw + h->raw_off));
-    if ((u = malloc(n + 1)) == NULL) return -1;
-    for (k = 0; k < n; k++) if (v[k] != '\r' && v[k] != '\n') u[o++] = v[k];
-    while (a < o && (u[a] == ' ' || u[a] == '\t')) a++;
-    while (o > a && (u[o - 1] == ' ' || u[o - 1] == '\t')) o--;
-    r = mv_utf8_sanitize(u + a, o - a, 1, out);
-    free(u);
-    return r < 0 ? -1 : 0;
-}
-
 static int in_message(const mv_mime_msg *m, size_t idx)
 {
     int q = m->parts[idx].parent;
@@ -634,44 +498,13 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n)
     return 0;
 }
 
-/* The name on a uuencode begin line, as UTF-8 without controls (a fresh string). */
-static char *uu_name(const mv_uu_block *b)
-{
-    mv_buf n;
-    mv_buf_init(&n);
-    if (mv_utf8_sanitize((const unsigned char *)b->name, strlen(b->name), 1, &n) < 0 ||
-        mv_buf_append(&n, "", 1) != 0) { mv_buf_free(&n); return NULL; }
-    return (char *)n.data;
-}
-
-/* Takes the uuencoded blocks ("begin 644 name" .. "end") out of a text body src[0..n):
- * each becomes an attachment of that name, as mail clients show them, and the text
- * without them goes to rest.  Returns 1 (blocks taken), 0 (none: rest untouched) or -1. */
+/* The uuencoded blocks of a text body become attachments (mv_mime_take_uu). */
 static int extract_uu(parser *p, const unsigned char *src, size_t n, mv_buf *rest)
 {
-    mv_uu_block b;
-    size_t from = 0;
-    mv_buf data;
-    int rc = 0, d = 0, found = 0;
-    mv_buf_init(&data);
-    while (rc == 0 && mv_uu_find(src, n, from, &b)) {
-        char *name = uu_name(&b);
-        mv_error ae;
-        mv_error_clear(&ae);
-        mv_buf_reset(&data);
-        if (name == NULL || mv_uu_decode(src + b.data, b.data_end - b.data, &data, &d) < 0 ||
-            mv_mime_add_att(p->m, NULL, data.data != NULL ? data.data : (unsigned char *)"",
-                            data.len, name, NULL, NULL, 0, &ae) != MV_OK ||
-            mv_buf_append(rest, src + from, b.start - from) != 0) rc = -1;
-        free(name);
-        from = b.end;
-        found = 1;
-    }
-    if (rc == 0 && found && mv_buf_append(rest, src + from, n - from) != 0) rc = -1;
-    mv_buf_free(&data);
-    if (rc != 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
+    int d = 0, r = mv_mime_take_uu(p->m, src, n, rest, &d);
+    if (r < 0) return mv_fail(p->e, MV_E_MEMORY, "out of memory");
     if (d > 0 && defect(p, "damaged uuencoded lines repaired") != 0) return -1;
-    return found;
+    return r;
 }
 
 /* Whether part pt is a body (1) or an attachment (0; *att when it must be one); -1 when
@@ -687,7 +520,7 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
         mv_uu_block b;
         if (pt->body_end > pt->body_off &&
             mv_uu_find(m->raw + pt->body_off, pt->body_end - pt->body_off, 0, &b) &&
-            (pt->filename = uu_name(&b)) == NULL) return -1;
+            (pt->filename = mv_mime_uu_name(&b)) == NULL) return -1;
     }
     *att = is_msg || pt->cte == MV_CTE_UU ||
            (pt->disposition != NULL && strcmp(pt->disposition, "attachment") == 0);
@@ -697,123 +530,109 @@ static int pick_body(const mv_mime_msg *m, mv_mime_part *pt, int is_msg, int *se
     return body;
 }
 
-/* Hands u's bytes to the message as its text or html, NUL-terminated as
- * mv_mime_set_body leaves them, without copying them (a body can be most of a message);
- * u is left empty. */
-static int take_body(mv_mime_msg *m, int html, mv_buf *u)
+/* A multipart without parts is read as text. */
+static int empty_multipart(parser *p, mv_mime_part *pt)
 {
-    unsigned char *t;
-    size_t n = u->len;
-    if (u->data == NULL) return mv_mime_set_body(m, html, "", 0);   /* empty, not absent */
-    if (mv_mime_set_body(m, html, NULL, 0) != 0 || mv_buf_append(u, "", 1) != 0) return -1;
-    t = realloc(u->data, u->len);   /* the spare capacity back */
-    if (t == NULL) t = u->data;
-    if (html) { m->html = (char *)t; m->html_len = n; }
-    else { m->text = (char *)t; m->text_len = n; }
-    mv_buf_init(u);
-    return 0;
+    if (defect(p, "multipart without parts: read as text") != 0) return MV_ERROR;
+    free(pt->type);
+    return (pt->type = mv_strdup("text/plain")) == NULL ? oom(p) : MV_OK;
 }
 
+/* The repairs undoing part pt's transfer encoding took (d; -1: out of memory). */
+static int encoding_repairs(parser *p, const mv_mime_part *pt, int d)
+{
+    if (d < 0) return oom(p);
+    if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
+                           : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
+                                                  : "invalid quoted-printable kept") != 0)
+        return MV_ERROR;
+    return MV_OK;
+}
+
+/* What converting a body to UTF-8 repaired, by what mv_charset_to_utf8 returned. */
+static const char *charset_defect(int r, int html)
+{
+    if (r == MV_CS_GUESSED)
+        return "8-bit text without a charset (or declared us-ascii): "
+               "read as UTF-8 if valid, else windows-1252";
+    return html ? "html not valid in its charset (or unknown charset)"
+                : "text not valid in its charset (or unknown charset)";
+}
+
+/* Part i is the text or html body: decoded now (read where it lies when it has no
+ * transfer encoding), its uuencoded blocks taken out as attachments (plain text), then
+ * converted to UTF-8 with LF line ends.  c and u are scratch buffers; the decoded bytes
+ * are let go as soon as they are converted (a body can be most of a message). */
+static int read_body(parser *p, size_t i, mv_buf *c, mv_buf *u)
+{
+    mv_mime_msg *m = p->m;
+    const mv_mime_part *pt = &m->parts[i];
+    int identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
+                   pt->cte == MV_CTE_BINARY;
+    int html = strcmp(pt->type, "text/html") == 0, d = 0, r;
+    const unsigned char *src;
+    size_t sn;
+    mv_buf_reset(c);
+    if (encoding_repairs(p, pt, identity ? 0 : mv_mime_part_content(m, i, c)) != MV_OK)
+        return MV_ERROR;
+    src = identity ? m->raw + pt->body_off : c->data;
+    sn = !identity ? c->len : pt->body_end > pt->body_off ? pt->body_end - pt->body_off : 0;
+    if (!html) {
+        mv_buf_reset(u);
+        if ((r = extract_uu(p, src, sn, u)) < 0) return MV_ERROR;
+        if (r > 0) {
+            mv_buf t = *c;
+            *c = *u;
+            *u = t;
+            src = c->data;
+            sn = c->len;
+        }
+        mv_buf_reset(u);
+    }
+    if ((r = mv_charset_to_utf8(pt->charset, src, sn, u, &d)) < 0) return oom(p);
+    free(c->data);
+    mv_buf_init(c);
+    if (d > 0 && defect(p, charset_defect(r, html)) != 0) return MV_ERROR;
+    crlf_to_lf(u);
+    return mv_mime_take_body(m, html, u) != 0 ? oom(p) : MV_OK;
+}
+
+/* Part i is an attachment: only measured now (its size and repairs, in pieces), and
+ * decoded again when its content is asked for.  (A message/rfc822 with parts has an
+ * identity encoding: its content is its raw body.) */
+static int read_att(parser *p, size_t i, int is_msg)
+{
+    size_t alen = 0;
+    int d = mv_mime_part_content_each(p->m, i, 0, count_piece, &alen);
+    if (encoding_repairs(p, &p->m->parts[i], d) != MV_OK) return MV_ERROR;
+    if (mv_mime_add_part_att(p->m, i, alen, is_msg ? "message.eml" : NULL) != 0)
+        return oom(p);
+    return MV_OK;
+}
+
+/* The pass over the leaves: each is the body, an attachment, or inside an attached
+ * message (whose parts belong to that message). */
 static int leaves(parser *p)
 {
     mv_mime_msg *m = p->m;
     size_t i;
     mv_buf c, u;
-    int rc = MV_ERROR, seen_text = 0;
+    int rc = MV_OK, seen_text = 0;
     mv_buf_init(&c);
     mv_buf_init(&u);
-    for (i = 0; i < m->nparts; i++) {
+    for (i = 0; i < m->nparts && rc == MV_OK; i++) {
         mv_mime_part *pt = &m->parts[i];
-        int att, body, d, identity, is_msg = strcmp(pt->type, "message/rfc822") == 0;
-        size_t alen;
-        mv_error ae;
+        int att, body, is_msg = strcmp(pt->type, "message/rfc822") == 0;
         if (strncmp(pt->type, "multipart/", 10) == 0) {
             if (pt->nchildren > 0) continue;
-            if (defect(p, "multipart without parts: read as text") != 0) goto done;
-            free(pt->type);
-            if ((pt->type = dupn("text/plain", 10)) == NULL) goto oom;
+            if ((rc = empty_multipart(p, pt)) != MV_OK) break;
         }
         if (in_message(m, i)) continue;
         if (is_msg && pt->nchildren == 0 && pt->cte != MV_CTE_BASE64 && pt->cte != MV_CTE_QP)
             continue;
-        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) goto oom;
-        /* A body is decoded now (read where it lies when it has no transfer encoding);
-         * an attachment only measured (its size and repairs), in pieces, and decoded
-         * again when its content is asked for. */
-        mv_buf_reset(&c);
-        alen = 0;
-        identity = pt->cte == MV_CTE_7BIT || pt->cte == MV_CTE_8BIT ||
-                   pt->cte == MV_CTE_BINARY;
-        d = !body ? mv_mime_part_content_each(m, i, 0, count_piece, &alen)
-            : identity ? 0 : mv_mime_part_content(m, i, &c);
-        if (d < 0) goto oom;
-        if (d > 0 && defect(p, pt->cte == MV_CTE_BASE64 ? "invalid base64 repaired"
-                               : pt->cte == MV_CTE_UU ? "damaged uuencoded lines repaired"
-                                                      : "invalid quoted-printable kept") != 0)
-            goto done;
-        if (body) {
-            int html = strcmp(pt->type, "text/html") == 0, r;
-            const unsigned char *src = identity ? m->raw + pt->body_off : c.data;
-            size_t sn = identity ? (pt->body_end > pt->body_off ? pt->body_end - pt->body_off
-                                                                : 0) : c.len;
-            if (!html) {
-                /* uuencoded blocks become attachments; the text is what is left. */
-                mv_buf_reset(&u);
-                if ((d = extract_uu(p, src, sn, &u)) < 0) goto done;
-                if (d > 0) {
-                    mv_buf t = c;
-                    c = u;
-                    u = t;
-                    src = c.data;
-                    sn = c.len;
-                }
-                mv_buf_reset(&u);
-            }
-            d = 0;
-            r = mv_charset_to_utf8(pt->charset, src, sn, &u, &d);
-            if (r < 0) goto oom;
-            /* The decoded bytes are not needed past here: their memory goes back now. */
-            free(c.data);
-            mv_buf_init(&c);
-            if (d > 0 && defect(p, r == MV_CS_GUESSED
-                                   ? "8-bit text without a charset (or declared us-ascii): "
-                                     "read as UTF-8 if valid, else windows-1252"
-                                   : html ? "html not valid in its charset (or unknown charset)"
-                                          : "text not valid in its charset (or unknown charset)")
-                != 0) goto done;
-            crlf_to_lf(&u);
-            if (take_body(m, html, &u) != 0) goto oom;
-            continue;
-        }
-        /* (A message/rfc822 with parts has an identity encoding: its content is its
-         * raw body.) */
-        mv_error_clear(&ae);
-        if (mv_mime_add_att(m, NULL, "", 0, NULL, NULL, NULL, 0, &ae) != MV_OK) goto oom;
-        {
-            mv_mime_att *a = &m->att[m->natt - 1];
-            free(a->data);
-            a->data = NULL;
-            a->len = alen;
-            a->part = (long)i;
-            free(a->raw_name);
-            free(a->name);
-            free(a->type);
-            a->raw_name = pt->filename != NULL ? dupn(pt->filename, strlen(pt->filename)) : NULL;
-            a->name = mv_mime_safe_name(pt->filename != NULL ? pt->filename
-                                        : is_msg ? "message.eml" : NULL);
-            a->type = dupn(pt->type, strlen(pt->type));
-            if (pt->cid != NULL && (a->cid = dupn(pt->cid, strlen(pt->cid))) == NULL) goto oom;
-            a->is_inline = pt->disposition != NULL ? strcmp(pt->disposition, "inline") == 0
-                                                   : pt->cid != NULL;
-            if ((pt->filename != NULL && a->raw_name == NULL) || a->name == NULL ||
-                a->type == NULL) goto oom;
-        }
+        if ((body = pick_body(m, pt, is_msg, &seen_text, &att)) < 0) rc = oom(p);
+        else rc = body ? read_body(p, i, &c, &u) : read_att(p, i, is_msg);
     }
-    rc = MV_OK;
-    goto done;
-oom:
-    mv_fail(p->e, MV_E_MEMORY, "out of memory");
-done:
     mv_buf_free(&c);
     mv_buf_free(&u);
     return rc;

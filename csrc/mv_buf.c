@@ -83,3 +83,24 @@ void mv_buf_wipe(mv_buf *b)
     if (b->data != NULL) mbedtls_platform_zeroize(b->data, b->hw < b->cap ? b->hw : b->cap);
     b->off = b->len = b->hw = 0;
 }
+
+char *mv_strndup(const void *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p == NULL) return NULL;
+    if (n > 0) memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void *mv_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t nc;
+    void *nv;
+    if (n < *cap) return v;
+    nc = *cap ? *cap * 2 : first;
+    if (nc < n + 1 || nc > (size_t)-1 / size) return NULL;
+    if ((nv = realloc(v, nc * size)) == NULL) return NULL;
+    *cap = nc;
+    return nv;
+}

@@ -25,6 +25,15 @@ void mv_buf_reset(mv_buf *b);
  * capacity), e.g. after an AUTH line went out; mv_buf_free wipes too. */
 void mv_buf_wipe(mv_buf *b);
 
+/* A NUL-terminated copy of the n bytes at s (which may hold no NUL), or NULL when out
+ * of memory.  With mv_strdup (a NUL-terminated string, NULL for NULL), the only
+ * string-copy helpers of the core. */
+char *mv_strndup(const void *s, size_t n);
+/* Room for element n of the array v of *cap elements of `size` bytes: v itself while
+ * n < *cap, else v grown to twice *cap (`first` when empty).  NULL when out of memory
+ * (v is then unchanged and still owned by the caller). */
+void *mv_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
+
 static inline size_t mv_buf_avail(const mv_buf *b) { return b->len - b->off; }
 /* NULL when nothing was ever allocated (NULL + 0 is undefined behaviour in C). */
 static inline unsigned char *mv_buf_head(const mv_buf *b)

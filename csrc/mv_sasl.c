@@ -3,9 +3,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
+
+#include "mime_codec.h"
 
 static const char *const mech_names[] = { "", "LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2" };
 
@@ -129,19 +130,19 @@ int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out
 
 int mv_b64_encode_buf(const unsigned char *p, size_t n, mv_buf *out)
 {
-    size_t olen = 0, need = 4 * ((n + 2) / 3) + 1;
+    /* One byte more: an empty response still leaves out->data allocated, so the
+     * pointer below is never NULL + 0. */
+    size_t need = mv_b64_encoded_len(n, 0) + 1;
     if (mv_buf_reserve(out, need) != 0) return -1;
-    if (mbedtls_base64_encode(out->data + out->len, need, &olen, p, n) != 0) return -1;
-    out->len += olen;
+    out->len += mv_b64_encode(p, n, (char *)out->data + out->len, 0);
     return 0;
 }
 
 int mv_b64_decode_buf(const char *p, size_t n, mv_buf *out)
 {
-    size_t olen = 0, need = 3 * (n / 4) + 3;
-    if (mv_buf_reserve(out, need) != 0) return -1;
-    if (mbedtls_base64_decode(out->data + out->len, need, &olen,
-                              (const unsigned char *)p, n) != 0) return -1;
+    size_t olen = 0;
+    if (mv_buf_reserve(out, n / 4 * 3 + 3) != 0) return -1;
+    if (mv_b64_decode_strict(p, n, out->data + out->len, &olen) != 0) return -1;
     out->len += olen;
     return 0;
 }

@@ -34,9 +34,10 @@ int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e);
 /* The response to one decoded server challenge. */
 int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out, mv_error *e);
 
-/* base64 helpers over mbedTLS for the short lines of SASL and APOP. */
+/* base64 for the short lines of SASL, appended to out: unwrapped encoding, and the
+ * strict decoding of mv_b64_decode_strict (mime_codec.h); -1 on any non-base64 input,
+ * or out of memory. */
 int mv_b64_encode_buf(const unsigned char *p, size_t n, mv_buf *out);
-/* Strict decode; -1 on any non-base64 input. */
 int mv_b64_decode_buf(const char *p, size_t n, mv_buf *out);
 /* Lowercase hex of HMAC-MD5(key, msg) into hex[33]. */
 int mv_hmac_md5_hex(const char *key, size_t klen, const unsigned char *msg, size_t mlen,

@@ -7,7 +7,10 @@
 
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mime_build.h"
 #include "mime_msg.h"
+#include "mime_parse.h"
+#include "mime_part.h"
 #include "mv_random.h"
 #include "mime_uu.h"
 

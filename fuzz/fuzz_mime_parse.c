@@ -3,7 +3,10 @@
  * safe names and a re-serialisation. */
 #include "fuzz_common.h"
 
+#include "mime_build.h"
 #include "mime_msg.h"
+#include "mime_parse.h"
+#include "mime_part.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,9 @@
 #include "fuzz_common.h"
 
 #include "mime_header.h"
+#include "mime_build.h"
 #include "mime_msg.h"
+#include "mime_parse.h"
 
 enum { CH_HEADER = 1, CH_SUBJECT = 2, CH_TO = 4, CH_DELETE = 8, CH_TEXT = 16, CH_ATT = 32,
        CH_HTML = 64 };

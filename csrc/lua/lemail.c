@@ -11,8 +11,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mime_build.h"
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mime_parse.h"
+#include "mime_part.h"
 
 #define SOURCE_MT "missive.email.source"
 #define ATT_MT "missive.email.attachment"
@@ -167,70 +170,119 @@ static void push_header_text(lua_State *L, const mv_mime_msg *m, size_t i)
     mv_buf_free(&b);
 }
 
-static int get_field(lua_State *L, lemail *e, const char *k)
+/* An address field: from and sender as one mailbox, the others as a list. */
+static int get_address(lua_State *L, const mv_mime_msg *m, const char *k, const char *ah)
 {
-    mv_mime_msg *m = &e->m;
-    const char *ah = mvl_email_addr_header(k);
     size_t i;
-    if (ah != NULL) {
-        if (strcmp(k, "from") == 0 || strcmp(k, "sender") == 0) {
-            for (i = 0; i < m->nh; i++) {
-                if (strcasecmp(m->h[i].name, ah) != 0) continue;
-                /* No mailbox could be read: the text as written rather than "". */
-                if (m->h[i].value[0] == '\0') push_header_text(L, m, i);
-                else lua_pushstring(L, m->h[i].value);
-                return 1;
-            }
-            lua_pushnil(L);
-            return 1;
-        }
+    if (strcmp(k, "from") != 0 && strcmp(k, "sender") != 0) {
         push_display_list(L, mv_mime_get_header(m, ah, 0));
         return 1;
     }
-    if (strcmp(k, "subject") == 0) { lua_pushstring(L, mv_mime_get_header(m, "Subject", 0));
-                                     return 1; }
-    if (strcmp(k, "date") == 0) { lua_pushstring(L, mv_mime_get_header(m, "Date", 0)); return 1; }
-    if (strcmp(k, "message_id") == 0) {
-        lua_pushstring(L, mv_mime_get_header(m, "Message-ID", 0));
+    for (i = 0; i < m->nh; i++) {
+        if (strcasecmp(m->h[i].name, ah) != 0) continue;
+        /* No mailbox could be read: the text as written rather than "". */
+        if (m->h[i].value[0] == '\0') push_header_text(L, m, i);
+        else lua_pushstring(L, m->h[i].value);
         return 1;
     }
-    if (strcmp(k, "priority") == 0) {
-        const char *v = mv_mime_get_header(m, "X-Priority", 0);
-        if (v == NULL || v[0] < '1' || v[0] > '5') lua_pushnil(L);
-        else lua_pushinteger(L, v[0] - '0');
-        return 1;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* subject, date, message_id: the header's value. */
+static int get_header_field(lua_State *L, lemail *e, const char *k)
+{
+    const char *name = k[0] == 's' ? "Subject" : k[0] == 'd' ? "Date" : "Message-ID";
+    lua_pushstring(L, mv_mime_get_header(&e->m, name, 0));
+    return 1;
+}
+
+static int get_priority(lua_State *L, lemail *e, const char *k)
+{
+    const char *v = mv_mime_get_header(&e->m, "X-Priority", 0);
+    (void)k;
+    if (v == NULL || v[0] < '1' || v[0] > '5') lua_pushnil(L);
+    else lua_pushinteger(L, v[0] - '0');
+    return 1;
+}
+
+/* text or html. */
+static int get_body(lua_State *L, lemail *e, const char *k)
+{
+    const char *b = k[0] == 'h' ? e->m.html : e->m.text;
+    if (b == NULL) lua_pushnil(L);
+    else lua_pushlstring(L, b, k[0] == 'h' ? e->m.html_len : e->m.text_len);
+    return 1;
+}
+
+/* A Lua array of n items, item i pushed by push(L, e, i). */
+static int push_array(lua_State *L, lemail *e, size_t n,
+                      void (*push)(lua_State *L, lemail *e, size_t i))
+{
+    size_t i;
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push(L, e, i);
+        lua_rawseti(L, -2, (int)i + 1);
     }
-    if (strcmp(k, "text") == 0) {
-        if (m->text == NULL) lua_pushnil(L); else lua_pushlstring(L, m->text, m->text_len);
-        return 1;
-    }
-    if (strcmp(k, "html") == 0) {
-        if (m->html == NULL) lua_pushnil(L); else lua_pushlstring(L, m->html, m->html_len);
-        return 1;
-    }
-    if (strcmp(k, "attachments") == 0) {
-        lua_createtable(L, (int)m->natt, 0);
-        for (i = 0; i < m->natt; i++) {
-            push_att(L, 1, i, &m->att[i]);
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-        return 1;
-    }
-    if (strcmp(k, "raw") == 0) {
-        /* the very string parsed (nil for a built message) */
-        push_extras(L, 0);
-        if (lua_istable(L, -1)) lua_getfield(L, -1, RAW_KEY);
-        return 1;
-    }
-    if (strcmp(k, "defects") == 0) {
-        lua_createtable(L, (int)m->ndefects, 0);
-        for (i = 0; i < m->ndefects; i++) {
-            lua_pushstring(L, m->defects[i]);
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-        return 1;
-    }
-    if (strcmp(k, "allow_8bit") == 0) { lua_pushboolean(L, m->allow_8bit); return 1; }
+    return 1;
+}
+
+static void push_att_at(lua_State *L, lemail *e, size_t i)
+{
+    push_att(L, 1, i, &e->m.att[i]);
+}
+
+static int get_attachments(lua_State *L, lemail *e, const char *k)
+{
+    (void)k;
+    return push_array(L, e, e->m.natt, push_att_at);
+}
+
+/* The very string parsed (nil for a built message). */
+static int get_raw(lua_State *L, lemail *e, const char *k)
+{
+    (void)e;
+    (void)k;
+    push_extras(L, 0);
+    if (lua_istable(L, -1)) lua_getfield(L, -1, RAW_KEY);
+    return 1;
+}
+
+static void push_defect(lua_State *L, lemail *e, size_t i)
+{
+    lua_pushstring(L, e->m.defects[i]);
+}
+
+static int get_defects(lua_State *L, lemail *e, const char *k)
+{
+    (void)k;
+    return push_array(L, e, e->m.ndefects, push_defect);
+}
+
+static int get_allow_8bit(lua_State *L, lemail *e, const char *k)
+{
+    (void)k;
+    lua_pushboolean(L, e->m.allow_8bit);
+    return 1;
+}
+
+static int get_field(lua_State *L, lemail *e, const char *k)
+{
+    static const struct {
+        const char *name;
+        int (*get)(lua_State *L, lemail *e, const char *k);
+    } fields[] = {
+        {"subject", get_header_field}, {"date", get_header_field},
+        {"message_id", get_header_field}, {"priority", get_priority}, {"text", get_body},
+        {"html", get_body}, {"attachments", get_attachments}, {"raw", get_raw},
+        {"defects", get_defects}, {"allow_8bit", get_allow_8bit},
+    };
+    const char *ah = mvl_email_addr_header(k);
+    size_t i;
+    if (ah != NULL) return get_address(L, &e->m, k, ah);
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(k, fields[i].name) == 0) return fields[i].get(L, e, k);
     lua_pushnil(L);
     return 1;
 }
@@ -547,14 +599,48 @@ static int l_attach(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (mvl_email_add_attachment(L, e, 2) != 0) {
-        mvl_pushfail(L);
-        lua_insert(L, -2);
-        lua_pushliteral(L, "argument");
-        return 3;
+    return set_result(L, mvl_email_add_attachment(L, e, 2) != 0);
+}
+
+/* A part's header fields, in order, as {name=, value=} with the value decoded. */
+static void push_part_headers(lua_State *L, const mv_mime_msg *m, const mv_mime_part *pt,
+                              mv_buf *b)
+{
+    size_t pos = pt->hdr_off, nl, vl;
+    const char *name, *val;
+    int h = 0;
+    lua_newtable(L);
+    while (mv_mime_next_header(m->raw, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
+        int d = 0;
+        mv_buf_reset(b);
+        if (mv_hdr_unfold_decode(val, vl, b, &d) != 0) break;
+        lua_createtable(L, 0, 2);
+        lua_pushlstring(L, name, nl);
+        lua_setfield(L, -2, "name");
+        lua_pushlstring(L, b->data ? (const char *)b->data : "", b->len);
+        lua_setfield(L, -2, "value");
+        lua_rawseti(L, -2, ++h);
     }
-    lua_pushboolean(L, 1);
-    return 1;
+}
+
+/* One leaf part as a table: its type information, headers and decoded content. */
+static void push_part(lua_State *L, const mv_mime_msg *m, size_t i, mv_buf *b)
+{
+    const mv_mime_part *pt = &m->parts[i];
+    lua_createtable(L, 0, 8);
+    set_clean(L, "type", pt->type);
+    set_clean(L, "charset", pt->charset);
+    set_clean(L, "filename", pt->filename);
+    set_clean(L, "disposition", pt->disposition);
+    set_clean(L, "cid", pt->cid);
+    lua_pushinteger(L, pt->depth);
+    lua_setfield(L, -2, "depth");
+    push_part_headers(L, m, pt, b);
+    lua_setfield(L, -2, "headers");
+    mv_buf_reset(b);
+    mv_mime_part_content(m, i, b);
+    lua_pushlstring(L, b->data ? (const char *)b->data : "", b->len);
+    lua_setfield(L, -2, "content");
 }
 
 /* Every leaf part of the parsed form (a built message is serialised and re-read). */
@@ -583,36 +669,9 @@ static int l_parts_list(lua_State *L)
     mv_buf_init(&b);
     for (i = 0; i < m->nparts; i++) {
         const mv_mime_part *pt = &m->parts[i];
-        size_t pos = pt->hdr_off, nl, vl;
-        const char *name, *val;
-        int h = 0;
         if (strncmp(pt->type, "multipart/", 10) == 0 && pt->nchildren > 0) continue;
         if (strcmp(pt->type, "message/rfc822") == 0 && pt->nchildren > 0) continue;
-        lua_createtable(L, 0, 8);
-        set_clean(L, "type", pt->type);
-        set_clean(L, "charset", pt->charset);
-        set_clean(L, "filename", pt->filename);
-        set_clean(L, "disposition", pt->disposition);
-        set_clean(L, "cid", pt->cid);
-        lua_pushinteger(L, pt->depth);
-        lua_setfield(L, -2, "depth");
-        lua_newtable(L);
-        while (mv_mime_next_header(m->raw, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
-            int d = 0;
-            mv_buf_reset(&b);
-            if (mv_hdr_unfold_decode(val, vl, &b, &d) != 0) break;
-            lua_createtable(L, 0, 2);
-            lua_pushlstring(L, name, nl);
-            lua_setfield(L, -2, "name");
-            lua_pushlstring(L, b.data ? (const char *)b.data : "", b.len);
-            lua_setfield(L, -2, "value");
-            lua_rawseti(L, -2, ++h);
-        }
-        lua_setfield(L, -2, "headers");
-        mv_buf_reset(&b);
-        mv_mime_part_content(m, i, &b);
-        lua_pushlstring(L, b.data ? (const char *)b.data : "", b.len);
-        lua_setfield(L, -2, "content");
+        push_part(L, m, i, &b);
         lua_rawseti(L, -2, ++k);
     }
     mv_buf_free(&b);

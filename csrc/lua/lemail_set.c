@@ -190,107 +190,161 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
 }
 
 /* Sets one field; on failure leaves a message on the stack and returns -1. */
+/* A header set from a field: 0, or -1 with "oom" on the stack. */
+static int set_done(lua_State *L, int r)
+{
+    if (r == 0) return 0;
+    lua_pushliteral(L, "oom");
+    return -1;
+}
+
+static int set_subject(lua_State *L, lemail *e, const char *k, int v)
+{
+    const char *s;
+    size_t n;
+    (void)k;
+    if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "Subject", NULL); return 0; }
+    if (checked_string(L, v, "subject", &s, &n) != 0) return -1;
+    return set_done(L, mv_mime_set_header(&e->m, "Subject", s));
+}
+
+/* "text" or "html". */
+static int set_body(lua_State *L, lemail *e, const char *k, int v)
+{
+    int html = k[0] == 'h';
+    const char *s;
+    size_t n;
+    if (lua_isnil(L, v)) return mv_mime_set_body(&e->m, html, NULL, 0);
+    s = lua_tolstring(L, v, &n);
+    if (s == NULL) { lua_pushfstring(L, "%s must be a string", k); return -1; }
+    return set_done(L, mv_mime_set_body(&e->m, html, s, n));
+}
+
+/* A Date field as written, or from a time in seconds. */
+static int set_date(lua_State *L, lemail *e, const char *k, int v)
+{
+    char d[64];
+    const char *s;
+    size_t n;
+    (void)k;
+    if (lua_type(L, v) == LUA_TNUMBER) {
+        mv_mime_date(d, sizeof d, (long long)lua_tonumber(L, v));
+        s = d;
+    } else if (lua_isnil(L, v)) {
+        s = NULL;
+    } else if (checked_string(L, v, "date", &s, &n) != 0) {
+        return -1;
+    }
+    return set_done(L, mv_mime_set_header(&e->m, "Date", s));
+}
+
+/* A Message-ID, its angle brackets added when missing. */
+static int set_message_id(lua_State *L, lemail *e, const char *k, int v)
+{
+    char id[1000];
+    const char *s;
+    size_t n;
+    (void)k;
+    if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "Message-ID", NULL); return 0; }
+    if (checked_string(L, v, "message_id", &s, &n) != 0) return -1;
+    if (n == 0 || n > 900 || strpbrk(s, " \t") != NULL) {
+        lua_pushliteral(L, "invalid message_id");
+        return -1;
+    }
+    snprintf(id, sizeof id, s[0] == '<' ? "%s" : "<%s>", s);
+    return set_done(L, mv_mime_set_header(&e->m, "Message-ID", id));
+}
+
+/* X-Priority from 1..5 or a word. */
+static int set_priority(lua_State *L, lemail *e, const char *k, int v)
+{
+    static const char *const pv[] = { NULL, "1 (Highest)", "2 (High)", "3 (Normal)",
+                                       "4 (Low)", "5 (Lowest)" };
+    const char *s;
+    int p = 0;
+    (void)k;
+    if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "X-Priority", NULL); return 0; }
+    if (lua_type(L, v) == LUA_TNUMBER) p = (int)lua_tointeger(L, v);
+    else if ((s = lua_tostring(L, v)) != NULL)
+        p = strcmp(s, "high") == 0 ? 1 : strcmp(s, "normal") == 0 ? 3
+            : strcmp(s, "low") == 0 ? 5 : 0;
+    if (p < 1 || p > 5) {
+        lua_pushliteral(L, "priority must be 1..5, \"high\", \"normal\" or \"low\"");
+        return -1;
+    }
+    return set_done(L, mv_mime_set_header(&e->m, "X-Priority", pv[p]));
+}
+
+/* {name = value, ...}, or { {name, value}, ... } which keeps order. */
+static int set_headers(lua_State *L, lemail *e, const char *k, int v)
+{
+    (void)k;
+    if (!lua_istable(L, v)) { lua_pushliteral(L, "headers must be a table"); return -1; }
+    lua_pushnil(L);
+    while (lua_next(L, v) != 0) {
+        int top = lua_gettop(L);
+        const char *hn;
+        size_t hl;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            hn = lua_tolstring(L, -2, &hl);
+            if (mvl_email_set_header(L, e, hn, hl, top, 0) != 0) return -1;
+        } else if (lua_istable(L, -1)) {
+            lua_rawgeti(L, top, 1);
+            lua_rawgeti(L, top, 2);
+            if ((hn = lua_tolstring(L, -2, &hl)) == NULL) {
+                lua_pushliteral(L, "bad header entry");
+                return -1;
+            }
+            if (mvl_email_set_header(L, e, hn, hl, top + 2, 1) != 0) return -1;
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int set_attachments(lua_State *L, lemail *e, const char *k, int v)
+{
+    size_t i, cnt;
+    (void)k;
+    mv_mime_clear_atts(&e->m);
+    if (lua_isnil(L, v)) return 0;
+    if (!lua_istable(L, v)) { lua_pushliteral(L, "attachments must be a table"); return -1; }
+    cnt = mvl_rawlen(L, v);
+    for (i = 1; i <= cnt; i++) {
+        lua_rawgeti(L, v, (int)i);
+        if (mvl_email_add_attachment(L, e, lua_gettop(L)) != 0) return -1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* How a body built from the model may be encoded: a parsed message's original bytes
+ * stay as they are. */
+static int set_allow_8bit(lua_State *L, lemail *e, const char *k, int v)
+{
+    (void)k;
+    e->m.allow_8bit = lua_toboolean(L, v);
+    e->m.gen++;
+    return 0;
+}
+
 int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
 {
-    const char *s, *ah = mvl_email_addr_header(k);
-    size_t n;
+    static const struct {
+        const char *name;
+        int (*set)(lua_State *L, lemail *e, const char *k, int v);
+    } fields[] = {
+        {"subject", set_subject}, {"text", set_body}, {"html", set_body},
+        {"date", set_date}, {"message_id", set_message_id}, {"priority", set_priority},
+        {"headers", set_headers}, {"attachments", set_attachments},
+        {"allow_8bit", set_allow_8bit},
+    };
+    const char *ah = mvl_email_addr_header(k);
+    size_t i;
     if (ah != NULL) return set_addresses(L, e, ah, v);
-    if (strcmp(k, "subject") == 0) {
-        if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "Subject", NULL); return 0; }
-        if (checked_string(L, v, "subject", &s, &n) != 0) return -1;
-        return mv_mime_set_header(&e->m, "Subject", s) == 0 ? 0 : (lua_pushliteral(L, "oom"), -1);
-    }
-    if (strcmp(k, "text") == 0 || strcmp(k, "html") == 0) {
-        int html = k[0] == 'h';
-        if (lua_isnil(L, v)) return mv_mime_set_body(&e->m, html, NULL, 0);
-        s = lua_tolstring(L, v, &n);
-        if (s == NULL) { lua_pushfstring(L, "%s must be a string", k); return -1; }
-        return mv_mime_set_body(&e->m, html, s, n) == 0 ? 0 : (lua_pushliteral(L, "oom"), -1);
-    }
-    if (strcmp(k, "date") == 0) {
-        char d[64];
-        if (lua_type(L, v) == LUA_TNUMBER) {
-            mv_mime_date(d, sizeof d, (long long)lua_tonumber(L, v));
-            s = d;
-        } else if (lua_isnil(L, v)) {
-            s = NULL;
-        } else if (checked_string(L, v, "date", &s, &n) != 0) {
-            return -1;
-        }
-        return mv_mime_set_header(&e->m, "Date", s) == 0 ? 0 : (lua_pushliteral(L, "oom"), -1);
-    }
-    if (strcmp(k, "message_id") == 0) {
-        char id[1000];
-        if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "Message-ID", NULL); return 0; }
-        if (checked_string(L, v, "message_id", &s, &n) != 0) return -1;
-        if (n == 0 || n > 900 || strpbrk(s, " \t") != NULL) {
-            lua_pushliteral(L, "invalid message_id");
-            return -1;
-        }
-        snprintf(id, sizeof id, s[0] == '<' ? "%s" : "<%s>", s);
-        return mv_mime_set_header(&e->m, "Message-ID", id) == 0 ? 0
-               : (lua_pushliteral(L, "oom"), -1);
-    }
-    if (strcmp(k, "priority") == 0) {
-        static const char *const pv[] = { NULL, "1 (Highest)", "2 (High)", "3 (Normal)",
-                                           "4 (Low)", "5 (Lowest)" };
-        int p = 0;
-        if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "X-Priority", NULL); return 0; }
-        if (lua_type(L, v) == LUA_TNUMBER) p = (int)lua_tointeger(L, v);
-        else if ((s = lua_tostring(L, v)) != NULL)
-            p = strcmp(s, "high") == 0 ? 1 : strcmp(s, "normal") == 0 ? 3
-                : strcmp(s, "low") == 0 ? 5 : 0;
-        if (p < 1 || p > 5) {
-            lua_pushliteral(L, "priority must be 1..5, \"high\", \"normal\" or \"low\"");
-            return -1;
-        }
-        return mv_mime_set_header(&e->m, "X-Priority", pv[p]) == 0 ? 0
-               : (lua_pushliteral(L, "oom"), -1);
-    }
-    if (strcmp(k, "headers") == 0) {
-        if (!lua_istable(L, v)) { lua_pushliteral(L, "headers must be a table"); return -1; }
-        lua_pushnil(L);
-        while (lua_next(L, v) != 0) {
-            int top = lua_gettop(L);
-            const char *hn;
-            size_t hl;
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                hn = lua_tolstring(L, -2, &hl);
-                if (mvl_email_set_header(L, e, hn, hl, top, 0) != 0) return -1;
-            } else if (lua_istable(L, -1)) {   /* { {name, value}, ... } keeps order */
-                lua_rawgeti(L, top, 1);
-                lua_rawgeti(L, top, 2);
-                if ((hn = lua_tolstring(L, -2, &hl)) == NULL) {
-                    lua_pushliteral(L, "bad header entry");
-                    return -1;
-                }
-                if (mvl_email_set_header(L, e, hn, hl, top + 2, 1) != 0) return -1;
-                lua_pop(L, 2);
-            }
-            lua_pop(L, 1);
-        }
-        return 0;
-    }
-    if (strcmp(k, "attachments") == 0) {
-        size_t i, cnt;
-        mv_mime_clear_atts(&e->m);
-        if (lua_isnil(L, v)) return 0;
-        if (!lua_istable(L, v)) { lua_pushliteral(L, "attachments must be a table"); return -1; }
-        cnt = mvl_rawlen(L, v);
-        for (i = 1; i <= cnt; i++) {
-            lua_rawgeti(L, v, (int)i);
-            if (mvl_email_add_attachment(L, e, lua_gettop(L)) != 0) return -1;
-            lua_pop(L, 1);
-        }
-        return 0;
-    }
-    if (strcmp(k, "allow_8bit") == 0) {
-        /* how a body built from the model may be encoded: a parsed message's original
-         * bytes stay as they are */
-        e->m.allow_8bit = lua_toboolean(L, v);
-        e->m.gen++;
-        return 0;
-    }
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(k, fields[i].name) == 0) return fields[i].set(L, e, k, v);
     lua_pushfstring(L, "unknown email field '%s'", k);
     return -1;
 }
