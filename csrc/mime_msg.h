@@ -7,6 +7,9 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mv_mime_hdr {
     char *name;
@@ -148,5 +151,7 @@ int mv_mime_part_content_each(const mv_mime_msg *m, size_t idx, size_t piece,
 int mv_mime_att_each(const mv_mime_msg *m, const mv_mime_att *a, mv_mime_each_fn each,
                      void *ctx);
 int mv_mime_att_load(const mv_mime_msg *m, mv_mime_att *a);
+
+MV_HIDDEN_END
 
 #endif

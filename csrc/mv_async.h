@@ -7,6 +7,9 @@
 #define MV_ASYNC_H
 
 #include "smtp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum {
     MV_ASYNC_PENDING = 0,   /* queued or being sent */
@@ -56,5 +59,7 @@ void mv_async_free(mv_async *a);
  * when it is still inside a call it could not interrupt (a DNS lookup, say): it is then
  * detached and frees everything itself when that call returns. */
 int mv_async_abandon(mv_async *a, int grace_ms);
+
+MV_HIDDEN_END
 
 #endif

@@ -3,6 +3,9 @@
 #define MV_BUF_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mv_buf {
     unsigned char *data;
@@ -31,5 +34,7 @@ static inline unsigned char *mv_buf_head(const mv_buf *b)
 {
     return b->data != NULL ? b->data + b->off : NULL;
 }
+
+MV_HIDDEN_END
 
 #endif

@@ -7,6 +7,9 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* What a TLS handshake checks: chain and name, the name alone (a private CA you do
  * not have, but still the right host), or nothing. */
@@ -80,5 +83,7 @@ static inline int mv_conn_want(const mv_conn *c, int r)
 {
     return mv_buf_avail(&c->net_out) > 0 ? MV_WANT_WRITE : r;
 }
+
+MV_HIDDEN_END
 
 #endif

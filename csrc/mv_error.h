@@ -3,6 +3,9 @@
 #define MV_ERROR_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* What a resumable step returns.  Negative is failure (details in mv_error). */
 enum {
@@ -55,5 +58,7 @@ void mv_free_secret(char *p);
 /* Milliseconds (microseconds) from a monotonic clock. */
 long long mv_now_ms(void);
 long long mv_now_us(void);
+
+MV_HIDDEN_END
 
 #endif

@@ -5,6 +5,9 @@
 #define MV_PP_H
 
 #include "mv_conn.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { MV_TRACE_IN = '<', MV_TRACE_OUT = '>', MV_TRACE_INFO = '*' };
 
@@ -74,5 +77,7 @@ void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);
 /* One step of the TLS handshake (mv_conn_handshake) that traces how it ended: complete,
  * or why not (an alert the server sent, a certificate the check refused). */
 int mv_pp_handshake(mv_pp *pp);
+
+MV_HIDDEN_END
 
 #endif

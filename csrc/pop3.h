@@ -12,6 +12,9 @@
 #include "mv_pp.h"
 #include "mv_sasl.h"
 #include "pop3_parse.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum { POP3_TLS_NONE = 0, POP3_TLS_STARTTLS, POP3_TLS_IMPLICIT } pop3_tls_mode;
 
@@ -98,5 +101,7 @@ int pop3_has_apop(const pop3_session *s);
 int pop3_is_dead(const pop3_session *s);
 int pop3_is_tls(const pop3_session *s);
 void pop3_mark_dead(pop3_session *s);
+
+MV_HIDDEN_END
 
 #endif

@@ -4,6 +4,9 @@
 #define POP3_INT_H
 
 #include "pop3.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { OP_NONE, OP_OPEN, OP_CMD };
 
@@ -72,5 +75,7 @@ int pop3i_read_status(pop3_session *s, int *ok, const char *what);
 int pop3i_send_line(pop3_session *s, const char *line, size_t mask_from);
 /* One step of OP_OPEN (pop3_open.c). */
 int pop3i_step_open(pop3_session *s);
+
+MV_HIDDEN_END
 
 #endif

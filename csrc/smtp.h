@@ -8,6 +8,9 @@
 #include "mv_sasl.h"
 #include "smtp_reply.h"
 #include "smtp_stuff.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
 
@@ -93,5 +96,7 @@ unsigned long long smtp_body_bytes(const smtp_session *s);
 
 /* Checks a value bound for a command line: no control bytes.  Names the field only. */
 int smtp_check_value(const char *field, const char *v, mv_error *e);
+
+MV_HIDDEN_END
 
 #endif

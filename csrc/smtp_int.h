@@ -3,6 +3,9 @@
 #define SMTP_INT_H
 
 #include "smtp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { OP_NONE, OP_OPEN, OP_SEND, OP_CMD };
 
@@ -72,5 +75,7 @@ void smtp_clear_transaction(smtp_session *s);
 int smtp_step_open(smtp_session *s);
 /* smtp_send.c */
 int smtp_step_send(smtp_session *s);
+
+MV_HIDDEN_END
 
 #endif
