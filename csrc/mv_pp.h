@@ -44,17 +44,10 @@ void mv_pp_start(mv_pp *pp);
 void mv_pp_arm(mv_pp *pp);
 /* True when the current command's total bound has passed. */
 int mv_pp_over_limit(const mv_pp *pp);
-/* True (and the error set) when the deadline has passed. */
-int mv_pp_expired(mv_pp *pp);
 
 /* Queues `line` plus CRLF.  In the trace, bytes from `mask_from` on show as "***"
  * (pass (size_t)-1 to show the whole line). */
 int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from);
-int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* Between cork and uncork, commands collect and go out in one write (a pipelined
  * group).  uncork returns MV_OK or MV_ERROR. */

@@ -84,7 +84,6 @@ const mv_error *smtp_error(const smtp_session *s);
 const mv_reply *smtp_last_reply(const smtp_session *s);
 size_t smtp_rcpt_count(const smtp_session *s);
 const smtp_rcpt *smtp_rcpt_at(const smtp_session *s, size_t i);
-unsigned smtp_caps(const smtp_session *s);
 const char *smtp_ehlo_lines(const smtp_session *s, size_t *len);
 unsigned long long smtp_size_limit(const smtp_session *s);
 const char *smtp_auth_used(const smtp_session *s);

@@ -34,7 +34,7 @@ struct smtp_session {
     int insecure_auth, peer_is_loopback, pipelining, chunking;
     size_t max_data_line;
     /* connection state */
-    int op, state, dead, ehlo_done_tls;
+    int op, state, dead;
     size_t owed;         /* replies the server still owes: each is read before anything
                           * else is (RFC 2920 §3.1), or the session cannot go on */
     unsigned caps;

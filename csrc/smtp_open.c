@@ -205,8 +205,8 @@ int smtp_step_open(smtp_session *s)
         case O_HANDSHAKE:
             r = mv_pp_handshake(&s->pp);
             if (r != MV_OK) return r;
-            if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
-                s->ehlo_done_tls = 1;
+            /* Implicit TLS: the greeting comes next; after STARTTLS, EHLO again (RFC 3207 4.2). */
+            if (s->tls == MV_TLS_IMPLICIT) {
                 s->state = O_GREETING;
                 s->owed = 1;
                 smtp_rr_reset(&s->rr);
@@ -265,7 +265,6 @@ int smtp_step_open(smtp_session *s)
                 s->dead = 1;
                 return MV_ERROR;
             }
-            s->ehlo_done_tls = 1;
             s->state = O_HANDSHAKE;
             break;
         case O_AUTH_READ:
