@@ -12,8 +12,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define SLICE 65536
-
 typedef struct job {
     struct job *next;
     long long id;
@@ -201,7 +199,7 @@ static int transact(conn *c, const job *j)
     r = run(c);
     while (r == MV_WANT_DATA) {
         if (pos < j->len) {
-            size_t n = j->len - pos > SLICE ? SLICE : j->len - pos;
+            size_t n = j->len - pos > SMTP_FEED_SLICE ? SMTP_FEED_SLICE : j->len - pos;
             r = smtp_feed(c->s, j->data + pos, n);
             pos += n;
         } else {

@@ -61,7 +61,7 @@ void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len)
 {
     unsigned char hdr[5];
     if (!pp->trace_on) return;
-    if (len > 4096) len = 4096;  /* a trace is for people; keep records small */
+    if (len > MV_PP_TRACE_MAX) len = MV_PP_TRACE_MAX;
     hdr[0] = (unsigned char)dir;
     hdr[1] = (unsigned char)(len >> 24);
     hdr[2] = (unsigned char)(len >> 16);

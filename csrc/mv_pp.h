@@ -11,6 +11,10 @@ MV_HIDDEN_BEGIN
 
 enum { MV_TRACE_IN = '<', MV_TRACE_OUT = '>', MV_TRACE_INFO = '*' };
 
+/* The longest text of one trace record: a trace is for people, so a long line or a
+ * big reply shows its start only. */
+#define MV_PP_TRACE_MAX 4096
+
 typedef struct mv_pp {
     mv_conn conn;
     mv_error err;

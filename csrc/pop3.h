@@ -30,8 +30,18 @@ typedef enum {
 } pop3_verb;
 
 /* The largest message number accepted from a server or a caller: a Lua table key (a C
- * int on Lua 5.1) on every supported Lua, so never negative there. */
+ * int on Lua 5.1) on every supported Lua, so never negative there.  TOP's line count
+ * has the same bound, for the same reason. */
 #define POP3_MAX_MSG_NUMBER 0x7fffffffUL
+#define POP3_MAX_TOP_LINES 0x7fffffffUL
+
+/* Defaults of pop3_opts.max_size and .max_messages. */
+#define POP3_DEFAULT_MAX_SIZE (256ULL * 1024 * 1024)
+#define POP3_DEFAULT_MAX_MESSAGES 1000000UL
+
+/* Streaming hands a body out (pop3_body at MV_WANT_DATA) in pieces of at most this many
+ * bytes, and each this many bytes received move the command's deadline on. */
+#define POP3_CHUNK (64 * 1024)
 
 typedef struct pop3_opts {
     const char *host;             /* where to connect */
@@ -44,7 +54,7 @@ typedef struct pop3_opts {
                                    * MV_INSECURE_* value (mv_pp.h) */
     int peer_is_loopback;
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
-    unsigned long max_messages;   /* entries in a LIST/UIDL listing */
+    unsigned long max_messages;   /* entries in a LIST/UIDL listing; 0: default */
     unsigned long long max_listing_bytes;  /* bytes of one LIST/UIDL listing; 0: default */
 } pop3_opts;
 

@@ -19,7 +19,6 @@ enum {
 #define MAX_SASL_ROUNDS 5
 #define MAX_PENDING 64
 #define MAX_UID 255
-#define CHUNK (64 * 1024)
 #define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
 
 typedef struct pend {

@@ -14,6 +14,16 @@ MV_HIDDEN_BEGIN
 
 typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
 
+/* RFC 5321 4.5.3.1: a domain of at most 255 octets, a local-part of at most 64, so an
+ * envelope address of at most 64 + "@" + 255 octets.  Longer ones are refused before
+ * anything is sent, and the command buffers are sized from these. */
+#define SMTP_MAX_DOMAIN 255
+#define SMTP_MAX_ADDRESS (64 + 1 + SMTP_MAX_DOMAIN)
+
+/* A body held in memory goes to smtp_feed in slices of this many bytes (the C thread
+ * and both Lua send loops): the stuffed copy waiting to be written stays small. */
+#define SMTP_FEED_SLICE 65536
+
 /* Capabilities from EHLO. */
 enum {
     SMTP_CAP_STARTTLS = 1u << 0, SMTP_CAP_PIPELINING = 1u << 1, SMTP_CAP_8BITMIME = 1u << 2,

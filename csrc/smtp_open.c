@@ -69,8 +69,8 @@ static void parse_ehlo(smtp_session *s)
 
 static int send_ehlo(smtp_session *s, const char *verb)
 {
-    char line[300];
-    if (strlen(s->helo) > 255) return smtp_fail(s, MV_E_ARG, "helo too long");
+    char line[sizeof "EHLO " + SMTP_MAX_DOMAIN];
+    if (strlen(s->helo) > SMTP_MAX_DOMAIN) return smtp_fail(s, MV_E_ARG, "helo too long");
     strcpy(line, verb);
     strcat(line, " ");
     strcat(line, s->helo);

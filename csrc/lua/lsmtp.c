@@ -396,4 +396,7 @@ void mvl_open_smtp(lua_State *L)
     lua_setfield(L, -2, "smtp_new");
     lua_pushcfunction(L, l_has_8bit);
     lua_setfield(L, -2, "has_8bit");
+    /* The slice missive.smtp and missive.spool feed a string body in. */
+    lua_pushinteger(L, SMTP_FEED_SLICE);
+    lua_setfield(L, -2, "smtp_feed_slice");
 }
