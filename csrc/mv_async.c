@@ -4,6 +4,7 @@
  * thread, `done` wakes whoever waits for outcomes. */
 #include "mv_async.h"
 #include "mv_net.h"
+#include "mv_str.h"
 
 #include <errno.h>
 #include <pthread.h>

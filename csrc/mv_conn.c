@@ -2,6 +2,7 @@
 #include "mv_castore.h"
 #include "mv_random.h"
 #include "mv_tls_compat.h"
+#include "mv_str.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

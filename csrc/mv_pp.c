@@ -1,4 +1,5 @@
 #include "mv_pp.h"
+#include "mv_clock.h"
 
 #include <stdlib.h>
 #include <string.h>

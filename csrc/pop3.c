@@ -2,6 +2,7 @@
  * listings, message bodies), pipelining and error classification.  The opening
  * (greeting, CAPA, STLS, login) is in pop3_open.c. */
 #include "pop3_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* The SMTP session: configuration, lifecycle, simple commands and the step dispatcher. */
 #include "smtp_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* One mail transaction: MAIL, RCPT, DATA or BDAT, the body, per-recipient results. */
 #include "smtp_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include "ctest.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "mv_clock.h"
 
 #include <stdlib.h>
 

@@ -4,6 +4,7 @@
  * sinks, progress and trace callbacks run in Lua frames only (a cosocket may yield). */
 #include "ldriver.h"
 #include "pop3.h"
+#include "mv_str.h"
 
 #include <stdlib.h>
 #include <string.h>
