@@ -2,7 +2,7 @@
  * The sequences (begin, drive, hand body chunks to a sink, read the result) are in
  * lua/missive/pop3.lua, so they are the same whichever driver moves the bytes, and
  * sinks, progress and trace callbacks run in Lua frames only (a cosocket may yield). */
-#include "ldriver.h"
+#include "lsession.h"
 #include "pop3.h"
 #include "mv_str.h"
 

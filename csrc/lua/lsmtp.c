@@ -1,7 +1,7 @@
 /* The smtp.session userdata: option checking, the protocol's primitives and results.
  * The sequence (begin, drive, feed the body, result) is in lua/missive/smtp.lua, so it
  * is the same whichever driver moves the bytes, and any yield happens in Lua. */
-#include "ldriver.h"
+#include "lsession.h"
 #include "lsmtp.h"
 
 #include <stdint.h>

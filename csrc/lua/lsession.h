@@ -1,8 +1,8 @@
 /* What every session userdata shares: the engine, how bytes move (a native socket the
  * core owns, or an external Lua socket driven by lua/missive/driver.lua), and the
  * low-level methods both drivers use.  A session userdata starts with this struct. */
-#ifndef MVL_DRIVER_H
-#define MVL_DRIVER_H
+#ifndef MVL_SESSION_H
+#define MVL_SESSION_H
 
 #include "bind.h"
 #include "mv_net.h"
