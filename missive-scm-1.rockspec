@@ -40,6 +40,7 @@ build = {
                 "csrc/mv_random.c",
                 "csrc/mv_sasl.c",
                 "csrc/mv_str.c",
+                "csrc/mv_tls.c",
                 "csrc/pop3.c",
                 "csrc/pop3_open.c",
                 "csrc/pop3_parse.c",
