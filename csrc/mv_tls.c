@@ -228,6 +228,22 @@ int mv_tls_check_start(const char *host, const mv_tls_opts *o, mv_error *e)
     return mv_tls_check(o, e);
 }
 
+/* The certificate and key the client proves itself with (both or neither). */
+static int load_client_cert(mv_tls *t, const mv_tls_opts *o, mv_error *e)
+{
+    int ret;
+    if (o->client_cert == NULL || o->client_key == NULL)
+        return mv_fail(e, MV_E_CERT, "client_cert and client_key go together");
+    if (mbedtls_x509_crt_parse_file(&t->own_cert, o->client_cert) != 0)
+        return mv_fail(e, MV_E_CERT, "cannot load client_cert %s", o->client_cert);
+    if (MV_PK_PARSE_KEYFILE(&t->own_key, o->client_key, mbedtls_ctr_drbg_random,
+                            &t->drbg) != 0)
+        return mv_fail(e, MV_E_CERT, "cannot load client_key %s", o->client_key);
+    ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert, &t->own_key);
+    if (ret != 0) return setup_error(e, ret, "client certificate setup");
+    return MV_OK;
+}
+
 mv_tls *mv_tls_new(const mv_tls_bio *bio, const char *host, const mv_tls_opts *o,
                    mv_error *e)
 {
@@ -268,23 +284,9 @@ mv_tls *mv_tls_new(const mv_tls_bio *bio, const char *host, const mv_tls_opts *o
     } else {
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
     }
-    if (o->client_cert != NULL || o->client_key != NULL) {
-        if (o->client_cert == NULL || o->client_key == NULL) {
-            mv_fail(e, MV_E_CERT, "client_cert and client_key go together");
-            goto cleanup;
-        }
-        if (mbedtls_x509_crt_parse_file(&t->own_cert, o->client_cert) != 0) {
-            mv_fail(e, MV_E_CERT, "cannot load client_cert %s", o->client_cert);
-            goto cleanup;
-        }
-        if (MV_PK_PARSE_KEYFILE(&t->own_key, o->client_key, mbedtls_ctr_drbg_random,
-                                &t->drbg) != 0) {
-            mv_fail(e, MV_E_CERT, "cannot load client_key %s", o->client_key);
-            goto cleanup;
-        }
-        ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->own_cert, &t->own_key);
-        if (ret != 0) { setup_error(e, ret, "client certificate setup"); goto cleanup; }
-    }
+    if ((o->client_cert != NULL || o->client_key != NULL)
+        && load_client_cert(t, o, e) != MV_OK)
+        goto cleanup;
     mbedtls_ssl_conf_verify(&t->conf, on_verify, t);
     ret = mbedtls_ssl_setup(&t->ssl, &t->conf);
     if (ret != 0) { setup_error(e, ret, "setup"); goto cleanup; }

@@ -97,10 +97,8 @@ static int l_pop3_new(lua_State *L)
     o.token = mvl_opt_string(L, 1, "token");
     o.auth = mvl_opt_string(L, 1, "auth");
     o.insecure_auth = mvl_opt_insecure_auth(L, 1);
-    o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size",
-                                                 (lua_Integer)POP3_DEFAULT_MAX_SIZE);
-    o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages",
-                                                (lua_Integer)POP3_DEFAULT_MAX_MESSAGES);
+    o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", POP3_DEFAULT_MAX_SIZE);
+    o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", POP3_DEFAULT_MAX_MESSAGES);
     o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);
     mvl_opt_tls(L, 1, &o.tls_opts);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
