@@ -10,6 +10,7 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mv_random.h"
+#include "mv_str.h"
 
 #define B64_CHUNK (57 * 1024)   /* whole 76-character lines per chunk */
 #define RAW_CHUNK 65536         /* original bytes copied per step */

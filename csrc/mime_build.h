@@ -4,6 +4,8 @@
 
 #include "mime_msg.h"
 
+MV_HIDDEN_BEGIN
+
 /* Streaming serialiser: pull chunks until *n == 0. */
 typedef struct mv_mime_source mv_mime_source;
 mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e);
@@ -12,5 +14,7 @@ int mv_mime_source_read(mv_mime_source *s, unsigned char *buf, size_t cap, size_
 void mv_mime_source_free(mv_mime_source *s);
 /* The whole message in one buffer (through the source). */
 int mv_mime_serialize(mv_mime_msg *m, mv_buf *out, mv_error *e);
+
+MV_HIDDEN_END
 
 #endif

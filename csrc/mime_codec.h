@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #include "mv_buf.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* Base64 output length; wrap != 0 breaks lines every 76 characters with CRLF
  * (no CRLF after the last line). */
@@ -79,5 +82,7 @@ long mv_utf8_sanitize(const unsigned char *p, size_t n, int controls, mv_buf *ou
 #define MV_CS_GUESSED 2
 int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv_buf *out,
                        int *defects);
+
+MV_HIDDEN_END
 
 #endif

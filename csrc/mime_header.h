@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #include "mv_buf.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* Caps (CHECKLIST 49, 53): parameters per header, segments per RFC 2231 parameter,
  * nesting of comments in an address list. */
@@ -99,5 +102,7 @@ const char *mv_params_get(const mv_params *ps, const char *name);
  * MV_HDR_MAX_PARAM_VALUE bytes always fits). */
 #define MV_HDR_MAX_PARAM_VALUE 16384
 int mv_param_write(mv_buf *out, const char *name, const char *value);
+
+MV_HIDDEN_END
 
 #endif

@@ -11,6 +11,7 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mv_random.h"
+#include "mv_str.h"
 
 void mv_mime_init(mv_mime_msg *m)
 {

@@ -8,6 +8,9 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mv_mime_hdr {
     char *name;
@@ -107,5 +110,7 @@ int mv_mime_date_now(char *out, size_t cap);
 int mv_mime_date(char *out, size_t cap, long long when);
 int mv_mime_new_message_id(char *out, size_t cap, const char *domain);
 int mv_mime_add_defect(mv_mime_msg *m, const char *what);
+
+MV_HIDDEN_END
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mime_codec.h"
+#include "mv_str.h"
 
 #define MAX_RAW_PARAMS 256
 

@@ -10,6 +10,7 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mime_part.h"
+#include "mv_str.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {

@@ -4,6 +4,8 @@
 
 #include "mime_msg.h"
 
+MV_HIDDEN_BEGIN
+
 typedef struct mv_mime_limits {
     size_t max_depth;         /* nesting of multipart and message/rfc822 (default 64) */
     size_t max_parts;         /* default 5000 */
@@ -24,5 +26,7 @@ int mv_mime_parse_borrowed(mv_mime_msg *m, const void *p, size_t n,
  * and advances *pos, or 0 at the end. */
 int mv_mime_next_header(const unsigned char *raw, size_t end, size_t *pos,
                         const char **name, size_t *nlen, const char **val, size_t *vlen);
+
+MV_HIDDEN_END
 
 #endif

@@ -6,6 +6,8 @@
 #include "mime_msg.h"
 #include "mime_uu.h"
 
+MV_HIDDEN_BEGIN
+
 /* The content of a part with its transfer encoding undone (no charset conversion).
  * Returns the number of repairs (defects) or -1 (out of memory). */
 int mv_mime_part_content(const mv_mime_msg *m, size_t idx, mv_buf *out);
@@ -34,5 +36,7 @@ char *mv_mime_uu_name(const mv_uu_block *b);
  * 0 (none: rest untouched) or -1 (out of memory). */
 int mv_mime_take_uu(mv_mime_msg *m, const unsigned char *src, size_t n, mv_buf *rest,
                     int *defects);
+
+MV_HIDDEN_END
 
 #endif

@@ -6,6 +6,9 @@
 #include <stddef.h>
 
 #include "mv_buf.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 #define MV_UU_MAX_NAME 255
 
@@ -25,5 +28,7 @@ int mv_uu_find(const unsigned char *s, size_t n, size_t from, mv_uu_block *b);
  * "end" line stops), appending to out.  A short or damaged line adds to *defects.
  * Returns 1 when it stopped at an "end" line, else 0; -1 when out of memory. */
 int mv_uu_decode(const unsigned char *s, size_t n, mv_buf *out, int *defects);
+
+MV_HIDDEN_END
 
 #endif

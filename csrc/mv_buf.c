@@ -84,15 +84,6 @@ void mv_buf_wipe(mv_buf *b)
     b->off = b->len = b->hw = 0;
 }
 
-char *mv_strndup(const void *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL) return NULL;
-    if (n > 0) memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
 void *mv_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
 {
     size_t nc;

@@ -3,6 +3,9 @@
 #define MV_BUF_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mv_buf {
     unsigned char *data;
@@ -25,10 +28,6 @@ void mv_buf_reset(mv_buf *b);
  * capacity), e.g. after an AUTH line went out; mv_buf_free wipes too. */
 void mv_buf_wipe(mv_buf *b);
 
-/* A NUL-terminated copy of the n bytes at s (which may hold no NUL), or NULL when out
- * of memory.  With mv_strdup (a NUL-terminated string, NULL for NULL), the only
- * string-copy helpers of the core. */
-char *mv_strndup(const void *s, size_t n);
 /* Room for element n of the array v of *cap elements of `size` bytes: v itself while
  * n < *cap, else v grown to twice *cap (`first` when empty).  NULL when out of memory
  * (v is then unchanged and still owned by the caller). */
@@ -40,5 +39,7 @@ static inline unsigned char *mv_buf_head(const mv_buf *b)
 {
     return b->data != NULL ? b->data + b->off : NULL;
 }
+
+MV_HIDDEN_END
 
 #endif

@@ -7,6 +7,9 @@
 #include <mbedtls/x509_crt.h>
 
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mv_castore mv_castore;
 
@@ -15,5 +18,7 @@ typedef struct mv_castore mv_castore;
 mv_castore *mv_castore_get(const char *cafile, const char *capath, mv_error *e);
 mbedtls_x509_crt *mv_castore_chain(mv_castore *store);
 void mv_castore_release(mv_castore *store);
+
+MV_HIDDEN_END
 
 #endif

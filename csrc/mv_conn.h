@@ -7,38 +7,10 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_tls.h"
+#include "mv_visibility.h"
 
-/* What a TLS handshake checks: chain and name, the name alone (a private CA you do
- * not have, but still the right host), or nothing. */
-enum { MV_VERIFY_NONE = 0, MV_VERIFY_FULL = 1, MV_VERIFY_NAME = 2 };
-
-typedef struct mv_tls_opts {
-    const char *cafile;       /* NULL: the system bundle */
-    const char *capath;
-    const char *client_cert;
-    const char *client_key;
-    int verify;               /* MV_VERIFY_FULL (default), MV_VERIFY_NAME or MV_VERIFY_NONE */
-    int tls_min, tls_max;     /* 12 (TLS 1.2) or 13 (TLS 1.3); 0: 1.2 .. the build's best */
-} mv_tls_opts;
-
-/* The highest TLS version this build speaks (12 or 13) and its mbedTLS ("3.6.6"). */
-int mv_tls_best_version(void);
-const char *mv_tls_library_version(void);
-
-/* A session's own copy of its TLS options, so the caller's strings need not outlive
- * the call: `view` points into `own` afterwards.  0, or -1 when out of memory (then
- * nothing is kept). */
-typedef struct mv_tls_owned {
-    char *cafile, *capath, *client_cert, *client_key;
-} mv_tls_owned;
-
-int mv_tls_own(mv_tls_owned *own, mv_tls_opts *view, const mv_tls_opts *src);
-/* Refuses what this build cannot do (tls_min TLS 1.3 without it: kind tls) or what
- * contradicts itself, so a session fails before its first byte. */
-int mv_tls_check(const mv_tls_opts *o, mv_error *e);
-void mv_tls_owned_free(mv_tls_owned *own);
-
-typedef struct mv_tls mv_tls;
+MV_HIDDEN_BEGIN
 
 typedef struct mv_conn {
     mv_buf net_in;    /* bytes from the network not yet consumed */
@@ -80,5 +52,7 @@ static inline int mv_conn_want(const mv_conn *c, int r)
 {
     return mv_buf_avail(&c->net_out) > 0 ? MV_WANT_WRITE : r;
 }
+
+MV_HIDDEN_END
 
 #endif

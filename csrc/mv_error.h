@@ -3,6 +3,9 @@
 #define MV_ERROR_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* What a resumable step returns.  Negative is failure (details in mv_error). */
 enum {
@@ -43,17 +46,6 @@ int mv_fail(mv_error *e, mv_kind kind, const char *fmt, ...)
     ;
 void mv_error_clear(mv_error *e);
 
-/* Copies server text into dst, replacing control and non-printable bytes so that a
- * hostile server cannot put escape sequences into a terminal or log. */
-void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len);
-
-/* A copy of s (NULL for NULL, and NULL when out of memory: check s != NULL). */
-char *mv_strdup(const char *s);
-/* Overwrites a secret (password, token) before freeing it. */
-void mv_free_secret(char *p);
-
-/* Milliseconds (microseconds) from a monotonic clock. */
-long long mv_now_ms(void);
-long long mv_now_us(void);
+MV_HIDDEN_END
 
 #endif

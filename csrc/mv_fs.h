@@ -5,6 +5,9 @@
 #define MV_FS_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* All return 0 on success, else -1 with errno set. */
 
@@ -53,5 +56,7 @@ long mv_fs_getpid(void);
 int mv_fs_pid_alive(long pid);
 /* Wall-clock seconds since the epoch, with microseconds. */
 double mv_fs_time(void);
+
+MV_HIDDEN_END
 
 #endif

@@ -1,4 +1,5 @@
 #include "mv_net.h"
+#include "mv_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,9 @@
 #define MV_NET_H
 
 #include "mv_pp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* Resolves host (IPv6 and IPv4) and connects with a deadline.  Returns the socket or
  * -1 with the error set.  *loopback tells whether the peer is a loopback address. */
@@ -24,5 +27,7 @@ int mv_net_flush(int fd, mv_pp *pp);
 void mv_net_flush_now(int fd, mv_pp *pp);
 
 void mv_net_close(int fd);
+
+MV_HIDDEN_END
 
 #endif

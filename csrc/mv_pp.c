@@ -1,7 +1,6 @@
 #include "mv_pp.h"
+#include "mv_clock.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,18 +58,11 @@ int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loo
     return insecure_auth == MV_INSECURE_LOOPBACK && loopback;
 }
 
-int mv_pp_expired(mv_pp *pp)
-{
-    if (pp->deadline == 0 || mv_now_ms() < pp->deadline) return 0;
-    mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
-    return 1;
-}
-
 void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len)
 {
     unsigned char hdr[5];
     if (!pp->trace_on) return;
-    if (len > 4096) len = 4096;  /* a trace is for people; keep records small */
+    if (len > MV_PP_TRACE_MAX) len = MV_PP_TRACE_MAX;
     hdr[0] = (unsigned char)dir;
     hdr[1] = (unsigned char)(len >> 24);
     hdr[2] = (unsigned char)(len >> 16);
@@ -124,19 +116,6 @@ int mv_pp_uncork(mv_pp *pp)
     /* Commands can hold credentials (AUTH): wipe what was sent. */
     mv_buf_wipe(&pp->cork);
     return r;
-}
-
-int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
-{
-    char line[1024];
-    int n;
-    va_list ap;
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return mv_fail(&pp->err, MV_E_LIMIT, "command too long");
-    return mv_pp_send(pp, line, (size_t)n, (size_t)-1);
 }
 
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len)

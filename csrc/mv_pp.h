@@ -5,8 +5,15 @@
 #define MV_PP_H
 
 #include "mv_conn.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { MV_TRACE_IN = '<', MV_TRACE_OUT = '>', MV_TRACE_INFO = '*' };
+
+/* The longest text of one trace record: a trace is for people, so a long line or a
+ * big reply shows its start only. */
+#define MV_PP_TRACE_MAX 4096
 
 typedef struct mv_pp {
     mv_conn conn;
@@ -41,17 +48,10 @@ void mv_pp_start(mv_pp *pp);
 void mv_pp_arm(mv_pp *pp);
 /* True when the current command's total bound has passed. */
 int mv_pp_over_limit(const mv_pp *pp);
-/* True (and the error set) when the deadline has passed. */
-int mv_pp_expired(mv_pp *pp);
 
 /* Queues `line` plus CRLF.  In the trace, bytes from `mask_from` on show as "***"
  * (pass (size_t)-1 to show the whole line). */
 int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from);
-int mv_pp_sendf(mv_pp *pp, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* Between cork and uncork, commands collect and go out in one write (a pipelined
  * group).  uncork returns MV_OK or MV_ERROR. */
@@ -74,5 +74,7 @@ void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);
 /* One step of the TLS handshake (mv_conn_handshake) that traces how it ended: complete,
  * or why not (an alert the server sent, a certificate the check refused). */
 int mv_pp_handshake(mv_pp *pp);
+
+MV_HIDDEN_END
 
 #endif

@@ -6,6 +6,9 @@
 #define MV_RANDOM_H
 
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* An mbedTLS entropy callback (f_entropy): seeds a session's own DRBG.  0 or an
  * mbedTLS error. */
@@ -14,5 +17,7 @@ int mv_entropy(void *unused, unsigned char *out, size_t len);
 /* n random bytes from the shared DRBG; 0, or -1 when it cannot be seeded.  A process
  * fork()ed after the DRBG was seeded reseeds it before its first draw. */
 int mv_random(unsigned char *p, size_t n);
+
+MV_HIDDEN_END
 
 #endif

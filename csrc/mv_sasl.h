@@ -5,6 +5,9 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum {
     MV_SASL_NONE = 0, MV_SASL_LOGIN, MV_SASL_PLAIN, MV_SASL_CRAM_MD5, MV_SASL_XOAUTH2
@@ -43,5 +46,7 @@ int mv_b64_decode_buf(const char *p, size_t n, mv_buf *out);
 int mv_hmac_md5_hex(const char *key, size_t klen, const unsigned char *msg, size_t mlen,
                     char hex[33]);
 int mv_md5_hex(const unsigned char *msg, size_t mlen, char hex[33]);
+
+MV_HIDDEN_END
 
 #endif

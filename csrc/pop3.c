@@ -2,6 +2,7 @@
  * listings, message bodies), pipelining and error classification.  The opening
  * (greeting, CAPA, STLS, login) is in pop3_open.c. */
 #include "pop3_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@ pop3_session *pop3_new(void)
     mv_buf_init(&s->body);
     mv_error_clear(&s->saved);
     mv_error_clear(&s->dele_err);
-    s->max_size = 256ULL * 1024 * 1024;
-    s->max_messages = 1000000;
+    s->max_size = POP3_DEFAULT_MAX_SIZE;
+    s->max_messages = POP3_DEFAULT_MAX_MESSAGES;
     s->max_listing_bytes = DEFAULT_MAX_LISTING_BYTES;
     return s;
 }
@@ -138,7 +139,7 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
     s->insecure_auth = o->insecure_auth;
     s->peer_is_loopback = o->peer_is_loopback;
     s->max_size = o->max_size;
-    s->max_messages = o->max_messages > 0 ? o->max_messages : 1000000;
+    s->max_messages = o->max_messages > 0 ? o->max_messages : POP3_DEFAULT_MAX_MESSAGES;
     s->max_listing_bytes = o->max_listing_bytes > 0 ? o->max_listing_bytes
                                                     : DEFAULT_MAX_LISTING_BYTES;
     return MV_OK;
@@ -350,7 +351,7 @@ static int body_step(pop3_session *s)
             if (r != MV_OK) return r;
             continue;
         }
-        /* Streaming hands out at most CHUNK bytes at a time: unstuffing never makes
+        /* Streaming hands out at most POP3_CHUNK bytes at a time: unstuffing never makes
          * more bytes than it reads, so reading no further than the report mark is
          * enough. */
         if (s->stream && s->next_report > s->ml.out_bytes
@@ -368,15 +369,15 @@ static int body_step(pop3_session *s)
             && s->ml.out_bytes > s->expect + s->expect / 2 + 16384)
             return mv_fail(&s->pp.err, MV_E_PROTOCOL, "message %lu is larger than the %llu "
                            "bytes the server listed", s->cur.n, s->expect);
-        if (s->ml.out_bytes >= s->armed_at + CHUNK) {
+        if (s->ml.out_bytes >= s->armed_at + POP3_CHUNK) {
             /* Progress buys time, up to the command's max_time; a drip does not (one
-             * CHUNK per timeout). */
+             * POP3_CHUNK per timeout). */
             mv_pp_arm(&s->pp);
             s->armed_at = s->ml.out_bytes;
         }
         if (done) return MV_OK;
         if (s->stream && s->ml.out_bytes >= s->next_report) {
-            s->next_report = s->ml.out_bytes + CHUNK;
+            s->next_report = s->ml.out_bytes + POP3_CHUNK;
             return MV_WANT_DATA;
         }
     }
@@ -386,7 +387,7 @@ static void start_body(pop3_session *s, int discard)
 {
     pop3_ml_init(&s->ml);
     s->discard = discard;
-    s->next_report = CHUNK;
+    s->next_report = POP3_CHUNK;
     s->armed_at = 0;
     if (!discard) mv_buf_reset(&s->body);
     s->state = C_BODY;

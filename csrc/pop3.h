@@ -12,6 +12,9 @@
 #include "mv_pp.h"
 #include "mv_sasl.h"
 #include "pop3_parse.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum { POP3_TLS_NONE = 0, POP3_TLS_STARTTLS, POP3_TLS_IMPLICIT } pop3_tls_mode;
 
@@ -27,8 +30,18 @@ typedef enum {
 } pop3_verb;
 
 /* The largest message number accepted from a server or a caller: a Lua table key (a C
- * int on Lua 5.1) on every supported Lua, so never negative there. */
+ * int on Lua 5.1) on every supported Lua, so never negative there.  TOP's line count
+ * has the same bound, for the same reason. */
 #define POP3_MAX_MSG_NUMBER 0x7fffffffUL
+#define POP3_MAX_TOP_LINES 0x7fffffffUL
+
+/* Defaults of pop3_opts.max_size and .max_messages. */
+#define POP3_DEFAULT_MAX_SIZE (256 * 1024 * 1024)
+#define POP3_DEFAULT_MAX_MESSAGES 1000000
+
+/* Streaming hands a body out (pop3_body at MV_WANT_DATA) in pieces of at most this many
+ * bytes, and each this many bytes received move the command's deadline on. */
+#define POP3_CHUNK (64 * 1024)
 
 typedef struct pop3_opts {
     const char *host;             /* where to connect */
@@ -41,7 +54,7 @@ typedef struct pop3_opts {
                                    * MV_INSECURE_* value (mv_pp.h) */
     int peer_is_loopback;
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
-    unsigned long max_messages;   /* entries in a LIST/UIDL listing */
+    unsigned long max_messages;   /* entries in a LIST/UIDL listing; 0: default */
     unsigned long long max_listing_bytes;  /* bytes of one LIST/UIDL listing; 0: default */
 } pop3_opts;
 
@@ -98,5 +111,7 @@ int pop3_has_apop(const pop3_session *s);
 int pop3_is_dead(const pop3_session *s);
 int pop3_is_tls(const pop3_session *s);
 void pop3_mark_dead(pop3_session *s);
+
+MV_HIDDEN_END
 
 #endif

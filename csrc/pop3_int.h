@@ -4,6 +4,9 @@
 #define POP3_INT_H
 
 #include "pop3.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { OP_NONE, OP_OPEN, OP_CMD };
 
@@ -16,7 +19,6 @@ enum {
 #define MAX_SASL_ROUNDS 5
 #define MAX_PENDING 64
 #define MAX_UID 255
-#define CHUNK (64 * 1024)
 #define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
 
 typedef struct pend {
@@ -72,5 +74,7 @@ int pop3i_read_status(pop3_session *s, int *ok, const char *what);
 int pop3i_send_line(pop3_session *s, const char *line, size_t mask_from);
 /* One step of OP_OPEN (pop3_open.c). */
 int pop3i_step_open(pop3_session *s);
+
+MV_HIDDEN_END
 
 #endif

@@ -2,6 +2,7 @@
  * TLS, CAPA again, login (APOP, SASL, USER/PASS), CAPA after login (RFC 1939, 2449,
  * 2595, 5034). */
 #include "pop3_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

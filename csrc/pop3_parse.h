@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #include "mv_buf.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* The multi-line reader.  Rule (RFC 1939 §3, documented for bare LF): a line ends at
  * LF, with or without a CR before it; a line that is "." alone (CRLF or bare LF)
@@ -44,5 +47,7 @@ int pop3_parse_stat(const char *p, size_t len, unsigned long *count, unsigned lo
 /* Finds the APOP timestamp "<...>" in a greeting in one linear pass; 0 with its
  * bounds (brackets included) or -1 when absent, empty, too long or malformed. */
 int pop3_apop_stamp(const char *p, size_t len, size_t *start, size_t *slen);
+
+MV_HIDDEN_END
 
 #endif

@@ -1,5 +1,6 @@
 /* The SMTP session: configuration, lifecycle, simple commands and the step dispatcher. */
 #include "smtp_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,6 @@ const mv_error *smtp_error(const smtp_session *s) { return &s->pp.err; }
 const mv_reply *smtp_last_reply(const smtp_session *s) { return &s->last; }
 size_t smtp_rcpt_count(const smtp_session *s) { return s->nrcpt; }
 const smtp_rcpt *smtp_rcpt_at(const smtp_session *s, size_t i) { return &s->rcpts[i]; }
-unsigned smtp_caps(const smtp_session *s) { return s->caps; }
 unsigned long long smtp_size_limit(const smtp_session *s) { return s->size_limit; }
 int smtp_is_dead(const smtp_session *s) { return s->dead; }
 int smtp_is_tls(const smtp_session *s) { return s->pp.conn.tls_ready; }

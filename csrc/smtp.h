@@ -8,8 +8,21 @@
 #include "mv_sasl.h"
 #include "smtp_reply.h"
 #include "smtp_stuff.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
+
+/* RFC 5321 4.5.3.1: a domain of at most 255 octets, a local-part of at most 64, so an
+ * envelope address of at most 64 + "@" + 255 octets.  Longer ones are refused before
+ * anything is sent, and the command buffers are sized from these. */
+#define SMTP_MAX_DOMAIN 255
+#define SMTP_MAX_ADDRESS (64 + 1 + SMTP_MAX_DOMAIN)
+
+/* A body held in memory goes to smtp_feed in slices of this many bytes (the C thread
+ * and both Lua send loops): the stuffed copy waiting to be written stays small. */
+#define SMTP_FEED_SLICE 65536
 
 /* Capabilities from EHLO. */
 enum {
@@ -81,7 +94,6 @@ const mv_error *smtp_error(const smtp_session *s);
 const mv_reply *smtp_last_reply(const smtp_session *s);
 size_t smtp_rcpt_count(const smtp_session *s);
 const smtp_rcpt *smtp_rcpt_at(const smtp_session *s, size_t i);
-unsigned smtp_caps(const smtp_session *s);
 const char *smtp_ehlo_lines(const smtp_session *s, size_t *len);
 unsigned long long smtp_size_limit(const smtp_session *s);
 const char *smtp_auth_used(const smtp_session *s);
@@ -93,5 +105,7 @@ unsigned long long smtp_body_bytes(const smtp_session *s);
 
 /* Checks a value bound for a command line: no control bytes.  Names the field only. */
 int smtp_check_value(const char *field, const char *v, mv_error *e);
+
+MV_HIDDEN_END
 
 #endif

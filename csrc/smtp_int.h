@@ -3,6 +3,9 @@
 #define SMTP_INT_H
 
 #include "smtp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 enum { OP_NONE, OP_OPEN, OP_SEND, OP_CMD };
 
@@ -31,7 +34,7 @@ struct smtp_session {
     int insecure_auth, peer_is_loopback, pipelining, chunking;
     size_t max_data_line;
     /* connection state */
-    int op, state, dead, ehlo_done_tls;
+    int op, state, dead;
     size_t owed;         /* replies the server still owes: each is read before anything
                           * else is (RFC 2920 §3.1), or the session cannot go on */
     unsigned caps;
@@ -72,5 +75,7 @@ void smtp_clear_transaction(smtp_session *s);
 int smtp_step_open(smtp_session *s);
 /* smtp_send.c */
 int smtp_step_send(smtp_session *s);
+
+MV_HIDDEN_END
 
 #endif

@@ -69,8 +69,8 @@ static void parse_ehlo(smtp_session *s)
 
 static int send_ehlo(smtp_session *s, const char *verb)
 {
-    char line[300];
-    if (strlen(s->helo) > 255) return smtp_fail(s, MV_E_ARG, "helo too long");
+    char line[sizeof "EHLO " + SMTP_MAX_DOMAIN];
+    if (strlen(s->helo) > SMTP_MAX_DOMAIN) return smtp_fail(s, MV_E_ARG, "helo too long");
     strcpy(line, verb);
     strcat(line, " ");
     strcat(line, s->helo);
@@ -205,8 +205,8 @@ int smtp_step_open(smtp_session *s)
         case O_HANDSHAKE:
             r = mv_pp_handshake(&s->pp);
             if (r != MV_OK) return r;
-            if (s->tls == MV_TLS_IMPLICIT && !s->ehlo_done_tls) {
-                s->ehlo_done_tls = 1;
+            /* Implicit TLS: the greeting comes next; after STARTTLS, EHLO again (RFC 3207 4.2). */
+            if (s->tls == MV_TLS_IMPLICIT) {
                 s->state = O_GREETING;
                 s->owed = 1;
                 smtp_rr_reset(&s->rr);
@@ -265,7 +265,6 @@ int smtp_step_open(smtp_session *s)
                 s->dead = 1;
                 return MV_ERROR;
             }
-            s->ehlo_done_tls = 1;
             s->state = O_HANDSHAKE;
             break;
         case O_AUTH_READ:

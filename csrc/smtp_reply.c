@@ -1,4 +1,5 @@
 #include "smtp_reply.h"
+#include "mv_str.h"
 
 #include <string.h>
 

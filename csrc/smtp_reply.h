@@ -4,6 +4,9 @@
 
 #include "mv_buf.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct smtp_reply_reader {
     int code;          /* 0 until the first line */
@@ -21,5 +24,7 @@ void smtp_rr_reset(smtp_reply_reader *rr);
 int smtp_rr_line(smtp_reply_reader *rr, const char *line, size_t len, mv_error *e);
 /* Fills `out` (code, enhanced status, sanitised text) from a complete reply. */
 void smtp_rr_result(const smtp_reply_reader *rr, mv_reply *out);
+
+MV_HIDDEN_END
 
 #endif

@@ -1,5 +1,6 @@
 /* One mail transaction: MAIL, RCPT, DATA or BDAT, the body, per-recipient results. */
 #include "smtp_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
         if (smtp_check_value(field, v, e) != MV_OK) return MV_ERROR;
         a = envelope_address(v);
         if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-        if ((i > 0 && a[0] == '\0') || strlen(a) > 320) {
+        if ((i > 0 && a[0] == '\0') || strlen(a) > SMTP_MAX_ADDRESS) {
             free(a);
             return mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
         }
@@ -118,7 +119,8 @@ int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts,
 
 static int send_mail(smtp_session *s)
 {
-    char line[512];
+    char line[sizeof "MAIL FROM:<> SIZE=18446744073709551615 BODY=8BITMIME SMTPUTF8"
+              + SMTP_MAX_ADDRESS];
     size_t len;
     int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", s->from);
     if (n < 0 || (size_t)n >= sizeof line) return smtp_fail(s, MV_E_ARG, "from is too long");
@@ -135,7 +137,7 @@ static int send_mail(smtp_session *s)
 
 static int send_rcpt(smtp_session *s, size_t i)
 {
-    char line[400];
+    char line[sizeof "RCPT TO:<>" + SMTP_MAX_ADDRESS];
     snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
     return smtp_queue(s, line, strlen(line), (size_t)-1);
 }

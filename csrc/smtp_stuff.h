@@ -6,6 +6,9 @@
 
 #include "mv_buf.h"
 #include <stddef.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct smtp_stuffer {
     int line_start;       /* the next byte begins a line */
@@ -25,5 +28,7 @@ void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit, int dots
 int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out);
 /* Terminates the last line; adds ".\r\n" when `dot`. */
 int smtp_stuff_end(smtp_stuffer *st, mv_buf *out, int dot);
+
+MV_HIDDEN_END
 
 #endif

@@ -303,7 +303,7 @@ static int run_pop3_session(void)
         }
         if (r == MV_WANT_DATA) {
             mv_buf *b = pop3_body(s);
-            if (phase != 2 || mv_buf_avail(b) > 64 * 1024) goto out;
+            if (phase != 2 || mv_buf_avail(b) > POP3_CHUNK) goto out;
             taken += mv_buf_avail(b);
             mv_buf_reset(b);
             continue;

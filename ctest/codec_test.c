@@ -5,6 +5,7 @@
 #include "mime_codec.h"
 #include "mime_msg.h"
 #include "mv_sasl.h"
+#include "mv_str.h"
 
 /* Every split of a base64 text into two pieces decodes as the whole does. */
 static void test_b64_pieces(void)

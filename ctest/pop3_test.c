@@ -4,6 +4,7 @@
 #include "ctest.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "mv_clock.h"
 
 #include <stdlib.h>
 
@@ -227,7 +228,7 @@ static void test_stream_chunks(void)
     }
     CHECK(r == MV_WANT_READ);
     CHECK(chunks == 3);
-    CHECK(max_chunk == 64 * 1024);
+    CHECK(max_chunk == POP3_CHUNK);
     CHECK(total + mv_buf_avail(pop3_body(s)) == 200000);
     mv_conn_feed_eof(&pop3_pp(s)->conn);
     CHECK(step_io(s, &sent) == MV_ERROR);

@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r == MV_WANT_DATA) {
             mv_buf *b = pop3_body(s);
             FZ_ASSERT(phase == P_RETR && stream && !discarded);
-            FZ_ASSERT(mv_buf_avail(b) <= 64 * 1024);
+            FZ_ASSERT(mv_buf_avail(b) <= POP3_CHUNK);
             taken += mv_buf_avail(b);
             FZ_ASSERT(taken == pop3_body_bytes(s));
             mv_buf_reset(b);
@@ -133,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (phase == P_LIST && pop3_entry_count(s) > 0) {
                 const pop3_entry *e = pop3_entry_at(s, 0);
                 size_t i;
-                FZ_ASSERT(pop3_entry_count(s) <= (o.max_messages ? o.max_messages : 1000000));
+                FZ_ASSERT(pop3_entry_count(s) <= (o.max_messages ? o.max_messages
+                                                                 : POP3_DEFAULT_MAX_MESSAGES));
                 for (i = 1; i < pop3_entry_count(s); i++)
                     FZ_ASSERT(pop3_entry_at(s, i)->n > pop3_entry_at(s, i - 1)->n);
                 if (e->n == 1) expect = e->size;

@@ -457,6 +457,45 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     assert.is_nil(srv:finish():find("MAIL", 1, true))
   end)
 
+  -- RFC 5321 4.5.3.1: a 64-byte local-part and a 255-byte domain.  The command
+  -- buffers are sized from those bounds: the longest commands go out whole.
+  it("the longest helo, addresses and MAIL parameters go out whole; one byte more is refused",
+     function()
+    local domain = table.concat({("d"):rep(63), ("e"):rep(63), ("f"):rep(63), ("g"):rep(63)},
+                                ".")
+    local from = ("\195\169"):rep(32) .. "@" .. domain
+    local to = ("t"):rep(64) .. "@" .. domain
+    assert.equal(320, #from)
+    local srv = scripted.start(script(GREET, {ehlo{"SIZE 1000000", "8BITMIME", "SMTPUTF8"}}, {
+      {expect = "MAIL"}, {send = "250 ok\r\n"}, {expect = "RCPT"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"},
+      {read_until = "\r\n.\r\n"}, {send = "250 queued\r\n"},
+      {expect = "QUIT"}, {send = "221 bye\r\n"}}))
+    local s = assert(session(srv, {helo = domain}))
+    local data = "Subject: caf\195\169\r\n\r\nbody\r\n"
+    assert(s:send{from = from, to = {to}, data = data})
+    local r, err, kind = s:send{from = from .. "x", to = {to}, data = data}
+    assert.is_nil(r)
+    assert.equal("argument", kind)
+    assert.matches("too long", err)
+    r, err, kind = s:send{from = from, to = {"x" .. to}, data = data}
+    assert.is_nil(r)
+    assert.equal("argument", kind)
+    assert.matches("too long", err)
+    s:close()
+    local got = srv:finish()
+    assert.truthy(got:find("EHLO " .. domain .. "\r\n", 1, true))
+    assert.truthy(got:find(("MAIL FROM:<%s> SIZE=%d BODY=8BITMIME SMTPUTF8\r\n")
+                           :format(from, #data), 1, true))
+    assert.truthy(got:find("RCPT TO:<" .. to .. ">\r\n", 1, true))
+    srv = scripted.start(script(GREET, {{hold = 0.2}}))
+    s, err, kind = session(srv, {helo = domain .. "x"})
+    assert.is_nil(s)
+    assert.equal("argument", kind)
+    assert.matches("helo too long", err)
+    assert.is_nil(srv:finish():find("EHLO", 1, true))
+  end)
+
   it("CHECKLIST 20: BDAT does not carry 8-bit data to a server without 8BITMIME", function()
     local srv = scripted.start(script(GREET, {ehlo{"CHUNKING", "PIPELINING"}}, {
       {expect = "MAIL FROM:<a@x.test>\r\n"}, {expect = "RCPT"},

@@ -4,6 +4,9 @@
 
 #include "compat.h"
 #include "mv_error.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 void mvl_open_smtp(lua_State *L);
 void mvl_open_pop3(lua_State *L);
@@ -30,4 +33,7 @@ struct mv_tls_opts;
 void mvl_opt_tls(lua_State *L, int t, struct mv_tls_opts *o);
 /* Seconds (number) to milliseconds; dflt when absent. */
 int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt);
+
+MV_HIDDEN_END
+
 #endif

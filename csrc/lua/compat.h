@@ -4,6 +4,9 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 #if LUA_VERSION_NUM >= 504
 #define mvl_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 1)
@@ -54,5 +57,7 @@ void mvl_pushresultsize(mvl_buffer *b, size_t len);
 void mvl_setmetatable(lua_State *L, const char *name);
 /* luaL_testudata for 5.1. */
 void *mvl_testudata(lua_State *L, int idx, const char *name);
+
+MV_HIDDEN_END
 
 #endif

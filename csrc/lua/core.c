@@ -29,7 +29,8 @@ int mvl_push_error(lua_State *L, const mv_error *e)
     return 3;
 }
 
-__attribute__((visibility("default"))) int luaopen_missive_core(lua_State *L);
+/* The one exported name (mv_visibility.h). */
+MV_EXPORT int luaopen_missive_core(lua_State *L);
 
 int luaopen_missive_core(lua_State *L)
 {

@@ -1,5 +1,5 @@
 /* The asynchronous SMTP session userdata ("missive.smtp.async"): submit serialised
- * messages to the sender thread of csrc/mv_async.c and read their outcomes.  The thread
+ * messages to the sender thread of csrc/smtp_async.c and read their outcomes.  The thread
  * never sees the Lua state; everything crosses through copies made under its mutex.
  *
  * Collection: __gc must not do network I/O nor wait on the network for long.  It stops
@@ -12,7 +12,7 @@
  * close() (or <close>, or wait()) is how a program makes sure its messages went out. */
 #define _GNU_SOURCE
 #include "lsmtp.h"
-#include "mv_async.h"
+#include "smtp_async.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #define GC_GRACE_MS 1000
 
 typedef struct lasync {
-    mv_async *a;
+    smtp_async *a;
     int closed;   /* close() ran: results stay readable, sending raises */
 } lasync;
 
@@ -70,7 +70,7 @@ static int l_async_new(lua_State *L)
     memset(u, 0, sizeof *u);
     mvl_setmetatable(L, ASYNC_MT);
     mv_error_clear(&e);
-    u->a = mv_async_new(&o, port, timeout_ms, &e);
+    u->a = smtp_async_new(&o, port, timeout_ms, &e);
     if (u->a == NULL) return mvl_push_error(L, &e);
     return 1;
 }
@@ -106,18 +106,18 @@ static int l_submit(lua_State *L)
             return mvl_push_error(L, &e);
         }
     }
-    id = mv_async_submit(u->a, from, rcpts, n, data, dlen, &e);
+    id = smtp_async_submit(u->a, from, rcpts, n, data, dlen, &e);
     if (id < 0) return mvl_push_error(L, &e);
     lua_pushinteger(L, (lua_Integer)id);
     return 1;
 }
 
-static const char *state_name(mv_async_state s)
+static const char *state_name(smtp_async_state s)
 {
     switch (s) {
-    case MV_ASYNC_SENT: return "sent";
-    case MV_ASYNC_FAILED: return "failed";
-    case MV_ASYNC_UNCERTAIN: return "uncertain";
+    case SMTP_ASYNC_SENT: return "sent";
+    case SMTP_ASYNC_FAILED: return "failed";
+    case SMTP_ASYNC_UNCERTAIN: return "uncertain";
     default: return "pending";
     }
 }
@@ -129,15 +129,15 @@ static int l_status(lua_State *L)
 {
     lasync *u = check_readable(L);
     lua_Integer id = luaL_checkinteger(L, 2);
-    mv_async_res r;
+    smtp_async_res r;
     size_t i, na = 0;
-    if (mv_async_result(u->a, (long long)id, &r) != 0) {
+    if (smtp_async_result(u->a, (long long)id, &r) != 0) {
         lua_pushnil(L);
         return 1;
     }
     lua_pushstring(L, state_name(r.state));
-    if (r.state == MV_ASYNC_PENDING) {
-        mv_async_res_free(&r);
+    if (r.state == SMTP_ASYNC_PENDING) {
+        smtp_async_res_free(&r);
         return 1;
     }
     lua_createtable(L, 0, 5);
@@ -158,13 +158,13 @@ static int l_status(lua_State *L)
         mvl_push_reply(L, &r.reply);
         lua_setfield(L, -2, "reply");
     }
-    if (r.state != MV_ASYNC_SENT) {
+    if (r.state != SMTP_ASYNC_SENT) {
         lua_pushstring(L, r.err.msg[0] ? r.err.msg : "unknown error");
         lua_setfield(L, -2, "error");
         lua_pushstring(L, mv_kind_name(r.err.kind));
         lua_setfield(L, -2, "kind");
     }
-    mv_async_res_free(&r);
+    smtp_async_res_free(&r);
     return 2;
 }
 
@@ -178,7 +178,7 @@ static int l_wait(lua_State *L)
         lua_Number s = luaL_checknumber(L, 3);
         ms = s <= 0 ? 0 : s > 2000000 ? 2000000000 : (int)(s * 1000 + 0.5);
     }
-    r = mv_async_wait(u->a, (long long)id, ms);
+    r = smtp_async_wait(u->a, (long long)id, ms);
     if (r < 0) lua_pushnil(L); else lua_pushboolean(L, r);
     return 1;
 }
@@ -186,7 +186,7 @@ static int l_wait(lua_State *L)
 static int l_pending(lua_State *L)
 {
     lasync *u = check_readable(L);
-    lua_pushinteger(L, (lua_Integer)mv_async_pending(u->a));
+    lua_pushinteger(L, (lua_Integer)smtp_async_pending(u->a));
     return 1;
 }
 
@@ -196,7 +196,7 @@ static int l_close(lua_State *L)
     lasync *u = check_any(L);
     if (u->a != NULL && !u->closed) {
         u->closed = 1;
-        mv_async_close(u->a);
+        smtp_async_close(u->a);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -212,11 +212,11 @@ static int l_closed(lua_State *L)
 static int l_gc(lua_State *L)
 {
     lasync *u = check_any(L);
-    mv_async *a = u->a;
+    smtp_async *a = u->a;
     u->a = NULL;
     if (a == NULL) return 0;
-    if (u->closed) mv_async_free(a);
-    else if (mv_async_abandon(a, GC_GRACE_MS) != 0) pin_module();
+    if (u->closed) smtp_async_free(a);
+    else if (smtp_async_abandon(a, GC_GRACE_MS) != 0) pin_module();
     return 0;
 }
 

@@ -6,6 +6,9 @@
 #include "bind.h"
 
 #include "mime_msg.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 #define EMAIL_MT "missive.email"
 
@@ -29,5 +32,7 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx);
 
 /* lemail_codec.c: base64, quoted-printable, dates and Message-IDs for missive.core. */
 extern const luaL_Reg mvl_email_codec_funcs[];
+
+MV_HIDDEN_END
 
 #endif

@@ -2,8 +2,9 @@
  * The sequences (begin, drive, hand body chunks to a sink, read the result) are in
  * lua/missive/pop3.lua, so they are the same whichever driver moves the bytes, and
  * sinks, progress and trace callbacks run in Lua frames only (a cosocket may yield). */
-#include "ldriver.h"
+#include "lsession.h"
 #include "pop3.h"
+#include "mv_str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,8 @@ static int l_pop3_new(lua_State *L)
     o.token = mvl_opt_string(L, 1, "token");
     o.auth = mvl_opt_string(L, 1, "auth");
     o.insecure_auth = mvl_opt_insecure_auth(L, 1);
-    o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", 256 * 1024 * 1024);
-    o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", 1000000);
+    o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", POP3_DEFAULT_MAX_SIZE);
+    o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", POP3_DEFAULT_MAX_MESSAGES);
     o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);
     mvl_opt_tls(L, 1, &o.tls_opts);
     timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
@@ -168,7 +169,7 @@ static int l_begin_command(lua_State *L)
     lpop3 *u = check_open(L);
     pop3_verb v = verb_values[luaL_checkoption(L, 2, NULL, verb_names)];
     unsigned long n = (unsigned long)opt_count(L, 3, POP3_MAX_MSG_NUMBER);
-    unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
+    unsigned long lines = (unsigned long)opt_count(L, 4, POP3_MAX_TOP_LINES);
     unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
     int stream = lua_toboolean(L, 6);
     if (v == POP3_QUIT) {
@@ -189,7 +190,7 @@ static int l_send_ahead(lua_State *L)
     lpop3 *u = check_open(L);
     pop3_verb v = vs[luaL_checkoption(L, 2, NULL, names)];
     unsigned long n = (unsigned long)opt_count(L, 3, POP3_MAX_MSG_NUMBER);
-    unsigned long lines = (unsigned long)opt_count(L, 4, 0x7fffffffUL);
+    unsigned long lines = (unsigned long)opt_count(L, 4, POP3_MAX_TOP_LINES);
     unsigned long long expect = opt_count(L, 5, 0x7fffffffffffffffULL);
     return push_ok_or_error(L, u, pop3_send_ahead(S(u), v, n, lines, expect));
 }
@@ -256,7 +257,7 @@ static int l_entries(lua_State *L)
         if (uidl) lua_pushstring(L, e->uid); else lua_pushinteger(L, (lua_Integer)e->size);
         return 1;
     }
-    lua_createtable(L, 0, (int)(cnt < 1000000 ? cnt : 0));
+    lua_createtable(L, 0, (int)(cnt < POP3_DEFAULT_MAX_MESSAGES ? cnt : 0));
     for (i = 0; i < cnt; i++) {
         const pop3_entry *e = pop3_entry_at(S(u), i);
         if (uidl) lua_pushstring(L, e->uid); else lua_pushinteger(L, (lua_Integer)e->size);
@@ -375,4 +376,9 @@ void mvl_open_pop3(lua_State *L)
     lua_setfield(L, -2, "pop3_mt");
     lua_pushcfunction(L, l_pop3_new);
     lua_setfield(L, -2, "pop3_new");
+    /* missive.pop3 checks its arguments against the core's bounds. */
+    lua_pushinteger(L, (lua_Integer)POP3_MAX_MSG_NUMBER);
+    lua_setfield(L, -2, "pop3_max_msg_number");
+    lua_pushinteger(L, (lua_Integer)POP3_MAX_TOP_LINES);
+    lua_setfield(L, -2, "pop3_max_top_lines");
 }

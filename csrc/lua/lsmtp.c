@@ -1,7 +1,7 @@
 /* The smtp.session userdata: option checking, the protocol's primitives and results.
  * The sequence (begin, drive, feed the body, result) is in lua/missive/smtp.lua, so it
  * is the same whichever driver moves the bytes, and any yield happens in Lua. */
-#include "ldriver.h"
+#include "lsession.h"
 #include "lsmtp.h"
 
 #include <stdint.h>
@@ -387,13 +387,19 @@ static const luaL_Reg methods[] = {
     { NULL, NULL }
 };
 
+static const luaL_Reg core_funcs[] = {
+    { "smtp_new", l_smtp_new },
+    { "has_8bit", l_has_8bit },
+    { NULL, NULL }
+};
+
 void mvl_open_smtp(lua_State *L)
 {
     mvl_session_metatable(L, SMTP_MT, "smtp.session", methods);
     /* missive.smtp adds the public methods and __close to this metatable. */
     lua_setfield(L, -2, "smtp_mt");
-    lua_pushcfunction(L, l_smtp_new);
-    lua_setfield(L, -2, "smtp_new");
-    lua_pushcfunction(L, l_has_8bit);
-    lua_setfield(L, -2, "has_8bit");
+    mvl_setfuncs(L, core_funcs);
+    /* The slice missive.smtp and missive.spool feed a string body in. */
+    lua_pushinteger(L, SMTP_FEED_SLICE);
+    lua_setfield(L, -2, "smtp_feed_slice");
 }

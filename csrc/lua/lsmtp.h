@@ -4,8 +4,13 @@
 
 #include "bind.h"
 #include "smtp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 /* The SMTP options of table t; port and timeout (ms) come out separately. */
 void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeout_ms);
+
+MV_HIDDEN_END
 
 #endif

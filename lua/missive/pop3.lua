@@ -13,6 +13,8 @@ local mt = core.pop3_mt
 local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})      -- session -> trace function
 local progresses = setmetatable({}, {__mode = "k"})  -- session -> progress function
+local MAX_MSG_NUMBER = core.pop3_max_msg_number
+local MAX_TOP_LINES = core.pop3_max_top_lines
 
 local function copy(t)
   local c = {}
@@ -29,7 +31,7 @@ local function check_open(s)
 end
 
 local function check_number(n, level)
-  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 0x7fffffff then
+  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > MAX_MSG_NUMBER then
     error("bad message number (an integer from 1 expected)", level + 1)
   end
 end
@@ -218,7 +220,7 @@ function methods:top(n, lines)
   check_open(self)
   check_number(n, 2)
   if type(lines) ~= "number" or lines ~= math.floor(lines) or lines < 0
-     or lines > 0x7fffffff then
+     or lines > MAX_TOP_LINES then
     error("bad argument #2 to 'top' (line count expected)", 2)
   end
   return fetch(self, n, lines, nil, nil, progresses[self])

@@ -13,7 +13,7 @@ local mt = core.smtp_mt
 local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
 
-local SLICE = 65536
+local SLICE = core.smtp_feed_slice
 local CHAIN_MAX = 256 * 1024   -- send_batch chains bodies up to this size (0: unknown)
 
 local function drive(s)

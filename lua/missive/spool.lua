@@ -32,7 +32,7 @@ Spool.__index = Spool
 local STATES = {"queued", "sending", "sent", "failed", "uncertain"}
 local FINAL = {sent = true, failed = true, uncertain = true}
 local MAGIC = "missive-spool 1"
-local SLICE = 65536
+local SLICE = core.smtp_feed_slice
 local RUN_KEYS = {backoff = true, max_backoff = true, max_age = true, on_result = true,
                   async = true}
 

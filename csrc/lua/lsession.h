@@ -1,11 +1,14 @@
 /* What every session userdata shares: the engine, how bytes move (a native socket the
  * core owns, or an external Lua socket driven by lua/missive/driver.lua), and the
  * low-level methods both drivers use.  A session userdata starts with this struct. */
-#ifndef MVL_DRIVER_H
-#define MVL_DRIVER_H
+#ifndef MVL_SESSION_H
+#define MVL_SESSION_H
 
 #include "bind.h"
 #include "mv_net.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef struct mvl_session mvl_session;
 
@@ -71,5 +74,7 @@ int mvl_m_tls_info(lua_State *L, mvl_session *u);  /* {version =, cipher =} or n
  * plus every generic method above, and __gc, __tostring and __name. */
 void mvl_session_metatable(lua_State *L, const char *mt_name, const char *type_name,
                            const luaL_Reg *methods);
+
+MV_HIDDEN_END
 
 #endif

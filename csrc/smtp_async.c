@@ -2,8 +2,9 @@
  * outcome records, the flags and the socket number); the SMTP session and its TLS
  * context belong to the thread alone.  Two condition variables: `work` wakes the
  * thread, `done` wakes whoever waits for outcomes. */
-#include "mv_async.h"
+#include "smtp_async.h"
 #include "mv_net.h"
+#include "mv_str.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-
-#define SLICE 65536
 
 typedef struct job {
     struct job *next;
@@ -25,14 +24,14 @@ typedef struct job {
 } job;
 
 typedef struct record {
-    mv_async_state state;
+    smtp_async_state state;
     mv_reply reply;
     mv_error err;
     smtp_rcpt *rcpts;
     size_t nrcpt;
 } record;
 
-struct mv_async {
+struct smtp_async {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     pthread_t thread;
@@ -62,7 +61,7 @@ static char *dup_str(const char *s, int *oom)
 }
 
 /* The copies in a->opts are ours: the casts drop the const of the caller's view. */
-static void free_opts(mv_async *a)
+static void free_opts(smtp_async *a)
 {
     smtp_opts *o = &a->opts;
     free((void *)(size_t)o->host);
@@ -76,7 +75,7 @@ static void free_opts(mv_async *a)
     memset(o, 0, sizeof *o);
 }
 
-static int copy_opts(mv_async *a, const smtp_opts *s)
+static int copy_opts(smtp_async *a, const smtp_opts *s)
 {
     smtp_opts *d = &a->opts;
     int oom = 0;
@@ -110,7 +109,7 @@ static void free_rcpts(smtp_rcpt *r, size_t n)
     free(r);
 }
 
-static void free_all(mv_async *a)
+static void free_all(smtp_async *a)
 {
     size_t i;
     job *j = a->head;
@@ -143,14 +142,14 @@ static int run(conn *c)
     return mv_net_run(c->fd, smtp_pp(c->s), step_fn, c->s);
 }
 
-static void set_fd(mv_async *a, int fd)
+static void set_fd(smtp_async *a, int fd)
 {
     pthread_mutex_lock(&a->mu);
     a->fd = fd;
     pthread_mutex_unlock(&a->mu);
 }
 
-static void drop(mv_async *a, conn *c)
+static void drop(smtp_async *a, conn *c)
 {
     set_fd(a, -1);
     if (c->fd >= 0) mv_net_close(c->fd);
@@ -160,7 +159,7 @@ static void drop(mv_async *a, conn *c)
     c->used = 0;
 }
 
-static int open_conn(mv_async *a, conn *c, mv_error *e)
+static int open_conn(smtp_async *a, conn *c, mv_error *e)
 {
     int loopback = 0;
     c->fd = mv_net_connect(a->opts.host, a->port, a->timeout_ms, &loopback, e);
@@ -201,7 +200,7 @@ static int transact(conn *c, const job *j)
     r = run(c);
     while (r == MV_WANT_DATA) {
         if (pos < j->len) {
-            size_t n = j->len - pos > SLICE ? SLICE : j->len - pos;
+            size_t n = j->len - pos > SMTP_FEED_SLICE ? SMTP_FEED_SLICE : j->len - pos;
             r = smtp_feed(c->s, j->data + pos, n);
             pos += n;
         } else {
@@ -236,30 +235,30 @@ static int stale(const mv_error *e)
         || (e->kind == MV_E_REPLY && e->has_reply && e->reply.code == 421);
 }
 
-static void send_job(mv_async *a, conn *c, const job *j, record *out)
+static void send_job(smtp_async *a, conn *c, const job *j, record *out)
 {
     int attempt;
     for (attempt = 0; attempt < 2; attempt++) {
         int reused = c->s != NULL && c->used;
         mv_error_clear(&out->err);
         if (c->s == NULL && open_conn(a, c, &out->err) != MV_OK) {
-            out->state = MV_ASYNC_FAILED;
+            out->state = SMTP_ASYNC_FAILED;
             if (out->err.has_reply) out->reply = out->err.reply;
             return;
         }
         if (transact(c, j) == MV_OK) {
-            out->state = MV_ASYNC_SENT;
+            out->state = SMTP_ASYNC_SENT;
             out->reply = *smtp_last_reply(c->s);
             fill_rcpts(out, c->s);
             return;
         }
         out->err = *smtp_error(c->s);
         if (out->err.has_reply) out->reply = out->err.reply;
-        out->state = out->err.kind == MV_E_UNCERTAIN ? MV_ASYNC_UNCERTAIN : MV_ASYNC_FAILED;
-        if (out->state == MV_ASYNC_FAILED) fill_rcpts(out, c->s);
+        out->state = out->err.kind == MV_E_UNCERTAIN ? SMTP_ASYNC_UNCERTAIN : SMTP_ASYNC_FAILED;
+        if (out->state == SMTP_ASYNC_FAILED) fill_rcpts(out, c->s);
         if (!smtp_is_dead(c->s)) return;
         drop(a, c);
-        if (out->state == MV_ASYNC_UNCERTAIN || !reused || !stale(&out->err)) return;
+        if (out->state == SMTP_ASYNC_UNCERTAIN || !reused || !stale(&out->err)) return;
         free_rcpts(out->rcpts, out->nrcpt);
         out->rcpts = NULL;
         out->nrcpt = 0;
@@ -269,7 +268,7 @@ static void send_job(mv_async *a, conn *c, const job *j, record *out)
     }
 }
 
-static void quit(mv_async *a, conn *c)
+static void quit(smtp_async *a, conn *c)
 {
     if (c->s == NULL) return;
     if (!smtp_is_dead(c->s) && smtp_begin_command(c->s, "QUIT") == MV_OK) {
@@ -283,7 +282,7 @@ static void quit(mv_async *a, conn *c)
 
 static void *thread_main(void *arg)
 {
-    mv_async *a = arg;
+    smtp_async *a = arg;
     conn c = { NULL, -1, 0 };
     int detached;
     job *j;
@@ -318,7 +317,7 @@ static void *thread_main(void *arg)
     while ((j = a->head) != NULL) {
         record *r = &a->recs[j->id - 1];
         a->head = j->next;
-        r->state = MV_ASYNC_FAILED;
+        r->state = SMTP_ASYNC_FAILED;
         mv_fail(&r->err, MV_E_CLOSED, "the session was collected before this message "
                 "was sent: message not sent");
         a->pending--;
@@ -341,9 +340,9 @@ static void *thread_main(void *arg)
 
 /* ------------------------------------------------------------------ the caller's side */
 
-mv_async *mv_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e)
+smtp_async *smtp_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e)
 {
-    mv_async *a;
+    smtp_async *a;
     smtp_session *probe;
     pthread_condattr_t ca;
     /* Every option is checked here, before any thread or byte exists. */
@@ -379,8 +378,8 @@ mv_async *mv_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e
     return a;
 }
 
-long long mv_async_submit(mv_async *a, const char *from, const char *const *rcpts, size_t n,
-                          const char *data, size_t len, mv_error *e)
+long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
+                            const char *data, size_t len, mv_error *e)
 {
     job *j = calloc(1, sizeof *j);
     int oom = 0;
@@ -416,7 +415,7 @@ long long mv_async_submit(mv_async *a, const char *from, const char *const *rcpt
         a->caprecs = cap;
     }
     memset(&a->recs[a->nrecs], 0, sizeof a->recs[0]);
-    a->recs[a->nrecs].state = MV_ASYNC_PENDING;
+    a->recs[a->nrecs].state = SMTP_ASYNC_PENDING;
     id = (long long)++a->nrecs;
     j->id = id;
     if (a->tail) a->tail->next = j; else a->head = j;
@@ -431,7 +430,7 @@ oom:
     return -1;
 }
 
-int mv_async_result(mv_async *a, long long id, mv_async_res *out)
+int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
 {
     record *r;
     size_t i;
@@ -458,17 +457,17 @@ int mv_async_result(mv_async *a, long long id, mv_async_res *out)
     return 0;
 }
 
-void mv_async_res_free(mv_async_res *r)
+void smtp_async_res_free(smtp_async_res *r)
 {
     free_rcpts(r->rcpts, r->nrcpt);
     r->rcpts = NULL;
     r->nrcpt = 0;
 }
 
-static int is_done(mv_async *a, long long id)
+static int is_done(smtp_async *a, long long id)
 {
     if (id == 0) return a->pending == 0;
-    return a->recs[id - 1].state != MV_ASYNC_PENDING;
+    return a->recs[id - 1].state != SMTP_ASYNC_PENDING;
 }
 
 static void deadline_in(struct timespec *ts, int ms)
@@ -482,7 +481,7 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-int mv_async_wait(mv_async *a, long long id, int timeout_ms)
+int smtp_async_wait(smtp_async *a, long long id, int timeout_ms)
 {
     struct timespec ts;
     int r = 1;
@@ -504,7 +503,7 @@ int mv_async_wait(mv_async *a, long long id, int timeout_ms)
     return r;
 }
 
-size_t mv_async_pending(mv_async *a)
+size_t smtp_async_pending(smtp_async *a)
 {
     size_t n;
     pthread_mutex_lock(&a->mu);
@@ -513,7 +512,7 @@ size_t mv_async_pending(mv_async *a)
     return n;
 }
 
-void mv_async_close(mv_async *a)
+void smtp_async_close(smtp_async *a)
 {
     pthread_mutex_lock(&a->mu);
     a->closing = 1;
@@ -522,12 +521,12 @@ void mv_async_close(mv_async *a)
     pthread_join(a->thread, NULL);
 }
 
-void mv_async_free(mv_async *a)
+void smtp_async_free(smtp_async *a)
 {
     if (a != NULL) free_all(a);
 }
 
-static int wait_thread(mv_async *a, int ms)
+static int wait_thread(smtp_async *a, int ms)
 {
     struct timespec ts;
     deadline_in(&ts, ms);
@@ -536,7 +535,7 @@ static int wait_thread(mv_async *a, int ms)
     return a->thread_done;
 }
 
-int mv_async_abandon(mv_async *a, int grace_ms)
+int smtp_async_abandon(smtp_async *a, int grace_ms)
 {
     int done;
     pthread_mutex_lock(&a->mu);

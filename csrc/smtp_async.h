@@ -3,58 +3,63 @@
  * serialised messages with their envelopes, then polls or waits for each one's
  * outcome.  No Lua here: the thread never touches an interpreter, and the binding only
  * reads results through these calls, under the queue's mutex. */
-#ifndef MV_ASYNC_H
-#define MV_ASYNC_H
+#ifndef SMTP_ASYNC_H
+#define SMTP_ASYNC_H
 
 #include "smtp.h"
+#include "mv_visibility.h"
+
+MV_HIDDEN_BEGIN
 
 typedef enum {
-    MV_ASYNC_PENDING = 0,   /* queued or being sent */
-    MV_ASYNC_SENT,          /* 2xx to end of data */
-    MV_ASYNC_FAILED,        /* not delivered: a refusal, or the connection failed first */
-    MV_ASYNC_UNCERTAIN      /* the connection died after the final dot */
-} mv_async_state;
+    SMTP_ASYNC_PENDING = 0,   /* queued or being sent */
+    SMTP_ASYNC_SENT,          /* 2xx to end of data */
+    SMTP_ASYNC_FAILED,        /* not delivered: a refusal, or the connection failed first */
+    SMTP_ASYNC_UNCERTAIN      /* the connection died after the final dot */
+} smtp_async_state;
 
-typedef struct mv_async mv_async;
+typedef struct smtp_async smtp_async;
 
 /* A copy of one message's outcome.  rcpts: every recipient with its RCPT reply (for
- * accepted/rejected); free it with mv_async_res_free. */
-typedef struct mv_async_res {
-    mv_async_state state;
+ * accepted/rejected); free it with smtp_async_res_free. */
+typedef struct smtp_async_res {
+    smtp_async_state state;
     mv_reply reply;       /* reply to end of data (sent), or the failing reply, if any */
     mv_error err;         /* failed / uncertain */
     smtp_rcpt *rcpts;
     size_t nrcpt;
-} mv_async_res;
+} smtp_async_res;
 
 /* Checks the options (like smtp_configure), copies them and starts the thread, which
  * connects at once so that the first message goes out without delay.  NULL on error. */
-mv_async *mv_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e);
+smtp_async *smtp_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e);
 
 /* Queues a copy of the message; returns its id (>= 1) or -1 with e set. */
-long long mv_async_submit(mv_async *a, const char *from, const char *const *rcpts, size_t n,
-                          const char *data, size_t len, mv_error *e);
+long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
+                            const char *data, size_t len, mv_error *e);
 
 /* 0 and *out filled, or -1 for an id never handed out. */
-int mv_async_result(mv_async *a, long long id, mv_async_res *out);
-void mv_async_res_free(mv_async_res *r);
+int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out);
+void smtp_async_res_free(smtp_async_res *r);
 
 /* Waits until message `id` (0: every message submitted so far) is no longer pending.
  * timeout_ms < 0 waits as long as it takes (each send is bounded by the session
  * timeout).  1 done, 0 timed out, -1 unknown id. */
-int mv_async_wait(mv_async *a, long long id, int timeout_ms);
-size_t mv_async_pending(mv_async *a);
+int smtp_async_wait(smtp_async *a, long long id, int timeout_ms);
+size_t smtp_async_pending(smtp_async *a);
 
 /* Flushes the queue, says QUIT and joins the thread.  Results stay readable. */
-void mv_async_close(mv_async *a);
+void smtp_async_close(smtp_async *a);
 /* Frees a closed handle. */
-void mv_async_free(mv_async *a);
+void smtp_async_free(smtp_async *a);
 
 /* For a collector: stops the thread without sending what is still queued (those end
  * "failed"), gives the message in flight grace_ms to finish, then shuts the socket down
  * and waits grace_ms more.  Returns 0 when the thread ended and everything is freed; 1
  * when it is still inside a call it could not interrupt (a DNS lookup, say): it is then
  * detached and frees everything itself when that call returns. */
-int mv_async_abandon(mv_async *a, int grace_ms);
+int smtp_async_abandon(smtp_async *a, int grace_ms);
+
+MV_HIDDEN_END
 
 #endif

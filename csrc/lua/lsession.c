@@ -1,5 +1,7 @@
 /* The parts of a session binding that do not depend on the protocol. */
-#include "ldriver.h"
+#include "lsession.h"
+#include "mv_clock.h"
+#include "mv_str.h"
 
 #include <stdlib.h>
 #include <string.h>
