@@ -33,6 +33,7 @@ build = {
                 "csrc/mime_uu.c",
                 "csrc/mv_buf.c",
                 "csrc/mv_castore.c",
+                "csrc/mv_cfg.c",
                 "csrc/mv_clock.c",
                 "csrc/mv_conn.c",
                 "csrc/mv_error.c",

@@ -51,11 +51,16 @@ int mv_pp_over_limit(const mv_pp *pp)
     return pp->limit != 0 && mv_now_ms() >= pp->limit;
 }
 
-int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loopback)
+int mv_pp_credentials_ok(const mv_pp *pp, const mv_cfg *c)
 {
-    if (pp->conn.tls_ready && verify == MV_VERIFY_FULL) return 1;
-    if (insecure_auth == MV_INSECURE_ALWAYS) return 1;
-    return insecure_auth == MV_INSECURE_LOOPBACK && loopback;
+    if (pp->conn.tls_ready && c->tls_opts.verify == MV_VERIFY_FULL) return 1;
+    if (c->insecure_auth == MV_INSECURE_ALWAYS) return 1;
+    return c->insecure_auth == MV_INSECURE_LOOPBACK && c->peer_is_loopback;
+}
+
+int mv_pp_start_tls(mv_pp *pp, const mv_cfg *c)
+{
+    return mv_conn_start_tls(&pp->conn, c->server_name, &c->tls_opts, &pp->err);
 }
 
 void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len)

@@ -4,6 +4,7 @@
 #ifndef MV_PP_H
 #define MV_PP_H
 
+#include "mv_cfg.h"
 #include "mv_conn.h"
 #include "mv_visibility.h"
 
@@ -63,11 +64,12 @@ int mv_pp_uncork(mv_pp *pp);
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len);
 void mv_pp_line_done(mv_pp *pp);
 
-/* What insecure_auth says about credentials over cleartext or unverified TLS. */
-enum { MV_INSECURE_NEVER = 0, MV_INSECURE_ALWAYS = 1, MV_INSECURE_LOOPBACK = -1 };
 /* The credentials rule of every protocol: always over verified TLS; otherwise as
- * insecure_auth says, where LOOPBACK (the default) allows only a loopback peer. */
-int mv_pp_credentials_ok(const mv_pp *pp, int verify, int insecure_auth, int loopback);
+ * c->insecure_auth says, where LOOPBACK (the default) allows only a loopback peer. */
+int mv_pp_credentials_ok(const mv_pp *pp, const mv_cfg *c);
+/* Starts the TLS handshake (implicit or after STARTTLS) as c says: the name checked
+ * is c->server_name. */
+int mv_pp_start_tls(mv_pp *pp, const mv_cfg *c);
 
 /* Adds a trace record (no-op unless trace_on). */
 void mv_pp_trace(mv_pp *pp, int dir, const char *text, size_t len);

@@ -48,12 +48,7 @@ void pop3_free(pop3_session *s)
     mv_pp_free(&s->pp);
     mv_buf_free(&s->capa);
     mv_buf_free(&s->body);
-    free(s->host);
-    mv_free_secret(s->user);
-    mv_free_secret(s->password);
-    mv_free_secret(s->token);
-    free(s->auth);
-    mv_tls_owned_free(&s->tls_own);
+    mv_cfg_free(&s->cfg);
     free(s);
 }
 
@@ -70,7 +65,7 @@ int pop3_has_apop(const pop3_session *s) { return s->stamp[0] != '\0'; }
 int pop3_is_dead(const pop3_session *s) { return s->dead; }
 int pop3_is_tls(const pop3_session *s) { return s->pp.conn.tls_ready; }
 void pop3_mark_dead(pop3_session *s) { s->dead = 1; }
-void pop3_set_loopback(pop3_session *s, int loopback) { s->peer_is_loopback = loopback; }
+void pop3_set_loopback(pop3_session *s, int loopback) { s->cfg.peer_is_loopback = loopback; }
 size_t pop3_pending(const pop3_session *s) { return s->q_len; }
 
 void pop3_stat_result(const pop3_session *s, unsigned long *count, unsigned long long *size)
@@ -93,51 +88,16 @@ int pop3_take_dele_error(pop3_session *s, mv_error *out)
     return 1;
 }
 
-static int check_value(const char *field, const char *v, mv_error *e)
-{
-    const unsigned char *p;
-    for (p = (const unsigned char *)v; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return mv_fail(e, MV_E_ARG, "%s contains a control character (CR, LF, NUL...)",
-                           field);
-    }
-    return MV_OK;
-}
-
 int pop3_configure(pop3_session *s, const pop3_opts *o)
 {
-    mv_error *e = &s->pp.err;
-    const char *checks[][2] = {
-        { "host", o->host }, { "server_name", o->server_name }, { "user", o->user },
-        { "password", o->password },
-        { "token", o->token }, { "auth", o->auth }
-    };
-    size_t i;
-    for (i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if (checks[i][1] != NULL && check_value(checks[i][0], checks[i][1], e) != MV_OK)
-            return MV_ERROR;
-    }
-    if (o->host == NULL) return pop3i_fail(s, MV_E_ARG, "host is required");
-    if (mv_tls_check(&o->tls_opts, e) != MV_OK) return MV_ERROR;
-    if (o->user != NULL && (o->user[0] == '\0' || strlen(o->user) > 255))
+    const char *user = o->cfg.user, *auth = o->cfg.auth;
+    if (mv_cfg_copy(&s->cfg, &o->cfg, &s->pp.err) != MV_OK) return MV_ERROR;
+    if (user != NULL && (user[0] == '\0' || strlen(user) > 255))
         return pop3i_fail(s, MV_E_ARG, "user must be 1 to 255 bytes");
-    if (o->auth != NULL && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "user")
-        && strcasecmp(o->auth, "apop") && strcasecmp(o->auth, "none")
-        && mv_sasl_from_name(o->auth) < 0)
+    if (auth != NULL && strcasecmp(auth, "auto") != 0 && strcasecmp(auth, "user")
+        && strcasecmp(auth, "apop") && strcasecmp(auth, "none")
+        && mv_sasl_from_name(auth) < 0)
         return pop3i_fail(s, MV_E_ARG, "unknown auth method");
-    /* The session only needs the name TLS verifies; the binding connects to o->host. */
-    s->host = mv_strdup(o->server_name != NULL ? o->server_name : o->host);
-    s->user = mv_strdup(o->user);
-    s->password = mv_strdup(o->password);
-    s->token = mv_strdup(o->token);
-    s->auth = mv_strdup(o->auth);
-    if (s->host == NULL || (o->user && !s->user) || (o->password && !s->password)
-        || (o->token && !s->token) || (o->auth && !s->auth)
-        || mv_tls_own(&s->tls_own, &s->tls_opts, &o->tls_opts) != 0)
-        return pop3i_fail(s, MV_E_MEMORY, "out of memory");
-    s->tls = o->tls;
-    s->insecure_auth = o->insecure_auth;
-    s->peer_is_loopback = o->peer_is_loopback;
     s->max_size = o->max_size;
     s->max_messages = o->max_messages > 0 ? o->max_messages : POP3_DEFAULT_MAX_MESSAGES;
     s->max_listing_bytes = o->max_listing_bytes > 0 ? o->max_listing_bytes

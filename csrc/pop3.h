@@ -9,14 +9,13 @@
 #ifndef POP3_H
 #define POP3_H
 
+#include "mv_cfg.h"
 #include "mv_pp.h"
 #include "mv_sasl.h"
 #include "pop3_parse.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
-
-typedef enum { POP3_TLS_NONE = 0, POP3_TLS_STARTTLS, POP3_TLS_IMPLICIT } pop3_tls_mode;
 
 enum {
     POP3_CAP_CAPA = 1u << 0, POP3_CAP_STLS = 1u << 1, POP3_CAP_PIPELINING = 1u << 2,
@@ -44,15 +43,7 @@ typedef enum {
 #define POP3_CHUNK (64 * 1024)
 
 typedef struct pop3_opts {
-    const char *host;             /* where to connect */
-    const char *server_name;      /* SNI and certificate name; NULL: host */
-    pop3_tls_mode tls;
-    mv_tls_opts tls_opts;
-    const char *user, *password, *token;
-    const char *auth;             /* NULL/"auto", "user", "apop", "none", a SASL name */
-    int insecure_auth;            /* credentials in cleartext / unverified TLS: an
-                                   * MV_INSECURE_* value (mv_pp.h) */
-    int peer_is_loopback;
+    mv_cfg cfg;                   /* cfg.auth: NULL/"auto", "user", "apop", "none", SASL */
     unsigned long long max_size;  /* largest message accepted; 0: no limit */
     unsigned long max_messages;   /* entries in a LIST/UIDL listing; 0: default */
     unsigned long long max_listing_bytes;  /* bytes of one LIST/UIDL listing; 0: default */

@@ -28,11 +28,7 @@ typedef struct pend {
 
 struct pop3_session {
     mv_pp pp;
-    char *host, *user, *password, *token, *auth;
-    mv_tls_owned tls_own;    /* what tls_opts points into */
-    pop3_tls_mode tls;
-    mv_tls_opts tls_opts;
-    int insecure_auth, peer_is_loopback;
+    mv_cfg cfg;
     unsigned long long max_size;
     unsigned long max_messages;
     unsigned long long max_listing_bytes, listing_bytes;

@@ -35,20 +35,14 @@ static int send_capa(pop3_session *s)
     return pop3i_send_line(s, "CAPA", (size_t)-1);
 }
 
-static int secure_enough(pop3_session *s)
-{
-    return mv_pp_credentials_ok(&s->pp, s->tls_opts.verify, s->insecure_auth,
-                                s->peer_is_loopback);
-}
-
 static int start_sasl(pop3_session *s)
 {
     mv_buf resp, line;
     int has_initial = 0, r = MV_ERROR;
     const char *name = mv_sasl_name(s->sasl.mech);
-    s->sasl.user = s->user;
-    s->sasl.password = s->password != NULL ? s->password : "";
-    s->sasl.token = s->token != NULL ? s->token : "";
+    s->sasl.user = s->cfg.user;
+    s->sasl.password = s->cfg.password != NULL ? s->cfg.password : "";
+    s->sasl.token = s->cfg.token != NULL ? s->cfg.token : "";
     s->sasl_rounds = 0;
     mv_buf_init(&resp);
     mv_buf_init(&line);
@@ -78,14 +72,14 @@ cleanup:
 
 static int start_auth(pop3_session *s)
 {
-    const char *wanted = s->auth;
+    const char *wanted = s->cfg.auth;
     char line[600];
     mv_pp_arm(&s->pp);
-    if (s->user == NULL || (wanted != NULL && strcasecmp(wanted, "none") == 0)) {
+    if (s->cfg.user == NULL || (wanted != NULL && strcasecmp(wanted, "none") == 0)) {
         s->state = S_DONE;
         return MV_OK;
     }
-    if (!secure_enough(s))
+    if (!mv_pp_credentials_ok(&s->pp, &s->cfg))
         return pop3i_fail(s, MV_E_AUTH, "refusing to send credentials over an unencrypted or "
                                   "unverified connection (set insecure_auth to allow)");
     if (wanted != NULL && strcasecmp(wanted, "apop") == 0) {
@@ -94,9 +88,9 @@ static int start_auth(pop3_session *s)
         if (s->stamp[0] == '\0')
             return pop3i_fail(s, MV_E_AUTH,
                               "APOP asked for, but the greeting has no timestamp");
-        if (s->password == NULL) return pop3i_fail(s, MV_E_AUTH, "APOP needs a password");
+        if (s->cfg.password == NULL) return pop3i_fail(s, MV_E_AUTH, "APOP needs a password");
         mv_buf_init(&b);
-        if (mv_buf_append_str(&b, s->stamp) || mv_buf_append_str(&b, s->password)) {
+        if (mv_buf_append_str(&b, s->stamp) || mv_buf_append_str(&b, s->cfg.password)) {
             mv_buf_wipe(&b);
             mv_buf_free(&b);
             return pop3i_fail(s, MV_E_MEMORY, "out of memory");
@@ -104,20 +98,20 @@ static int start_auth(pop3_session *s)
         mv_md5_hex(mv_buf_head(&b), mv_buf_avail(&b), hex);
         mv_buf_wipe(&b);
         mv_buf_free(&b);
-        snprintf(line, sizeof line, "APOP %s %s", s->user, hex);
+        snprintf(line, sizeof line, "APOP %s %s", s->cfg.user, hex);
         s->auth_used = "APOP";
         s->state = O_PASS_READ;
-        return pop3i_send_line(s, line, 5 + strlen(s->user) + 1);
+        return pop3i_send_line(s, line, 5 + strlen(s->cfg.user) + 1);
     }
     if (wanted == NULL || strcasecmp(wanted, "auto") == 0 || mv_sasl_from_name(wanted) > 0) {
-        s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->password != NULL,
-                                      s->token != NULL);
+        s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
+                                      s->cfg.token != NULL);
         if (s->sasl.mech != MV_SASL_NONE) return start_sasl(s);
         if (wanted != NULL && strcasecmp(wanted, "auto") != 0)
             return pop3i_fail(s, MV_E_AUTH, "the server does not offer that SASL mechanism");
     }
-    if (s->password == NULL) return pop3i_fail(s, MV_E_AUTH, "USER/PASS needs a password");
-    snprintf(line, sizeof line, "USER %s", s->user);
+    if (s->cfg.password == NULL) return pop3i_fail(s, MV_E_AUTH, "USER/PASS needs a password");
+    snprintf(line, sizeof line, "USER %s", s->cfg.user);
     s->auth_used = "USER";
     s->state = O_USER_READ;
     return pop3i_send_line(s, line, (size_t)-1);
@@ -169,7 +163,7 @@ int pop3i_step_open(pop3_session *s)
     for (;;) {
         switch (s->state) {
         case O_IMPLICIT_TLS:
-            if (mv_conn_start_tls(&s->pp.conn, s->host, &s->tls_opts, &s->pp.err) != MV_OK)
+            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK)
                 return MV_ERROR;
             s->state = O_HANDSHAKE;
             break;
@@ -244,7 +238,7 @@ int pop3i_step_open(pop3_session *s)
                 return pop3i_reply_error(s, MV_E_TLS, "STLS refused");
             }
             /* Whatever came after +OK was sent before TLS: never trust it (CHECKLIST 8/9). */
-            if (mv_conn_start_tls(&s->pp.conn, s->host, &s->tls_opts, &s->pp.err) != MV_OK) {
+            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK) {
                 s->dead = 1;
                 return MV_ERROR;
             }
@@ -281,7 +275,7 @@ int pop3i_step_open(pop3_session *s)
             if (!ok) return pop3i_reply_error(s, MV_E_AUTH, "USER refused");
             {
                 char cmd[600];
-                int n = snprintf(cmd, sizeof cmd, "PASS %s", s->password);
+                int n = snprintf(cmd, sizeof cmd, "PASS %s", s->cfg.password);
                 if (n < 0 || (size_t)n >= sizeof cmd)
                     return pop3i_fail(s, MV_E_ARG, "password too long");
                 mv_pp_arm(&s->pp);
@@ -304,7 +298,7 @@ int pop3i_step_open(pop3_session *s)
         continue;
 capa_done:
         if (s->logged_in) { s->state = S_DONE; continue; }
-        if (s->tls == POP3_TLS_STARTTLS && !s->pp.conn.tls_ready) {
+        if (s->cfg.tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
             if (!(s->caps & POP3_CAP_STLS)) {
                 s->dead = 1;
                 return pop3i_fail(s, MV_E_TLS, s->caps & POP3_CAP_CAPA
@@ -328,7 +322,7 @@ int pop3_begin_open(pop3_session *s)
     mv_error_clear(&s->pp.err);
     mv_error_clear(&s->saved);
     s->op = OP_OPEN;
-    s->state = s->tls == POP3_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING;
+    s->state = s->cfg.tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING;
     mv_pp_start(&s->pp);
     return MV_OK;
 }

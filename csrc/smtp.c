@@ -46,14 +46,8 @@ void smtp_free(smtp_session *s)
     mv_buf_free(&s->ehlo);
     mv_buf_free(&s->body);
     smtp_rr_free(&s->rr);
-    free(s->host);
-    free(s->server_name);
+    mv_cfg_free(&s->cfg);
     free(s->helo);
-    mv_free_secret(s->user);
-    mv_free_secret(s->password);
-    mv_free_secret(s->token);
-    free(s->auth);
-    mv_tls_owned_free(&s->tls_own);
     free(s);
 }
 
@@ -75,7 +69,7 @@ int smtp_mark_dead(smtp_session *s)
 
 void smtp_set_peer_loopback(smtp_session *s, int loopback)
 {
-    s->peer_is_loopback = loopback;
+    s->cfg.peer_is_loopback = loopback;
 }
 
 const char *smtp_auth_used(const smtp_session *s)
@@ -89,52 +83,19 @@ const char *smtp_ehlo_lines(const smtp_session *s, size_t *len)
     return (const char *)mv_buf_head(&s->ehlo);
 }
 
-int smtp_check_value(const char *field, const char *v, mv_error *e)
-{
-    const unsigned char *p;
-    for (p = (const unsigned char *)v; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return mv_fail(e, MV_E_ARG, "%s contains a control character (CR, LF, NUL...)",
-                           field);
-    }
-    return MV_OK;
-}
-
 int smtp_configure(smtp_session *s, const smtp_opts *o)
 {
     mv_error *e = &s->pp.err;
-    const char *checks[][2] = {
-        { "host", o->host }, { "server_name", o->server_name }, { "helo", o->helo },
-        { "user", o->user },
-        { "password", o->password }, { "token", o->token }, { "auth", o->auth }
-    };
-    size_t i;
-    for (i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if (checks[i][1] != NULL && smtp_check_value(checks[i][0], checks[i][1], e) != MV_OK)
-            return MV_ERROR;
-    }
-    if (o->host == NULL) return smtp_fail(s, MV_E_ARG, "host is required");
-    if (mv_tls_check(&o->tls_opts, e) != MV_OK) return MV_ERROR;
+    const char *auth = o->cfg.auth;
+    if (mv_cfg_copy(&s->cfg, &o->cfg, e) != MV_OK) return MV_ERROR;
+    if (o->helo != NULL && mv_cfg_check_value("helo", o->helo, e) != MV_OK) return MV_ERROR;
     if (o->helo != NULL && (o->helo[0] == '\0' || strchr(o->helo, ' ') != NULL))
         return smtp_fail(s, MV_E_ARG, "helo must be one word");
-    if (o->auth != NULL && strcasecmp(o->auth, "auto") != 0
-        && strcasecmp(o->auth, "optional") != 0 && strcasecmp(o->auth, "none") != 0
-        && mv_sasl_from_name(o->auth) < 0)
+    if (auth != NULL && strcasecmp(auth, "auto") != 0 && strcasecmp(auth, "optional") != 0
+        && strcasecmp(auth, "none") != 0 && mv_sasl_from_name(auth) < 0)
         return smtp_fail(s, MV_E_ARG, "unknown auth mechanism");
-    s->host = mv_strdup(o->host);
-    s->server_name = mv_strdup(o->server_name != NULL ? o->server_name : o->host);
     s->helo = mv_strdup(o->helo != NULL ? o->helo : "localhost");
-    s->user = mv_strdup(o->user);
-    s->password = mv_strdup(o->password);
-    s->token = mv_strdup(o->token);
-    s->auth = mv_strdup(o->auth);
-    if (s->host == NULL || s->server_name == NULL || s->helo == NULL || (o->user && !s->user)
-        || (o->password && !s->password) || (o->token && !s->token) || (o->auth && !s->auth)
-        || mv_tls_own(&s->tls_own, &s->tls_opts, &o->tls_opts) != 0)
-        return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    s->tls = o->tls;
-    s->insecure_auth = o->insecure_auth;
-    s->peer_is_loopback = o->peer_is_loopback;
+    if (s->helo == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->pipelining = o->pipelining;
     s->chunking = o->chunking;
     s->max_data_line = o->max_data_line;

@@ -4,6 +4,7 @@
 #ifndef SMTP_H
 #define SMTP_H
 
+#include "mv_cfg.h"
 #include "mv_pp.h"
 #include "mv_sasl.h"
 #include "smtp_reply.h"
@@ -11,8 +12,6 @@
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
-
-typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
 
 /* RFC 5321 4.5.3.1: a domain of at most 255 octets, a local-part of at most 64, so an
  * envelope address of at most 64 + "@" + 255 octets.  Longer ones are refused before
@@ -32,16 +31,8 @@ enum {
 };
 
 typedef struct smtp_opts {
-    const char *host;          /* where to connect */
-    const char *server_name;   /* for SNI and the certificate check; NULL: host */
-    mv_tls_mode tls;
-    mv_tls_opts tls_opts;
+    mv_cfg cfg;                /* cfg.auth: NULL/"auto", "optional", "none", a SASL name */
     const char *helo;          /* NULL: "localhost" */
-    const char *user, *password, *token;
-    const char *auth;          /* NULL/"auto", "optional", "none", or a mechanism name */
-    int insecure_auth;         /* credentials over cleartext/unverified TLS: 1 yes, 0 never,
-                                * -1 only to a loopback peer */
-    int peer_is_loopback;      /* set by whoever connected */
     int pipelining;            /* use PIPELINING when offered (default 1) */
     int chunking;              /* use BDAT when offered (default 0) */
     size_t max_data_line;      /* 998 by RFC 5321; 0 for no check */
@@ -102,9 +93,6 @@ int smtp_is_tls(const smtp_session *s);
 int smtp_mark_dead(smtp_session *s);
 void smtp_set_peer_loopback(smtp_session *s, int loopback);
 unsigned long long smtp_body_bytes(const smtp_session *s);
-
-/* Checks a value bound for a command line: no control bytes.  Names the field only. */
-int smtp_check_value(const char *field, const char *v, mv_error *e);
 
 MV_HIDDEN_END
 

@@ -46,8 +46,6 @@ struct smtp_async {
     int fd;                 /* the thread's socket, so abandon can shut it down */
     /* The options, copied: a reconnect needs them after the caller's strings are gone. */
     smtp_opts opts;
-    mv_tls_owned tls_own;   /* what opts.tls_opts points into */
-    int port, timeout_ms;
 };
 
 static char *dup_str(const char *s, int *oom)
@@ -60,35 +58,22 @@ static char *dup_str(const char *s, int *oom)
     return c;
 }
 
-/* The copies in a->opts are ours: the casts drop the const of the caller's view. */
+/* The copies in a->opts are ours: the cast drops the const of the caller's view. */
 static void free_opts(smtp_async *a)
 {
-    smtp_opts *o = &a->opts;
-    free((void *)(size_t)o->host);
-    free((void *)(size_t)o->server_name);
-    free((void *)(size_t)o->helo);
-    free((void *)(size_t)o->auth);
-    free((void *)(size_t)o->user);
-    mv_free_secret((char *)(size_t)o->password);
-    mv_free_secret((char *)(size_t)o->token);
-    mv_tls_owned_free(&a->tls_own);
-    memset(o, 0, sizeof *o);
+    mv_cfg_free(&a->opts.cfg);
+    free((void *)(size_t)a->opts.helo);
+    memset(&a->opts, 0, sizeof a->opts);
 }
 
-static int copy_opts(smtp_async *a, const smtp_opts *s)
+static int copy_opts(smtp_async *a, const smtp_opts *s, mv_error *e)
 {
     smtp_opts *d = &a->opts;
     int oom = 0;
     *d = *s;
-    d->host = dup_str(s->host, &oom);
-    d->server_name = dup_str(s->server_name, &oom);
     d->helo = dup_str(s->helo, &oom);
-    d->auth = dup_str(s->auth, &oom);
-    d->user = dup_str(s->user, &oom);
-    d->password = dup_str(s->password, &oom);
-    d->token = dup_str(s->token, &oom);
-    if (mv_tls_own(&a->tls_own, &d->tls_opts, &s->tls_opts) != 0) oom = 1;
-    return oom ? -1 : 0;
+    if (oom) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    return mv_cfg_copy(&d->cfg, &s->cfg, e);
 }
 
 static void free_job(job *j)
@@ -162,7 +147,8 @@ static void drop(smtp_async *a, conn *c)
 static int open_conn(smtp_async *a, conn *c, mv_error *e)
 {
     int loopback = 0;
-    c->fd = mv_net_connect(a->opts.host, a->port, a->timeout_ms, &loopback, e);
+    c->fd = mv_net_connect(a->opts.cfg.host, a->opts.cfg.port, a->opts.cfg.timeout_ms,
+                           &loopback, e);
     if (c->fd < 0) return MV_ERROR;
     set_fd(a, c->fd);
     c->s = smtp_new();
@@ -170,7 +156,7 @@ static int open_conn(smtp_async *a, conn *c, mv_error *e)
         drop(a, c);
         return mv_fail(e, MV_E_MEMORY, "out of memory");
     }
-    smtp_pp(c->s)->timeout_ms = a->timeout_ms;
+    smtp_pp(c->s)->timeout_ms = a->opts.cfg.timeout_ms;
     smtp_pp(c->s)->spin_us = mv_net_spin_us(loopback);
     if (smtp_configure(c->s, &a->opts) != MV_OK) goto fail;
     smtp_set_peer_loopback(c->s, loopback);
@@ -340,7 +326,7 @@ static void *thread_main(void *arg)
 
 /* ------------------------------------------------------------------ the caller's side */
 
-smtp_async *smtp_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e)
+smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e)
 {
     smtp_async *a;
     smtp_session *probe;
@@ -357,17 +343,14 @@ smtp_async *smtp_async_new(const smtp_opts *o, int port, int timeout_ms, mv_erro
     a = calloc(1, sizeof *a);
     if (a == NULL) { mv_fail(e, MV_E_MEMORY, "out of memory"); return NULL; }
     a->fd = -1;
-    a->port = port;
-    a->timeout_ms = timeout_ms;
     pthread_mutex_init(&a->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->work, NULL);
     pthread_cond_init(&a->done, &ca);
     pthread_condattr_destroy(&ca);
-    if (copy_opts(a, o) != 0) {
+    if (copy_opts(a, o, e) != MV_OK) {
         free_all(a);
-        mv_fail(e, MV_E_MEMORY, "out of memory");
         return NULL;
     }
     if (pthread_create(&a->thread, NULL, thread_main, a) != 0) {

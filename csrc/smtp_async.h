@@ -32,7 +32,8 @@ typedef struct smtp_async_res {
 
 /* Checks the options (like smtp_configure), copies them and starts the thread, which
  * connects at once so that the first message goes out without delay.  NULL on error. */
-smtp_async *smtp_async_new(const smtp_opts *o, int port, int timeout_ms, mv_error *e);
+/* o->cfg.port and o->cfg.timeout_ms are the thread's to connect with. */
+smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e);
 
 /* Queues a copy of the message; returns its id (>= 1) or -1 with e set. */
 long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,

@@ -27,11 +27,9 @@ enum {
 struct smtp_session {
     mv_pp pp;
     /* options (owned copies) */
-    char *host, *server_name, *helo, *user, *password, *token, *auth;
-    mv_tls_mode tls;
-    mv_tls_opts tls_opts;
-    mv_tls_owned tls_own;    /* what tls_opts points into */
-    int insecure_auth, peer_is_loopback, pipelining, chunking;
+    mv_cfg cfg;
+    char *helo;
+    int pipelining, chunking;
     size_t max_data_line;
     /* connection state */
     int op, state, dead;

@@ -79,27 +79,21 @@ static int send_ehlo(smtp_session *s, const char *verb)
 
 /* ------------------------------------------------------------------ AUTH */
 
-static int secure_enough(smtp_session *s)
-{
-    return mv_pp_credentials_ok(&s->pp, s->tls_opts.verify, s->insecure_auth,
-                                s->peer_is_loopback);
-}
-
 /* After the final EHLO: decide on AUTH, or finish the open. */
 static int start_auth(smtp_session *s)
 {
     mv_buf resp;
     int has_initial = 0, r;
-    const char *wanted = s->auth;
-    if (s->user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
+    const char *wanted = s->cfg.auth;
+    if (s->cfg.user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
         s->state = S_DONE;
         return MV_OK;
     }
-    if (!secure_enough(s))
+    if (!mv_pp_credentials_ok(&s->pp, &s->cfg))
         return smtp_fail(s, MV_E_AUTH, "refusing to send credentials over an unencrypted or "
                                   "unverified connection (set insecure_auth to allow)");
-    s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->password != NULL,
-                                  s->token != NULL);
+    s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
+                                  s->cfg.token != NULL);
     if (s->sasl.mech == MV_SASL_NONE) {
         if (wanted && strcasecmp(wanted, "optional") == 0) {
             s->state = S_DONE;
@@ -110,9 +104,9 @@ static int start_auth(smtp_session *s)
                                       "use auth = \"optional\" to send without it");
         return smtp_fail(s, MV_E_AUTH, "no authentication mechanism in common with the server");
     }
-    s->sasl.user = s->user;
-    s->sasl.password = s->password != NULL ? s->password : "";
-    s->sasl.token = s->token != NULL ? s->token : "";
+    s->sasl.user = s->cfg.user;
+    s->sasl.password = s->cfg.password != NULL ? s->cfg.password : "";
+    s->sasl.token = s->cfg.token != NULL ? s->cfg.token : "";
     s->sasl_rounds = 0;
     mv_buf_init(&resp);
     r = mv_sasl_start(&s->sasl, &resp, &has_initial, &s->pp.err);
@@ -198,7 +192,7 @@ int smtp_step_open(smtp_session *s)
     for (;;) {
         switch (s->state) {
         case O_IMPLICIT_TLS:
-            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK)
+            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK)
                 return MV_ERROR;
             s->state = O_HANDSHAKE;
             break;
@@ -206,7 +200,7 @@ int smtp_step_open(smtp_session *s)
             r = mv_pp_handshake(&s->pp);
             if (r != MV_OK) return r;
             /* Implicit TLS: the greeting comes next; after STARTTLS, EHLO again (RFC 3207 4.2). */
-            if (s->tls == MV_TLS_IMPLICIT) {
+            if (s->cfg.tls == MV_TLS_IMPLICIT) {
                 s->state = O_GREETING;
                 s->owed = 1;
                 smtp_rr_reset(&s->rr);
@@ -228,7 +222,7 @@ int smtp_step_open(smtp_session *s)
             if ((r = smtp_read_reply(s)) != MV_OK) return r;
             if (s->last.code / 100 != 2) {
                 /* HELO would silently lose STARTTLS and AUTH: only when neither is asked. */
-                if (s->dead || s->tls == MV_TLS_STARTTLS || s->user != NULL
+                if (s->dead || s->cfg.tls == MV_TLS_STARTTLS || s->cfg.user != NULL
                     || s->last.code == 421)
                     return smtp_reply_error(s, MV_E_REPLY, "EHLO refused");
                 if (send_ehlo(s, "HELO") != MV_OK) return MV_ERROR;
@@ -236,7 +230,7 @@ int smtp_step_open(smtp_session *s)
                 return mv_conn_want(&s->pp.conn, MV_WANT_READ);
             }
             parse_ehlo(s);
-            if (s->tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
+            if (s->cfg.tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
                 if (!(s->caps & SMTP_CAP_STARTTLS))
                     return smtp_fail(s, MV_E_TLS, "the server does not offer STARTTLS, which is "
                                              "required (tls = \"starttls\")");
@@ -261,7 +255,7 @@ int smtp_step_open(smtp_session *s)
                 return smtp_reply_error(s, MV_E_TLS, "STARTTLS refused");
             }
             /* Anything the server sent after its 220 came before TLS: never trust it. */
-            if (mv_conn_start_tls(&s->pp.conn, s->server_name, &s->tls_opts, &s->pp.err) != MV_OK) {
+            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK) {
                 s->dead = 1;
                 return MV_ERROR;
             }
@@ -286,7 +280,7 @@ int smtp_step_open(smtp_session *s)
 
 int smtp_begin_open(smtp_session *s)
 {
-    if (smtp_begin(s, OP_OPEN, s->tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING)
+    if (smtp_begin(s, OP_OPEN, s->cfg.tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING)
         != MV_OK) return MV_ERROR;
     if (s->state == O_GREETING) s->owed = 1;
     return MV_OK;

@@ -39,7 +39,7 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
         const char *v = i == 0 ? from : rcpts[i - 1];
         const char *field = i == 0 ? "from" : "recipient";
         const unsigned char *p;
-        if (smtp_check_value(field, v, e) != MV_OK) return MV_ERROR;
+        if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
         a = envelope_address(v);
         if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
         if ((i > 0 && a[0] == '\0') || strlen(a) > SMTP_MAX_ADDRESS) {

@@ -126,12 +126,12 @@ static int run_session(void)
 
     if (s == NULL) return injected ? 0 : -1;
     memset(&o, 0, sizeof o);
-    o.host = "mx.example.org";
-    o.tls = MV_TLS_NONE;
-    o.user = "user";
-    o.password = "pw";
-    o.auth = "PLAIN";
-    o.insecure_auth = 1;
+    o.cfg.host = "mx.example.org";
+    o.cfg.tls = MV_TLS_NONE;
+    o.cfg.user = "user";
+    o.cfg.password = "pw";
+    o.cfg.auth = "PLAIN";
+    o.cfg.insecure_auth = 1;
     o.pipelining = 1;
     o.max_data_line = 998;
     if (smtp_configure(s, &o) != MV_OK || smtp_begin_open(s) != MV_OK) goto error;
@@ -270,12 +270,12 @@ static int run_pop3_session(void)
 
     if (s == NULL) return injected ? 0 : -1;
     memset(&o, 0, sizeof o);
-    o.host = "pop.example.org";
-    o.tls = POP3_TLS_NONE;
-    o.user = "alice";
-    o.password = "pw";
-    o.auth = "user";
-    o.insecure_auth = 1;
+    o.cfg.host = "pop.example.org";
+    o.cfg.tls = MV_TLS_NONE;
+    o.cfg.user = "alice";
+    o.cfg.password = "pw";
+    o.cfg.auth = "user";
+    o.cfg.insecure_auth = 1;
     if (pop3_configure(s, &o) != MV_OK || pop3_begin_open(s) != MV_OK) goto error;
     pop3_pp(s)->timeout_ms = 0;
     for (steps = 0; steps < 100000; steps++) {

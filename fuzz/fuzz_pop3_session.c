@@ -68,13 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (j = 0; j + 6 <= size; j++)
         if (memcmp(data + j, "s3cret", 6) == 0) server_said_it = 1;
     memset(&o, 0, sizeof o);
-    o.host = "pop.example.org";
-    o.tls = POP3_TLS_NONE;
-    o.auth = auths[f & 7];
-    o.user = "alice";
-    o.password = "s3cret";
-    if (strcmp(o.auth, "XOAUTH2") == 0) o.token = "ya29.s3cret-token";
-    o.insecure_auth = 1;
+    o.cfg.host = "pop.example.org";
+    o.cfg.tls = MV_TLS_NONE;
+    o.cfg.auth = auths[f & 7];
+    o.cfg.user = "alice";
+    o.cfg.password = "s3cret";
+    if (strcmp(o.cfg.auth, "XOAUTH2") == 0) o.cfg.token = "ya29.s3cret-token";
+    o.cfg.insecure_auth = 1;
     o.max_size = (f & 0x08) ? 1000 : 0;
     o.max_messages = (f & 0x10) ? 3 : 0;
     if (pop3_configure(s, &o) != MV_OK) goto done;

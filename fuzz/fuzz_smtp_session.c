@@ -55,15 +55,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (j = 0; j + 6 <= size; j++)
         if (memcmp(data + j, "s3cret", 6) == 0) server_said_it = 1;
     memset(&o, 0, sizeof o);
-    o.host = "mail.example.org";
-    o.tls = MV_TLS_NONE;
-    o.auth = auths[f % 8];
-    if (o.auth != NULL && strcmp(o.auth, "none") != 0) {
-        o.user = "user@example.org";
-        o.password = "s3cret";
-        if (strcmp(o.auth, "XOAUTH2") == 0) o.token = "ya29.s3cret-token";
+    o.cfg.host = "mail.example.org";
+    o.cfg.tls = MV_TLS_NONE;
+    o.cfg.auth = auths[f % 8];
+    if (o.cfg.auth != NULL && strcmp(o.cfg.auth, "none") != 0) {
+        o.cfg.user = "user@example.org";
+        o.cfg.password = "s3cret";
+        if (strcmp(o.cfg.auth, "XOAUTH2") == 0) o.cfg.token = "ya29.s3cret-token";
     }
-    o.insecure_auth = 1;
+    o.cfg.insecure_auth = 1;
     o.pipelining = (f >> 3) & 1;
     o.chunking = (f >> 4) & 1;
     o.max_data_line = (f >> 5) & 1 ? 998 : 0;

@@ -33,6 +33,11 @@ struct mv_tls_opts;
 void mvl_opt_tls(lua_State *L, int t, struct mv_tls_opts *o);
 /* Seconds (number) to milliseconds; dflt when absent. */
 int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt);
+/* The options every session has (host, server_name, port, tls, credentials, auth,
+ * insecure_auth, the TLS options, timeout) into c; port and tls default to the
+ * protocol's.  A 'trace' that is not a function raises too. */
+struct mv_cfg;
+void mvl_opt_session(lua_State *L, int t, struct mv_cfg *c, int port, int tls);
 
 MV_HIDDEN_END
 

@@ -62,15 +62,14 @@ static int l_async_new(lua_State *L)
     smtp_opts o;
     lasync *u;
     mv_error e;
-    int port, timeout_ms;
     luaL_checktype(L, 1, LUA_TTABLE);
-    mvl_smtp_read_opts(L, 1, &o, &port, &timeout_ms);
+    mvl_smtp_read_opts(L, 1, &o);
 
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);
     mvl_setmetatable(L, ASYNC_MT);
     mv_error_clear(&e);
-    u->a = smtp_async_new(&o, port, timeout_ms, &e);
+    u->a = smtp_async_new(&o, &e);
     if (u->a == NULL) return mvl_push_error(L, &e);
     return 1;
 }

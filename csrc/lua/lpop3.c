@@ -77,33 +77,15 @@ static int l_pop3_new(lua_State *L)
 {
     pop3_opts o;
     lpop3 *u;
-    const char *tls;
-    int port, timeout_ms, max_time_ms, external, trace_on;
+    int max_time_ms, external, trace_on;
     luaL_checktype(L, 1, LUA_TTABLE);
     external = lua_toboolean(L, 2);
     memset(&o, 0, sizeof o);
-    o.host = mvl_opt_string(L, 1, "host");
-    o.server_name = mvl_opt_string(L, 1, "server_name");
-    if (o.host == NULL) luaL_error(L, "option 'host' is required");
-    port = (int)mvl_opt_int(L, 1, "port", 995);
-    if (port <= 0 || port > 65535) luaL_error(L, "option 'port' is out of range");
-    tls = mvl_opt_string(L, 1, "tls");
-    if (tls == NULL || strcmp(tls, "implicit") == 0) o.tls = POP3_TLS_IMPLICIT;
-    else if (strcmp(tls, "starttls") == 0) o.tls = POP3_TLS_STARTTLS;
-    else if (strcmp(tls, "none") == 0) o.tls = POP3_TLS_NONE;
-    else luaL_error(L, "option 'tls' must be \"implicit\", \"starttls\" or \"none\"");
-    o.user = mvl_opt_string(L, 1, "user");
-    o.password = mvl_opt_string(L, 1, "password");
-    o.token = mvl_opt_string(L, 1, "token");
-    o.auth = mvl_opt_string(L, 1, "auth");
-    o.insecure_auth = mvl_opt_insecure_auth(L, 1);
+    mvl_opt_session(L, 1, &o.cfg, 995, MV_TLS_IMPLICIT);
     o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", POP3_DEFAULT_MAX_SIZE);
     o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", POP3_DEFAULT_MAX_MESSAGES);
     o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);
-    mvl_opt_tls(L, 1, &o.tls_opts);
-    timeout_ms = mvl_opt_ms(L, 1, "timeout", 60000);
     max_time_ms = mvl_opt_ms(L, 1, "max_time", MAX_TIME_MS);
-    check_callback(L, "trace");
     check_callback(L, "progress");
     lua_getfield(L, 1, "trace");
     trace_on = lua_isfunction(L, -1);
@@ -115,14 +97,15 @@ static int l_pop3_new(lua_State *L)
     u->base.fd = -1;
     u->base.proto = &pop3_protocol;
     mvl_setmetatable(L, POP3_MT);
-    if (mvl_session_init(&u->base, &pop3_protocol, external, o.host, port, timeout_ms) != 0
+    if (mvl_session_init(&u->base, &pop3_protocol, external, o.cfg.host, o.cfg.port,
+                         o.cfg.timeout_ms) != 0
         || (u->base.core = pop3_new()) == NULL) {
         teardown(u);
         return luaL_error(L, "out of memory");
     }
     u->assume_remote = mvl_opt_bool(L, 1, "_assume_remote", 0);
     u->base.pp = pop3_pp(S(u));
-    u->base.pp->timeout_ms = timeout_ms;
+    u->base.pp->timeout_ms = o.cfg.timeout_ms;
     u->base.pp->max_time_ms = max_time_ms;
     u->base.pp->trace_on = trace_on;
     /* Values are checked before any connection (CHECKLIST 41). */

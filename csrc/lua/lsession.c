@@ -21,18 +21,6 @@ int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
     return 0;
 }
 
-int mvl_opt_insecure_auth(lua_State *L, int t)
-{
-    int v;
-    lua_getfield(L, t, "insecure_auth");
-    if (lua_isnil(L, -1)) v = MV_INSECURE_LOOPBACK;
-    else if (lua_type(L, -1) == LUA_TBOOLEAN)
-        v = lua_toboolean(L, -1) ? MV_INSECURE_ALWAYS : MV_INSECURE_NEVER;
-    else return luaL_error(L, "option 'insecure_auth' must be nil, true or false");
-    lua_pop(L, 1);
-    return v;
-}
-
 void mvl_session_teardown(mvl_session *u)
 {
     void *core = u->core;

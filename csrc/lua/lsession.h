@@ -37,10 +37,6 @@ struct mvl_session {
 int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
                      const char *host, int port, int timeout_ms);
 
-/* The insecure_auth option at table index t: nil gives MV_INSECURE_LOOPBACK, true
- * MV_INSECURE_ALWAYS, false MV_INSECURE_NEVER (the same rule for every protocol). */
-int mvl_opt_insecure_auth(lua_State *L, int t);
-
 /* Frees without network I/O (what __gc does). */
 void mvl_session_teardown(mvl_session *u);
 /* Pushes nil, message, kind[, reply]; a dead connection's socket is closed first. */

@@ -61,32 +61,14 @@ static int push_ok_or_error(lua_State *L, lsmtp *u, int r)
 
 /* Reads the SMTP options shared by smtp.session and async sessions from table t
  * (already completed with defaults by the Lua side).  Wrong types raise. */
-void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeout_ms)
+void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o)
 {
-    const char *tls;
     memset(o, 0, sizeof *o);
-    o->host = mvl_opt_string(L, t, "host");
-    if (o->host == NULL) luaL_error(L, "option 'host' is required");
-    *port = (int)mvl_opt_int(L, t, "port", 587);
-    if (*port <= 0 || *port > 65535) luaL_error(L, "option 'port' is out of range");
-    tls = mvl_opt_string(L, t, "tls");
-    if (tls == NULL || strcmp(tls, "starttls") == 0) o->tls = MV_TLS_STARTTLS;
-    else if (strcmp(tls, "implicit") == 0) o->tls = MV_TLS_IMPLICIT;
-    else if (strcmp(tls, "none") == 0) o->tls = MV_TLS_NONE;
-    else luaL_error(L, "option 'tls' must be \"starttls\", \"implicit\" or \"none\"");
-    o->server_name = mvl_opt_string(L, t, "server_name");
+    mvl_opt_session(L, t, &o->cfg, 587, MV_TLS_STARTTLS);
     o->helo = mvl_opt_string(L, t, "helo");
-    o->user = mvl_opt_string(L, t, "user");
-    o->password = mvl_opt_string(L, t, "password");
-    o->token = mvl_opt_string(L, t, "token");
-    o->auth = mvl_opt_string(L, t, "auth");
-    o->insecure_auth = mvl_opt_insecure_auth(L, t);
     o->pipelining = mvl_opt_bool(L, t, "pipelining", 1);
     o->chunking = mvl_opt_bool(L, t, "chunking", 0);
     o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length", 998);
-    mvl_opt_tls(L, t, &o->tls_opts);
-    *timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
-    o->peer_is_loopback = 0;
 }
 
 /* core.smtp_new(opts, external): a configured session, not yet connected. */
@@ -94,13 +76,11 @@ static int l_smtp_new(lua_State *L)
 {
     smtp_opts o;
     lsmtp *u;
-    int port, timeout_ms, external;
+    int external;
     luaL_checktype(L, 1, LUA_TTABLE);
     external = lua_toboolean(L, 2);
-    mvl_smtp_read_opts(L, 1, &o, &port, &timeout_ms);
+    mvl_smtp_read_opts(L, 1, &o);
     lua_getfield(L, 1, "trace");
-    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-        luaL_error(L, "option 'trace' must be a function");
 
     /* The userdata exists, closed, with its metatable, before anything is acquired. */
     u = mvl_newuserdata(L, sizeof *u);
@@ -108,13 +88,14 @@ static int l_smtp_new(lua_State *L)
     u->base.fd = -1;
     u->base.proto = &smtp_protocol;
     mvl_setmetatable(L, SMTP_MT);
-    if (mvl_session_init(&u->base, &smtp_protocol, external, o.host, port, timeout_ms) != 0
+    if (mvl_session_init(&u->base, &smtp_protocol, external, o.cfg.host, o.cfg.port,
+                         o.cfg.timeout_ms) != 0
         || (u->base.core = smtp_new()) == NULL) {
         teardown(u);
         return luaL_error(L, "out of memory");
     }
     u->base.pp = smtp_pp(S(u));
-    u->base.pp->timeout_ms = timeout_ms;
+    u->base.pp->timeout_ms = o.cfg.timeout_ms;
     u->base.pp->trace_on = lua_isfunction(L, -2);
     /* Every option is checked before the first byte goes anywhere (CHECKLIST 14). */
     if (smtp_configure(S(u), &o) != MV_OK) {

@@ -8,8 +8,8 @@
 
 MV_HIDDEN_BEGIN
 
-/* The SMTP options of table t; port and timeout (ms) come out separately. */
-void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o, int *port, int *timeout_ms);
+/* The SMTP options of table t. */
+void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o);
 
 MV_HIDDEN_END
 

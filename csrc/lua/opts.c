@@ -1,5 +1,6 @@
 /* Reading constructor option tables. */
 #include "bind.h"
+#include "mv_cfg.h"
 #include "mv_conn.h"
 
 #include <string.h>
@@ -100,4 +101,52 @@ void mvl_opt_tls(lua_State *L, int t, mv_tls_opts *o)
     o->tls_max = opt_tls_version(L, t, "tls_max");
     if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
         luaL_error(L, "option 'tls_min' is above 'tls_max'");
+}
+
+/* nil gives MV_INSECURE_LOOPBACK, true ALWAYS, false NEVER. */
+static int opt_insecure_auth(lua_State *L, int t)
+{
+    int v;
+    lua_getfield(L, t, "insecure_auth");
+    if (lua_isnil(L, -1)) v = MV_INSECURE_LOOPBACK;
+    else if (lua_type(L, -1) == LUA_TBOOLEAN)
+        v = lua_toboolean(L, -1) ? MV_INSECURE_ALWAYS : MV_INSECURE_NEVER;
+    else return luaL_error(L, "option 'insecure_auth' must be nil, true or false");
+    lua_pop(L, 1);
+    return v;
+}
+
+/* tls = "starttls" | "implicit" | "none"; the error lists the default first. */
+static int opt_tls_mode(lua_State *L, int t, int dflt)
+{
+    const char *s = mvl_opt_string(L, t, "tls");
+    if (s == NULL) return dflt;
+    if (strcmp(s, "starttls") == 0) return MV_TLS_STARTTLS;
+    if (strcmp(s, "implicit") == 0) return MV_TLS_IMPLICIT;
+    if (strcmp(s, "none") == 0) return MV_TLS_NONE;
+    return luaL_error(L, "option 'tls' must be \"%s\", \"%s\" or \"none\"",
+                      dflt == MV_TLS_IMPLICIT ? "implicit" : "starttls",
+                      dflt == MV_TLS_IMPLICIT ? "starttls" : "implicit");
+}
+
+void mvl_opt_session(lua_State *L, int t, mv_cfg *c, int port, int tls)
+{
+    memset(c, 0, sizeof *c);
+    c->host = mvl_opt_string(L, t, "host");
+    if (c->host == NULL) luaL_error(L, "option 'host' is required");
+    c->server_name = mvl_opt_string(L, t, "server_name");
+    c->port = (int)mvl_opt_int(L, t, "port", port);
+    if (c->port <= 0 || c->port > 65535) luaL_error(L, "option 'port' is out of range");
+    c->tls = (mv_tls_mode)opt_tls_mode(L, t, tls);
+    c->user = mvl_opt_string(L, t, "user");
+    c->password = mvl_opt_string(L, t, "password");
+    c->token = mvl_opt_string(L, t, "token");
+    c->auth = mvl_opt_string(L, t, "auth");
+    c->insecure_auth = opt_insecure_auth(L, t);
+    mvl_opt_tls(L, t, &c->tls_opts);
+    c->timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
+    lua_getfield(L, t, "trace");
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+        luaL_error(L, "option 'trace' must be a function");
+    lua_pop(L, 1);
 }
