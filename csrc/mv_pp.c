@@ -58,6 +58,11 @@ int mv_pp_credentials_ok(const mv_pp *pp, const mv_cfg *c)
     return c->insecure_auth == MV_INSECURE_LOOPBACK && c->peer_is_loopback;
 }
 
+int mv_pp_error_keeps_session(const mv_error *e)
+{
+    return e->kind == MV_E_REPLY || e->kind == MV_E_ARG;
+}
+
 int mv_pp_start_tls(mv_pp *pp, const mv_cfg *c)
 {
     return mv_conn_start_tls(&pp->conn, c->server_name, &c->tls_opts, &pp->err);

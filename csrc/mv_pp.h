@@ -67,6 +67,11 @@ void mv_pp_line_done(mv_pp *pp);
 /* The credentials rule of every protocol: always over verified TLS; otherwise as
  * c->insecure_auth says, where LOOPBACK (the default) allows only a loopback peer. */
 int mv_pp_credentials_ok(const mv_pp *pp, const mv_cfg *c);
+/* Which failures leave the session usable, in every protocol: a refusal the server
+ * sent in full (kind reply) or a call refused before anything was sent (kind arg).
+ * Any other kind kills the session (the link is in an unknown state); a protocol may
+ * spare more kinds that it raises only before sending (SMTP: auth, limit). */
+int mv_pp_error_keeps_session(const mv_error *e);
 /* Starts the TLS handshake (implicit or after STARTTLS) as c says: the name checked
  * is c->server_name. */
 int mv_pp_start_tls(mv_pp *pp, const mv_cfg *c);

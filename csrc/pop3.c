@@ -469,7 +469,7 @@ void pop3_after_error(pop3_session *s)
     if (e->kind == MV_E_TIMEOUT && mv_pp_over_limit(&s->pp) && !strstr(e->msg, "max_time"))
         snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
                  " (max_time of %g s reached)", s->pp.max_time_ms / 1000.0);
-    if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG) s->dead = 1;
+    if (!mv_pp_error_keeps_session(e)) s->dead = 1;
     if (s->op == OP_OPEN) s->dead = 1;
 }
 

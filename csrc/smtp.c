@@ -216,8 +216,9 @@ static int finish_error(smtp_session *s)
     if (s->op == OP_SEND && s->state == T_BODY && e->kind == MV_E_CLOSED)
         snprintf(e->msg, sizeof e->msg, "connection closed by the server before the end "
                  "of data: message not sent (temporary failure)");
-    if (e->kind != MV_E_REPLY && e->kind != MV_E_ARG && e->kind != MV_E_AUTH
-        && e->kind != MV_E_LIMIT) s->dead = 1;
+    /* SMTP raises auth and limit before it sends the command they concern. */
+    if (!mv_pp_error_keeps_session(e) && e->kind != MV_E_AUTH && e->kind != MV_E_LIMIT)
+        s->dead = 1;
     /* Replies left unread would answer the next commands (RFC 2920 §3.1): a session
      * that stops before reading them all cannot go on. */
     if (s->owed > 0) s->dead = 1;
