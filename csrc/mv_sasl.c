@@ -177,3 +177,59 @@ int mv_md5_hex(const unsigned char *msg, size_t mlen, char hex[33])
     to_hex(d, 16, hex);
     return 0;
 }
+
+void mv_sasl_begin(mv_sasl *s, mv_sasl_mech m, const char *user, const char *password,
+                   const char *token)
+{
+    s->mech = m;
+    s->user = user;
+    s->password = password != NULL ? password : "";
+    s->token = token != NULL ? token : "";
+    s->step = 0;
+    s->rounds = 0;
+}
+
+int mv_sasl_command(mv_sasl *s, const char *verb, mv_buf *line, size_t *mask_from,
+                    mv_error *e)
+{
+    mv_buf resp;
+    int has_initial = 0, r;
+    mv_buf_init(&resp);
+    *mask_from = (size_t)-1;
+    r = mv_sasl_start(s, &resp, &has_initial, e);
+    if (r == MV_OK && (mv_buf_append_str(line, verb) || mv_buf_append_str(line, " ")
+                       || mv_buf_append_str(line, mv_sasl_name(s->mech))))
+        r = mv_fail(e, MV_E_MEMORY, "out of memory");
+    if (r == MV_OK && has_initial) {
+        *mask_from = line->len + 1;
+        if (mv_buf_append_str(line, " ")
+            || (resp.len == 0 ? mv_buf_append_str(line, "=")
+                              : mv_b64_encode_buf(mv_buf_head(&resp), mv_buf_avail(&resp),
+                                                  line)))
+            r = mv_fail(e, MV_E_MEMORY, "out of memory");
+    }
+    mv_buf_wipe(&resp);
+    mv_buf_free(&resp);
+    return r;
+}
+
+int mv_sasl_answer(mv_sasl *s, const char *chal, size_t clen, mv_buf *line, mv_error *e)
+{
+    mv_buf dec, resp;
+    int r = MV_OK;
+    if (++s->rounds > MV_SASL_MAX_ROUNDS)
+        return mv_fail(e, MV_E_AUTH, "authentication aborted: too many server challenges");
+    mv_buf_init(&dec);
+    mv_buf_init(&resp);
+    if (clen > 0 && mv_b64_decode_buf(chal, clen, &dec) != 0)
+        r = mv_fail(e, MV_E_AUTH, "authentication aborted: malformed server challenge");
+    if (r == MV_OK)
+        r = mv_sasl_step(s, mv_buf_head(&dec), mv_buf_avail(&dec), &resp, e);
+    if (r == MV_OK && mv_b64_encode_buf(mv_buf_head(&resp), mv_buf_avail(&resp), line) != 0)
+        r = mv_fail(e, MV_E_MEMORY, "out of memory");
+    mv_buf_wipe(&dec);
+    mv_buf_wipe(&resp);
+    mv_buf_free(&dec);
+    mv_buf_free(&resp);
+    return r;
+}

@@ -1,5 +1,7 @@
-/* SASL client mechanisms shared by SMTP AUTH and POP3 AUTH.  Pure: challenge in,
- * response out (both raw, not base64), so each protocol frames them its own way. */
+/* SASL client mechanisms shared by SMTP AUTH and POP3 AUTH, and their framing: the
+ * command with its initial response, base64 challenges and answers, the round cap.
+ * A protocol only reads its own continuation lines ("334 " in SMTP, "+ " in POP3),
+ * sends what this builds, and sends "*" when an answer fails. */
 #ifndef MV_SASL_H
 #define MV_SASL_H
 
@@ -25,11 +27,30 @@ const char *mv_sasl_name(mv_sasl_mech m);
 /* Parses a user-supplied mechanism name; -1 when unknown. */
 int mv_sasl_from_name(const char *name);
 
+/* Server challenges answered in one exchange at most: no mechanism here needs more
+ * than two, and a server that keeps asking is not let to loop. */
+#define MV_SASL_MAX_ROUNDS 5
+
 typedef struct mv_sasl {
     mv_sasl_mech mech;
     const char *user, *password, *token;  /* borrowed from the session */
     int step;
+    int rounds;                           /* challenges answered */
 } mv_sasl;
+
+/* Readies an exchange with mechanism m; NULL password or token count as empty. */
+void mv_sasl_begin(mv_sasl *s, mv_sasl_mech m, const char *user, const char *password,
+                   const char *token);
+/* The command that opens the exchange, into line: "<verb> <MECH>" and, when the
+ * mechanism speaks first, " " and its base64 initial response, "=" when empty (RFC
+ * 4954 §4, RFC 5034 §4).  *mask_from: where a trace starts hiding the line, or
+ * (size_t)-1 when nothing is secret. */
+int mv_sasl_command(mv_sasl *s, const char *verb, mv_buf *line, size_t *mask_from,
+                    mv_error *e);
+/* One server challenge, still base64: checked against MV_SASL_MAX_ROUNDS, decoded,
+ * answered in base64 into line.  MV_ERROR (kind auth, or memory) means: cancel the
+ * exchange with "*" and read the server's answer. */
+int mv_sasl_answer(mv_sasl *s, const char *chal, size_t clen, mv_buf *line, mv_error *e);
 
 /* The initial response (may be empty for mechanisms that wait for a challenge);
  * *has_initial tells whether to send it with the AUTH command. */

@@ -16,7 +16,6 @@ enum {
     C_STATUS, C_LINES, C_BODY, S_DONE
 };
 
-#define MAX_SASL_ROUNDS 5
 #define MAX_PENDING 64
 #define MAX_UID 255
 #define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
@@ -39,7 +38,6 @@ struct pop3_session {
     char stamp[257];
     mv_reply last;
     mv_sasl sasl;
-    int sasl_rounds;
     const char *auth_used;
     mv_error saved, dele_err;
     /* commands sent, replies not yet read (a ring) */

@@ -37,37 +37,20 @@ static int send_capa(pop3_session *s)
 
 static int start_sasl(pop3_session *s)
 {
-    mv_buf resp, line;
-    int has_initial = 0, r = MV_ERROR;
-    const char *name = mv_sasl_name(s->sasl.mech);
-    s->sasl.user = s->cfg.user;
-    s->sasl.password = s->cfg.password != NULL ? s->cfg.password : "";
-    s->sasl.token = s->cfg.token != NULL ? s->cfg.token : "";
-    s->sasl_rounds = 0;
-    mv_buf_init(&resp);
+    mv_buf line;
+    size_t mask;
+    int r;
+    mv_sasl_begin(&s->sasl, s->sasl.mech, s->cfg.user, s->cfg.password, s->cfg.token);
     mv_buf_init(&line);
-    if (mv_sasl_start(&s->sasl, &resp, &has_initial, &s->pp.err) != MV_OK) goto cleanup;
-    if (mv_buf_append_str(&line, "AUTH ") || mv_buf_append_str(&line, name)) goto oom;
-    if (has_initial) {
-        /* RFC 5034 §4: an empty initial response is sent as "=". */
-        if (mv_buf_append_str(&line, " ")) goto oom;
-        if (resp.len == 0 ? mv_buf_append_str(&line, "=")
-                          : mv_b64_encode_buf(mv_buf_head(&resp), mv_buf_avail(&resp), &line))
-            goto oom;
-    }
-    r = mv_pp_send(&s->pp, (const char *)mv_buf_head(&line), mv_buf_avail(&line),
-                   5 + strlen(name));
-    s->auth_used = name;
-    s->state = O_AUTH_READ;
-    goto cleanup;
-oom:
-    r = pop3i_fail(s, MV_E_MEMORY, "out of memory");
-cleanup:
-    mv_buf_wipe(&resp);
+    r = mv_sasl_command(&s->sasl, "AUTH", &line, &mask, &s->pp.err);
+    if (r == MV_OK)
+        r = mv_pp_send(&s->pp, (const char *)mv_buf_head(&line), mv_buf_avail(&line), mask);
     mv_buf_wipe(&line);
-    mv_buf_free(&resp);
     mv_buf_free(&line);
-    return r;
+    if (r != MV_OK) return r;
+    s->auth_used = mv_sasl_name(s->sasl.mech);
+    s->state = O_AUTH_READ;
+    return MV_OK;
 }
 
 static int start_auth(pop3_session *s)
@@ -119,31 +102,17 @@ static int start_auth(pop3_session *s)
 
 static int auth_continue(pop3_session *s, const char *chal, size_t clen)
 {
-    mv_buf dec, resp, line;
-    int r = MV_ERROR;
-    mv_buf_init(&dec);
-    mv_buf_init(&resp);
+    mv_buf line;
+    int r;
     mv_buf_init(&line);
-    if (++s->sasl_rounds > MAX_SASL_ROUNDS || mv_b64_decode_buf(chal, clen, &dec) != 0
-        || mv_sasl_step(&s->sasl, mv_buf_head(&dec), mv_buf_avail(&dec), &resp,
-                        &s->saved) != MV_OK) {
+    if (mv_sasl_answer(&s->sasl, chal, clen, &line, &s->saved) != MV_OK) {
         /* Cancel the exchange (RFC 5034 §4), then report why. */
-        if (s->saved.kind == MV_E_NONE)
-            mv_fail(&s->saved, MV_E_AUTH, "bad SASL challenge from the server");
         r = pop3i_send_line(s, "*", (size_t)-1);
         s->state = O_AUTH_ABORT_READ;
-        goto cleanup;
+    } else {
+        r = mv_pp_send(&s->pp, (const char *)mv_buf_head(&line), mv_buf_avail(&line), 0);
     }
-    if (mv_b64_encode_buf(mv_buf_head(&resp), mv_buf_avail(&resp), &line) != 0) {
-        r = pop3i_fail(s, MV_E_MEMORY, "out of memory");
-        goto cleanup;
-    }
-    r = mv_pp_send(&s->pp, (const char *)mv_buf_head(&line), mv_buf_avail(&line), 0);
-cleanup:
-    mv_buf_wipe(&resp);
     mv_buf_wipe(&line);
-    mv_buf_free(&dec);
-    mv_buf_free(&resp);
     mv_buf_free(&line);
     return r;
 }

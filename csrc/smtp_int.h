@@ -21,7 +21,6 @@ enum {
     S_DONE
 };
 
-#define MAX_SASL_ROUNDS 5
 #define BDAT_CHUNK (256 * 1024)
 
 struct smtp_session {
@@ -42,7 +41,6 @@ struct smtp_session {
     smtp_reply_reader rr;
     mv_reply last;
     mv_sasl sasl;
-    int sasl_rounds;
     mv_sasl_mech auth_used;
     /* transaction */
     char *from;

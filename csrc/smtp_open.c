@@ -82,8 +82,9 @@ static int send_ehlo(smtp_session *s, const char *verb)
 /* After the final EHLO: decide on AUTH, or finish the open. */
 static int start_auth(smtp_session *s)
 {
-    mv_buf resp;
-    int has_initial = 0, r;
+    mv_buf line;
+    size_t mask;
+    int r;
     const char *wanted = s->cfg.auth;
     if (s->cfg.user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
         s->state = S_DONE;
@@ -104,35 +105,16 @@ static int start_auth(smtp_session *s)
                                       "use auth = \"optional\" to send without it");
         return smtp_fail(s, MV_E_AUTH, "no authentication mechanism in common with the server");
     }
-    s->sasl.user = s->cfg.user;
-    s->sasl.password = s->cfg.password != NULL ? s->cfg.password : "";
-    s->sasl.token = s->cfg.token != NULL ? s->cfg.token : "";
-    s->sasl_rounds = 0;
-    mv_buf_init(&resp);
-    r = mv_sasl_start(&s->sasl, &resp, &has_initial, &s->pp.err);
+    mv_sasl_begin(&s->sasl, s->sasl.mech, s->cfg.user, s->cfg.password, s->cfg.token);
+    mv_buf_init(&line);
+    r = mv_sasl_command(&s->sasl, "AUTH", &line, &mask, &s->pp.err);
     if (r == MV_OK) {
-        mv_buf line;
-        const char *name = mv_sasl_name(s->sasl.mech);
-        size_t mask;
-        mv_buf_init(&line);
-        if (mv_buf_append_str(&line, "AUTH ") || mv_buf_append_str(&line, name)) r = MV_ERROR;
-        mask = line.len + 1;
-        if (r == MV_OK && has_initial) {
-            if (mv_buf_append(&line, " ", 1) != 0) r = MV_ERROR;
-            else if (resp.len == 0) r = mv_buf_append(&line, "=", 1);
-            else r = mv_b64_encode_buf(resp.data, resp.len, &line);
-        }
-        if (r != MV_OK) {
-            r = smtp_fail(s, MV_E_MEMORY, "out of memory");
-        } else {
-            mv_pp_arm(&s->pp);
-            smtp_rr_reset(&s->rr);
-            r = smtp_queue(s, (const char *)line.data, line.len,
-                           has_initial ? mask : (size_t)-1);
-        }
-        mv_buf_free(&line);
+        mv_pp_arm(&s->pp);
+        smtp_rr_reset(&s->rr);
+        r = smtp_queue(s, (const char *)line.data, line.len, mask);
     }
-    mv_buf_free(&resp);
+    mv_buf_wipe(&line);
+    mv_buf_free(&line);
     if (r != MV_OK) return MV_ERROR;
     s->auth_used = s->sasl.mech;
     s->state = O_AUTH_READ;
@@ -141,40 +123,28 @@ static int start_auth(smtp_session *s)
 
 static int auth_reply(smtp_session *s)
 {
-    mv_buf chal, resp, line;
-    int r = MV_OK;
+    mv_buf line;
+    int r;
     if (s->last.code == 235) { s->state = S_DONE; return MV_OK; }
     if (s->last.code != 334) {
         s->auth_used = MV_SASL_NONE;
         return smtp_reply_error(s, MV_E_AUTH, "authentication failed");
     }
-    if (++s->sasl_rounds > MAX_SASL_ROUNDS) {
-        smtp_fail(s, MV_E_AUTH, "authentication aborted: too many server challenges");
-        goto abort;
-    }
-    mv_buf_init(&chal);
-    mv_buf_init(&resp);
     mv_buf_init(&line);
-    {
-        const char *t = (const char *)mv_buf_head(&s->rr.text);
-        size_t n = mv_buf_avail(&s->rr.text);
-        if (s->rr.lines != 1 || (n > 0 && mv_b64_decode_buf(t, n, &chal) != 0)) {
-            r = smtp_fail(s, MV_E_AUTH, "authentication aborted: malformed server challenge");
-        }
-    }
-    if (r == MV_OK) r = mv_sasl_step(&s->sasl, chal.data, chal.len, &resp, &s->pp.err);
-    if (r == MV_OK && mv_b64_encode_buf(resp.data, resp.len, &line) != 0)
-        r = smtp_fail(s, MV_E_MEMORY, "out of memory");
+    /* The challenge is the text of a one-line 334 reply (RFC 4954 §4). */
+    if (s->rr.lines != 1)
+        r = smtp_fail(s, MV_E_AUTH, "authentication aborted: malformed server challenge");
+    else
+        r = mv_sasl_answer(&s->sasl, (const char *)mv_buf_head(&s->rr.text),
+                           mv_buf_avail(&s->rr.text), &line, &s->pp.err);
     if (r == MV_OK) {
         mv_pp_arm(&s->pp);
         smtp_rr_reset(&s->rr);
         r = smtp_queue(s, line.len ? (const char *)line.data : "", line.len, 0);
     }
-    mv_buf_free(&chal);
-    mv_buf_free(&resp);
+    mv_buf_wipe(&line);
     mv_buf_free(&line);
     if (r == MV_OK) return MV_OK;
-abort:
     /* Cancel the exchange (RFC 4954 §4) and still read the server's answer. */
     s->auth_used = MV_SASL_NONE;
     s->saved = s->pp.err;
