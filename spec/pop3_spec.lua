@@ -361,6 +361,22 @@ describe("pop3 against Dovecot #integration", function()
     end)
   end)
 
+  it("insecure_auth = \"loopback\" is the default rule, for POP3 and SMTP alike", function()
+    local smtp = require "missive.smtp"
+    local s = assert(pop3.session { host = "127.0.0.1", port = st.pop3_port, tls = "none",
+      user = "alice", password = "secret", auth = "user", insecure_auth = "loopback" })
+    s:close()
+    local s2, err, kind = pop3.session { host = "127.0.0.1", port = st.pop3_port,
+      tls = "none", user = "alice", password = "secret", auth = "user",
+      insecure_auth = "loopback", _assume_remote = true }
+    assert.is_nil(s2)
+    assert.equal("auth", kind)
+    assert.matches("refusing to send credentials", err)
+    local s3 = assert(smtp.session { host = "127.0.0.1", port = st.smtp_port, tls = "none",
+      user = "alice", password = "secret", insecure_auth = "loopback" })
+    s3:close()
+  end)
+
   it("a LuaSocket-compatible object without getfd waits with its own timeout", function()
     local smtp = require "missive.smtp"
     local socket = require "socket"

@@ -103,7 +103,8 @@ void mvl_opt_tls(lua_State *L, int t, mv_tls_opts *o)
         luaL_error(L, "option 'tls_min' is above 'tls_max'");
 }
 
-/* nil gives MV_INSECURE_LOOPBACK, true ALWAYS, false NEVER. */
+/* nil or "loopback" gives MV_INSECURE_LOOPBACK, true ALWAYS, false NEVER: the same
+ * three words for every protocol. */
 static int opt_insecure_auth(lua_State *L, int t)
 {
     int v;
@@ -111,7 +112,9 @@ static int opt_insecure_auth(lua_State *L, int t)
     if (lua_isnil(L, -1)) v = MV_INSECURE_LOOPBACK;
     else if (lua_type(L, -1) == LUA_TBOOLEAN)
         v = lua_toboolean(L, -1) ? MV_INSECURE_ALWAYS : MV_INSECURE_NEVER;
-    else return luaL_error(L, "option 'insecure_auth' must be nil, true or false");
+    else if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "loopback") == 0)
+        v = MV_INSECURE_LOOPBACK;
+    else return luaL_error(L, "option 'insecure_auth' must be \"loopback\", true or false");
     lua_pop(L, 1);
     return v;
 }
