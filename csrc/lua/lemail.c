@@ -119,12 +119,13 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     mvl_setmetatable(L, ATT_MT);
 }
 
-/* Where a message came from (POP3: number, uid, size; WinDev's out flag) is not part of
- * the message: it lives in the userdata's Lua value, a table made on first use. */
+/* Where a message came from (POP3: number, uid, size; WinDev's out flag) and why it
+ * could not be parsed (parse_error) are not part of the message: they live in the
+ * userdata's Lua value, a table made on first use. */
 static int is_mailbox_field(const char *k)
 {
     return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
-        || strcmp(k, "out") == 0;
+        || strcmp(k, "out") == 0 || strcmp(k, "parse_error") == 0;
 }
 
 /* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
@@ -836,6 +837,22 @@ static int l_email_parse(lua_State *L)
     return 1;
 }
 
+/* email_unparsed(raw[, parse_error]): a message kept as received, nothing parsed (a
+ * mailbox hands out every message as an email, also one the parser refused). */
+static int l_email_unparsed(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TSTRING);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TSTRING);
+    push_email(L);
+    push_extras_at(L, lua_gettop(L), 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, RAW_KEY);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "parse_error");
+    lua_pop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg email_methods[] = {
     {"tostring", l_tostring_method}, {"source", l_source}, {"save", l_save},
     {"header", l_header}, {"headers", l_headers}, {"set_header", l_set_header},
@@ -844,7 +861,8 @@ static const luaL_Reg email_methods[] = {
 };
 
 static const luaL_Reg core_funcs[] = {
-    {"email_new", l_email_new}, {"email_parse", l_email_parse}, {NULL, NULL}
+    {"email_new", l_email_new}, {"email_parse", l_email_parse},
+    {"email_unparsed", l_email_unparsed}, {NULL, NULL}
 };
 
 void mvl_open_email(lua_State *L)

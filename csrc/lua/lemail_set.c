@@ -143,6 +143,22 @@ int mvl_email_set_header(lua_State *L, lemail *e, const char *name, size_t nlen,
     return 0;
 }
 
+/* Pushes an attachment's bytes: `content` (the name parsed attachments read back) or
+ * `data` (accepted as well); -1 with a message instead when both are given. */
+static int push_att_content(lua_State *L, int idx)
+{
+    lua_getfield(L, idx, "content");
+    lua_getfield(L, idx, "data");
+    if (!lua_isnil(L, -2) && !lua_isnil(L, -1)) {
+        lua_pop(L, 2);
+        lua_pushliteral(L, "an attachment takes content or data (the same field), not both");
+        return -1;
+    }
+    if (lua_isnil(L, -2)) lua_remove(L, -2);
+    else lua_pop(L, 1);
+    return 0;
+}
+
 int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
 {
     const char *path, *name, *type, *cid;
@@ -152,7 +168,10 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
     mv_error err;
     if (!lua_istable(L, idx)) { lua_pushliteral(L, "an attachment must be a table"); return -1; }
     lua_getfield(L, idx, "path");
-    lua_getfield(L, idx, "data");
+    if (push_att_content(L, idx) != 0) {
+        lua_remove(L, -2);
+        return -1;
+    }
     lua_getfield(L, idx, "name");
     lua_getfield(L, idx, "type");
     lua_getfield(L, idx, "cid");
@@ -165,7 +184,7 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
     inl = lua_toboolean(L, -1);
     if ((path == NULL) == (data == NULL)) {
         lua_pop(L, 6);
-        lua_pushliteral(L, "an attachment needs either path or data");
+        lua_pushliteral(L, "an attachment needs either path or content");
         return -1;
     }
     /* Strings read with strlen from here on: one with an embedded NUL is refused. */
