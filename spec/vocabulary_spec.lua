@@ -124,4 +124,28 @@ describe("one vocabulary (messages)", function()
     assert.equal("argument", kind)
     assert.matches("content", err)
   end)
+
+  it("priority reads back as the level 1..5 whatever form wrote it; what it read writes",
+     function()
+    local cases = { {1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}, {"high", 1}, {"High", 1},
+                    {"NORMAL", 3}, {"low", 5}, {"2", 2}, {"1 (Highest)", 1} }
+    for _, c in ipairs(cases) do
+      local m = assert(email.new { from = "a@x.test", to = "b@x.test", priority = c[1] })
+      assert.equal(c[2], m.priority, "written as " .. tostring(c[1]))
+      local back = assert(email.parse(assert(m:tostring())))
+      assert.equal(c[2], back.priority)
+      local copy = assert(email.new { from = "a@x.test", to = "b@x.test" })
+      assert.is_true(copy:set("priority", back:header("X-Priority")))
+      assert.equal(c[2], copy.priority)
+      copy.priority = back.priority
+      assert.equal(c[2], copy.priority)
+    end
+    local m = assert(email.new { from = "a@x.test", to = "b@x.test", priority = 2 })
+    for _, bad in ipairs { 0, 6, 2.5, "urgent", "22", true } do
+      local ok, _, kind = m:set("priority", bad)
+      assert.is_nil(ok, "accepted " .. tostring(bad))
+      assert.equal("argument", kind)
+      assert.equal(2, m.priority)
+    end
+  end)
 end)

@@ -274,19 +274,29 @@ static int set_message_id(lua_State *L, lemail *e, const char *k, int v)
     return set_done(L, mv_mime_set_header(&e->m, "Message-ID", id));
 }
 
-/* X-Priority from 1..5 or a word. */
+/* The level 1..5 a priority string names, 0 for none: a word ("high" 1, "normal" 3,
+ * "low" 5, in any case), or what m.priority and X-Priority read ("2", "1 (Highest)"). */
+static int priority_level(const char *s)
+{
+    if (s[0] >= '1' && s[0] <= '5' && (s[1] == '\0' || s[1] == ' ')) return s[0] - '0';
+    return strcasecmp(s, "high") == 0 ? 1 : strcasecmp(s, "normal") == 0 ? 3
+         : strcasecmp(s, "low") == 0 ? 5 : 0;
+}
+
+/* X-Priority from 1..5 or a word; m.priority reads the level back as a number. */
 static int set_priority(lua_State *L, lemail *e, const char *k, int v)
 {
     static const char *const pv[] = { NULL, "1 (Highest)", "2 (High)", "3 (Normal)",
                                        "4 (Low)", "5 (Lowest)" };
-    const char *s;
     int p = 0;
     (void)k;
     if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "X-Priority", NULL); return 0; }
-    if (lua_type(L, v) == LUA_TNUMBER) p = (int)lua_tointeger(L, v);
-    else if ((s = lua_tostring(L, v)) != NULL)
-        p = strcmp(s, "high") == 0 ? 1 : strcmp(s, "normal") == 0 ? 3
-            : strcmp(s, "low") == 0 ? 5 : 0;
+    if (lua_type(L, v) == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, v);
+        p = (n >= 1 && n <= 5 && n == (int)n) ? (int)n : 0;
+    } else if (lua_type(L, v) == LUA_TSTRING) {
+        p = priority_level(lua_tostring(L, v));
+    }
     if (p < 1 || p > 5) {
         lua_pushliteral(L, "priority must be 1..5, \"high\", \"normal\" or \"low\"");
         return -1;
