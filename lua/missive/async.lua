@@ -208,8 +208,9 @@ local function use_ngx(o)
 end
 
 --- Opens an asynchronous session (smtp.async).  Takes the options of
--- missive.smtp.session except trace and socket.  Option errors are reported here; connection and server errors
--- (the sender connects in the background) in the status of the messages.
+-- missive.smtp.session except trace and socket.  Option errors are reported here;
+-- connection and server errors (the sender connects in the background) in the status
+-- of the messages.
 -- @return the session, or nil, message, kind
 function M.session(opts)
   if type(opts) ~= "table" then error("smtp.async expects a table of options", 2) end
