@@ -3,6 +3,7 @@ local scripted = require "support.scripted"
 local ss = require "support.scripted_smtp"
 local pop3 = require "missive.pop3"
 local email = require "missive.email"
+local missive = require "missive"
 
 local POP_LOGIN = {
   { send = "+OK ready\r\n" },
@@ -147,5 +148,46 @@ describe("one vocabulary (messages)", function()
       assert.equal("argument", kind)
       assert.equal(2, m.priority)
     end
+  end)
+end)
+
+describe("one vocabulary (missive.session)", function()
+  it("missive.session{smtp =, pop3 =}: send, messages and close on the pair", function()
+    local ssrv = scripted.start(ss.script(ss.GREET, {ss.ehlo()}, ss.accept_all(),
+      {expect = "QUIT"}, {send = "221 bye\r\n"}))
+    local psrv = scripted.start(pop_script {
+      { expect = "LIST" }, { send = "+OK\r\n1 20\r\n.\r\n" },
+      { expect = "UIDL" }, { send = "+OK\r\n1 u1\r\n.\r\n" },
+      { expect = "RETR 1" }, { send = "+OK\r\nSubject: got\r\n\r\nhi\r\n.\r\n" },
+      { expect = "QUIT" }, { send = "+OK bye\r\n" } })
+    local both = assert(missive.session { host = "127.0.0.1", timeout = 3,
+      smtp = { port = ssrv.port, tls = "none" },
+      pop3 = { port = psrv.port, tls = "none", user = "alice", password = "secret",
+               auth = "user" } })
+    local res = assert(both:send(ss.msg()))
+    assert.same({"b@x.test"}, res.accepted)
+    local subjects = {}
+    for m in both:messages() do subjects[#subjects + 1] = m.subject end
+    assert.same({"got"}, subjects)
+    assert.is_true(both:close())
+    assert.is_true(both.close())   -- the colon-less call still works, and is idempotent
+    assert.is_true(both.smtp:is_closed() and both.pop3:is_closed())
+    for _, srv in ipairs { ssrv, psrv } do
+      local _, log = srv:finish()
+      assert.same({}, scripted.failures(log), scripted.format(log))
+    end
+  end)
+
+  it("missive.session: a POP3 failure closes the SMTP session and names its side",
+     function()
+    local ssrv = scripted.start(ss.script(ss.GREET, {ss.ehlo()}, {expect = "QUIT"},
+      {send = "221 bye\r\n"}))
+    local psrv = scripted.start({ { send = "-ERR go away\r\n" } })
+    local both, err = missive.session { host = "127.0.0.1", timeout = 3,
+      smtp = { port = ssrv.port, tls = "none" }, pop3 = { port = psrv.port, tls = "none" } }
+    assert.is_nil(both)
+    assert.matches("^pop3: ", err)
+    assert.matches("QUIT", (ssrv:finish()))
+    psrv:finish()
   end)
 end)

@@ -449,42 +449,9 @@ function methods:out()
   return c == nil or c.out
 end
 
---- Opens an SMTP and a POP3 session at once (the seeds' EmailStartSession):
--- {smtp = {...}, pop3 = {...}} and/or shared host, user, password, token, timeout,
--- cafile, capath, verify, client_cert, client_key, tls_min, tls_max, insecure_auth, trace,
--- driver and socket (a factory; a socket object goes in the smtp or pop3 part).
--- @return {smtp = session, pop3 = session, close = fn}, or nil, message, kind[, reply]
-local SHARED = { "host", "user", "password", "token", "timeout", "cafile", "capath",
-                 "verify", "client_cert", "client_key", "tls_min", "tls_max", "insecure_auth",
-                 "trace", "driver" }
-
+--- Opens an SMTP and a POP3 session at once: missive.session, kept here by this name.
 function M.start_session(opts)
-  if type(opts) ~= "table" then error("session expects a table of options", 2) end
-  local function merged(part)
-    local o = {}
-    for _, k in ipairs(SHARED) do o[k] = opts[k] end
-    -- A socket factory can serve both sessions; a socket object only one.
-    if type(opts.socket) == "function" then o.socket = opts.socket end
-    for k, v in pairs(part or {}) do o[k] = v end
-    return o
-  end
-  local smtp = require "missive.smtp"
-  local so, serr, skind, sreply = smtp.session(merged(opts.smtp))
-  if not so then return nil, "smtp: " .. serr, skind, sreply end
-  local po, perr, pkind, preply = M.session(merged(opts.pop3))
-  if not po then
-    so:close()
-    return nil, "pop3: " .. perr, pkind, preply
-  end
-  local both = { smtp = so, pop3 = po }
-  function both.close()
-    local a, aerr, akind, areply = so:close()
-    local b, berr, bkind, breply = po:close()
-    if not a then return nil, aerr, akind, areply end
-    if not b then return nil, berr, bkind, breply end
-    return true
-  end
-  return setmetatable(both, { __close = function(t) t.close() end })
+  return require("missive").session(opts)
 end
 
 M.set_timeout = config.set_timeout
