@@ -94,6 +94,16 @@ describe("one vocabulary (" .. driver .. " driver)", function()
     assert.matches("nesting deeper", got[2].parse_error)
     assert.equal(deep .. "\r\n", got[2].raw)
     assert.is_nil(got[2].subject)
+    -- It writes as nothing rather than as an empty message: the bytes are in raw.
+    local text, terr, tkind = got[2]:tostring()
+    assert.is_nil(text)
+    assert.equal("argument", tkind)
+    assert.matches("m%.raw", terr)
+    assert.is_nil((got[2]:source()))
+    local path = os.tmpname()
+    assert.is_nil((got[2]:save(path)))
+    os.remove(path)
+    assert.matches("unparsed", tostring(got[2]))
     -- parse = false: email objects too, with raw and nothing parsed.
     local unparsed = {}
     for m in s:messages { parse = false } do unparsed[#unparsed + 1] = m end
