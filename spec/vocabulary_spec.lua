@@ -68,6 +68,32 @@ describe("one vocabulary (" .. driver .. " driver)", function()
     srv:finish()
   end)
 
+  it("a failure: messages() raises \"message (kind)\", get_all() returns it", function()
+    local listing = {
+      { expect = "LIST" }, { send = "+OK\r\n1 20\r\n.\r\n" },
+      { expect = "UIDL" }, { send = "+OK\r\n1 u1\r\n.\r\n" },
+      { expect = "RETR 1" }, { send = "-ERR message locked\r\n" } }
+    local steps = {}
+    for _ = 1, 2 do
+      for _, st in ipairs(listing) do steps[#steps + 1] = st end
+    end
+    steps[#steps + 1] = { expect = "QUIT" }
+    steps[#steps + 1] = { send = "+OK bye\r\n" }
+    local srv = scripted.start(pop_script(steps))
+    local s = assert(pop_session(srv, driver))
+    local ok, raised = pcall(function() for _ in s:messages() do end end)
+    assert.is_false(ok)
+    assert.matches("message locked %(reply%)$", raised)
+    local all, err, kind, reply = s:get_all()
+    assert.is_nil(all)
+    assert.matches("message locked", err)
+    assert.equal("reply", kind)
+    assert.equal("message locked", reply.text)
+    assert.is_true(s:close())
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
   it("messages() yields email objects, with parse_error and raw when parsing failed",
      function()
     local deep = too_deep()
