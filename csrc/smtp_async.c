@@ -285,6 +285,7 @@ static void *thread_main(void *arg)
         j = a->head;
         a->head = j->next;
         if (a->head == NULL) a->tail = NULL;
+        a->recs[j->id - 1].state = SMTP_ASYNC_SENDING;
         pthread_mutex_unlock(&a->mu);
 
         memset(&r, 0, sizeof r);
@@ -450,7 +451,8 @@ void smtp_async_res_free(smtp_async_res *r)
 static int is_done(smtp_async *a, long long id)
 {
     if (id == 0) return a->pending == 0;
-    return a->recs[id - 1].state != SMTP_ASYNC_PENDING;
+    return a->recs[id - 1].state != SMTP_ASYNC_PENDING
+        && a->recs[id - 1].state != SMTP_ASYNC_SENDING;
 }
 
 static void deadline_in(struct timespec *ts, int ms)

@@ -12,10 +12,11 @@
 MV_HIDDEN_BEGIN
 
 typedef enum {
-    SMTP_ASYNC_PENDING = 0,   /* queued or being sent */
+    SMTP_ASYNC_PENDING = 0,   /* queued, not taken by the sender yet */
     SMTP_ASYNC_SENT,          /* 2xx to end of data */
     SMTP_ASYNC_FAILED,        /* not delivered: a refusal, or the connection failed first */
-    SMTP_ASYNC_UNCERTAIN      /* the connection died after the final dot */
+    SMTP_ASYNC_UNCERTAIN,     /* the connection died after the final dot */
+    SMTP_ASYNC_SENDING        /* taken by the sender, outcome not known yet */
 } smtp_async_state;
 
 typedef struct smtp_async smtp_async;
@@ -43,7 +44,8 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
 int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out);
 void smtp_async_res_free(smtp_async_res *r);
 
-/* Waits until message `id` (0: every message submitted so far) is no longer pending.
+/* Waits until message `id` (0: every message submitted so far) is sent, failed or
+ * uncertain.
  * timeout_ms < 0 waits as long as it takes (each send is bounded by the session
  * timeout).  1 done, 0 timed out, -1 unknown id. */
 int smtp_async_wait(smtp_async *a, long long id, int timeout_ms);

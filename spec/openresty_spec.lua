@@ -48,7 +48,7 @@ describe("OpenResty cosockets #openresty #integration", function()
     stack.clear("bob")
     local status, body = openresty.get(ng, "/async?n=3")
     assert.equal(200, status, body)
-    assert.matches("^%d sent sent sent smtp%.async", body)
+    assert.matches("^%d queued sent sent sent smtp%.async", body)
     assert(stack.wait_messages("bob", 3, 15))
   end)
 

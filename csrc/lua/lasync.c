@@ -117,7 +117,8 @@ static const char *state_name(smtp_async_state s)
     case SMTP_ASYNC_SENT: return "sent";
     case SMTP_ASYNC_FAILED: return "failed";
     case SMTP_ASYNC_UNCERTAIN: return "uncertain";
-    default: return "pending";
+    case SMTP_ASYNC_SENDING: return "sending";
+    default: return "queued";
     }
 }
 
@@ -135,7 +136,7 @@ static int l_status(lua_State *L)
         return 1;
     }
     lua_pushstring(L, state_name(r.state));
-    if (r.state == SMTP_ASYNC_PENDING) {
+    if (r.state == SMTP_ASYNC_PENDING || r.state == SMTP_ASYNC_SENDING) {
         smtp_async_res_free(&r);
         return 1;
     }

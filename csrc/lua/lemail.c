@@ -33,8 +33,17 @@ static lemail *push_email(lua_State *L)
 {
     lemail *e = (lemail *)mvl_newuserdata(L, sizeof *e);
     mv_mime_init(&e->m);
+    e->unparsed = 0;
     mvl_setmetatable(L, EMAIL_MT);
     return e;
+}
+
+/* An unparsed email (email_unparsed) would write as an empty message, so tostring,
+ * source and save refuse it: the received bytes are m.raw. */
+static int fail_unparsed(lua_State *L)
+{
+    return mvl_email_fail(L, "argument", "this message could not be parsed (see its "
+                          "parse_error): its bytes as received are m.raw");
 }
 
 int mvl_email_fail(lua_State *L, const char *kind, const char *msg)
@@ -119,12 +128,13 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     mvl_setmetatable(L, ATT_MT);
 }
 
-/* Where a message came from (POP3: number, uid, size; WinDev's out flag) is not part of
- * the message: it lives in the userdata's Lua value, a table made on first use. */
+/* Where a message came from (POP3: number, uid, size; WinDev's out flag) and why it
+ * could not be parsed (parse_error) are not part of the message: they live in the
+ * userdata's Lua value, a table made on first use. */
 static int is_mailbox_field(const char *k)
 {
     return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
-        || strcmp(k, "out") == 0;
+        || strcmp(k, "out") == 0 || strcmp(k, "parse_error") == 0;
 }
 
 /* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
@@ -463,6 +473,7 @@ static int l_tostring_method(lua_State *L)
     lemail *e = check_email(L, 1);
     mv_buf b;
     mv_error err;
+    if (e->unparsed) return fail_unparsed(L);
     mv_buf_init(&b);
     mv_error_clear(&err);
     if (mv_mime_serialize(&e->m, &b, &err) != MV_OK) {
@@ -476,7 +487,12 @@ static int l_tostring_method(lua_State *L)
 
 static int l_tostring_meta(lua_State *L)
 {
-    int n = l_tostring_method(L);
+    int n;
+    if (check_email(L, 1)->unparsed) {
+        lua_pushliteral(L, "missive.email (unparsed: see parse_error and raw)");
+        return 1;
+    }
+    n = l_tostring_method(L);
     if (n > 1) return luaL_error(L, "%s", lua_tostring(L, -2));
     return 1;
 }
@@ -518,6 +534,7 @@ static int l_source(lua_State *L)
     lemail *e = check_email(L, 1);
     lsource *s;
     mv_error err;
+    if (e->unparsed) return fail_unparsed(L);
     lua_settop(L, 1);
     s = (lsource *)mvl_newuserdata(L, sizeof *s);
     s->s = NULL;
@@ -570,6 +587,7 @@ static int l_save(lua_State *L)
     FILE *f;
     unsigned char buf[65536];
     int ok = 0;
+    if (e->unparsed) return fail_unparsed(L);
     mv_error_clear(&err);
     s = mv_mime_source_new(&e->m, &err);
     if (s == NULL) return mvl_push_error(L, &err);
@@ -836,6 +854,22 @@ static int l_email_parse(lua_State *L)
     return 1;
 }
 
+/* email_unparsed(raw[, parse_error]): a message kept as received, nothing parsed (a
+ * mailbox hands out every message as an email, also one the parser refused). */
+static int l_email_unparsed(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TSTRING);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TSTRING);
+    push_email(L)->unparsed = 1;
+    push_extras_at(L, lua_gettop(L), 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, RAW_KEY);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "parse_error");
+    lua_pop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg email_methods[] = {
     {"tostring", l_tostring_method}, {"source", l_source}, {"save", l_save},
     {"header", l_header}, {"headers", l_headers}, {"set_header", l_set_header},
@@ -844,7 +878,8 @@ static const luaL_Reg email_methods[] = {
 };
 
 static const luaL_Reg core_funcs[] = {
-    {"email_new", l_email_new}, {"email_parse", l_email_parse}, {NULL, NULL}
+    {"email_new", l_email_new}, {"email_parse", l_email_parse},
+    {"email_unparsed", l_email_unparsed}, {NULL, NULL}
 };
 
 void mvl_open_email(lua_State *L)

@@ -14,6 +14,7 @@ MV_HIDDEN_BEGIN
 
 typedef struct lemail {
     mv_mime_msg m;
+    int unparsed;   /* email_unparsed: only raw; nothing of its own to write */
 } lemail;
 
 /* Pushes nil, msg, kind and returns 3. */

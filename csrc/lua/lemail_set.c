@@ -143,6 +143,22 @@ int mvl_email_set_header(lua_State *L, lemail *e, const char *name, size_t nlen,
     return 0;
 }
 
+/* Pushes an attachment's bytes: `content` (the name parsed attachments read back) or
+ * `data` (accepted as well); -1 with a message instead when both are given. */
+static int push_att_content(lua_State *L, int idx)
+{
+    lua_getfield(L, idx, "content");
+    lua_getfield(L, idx, "data");
+    if (!lua_isnil(L, -2) && !lua_isnil(L, -1)) {
+        lua_pop(L, 2);
+        lua_pushliteral(L, "an attachment takes content or data (the same field), not both");
+        return -1;
+    }
+    if (lua_isnil(L, -2)) lua_remove(L, -2);
+    else lua_pop(L, 1);
+    return 0;
+}
+
 int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
 {
     const char *path, *name, *type, *cid;
@@ -152,7 +168,10 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
     mv_error err;
     if (!lua_istable(L, idx)) { lua_pushliteral(L, "an attachment must be a table"); return -1; }
     lua_getfield(L, idx, "path");
-    lua_getfield(L, idx, "data");
+    if (push_att_content(L, idx) != 0) {
+        lua_remove(L, -2);
+        return -1;
+    }
     lua_getfield(L, idx, "name");
     lua_getfield(L, idx, "type");
     lua_getfield(L, idx, "cid");
@@ -165,7 +184,7 @@ int mvl_email_add_attachment(lua_State *L, lemail *e, int idx)
     inl = lua_toboolean(L, -1);
     if ((path == NULL) == (data == NULL)) {
         lua_pop(L, 6);
-        lua_pushliteral(L, "an attachment needs either path or data");
+        lua_pushliteral(L, "an attachment needs either path or content");
         return -1;
     }
     /* Strings read with strlen from here on: one with an embedded NUL is refused. */
@@ -255,19 +274,29 @@ static int set_message_id(lua_State *L, lemail *e, const char *k, int v)
     return set_done(L, mv_mime_set_header(&e->m, "Message-ID", id));
 }
 
-/* X-Priority from 1..5 or a word. */
+/* The level 1..5 a priority string names, 0 for none: a word ("high" 1, "normal" 3,
+ * "low" 5, in any case), or what m.priority and X-Priority read ("2", "1 (Highest)"). */
+static int priority_level(const char *s)
+{
+    if (s[0] >= '1' && s[0] <= '5' && (s[1] == '\0' || s[1] == ' ')) return s[0] - '0';
+    return strcasecmp(s, "high") == 0 ? 1 : strcasecmp(s, "normal") == 0 ? 3
+         : strcasecmp(s, "low") == 0 ? 5 : 0;
+}
+
+/* X-Priority from 1..5 or a word; m.priority reads the level back as a number. */
 static int set_priority(lua_State *L, lemail *e, const char *k, int v)
 {
     static const char *const pv[] = { NULL, "1 (Highest)", "2 (High)", "3 (Normal)",
                                        "4 (Low)", "5 (Lowest)" };
-    const char *s;
     int p = 0;
     (void)k;
     if (lua_isnil(L, v)) { mv_mime_set_header(&e->m, "X-Priority", NULL); return 0; }
-    if (lua_type(L, v) == LUA_TNUMBER) p = (int)lua_tointeger(L, v);
-    else if ((s = lua_tostring(L, v)) != NULL)
-        p = strcmp(s, "high") == 0 ? 1 : strcmp(s, "normal") == 0 ? 3
-            : strcmp(s, "low") == 0 ? 5 : 0;
+    if (lua_type(L, v) == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, v);
+        p = (n >= 1 && n <= 5 && n == (int)n) ? (int)n : 0;
+    } else if (lua_type(L, v) == LUA_TSTRING) {
+        p = priority_level(lua_tostring(L, v));
+    }
     if (p < 1 || p > 5) {
         lua_pushliteral(L, "priority must be 1..5, \"high\", \"normal\" or \"low\"");
         return -1;

@@ -1,10 +1,11 @@
---- Asynchronous SMTP sessions: `smtp.session{..., async = true}`.
+--- Asynchronous SMTP sessions: `smtp.async{...}` (or `smtp.session{..., async = true}`).
 -- `s:send(m)` serialises the message, queues it and returns its id at once; a sender
 -- owns the connection and sends the queue in order.  Outside nginx the sender is a C
 -- thread (it never touches the Lua state); in OpenResty it is an ngx.timer running an
 -- ordinary session over cosockets.  Same API either way:
 --   s:send(m)        -> id, or nil, message, kind
---   s:status(id)     -> "pending" | "sent" | "failed" | "uncertain", detail
+--   s:status(id)     -> "queued" | "sending" | "sent" | "failed" | "uncertain", detail
+--                       (the spool's words: queued until the sender takes it)
 --                       detail (once done): {accepted, rejected, reply} for "sent", plus
 --                       error and kind for "failed" and "uncertain"
 --   s:wait([id[, seconds]]) -> the state and detail of id (or true for all), or nil,
@@ -18,6 +19,9 @@ local core = require "missive.core"
 local message = require "missive.message"
 
 local M = {}
+
+-- The states a message ends in (missive.spool uses the same words).
+local FINAL = {sent = true, failed = true, uncertain = true}
 
 local function ngx_() return rawget(_G, "ngx") end
 
@@ -89,6 +93,7 @@ local function ngx_worker(premature, self)
   while self.head <= self.tail do
     local job = self.queue[self.head]
     local rec = self.records[job.id]
+    rec.state = "sending"
     if premature then
       rec.state, rec.detail = "failed", {error = "nginx is shutting down: message not sent",
                                          kind = "closed", accepted = {}, rejected = {}}
@@ -132,7 +137,7 @@ function Ngx:send(msg)
   if not from then return nil, rcpts, data end
   self.next_id = self.next_id + 1
   local id = self.next_id
-  self.records[id] = {state = "pending"}
+  self.records[id] = {state = "queued"}
   self.tail = self.tail + 1
   self.queue[self.tail] = {id = id, from = from, rcpts = rcpts, data = data}
   self.npending = self.npending + 1
@@ -152,7 +157,7 @@ function Ngx:status(id)
   if type(id) ~= "number" then error("status expects a message id", 2) end
   local rec = self.records[id]
   if not rec then return nil end
-  if rec.state == "pending" then return "pending" end
+  if not FINAL[rec.state] then return rec.state end
   return rec.state, rec.detail
 end
 
@@ -165,7 +170,7 @@ function Ngx:wait(id, seconds)
   local deadline = seconds and (ngx.now() + seconds)
   while true do
     if id == nil and self.npending == 0 then return true end
-    if id ~= nil and self.records[id].state ~= "pending" then return self:status(id) end
+    if id ~= nil and FINAL[self.records[id].state] then return self:status(id) end
     if deadline and ngx.now() >= deadline then
       return nil, "timed out waiting for the message to be sent", "timeout"
     end
@@ -202,12 +207,13 @@ local function use_ngx(o)
     and ngx.get_phase ~= nil and ngx.get_phase() ~= "init")
 end
 
---- Opens an asynchronous session.  Takes the options of missive.smtp.session except
--- trace and socket.  Option errors are reported here; connection and server errors
--- (the sender connects in the background) in the status of the messages.
+--- Opens an asynchronous session (smtp.async).  Takes the options of
+-- missive.smtp.session except trace and socket.  Option errors are reported here;
+-- connection and server errors (the sender connects in the background) in the status
+-- of the messages.
 -- @return the session, or nil, message, kind
 function M.session(opts)
-  if type(opts) ~= "table" then error("smtp.session expects a table of options", 2) end
+  if type(opts) ~= "table" then error("smtp.async expects a table of options", 2) end
   if opts.trace ~= nil then error("option 'trace' is not available with async = true", 2) end
   local o = message.smtp_defaults(opts, 2)
   if use_ngx(o) then

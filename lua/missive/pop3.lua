@@ -103,10 +103,13 @@ function methods:list(n) return listing(self, "LIST", n) end
 --- UIDL: {[n] = uid}, or the UID of message n.
 function methods:uidl(n) return listing(self, "UIDL", n) end
 
-local function simple(s, verb, n)
+-- RSET and NOOP answer as in SMTP: the server's reply ({code = 0, text}: POP3 has no
+-- codes, text is what followed +OK).
+local function answered(s, verb)
   check_open(s)
-  if n ~= nil then check_number(n, 3) end
-  return command(s, verb, n)
+  local ok, err, kind, reply = command(s, verb)
+  if not ok then return nil, err, kind, reply end
+  return s:_reply()
 end
 
 --- DELE n. @return true, or nil, message, kind[, reply]
@@ -116,11 +119,11 @@ function methods:delete(n)
   return command(self, "DELE", n)
 end
 
---- RSET. @return true, or nil, message, kind[, reply]
-function methods:reset() return simple(self, "RSET") end
+--- RSET. @return the reply, or nil, message, kind[, reply]
+function methods:reset() return answered(self, "RSET") end
 
---- NOOP. @return true, or nil, message, kind[, reply]
-function methods:noop() return simple(self, "NOOP") end
+--- NOOP. @return the reply, or nil, message, kind[, reply]
+function methods:noop() return answered(self, "NOOP") end
 
 local function check_sink(sink)
   if sink == nil or type(sink) == "function" then return end
@@ -261,29 +264,17 @@ mt.__close = function(s, err)
   end
 end
 
--- Messages become email objects when missive.email can carry the four POP3 fields;
--- otherwise (and with parse = false) plain tables {number, uid, size, raw}.
--- Messages are parsed into missive.email objects that also carry number, uid and size;
--- a message the parser refuses (a cap hit) comes as a table with raw and parse_error.
+-- Every message is a missive.email object carrying number, uid, size and raw; one the
+-- parser refuses (a cap hit) has only those and parse_error (the parser's message), and
+-- with parse = false nothing is parsed.
 local email = require "missive.email"
 
-local function as_email(fields)
-  local m, err = email.parse(fields.raw)
-  if not m then
-    fields.parse_error = err
-    return nil
-  end
-  m.number, m.uid, m.size = fields.number, fields.uid, fields.size
-  return m
-end
-
 local function make_message(opts, n, uid, size, raw)
-  local fields = { number = n, uid = uid, size = size, raw = raw }
-  if opts.parse ~= false then
-    local m = as_email(fields)
-    if m then return m end
-  end
-  return fields
+  local m, err
+  if opts.parse ~= false then m, err = email.parse(raw) end
+  if not m then m = core.email_unparsed(raw, err) end
+  m.number, m.uid, m.size = n, uid, size
+  return m
 end
 
 local function uid_set(since)
@@ -458,42 +449,9 @@ function methods:out()
   return c == nil or c.out
 end
 
---- Opens an SMTP and a POP3 session at once (the seeds' EmailStartSession):
--- {smtp = {...}, pop3 = {...}} and/or shared host, user, password, token, timeout,
--- cafile, capath, verify, client_cert, client_key, tls_min, tls_max, insecure_auth, trace,
--- driver and socket (a factory; a socket object goes in the smtp or pop3 part).
--- @return {smtp = session, pop3 = session, close = fn}, or nil, message, kind[, reply]
-local SHARED = { "host", "user", "password", "token", "timeout", "cafile", "capath",
-                 "verify", "client_cert", "client_key", "tls_min", "tls_max", "insecure_auth",
-                 "trace", "driver" }
-
+--- Opens an SMTP and a POP3 session at once: missive.session, kept here by this name.
 function M.start_session(opts)
-  if type(opts) ~= "table" then error("session expects a table of options", 2) end
-  local function merged(part)
-    local o = {}
-    for _, k in ipairs(SHARED) do o[k] = opts[k] end
-    -- A socket factory can serve both sessions; a socket object only one.
-    if type(opts.socket) == "function" then o.socket = opts.socket end
-    for k, v in pairs(part or {}) do o[k] = v end
-    return o
-  end
-  local smtp = require "missive.smtp"
-  local so, serr, skind, sreply = smtp.session(merged(opts.smtp))
-  if not so then return nil, "smtp: " .. serr, skind, sreply end
-  local po, perr, pkind, preply = M.session(merged(opts.pop3))
-  if not po then
-    so:close()
-    return nil, "pop3: " .. perr, pkind, preply
-  end
-  local both = { smtp = so, pop3 = po }
-  function both.close()
-    local a, aerr, akind, areply = so:close()
-    local b, berr, bkind, breply = po:close()
-    if not a then return nil, aerr, akind, areply end
-    if not b then return nil, berr, bkind, breply end
-    return true
-  end
-  return setmetatable(both, { __close = function(t) t.close() end })
+  return require("missive").session(opts)
 end
 
 M.set_timeout = config.set_timeout

@@ -30,6 +30,13 @@ end
 
 local release = driver.release
 
+--- Opens an asynchronous session: `send` queues and returns an id, a sender thread
+-- (an ngx.timer in OpenResty) sends in order; see missive.async.  The same options as
+-- `session` but trace and socket.  @return the session, or nil, message, kind
+function M.async(opts)
+  return require("missive.async").session(opts)
+end
+
 --- Opens a session: connect, greeting, EHLO, TLS, AUTH.
 -- Options: host (required), port (587), tls ("starttls" | "implicit" | "none"; port 465
 -- means "implicit"), user, password, token (XOAUTH2), auth ("auto" | "optional" |
@@ -46,7 +53,7 @@ function M.session(opts)
   if type(opts) ~= "table" then
     error("smtp.session expects a table of options", 2)
   end
-  if opts.async then return require("missive.async").session(opts) end
+  if opts.async then return M.async(opts) end
   local o = message.smtp_defaults(opts, 2)
   local s, err, kind, reply = driver.open(core.smtp_new, o, o.trace, function(s)
     traces[s] = o.trace
