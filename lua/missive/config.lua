@@ -1,4 +1,4 @@
---- Module-wide defaults (the seeds' EmailSetTimeOut).
+--- Module-wide defaults (what WinDev's EmailSetTimeOut sets: the per-command timeout).
 -- @module missive.config
 local M = { timeout = 60 }
 

@@ -41,7 +41,7 @@ end
 
 Session.__close = function(self) self:close() end
 
---- Opens SMTP and POP3 sessions at once (the seeds' EmailStartSession):
+--- Opens SMTP and POP3 sessions at once (as WinDev's EmailStartSession does):
 -- `missive.session{smtp = {...}, pop3 = {...}}` and/or the shared host, user, password,
 -- token, timeout, cafile, capath, verify, client_cert, client_key, tls_min, tls_max,
 -- insecure_auth, trace, driver and socket (a factory; a socket object goes in the smtp

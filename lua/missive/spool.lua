@@ -1,4 +1,4 @@
---- A durable outgoing mail queue on disk (the seeds' spooler; think of Postfix's queue).
+--- A durable outgoing mail queue on disk, in the manner of Postfix's queue.
 --
 --   local q = assert(missive.spool.open("/var/spool/myapp"))
 --   local id = assert(q:add(msg))         -- on disk (fsync, atomic rename) when it returns
