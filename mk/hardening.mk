@@ -29,7 +29,8 @@ ASAN_ENV        = ASAN_OPTIONS=detect_leaks=1:exitcode=86:abort_on_error=0:stric
                   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
 VALGRIND        ?= valgrind
-VALGRIND_FLAGS  ?= --suppressions=$(CURDIR)/mk/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible \
+VALGRIND_FLAGS  ?= --suppressions=$(CURDIR)/mk/valgrind.supp --leak-check=full \
+                   --show-leak-kinds=definite,indirect,possible \
                    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 -q
 
 FUZZ_CC         ?= clang

@@ -3,9 +3,9 @@
 # packages, unpacked into PREFIX (default build/mbedtls3) so that the suite also runs
 # against the 3.x API on a Debian 12 host that ships only 2.28:
 #
-#   make all MBEDTLS_INCDIR=PREFIX/usr/include \
-#            MBEDTLS_LIBDIR=PREFIX/usr/lib/x86_64-linux-gnu
-#   LD_LIBRARY_PATH=PREFIX/usr/lib/x86_64-linux-gnu lua5.4 ...
+#   make all MBEDTLS_INCDIR=PREFIX/root/usr/include \
+#            MBEDTLS_LIBDIR=PREFIX/root/usr/lib/x86_64-linux-gnu
+#   LD_LIBRARY_PATH=PREFIX/root/usr/lib/x86_64-linux-gnu lua5.4 ...
 #
 # apt-get fetches them with a private sources list, package lists and cache under
 # PREFIX (signatures checked with the system's Debian keyring); nothing of the

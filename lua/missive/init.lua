@@ -66,7 +66,7 @@ function M.session(opts)
     return nil, "pop3: " .. perr, pkind, preply
   end
   local both = setmetatable({ smtp = so, pop3 = po }, Session)
-  -- both.close() without the colon keeps working, as it always did.
+  -- both.close() works without the colon too: it is bound to this pair.
   both.close = function() return Session.close(both) end
   return both
 end
