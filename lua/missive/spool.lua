@@ -272,6 +272,7 @@ local function finish(self, c, meta, data, state)
   local to = self.dirs[state] .. "/" .. meta.id
   local ok, err = move(c.path, to, self.dirs.sending, self.dirs[state])
   if not ok and state == "sent" then
+    -- A rename can fail once and then succeed (a transient error): one more try first.
     ok, err = move(c.path, to, self.dirs.sending, self.dirs[state])
     if not ok then
       local parked = ("%s/%s.sent"):format(self.dirs.sending, meta.id)
