@@ -136,7 +136,6 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     unsigned char r[24];
-    char **nb;
     size_t i, k;
     int tries;
     for (tries = 0; tries < 16; tries++) {
@@ -160,12 +159,7 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
         if (!clash) break;
     }
     if (tries == 16) return -1;
-    nb = realloc(s->bounds, (s->nbounds + 1) * sizeof *nb);
-    if (nb == NULL) return -1;
-    s->bounds = nb;
-    if ((nb[s->nbounds] = mv_strdup(out)) == NULL) return -1;
-    s->nbounds++;
-    return 0;
+    return mv_mime_strv_push(&s->bounds, &s->nbounds, out);
 }
 
 static int body_part(mv_mime_source *s, const mv_mime_msg *m, int html)

@@ -52,16 +52,20 @@ void mv_mime_free(mv_mime_msg *m)
     mv_mime_init(m);
 }
 
+int mv_mime_strv_push(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (nv == NULL) return -1;
+    *v = nv;
+    if ((nv[*n] = mv_strdup(s)) == NULL) return -1;
+    (*n)++;
+    return 0;
+}
+
 int mv_mime_add_defect(mv_mime_msg *m, const char *what)
 {
-    char **nd;
     if (m->ndefects >= 1000) return 0;   /* bounded: the first thousand tell enough */
-    nd = realloc(m->defects, (m->ndefects + 1) * sizeof *nd);
-    if (nd == NULL) return -1;
-    m->defects = nd;
-    if ((nd[m->ndefects] = mv_strdup(what)) == NULL) return -1;
-    m->ndefects++;
-    return 0;
+    return mv_mime_strv_push(&m->defects, &m->ndefects, what);
 }
 
 int mv_mime_is_addr_header(const char *name)

@@ -109,6 +109,9 @@ char *mv_mime_safe_name(const char *raw);
 int mv_mime_date_now(char *out, size_t cap);
 int mv_mime_date(char *out, size_t cap, long long when);
 int mv_mime_new_message_id(char *out, size_t cap, const char *domain);
+/* Appends a copy of s to the array *v of *n strings; 0, or -1 when out of memory (the
+ * array stays valid and owned by the caller). */
+int mv_mime_strv_push(char ***v, size_t *n, const char *s);
 int mv_mime_add_defect(mv_mime_msg *m, const char *what);
 
 MV_HIDDEN_END

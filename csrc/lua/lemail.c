@@ -667,20 +667,20 @@ static int l_parts_list(lua_State *L)
     lemail *e = check_email(L, 1);
     mv_mime_msg tmp, *m = &e->m;
     mv_error err;
-    mv_buf b;
+    mv_buf b, wire;
     size_t i;
     int k = 0;
     mv_mime_init(&tmp);
     mv_error_clear(&err);
+    mv_buf_init(&wire);
     if (m->raw == NULL || m->dirty) {
-        mv_buf_init(&b);
-        if (mv_mime_serialize(m, &b, &err) != MV_OK ||
-            mv_mime_parse(&tmp, b.data, b.len, NULL, &err) != MV_OK) {
-            mv_buf_free(&b);
+        /* tmp reads the serialised bytes in place: wire lives until tmp is freed */
+        if (mv_mime_serialize(m, &wire, &err) != MV_OK ||
+            mv_mime_parse_borrowed(&tmp, wire.data, wire.len, NULL, &err) != MV_OK) {
             mv_mime_free(&tmp);
+            mv_buf_free(&wire);
             return mvl_push_error(L, &err);
         }
-        mv_buf_free(&b);
         m = &tmp;
     }
     lua_newtable(L);
@@ -694,6 +694,7 @@ static int l_parts_list(lua_State *L)
     }
     mv_buf_free(&b);
     mv_mime_free(&tmp);
+    mv_buf_free(&wire);
     return 1;
 }
 
