@@ -101,29 +101,27 @@ local function qp_encoder(binary)
   end)
 end
 
--- Where a quoted-printable text may be cut so that both halves decode as the whole
--- does: not after a blank (it may end a line and be dropped) nor within "=XX" or a
--- soft break (no '=' in the last two bytes).
-local function qp_cut(s)
-  local k = #s
-  while k > 0 do
-    local c, p = s:byte(k), k > 1 and s:byte(k - 1) or 0
-    if c ~= 32 and c ~= 9 and c ~= 61 and p ~= 61 then return k end
-    k = k - 1
-  end
-  return 0
-end
-
+-- Quoted-printable is line-local (an escape, a soft break and the blanks a hard break
+-- drops all end at a line feed), so the text up to the last line feed decodes as it
+-- does within the whole.  The unfinished line waits as a list of pieces, joined once
+-- when its line feed comes: linear in the input whatever the chunking (a stream of
+-- blanks or "=A" never re-joins what it holds).
 local function qp_decoder()
-  local rest = ""
+  local held, n = {}, 0
   return filter(function(chunk)
-    local s = rest .. chunk
-    local k = qp_cut(s)
-    rest = s:sub(k + 1)
-    return (core.qp_decode(s:sub(1, k)))
+    local lf = chunk:find("\n[^\n]*$")
+    if not lf then
+      n = n + 1
+      held[n] = chunk
+      return ""
+    end
+    held[n + 1] = chunk:sub(1, lf)
+    local s = table.concat(held, "", 1, n + 1)
+    held, n = { chunk:sub(lf + 1) }, 1
+    return (core.qp_decode(s))
   end, function()
-    local s = rest
-    rest = ""
+    local s = table.concat(held, "", 1, n)
+    held, n = {}, 0
     return (core.qp_decode(s))
   end)
 end
