@@ -30,9 +30,12 @@ void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len)
 {
     size_t o = 0, i;
     if (dstsize == 0) return;
-    for (i = 0; i < len && o + 1 < dstsize; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : (c == '\t' ? ' ' : '?');
-    }
+    for (i = 0; i < len && o + 1 < dstsize; i++)
+        dst[o++] = mv_sanitize_char((unsigned char)src[i]);
     dst[o] = '\0';
+}
+
+char mv_sanitize_char(unsigned char c)
+{
+    return (c >= 0x20 && c < 0x7f) ? (char)c : (c == '\t' ? ' ' : '?');
 }

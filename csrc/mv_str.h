@@ -18,6 +18,8 @@ void mv_free_secret(char *p);
 /* Copies server text into dst, replacing control and non-printable bytes so that a
  * hostile server cannot put escape sequences into a terminal or log. */
 void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len);
+/* What mv_sanitize makes of one byte: itself when printable ASCII, ' ' for a tab, '?'. */
+char mv_sanitize_char(unsigned char c);
 
 MV_HIDDEN_END
 

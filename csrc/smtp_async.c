@@ -50,11 +50,8 @@ struct smtp_async {
 
 static char *dup_str(const char *s, int *oom)
 {
-    char *c;
-    if (s == NULL) return NULL;
-    c = malloc(strlen(s) + 1);
-    if (c == NULL) { *oom = 1; return NULL; }
-    strcpy(c, s);
+    char *c = mv_strdup(s);
+    if (s != NULL && c == NULL) *oom = 1;
     return c;
 }
 

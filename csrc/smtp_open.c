@@ -1,5 +1,6 @@
 /* Opening an SMTP session: greeting, EHLO, STARTTLS or implicit TLS, AUTH. */
 #include "smtp_int.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,8 @@ static void keep_ehlo(smtp_session *s, const char *t, size_t n)
     mv_buf_reset(&s->ehlo);
     if (n == 0 || mv_buf_append(&s->ehlo, t, n) != 0) return;
     p = (char *)mv_buf_head(&s->ehlo);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\t') p[i] = ' ';
-        else if (c != '\n' && (c < 0x20 || c >= 0x7f)) p[i] = '?';
-    }
+    for (i = 0; i < n; i++)
+        if (p[i] != '\n') p[i] = mv_sanitize_char((unsigned char)p[i]);
 }
 
 static void parse_ehlo(smtp_session *s)

@@ -15,10 +15,8 @@ int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
     u->proto = proto;
     u->port = port;
     u->timeout_ms = timeout_ms;
-    u->host = malloc(strlen(host) + 1);
-    if (u->host == NULL) return -1;
-    strcpy(u->host, host);
-    return 0;
+    u->host = mv_strdup(host);
+    return u->host != NULL ? 0 : -1;
 }
 
 void mvl_session_teardown(mvl_session *u)
