@@ -12,7 +12,8 @@ enum {
     MV_OK = 0,          /* the operation finished */
     MV_WANT_READ = 1,   /* feed network bytes (or EOF) and call again */
     MV_WANT_WRITE = 2,  /* take pending network bytes, then call again */
-    MV_WANT_DATA = 3,   /* the caller must supply more message data */
+    MV_WANT_BODY = 3,   /* sending: the caller must supply more of the message */
+    MV_HAVE_CHUNK = 4,  /* receiving: a piece of the message waits for the caller */
     MV_ERROR = -1
 };
 

@@ -64,35 +64,42 @@ static int wait_fd(int fd, short events, long long deadline)
  * wait sleeps at once: the spin never burns CPU on replies it cannot catch. */
 #define SPIN_US 200
 
-int mv_net_spin_us(int loopback)
+static int spin_us_for(int loopback)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return loopback && cpus > 1 ? SPIN_US : 0;
 }
 
-static int wait_in(int fd, mv_pp *pp)
+static int wait_in(mv_net *n, const mv_pp *pp)
 {
     long long t0, waited;
     int w = 0;
-    if (pp->spin_us <= 0) return wait_fd(fd, POLLIN, pp->deadline);
+    if (n->spin_us <= 0) return wait_fd(n->fd, POLLIN, pp->deadline);
     t0 = mv_now_us();
-    if (pp->reply_us < pp->spin_us) {
+    if (n->reply_us < n->spin_us) {
         struct pollfd p;
         do {
-            p.fd = fd;
+            p.fd = n->fd;
             p.events = POLLIN;
             p.revents = 0;
             if (poll(&p, 1, 0) > 0) { w = 1; break; }
-        } while (mv_now_us() - t0 < pp->spin_us);
+        } while (mv_now_us() - t0 < n->spin_us);
     }
-    if (w == 0) w = wait_fd(fd, POLLIN, pp->deadline);
+    if (w == 0) w = wait_fd(n->fd, POLLIN, pp->deadline);
     waited = mv_now_us() - t0;
     if (waited > 1000000) waited = 1000000;
-    pp->reply_us = (int)((3 * (long long)pp->reply_us + waited) / 4);
+    n->reply_us = (int)((3 * (long long)n->reply_us + waited) / 4);
     return w;
 }
 
-int mv_net_connect(const char *host, int port, int timeout_ms, int *loopback, mv_error *e)
+void mv_net_init(mv_net *n)
+{
+    n->fd = -1;
+    n->spin_us = 0;
+    n->reply_us = 0;
+}
+
+static int connect_fd(const char *host, int port, int timeout_ms, int *loopback, mv_error *e)
 {
     struct addrinfo hints, *res = NULL, *ai;
     char service[16];
@@ -150,6 +157,16 @@ connected:
     return fd;
 }
 
+int mv_net_connect(mv_net *n, const char *host, int port, int timeout_ms, int *loopback,
+                   mv_error *e)
+{
+    n->fd = connect_fd(host, port, timeout_ms, loopback, e);
+    if (n->fd < 0) return MV_ERROR;
+    n->spin_us = spin_us_for(*loopback);
+    n->reply_us = 0;
+    return MV_OK;
+}
+
 static int flush_out(int fd, mv_pp *pp)
 {
     mv_buf *out = &pp->conn.net_out;
@@ -173,28 +190,29 @@ static int flush_out(int fd, mv_pp *pp)
     return MV_OK;
 }
 
-int mv_net_flush(int fd, mv_pp *pp)
+int mv_net_flush(const mv_net *n, mv_pp *pp)
 {
-    return flush_out(fd, pp);
+    return flush_out(n->fd, pp);
 }
 
-void mv_net_flush_now(int fd, mv_pp *pp)
+void mv_net_flush_now(const mv_net *n, mv_pp *pp)
 {
     mv_buf *out = &pp->conn.net_out;
-    ssize_t n;
+    ssize_t sent;
     if (mv_buf_avail(out) == 0) return;
-    do n = send(fd, mv_buf_head(out), mv_buf_avail(out), MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) mv_buf_consume(out, (size_t)n);
+    do sent = send(n->fd, mv_buf_head(out), mv_buf_avail(out), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (sent < 0 && errno == EINTR);
+    if (sent > 0) mv_buf_consume(out, (size_t)sent);
 }
 
 /* Reads what has arrived.  After a write the answer is rarely there yet, so `wait_first`
  * polls before the first recv instead of paying for an EAGAIN. */
-static int read_in(int fd, mv_pp *pp, int wait_first)
+static int read_in(mv_net *nt, mv_pp *pp, int wait_first)
 {
     unsigned char buf[65536];
+    int fd = nt->fd;
     if (wait_first) {
-        int w = wait_in(fd, pp);
+        int w = wait_in(nt, pp);
         if (w == 0) return mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
         if (w < 0) return mv_fail(&pp->err, MV_E_IO, "poll failed: %s", strerror(errno));
     }
@@ -217,7 +235,7 @@ static int read_in(int fd, mv_pp *pp, int wait_first)
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int w = wait_in(fd, pp);
+            int w = wait_in(nt, pp);
             if (w == 0)
                 return mv_fail(&pp->err, MV_E_TIMEOUT, "timed out waiting for the server");
             if (w < 0) return mv_fail(&pp->err, MV_E_IO, "poll failed: %s", strerror(errno));
@@ -242,8 +260,9 @@ static int peer_closed(int fd)
 
 /* Driver failures go back through `step` once, so the protocol can classify them
  * (a timeout after the final dot is "uncertain", not "timeout"). */
-int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud)
+int mv_net_run(mv_net *n, mv_pp *pp, mv_step_fn step, void *ud)
 {
+    int fd = n->fd;
     for (;;) {
         int r = step(ud), sent;
         if (r == MV_ERROR) return MV_ERROR;
@@ -258,18 +277,19 @@ int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud)
         }
         sent = mv_buf_avail(&pp->conn.net_out) > 0;
         if (flush_out(fd, pp) != MV_OK) return step(ud);
-        if (r == MV_OK || r == MV_WANT_DATA) return r;
+        if (r == MV_OK || r == MV_WANT_BODY || r == MV_HAVE_CHUNK) return r;
         if (r == MV_WANT_READ) {
             if (pp->conn.eof) {
                 mv_fail(&pp->err, MV_E_CLOSED, "connection closed by the server");
                 return step(ud);
             }
-            if (read_in(fd, pp, sent) != MV_OK) return step(ud);
+            if (read_in(n, pp, sent) != MV_OK) return step(ud);
         }
     }
 }
 
-void mv_net_close(int fd)
+void mv_net_close(mv_net *n)
 {
-    if (fd >= 0) close(fd);
+    if (n->fd >= 0) close(n->fd);
+    n->fd = -1;
 }

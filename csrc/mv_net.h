@@ -8,25 +8,33 @@
 
 MV_HIDDEN_BEGIN
 
-/* Resolves host (IPv6 and IPv4) and connects with a deadline.  Returns the socket or
- * -1 with the error set.  *loopback tells whether the peer is a loopback address. */
-int mv_net_connect(const char *host, int port, int timeout_ms, int *loopback, mv_error *e);
+/* A socket the driver owns, and how it waits for replies. */
+typedef struct mv_net {
+    int fd;        /* -1 when not connected */
+    int spin_us;   /* look for a reply this long before sleeping in poll(): 0 unless the
+                    * peer is on this machine and another core can run it meanwhile */
+    int reply_us;  /* recent wait for input (moving average) */
+} mv_net;
 
-/* How long (microseconds) to spin for a reply before sleeping in poll(): 0 unless the
- * peer is on this machine and another core can run it while we spin. */
-int mv_net_spin_us(int loopback);
+void mv_net_init(mv_net *n);
 
-/* Runs `step` until it returns MV_OK, MV_ERROR or MV_WANT_DATA, moving bytes between
+/* Resolves host (IPv6 and IPv4) and connects with a deadline: MV_OK, or MV_ERROR with
+ * the error set.  *loopback tells whether the peer is a loopback address. */
+int mv_net_connect(mv_net *n, const char *host, int port, int timeout_ms, int *loopback,
+                   mv_error *e);
+
+/* Runs `step` until it returns MV_OK, MV_ERROR, MV_WANT_BODY or MV_HAVE_CHUNK, moving bytes between
  * the socket and pp->conn and failing with "timeout" at pp->deadline. */
 typedef int (*mv_step_fn)(void *ud);
-int mv_net_run(int fd, mv_pp *pp, mv_step_fn step, void *ud);
+int mv_net_run(mv_net *n, mv_pp *pp, mv_step_fn step, void *ud);
 
 /* Writes what is queued, with the deadline (used before closing). */
-int mv_net_flush(int fd, mv_pp *pp);
+int mv_net_flush(const mv_net *n, mv_pp *pp);
 /* One write attempt that never waits: what the socket takes now (a last close_notify). */
-void mv_net_flush_now(int fd, mv_pp *pp);
+void mv_net_flush_now(const mv_net *n, mv_pp *pp);
 
-void mv_net_close(int fd);
+/* Closes the socket, if any (fd becomes -1). */
+void mv_net_close(mv_net *n);
 
 MV_HIDDEN_END
 

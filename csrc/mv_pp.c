@@ -20,8 +20,6 @@ void mv_pp_init(mv_pp *pp)
     pp->scan = 0;
     pp->line_len = 0;
     pp->eof_check = 0;
-    pp->spin_us = 0;
-    pp->reply_us = 0;
     mv_buf_init(&pp->cork);
     pp->corked = 0;
 }
@@ -126,6 +124,43 @@ int mv_pp_uncork(mv_pp *pp)
     /* Commands can hold credentials (AUTH): wipe what was sent. */
     mv_buf_wipe(&pp->cork);
     return r;
+}
+
+void mv_pp_cork_cancel(mv_pp *pp)
+{
+    mv_buf_wipe(&pp->cork);
+    pp->corked = 0;
+}
+
+int mv_pp_send_raw(mv_pp *pp, const void *data, size_t len)
+{
+    if (mv_buf_append(&pp->cork, data, len) != 0)
+        return mv_fail(&pp->err, MV_E_MEMORY, "out of memory");
+    if (pp->corked) return MV_OK;
+    return mv_pp_uncork(pp);
+}
+
+void mv_pp_commit_next(mv_pp *pp)
+{
+    pp->eof_check = 1;
+}
+
+int mv_pp_take(mv_pp *pp, size_t max, const unsigned char **data, size_t *len)
+{
+    mv_buf *in = &pp->conn.app_in;
+    while (mv_buf_avail(in) == 0) {
+        int r = mv_conn_fill(&pp->conn, &pp->err);
+        if (r != MV_OK) return r;
+    }
+    *data = mv_buf_head(in);
+    *len = mv_buf_avail(in) < max ? mv_buf_avail(in) : max;
+    return MV_OK;
+}
+
+void mv_pp_taken(mv_pp *pp, size_t used)
+{
+    mv_buf_consume(&pp->conn.app_in, used);
+    pp->scan = 0;
 }
 
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len)

@@ -35,8 +35,6 @@ typedef struct mv_pp {
     int corked;
     int eof_check;           /* the next write commits (a final dot): look for an EOF
                               * that already arrived before writing it */
-    int spin_us;             /* native driver: look for a reply this long before sleeping */
-    int reply_us;            /* native driver: recent wait for input (moving average) */
 } mv_pp;
 
 void mv_pp_init(mv_pp *pp);
@@ -58,11 +56,27 @@ int mv_pp_send(mv_pp *pp, const char *line, size_t len, size_t mask_from);
  * group).  uncork returns MV_OK or MV_ERROR. */
 void mv_pp_cork(mv_pp *pp);
 int mv_pp_uncork(mv_pp *pp);
+/* Drops a group that will not go out (nothing of it was written), wiping it. */
+void mv_pp_cork_cancel(mv_pp *pp);
+/* Queues bytes as they are (message content, a literal): into the group while corked,
+ * else written now.  Not traced. */
+int mv_pp_send_raw(mv_pp *pp, const void *data, size_t len);
+/* The next write commits something the server acts on (a final dot): the native
+ * driver first looks for an EOF that already arrived, so a server already gone means
+ * "not sent" rather than "uncertain". */
+void mv_pp_commit_next(mv_pp *pp);
 
 /* Hands out the next line (without CR LF) from the server: MV_OK, MV_WANT_READ,
  * MV_WANT_WRITE or MV_ERROR.  The line stays valid until mv_pp_line_done(). */
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len);
 void mv_pp_line_done(mv_pp *pp);
+
+/* Byte-counted reading (a POP3 body, an IMAP literal): hands out up to `max` received
+ * bytes (at least one) as MV_OK, or MV_WANT_READ / MV_ERROR.  They stay valid until
+ * mv_pp_taken(), which consumes `used` of them.  The line cap does not apply to these
+ * bytes: a line that continues after them is a new segment, capped on its own. */
+int mv_pp_take(mv_pp *pp, size_t max, const unsigned char **data, size_t *len);
+void mv_pp_taken(mv_pp *pp, size_t used);
 
 /* The credentials rule of every protocol: always over verified TLS; otherwise as
  * c->insecure_auth says, where LOOPBACK (the default) allows only a loopback peer. */

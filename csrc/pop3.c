@@ -302,25 +302,20 @@ static int parse_entry(pop3_session *s, pop3_verb v, const char *p, size_t len)
 
 static int body_step(pop3_session *s)
 {
-    mv_buf *in = &s->pp.conn.app_in;
     for (;;) {
-        size_t avail = mv_buf_avail(in), used;
-        int done = 0;
-        if (avail == 0) {
-            int r = mv_conn_fill(&s->pp.conn, &s->pp.err);
-            if (r != MV_OK) return r;
-            continue;
-        }
+        const unsigned char *data;
+        size_t avail, used, max = (size_t)-1;
+        int done = 0, r;
         /* Streaming hands out at most POP3_CHUNK bytes at a time: unstuffing never makes
          * more bytes than it reads, so reading no further than the report mark is
          * enough. */
-        if (s->stream && s->next_report > s->ml.out_bytes
-            && avail > s->next_report - s->ml.out_bytes)
-            avail = (size_t)(s->next_report - s->ml.out_bytes);
-        used = pop3_ml_feed(&s->ml, mv_buf_head(in), avail, s->discard ? NULL : &s->body,
-                            &done);
+        if (s->stream && s->next_report > s->ml.out_bytes)
+            max = (size_t)(s->next_report - s->ml.out_bytes);
+        r = mv_pp_take(&s->pp, max, &data, &avail);
+        if (r != MV_OK) return r;
+        used = pop3_ml_feed(&s->ml, data, avail, s->discard ? NULL : &s->body, &done);
         if (used == (size_t)-1) return pop3i_fail(s, MV_E_MEMORY, "out of memory");
-        mv_buf_consume(in, used);
+        mv_pp_taken(&s->pp, used);
         /* Also when discarding: bytes thrown away still take time (CHECKLIST 70). */
         if (s->max_size > 0 && s->ml.out_bytes > s->max_size)
             return mv_fail(&s->pp.err, MV_E_LIMIT, "message %lu is larger than max_size "
@@ -338,7 +333,7 @@ static int body_step(pop3_session *s)
         if (done) return MV_OK;
         if (s->stream && s->ml.out_bytes >= s->next_report) {
             s->next_report = s->ml.out_bytes + POP3_CHUNK;
-            return MV_WANT_DATA;
+            return MV_HAVE_CHUNK;
         }
     }
 }

@@ -1,6 +1,6 @@
 /* The POP3 client as a resumable state machine (RFC 1939, 2449, 2595, 5034): begin an
  * operation, then step until MV_OK or MV_ERROR.  WANT_READ/WANT_WRITE are for the
- * driver; MV_WANT_DATA during RETR/TOP in stream mode means "a chunk of the message
+ * driver; MV_HAVE_CHUNK during RETR/TOP in stream mode means "a chunk of the message
  * (at most 64 KiB) is in pop3_body(): take it (or leave it) and step again".  The
  * core does no I/O itself: the native driver (mv_net_run) or the Lua one moves bytes.
  * Commands may be sent ahead (RFC 2449 PIPELINING): their replies are read, in
@@ -38,7 +38,7 @@ typedef enum {
 #define POP3_DEFAULT_MAX_SIZE (256 * 1024 * 1024)
 #define POP3_DEFAULT_MAX_MESSAGES 1000000
 
-/* Streaming hands a body out (pop3_body at MV_WANT_DATA) in pieces of at most this many
+/* Streaming hands a body out (pop3_body at MV_HAVE_CHUNK) in pieces of at most this many
  * bytes, and each this many bytes received move the command's deadline on. */
 #define POP3_CHUNK (64 * 1024)
 
@@ -69,7 +69,7 @@ void pop3_set_loopback(pop3_session *s, int loopback);
 int pop3_begin_open(pop3_session *s);
 /* n: message number (0: none, or the whole listing for LIST/UIDL); lines: for TOP;
  * expect: the size LIST gave (0 unknown) to catch a lying server; stream: report
- * body chunks with MV_WANT_DATA. */
+ * body chunks with MV_HAVE_CHUNK. */
 int pop3_begin(pop3_session *s, pop3_verb v, unsigned long n, unsigned long lines,
                unsigned long long expect, int stream);
 /* Sends a command now; its reply is read by the matching pop3_begin. */

@@ -1,6 +1,6 @@
 /* The SMTP client as a resumable state machine (RFC 5321, 3207, 4954, 2920, 3030,
  * 1870, 6152, 6531).  Every operation is begun, then stepped until it returns MV_OK
- * or MV_ERROR; WANT_READ/WANT_WRITE are for the driver, WANT_DATA asks for the body. */
+ * or MV_ERROR; WANT_READ/WANT_WRITE are for the driver, WANT_BODY asks for the body. */
 #ifndef SMTP_H
 #define SMTP_H
 
@@ -59,7 +59,7 @@ int smtp_begin_open(smtp_session *s);
  * unknown (streaming).  Addresses may be "Name <addr>" or bare. */
 int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                     unsigned long long size, int has_8bit);
-/* While a send returns MV_WANT_DATA: feed body bytes, or end the body. */
+/* While a send returns MV_WANT_BODY: feed body bytes, or end the body. */
 int smtp_feed(smtp_session *s, const void *p, size_t n);
 int smtp_feed_end(smtp_session *s);
 

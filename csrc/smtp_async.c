@@ -113,7 +113,7 @@ static void free_all(smtp_async *a)
 
 typedef struct conn {
     smtp_session *s;
-    int fd;
+    mv_net net;
     int used;        /* a message went over it: it may have gone stale since */
 } conn;
 
@@ -121,7 +121,7 @@ static int step_fn(void *s) { return smtp_step(s); }
 
 static int run(conn *c)
 {
-    return mv_net_run(c->fd, smtp_pp(c->s), step_fn, c->s);
+    return mv_net_run(&c->net, smtp_pp(c->s), step_fn, c->s);
 }
 
 static void set_fd(smtp_async *a, int fd)
@@ -134,27 +134,25 @@ static void set_fd(smtp_async *a, int fd)
 static void drop(smtp_async *a, conn *c)
 {
     set_fd(a, -1);
-    if (c->fd >= 0) mv_net_close(c->fd);
+    mv_net_close(&c->net);
     if (c->s != NULL) smtp_free(c->s);
     c->s = NULL;
-    c->fd = -1;
     c->used = 0;
 }
 
 static int open_conn(smtp_async *a, conn *c, mv_error *e)
 {
     int loopback = 0;
-    c->fd = mv_net_connect(a->opts.cfg.host, a->opts.cfg.port, a->opts.cfg.timeout_ms,
-                           &loopback, e);
-    if (c->fd < 0) return MV_ERROR;
-    set_fd(a, c->fd);
+    if (mv_net_connect(&c->net, a->opts.cfg.host, a->opts.cfg.port, a->opts.cfg.timeout_ms,
+                       &loopback, e) != MV_OK)
+        return MV_ERROR;
+    set_fd(a, c->net.fd);
     c->s = smtp_new();
     if (c->s == NULL) {
         drop(a, c);
         return mv_fail(e, MV_E_MEMORY, "out of memory");
     }
     smtp_pp(c->s)->timeout_ms = a->opts.cfg.timeout_ms;
-    smtp_pp(c->s)->spin_us = mv_net_spin_us(loopback);
     if (smtp_configure(c->s, &a->opts) != MV_OK) goto fail;
     smtp_set_peer_loopback(c->s, loopback);
     if (smtp_begin_open(c->s) != MV_OK || run(c) != MV_OK) goto fail;
@@ -181,7 +179,7 @@ static int transact(conn *c, const job *j)
     if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
     c->used = 1;
     r = run(c);
-    while (r == MV_WANT_DATA) {
+    while (r == MV_WANT_BODY) {
         if (pos < j->len) {
             size_t n = j->len - pos > SMTP_FEED_SLICE ? SMTP_FEED_SLICE : j->len - pos;
             r = smtp_feed(c->s, j->data + pos, n);
@@ -258,7 +256,7 @@ static void quit(smtp_async *a, conn *c)
         (void)run(c);
         mv_conn_close_notify(&smtp_pp(c->s)->conn);
         mv_pp_arm(smtp_pp(c->s));
-        (void)mv_net_flush(c->fd, smtp_pp(c->s));
+        (void)mv_net_flush(&c->net, smtp_pp(c->s));
     }
     drop(a, c);
 }
@@ -266,7 +264,7 @@ static void quit(smtp_async *a, conn *c)
 static void *thread_main(void *arg)
 {
     smtp_async *a = arg;
-    conn c = { NULL, -1, 0 };
+    conn c = { NULL, { -1, 0, 0 }, 0 };
     int detached;
     job *j;
     mv_error e;

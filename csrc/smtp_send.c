@@ -155,8 +155,7 @@ static int send_envelope(smtp_session *s)
     return mv_pp_uncork(&s->pp);
 fail:
     /* Nothing of a half-built group goes out, so none of its replies is owed. */
-    mv_buf_wipe(&s->pp.cork);
-    s->pp.corked = 0;
+    mv_pp_cork_cancel(&s->pp);
     s->owed = owed;
     return MV_ERROR;
 }
@@ -272,7 +271,7 @@ int smtp_step_send(smtp_session *s)
                     return fail_with_rset(s);
                 }
                 s->state = T_BODY;
-                return MV_WANT_DATA;
+                return MV_WANT_BODY;
             }
             if (s->piped) { s->state = T_DATA_READ; break; }
             if (s->accepted == 0) { all_rejected(s); return fail_with_rset(s); }
@@ -310,7 +309,7 @@ int smtp_step_send(smtp_session *s)
             }
             s->state = T_BODY;
             mv_pp_arm(&s->pp);
-            return MV_WANT_DATA;
+            return MV_WANT_BODY;
         case T_ABORT_DOT_READ:
             if ((r = smtp_read_reply(s)) != MV_OK) return r;
             if (s->mail_failed) s->pp.err = s->saved;
@@ -319,7 +318,7 @@ int smtp_step_send(smtp_session *s)
         case T_BODY:
             if (s->pp.conn.eof) return smtp_fail(s, MV_E_CLOSED, "connection closed");
             if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
-            if (!s->body_ended) return MV_WANT_DATA;
+            if (!s->body_ended) return MV_WANT_BODY;
             if (s->use_bdat && !s->bdat_last_sent && !s->bdat_pending) {
                 /* The last chunk waited for its predecessor's reply. */
                 if (send_bdat(s, 1) != MV_OK) return MV_ERROR;
@@ -390,7 +389,7 @@ int smtp_feed_end(smtp_session *s)
     if (smtp_stuff_end(&s->stuff, &s->body, !s->use_bdat) != SMTP_STUFF_OK)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->body_ended = 1;
-    s->pp.eof_check = 1;
+    mv_pp_commit_next(&s->pp);
     if (s->use_bdat) {
         s->bdat_last_sent = 1;
         if (s->bdat_pending) {
@@ -425,13 +424,17 @@ int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rc
     if (smtp_stuff_end(&s->stuff, &s->body, 1) != SMTP_STUFF_OK)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
     /* The end of this body and the next envelope travel in one write (one record). */
-    if (mv_buf_append(&s->pp.cork, mv_buf_head(&s->body), mv_buf_avail(&s->body)) != 0)
-        return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    mv_pp_cork(&s->pp);
+    if (mv_pp_send_raw(&s->pp, mv_buf_head(&s->body), mv_buf_avail(&s->body)) != MV_OK)
+        return MV_ERROR;
     mv_buf_reset(&s->body);
     s->owed++;   /* the previous message's final reply */
-    s->pp.eof_check = 1;
+    mv_pp_commit_next(&s->pp);
     s->chain_state = SMTP_CHAIN_PENDING;
-    if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) return MV_ERROR;
+    if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
+        (void)mv_pp_uncork(&s->pp);   /* the previous message still ends */
+        return MV_ERROR;
+    }
     if (send_envelope(s) != MV_OK) return MV_ERROR;
     smtp_rr_reset(&s->rr);
     s->state = T_CHAIN_DOT_READ;

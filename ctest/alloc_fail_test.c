@@ -150,7 +150,7 @@ static int run_session(void)
             fed += k;
             continue;
         }
-        if (r == MV_WANT_DATA) {
+        if (r == MV_WANT_BODY) {
             if (body_fed < sizeof body - 1) {
                 r = smtp_feed(s, body + body_fed, sizeof body - 1 - body_fed);
                 body_fed = sizeof body - 1;
@@ -301,7 +301,7 @@ static int run_pop3_session(void)
             fed += k;
             continue;
         }
-        if (r == MV_WANT_DATA) {
+        if (r == MV_HAVE_CHUNK) {
             mv_buf *b = pop3_body(s);
             if (phase != 2 || mv_buf_avail(b) > POP3_CHUNK) goto out;
             taken += mv_buf_avail(b);

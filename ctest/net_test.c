@@ -1,5 +1,7 @@
 /* The native driver's wait for a reply: it spins only while replies come fast.  A peer
  * thread on a socketpair answers each "PING" after a chosen delay. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,7 +50,7 @@ static int ping_step(void *ud)
 }
 
 /* `rounds` PING/PONG exchanges with the peer answering after delay_ms. */
-static void exchange(mv_pp *pp, int fd, int peer_fd, int rounds, int delay_ms)
+static void exchange(mv_pp *pp, mv_net *n, int peer_fd, int rounds, int delay_ms)
 {
     peer p;
     pthread_t t;
@@ -61,7 +63,7 @@ static void exchange(mv_pp *pp, int fd, int peer_fd, int rounds, int delay_ms)
         ping g;
         g.pp = pp;
         g.queued = 0;
-        CHECK(mv_net_run(fd, pp, ping_step, &g) == MV_OK);
+        CHECK(mv_net_run(n, pp, ping_step, &g) == MV_OK);
         mv_buf_reset(&pp->conn.net_in);
     }
     pthread_join(t, NULL);
@@ -69,7 +71,7 @@ static void exchange(mv_pp *pp, int fd, int peer_fd, int rounds, int delay_ms)
 
 /* `rounds` exchanges whose answer is already waiting: the fastest reply there is, even
  * under valgrind, which runs one thread at a time. */
-static void exchange_ready(mv_pp *pp, int fd, int peer_fd, int rounds)
+static void exchange_ready(mv_pp *pp, mv_net *n, int peer_fd, int rounds)
 {
     char buf[64];
     int i;
@@ -78,7 +80,7 @@ static void exchange_ready(mv_pp *pp, int fd, int peer_fd, int rounds)
         g.pp = pp;
         g.queued = 0;
         CHECK(write(peer_fd, "PONG\r\n", 6) == 6);
-        CHECK(mv_net_run(fd, pp, ping_step, &g) == MV_OK);
+        CHECK(mv_net_run(n, pp, ping_step, &g) == MV_OK);
         mv_buf_reset(&pp->conn.net_in);
         CHECK(read(peer_fd, buf, sizeof buf) == 6);
     }
@@ -88,16 +90,19 @@ static void test_spin_adapts(void)
 {
     int sv[2];
     mv_pp pp;
+    mv_net n;
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     mv_pp_init(&pp);
-    pp.spin_us = 200;
+    mv_net_init(&n);
+    n.fd = sv[0];
+    n.spin_us = 200;
     /* Slow replies: the average goes far above the spin, which then stays off. */
-    exchange(&pp, sv[0], sv[1], 3, 20);
-    CHECK(pp.reply_us > pp.spin_us);
-    CHECK(pp.reply_us >= 5000);
+    exchange(&pp, &n, sv[1], 3, 20);
+    CHECK(n.reply_us > n.spin_us);
+    CHECK(n.reply_us >= 5000);
     /* Fast replies bring it back under the spin (each one is a quarter of the average). */
-    exchange_ready(&pp, sv[0], sv[1], 60);
-    CHECK(pp.reply_us < pp.spin_us);
+    exchange_ready(&pp, &n, sv[1], 60);
+    CHECK(n.reply_us < n.spin_us);
     mv_pp_free(&pp);
     close(sv[0]);
     close(sv[1]);
@@ -107,11 +112,14 @@ static void test_no_spin_no_bookkeeping(void)
 {
     int sv[2];
     mv_pp pp;
+    mv_net n;
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     mv_pp_init(&pp);
-    CHECK(pp.spin_us == 0 && pp.reply_us == 0);
-    exchange(&pp, sv[0], sv[1], 2, 10);
-    CHECK(pp.reply_us == 0);
+    mv_net_init(&n);
+    n.fd = sv[0];
+    CHECK(n.spin_us == 0 && n.reply_us == 0);
+    exchange(&pp, &n, sv[1], 2, 10);
+    CHECK(n.reply_us == 0);
     mv_pp_free(&pp);
     close(sv[0]);
     close(sv[1]);
@@ -119,9 +127,25 @@ static void test_no_spin_no_bookkeeping(void)
 
 static void test_spin_policy(void)
 {
-    /* Never for a remote peer; for loopback only when another core can run it. */
-    CHECK(mv_net_spin_us(0) == 0);
-    CHECK(mv_net_spin_us(1) == (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 200 : 0));
+    /* For loopback only when another core can run the peer (never for a remote one). */
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), loopback = 0;
+    mv_net n;
+    mv_error e;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(lfd >= 0);
+    CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 1) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&a, &al) == 0);
+    mv_net_init(&n);
+    CHECK(mv_net_connect(&n, "127.0.0.1", ntohs(a.sin_port), 2000, &loopback, &e) == MV_OK);
+    CHECK(loopback == 1);
+    CHECK(n.spin_us == (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 200 : 0));
+    mv_net_close(&n);
+    CHECK(n.fd == -1);
+    close(lfd);
 }
 
 int main(void)

@@ -197,7 +197,7 @@ static pop3_session *logged_in_session(mv_buf *sent)
     return logged_in_with(sent, 0);
 }
 
-/* Stream mode hands the body out in chunks of at most 64 KiB (MV_WANT_DATA), whatever
+/* Stream mode hands the body out in chunks of at most 64 KiB (MV_HAVE_CHUNK), whatever
  * arrived at once; an EOF the driver reports mid-body makes the message incomplete
  * and the session dead (CHECKLIST 36). */
 static void test_stream_chunks(void)
@@ -218,7 +218,7 @@ static void test_stream_chunks(void)
     CHECK_MEM(mv_buf_head(&sent), mv_buf_avail(&sent), "RETR 1\r\n", 8);
     feed(s, "+OK\r\n");
     feed(s, body);
-    while ((r = step_io(s, &sent)) == MV_WANT_DATA) {
+    while ((r = step_io(s, &sent)) == MV_HAVE_CHUNK) {
         mv_buf *b = pop3_body(s);
         if (mv_buf_avail(b) > max_chunk) max_chunk = mv_buf_avail(b);
         total += mv_buf_avail(b);
@@ -286,7 +286,7 @@ static void test_max_time(void)
     CHECK(step_io(s, &sent) == MV_WANT_READ);
     feed(s, "+OK\r\n");
     feed(s, chunk);
-    CHECK(step_io(s, &sent) == MV_WANT_DATA);
+    CHECK(step_io(s, &sent) == MV_HAVE_CHUNK);
     CHECK(pop3_discard_rest(s) == MV_OK);
     CHECK(pp->deadline == pp->limit);
     feed(s, chunk);

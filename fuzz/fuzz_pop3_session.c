@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             continue;
         }
-        if (r == MV_WANT_DATA) {
+        if (r == MV_HAVE_CHUNK) {
             mv_buf *b = pop3_body(s);
             FZ_ASSERT(phase == P_RETR && stream && !discarded);
             FZ_ASSERT(mv_buf_avail(b) <= POP3_CHUNK);

@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             continue;
         }
-        if (r == MV_WANT_DATA) {
+        if (r == MV_WANT_BODY) {
             FZ_ASSERT(phase == 1);
             if (body_pos < sizeof body - 1) {
                 size_t k = 1 + rng_next(&x) % 9;

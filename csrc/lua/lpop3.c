@@ -94,7 +94,7 @@ static int l_pop3_new(lua_State *L)
     /* The userdata exists, closed, with its metatable, before anything is acquired. */
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);
-    u->base.fd = -1;
+    mv_net_init(&u->base.net);
     u->base.proto = &pop3_protocol;
     mvl_setmetatable(L, POP3_MT);
     if (mvl_session_init(&u->base, &pop3_protocol, external, o.cfg.host, o.cfg.port,
@@ -145,7 +145,7 @@ static unsigned long long opt_count(lua_State *L, int idx, unsigned long long ma
 
 /* s:_begin_command(verb[, n[, lines[, expect[, stream]]]]): n is the message number
  * (nil: none, or the whole listing for LIST/UIDL), lines for TOP, expect the size LIST
- * gave (to catch a lying server), stream true to stop with "data" at each body chunk.
+ * gave (to catch a lying server), stream true to stop with "chunk" at each body piece.
  * The reply of a command sent ahead with the same arguments is read, not sent again. */
 static int l_begin_command(lua_State *L)
 {

@@ -10,7 +10,7 @@ int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
                      const char *host, int port, int timeout_ms)
 {
     memset(u, 0, sizeof *u);
-    u->fd = -1;
+    mv_net_init(&u->net);
     u->external = external;
     u->proto = proto;
     u->port = port;
@@ -24,8 +24,7 @@ void mvl_session_teardown(mvl_session *u)
     void *core = u->core;
     u->core = NULL;
     u->pp = NULL;
-    if (u->fd >= 0) mv_net_close(u->fd);
-    u->fd = -1;
+    mv_net_close(&u->net);
     if (core != NULL) u->proto->free_core(core);
     free(u->host);
     u->host = NULL;
@@ -35,17 +34,16 @@ void mvl_session_teardown(mvl_session *u)
  * that never waits (RFC 8446 6.1: MUST; a peer logs its absence as an error). */
 static void say_goodbye(mvl_session *u)
 {
-    if (u->fd >= 0 && mv_conn_close_notify(&u->pp->conn)) mv_net_flush_now(u->fd, u->pp);
+    if (u->net.fd >= 0 && mv_conn_close_notify(&u->pp->conn)) mv_net_flush_now(&u->net, u->pp);
 }
 
 int mvl_session_error(lua_State *L, mvl_session *u)
 {
     mv_error e = u->pp->err;
-    if (u->proto->is_dead(u->core) && u->fd >= 0) {
+    if (u->proto->is_dead(u->core) && u->net.fd >= 0) {
         /* Nothing more can be said on this connection. */
         say_goodbye(u);
-        mv_net_close(u->fd);
-        u->fd = -1;
+        mv_net_close(&u->net);
     }
     return mvl_push_error(L, &e);
 }
@@ -54,7 +52,8 @@ int mvl_session_status(lua_State *L, mvl_session *u, int r)
 {
     switch (r) {
     case MV_OK: lua_pushliteral(L, "done"); return 1;
-    case MV_WANT_DATA: lua_pushliteral(L, "data"); return 1;
+    case MV_WANT_BODY: lua_pushliteral(L, "body"); return 1;
+    case MV_HAVE_CHUNK: lua_pushliteral(L, "chunk"); return 1;
     case MV_WANT_READ: lua_pushliteral(L, "read"); return 1;
     case MV_WANT_WRITE: lua_pushliteral(L, "write"); return 1;
     default: return mvl_session_error(L, u);
@@ -64,11 +63,11 @@ int mvl_session_status(lua_State *L, mvl_session *u, int r)
 int mvl_m_run(lua_State *L, mvl_session *u)
 {
     if (u->external) luaL_error(L, "_run is for native sessions");
-    if (u->fd < 0) {
+    if (u->net.fd < 0) {
         mv_fail(&u->pp->err, MV_E_CLOSED, "the connection is closed");
         return mvl_session_error(L, u);
     }
-    return mvl_session_status(L, u, mv_net_run(u->fd, u->pp, u->proto->step, u->core));
+    return mvl_session_status(L, u, mv_net_run(&u->net, u->pp, u->proto->step, u->core));
 }
 
 int mvl_m_step(lua_State *L, mvl_session *u)
@@ -162,10 +161,10 @@ int mvl_m_trace(lua_State *L, mvl_session *u)
 int mvl_m_connect(lua_State *L, mvl_session *u)
 {
     int loopback = 0;
-    if (u->external || u->fd >= 0) return luaL_error(L, "already connected");
-    u->fd = mv_net_connect(u->host, u->port, u->timeout_ms, &loopback, &u->pp->err);
-    if (u->fd < 0) return mvl_session_error(L, u);
-    u->pp->spin_us = mv_net_spin_us(loopback);
+    if (u->external || u->net.fd >= 0) return luaL_error(L, "already connected");
+    if (mv_net_connect(&u->net, u->host, u->port, u->timeout_ms, &loopback, &u->pp->err)
+        != MV_OK)
+        return mvl_session_error(L, u);
     u->proto->set_loopback(u, loopback);
     lua_pushboolean(L, 1);
     return 1;
@@ -187,8 +186,7 @@ int mvl_m_abort(lua_State *L, mvl_session *u)
 {
     (void)L;
     u->proto->mark_dead(u->core);
-    if (u->fd >= 0) mv_net_close(u->fd);
-    u->fd = -1;
+    mv_net_close(&u->net);
     return 0;
 }
 

@@ -26,7 +26,7 @@ typedef struct mvl_protocol {
 struct mvl_session {
     void *core;          /* smtp_session * or pop3_session *; NULL once closed */
     mv_pp *pp;
-    int fd;              /* native socket, or -1 */
+    mv_net net;          /* native socket (fd -1 when none) */
     int external;        /* bytes move through a Lua socket object */
     const mvl_protocol *proto;
     char *host;          /* where the native driver connects */
@@ -41,8 +41,8 @@ int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
 void mvl_session_teardown(mvl_session *u);
 /* Pushes nil, message, kind[, reply]; a dead connection's socket is closed first. */
 int mvl_session_error(lua_State *L, mvl_session *u);
-/* Pushes the result of a step or a native run: "done", "data", "read", "write", or the
- * error values.  Returns the number of values pushed. */
+/* Pushes the result of a step or a native run: "done", "body", "chunk", "read",
+ * "write", or the error values.  Returns the number of values pushed. */
 int mvl_session_status(lua_State *L, mvl_session *u, int r);
 
 /* Methods shared by both session types (argument 1 is the session, already checked). */

@@ -85,7 +85,7 @@ static int l_smtp_new(lua_State *L)
     /* The userdata exists, closed, with its metatable, before anything is acquired. */
     u = mvl_newuserdata(L, sizeof *u);
     memset(u, 0, sizeof *u);
-    u->base.fd = -1;
+    mv_net_init(&u->base.net);
     u->base.proto = &smtp_protocol;
     mvl_setmetatable(L, SMTP_MT);
     if (mvl_session_init(&u->base, &smtp_protocol, external, o.cfg.host, o.cfg.port,

@@ -69,8 +69,9 @@ local function flush_trace(s, trace)
   end
 end
 
---- Runs the session's current operation until it is done, wants message data, or fails.
--- @return "done" | "data", or nil, message, kind[, reply]
+--- Runs the session's current operation until it is done, pauses for the message body, or fails.
+-- @return "done", "body" (send more of the message), "chunk" (a received piece
+-- waits), or nil, message, kind[, reply]
 function M.drive(s, trace)
   local sock = sockets[s]
   if not sock then

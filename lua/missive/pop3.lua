@@ -155,7 +155,7 @@ end
 -- stays in step (within max_size and max_time); when that fails too, give the
 -- connection up.  @return nil, or the failure's message and kind
 local function discard_rest(s, r)
-  if r ~= "data" then return end
+  if r ~= "chunk" then return end
   local ok, err, kind = s:_discard_rest()
   if ok then ok, err, kind = drive(s) end
   if not ok then

@@ -83,7 +83,7 @@ local function feed_body(s, data, progress, finish)
   local total = type(data) == "string" and #data or nil
   local pos = 1
   local r, err, kind, reply = drive(s)
-  while r == "data" do
+  while r == "body" do
     local ok, chunk
     if total then
       if pos <= total then
@@ -218,7 +218,7 @@ function methods:send_batch(list_)
           record(i, failure(("message refused: %d %s"):format(prev.code, prev.text),
                             "reply", prev))
         end
-        if r == "data" then
+        if r == "body" then
           begun = true
         else
           record(j, failure(err, kind, reply))

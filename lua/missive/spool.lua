@@ -379,7 +379,7 @@ local function transmit(self, s, c, meta, data, trace)
   local r
   r, err, kind, reply = driver.drive(s, trace)
   local pos = 1
-  while r == "data" do
+  while r == "body" do
     if pos <= #data then
       ok, err, kind = s:_feed(data, pos, pos + SLICE - 1)
       pos = pos + SLICE
