@@ -131,9 +131,9 @@ static int mailbox_name(const imap_resp *r, size_t i, int utf8, imap_arena *a, i
 static const char *special_use(const imap_strs *attrs)
 {
     static const char *const map[][2] = {
-        { "\\Sent", "sent" }, { "\\Trash", "trash" }, { "\\Drafts", "drafts" },
-        { "\\Junk", "junk" }, { "\\Archive", "archive" }, { "\\All", "all" },
-        { "\\Flagged", "flagged" }
+        { "\\SENT", "sent" }, { "\\TRASH", "trash" }, { "\\DRAFTS", "drafts" },
+        { "\\JUNK", "junk" }, { "\\ARCHIVE", "archive" }, { "\\ALL", "all" },
+        { "\\FLAGGED", "flagged" }
     };
     size_t i, k;
     for (i = 0; i < attrs->n; i++)
@@ -397,8 +397,8 @@ int imap_parse_date_time(imap_str s, int64_t *t)
     char sign;
     int64_t days;
     const char *p = s.s;
-    if (p == NULL || s.len < 26 || s.len > 27) return -1;
-    if (s.len == 26 && p[0] == ' ') return -1;
+    /* the day is " 1" or "01" (RFC 9051 date-day-fixed); "1" is taken too */
+    if (p == NULL || s.len < 25 || s.len > 26) return -1;
     {
         char buf[32];
         memcpy(buf, p, s.len);

@@ -433,10 +433,7 @@ static int step_value(imap_parser *p, const unsigned char *in, size_t n, size_t 
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
         if (j == n) return 0;
-        if (in[j] != ']') {
-            if (in[j] == 0) return fail(p, err, MV_E_PROTOCOL, "NUL in fetch section");
-            return 0;               /* end of line: end_line reports it */
-        }
+        if (in[j] != ']') return 0;     /* NUL or end of line: reported by the caller */
         (*i)++;
         p->state = ST_ATOM;
         return put(p, (const unsigned char *)"]", 1, 1, err);
@@ -455,8 +452,7 @@ static int step_value(imap_parser *p, const unsigned char *in, size_t n, size_t 
             if (end_token(p, err, &len) != 0) return MV_ERROR;
             return add_node(p, IMAP_V_STRING, 0, p->tok, len, err);
         }
-        if (in[j] == 0) return fail(p, err, MV_E_PROTOCOL, "NUL in quoted string");
-        return 0;                   /* CR or LF: end_line reports it */
+        return 0;                   /* NUL, CR or LF: reported by the caller */
     case ST_QESC:
         if (c != '"' && c != '\\') {
             if (c == '\r' || c == '\n') return 0;
@@ -517,7 +513,7 @@ static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *
         for (j = *i; j < n && atom_char(in[j], MODE_DATA) && in[j] != '+'; j++) continue;
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
-        if (j == n) return 0;
+        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;    /* end_line decides */
         if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "bad tag");
         (*i)++;
         if (end_token(p, err, &len) != 0) return MV_ERROR;
@@ -535,7 +531,7 @@ static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *
         for (j = *i; j < n && atom_char(in[j], MODE_DATA); j++) continue;
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
-        if (j == n) return 0;
+        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
         if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "unexpected byte");
         (*i)++;
         if (end_word(p, err) != 0) return MV_ERROR;
@@ -561,7 +557,7 @@ static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *
         for (j = *i; j < n && atom_char(in[j], MODE_CODE); j++) continue;
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
-        if (j == n) return 0;
+        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
         if (in[j] != ' ' && in[j] != ']') return fail(p, err, MV_E_PROTOCOL, "bad response code");
         (*i)++;
         if (end_token(p, err, &len) != 0) return MV_ERROR;
@@ -582,8 +578,7 @@ static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *
             continue;
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
-        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
-        if (in[j] == 0) return fail(p, err, MV_E_PROTOCOL, "NUL in response code");
+        if (j == n || in[j] != ']') return 0;   /* NUL, CR or LF: reported by the caller */
         (*i)++;
         if (end_token(p, err, &len) != 0) return MV_ERROR;
         p->ctext_len = len;
@@ -598,7 +593,6 @@ static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *
         for (j = *i; j < n && in[j] != '\r' && in[j] != '\n' && in[j] != 0; j++) continue;
         if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
         *i = j;
-        if (j < n && in[j] == 0) return fail(p, err, MV_E_PROTOCOL, "NUL in response text");
         return 0;
     default:
         return step_value(p, in, n, i, err);
