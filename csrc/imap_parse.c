@@ -302,9 +302,10 @@ static int end_line(imap_parser *p, mv_error *err)
     case ST_TEXT_START: case ST_AFTER_CODE: case ST_CONT_SP:
         return end_line_empty_text(p, err);
     case ST_ATOM: case ST_VAL:
+        /* an atom cut by the line end is a value like any other (and counts) */
+        if (p->state == ST_ATOM && end_atom(p, err) != 0) return MV_ERROR;
         if (p->mode == MODE_CODE) return fail(p, err, MV_E_PROTOCOL, "unterminated response code");
         if (p->depth > 0) return fail(p, err, MV_E_PROTOCOL, "unbalanced '('");
-        if (p->state == ST_ATOM && end_atom(p, err) != 0) return MV_ERROR;
         break;
     case ST_QUOTED: case ST_QESC:
         return fail(p, err, MV_E_PROTOCOL, "unterminated quoted string");
@@ -425,6 +426,7 @@ static int step_value(imap_parser *p, const unsigned char *in, size_t n, size_t 
             return put(p, (const unsigned char *)"[", 1, 1, err);
         }
         if (in[j] == '[') { (*i)++; return put(p, in + j, 1, 1, err); }
+        if (in[j] == '\r' || in[j] == '\n' || in[j] == 0) return 0;   /* the caller's */
         p->state = ST_VAL;
         return end_atom(p, err);    /* the byte that ended it is read again */
     case ST_SECTION:
