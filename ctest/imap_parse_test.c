@@ -764,17 +764,17 @@ int main(void)
 {
     static const ctest_case cases[] = {
         { "Dovecot SELECT: codes, flags, counts", test_dovecot_select },
-        { "literals kept, streamed, at every split", test_literals_kept_and_streamed },
+        { "literals kept, streamed, at every split (CHECKLIST 76)", test_literals_kept_and_streamed },
         { "RFC 9051 examples", test_rfc_examples },
-        { "malformed responses fail as protocol", test_malformed },
-        { "caps fail closed as limit", test_limits },
-        { "a 10 MB literal streamed in pieces", test_streamed_large_literal },
-        { "LIST: special-use and modified UTF-7", test_list_special_use_and_utf7 },
-        { "modified UTF-7 both ways, iconv and own", test_utf7_codecs },
+        { "malformed responses fail as protocol (CHECKLIST 78)", test_malformed },
+        { "caps fail closed as limit (CHECKLIST 77, 79)", test_limits },
+        { "a 10 MB literal streamed in pieces (CHECKLIST 79)", test_streamed_large_literal },
+        { "LIST: special-use and modified UTF-7 (CHECKLIST 81)", test_list_special_use_and_utf7 },
+        { "modified UTF-7 both ways, iconv and own (CHECKLIST 81)", test_utf7_codecs },
         { "STATUS, SEARCH, ESEARCH, sets", test_status_search_esearch },
-        { "response codes", test_codes },
-        { "FETCH, ENVELOPE, BODYSTRUCTURE", test_fetch_envelope_bodystructure },
-        { "UID sets cut to a bounded length", test_uid_sets },
+        { "response codes (CHECKLIST 80)", test_codes },
+        { "FETCH, ENVELOPE, BODYSTRUCTURE (CHECKLIST 80)", test_fetch_envelope_bodystructure },
+        { "UID sets cut to a bounded length (CHECKLIST 82)", test_uid_sets },
         { "INTERNALDATE", test_date_time },
         { NULL, NULL }
     };

@@ -14,7 +14,8 @@ BUILD_PKGS="gcc make pkg-config lua5.4 liblua5.4-dev libmbedtls-dev ca-certifica
 TEST_PKGS="$BUILD_PKGS lua-busted lua-socket lua-sec lua-check postfix dovecot-core
            lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
            luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua lua-resty-core
-           dovecot-pop3d openssl python3 luarocks clang libclang-rt-14-dev valgrind"
+           dovecot-pop3d dovecot-imapd openssl python3 luarocks clang libclang-rt-14-dev
+           valgrind"
 # bench peers (DESIGN.md): smtp-source comes with postfix, smtplib with python3
 BENCH_PKGS="$TEST_PKGS curl stunnel4"
 

@@ -6,6 +6,8 @@
 --   local s = stack.start()                     -- one stack per process, reused
 --   s.smtp_port, s.smtps_port, s.submission_port, s.pop3_port, s.pop3s_port
 --   s.smtps_ip_port, s.smtps_dnsip_port
+--   s.imap_port, s.imaps_port   Dovecot IMAP, STARTTLS and implicit TLS (nil without
+--                 dovecot-imapd); special-use folders Sent Drafts Trash Junk Archive
 --                 implicit-TLS Postfix presenting leaves of the same CA with
 --                 IP:127.0.0.1 + IP:::1, and with DNS:127.0.0.1 only
 --   s.host        "127.0.0.1" (the stack listens on IPv4 loopback only)
@@ -107,6 +109,8 @@ local function build_info(dir, env)
         submission_port = tonumber(env.MAILSTACK_SUBMISSION_PORT),
         pop3_port = tonumber(env.MAILSTACK_POP3_PORT),
         pop3s_port = tonumber(env.MAILSTACK_POP3S_PORT),
+        imap_port = tonumber(env.MAILSTACK_IMAP_PORT),
+        imaps_port = tonumber(env.MAILSTACK_IMAPS_PORT),
         cafile = env.MAILSTACK_CA,
         certfile = dir .. "/tls/server.crt",
         keyfile = dir .. "/tls/server.key",
