@@ -158,6 +158,7 @@ static int multipart(const imap_resp *r, size_t i, size_t depth, size_t max_dept
     }
     b->type.s = "multipart";
     b->type.len = 9;
+    if (j >= end) return imap_bad(e, "multipart subtype");
     if (imap_nstring(r, j, a, &b->subtype, e) != 0 || b->subtype.s == NULL)
         return e->kind == MV_E_MEMORY ? MV_ERROR : imap_bad(e, "multipart subtype");
     j = imap_next(r, j);

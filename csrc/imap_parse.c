@@ -176,7 +176,7 @@ int imap_str_number(imap_str s, uint64_t max, uint64_t *v)
     if (s.s == NULL || s.len == 0 || s.len > 20) return -1;
     for (i = 0; i < s.len; i++) {
         unsigned d = (unsigned char)s.s[i] - (unsigned)'0';
-        if (d > 9 || x > (max - d) / 10) return -1;
+        if (d > 9 || d > max || x > (max - d) / 10) return -1;
         x = x * 10 + d;
     }
     *v = x;
@@ -472,7 +472,7 @@ static int step_value(imap_parser *p, const unsigned char *in, size_t n, size_t 
         (*i)++;
         if (c >= '0' && c <= '9') {
             unsigned d = (unsigned)(c - '0');
-            if (p->lit_len > (p->lim.max_literal - d) / 10)
+            if (d > p->lim.max_literal || p->lit_len > (p->lim.max_literal - d) / 10)
                 return limit(p, err, "literal too large", p->lim.max_literal);
             p->lit_len = p->lit_len * 10 + d;
             p->tok++;

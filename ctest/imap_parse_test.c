@@ -368,6 +368,10 @@ static void test_limits(void)
     /* a literal count past 2^53 - 1, and one past max_kept that is not streamed */
     expect_error(S("* 1 FETCH (BODY[] {99999999999999999999}\r\n"), MV_E_LIMIT,
                  "literal too large", NULL);
+    lim.max_literal = 0;
+    expect_error(S("* 1 FETCH (BODY[] {5}\r\nhello)\r\n"), MV_E_LIMIT, "literal too large (limit 0)",
+                 &lim);
+    imap_limits_default(&lim);
     lim.max_kept = 10;
     expect_error(S("* 1 FETCH (X {11}\r\nhello world)\r\n"), MV_E_LIMIT,
                  "literal too large to keep (limit 10)", &lim);
@@ -689,6 +693,14 @@ static void test_fetch_envelope_bodystructure(void)
               && streq(f.sections[0].section, "1") && f.sections[0].has_origin
               && f.sections[0].origin == 0 && f.has & IMAP_F_FLAGS && f.flags.n == 0);
         CHECK(streq(imap_node_str(o.r, f.sections[0].node), "hi"));
+    } else CHECK(0);
+    imap_parser_free(&o.p);
+    /* a multipart without its subtype: nothing is read past its parentheses */
+    if (one_parse(&o, S("* 2 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)) "
+                        "FLAGS ())\r\n")) != NULL) {
+        CHECK(imap_parse_fetch(o.r, &a, &f, E(&e)) == 0);
+        CHECK(imap_parse_body(o.r, f.body, 32, &a, &b, E(&e)) == MV_ERROR
+              && e.kind == MV_E_PROTOCOL);
     } else CHECK(0);
     imap_parser_free(&o.p);
     /* a body of the wrong shape */
