@@ -205,7 +205,8 @@ static int body(const imap_resp *r, size_t i, size_t depth, size_t max_depth, im
         imap_str inner = sec;
         b->envelope = imap_arena_alloc(a, sizeof *b->envelope);
         b->parts = imap_arena_alloc(a, sizeof *b->parts);
-        if (b->envelope == NULL || b->parts == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+        if (b->envelope == NULL || b->parts == NULL)
+            return mv_fail(e, MV_E_MEMORY, "out of memory");
         if (imap_parse_envelope(r, j, a, b->envelope, e) != 0) return MV_ERROR;
         bi = imap_next(r, j);
         if (bi >= end || r->nodes[bi].type != IMAP_V_LIST || r->nodes[bi].len == 0)

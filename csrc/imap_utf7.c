@@ -28,7 +28,8 @@ static int put_utf8(mv_buf *out, unsigned long cp)
         u[2] = (unsigned char)(0x80 | (cp & 0x3f)); n = 3;
     } else {
         u[0] = (unsigned char)(0xf0 | cp >> 18); u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f)); u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (unsigned char)(0x80 | (cp & 0x3f));
         n = 4;
     }
     return mv_buf_append(out, u, n);

@@ -70,7 +70,10 @@ static void dump_resp(mv_buf *o, const imap_resp *r)
         mv_buf_append_str(o, b); }
     if (r->name.s) { mv_buf_append(o, " ", 1); mv_buf_append(o, r->name.s, r->name.len); }
     if (r->code.s) { mv_buf_append(o, " [", 2); mv_buf_append(o, r->code.s, r->code.len); }
-    if (r->code_text.s) { mv_buf_append(o, " raw=", 5); dump_str(o, r->code_text.s, r->code_text.len); }
+    if (r->code_text.s) {
+        mv_buf_append(o, " raw=", 5);
+        dump_str(o, r->code_text.s, r->code_text.len);
+    }
     dump_values(o, r);
     if (r->code.s) mv_buf_append(o, "]", 1);
     if (r->text.s) { mv_buf_append(o, " text=", 6); dump_str(o, r->text.s, r->text.len); }
@@ -123,7 +126,8 @@ static char *parse_all(const char *in, size_t n, size_t mode, int stream, const 
                 int l8;
                 uint64_t len = imap_parser_literal(&p, &l8, &key);
                 char b[64];
-                snprintf(b, sizeof b, "literal %llu%s key=", (unsigned long long)len, l8 ? "~" : "");
+                snprintf(b, sizeof b, "literal %llu%s key=", (unsigned long long)len,
+                         l8 ? "~" : "");
                 mv_buf_append_str(&o, b);
                 if (key.s) mv_buf_append(&o, key.s, key.len);
                 mv_buf_append(&o, "\n", 1);
@@ -369,8 +373,8 @@ static void test_limits(void)
     expect_error(S("* 1 FETCH (BODY[] {99999999999999999999}\r\n"), MV_E_LIMIT,
                  "literal too large", NULL);
     lim.max_literal = 0;
-    expect_error(S("* 1 FETCH (BODY[] {5}\r\nhello)\r\n"), MV_E_LIMIT, "literal too large (limit 0)",
-                 &lim);
+    expect_error(S("* 1 FETCH (BODY[] {5}\r\nhello)\r\n"), MV_E_LIMIT,
+                 "literal too large (limit 0)", &lim);
     imap_limits_default(&lim);
     lim.max_kept = 10;
     expect_error(S("* 1 FETCH (X {11}\r\nhello world)\r\n"), MV_E_LIMIT,
@@ -461,7 +465,8 @@ static void test_list_special_use_and_utf7(void)
         CHECK(streq(mb.name, "\xc3\x89t\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"));
         CHECK(streq(mb.raw, "&AMk-t&AOk-/&ZeVnLIqe-") && mb.special == NULL);
         /* with UTF8=ACCEPT the name is taken as it is */
-        CHECK(imap_parse_list(o.r, 1, &a, &mb, E(&e)) == 0 && streq(mb.name, "&AMk-t&AOk-/&ZeVnLIqe-"));
+        CHECK(imap_parse_list(o.r, 1, &a, &mb, E(&e)) == 0
+              && streq(mb.name, "&AMk-t&AOk-/&ZeVnLIqe-"));
     } else CHECK(0);
     imap_parser_free(&o.p);
     if (one_parse(&o, S("* LIST (\\Noselect) NIL {5}\r\nA & B\r\n")) != NULL) {
@@ -658,7 +663,8 @@ static void test_fetch_envelope_bodystructure(void)
     if (one_parse(&o, S(dovecot_fetch)) == NULL) { CHECK(0); return; }
     CHECK(imap_parse_fetch(o.r, &a, &f, E(&e)) == 0);
     CHECK(f.seq == 1 && f.uid == 1 && f.size == 1824 && f.flags.n == 1
-          && streq(f.flags.v[0], "\\Recent") && streq(f.internaldate, "01-Dec-2026 17:48:08 +0000"));
+          && streq(f.flags.v[0], "\\Recent")
+          && streq(f.internaldate, "01-Dec-2026 17:48:08 +0000"));
     CHECK(imap_parse_date_time(f.internaldate, &t) == 0 && t == 1796147288LL);
     CHECK(imap_parse_envelope(o.r, f.envelope, &a, &env, E(&e)) == 0);
     CHECK(streq(env.subject, "=?utf-8?q?Gr=C3=BC=C3=9Fe?= and a multipart test"));
@@ -776,7 +782,8 @@ int main(void)
 {
     static const ctest_case cases[] = {
         { "Dovecot SELECT: codes, flags, counts", test_dovecot_select },
-        { "literals kept, streamed, at every split (CHECKLIST 76)", test_literals_kept_and_streamed },
+        { "literals kept, streamed, at every split (CHECKLIST 76)",
+          test_literals_kept_and_streamed },
         { "RFC 9051 examples", test_rfc_examples },
         { "malformed responses fail as protocol (CHECKLIST 78)", test_malformed },
         { "caps fail closed as limit (CHECKLIST 77, 79)", test_limits },

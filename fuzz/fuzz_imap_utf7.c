@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(own.len == lib.len && (own.len == 0 || memcmp(own.data, lib.data, own.len) == 0));
         FZ_ASSERT(imap_utf7_encode_own((const char *)own.data, own.len, &enc) == 0);
         FZ_ASSERT(imap_utf7_decode_own((const char *)enc.data, enc.len, &back) == 0);
-        FZ_ASSERT(back.len == own.len && (own.len == 0 || memcmp(back.data, own.data, own.len) == 0));
+        FZ_ASSERT(back.len == own.len
+                  && (own.len == 0 || memcmp(back.data, own.data, own.len) == 0));
     }
     mv_buf_reset(&enc);
     mv_buf_reset(&back);
