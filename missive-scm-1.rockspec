@@ -21,6 +21,10 @@ build = {
     modules = {
         ["missive.core"] = {
             sources = {
+                "csrc/imap_body.c",
+                "csrc/imap_data.c",
+                "csrc/imap_parse.c",
+                "csrc/imap_utf7.c",
                 "csrc/mime_addr.c",
                 "csrc/mime_build.c",
                 "csrc/mime_charset.c",
