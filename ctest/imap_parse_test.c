@@ -387,6 +387,11 @@ static void test_limits(void)
     imap_limits_default(&lim);
     lim.max_items = 5;
     expect_error(S("* SEARCH 1 2 3 4 5 6\r\n"), MV_E_LIMIT, "too many values (limit 5)", &lim);
+    /* found by fuzz_imap_parse: the atom before a line end counts at every split, and
+     * a bare CR is reported before the atom it ends */
+    expect_error(S("* X SG(ES(ULA S2}\r\nh"), MV_E_LIMIT, "too many values (limit 5)", &lim);
+    expect_error(S("* 1 F1 MAX 2 A7LL 1:2 COUNT 2\rENVELOPE"), MV_E_PROTOCOL,
+                 "CR not followed by LF", &lim);
     imap_limits_default(&lim);
     lim.max_response = 40;
     expect_error(S("* 1 FETCH (BODY[] {30}\r\n123456789012345678901234567890)\r\n"),
