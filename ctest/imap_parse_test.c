@@ -80,12 +80,20 @@ static void dump_resp(mv_buf *o, const imap_resp *r)
     mv_buf_append(o, "\n", 1);
 }
 
-/* Pieces: 0 = whole, 1 = one byte at a time, else pseudo-random sizes 1..k from seed. */
+/* Pieces: 0 = whole, 1 = one byte at a time, SPLIT_AT + k = two pieces cut at byte k,
+ * else pseudo-random sizes 1..mode. */
+#define SPLIT_AT 1000000
 static unsigned long rng;
+static size_t cut_done;
 static size_t piece(size_t mode, size_t left)
 {
     size_t k;
     if (mode == 0) return left;
+    if (mode >= SPLIT_AT) {
+        if (cut_done || mode - SPLIT_AT >= left) return left;
+        cut_done = 1;
+        return mode - SPLIT_AT;
+    }
     if (mode == 1) return 1;
     rng = rng * 1103515245UL + 12345UL;
     k = 1 + (rng >> 8) % mode;
@@ -106,6 +114,7 @@ static char *parse_all(const char *in, size_t n, size_t mode, int stream, const 
     mv_error_clear(&e);
     *kind = MV_E_NONE;
     rng = 7;
+    cut_done = 0;
     while (off < n) {
         size_t k = piece(mode, n - off), pos = 0;
         while (pos < k) {
@@ -166,6 +175,16 @@ static char *parse_checked(const char *in, size_t n, int stream, const imap_limi
         if (strcmp(whole, other) != 0 || k2 != *kind) {
             fprintf(stderr, "  split %zu differs:\n--- whole\n%s\n--- split\n%s\n", modes[m],
                     whole, other);
+            CHECK(0);
+        }
+        free(other);
+    }
+    /* and cut in two at every byte, for the inputs small enough */
+    for (m = 1; n <= 4096 && m < n; m++) {
+        char *other = parse_all(in, n, SPLIT_AT + m, stream, lim, &k2);
+        if (strcmp(whole, other) != 0 || k2 != *kind) {
+            fprintf(stderr, "  cut at %zu differs:\n--- whole\n%s\n--- cut\n%s\n", m, whole,
+                    other);
             CHECK(0);
         }
         free(other);
