@@ -37,7 +37,7 @@ typedef struct imap_strs {
  * PERMANENTFLAGS, LIST attributes, the language list of a body part. */
 int imap_parse_strs(const imap_resp *r, size_t i, imap_arena *a, imap_strs *out, mv_error *e);
 
-/* "* LIST (attrs) delim name": the name decoded to UTF-8 from modified UTF-7 unless
+/* "* LIST (attrs) delim name" (and LSUB, the same shape): the name decoded to UTF-8 from modified UTF-7 unless
  * utf8 (UTF8=ACCEPT enabled: names are UTF-8 already); raw is the name as sent;
  * special is "sent", "trash", "drafts", "junk", "archive", "all", "flagged" from a
  * RFC 6154 attribute, else NULL. */

@@ -324,6 +324,9 @@ static void test_rfc_examples(void)
         "* s0 LIST () \".\" \"a \\x22b\\x22 \\x5cc\"\n"
         "literal 3 key=\n"
         "* s0 LIST ( \\NonExistent) NIL {3}\"bar\"\n");
+    /* "[" and "]" are astring characters outside a fetch section (Gmail's folders) */
+    expect_dump(S("* LSUB (\\HasNoChildren) \"/\" [Gmail]/Sent\r\n"),
+        "* s0 LSUB ( \\HasNoChildren) \"/\" [Gmail]/Sent\n");
     expect_dump(S("* 1 FETCH (BINARY[1] ~{4}\r\n\x00\x01\r\n)\r\n"),
         "literal 4~ key=BINARY[1]\n"
         "* s0 #1 FETCH ( BINARY[1] {4}\"\\x00\\x01\\x0d\\x0a\")\n");
