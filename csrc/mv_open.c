@@ -40,7 +40,9 @@ static int on_caps(mv_open *o)
 {
     if (o->ops->send_caps(o->proto) != MV_OK) return MV_ERROR;
     go(o, MV_OPEN_CAPS_READ);
-    return mv_conn_want(&o->pp->conn, MV_WANT_READ);
+    /* The command goes out before its reply is awaited; a protocol that sent nothing
+     * (the capabilities came with the greeting) reads on at once. */
+    return mv_conn_want(&o->pp->conn, MV_OK);
 }
 
 static int on_caps_read(mv_open *o)
@@ -58,7 +60,7 @@ static int on_caps_read(mv_open *o)
     mv_pp_arm(o->pp);
     if (o->ops->send_starttls(o->proto) != MV_OK) return MV_ERROR;
     go(o, MV_OPEN_STARTTLS_READ);
-    return mv_conn_want(&o->pp->conn, MV_WANT_READ);
+    return mv_conn_want(&o->pp->conn, MV_OK);
 }
 
 static int on_starttls_read(mv_open *o)

@@ -28,7 +28,9 @@ typedef struct mv_open_ops {
     const char *starttls_verb;   /* "STARTTLS", "STLS": names it in errors */
     /* Reads the greeting; fails (kind reply) when the server refuses the connection. */
     int (*greeting)(void *proto, int *sub);
-    /* Sends the capability command (EHLO, CAPA, CAPABILITY). */
+    /* Sends the capability command (EHLO, CAPA, CAPABILITY); it may send nothing when
+     * the greeting already gave them (IMAP's [CAPABILITY] code), read_caps then
+     * returning MV_OK at once. */
     int (*send_caps)(void *proto);
     /* Reads and keeps its reply. */
     int (*read_caps)(void *proto, int *sub);

@@ -131,7 +131,7 @@ int pop3i_read_status(pop3_session *s, int *ok, const char *what)
         char shown[64];
         mv_sanitize(shown, sizeof shown, line, len);
         mv_pp_line_done(&s->pp);
-        s->dead = 1;
+        /* kind protocol: the session dies (mv_pp_error_keeps_session) */
         return mv_fail(&s->pp.err, MV_E_PROTOCOL, "malformed reply to %s: \"%s\"", what, shown);
     }
     pop3i_keep_reply(s, r, text, tlen);
@@ -358,10 +358,9 @@ static int skip_reply(pop3_session *s, int ok)
     s->skip--;
     if (ok && is_multi(&s->cur)) start_body(s, 1);
     if (!ok && s->cur.verb == POP3_DELE && s->dele_err.kind == MV_E_NONE) {
-        mv_fail(&s->dele_err, MV_E_REPLY, "DELE %lu refused: -ERR %s", s->cur.n,
-                s->last.text);
-        s->dele_err.has_reply = 1;
-        s->dele_err.reply = s->last;
+        char what[48];
+        snprintf(what, sizeof what, "DELE %lu refused", s->cur.n);
+        mv_fail_reply(&s->dele_err, MV_E_REPLY, what, &s->last);
     }
     mv_pp_arm(&s->pp);
     return MV_OK;

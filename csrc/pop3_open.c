@@ -1,6 +1,6 @@
-/* Opening a POP3 session: greeting (and its APOP timestamp), CAPA, STLS or implicit
- * TLS, CAPA again, login (APOP, SASL, USER/PASS), CAPA after login (RFC 1939, 2449,
- * 2595, 5034). */
+/* Opening a POP3 session: what is POP3's own in the shared open sequence (mv_open:
+ * the greeting and its APOP timestamp, CAPA, STLS), then login (APOP, SASL,
+ * USER/PASS) and CAPA after login (RFC 1939, 2449, 2595, 5034). */
 #include "pop3_int.h"
 #include "mv_str.h"
 
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* ------------------------------------------------------------------ open */
+/* ------------------------------------------------------------------ CAPA */
 
 static void parse_capa_line(pop3_session *s, const char *l, size_t len)
 {
@@ -122,7 +122,6 @@ static const char *hook_starttls_missing(void *p)
 {
     pop3_session *s = p;
     if (s->caps & POP3_CAP_STLS) return NULL;
-    s->dead = 1;
     return s->caps & POP3_CAP_CAPA ? "the server does not offer STLS, which is required"
                                    : "the server refused CAPA, so STLS (required) is not "
                                      "offered";
@@ -140,8 +139,6 @@ static int hook_read_starttls(void *p, int *sub, const mv_reply **reply, int *ac
     (void)sub;
     if ((r = pop3i_read_status(s, accepted, "STLS")) != MV_OK) return r;
     *reply = &s->last;
-    /* Refused or not, the link is in no state to go on without TLS. */
-    if (!*accepted) s->dead = 1;
     return MV_OK;
 }
 

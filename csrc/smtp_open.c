@@ -1,4 +1,5 @@
-/* Opening an SMTP session: greeting, EHLO, STARTTLS or implicit TLS, AUTH. */
+/* Opening an SMTP session: what is SMTP's own in the shared open sequence (mv_open:
+ * the 220 greeting, EHLO with its HELO fallback, STARTTLS), then AUTH. */
 #include "smtp_int.h"
 #include "mv_str.h"
 
@@ -215,7 +216,6 @@ static int hook_read_starttls(void *p, int *sub, const mv_reply **reply, int *ac
     if ((r = smtp_read_reply(s)) != MV_OK) return r;
     *reply = &s->last;
     *accepted = s->last.code == 220;
-    if (!*accepted) s->dead = 1;
     return MV_OK;
 }
 

@@ -295,6 +295,7 @@ typedef struct toy {
     mv_cfg cfg;
     mv_reply last;
     int starttls, greetings, caps_read;
+    int caps_in_greeting;    /* as IMAP's "* OK [CAPABILITY ...]": no command needed */
 } toy;
 
 static int toy_line(toy *t, int *ok)
@@ -327,6 +328,7 @@ static int toy_greeting(void *p, int *sub)
 static int toy_send_caps(void *p)
 {
     toy *t = p;
+    if (t->caps_in_greeting && !t->pp.conn.tls_ready) return MV_OK;
     return mv_pp_send(&t->pp, "CAPS", 4, (size_t)-1);
 }
 
@@ -335,6 +337,7 @@ static int toy_read_caps(void *p, int *sub)
     toy *t = p;
     int ok, r;
     (void)sub;
+    if (t->caps_in_greeting && !t->pp.conn.tls_ready) return MV_OK;
     if ((r = toy_line(t, &ok)) != MV_OK) return r;
     t->caps_read++;
     return MV_OK;
@@ -370,7 +373,8 @@ static const mv_open_ops toy_ops = {
 /* Runs the open sequence over `wire` (the server's whole side, received at once when
  * the engine first asks to read) and returns how it ended; `sent` gets what the client
  * wrote, moved out as a driver does. */
-static int toy_open(toy *t, mv_tls_mode mode, const char *wire, char *sent, size_t size)
+static int toy_open_as(toy *t, mv_tls_mode mode, int caps_in_greeting, const char *wire,
+                       char *sent, size_t size)
 {
     mv_open o;
     mv_buf *out;
@@ -382,6 +386,7 @@ static int toy_open(toy *t, mv_tls_mode mode, const char *wire, char *sent, size
     t->cfg.host = "mail.example.org";
     t->cfg.server_name = "mail.example.org";
     t->cfg.tls = mode;
+    t->caps_in_greeting = caps_in_greeting;
     mv_open_begin(&o, &t->pp, &t->cfg, &toy_ops, t);
     for (rounds = 0; rounds < 20; rounds++) {
         r = mv_open_step(&o);
@@ -401,6 +406,11 @@ static int toy_open(toy *t, mv_tls_mode mode, const char *wire, char *sent, size
     return r;
 }
 
+static int toy_open(toy *t, mv_tls_mode mode, const char *wire, char *sent, size_t size)
+{
+    return toy_open_as(t, mode, 0, wire, sent, size);
+}
+
 static void test_open_plain(void)
 {
     toy t;
@@ -412,6 +422,10 @@ static void test_open_plain(void)
     CHECK(toy_open(&t, MV_TLS_NONE, "NO go away\r\n", sent, sizeof sent) == MV_ERROR);
     CHECK(t.pp.err.kind == MV_E_REPLY && strcmp(t.pp.err.msg, "refused: NO go away") == 0);
     CHECK(strcmp(sent, "") == 0);
+    mv_pp_free(&t.pp);
+    /* Capabilities that came with the greeting: nothing to send, no wait for a reply. */
+    CHECK(toy_open_as(&t, MV_TLS_NONE, 1, "OK hello [CAPS A]\r\n", sent, sizeof sent) == MV_OK);
+    CHECK(strcmp(sent, "") == 0 && t.greetings == 1);
     mv_pp_free(&t.pp);
 }
 
