@@ -429,8 +429,8 @@ static void test_open_plain(void)
     mv_pp_free(&t.pp);
 }
 
-/* No downgrade: required and not offered fails (kind tls) before anything else is
- * sent; refused fails (kind tls) with the server's reply. */
+/* No downgrade (CHECKLIST 6, 7): required and not offered fails (kind tls) before
+ * anything else is sent; refused fails (kind tls) with the server's reply. */
 static void test_open_no_downgrade(void)
 {
     toy t;
@@ -451,8 +451,9 @@ static void test_open_no_downgrade(void)
     mv_pp_free(&t.pp);
 }
 
-/* Bytes that came with the STARTTLS reply were sent before TLS: the sequence fails
- * rather than read them later as the server's; with none, the handshake starts. */
+/* Bytes that came with the STARTTLS reply were sent before TLS (CHECKLIST 8, 9): the
+ * sequence fails rather than read them later as the server's; with none, the
+ * handshake starts, the capabilities read before it still the only ones read. */
 static void test_open_pre_tls_bytes(void)
 {
     toy t;
@@ -481,8 +482,10 @@ int main(void)
         { "take: EOF inside a count is closed", test_take_eof },
         { "reply: response codes and the verdict in messages", test_reply_resp_code },
         { "open: plain sequence and a refused greeting", test_open_plain },
-        { "open: no downgrade when STARTTLS is required", test_open_no_downgrade },
-        { "open: bytes before TLS are never trusted", test_open_pre_tls_bytes },
+        { "open: no downgrade when STARTTLS is required (CHECKLIST 6, 7)",
+          test_open_no_downgrade },
+        { "open: bytes before TLS are never trusted (CHECKLIST 8, 9)",
+          test_open_pre_tls_bytes },
         { NULL, NULL }
     };
     return ctest_run("engine", cases);
