@@ -110,7 +110,13 @@ void pop3i_keep_reply(pop3_session *s, int ok, const char *text, size_t len)
 {
     mv_reply_clear(&s->last);
     strcpy(s->last.status, ok ? "+OK" : "-ERR");
-    mv_reply_set_resp_code(&s->last, text, len);
+    /* A bracket is a response code only where the server said its text has them:
+     * "-ERR [no such message]" from any other server is just text. */
+    if (s->caps & (POP3_CAP_RESP_CODES | POP3_CAP_AUTH_RESP_CODE)) {
+        mv_reply_set_resp_code(&s->last, text, len);
+        if (!(s->caps & POP3_CAP_RESP_CODES) && strcmp(s->last.resp_code, "AUTH") != 0)
+            s->last.resp_code[0] = '\0';
+    }
     mv_sanitize(s->last.text, sizeof s->last.text, text, len);
 }
 

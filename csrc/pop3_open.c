@@ -21,6 +21,8 @@ static void parse_capa_line(pop3_session *s, const char *l, size_t len)
     else if (IS("UIDL")) s->caps |= POP3_CAP_UIDL;
     else if (IS("TOP")) s->caps |= POP3_CAP_TOP;
     else if (IS("USER")) s->caps |= POP3_CAP_USER;
+    else if (IS("RESP-CODES")) s->caps |= POP3_CAP_RESP_CODES;
+    else if (IS("AUTH-RESP-CODE")) s->caps |= POP3_CAP_AUTH_RESP_CODE;
     else if (IS("SASL")) {
         s->caps |= POP3_CAP_SASL;
         s->sasl_offered |= mv_sasl_parse_offer(l + w, len - w);

@@ -385,7 +385,7 @@ static void test_sent_ahead_table(void)
     size_t before;
     pop3_session *s;
     mv_buf_init(&sent);
-    s = logged_in_capa(&sent, 0, "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n");
+    s = logged_in_capa(&sent, 0, "+OK\r\nUSER\r\nPIPELINING\r\nRESP-CODES\r\n.\r\n");
     for (i = 1; i <= MV_CMDS_MAX; i++) CHECK(pop3_send_ahead(s, POP3_DELE, i, 0, 0) == MV_OK);
     CHECK(pop3_pending(s) == MV_CMDS_MAX);
     before = mv_buf_avail(&pop3_pp(s)->conn.net_out);
@@ -408,6 +408,30 @@ static void test_sent_ahead_table(void)
     CHECK(pop3_last_reply(s)->resp_code[0] == '\0');
     CHECK(!pop3_is_dead(s));
     pop3_free(s);
+    mv_buf_reset(&sent);
+    /* Without RESP-CODES a bracket is text (RFC 2449 §6.4); AUTH-RESP-CODE allows
+     * [AUTH] alone (RFC 3206 §6). */
+    s = logged_in_capa(&sent, 0, "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n");
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [IN-USE] busy\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(strcmp(pop3_error(s)->reply.status, "-ERR") == 0);
+    CHECK(pop3_error(s)->reply.resp_code[0] == '\0');
+    pop3_free(s);
+    mv_buf_reset(&sent);
+    s = logged_in_capa(&sent, 0, "+OK\r\nAUTH-RESP-CODE\r\n.\r\n");
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [IN-USE] busy\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->reply.resp_code[0] == '\0');
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [AUTH] not now\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(strcmp(pop3_error(s)->reply.resp_code, "AUTH") == 0);
+    pop3_free(s);
     mv_buf_free(&sent);
 }
 
@@ -425,7 +449,8 @@ int main(void)
         { "max_time bounds a whole transfer, discarding too (CHECKLIST 70)", test_max_time },
         { "listing budget and message-number bound (CHECKLIST 70)", test_listing_bounds },
         { "insecure_auth never: no credentials to loopback either", test_insecure_auth_never },
-        { "sent-ahead commands: bounded table, replies in order", test_sent_ahead_table },
+        { "sent-ahead commands: bounded table, replies in order, response codes",
+          test_sent_ahead_table },
         { NULL, NULL }
     };
     return ctest_run("pop3", cases);
