@@ -94,6 +94,7 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
     s, err, kind, reply = open(srv)
     assert.is_nil(s)
     assert.equal("auth", kind)
+    assert.equal("authentication failed: -ERR [IN-USE] maildrop locked", err)
     assert.same({ status = "-ERR", text = "[IN-USE] maildrop locked" }, reply)
     srv:finish()
   end)
