@@ -30,6 +30,7 @@ pop3_session *pop3_new(void)
     pop3_session *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     mv_pp_init(&s->pp);
+    mv_cmds_init(&s->sent);
     mv_buf_init(&s->capa);
     mv_buf_init(&s->body);
     mv_error_clear(&s->saved);
@@ -66,7 +67,7 @@ int pop3_is_dead(const pop3_session *s) { return s->dead; }
 int pop3_is_tls(const pop3_session *s) { return s->pp.conn.tls_ready; }
 void pop3_mark_dead(pop3_session *s) { s->dead = 1; }
 void pop3_set_loopback(pop3_session *s, int loopback) { s->cfg.peer_is_loopback = loopback; }
-size_t pop3_pending(const pop3_session *s) { return s->q_len; }
+size_t pop3_pending(const pop3_session *s) { return mv_cmds_count(&s->sent); }
 
 void pop3_stat_result(const pop3_session *s, unsigned long *count, unsigned long long *size)
 {
@@ -105,21 +106,23 @@ int pop3_configure(pop3_session *s, const pop3_opts *o)
     return MV_OK;
 }
 
-/* Keeps the sanitised text of a status line as the last reply. */
-void pop3i_keep_reply(pop3_session *s, const char *text, size_t len)
+void pop3i_keep_reply(pop3_session *s, int ok, const char *text, size_t len)
 {
-    s->last.code = 0;
-    s->last.enhanced[0] = '\0';
+    mv_reply_clear(&s->last);
+    strcpy(s->last.status, ok ? "+OK" : "-ERR");
+    /* A bracket is a response code only where the server said its text has them:
+     * "-ERR [no such message]" from any other server is just text. */
+    if (s->caps & (POP3_CAP_RESP_CODES | POP3_CAP_AUTH_RESP_CODE)) {
+        mv_reply_set_resp_code(&s->last, text, len);
+        if (!(s->caps & POP3_CAP_RESP_CODES) && strcmp(s->last.resp_code, "AUTH") != 0)
+            s->last.resp_code[0] = '\0';
+    }
     mv_sanitize(s->last.text, sizeof s->last.text, text, len);
 }
 
 int pop3i_reply_error(pop3_session *s, mv_kind kind, const char *what)
 {
-    mv_error *e = &s->pp.err;
-    mv_fail(e, kind, "%s: -ERR %s", what, s->last.text);
-    e->has_reply = 1;
-    e->reply = s->last;
-    return MV_ERROR;
+    return mv_fail_reply(&s->pp.err, kind, what, &s->last);
 }
 
 /* Reads one line as a status line; *ok is 1 for +OK, 0 for -ERR.  The line is done. */
@@ -134,10 +137,10 @@ int pop3i_read_status(pop3_session *s, int *ok, const char *what)
         char shown[64];
         mv_sanitize(shown, sizeof shown, line, len);
         mv_pp_line_done(&s->pp);
-        s->dead = 1;
+        /* kind protocol: the session dies (mv_pp_error_keeps_session) */
         return mv_fail(&s->pp.err, MV_E_PROTOCOL, "malformed reply to %s: \"%s\"", what, shown);
     }
-    pop3i_keep_reply(s, text, tlen);
+    pop3i_keep_reply(s, r, text, tlen);
     mv_pp_line_done(&s->pp);
     *ok = r;
     return MV_OK;
@@ -150,26 +153,27 @@ int pop3i_send_line(pop3_session *s, const char *line, size_t mask_from)
 
 /* ------------------------------------------------------------------ commands */
 
-static int is_multi(const pend *p)
+static int is_multi(const mv_cmd *c)
 {
-    return p->v == POP3_RETR || p->v == POP3_TOP
-           || ((p->v == POP3_LIST || p->v == POP3_UIDL) && p->n == 0);
+    return c->verb == POP3_RETR || c->verb == POP3_TOP
+           || ((c->verb == POP3_LIST || c->verb == POP3_UIDL) && c->n == 0);
 }
 
 static int push_cmd(pop3_session *s, pop3_verb v, unsigned long n, unsigned long lines)
 {
     char line[64];
-    pend *p;
-    if (s->q_len == MAX_PENDING)
+    mv_cmd *c;
+    /* Bounded before anything goes out: a reply is never owed to no entry. */
+    if (mv_cmds_count(&s->sent) >= s->sent.cap)
         return pop3i_fail(s, MV_E_LIMIT, "too many commands sent ahead");
     if (v == POP3_TOP) snprintf(line, sizeof line, "TOP %lu %lu", n, lines);
     else if (n > 0) snprintf(line, sizeof line, "%s %lu", verbs[v], n);
     else snprintf(line, sizeof line, "%s", verbs[v]);
     if (pop3i_send_line(s, line, (size_t)-1) != MV_OK) return MV_ERROR;
-    p = &s->q[(s->q_head + s->q_len++) % MAX_PENDING];
-    p->v = v;
-    p->n = n;
-    p->lines = v == POP3_TOP ? lines : 0;
+    if ((c = mv_cmds_push(&s->sent, &s->pp.err)) == NULL) return MV_ERROR;
+    c->verb = (int)v;
+    c->n = n;
+    c->arg = v == POP3_TOP ? lines : 0;
     return MV_OK;
 }
 
@@ -212,11 +216,11 @@ int pop3_begin(pop3_session *s, pop3_verb v, unsigned long n, unsigned long line
     s->discard = 0;
     s->fixed = 0;
     mv_pp_start(&s->pp);
-    for (i = 0; i < s->q_len; i++) {
-        const pend *p = &s->q[(s->q_head + i) % MAX_PENDING];
-        if (p->v == v && p->n == n && p->lines == (v == POP3_TOP ? lines : 0)) break;
+    for (i = 0; i < mv_cmds_count(&s->sent); i++) {
+        const mv_cmd *c = mv_cmds_at(&s->sent, i);
+        if (c->verb == (int)v && c->n == n && c->arg == (v == POP3_TOP ? lines : 0)) break;
     }
-    if (i == s->q_len && push_cmd(s, v, n, lines) != MV_OK) return MV_ERROR;
+    if (i == mv_cmds_count(&s->sent) && push_cmd(s, v, n, lines) != MV_OK) return MV_ERROR;
     s->skip = i;
     if (v == POP3_QUIT) s->dead = 1;  /* nothing may follow, whatever the reply */
     return MV_OK;
@@ -348,104 +352,133 @@ static void start_body(pop3_session *s, int discard)
     s->state = C_BODY;
 }
 
-static int step_command(pop3_session *s)
+/* ------------------------------------------------------------------ command states */
+
+/* Each handler returns MV_OK when it moved the command on, anything else to hand back
+ * to the driver. */
+
+/* A reply to a command sent ahead and not wanted now: consumed, its body thrown away,
+ * a refused DELE kept for the caller. */
+static int skip_reply(pop3_session *s, int ok)
+{
+    s->skip--;
+    if (ok && is_multi(&s->cur)) start_body(s, 1);
+    if (!ok && s->cur.verb == POP3_DELE && s->dele_err.kind == MV_E_NONE) {
+        char what[48];
+        snprintf(what, sizeof what, "DELE %lu refused", s->cur.n);
+        mv_fail_reply(&s->dele_err, MV_E_REPLY, what, &s->last);
+    }
+    mv_pp_arm(&s->pp);
+    return MV_OK;
+}
+
+static int refused(pop3_session *s)
+{
+    char what[48];
+    s->state = S_DONE;
+    if (s->cur.n > 0) snprintf(what, sizeof what, "%s %lu", verbs[s->cur.verb], s->cur.n);
+    else snprintf(what, sizeof what, "%s", verbs[s->cur.verb]);
+    return pop3i_reply_error(s, MV_E_REPLY, what);
+}
+
+/* +OK to the wanted command: what its status line says, or where its data starts. */
+static int accepted(pop3_session *s)
+{
+    switch (s->cur.verb) {
+    case POP3_STAT:
+        if (pop3_parse_stat(s->last.text, strlen(s->last.text), &s->stat_count,
+                            &s->stat_size) != 0)
+            return pop3i_fail(s, MV_E_PROTOCOL, "malformed STAT reply");
+        s->state = S_DONE;
+        return MV_OK;
+    case POP3_LIST:
+    case POP3_UIDL:
+        clear_entries(s);
+        s->listing_bytes = 0;
+        if (s->cur.n == 0) { s->state = C_LINES; return MV_OK; }
+        if (parse_entry(s, s->cur.verb, s->last.text, strlen(s->last.text)) != MV_OK)
+            return MV_ERROR;
+        if (s->entries[0].n != s->cur.n)
+            return pop3i_fail(s, MV_E_PROTOCOL, "reply is about another message");
+        s->state = S_DONE;
+        return MV_OK;
+    case POP3_RETR:
+    case POP3_TOP:
+        start_body(s, 0);
+        return MV_OK;
+    default:
+        s->state = S_DONE;
+        return MV_OK;
+    }
+}
+
+/* The status line of the oldest command in flight. */
+static int on_status(pop3_session *s)
 {
     int r, ok;
+    if (mv_cmds_count(&s->sent) == 0)
+        return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
+    s->cur = *mv_cmds_at(&s->sent, 0);
+    if ((r = pop3i_read_status(s, &ok, verbs[s->cur.verb])) != MV_OK) return r;
+    mv_cmds_pop(&s->sent, NULL);
+    s->cur_target = s->skip == 0;
+    if (!s->cur_target) return skip_reply(s, ok);
+    return ok ? accepted(s) : refused(s);
+}
+
+/* One line of a LIST or UIDL listing, up to ".". */
+static int on_lines(pop3_session *s)
+{
     const char *line;
     size_t len;
+    int r = mv_pp_getline(&s->pp, &line, &len);
+    if (r != MV_OK) return r;
+    s->listing_bytes += s->pp.line_len;
+    if (s->listing_bytes > s->max_listing_bytes) {
+        /* Memory follows the listing: a byte budget bounds it whatever the shape of the
+         * lines (CHECKLIST 70). */
+        mv_pp_line_done(&s->pp);
+        return mv_fail(&s->pp.err, MV_E_LIMIT, "%s listing is larger than "
+                       "max_listing_bytes (%llu)", verbs[s->cur.verb], s->max_listing_bytes);
+    }
+    if (len == 1 && line[0] == '.') {
+        mv_pp_line_done(&s->pp);
+        s->state = S_DONE;
+        if (s->cur.verb == POP3_UIDL && check_unique_uids(s) != MV_OK) return MV_ERROR;
+        return MV_OK;
+    }
+    if (len > 0 && line[0] == '.') { line++; len--; }
+    r = parse_entry(s, s->cur.verb, line, len);
+    mv_pp_line_done(&s->pp);
+    return r;
+}
+
+static int on_body(pop3_session *s)
+{
+    int r = body_step(s);
+    if (r != MV_OK) return r;
+    if (!s->cur_target) {
+        /* a skipped reply's body is gone: the next status line follows */
+        s->discard = 0;
+        s->state = C_STATUS;
+        return MV_OK;
+    }
+    s->state = S_DONE;
+    return MV_OK;
+}
+
+static int step_command(pop3_session *s)
+{
     for (;;) {
+        int r;
         switch (s->state) {
-        case C_STATUS:
-            if (s->q_len == 0) return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
-            s->cur = s->q[s->q_head];
-            if ((r = pop3i_read_status(s, &ok, verbs[s->cur.v])) != MV_OK) return r;
-            s->q_head = (s->q_head + 1) % MAX_PENDING;
-            s->q_len--;
-            s->cur_target = s->skip == 0;
-            if (!s->cur_target) {
-                /* A reply to a command sent ahead and not wanted now. */
-                s->skip--;
-                if (ok && is_multi(&s->cur)) start_body(s, 1);
-                if (!ok && s->cur.v == POP3_DELE && s->dele_err.kind == MV_E_NONE) {
-                    mv_fail(&s->dele_err, MV_E_REPLY, "DELE %lu refused: -ERR %s", s->cur.n,
-                            s->last.text);
-                    s->dele_err.has_reply = 1;
-                    s->dele_err.reply = s->last;
-                }
-                mv_pp_arm(&s->pp);
-                break;
-            }
-            if (!ok) {
-                char what[48];
-                s->state = S_DONE;
-                if (s->cur.n > 0) snprintf(what, sizeof what, "%s %lu", verbs[s->cur.v],
-                                           s->cur.n);
-                else snprintf(what, sizeof what, "%s", verbs[s->cur.v]);
-                return pop3i_reply_error(s, MV_E_REPLY, what);
-            }
-            switch (s->cur.v) {
-            case POP3_STAT:
-                if (pop3_parse_stat(s->last.text, strlen(s->last.text), &s->stat_count,
-                                    &s->stat_size) != 0)
-                    return pop3i_fail(s, MV_E_PROTOCOL, "malformed STAT reply");
-                s->state = S_DONE;
-                break;
-            case POP3_LIST:
-            case POP3_UIDL:
-                clear_entries(s);
-                s->listing_bytes = 0;
-                if (s->cur.n == 0) { s->state = C_LINES; break; }
-                if (parse_entry(s, s->cur.v, s->last.text, strlen(s->last.text)) != MV_OK)
-                    return MV_ERROR;
-                if (s->entries[0].n != s->cur.n)
-                    return pop3i_fail(s, MV_E_PROTOCOL, "reply is about another message");
-                s->state = S_DONE;
-                break;
-            case POP3_RETR:
-            case POP3_TOP:
-                start_body(s, 0);
-                break;
-            default:
-                s->state = S_DONE;
-                break;
-            }
-            break;
-        case C_LINES:
-            if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
-            s->listing_bytes += s->pp.line_len;
-            if (s->listing_bytes > s->max_listing_bytes) {
-                /* Memory follows the listing: a byte budget bounds it whatever the
-                 * shape of the lines (CHECKLIST 70). */
-                mv_pp_line_done(&s->pp);
-                return mv_fail(&s->pp.err, MV_E_LIMIT, "%s listing is larger than "
-                               "max_listing_bytes (%llu)", verbs[s->cur.v],
-                               s->max_listing_bytes);
-            }
-            if (len == 1 && line[0] == '.') {
-                mv_pp_line_done(&s->pp);
-                s->state = S_DONE;
-                if (s->cur.v == POP3_UIDL && check_unique_uids(s) != MV_OK) return MV_ERROR;
-                break;
-            }
-            if (len > 0 && line[0] == '.') { line++; len--; }
-            r = parse_entry(s, s->cur.v, line, len);
-            mv_pp_line_done(&s->pp);
-            if (r != MV_OK) return r;
-            break;
-        case C_BODY:
-            if ((r = body_step(s)) != MV_OK) return r;
-            if (!s->cur_target) {
-                s->discard = 0;
-                s->state = C_STATUS;
-                break;
-            }
-            s->state = S_DONE;
-            break;
-        case S_DONE:
-            return mv_conn_want(&s->pp.conn, MV_OK);
-        default:
-            return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
+        case C_STATUS: r = on_status(s); break;
+        case C_LINES: r = on_lines(s); break;
+        case C_BODY: r = on_body(s); break;
+        case S_DONE: return mv_conn_want(&s->pp.conn, MV_OK);
+        default: return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
         }
+        if (r != MV_OK) return r;
     }
 }
 

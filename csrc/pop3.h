@@ -20,7 +20,10 @@ MV_HIDDEN_BEGIN
 enum {
     POP3_CAP_CAPA = 1u << 0, POP3_CAP_STLS = 1u << 1, POP3_CAP_PIPELINING = 1u << 2,
     POP3_CAP_UIDL = 1u << 3, POP3_CAP_TOP = 1u << 4, POP3_CAP_USER = 1u << 5,
-    POP3_CAP_SASL = 1u << 6
+    POP3_CAP_SASL = 1u << 6,
+    /* Text that starts with "[" is a response code (RFC 2449 §6.4); AUTH-RESP-CODE
+     * promises [AUTH] alone (RFC 3206 §6). */
+    POP3_CAP_RESP_CODES = 1u << 7, POP3_CAP_AUTH_RESP_CODE = 1u << 8
 };
 
 typedef enum {

@@ -4,6 +4,8 @@
 #define POP3_INT_H
 
 #include "pop3.h"
+#include "mv_cmds.h"
+#include "mv_open.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
@@ -11,19 +13,13 @@ MV_HIDDEN_BEGIN
 enum { OP_NONE, OP_OPEN, OP_CMD };
 
 enum {
-    O_IMPLICIT_TLS, O_HANDSHAKE, O_GREETING, O_CAPA_STATUS, O_CAPA_LINES, O_STLS_READ,
-    O_AUTH_READ, O_AUTH_ABORT_READ, O_USER_READ, O_PASS_READ,
+    /* open: the shared sequence (mv_open), then login and CAPA after it */
+    O_SEQUENCE, O_AUTH_READ, O_AUTH_ABORT_READ, O_USER_READ, O_PASS_READ, O_CAPA_AGAIN,
     C_STATUS, C_LINES, C_BODY, S_DONE
 };
 
-#define MAX_PENDING 64
 #define MAX_UID 255
 #define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
-
-typedef struct pend {
-    pop3_verb v;
-    unsigned long n, lines;
-} pend;
 
 struct pop3_session {
     mv_pp pp;
@@ -32,7 +28,9 @@ struct pop3_session {
     unsigned long max_messages;
     unsigned long long max_listing_bytes, listing_bytes;
     /* connection */
-    int op, state, dead, greeted, logged_in;
+    int op, state, dead, logged_in;
+    int sub;            /* progress inside a multi-step reply (CAPA's lines) */
+    mv_open open;
     unsigned caps, sasl_offered;
     mv_buf capa;
     char stamp[257];
@@ -40,10 +38,11 @@ struct pop3_session {
     mv_sasl sasl;
     const char *auth_used;
     mv_error saved, dele_err;
-    /* commands sent, replies not yet read (a ring) */
-    pend q[MAX_PENDING];
-    size_t q_head, q_len, skip;
-    pend cur;           /* the reply being read */
+    /* commands sent, replies not yet read, first in first out: verb is a pop3_verb,
+     * n the message number, arg TOP's line count */
+    mv_cmds sent;
+    size_t skip;        /* replies to read before the one the operation wants */
+    mv_cmd cur;         /* the reply being read */
     int cur_target;     /* it is the reply the current operation wants */
     /* results */
     unsigned long stat_count;
@@ -59,8 +58,9 @@ struct pop3_session {
 
 /* Sets the error; returns MV_ERROR. */
 int pop3i_fail(pop3_session *s, mv_kind kind, const char *msg);
-/* Keeps the sanitised text of a status line as the last reply. */
-void pop3i_keep_reply(pop3_session *s, const char *text, size_t len);
+/* Keeps a status line (ok: +OK or -ERR) as the last reply: its text sanitised, its
+ * response code (RFC 2449 §8) parsed. */
+void pop3i_keep_reply(pop3_session *s, int ok, const char *text, size_t len);
 /* Fails with kind and "what: -ERR text", the reply attached. */
 int pop3i_reply_error(pop3_session *s, mv_kind kind, const char *what);
 /* Reads one line as a status line; *ok is 1 for +OK, 0 for -ERR.  The line is done. */

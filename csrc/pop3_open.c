@@ -1,6 +1,6 @@
-/* Opening a POP3 session: greeting (and its APOP timestamp), CAPA, STLS or implicit
- * TLS, CAPA again, login (APOP, SASL, USER/PASS), CAPA after login (RFC 1939, 2449,
- * 2595, 5034). */
+/* Opening a POP3 session: what is POP3's own in the shared open sequence (mv_open:
+ * the greeting and its APOP timestamp, CAPA, STLS), then login (APOP, SASL,
+ * USER/PASS) and CAPA after login (RFC 1939, 2449, 2595, 5034). */
 #include "pop3_int.h"
 #include "mv_str.h"
 
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* ------------------------------------------------------------------ open */
+/* ------------------------------------------------------------------ CAPA */
 
 static void parse_capa_line(pop3_session *s, const char *l, size_t len)
 {
@@ -21,6 +21,8 @@ static void parse_capa_line(pop3_session *s, const char *l, size_t len)
     else if (IS("UIDL")) s->caps |= POP3_CAP_UIDL;
     else if (IS("TOP")) s->caps |= POP3_CAP_TOP;
     else if (IS("USER")) s->caps |= POP3_CAP_USER;
+    else if (IS("RESP-CODES")) s->caps |= POP3_CAP_RESP_CODES;
+    else if (IS("AUTH-RESP-CODE")) s->caps |= POP3_CAP_AUTH_RESP_CODE;
     else if (IS("SASL")) {
         s->caps |= POP3_CAP_SASL;
         s->sasl_offered |= mv_sasl_parse_offer(l + w, len - w);
@@ -31,9 +33,123 @@ static void parse_capa_line(pop3_session *s, const char *l, size_t len)
 static int send_capa(pop3_session *s)
 {
     mv_pp_arm(&s->pp);
-    s->state = O_CAPA_STATUS;
     return pop3i_send_line(s, "CAPA", (size_t)-1);
 }
+
+/* Keeps a CAPA line for capabilities(): server text, so without control or ANSI bytes
+ * (CHECKLIST 60). */
+static int keep_capa_line(pop3_session *s, const char *line, size_t len)
+{
+    if (mv_buf_reserve(&s->capa, len + 1) != 0)
+        return pop3i_fail(s, MV_E_MEMORY, "out of memory");
+    mv_sanitize((char *)s->capa.data + s->capa.len, len + 1, line, len);
+    s->capa.data[s->capa.len + len] = '\n';
+    s->capa.len += len + 1;
+    return MV_OK;
+}
+
+/* The reply to CAPA: its status (*sub 0), then its lines up to "." (*sub 1).  A -ERR
+ * means no capabilities (an RFC 1939 server). */
+static int read_capa(pop3_session *s, int *sub)
+{
+    const char *line;
+    size_t len;
+    int r, ok;
+    if (*sub == 0) {
+        if ((r = pop3i_read_status(s, &ok, "CAPA")) != MV_OK) return r;
+        s->caps = 0;
+        s->sasl_offered = 0;
+        mv_buf_reset(&s->capa);
+        if (!ok) return MV_OK;
+        s->caps = POP3_CAP_CAPA;
+        s->skip = 0;
+        *sub = 1;
+    }
+    for (;;) {
+        if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
+        if (len == 1 && line[0] == '.') {
+            mv_pp_line_done(&s->pp);
+            return MV_OK;
+        }
+        if (len > 0 && line[0] == '.') { line++; len--; }
+        if (++s->skip > s->pp.max_reply_lines) {
+            mv_pp_line_done(&s->pp);
+            return pop3i_fail(s, MV_E_LIMIT, "too many CAPA lines");
+        }
+        parse_capa_line(s, line, len);
+        r = keep_capa_line(s, line, len);
+        mv_pp_line_done(&s->pp);
+        if (r != MV_OK) return r;
+    }
+}
+
+/* ------------------------------------------------------------------ open hooks */
+
+/* The greeting: +OK (with an APOP timestamp, RFC 1939 §7, perhaps) or a refusal. */
+static int hook_greeting(void *p, int *sub)
+{
+    pop3_session *s = p;
+    const char *line, *text;
+    size_t len, tlen, a, alen;
+    int r, st;
+    (void)sub;
+    if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
+    st = pop3_status(line, len, &text, &tlen);
+    if (st < 0) {
+        mv_pp_line_done(&s->pp);
+        return pop3i_fail(s, MV_E_PROTOCOL, "the server's greeting is not +OK/-ERR");
+    }
+    pop3i_keep_reply(s, st, text, tlen);
+    s->stamp[0] = '\0';
+    if (st == 1 && pop3_apop_stamp(text, tlen, &a, &alen) == 0) {
+        memcpy(s->stamp, text + a, alen);
+        s->stamp[alen] = '\0';
+    }
+    mv_pp_line_done(&s->pp);
+    if (st == 0) return pop3i_reply_error(s, MV_E_REPLY, "server refused the connection");
+    return MV_OK;
+}
+
+static int hook_send_caps(void *p)
+{
+    return send_capa(p);
+}
+
+static int hook_read_caps(void *p, int *sub)
+{
+    return read_capa(p, sub);
+}
+
+static const char *hook_starttls_missing(void *p)
+{
+    pop3_session *s = p;
+    if (s->caps & POP3_CAP_STLS) return NULL;
+    return s->caps & POP3_CAP_CAPA ? "the server does not offer STLS, which is required"
+                                   : "the server refused CAPA, so STLS (required) is not "
+                                     "offered";
+}
+
+static int hook_send_starttls(void *p)
+{
+    return pop3i_send_line(p, "STLS", (size_t)-1);
+}
+
+static int hook_read_starttls(void *p, int *sub, const mv_reply **reply, int *accepted)
+{
+    pop3_session *s = p;
+    int r;
+    (void)sub;
+    if ((r = pop3i_read_status(s, accepted, "STLS")) != MV_OK) return r;
+    *reply = &s->last;
+    return MV_OK;
+}
+
+static const mv_open_ops open_ops = {
+    "STLS", hook_greeting, hook_send_caps, hook_read_caps, hook_starttls_missing,
+    hook_send_starttls, hook_read_starttls
+};
+
+/* ------------------------------------------------------------------ login */
 
 static int start_sasl(pop3_session *s)
 {
@@ -121,167 +237,106 @@ static int logged_in(pop3_session *s)
 {
     s->logged_in = 1;
     /* RFC 2449 §5: capabilities may change after login (PIPELINING, for one). */
-    return send_capa(s);
+    s->sub = 0;
+    s->state = O_CAPA_AGAIN;
+    if (send_capa(s) != MV_OK) return MV_ERROR;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+/* ------------------------------------------------------------------ open states */
+
+/* Each handler returns MV_OK when it moved the session on, anything else to hand
+ * back to the driver. */
+
+static int on_sequence(pop3_session *s)
+{
+    int r = mv_open_step(&s->open);
+    if (r != MV_OK) return r;
+    if (start_auth(s) != MV_OK) return MV_ERROR;
+    if (s->state == S_DONE) return MV_OK;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+/* A "+ challenge" line goes on with SASL; else the final status. */
+static int on_auth_read(pop3_session *s)
+{
+    const char *line, *text;
+    size_t len, tlen;
+    int r, st;
+    if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
+    if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+        mv_pp_arm(&s->pp);
+        r = auth_continue(s, len > 2 ? line + 2 : "", len > 2 ? len - 2 : 0);
+        mv_pp_line_done(&s->pp);
+        if (r != MV_OK) return r;
+        return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+    }
+    st = pop3_status(line, len, &text, &tlen);
+    if (st >= 0) pop3i_keep_reply(s, st, text, tlen);
+    mv_pp_line_done(&s->pp);
+    if (st < 0) return pop3i_fail(s, MV_E_PROTOCOL, "malformed reply to AUTH");
+    if (st == 0) return pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
+    return logged_in(s);
+}
+
+static int on_auth_abort_read(pop3_session *s)
+{
+    int ok, r;
+    if ((r = pop3i_read_status(s, &ok, "AUTH")) != MV_OK) return r;
+    s->pp.err = s->saved;
+    return MV_ERROR;
+}
+
+static int on_user_read(pop3_session *s)
+{
+    char cmd[600];
+    int ok, n, r;
+    if ((r = pop3i_read_status(s, &ok, "USER")) != MV_OK) return r;
+    if (!ok) return pop3i_reply_error(s, MV_E_AUTH, "USER refused");
+    n = snprintf(cmd, sizeof cmd, "PASS %s", s->cfg.password);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        memset(cmd, 0, sizeof cmd);
+        return pop3i_fail(s, MV_E_ARG, "password too long");
+    }
+    mv_pp_arm(&s->pp);
+    r = pop3i_send_line(s, cmd, 5);
+    memset(cmd, 0, sizeof cmd);
+    if (r != MV_OK) return r;
+    s->state = O_PASS_READ;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+static int on_pass_read(pop3_session *s)
+{
+    int ok, r;
+    if ((r = pop3i_read_status(s, &ok, "login")) != MV_OK) return r;
+    if (!ok) return pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
+    return logged_in(s);
+}
+
+static int on_capa_again(pop3_session *s)
+{
+    int r = read_capa(s, &s->sub);
+    if (r != MV_OK) return r;
+    s->state = S_DONE;
+    return MV_OK;
 }
 
 int pop3i_step_open(pop3_session *s)
 {
-    int r, ok;
-    const char *line;
-    size_t len;
     for (;;) {
+        int r;
         switch (s->state) {
-        case O_IMPLICIT_TLS:
-            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK)
-                return MV_ERROR;
-            s->state = O_HANDSHAKE;
-            break;
-        case O_HANDSHAKE:
-            if ((r = mv_pp_handshake(&s->pp)) != MV_OK) return r;
-            if (!s->greeted) { s->state = O_GREETING; break; }
-            if (send_capa(s) != MV_OK) return MV_ERROR;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_GREETING:
-            if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
-            {
-                const char *text;
-                size_t tlen, a, alen;
-                int st = pop3_status(line, len, &text, &tlen);
-                if (st < 0) {
-                    mv_pp_line_done(&s->pp);
-                    return pop3i_fail(s, MV_E_PROTOCOL,
-                                      "the server's greeting is not +OK/-ERR");
-                }
-                pop3i_keep_reply(s, text, tlen);
-                s->stamp[0] = '\0';
-                if (st == 1 && pop3_apop_stamp(text, tlen, &a, &alen) == 0) {
-                    memcpy(s->stamp, text + a, alen);
-                    s->stamp[alen] = '\0';
-                }
-                mv_pp_line_done(&s->pp);
-                if (st == 0)
-                    return pop3i_reply_error(s, MV_E_REPLY, "server refused the connection");
-            }
-            s->greeted = 1;
-            if (send_capa(s) != MV_OK) return MV_ERROR;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_CAPA_STATUS:
-            if ((r = pop3i_read_status(s, &ok, "CAPA")) != MV_OK) return r;
-            s->caps = 0;
-            s->sasl_offered = 0;
-            mv_buf_reset(&s->capa);
-            if (ok) {
-                s->caps = POP3_CAP_CAPA;
-                s->skip = 0;
-                s->state = O_CAPA_LINES;
-                break;
-            }
-            goto capa_done;
-        case O_CAPA_LINES:
-            if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
-            if (len == 1 && line[0] == '.') {
-                mv_pp_line_done(&s->pp);
-                goto capa_done;
-            }
-            if (len > 0 && line[0] == '.') { line++; len--; }
-            if (++s->skip > s->pp.max_reply_lines) {
-                mv_pp_line_done(&s->pp);
-                return pop3i_fail(s, MV_E_LIMIT, "too many CAPA lines");
-            }
-            parse_capa_line(s, line, len);
-            /* Kept for capabilities(): server text, so without control or ANSI bytes
-             * (CHECKLIST 60). */
-            if (mv_buf_reserve(&s->capa, len + 1) != 0) {
-                mv_pp_line_done(&s->pp);
-                return pop3i_fail(s, MV_E_MEMORY, "out of memory");
-            }
-            mv_sanitize((char *)s->capa.data + s->capa.len, len + 1, line, len);
-            s->capa.data[s->capa.len + len] = '\n';
-            s->capa.len += len + 1;
-            mv_pp_line_done(&s->pp);
-            break;
-        case O_STLS_READ:
-            if ((r = pop3i_read_status(s, &ok, "STLS")) != MV_OK) return r;
-            if (!ok) {
-                s->dead = 1;
-                return pop3i_reply_error(s, MV_E_TLS, "STLS refused");
-            }
-            /* Whatever came after +OK was sent before TLS: never trust it (CHECKLIST 8/9). */
-            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK) {
-                s->dead = 1;
-                return MV_ERROR;
-            }
-            s->state = O_HANDSHAKE;
-            break;
-        case O_AUTH_READ:
-            if ((r = mv_pp_getline(&s->pp, &line, &len)) != MV_OK) return r;
-            if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
-                const char *chal = len > 2 ? line + 2 : "";
-                size_t clen = len > 2 ? len - 2 : 0;
-                mv_pp_arm(&s->pp);
-                r = auth_continue(s, chal, clen);
-                mv_pp_line_done(&s->pp);
-                if (r != MV_OK) return r;
-                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-            }
-            {
-                const char *text;
-                size_t tlen;
-                int st = pop3_status(line, len, &text, &tlen);
-                if (st >= 0) pop3i_keep_reply(s, text, tlen);
-                mv_pp_line_done(&s->pp);
-                if (st < 0) return pop3i_fail(s, MV_E_PROTOCOL, "malformed reply to AUTH");
-                if (st == 0) return pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
-            }
-            if (logged_in(s) != MV_OK) return MV_ERROR;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_AUTH_ABORT_READ:
-            if ((r = pop3i_read_status(s, &ok, "AUTH")) != MV_OK) return r;
-            s->pp.err = s->saved;
-            return MV_ERROR;
-        case O_USER_READ:
-            if ((r = pop3i_read_status(s, &ok, "USER")) != MV_OK) return r;
-            if (!ok) return pop3i_reply_error(s, MV_E_AUTH, "USER refused");
-            {
-                char cmd[600];
-                int n = snprintf(cmd, sizeof cmd, "PASS %s", s->cfg.password);
-                if (n < 0 || (size_t)n >= sizeof cmd)
-                    return pop3i_fail(s, MV_E_ARG, "password too long");
-                mv_pp_arm(&s->pp);
-                r = pop3i_send_line(s, cmd, 5);
-                memset(cmd, 0, sizeof cmd);
-                if (r != MV_OK) return r;
-            }
-            s->state = O_PASS_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_PASS_READ:
-            if ((r = pop3i_read_status(s, &ok, "login")) != MV_OK) return r;
-            if (!ok) return pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
-            if (logged_in(s) != MV_OK) return MV_ERROR;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case S_DONE:
-            return mv_conn_want(&s->pp.conn, MV_OK);
-        default:
-            return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
+        case O_SEQUENCE: r = on_sequence(s); break;
+        case O_AUTH_READ: r = on_auth_read(s); break;
+        case O_AUTH_ABORT_READ: r = on_auth_abort_read(s); break;
+        case O_USER_READ: r = on_user_read(s); break;
+        case O_PASS_READ: r = on_pass_read(s); break;
+        case O_CAPA_AGAIN: r = on_capa_again(s); break;
+        case S_DONE: return mv_conn_want(&s->pp.conn, MV_OK);
+        default: return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
         }
-        continue;
-capa_done:
-        if (s->logged_in) { s->state = S_DONE; continue; }
-        if (s->cfg.tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
-            if (!(s->caps & POP3_CAP_STLS)) {
-                s->dead = 1;
-                return pop3i_fail(s, MV_E_TLS, s->caps & POP3_CAP_CAPA
-                            ? "the server does not offer STLS, which is required"
-                            : "the server refused CAPA, so STLS (required) is not offered");
-            }
-            mv_pp_arm(&s->pp);
-            if (pop3i_send_line(s, "STLS", (size_t)-1) != MV_OK) return MV_ERROR;
-            s->state = O_STLS_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        }
-        if (start_auth(s) != MV_OK) return MV_ERROR;
-        if (s->state == S_DONE) return mv_conn_want(&s->pp.conn, MV_OK);
-        return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        if (r != MV_OK) return r;
     }
 }
 
@@ -291,7 +346,8 @@ int pop3_begin_open(pop3_session *s)
     mv_error_clear(&s->pp.err);
     mv_error_clear(&s->saved);
     s->op = OP_OPEN;
-    s->state = s->cfg.tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING;
+    s->state = O_SEQUENCE;
+    mv_open_begin(&s->open, &s->pp, &s->cfg, &open_ops, s);
     mv_pp_start(&s->pp);
     return MV_OK;
 }

@@ -3,6 +3,7 @@
 #define SMTP_INT_H
 
 #include "smtp.h"
+#include "mv_open.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
@@ -11,8 +12,7 @@ enum { OP_NONE, OP_OPEN, OP_SEND, OP_CMD };
 
 enum {
     /* open */
-    O_IMPLICIT_TLS, O_HANDSHAKE, O_GREETING, O_EHLO, O_EHLO_READ, O_HELO_READ,
-    O_STARTTLS_READ, O_AUTH, O_AUTH_READ, O_AUTH_ABORT_READ,
+    O_SEQUENCE, O_AUTH_READ, O_AUTH_ABORT_READ,
     /* send */
     T_MAIL, T_MAIL_READ, T_RCPT, T_RCPT_READ, T_DATA, T_DATA_READ, T_BODY, T_ABORT_DOT_READ,
     T_DOT_READ, T_BDAT_READ, T_RSET_READ, T_CHAIN_DOT_READ,
@@ -25,6 +25,7 @@ enum {
 
 struct smtp_session {
     mv_pp pp;
+    mv_open open;
     /* options (owned copies) */
     mv_cfg cfg;
     char *helo;

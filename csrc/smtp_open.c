@@ -1,4 +1,5 @@
-/* Opening an SMTP session: greeting, EHLO, STARTTLS or implicit TLS, AUTH. */
+/* Opening an SMTP session: what is SMTP's own in the shared open sequence (mv_open:
+ * the 220 greeting, EHLO with its HELO fallback, STARTTLS), then AUTH. */
 #include "smtp_int.h"
 #include "mv_str.h"
 
@@ -152,6 +153,77 @@ static int auth_reply(smtp_session *s)
     return MV_OK;
 }
 
+/* ------------------------------------------------------------------ open hooks */
+
+static int hook_greeting(void *p, int *sub)
+{
+    smtp_session *s = p;
+    int r;
+    (void)sub;
+    if ((r = smtp_read_reply(s)) != MV_OK) return r;
+    if (s->last.code != 220)
+        return smtp_reply_error(s, MV_E_REPLY, "server refused the connection");
+    return MV_OK;
+}
+
+static int hook_send_caps(void *p)
+{
+    return send_ehlo(p, "EHLO");
+}
+
+/* The reply to EHLO (*sub 0), or to HELO after a refused EHLO (*sub 1). */
+static int hook_read_caps(void *p, int *sub)
+{
+    smtp_session *s = p;
+    int r;
+    if ((r = smtp_read_reply(s)) != MV_OK) return r;
+    if (*sub == 1) {
+        if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "HELO refused");
+        s->caps = 0;
+        mv_buf_reset(&s->ehlo);
+        return MV_OK;
+    }
+    if (s->last.code / 100 != 2) {
+        /* HELO would silently lose STARTTLS and AUTH: only when neither is asked. */
+        if (s->dead || s->cfg.tls == MV_TLS_STARTTLS || s->cfg.user != NULL
+            || s->last.code == 421)
+            return smtp_reply_error(s, MV_E_REPLY, "EHLO refused");
+        if (send_ehlo(s, "HELO") != MV_OK) return MV_ERROR;
+        *sub = 1;
+        return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+    }
+    parse_ehlo(s);
+    return MV_OK;
+}
+
+static const char *hook_starttls_missing(void *p)
+{
+    const smtp_session *s = p;
+    if (s->caps & SMTP_CAP_STARTTLS) return NULL;
+    return "the server does not offer STARTTLS, which is required (tls = \"starttls\")";
+}
+
+static int hook_send_starttls(void *p)
+{
+    return smtp_send_cmd(p, "STARTTLS");
+}
+
+static int hook_read_starttls(void *p, int *sub, const mv_reply **reply, int *accepted)
+{
+    smtp_session *s = p;
+    int r;
+    (void)sub;
+    if ((r = smtp_read_reply(s)) != MV_OK) return r;
+    *reply = &s->last;
+    *accepted = s->last.code == 220;
+    return MV_OK;
+}
+
+static const mv_open_ops open_ops = {
+    "STARTTLS", hook_greeting, hook_send_caps, hook_read_caps, hook_starttls_missing,
+    hook_send_starttls, hook_read_starttls
+};
+
 /* ------------------------------------------------------------------ open */
 
 int smtp_step_open(smtp_session *s)
@@ -159,76 +231,11 @@ int smtp_step_open(smtp_session *s)
     int r;
     for (;;) {
         switch (s->state) {
-        case O_IMPLICIT_TLS:
-            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK)
-                return MV_ERROR;
-            s->state = O_HANDSHAKE;
-            break;
-        case O_HANDSHAKE:
-            r = mv_pp_handshake(&s->pp);
-            if (r != MV_OK) return r;
-            /* Implicit TLS: the greeting comes next; after STARTTLS, EHLO again (RFC 3207 4.2). */
-            if (s->cfg.tls == MV_TLS_IMPLICIT) {
-                s->state = O_GREETING;
-                s->owed = 1;
-                smtp_rr_reset(&s->rr);
-            } else {
-                s->state = O_EHLO;
-            }
-            break;
-        case O_GREETING:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code != 220) return smtp_reply_error(s, MV_E_REPLY, "server refused the "
-                                                                       "connection");
-            s->state = O_EHLO;
-            break;
-        case O_EHLO:
-            if (send_ehlo(s, "EHLO") != MV_OK) return MV_ERROR;
-            s->state = O_EHLO_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_EHLO_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code / 100 != 2) {
-                /* HELO would silently lose STARTTLS and AUTH: only when neither is asked. */
-                if (s->dead || s->cfg.tls == MV_TLS_STARTTLS || s->cfg.user != NULL
-                    || s->last.code == 421)
-                    return smtp_reply_error(s, MV_E_REPLY, "EHLO refused");
-                if (send_ehlo(s, "HELO") != MV_OK) return MV_ERROR;
-                s->state = O_HELO_READ;
-                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-            }
-            parse_ehlo(s);
-            if (s->cfg.tls == MV_TLS_STARTTLS && !s->pp.conn.tls_ready) {
-                if (!(s->caps & SMTP_CAP_STARTTLS))
-                    return smtp_fail(s, MV_E_TLS, "the server does not offer STARTTLS, which is "
-                                             "required (tls = \"starttls\")");
-                if (smtp_send_cmd(s, "STARTTLS") != MV_OK) return MV_ERROR;
-                s->state = O_STARTTLS_READ;
-                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-            }
+        case O_SEQUENCE:
+            if ((r = mv_open_step(&s->open)) != MV_OK) return r;
             if ((r = start_auth(s)) != MV_OK) return r;
             if (s->state == S_DONE) return mv_conn_want(&s->pp.conn, MV_OK);
             return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case O_HELO_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "HELO refused");
-            s->caps = 0;
-            mv_buf_reset(&s->ehlo);
-            s->state = S_DONE;
-            return MV_OK;
-        case O_STARTTLS_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code != 220) {
-                s->dead = 1;
-                return smtp_reply_error(s, MV_E_TLS, "STARTTLS refused");
-            }
-            /* Anything the server sent after its 220 came before TLS: never trust it. */
-            if (mv_pp_start_tls(&s->pp, &s->cfg) != MV_OK) {
-                s->dead = 1;
-                return MV_ERROR;
-            }
-            s->state = O_HANDSHAKE;
-            break;
         case O_AUTH_READ:
             if ((r = smtp_read_reply(s)) != MV_OK) return r;
             if ((r = auth_reply(s)) != MV_OK) return r;
@@ -248,9 +255,10 @@ int smtp_step_open(smtp_session *s)
 
 int smtp_begin_open(smtp_session *s)
 {
-    if (smtp_begin(s, OP_OPEN, s->cfg.tls == MV_TLS_IMPLICIT ? O_IMPLICIT_TLS : O_GREETING)
-        != MV_OK) return MV_ERROR;
-    if (s->state == O_GREETING) s->owed = 1;
+    if (smtp_begin(s, OP_OPEN, O_SEQUENCE) != MV_OK) return MV_ERROR;
+    /* The greeting is the first reply owed, TLS or not (RFC 5321 §4.3.1). */
+    s->owed = 1;
+    smtp_rr_reset(&s->rr);
+    mv_open_begin(&s->open, &s->pp, &s->cfg, &open_ops, s);
     return MV_OK;
 }
-

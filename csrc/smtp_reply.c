@@ -97,8 +97,8 @@ void smtp_rr_result(const smtp_reply_reader *rr, mv_reply *out)
 {
     const char *t = (const char *)mv_buf_head(&rr->text);
     size_t n = mv_buf_avail(&rr->text), el;
+    mv_reply_clear(out);   /* SMTP has no status word: the code is the verdict */
     out->code = rr->code;
-    out->enhanced[0] = '\0';
     el = t != NULL ? enhanced_len(t, n, rr->code) : 0;
     if (el > 0 && el < sizeof out->enhanced) {
         memcpy(out->enhanced, t, el);

@@ -5,6 +5,7 @@
 #include "pop3.h"
 #include "pop3_parse.h"
 #include "mv_clock.h"
+#include "mv_cmds.h"
 
 #include <stdlib.h>
 
@@ -158,8 +159,10 @@ static void feed(pop3_session *s, const char *text)
     CHECK(mv_conn_feed(&pop3_pp(s)->conn, text, strlen(text)) == 0);
 }
 
-/* A logged-in session over memory (no socket, no TLS); max_listing_bytes 0: default. */
-static pop3_session *logged_in_with(mv_buf *sent, unsigned long long max_listing_bytes)
+/* A logged-in session over memory (no socket, no TLS); max_listing_bytes 0: default;
+ * capa_after: the reply to CAPA after login. */
+static pop3_session *logged_in_capa(mv_buf *sent, unsigned long long max_listing_bytes,
+                                    const char *capa_after)
 {
     pop3_session *s = pop3_new();
     pop3_opts o;
@@ -184,12 +187,17 @@ static pop3_session *logged_in_with(mv_buf *sent, unsigned long long max_listing
     CHECK(step_io(s, sent) == MV_WANT_READ);
     feed(s, "+OK\r\n");
     CHECK(step_io(s, sent) == MV_WANT_READ);
-    feed(s, "+OK\r\n.\r\n");
+    feed(s, capa_after);
     CHECK(step_io(s, sent) == MV_OK);
     CHECK_MEM(mv_buf_head(sent), mv_buf_avail(sent),
               "CAPA\r\nUSER alice\r\nPASS secret\r\nCAPA\r\n", 37);
     mv_buf_reset(sent);
     return s;
+}
+
+static pop3_session *logged_in_with(mv_buf *sent, unsigned long long max_listing_bytes)
+{
+    return logged_in_capa(sent, max_listing_bytes, "+OK\r\n.\r\n");
 }
 
 static pop3_session *logged_in_session(mv_buf *sent)
@@ -366,6 +374,67 @@ static void test_insecure_auth_never(void)
     mv_buf_free(&sent);
 }
 
+/* Commands sent ahead wait in the engine's table, first in first out: one more than it
+ * holds fails closed (kind limit) before it is sent, and the replies are read in order,
+ * a refused DELE among them kept with its response code (RFC 2449 §8). */
+static void test_sent_ahead_table(void)
+{
+    mv_buf sent;
+    mv_error e;
+    unsigned long i;
+    size_t before;
+    pop3_session *s;
+    mv_buf_init(&sent);
+    s = logged_in_capa(&sent, 0, "+OK\r\nUSER\r\nPIPELINING\r\nRESP-CODES\r\n.\r\n");
+    for (i = 1; i <= MV_CMDS_MAX; i++) CHECK(pop3_send_ahead(s, POP3_DELE, i, 0, 0) == MV_OK);
+    CHECK(pop3_pending(s) == MV_CMDS_MAX);
+    before = mv_buf_avail(&pop3_pp(s)->conn.net_out);
+    CHECK(pop3_send_ahead(s, POP3_DELE, 65, 0, 0) == MV_ERROR);
+    CHECK(pop3_error(s)->kind == MV_E_LIMIT);
+    CHECK(mv_buf_avail(&pop3_pp(s)->conn.net_out) == before);   /* nothing went out */
+    CHECK(pop3_pending(s) == MV_CMDS_MAX);
+    CHECK(pop3_begin(s, POP3_DELE, MV_CMDS_MAX, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    CHECK(strncmp((const char *)mv_buf_head(&sent), "DELE 1\r\nDELE 2\r\n", 16) == 0);
+    for (i = 1; i <= MV_CMDS_MAX; i++)
+        feed(s, i == 5 ? "-ERR [IN-USE] message 5 is locked\r\n" : "+OK deleted\r\n");
+    CHECK(step_io(s, &sent) == MV_OK);
+    CHECK(pop3_pending(s) == 0);
+    CHECK(pop3_take_dele_error(s, &e) == 1);
+    CHECK(e.kind == MV_E_REPLY && e.has_reply);
+    CHECK(strcmp(e.msg, "DELE 5 refused: -ERR [IN-USE] message 5 is locked") == 0);
+    CHECK(strcmp(e.reply.status, "-ERR") == 0 && strcmp(e.reply.resp_code, "IN-USE") == 0);
+    CHECK(strcmp(pop3_last_reply(s)->status, "+OK") == 0);
+    CHECK(pop3_last_reply(s)->resp_code[0] == '\0');
+    CHECK(!pop3_is_dead(s));
+    pop3_free(s);
+    mv_buf_reset(&sent);
+    /* Without RESP-CODES a bracket is text (RFC 2449 §6.4); AUTH-RESP-CODE allows
+     * [AUTH] alone (RFC 3206 §6). */
+    s = logged_in_capa(&sent, 0, "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n");
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [IN-USE] busy\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(strcmp(pop3_error(s)->reply.status, "-ERR") == 0);
+    CHECK(pop3_error(s)->reply.resp_code[0] == '\0');
+    pop3_free(s);
+    mv_buf_reset(&sent);
+    s = logged_in_capa(&sent, 0, "+OK\r\nAUTH-RESP-CODE\r\n.\r\n");
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [IN-USE] busy\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(pop3_error(s)->reply.resp_code[0] == '\0');
+    CHECK(pop3_begin(s, POP3_NOOP, 0, 0, 0, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "-ERR [AUTH] not now\r\n");
+    CHECK(step_io(s, &sent) == MV_ERROR);
+    CHECK(strcmp(pop3_error(s)->reply.resp_code, "AUTH") == 0);
+    pop3_free(s);
+    mv_buf_free(&sent);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -380,6 +449,8 @@ int main(void)
         { "max_time bounds a whole transfer, discarding too (CHECKLIST 70)", test_max_time },
         { "listing budget and message-number bound (CHECKLIST 70)", test_listing_bounds },
         { "insecure_auth never: no credentials to loopback either", test_insecure_auth_never },
+        { "sent-ahead commands: bounded table, replies in order, response codes",
+          test_sent_ahead_table },
         { NULL, NULL }
     };
     return ctest_run("pop3", cases);

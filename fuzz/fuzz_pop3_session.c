@@ -191,7 +191,7 @@ failed:
             if (e->has_reply)
                 FZ_ASSERT(fz_no_controls((const unsigned char *)e->reply.text,
                                          strlen(e->reply.text)));
-            if (phase == P_RETR && s->state == C_BODY && s->cur.v == POP3_RETR
+            if (phase == P_RETR && s->state == C_BODY && s->cur.verb == POP3_RETR
                 && (e->kind == MV_E_CLOSED || e->kind == MV_E_IO))
                 FZ_ASSERT(strstr(e->msg, "incomplete") != NULL);
             if (phase == P_OPEN || phase == P_QUIT) goto end;

@@ -71,6 +71,34 @@ describe("pop3 faults (scripted server, " .. driver_name .. " driver)", function
     assert.equal("CAPA\r\nSTLS\r\n", (srv:finish()))
   end)
 
+  it("a refused login gives the response code (RFC 2449 §8, RFC 3206) in reply.code",
+     function()
+    local srv = scripted.start({ GREET, { expect = "CAPA" },
+      { send = "+OK\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n.\r\n" },
+      { expect = "USER alice" }, { send = "+OK\r\n" },
+      { expect = "PASS secret" }, { send = "-ERR [IN-USE] maildrop locked by another session\r\n" },
+      { hold = 0.3 } })
+    local s, err, kind, reply = open(srv)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.equal("authentication failed: -ERR [IN-USE] maildrop locked by another session",
+                 err)
+    assert.same({ status = "-ERR", code = "IN-USE",
+                  text = "[IN-USE] maildrop locked by another session" }, reply)
+    srv:finish()
+    -- A server that did not announce RESP-CODES: the bracket is only text.
+    srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nUSER\r\n.\r\n" },
+      { expect = "USER alice" }, { send = "+OK\r\n" },
+      { expect = "PASS secret" }, { send = "-ERR [IN-USE] maildrop locked\r\n" },
+      { hold = 0.3 } })
+    s, err, kind, reply = open(srv)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.equal("authentication failed: -ERR [IN-USE] maildrop locked", err)
+    assert.same({ status = "-ERR", text = "[IN-USE] maildrop locked" }, reply)
+    srv:finish()
+  end)
+
   it("CHECKLIST 8: +OK to STLS with a pipelined fake line is a protocol error", function()
     local srv = scripted.start({ GREET, { expect = "CAPA" }, { send = "+OK\r\nSTLS\r\n.\r\n" },
       { expect = "STLS" }, { send = "+OK begin\r\n+OK SASL PLAIN\r\n" }, { hold = 0.3 } })

@@ -61,7 +61,8 @@ describe("one vocabulary (" .. driver .. " driver)", function()
     s = assert(pop_session(srv, driver))
     noop, reset = s:noop(), s:reset()
     assert.equal("table", type(noop))
-    assert.equal(0, noop.code)   -- POP3 replies have no code
+    assert.equal("+OK", noop.status)
+    assert.is_nil(noop.code)     -- no response code (RFC 2449 §8) in this reply
     assert.equal("still here", noop.text)
     assert.equal("maildrop has 2 messages", reset.text)
     assert.is_true(s:close())

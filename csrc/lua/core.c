@@ -4,11 +4,22 @@
 
 #include <string.h>
 
+/* SMTP: {code = 550, enhanced = "5.1.1", text}; POP3 (and IMAP): {status = "-ERR",
+ * code = "IN-USE" when the server gave a response code, text}. */
 void mvl_push_reply(lua_State *L, const mv_reply *r)
 {
-    lua_createtable(L, 0, 3);
-    lua_pushinteger(L, r->code);
-    lua_setfield(L, -2, "code");
+    lua_createtable(L, 0, 4);
+    if (r->status[0] != '\0') {
+        lua_pushstring(L, r->status);
+        lua_setfield(L, -2, "status");
+        if (r->resp_code[0] != '\0') {
+            lua_pushstring(L, r->resp_code);
+            lua_setfield(L, -2, "code");
+        }
+    } else {
+        lua_pushinteger(L, r->code);
+        lua_setfield(L, -2, "code");
+    }
     if (r->enhanced[0] != '\0') {
         lua_pushstring(L, r->enhanced);
         lua_setfield(L, -2, "enhanced");

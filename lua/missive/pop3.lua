@@ -103,8 +103,8 @@ function methods:list(n) return listing(self, "LIST", n) end
 --- UIDL: {[n] = uid}, or the UID of message n.
 function methods:uidl(n) return listing(self, "UIDL", n) end
 
--- RSET and NOOP answer as in SMTP: the server's reply ({code = 0, text}: POP3 has no
--- codes, text is what followed +OK).
+-- RSET and NOOP answer as in SMTP: the server's reply ({status = "+OK", text}: text is
+-- what followed +OK; code only when the server gave a response code).
 local function answered(s, verb)
   check_open(s)
   local ok, err, kind, reply = command(s, verb)
