@@ -80,5 +80,6 @@ build = {
         ["missive.mime"] = "lua/missive/mime.lua",
         ["missive.async"] = "lua/missive/async.lua",
         ["missive.spool"] = "lua/missive/spool.lua",
+        ["missive.windev"] = "lua/missive/windev.lua",
     },
 }

@@ -227,3 +227,51 @@ describe("one vocabulary (missive.session)", function()
     psrv:finish()
   end)
 end)
+
+describe("one vocabulary (the WinDev cursor)", function()
+  -- missive.windev works over any session that walks its mailbox: here a walk over
+  -- two emails, as an IMAP session will give one.
+  it("read_first/read_next/out over any mailbox walk, `out` kept by the adapter", function()
+    local windev = require "missive.windev"
+    local methods, opened = {}, {}
+    windev.install(methods, function(s, opts)
+      opened[#opened + 1] = opts
+      local list, i = s.box, 0
+      return { next = function()
+        i = i + 1
+        if list[i] then return list[i] end
+        return false
+      end }
+    end)
+    local a = assert(email.new{from = "a@example.org", to = "b@example.org", subject = "1"})
+    local b = assert(email.new{from = "a@example.org", to = "b@example.org", subject = "2"})
+    local s = setmetatable({ box = {a, b} }, { __index = methods })
+    assert.is_true(s:out())
+    local m = assert(s:read_first { delete = true, headers_only = true })
+    assert.is_nil(opened[1].delete)        -- the cursor never deletes
+    assert.is_true(opened[1].headers_only)
+    assert.equal("1", m.subject)
+    assert.is_false(m.out)
+    assert.is_false(s:out())
+    assert.equal("2", assert(s:read_next()).subject)
+    assert.same({ out = true }, s:read_next())
+    assert.is_true(s:out())
+    assert.same({ out = true }, s:read_next())
+    -- The email type has no `out` of its own: a message no cursor read has none.
+    local c = assert(email.new{from = "a@example.org", to = "b@example.org"})
+    assert.is_nil(c.out)
+  end)
+
+  it("a walk that fails gives nil, message, kind[, reply]", function()
+    local windev = require "missive.windev"
+    local methods = {}
+    windev.install(methods, function(s)
+      if s.refuse then return nil, "no mailbox", "protocol" end
+      return { next = function() return nil, "gone", "closed" end }
+    end)
+    local s = setmetatable({ refuse = true }, { __index = methods })
+    assert.same({ nil, "no mailbox", "protocol" }, { s:read_first() })
+    s.refuse = false
+    assert.same({ nil, "gone", "closed" }, { s:read_next() })
+  end)
+end)

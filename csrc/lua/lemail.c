@@ -128,15 +128,12 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     mvl_setmetatable(L, ATT_MT);
 }
 
-/* Where a message came from (POP3: number, uid, size; WinDev's out flag) and why it
- * could not be parsed (parse_error) are not part of the message: they live in the
- * userdata's Lua value, a table made on first use. */
-static int is_mailbox_field(const char *k)
-{
-    return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
-        || strcmp(k, "out") == 0 || strcmp(k, "parse_error") == 0;
-}
-
+/* What the email holds besides the message: the string a parsed message borrows (RAW_KEY),
+ * why a message could not be parsed (PARSE_ERROR_KEY), and where it came from
+ * (ORIGIN_KEY): a table the mailbox layer attaches with core.email_annotate (a POP3
+ * message's number, uid and size; an IMAP message's flags or folder).  The email knows
+ * none of those names: a key that is not an email field is read from the origin table.
+ * All of it lives in the userdata's Lua value, a table made on first use. */
 /* The marker tells our table from the environment table Lua 5.1 gives every userdata. */
 #define EXTRAS_MARK "missive.email.extras"
 
@@ -166,6 +163,18 @@ static void push_extras(lua_State *L, int create)
 /* A parsed message borrows the bytes of the Lua string it came from (no copy of a 50 MB
  * input): the string is anchored in the extras table for as long as the email lives. */
 #define RAW_KEY "missive.email.raw"
+#define PARSE_ERROR_KEY "missive.email.parse_error"
+#define ORIGIN_KEY "missive.email.origin"
+
+/* Pushes extras[key] of the email at index 1, or nil. */
+static void push_extra(lua_State *L, const char *key)
+{
+    push_extras(L, 0);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, key);
+        lua_remove(L, -2);
+    }
+}
 
 /* Pushes what m:header shows of field i (mv_mime_header_text). */
 static void push_header_text(lua_State *L, const mv_mime_msg *m, size_t i)
@@ -254,8 +263,16 @@ static int get_raw(lua_State *L, lemail *e, const char *k)
 {
     (void)e;
     (void)k;
-    push_extras(L, 0);
-    if (lua_istable(L, -1)) lua_getfield(L, -1, RAW_KEY);
+    push_extra(L, RAW_KEY);
+    return 1;
+}
+
+/* The parser's message for a message kept unparsed (email_unparsed), else nil. */
+static int get_parse_error(lua_State *L, lemail *e, const char *k)
+{
+    (void)e;
+    (void)k;
+    push_extra(L, PARSE_ERROR_KEY);
     return 1;
 }
 
@@ -287,14 +304,14 @@ static int get_field(lua_State *L, lemail *e, const char *k)
         {"message_id", get_header_field}, {"priority", get_priority}, {"text", get_body},
         {"html", get_body}, {"attachments", get_attachments}, {"raw", get_raw},
         {"defects", get_defects}, {"allow_8bit", get_allow_8bit},
+        {"parse_error", get_parse_error},
     };
     const char *ah = mvl_email_addr_header(k);
     size_t i;
     if (ah != NULL) return get_address(L, &e->m, k, ah);
     for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (strcmp(k, fields[i].name) == 0) return fields[i].get(L, e, k);
-    lua_pushnil(L);
-    return 1;
+    return 0;
 }
 
 
@@ -306,24 +323,30 @@ static int l_index(lua_State *L)
     lua_rawget(L, lua_upvalueindex(1));
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
-    if (is_mailbox_field(k)) {
-        push_extras(L, 0);
-        if (!lua_istable(L, -1)) { lua_pushnil(L); return 1; }
-        lua_getfield(L, -1, k);
-        return 1;
-    }
-    return get_field(L, e, k);
+    if (get_field(L, e, k) == 1) return 1;
+    push_extra(L, ORIGIN_KEY);
+    if (lua_istable(L, -1)) lua_getfield(L, -1, k);
+    return 1;
 }
 
+/* A key the origin table holds (and the email has no field of that name) is written
+ * there; any other key is an email field. */
 static int l_newindex(lua_State *L)
 {
     lemail *e = check_email(L, 1);
     const char *k = luaL_checkstring(L, 2);
-    if (is_mailbox_field(k)) {
-        push_extras(L, 1);
-        lua_pushvalue(L, 3);
-        lua_setfield(L, -2, k);
-        return 0;
+    if (!mvl_email_is_field(k)) {
+        push_extra(L, ORIGIN_KEY);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, k);
+            if (!lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, 3);
+                lua_setfield(L, -2, k);
+                return 0;
+            }
+        }
+        lua_settop(L, 3);
     }
     if (mvl_email_set_field(L, e, k, 3) != 0) return lua_error(L);
     return 0;
@@ -866,8 +889,34 @@ static int l_email_unparsed(lua_State *L)
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, RAW_KEY);
     lua_pushvalue(L, 2);
-    lua_setfield(L, -2, "parse_error");
+    lua_setfield(L, -2, PARSE_ERROR_KEY);
     lua_pop(L, 1);
+    return 1;
+}
+
+/* email_annotate(m, fields): copies fields into m's origin table (made on first use) and
+ * returns m.  What a mailbox knows of a message it handed out (a number, a UID, flags)
+ * reads as m.number, m.uid, m.flags without the email type knowing those names. */
+static int l_email_annotate(lua_State *L)
+{
+    check_email(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    push_extras(L, 1);
+    lua_getfield(L, 3, ORIGIN_KEY);
+    if (!lua_istable(L, 4)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, 4);
+        lua_setfield(L, 3, ORIGIN_KEY);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, 2) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 4);
+    }
+    lua_settop(L, 1);
     return 1;
 }
 
@@ -880,7 +929,8 @@ static const luaL_Reg email_methods[] = {
 
 static const luaL_Reg core_funcs[] = {
     {"email_new", l_email_new}, {"email_parse", l_email_parse},
-    {"email_unparsed", l_email_unparsed}, {NULL, NULL}
+    {"email_unparsed", l_email_unparsed}, {"email_annotate", l_email_annotate},
+    {NULL, NULL}
 };
 
 void mvl_open_email(lua_State *L)

@@ -26,6 +26,8 @@ int mvl_email_fail(lua_State *L, const char *kind, const char *msg);
  * NULL. */
 const char *mvl_email_addr_header(const char *field);
 int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v);
+/* 1 when k is a field an email can be given (mvl_email_set_field knows it). */
+int mvl_email_is_field(const char *k);
 /* name is nlen bytes (Lua's length: an embedded NUL is refused); add != 0 appends. */
 int mvl_email_set_header(lua_State *L, lemail *e, const char *name, size_t nlen, int idx,
                          int add);

@@ -358,22 +358,36 @@ static int set_allow_8bit(lua_State *L, lemail *e, const char *k, int v)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    int (*set)(lua_State *L, lemail *e, const char *k, int v);
+} fields[] = {
+    {"subject", set_subject}, {"text", set_body}, {"html", set_body},
+    {"date", set_date}, {"message_id", set_message_id}, {"priority", set_priority},
+    {"headers", set_headers}, {"attachments", set_attachments},
+    {"allow_8bit", set_allow_8bit},
+};
+
+/* The index of the settable field k in fields[], or -1. */
+static int field_index(const char *k)
+{
+    size_t i;
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(k, fields[i].name) == 0) return (int)i;
+    return -1;
+}
+
+int mvl_email_is_field(const char *k)
+{
+    return mvl_email_addr_header(k) != NULL || field_index(k) >= 0;
+}
+
 int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
 {
-    static const struct {
-        const char *name;
-        int (*set)(lua_State *L, lemail *e, const char *k, int v);
-    } fields[] = {
-        {"subject", set_subject}, {"text", set_body}, {"html", set_body},
-        {"date", set_date}, {"message_id", set_message_id}, {"priority", set_priority},
-        {"headers", set_headers}, {"attachments", set_attachments},
-        {"allow_8bit", set_allow_8bit},
-    };
     const char *ah = mvl_email_addr_header(k);
-    size_t i;
+    int i;
     if (ah != NULL) return set_addresses(L, e, ah, v);
-    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp(k, fields[i].name) == 0) return fields[i].set(L, e, k, v);
+    if ((i = field_index(k)) >= 0) return fields[i].set(L, e, k, v);
     lua_pushfstring(L, "unknown email field '%s'", k);
     return -1;
 }
