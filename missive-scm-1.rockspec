@@ -31,6 +31,7 @@ build = {
                 "csrc/mime_parse.c",
                 "csrc/mime_part.c",
                 "csrc/mime_uu.c",
+                "csrc/mime_view.c",
                 "csrc/mv_buf.c",
                 "csrc/mv_castore.c",
                 "csrc/mv_cfg.c",

@@ -16,6 +16,7 @@
 #include "mime_header.h"
 #include "mime_parse.h"
 #include "mime_part.h"
+#include "mime_view.h"
 
 #define SOURCE_MT "missive.email.source"
 #define ATT_MT "missive.email.attachment"
@@ -449,43 +450,19 @@ static int l_addresses(lua_State *L)
     return 1;
 }
 
-static void push_addr_only(lua_State *L, const char *v, int *k, int dedupe_tbl)
-{
-    mv_addr_list l = {NULL, 0, 0};
-    size_t i;
-    if (v == NULL) return;
-    parse_list(v, &l);
-    for (i = 0; i < l.n; i++) {
-        lua_pushstring(L, l.v[i].addr);
-        lua_rawget(L, dedupe_tbl);
-        if (!lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
-        lua_pop(L, 1);
-        lua_pushstring(L, l.v[i].addr);
-        lua_pushboolean(L, 1);
-        lua_rawset(L, dedupe_tbl);
-        lua_pushstring(L, l.v[i].addr);
-        lua_rawseti(L, -2, ++*k);
-    }
-    mv_addr_list_free(&l);
-}
-
 static int l_envelope(lua_State *L)
 {
     lemail *e = check_email(L, 1);
-    mv_addr_list l = {NULL, 0, 0};
-    const char *from = mv_mime_get_header(&e->m, "Sender", 0);
-    int k = 0, seen;
-    if (from == NULL) from = mv_mime_get_header(&e->m, "From", 0);
-    if (from != NULL) parse_list(from, &l);
-    if (l.n > 0) lua_pushstring(L, l.v[0].addr); else lua_pushnil(L);
-    mv_addr_list_free(&l);
-    lua_newtable(L);
-    seen = lua_gettop(L);
-    lua_newtable(L);
-    push_addr_only(L, mv_mime_get_header(&e->m, "To", 0), &k, seen);
-    push_addr_only(L, mv_mime_get_header(&e->m, "Cc", 0), &k, seen);
-    push_addr_only(L, mv_mime_get_header(&e->m, "Bcc", 0), &k, seen);
-    lua_remove(L, seen);
+    mv_mime_envelope env;
+    size_t i;
+    if (mv_mime_envelope_of(&e->m, &env) != 0) return luaL_error(L, "out of memory");
+    if (env.from != NULL) lua_pushstring(L, env.from); else lua_pushnil(L);
+    lua_createtable(L, (int)env.nrcpts, 0);
+    for (i = 0; i < env.nrcpts; i++) {
+        lua_pushstring(L, env.rcpts[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    mv_mime_envelope_free(&env);
     return 2;
 }
 
@@ -643,29 +620,23 @@ static int l_attach(lua_State *L)
     return set_result(L, mvl_email_add_attachment(L, e, 2) != 0);
 }
 
-/* A part's header fields, in order, as {name=, value=} with the value decoded. */
-static void push_part_headers(lua_State *L, const mv_mime_msg *m, const mv_mime_part *pt,
-                              mv_buf *b)
+/* Appends {name =, value =} to the table on top of the stack (mv_mime_header_fn). */
+static int push_header_pair(void *ctx, const char *name, size_t nl, const char *value,
+                            size_t vl)
 {
-    size_t pos = pt->hdr_off, nl, vl;
-    const char *name, *val;
-    int h = 0;
-    lua_newtable(L);
-    while (mv_mime_next_header(m->raw, pt->hdr_end, &pos, &name, &nl, &val, &vl)) {
-        int d = 0;
-        mv_buf_reset(b);
-        if (mv_hdr_unfold_decode(val, vl, b, &d) != 0) break;
-        lua_createtable(L, 0, 2);
-        lua_pushlstring(L, name, nl);
-        lua_setfield(L, -2, "name");
-        lua_pushlstring(L, b->data ? (const char *)b->data : "", b->len);
-        lua_setfield(L, -2, "value");
-        lua_rawseti(L, -2, ++h);
-    }
+    lua_State *L = ctx;
+    lua_createtable(L, 0, 2);
+    lua_pushlstring(L, name, nl);
+    lua_setfield(L, -2, "name");
+    lua_pushlstring(L, value, vl);
+    lua_setfield(L, -2, "value");
+    lua_rawseti(L, -2, (int)mvl_rawlen(L, -2) + 1);
+    return 0;
 }
 
-/* One leaf part as a table: its type information, headers and decoded content. */
-static void push_part(lua_State *L, const mv_mime_msg *m, size_t i, mv_buf *b)
+/* Pushes one leaf part as a table: its type information, headers and decoded content.
+ * 0, or -1 when out of memory (the caller frees, then raises). */
+static int push_part(lua_State *L, const mv_mime_msg *m, size_t i, mv_buf *b)
 {
     const mv_mime_part *pt = &m->parts[i];
     lua_createtable(L, 0, 8);
@@ -676,48 +647,36 @@ static void push_part(lua_State *L, const mv_mime_msg *m, size_t i, mv_buf *b)
     set_clean(L, "cid", pt->cid);
     lua_pushinteger(L, pt->depth);
     lua_setfield(L, -2, "depth");
-    push_part_headers(L, m, pt, b);
+    lua_newtable(L);
+    if (mv_mime_part_headers_each(m, i, b, push_header_pair, L) != 0) return -1;
     lua_setfield(L, -2, "headers");
     mv_buf_reset(b);
-    mv_mime_part_content(m, i, b);
+    if (mv_mime_part_content(m, i, b) < 0) return -1;
     lua_pushlstring(L, b->data ? (const char *)b->data : "", b->len);
     lua_setfield(L, -2, "content");
+    return 0;
 }
 
-/* Every leaf part of the parsed form (a built message is serialised and re-read). */
+/* Every leaf part of the parsed form (mv_mime_view). */
 static int l_parts_list(lua_State *L)
 {
     lemail *e = check_email(L, 1);
-    mv_mime_msg tmp, *m = &e->m;
+    mv_mime_view v;
     mv_error err;
-    mv_buf b, wire;
+    mv_buf b;
     size_t i;
-    int k = 0;
-    mv_mime_init(&tmp);
+    int k = 0, failed = 0;
     mv_error_clear(&err);
-    mv_buf_init(&wire);
-    if (m->raw == NULL || m->dirty) {
-        /* tmp reads the serialised bytes in place: wire lives until tmp is freed */
-        if (mv_mime_serialize(m, &wire, &err) != MV_OK ||
-            mv_mime_parse_borrowed(&tmp, wire.data, wire.len, NULL, &err) != MV_OK) {
-            mv_mime_free(&tmp);
-            mv_buf_free(&wire);
-            return mvl_push_error(L, &err);
-        }
-        m = &tmp;
-    }
+    if (mv_mime_view_open(&v, &e->m, &err) != MV_OK) return mvl_push_error(L, &err);
     lua_newtable(L);
     mv_buf_init(&b);
-    for (i = 0; i < m->nparts; i++) {
-        const mv_mime_part *pt = &m->parts[i];
-        if (strncmp(pt->type, "multipart/", 10) == 0 && pt->nchildren > 0) continue;
-        if (strcmp(pt->type, "message/rfc822") == 0 && pt->nchildren > 0) continue;
-        push_part(L, m, i, &b);
-        lua_rawseti(L, -2, ++k);
+    for (i = 0; i < v.m->nparts && failed == 0; i++) {
+        if (!mv_mime_part_is_leaf(v.m, i)) continue;
+        if ((failed = push_part(L, v.m, i, &b)) == 0) lua_rawseti(L, -2, ++k);
     }
     mv_buf_free(&b);
-    mv_mime_free(&tmp);
-    mv_buf_free(&wire);
+    mv_mime_view_close(&v);
+    if (failed) return luaL_error(L, "out of memory");
     return 1;
 }
 
