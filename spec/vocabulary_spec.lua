@@ -275,3 +275,63 @@ describe("one vocabulary (the WinDev cursor)", function()
     assert.same({ nil, "gone", "closed" }, { s:read_next() })
   end)
 end)
+
+describe("one vocabulary (bindings)", function()
+  local core = require "missive.core"
+
+  -- Failures are made in one place (core.c's mvl_push_error, mvl_fail, mvl_fileresult
+  -- ...), as lauxlib's luaL_fileresult: no binding builds `nil, message, kind` itself.
+  it("every binding returns its failures through the one result helper", function()
+    local p = io.popen("ls csrc/lua/*.c")
+    local offenders = {}
+    for path in p:lines() do
+      if not path:match("/core%.c$") then
+        local text = assert(io.open(path)):read("*a")
+        if text:find("mvl_pushfail", 1, true) then offenders[#offenders + 1] = path end
+      end
+    end
+    p:close()
+    assert.same({}, offenders)
+  end)
+
+  it("failures have the same shape whichever binding made them", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local function shape(kind, ...)
+      local n, v, msg, k = select("#", ...), ...
+      assert.is_nil(v)
+      assert.equal(3, n)
+      assert.is_string(msg)
+      assert.equal(kind, k)
+      return msg
+    end
+    assert.matches("^cannot stat " .. dir:gsub("%p", "%%%0") .. ": ",
+                   shape("closed", core.stat(dir)))
+    shape("closed", core.listdir(dir))
+    assert.is_true(core.mkdir(dir))
+    assert.is_true(core.write_new(dir .. "/a", "x"))
+    shape("io", core.write_new(dir .. "/a", "y"))
+    assert.matches("exists$", shape("exists", core.link_new(dir .. "/a", dir .. "/a")))
+    local m = assert(email.new{from = "a@example.org", to = "b@example.org", text = "t"})
+    shape("argument", m:set("subject", "a\nb"))
+    shape("io", m:save(dir .. "/no/such/dir.eml"))
+    shape("argument", core.email_unparsed("x"):tostring())
+    os.remove(dir .. "/a")
+    os.remove(dir)
+  end)
+
+  -- One reader of the TLS options (mvl_opt_session) for every session kind.
+  it("SMTP, POP3 and async sessions read the TLS options alike", function()
+    local smtp = require "missive.smtp"
+    local bad = { host = "127.0.0.1", port = 1, tls = "none", tls_min = "1.1" }
+    local msgs = {}
+    for _, open in ipairs{ smtp.session, pop3.session, smtp.async } do
+      local ok, err = pcall(open, bad)
+      assert.is_false(ok)
+      msgs[#msgs + 1] = tostring(err):match("option .*$")
+    end
+    assert.same({ [[option 'tls_min' must be "1.2" or "1.3"]],
+                  [[option 'tls_min' must be "1.2" or "1.3"]],
+                  [[option 'tls_min' must be "1.2" or "1.3"]] }, msgs)
+  end)
+end)

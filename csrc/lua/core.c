@@ -2,6 +2,8 @@
 #include "bind.h"
 #include "mv_conn.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 void mvl_push_reply(lua_State *L, const mv_reply *r)
@@ -27,6 +29,47 @@ int mvl_push_error(lua_State *L, const mv_error *e)
         return 4;
     }
     return 3;
+}
+
+int mvl_result(lua_State *L, int ok, const mv_error *e)
+{
+    if (!ok) return mvl_push_error(L, e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int mvl_fail_top(lua_State *L, const char *kind)
+{
+    mvl_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, kind);
+    return 3;
+}
+
+int mvl_fail(lua_State *L, const char *kind, const char *msg)
+{
+    lua_pushstring(L, msg);
+    return mvl_fail_top(L, kind);
+}
+
+int mvl_failf(lua_State *L, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return mvl_fail_top(L, kind);
+}
+
+int mvl_fileresult(lua_State *L, int ok, const char *what, const char *path)
+{
+    int err = errno;
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return mvl_failf(L, err == ENOENT ? "closed" : "io", "%s %s: %s", what, path,
+                     strerror(err));
 }
 
 /* The one exported name (mv_visibility.h). */

@@ -43,16 +43,8 @@ static lemail *push_email(lua_State *L)
  * source and save refuse it: the received bytes are m.raw. */
 static int fail_unparsed(lua_State *L)
 {
-    return mvl_email_fail(L, "argument", "this message could not be parsed (see its "
-                          "parse_error): its bytes as received are m.raw");
-}
-
-int mvl_email_fail(lua_State *L, const char *kind, const char *msg)
-{
-    mvl_pushfail(L);
-    lua_pushstring(L, msg);
-    lua_pushstring(L, kind);
-    return 3;
+    return mvl_fail(L, "argument", "this message could not be parsed (see its "
+                    "parse_error): its bytes as received are m.raw");
 }
 
 /* ---- reading fields ------------------------------------------------------------------ */
@@ -357,12 +349,7 @@ static int l_newindex(lua_State *L)
  * "argument". */
 static int set_result(lua_State *L, int failed)
 {
-    if (failed) {
-        mvl_pushfail(L);
-        lua_insert(L, -2);
-        lua_pushliteral(L, "argument");
-        return 3;
-    }
+    if (failed) return mvl_fail_top(L, "argument");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -594,10 +581,7 @@ static int l_save(lua_State *L)
     f = open_for_save(path, mode);
     if (f == NULL) {
         mv_mime_source_free(s);
-        lua_pushnil(L);
-        lua_pushfstring(L, "cannot open %s for writing", path);
-        lua_pushliteral(L, "io");
-        return 3;
+        return mvl_failf(L, "io", "cannot open %s for writing", path);
     }
     for (;;) {
         size_t n;
@@ -608,9 +592,7 @@ static int l_save(lua_State *L)
     }
     mv_mime_source_free(s);
     if (fclose(f) != 0 && ok) { ok = 0; mv_fail(&err, MV_E_IO, "write error on %.180s", path); }
-    if (!ok) return mvl_push_error(L, &err);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_result(L, ok, &err);
 }
 
 static int l_attach(lua_State *L)
@@ -727,7 +709,7 @@ static int att_content(lua_State *L, const mv_mime_msg *m, const mv_mime_att *a)
         return 1;
     }
     f = fopen(a->path, "rb");
-    if (f == NULL) return mvl_email_fail(L, "io", "cannot open the attachment's file");
+    if (f == NULL) return mvl_fail(L, "io", "cannot open the attachment's file");
     luaL_buffinit(L, &b);
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
     fclose(f);
@@ -753,13 +735,13 @@ static int l_att_save(lua_State *L)
     int r = 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     a = att_of(L, 1, &m);
-    if (a == NULL) return mvl_email_fail(L, "argument", "the attachment no longer exists");
+    if (a == NULL) return mvl_fail(L, "argument", "the attachment no longer exists");
     if (a->path != NULL && (in = fopen(a->path, "rb")) == NULL)
-        return mvl_email_fail(L, "io", "cannot open the attachment's file");
+        return mvl_fail(L, "io", "cannot open the attachment's file");
     f = open_for_save(path, mode);
     if (f == NULL) {
         if (in != NULL) fclose(in);
-        return mvl_email_fail(L, "io", "cannot open the file for writing");
+        return mvl_fail(L, "io", "cannot open the file for writing");
     }
     if (in != NULL) {
         while (r == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
@@ -772,8 +754,8 @@ static int l_att_save(lua_State *L)
         fclose(f);
         return luaL_error(L, "out of memory");
     }
-    if (r != 0) { fclose(f); return mvl_email_fail(L, "io", "write error"); }
-    if (fclose(f) != 0) return mvl_email_fail(L, "io", "write error");
+    if (r != 0) { fclose(f); return mvl_fail(L, "io", "write error"); }
+    if (fclose(f) != 0) return mvl_fail(L, "io", "write error");
     lua_pushboolean(L, 1);
     return 1;
 }

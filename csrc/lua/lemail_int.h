@@ -17,9 +17,6 @@ typedef struct lemail {
     int unparsed;   /* email_unparsed: only raw; nothing of its own to write */
 } lemail;
 
-/* Pushes nil, msg, kind and returns 3. */
-int mvl_email_fail(lua_State *L, const char *kind, const char *msg);
-
 /* lemail_set.c: every value a caller hands in is checked there (CR, LF, NUL, ambiguous
  * addresses).  Each returns 0, or -1 with a message left on the stack. */
 /* The header an address field ("to", "reply_to" or an address header name) names, or
