@@ -57,6 +57,7 @@ build = {
                 "csrc/lua/compat.c",
                 "csrc/lua/core.c",
                 "csrc/lua/lasync.c",
+                "csrc/lua/ldefaults.c",
                 "csrc/lua/lemail.c",
                 "csrc/lua/lemail_codec.c",
                 "csrc/lua/lemail_set.c",

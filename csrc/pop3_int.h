@@ -18,7 +18,7 @@ enum {
 
 #define MAX_PENDING 64
 #define MAX_UID 255
-#define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
+#define DEFAULT_MAX_LISTING_BYTES MV_DEFAULT_POP3_MAX_LISTING_BYTES
 
 typedef struct pend {
     pop3_verb v;

@@ -3,6 +3,7 @@
 #define MVL_BIND_H
 
 #include "compat.h"
+#include "mv_defaults.h"
 #include "mv_error.h"
 #include "mv_visibility.h"
 
@@ -13,6 +14,7 @@ void mvl_open_pop3(lua_State *L);
 void mvl_open_email(lua_State *L);
 void mvl_open_async(lua_State *L);
 void mvl_open_fs(lua_State *L);
+void mvl_open_defaults(lua_State *L);
 
 /* The results of a function that can fail at run time, as lauxlib's luaL_fileresult:
  * every binding returns a failure through these (nil, message, kind[, reply]), so the

@@ -83,6 +83,7 @@ int luaopen_missive_core(lua_State *L)
     mvl_open_email(L);
     mvl_open_async(L);
     mvl_open_fs(L);
+    mvl_open_defaults(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     /* What the TLS library can do, for specs and diagnostics: "3.6.6", "1.3". */

@@ -533,11 +533,11 @@ static int l_source(lua_State *L)
     return 1;
 }
 
-/* The mode of a file save() creates: opts.mode, else 0600 (mail is private data).  Read
+/* The mode of a file save() creates: opts.mode, else MV_DEFAULT_SAVE_MODE (0600).  Read
  * before anything is opened: a bad option raises. */
 static int save_mode(lua_State *L, int opts)
 {
-    int mode = 0600;
+    int mode = MV_DEFAULT_SAVE_MODE;
     if (lua_isnoneornil(L, opts)) return mode;
     luaL_checktype(L, opts, LUA_TTABLE);
     lua_getfield(L, opts, "mode");

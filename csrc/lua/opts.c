@@ -149,7 +149,7 @@ void mvl_opt_session(lua_State *L, int t, mv_cfg *c, int port, int tls)
     c->auth = mvl_opt_string(L, t, "auth");
     c->insecure_auth = opt_insecure_auth(L, t);
     opt_tls(L, t, &c->tls_opts);
-    c->timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
+    c->timeout_ms = mvl_opt_ms(L, t, "timeout", MV_DEFAULT_TIMEOUT_MS);
     lua_getfield(L, t, "trace");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
         luaL_error(L, "option 'trace' must be a function");

@@ -55,10 +55,11 @@ function M.session(opts)
   end
   local o = copy(opts)
   if o.port == nil then
-    o.port = (o.tls == "starttls" or o.tls == "none") and 110 or 995
+    o.port = (o.tls == "starttls" or o.tls == "none") and config.pop3.starttls_port
+             or config.pop3.port
   end
   if o.tls == nil then
-    o.tls = (o.port == 110) and "starttls" or "implicit"
+    o.tls = (o.port == config.pop3.starttls_port) and "starttls" or "implicit"
   end
   if o.timeout == nil then o.timeout = config.timeout end
   if o.user ~= nil and o.password == nil and o.token == nil then
@@ -308,7 +309,7 @@ local function new_walk(s, opts)
   end
   table.sort(nums)
   local window = 0
-  if s:pipelining() and opts.pipelining ~= false then window = opts.window or 16 end
+  if s:pipelining() and opts.pipelining ~= false then window = opts.window or config.pop3.window end
   return setmetatable({
     s = s, opts = opts, nums = nums, sizes = sizes, uids = uids or {}, idx = 0,
     sent = 0, window = window, delete = opts.delete and not opts.defer_delete,
