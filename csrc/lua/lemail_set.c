@@ -391,3 +391,53 @@ int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
     lua_pushfstring(L, "unknown email field '%s'", k);
     return -1;
 }
+
+/* ---- the methods that set ---------------------------------------------------------- */
+
+/* A setter's answer: true, or nil, the message the setter left on the stack,
+ * "argument". */
+static int set_result(lua_State *L, int failed)
+{
+    if (failed) return mvl_fail_top(L, "argument");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_set(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_field(L, e, k, 3));
+}
+
+static int l_set_header(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    size_t nl;
+    const char *name = luaL_checklstring(L, 2, &nl);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 0));
+}
+
+static int l_add_header(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    size_t nl;
+    const char *name = luaL_checklstring(L, 2, &nl);
+    luaL_checkstring(L, 3);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 1));
+}
+
+static int l_attach(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    return set_result(L, mvl_email_add_attachment(L, e, 2) != 0);
+}
+
+const luaL_Reg mvl_email_set_methods[] = {
+    {"set", l_set}, {"set_header", l_set_header}, {"add_header", l_add_header},
+    {"attach", l_attach}, {NULL, NULL}
+};
