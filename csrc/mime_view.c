@@ -47,13 +47,14 @@ static int by_string_then_place(const void *a, const void *b)
 static int drop_repeats(char **v, size_t *n)
 {
     placed *p;
-    size_t i, k = 0;
+    size_t i, run, k = 0;
     if (*n < 2) return 0;
     if ((p = malloc(*n * sizeof *p)) == NULL) return -1;
     for (i = 0; i < *n; i++) { p[i].s = v[i]; p[i].at = i; }
     qsort(p, *n, sizeof *p, by_string_then_place);
-    for (i = 1; i < *n; i++) {
-        if (strcmp(p[i].s, p[i - 1].s) != 0) continue;
+    for (i = 1, run = 0; i < *n; i++) {
+        /* p[run] is the first of a run of equal strings, kept; its repeats are freed */
+        if (strcmp(p[i].s, p[run].s) != 0) { run = i; continue; }
         free(v[p[i].at]);
         v[p[i].at] = NULL;
     }

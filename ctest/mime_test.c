@@ -425,7 +425,8 @@ static void test_envelope(void)
     CHECK(mv_mime_set_header(&m, "From", "A <a@example.org>, z@example.org") == 0);
     CHECK(mv_mime_set_header(&m, "To", "b@example.org, \"Doe, C\" <c@example.org>") == 0);
     CHECK(mv_mime_set_header(&m, "Cc", "b@example.org, d@example.org") == 0);
-    CHECK(mv_mime_set_header(&m, "Bcc", "c@example.org, e@example.org, d@example.org") == 0);
+    CHECK(mv_mime_set_header(&m, "Bcc", "c@example.org, e@example.org, d@example.org, "
+                                          "b@example.org") == 0);
     CHECK(mv_mime_set_header(&m, "Resent-To", "r@example.org") == 0);
     CHECK(mv_mime_envelope_of(&m, &env) == 0);
     CHECK(env.from != NULL && strcmp(env.from, "a@example.org") == 0);
