@@ -17,7 +17,7 @@ local function documented()
   local section = assert(text:match("\n## Defaults\n(.-)\n## "), "README has no Defaults")
   local rows = {}
   for key, value in section:gmatch("\n| `([%w_.]+)` | `([^`]+)` |") do
-    rows[key] = assert(load("return " .. value))()
+    rows[key] = assert((loadstring or load)("return " .. value))()
   end
   return rows
 end
