@@ -10,14 +10,15 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mime_part.h"
+#include "mv_defaults.h"
 #include "mv_str.h"
 
 void mv_mime_limits_default(mv_mime_limits *l)
 {
-    l->max_depth = 64;
-    l->max_parts = 5000;
-    l->max_headers = 1000;
-    l->max_header_bytes = 1024 * 1024;
+    l->max_depth = MV_DEFAULT_MIME_MAX_DEPTH;
+    l->max_parts = MV_DEFAULT_MIME_MAX_PARTS;
+    l->max_headers = MV_DEFAULT_MIME_MAX_HEADERS;
+    l->max_header_bytes = MV_DEFAULT_MIME_MAX_HEADER_BYTES;
 }
 
 typedef struct frame {

@@ -7,12 +7,13 @@
 MV_HIDDEN_BEGIN
 
 typedef struct mv_mime_limits {
-    size_t max_depth;         /* nesting of multipart and message/rfc822 (default 64) */
-    size_t max_parts;         /* default 5000 */
-    size_t max_headers;       /* fields per header block (default 1000) */
-    size_t max_header_bytes;  /* bytes per header block (default 1 MB) */
+    size_t max_depth;         /* nesting of multipart and message/rfc822 */
+    size_t max_parts;
+    size_t max_headers;       /* fields per header block */
+    size_t max_header_bytes;  /* bytes per header block */
 } mv_mime_limits;
 
+/* The MV_DEFAULT_MIME_* caps of mv_defaults.h. */
 void mv_mime_limits_default(mv_mime_limits *l);
 /* Parses p[0..n) (copied into m->raw) into m, which must be freshly initialised.
  * Damage is repaired and listed in m->defects; a cap fails with kind MV_E_LIMIT. */

@@ -6,6 +6,7 @@
 
 #include "mv_error.h"
 #include "mv_tls.h"
+#include "mv_defaults.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN

@@ -8,10 +8,10 @@ void mv_pp_init(mv_pp *pp)
 {
     mv_conn_init(&pp->conn);
     mv_error_clear(&pp->err);
-    pp->max_line = 8192;
-    pp->max_reply_lines = 1000;
-    pp->max_reply_bytes = 256 * 1024;
-    pp->timeout_ms = 60000;
+    pp->max_line = MV_DEFAULT_MAX_LINE;
+    pp->max_reply_lines = MV_DEFAULT_MAX_REPLY_LINES;
+    pp->max_reply_bytes = MV_DEFAULT_MAX_REPLY_BYTES;
+    pp->timeout_ms = MV_DEFAULT_TIMEOUT_MS;
     pp->max_time_ms = 0;
     pp->deadline = 0;
     pp->limit = 0;

@@ -38,8 +38,8 @@ typedef enum {
 #define POP3_MAX_TOP_LINES 0x7fffffffUL
 
 /* Defaults of pop3_opts.max_size and .max_messages. */
-#define POP3_DEFAULT_MAX_SIZE (256 * 1024 * 1024)
-#define POP3_DEFAULT_MAX_MESSAGES 1000000
+#define POP3_DEFAULT_MAX_SIZE MV_DEFAULT_POP3_MAX_SIZE
+#define POP3_DEFAULT_MAX_MESSAGES MV_DEFAULT_POP3_MAX_MESSAGES
 
 /* Streaming hands a body out (pop3_body at MV_HAVE_CHUNK) in pieces of at most this many
  * bytes, and each this many bytes received move the command's deadline on. */

@@ -19,7 +19,7 @@ enum {
 };
 
 #define MAX_UID 255
-#define DEFAULT_MAX_LISTING_BYTES (8ULL * 1024 * 1024)
+#define DEFAULT_MAX_LISTING_BYTES MV_DEFAULT_POP3_MAX_LISTING_BYTES
 
 struct pop3_session {
     mv_pp pp;

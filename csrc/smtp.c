@@ -34,7 +34,7 @@ smtp_session *smtp_new(void)
     smtp_rr_init(&s->rr, s->pp.max_reply_lines, s->pp.max_reply_bytes);
     mv_error_clear(&s->saved);
     s->pipelining = 1;
-    s->max_data_line = 998;
+    s->max_data_line = MV_DEFAULT_SMTP_MAX_LINE_LENGTH;
     return s;
 }
 
@@ -94,7 +94,7 @@ int smtp_configure(smtp_session *s, const smtp_opts *o)
     if (auth != NULL && strcasecmp(auth, "auto") != 0 && strcasecmp(auth, "optional") != 0
         && strcasecmp(auth, "none") != 0 && mv_sasl_from_name(auth) < 0)
         return smtp_fail(s, MV_E_ARG, "unknown auth mechanism");
-    s->helo = mv_strdup(o->helo != NULL ? o->helo : "localhost");
+    s->helo = mv_strdup(o->helo != NULL ? o->helo : MV_DEFAULT_SMTP_HELO);
     if (s->helo == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->pipelining = o->pipelining;
     s->chunking = o->chunking;

@@ -13,6 +13,7 @@
 #include "mime_part.h"
 #include "mv_random.h"
 #include "mime_uu.h"
+#include "mime_view.h"
 
 static void test_b64(void)
 {
@@ -411,6 +412,107 @@ static void test_uuencode(void)
     mv_buf_free(&out);
 }
 
+/* The envelope a message implies: Sender before From, To+Cc+Bcc in order, each once. */
+static void test_envelope(void)
+{
+    mv_mime_msg m;
+    mv_mime_envelope env;
+    mv_buf big;
+    size_t i;
+    mv_mime_init(&m);
+    CHECK(mv_mime_envelope_of(&m, &env) == 0 && env.from == NULL && env.nrcpts == 0);
+    mv_mime_envelope_free(&env);
+    CHECK(mv_mime_set_header(&m, "From", "A <a@example.org>, z@example.org") == 0);
+    CHECK(mv_mime_set_header(&m, "To", "b@example.org, \"Doe, C\" <c@example.org>") == 0);
+    CHECK(mv_mime_set_header(&m, "Cc", "b@example.org, d@example.org") == 0);
+    CHECK(mv_mime_set_header(&m, "Bcc", "c@example.org, e@example.org, d@example.org, "
+                                          "b@example.org") == 0);
+    CHECK(mv_mime_set_header(&m, "Resent-To", "r@example.org") == 0);
+    CHECK(mv_mime_envelope_of(&m, &env) == 0);
+    CHECK(env.from != NULL && strcmp(env.from, "a@example.org") == 0);
+    CHECK(env.nrcpts == 4);
+    if (env.nrcpts == 4) {
+        static const char *const want[] = { "b@example.org", "c@example.org",
+                                            "d@example.org", "e@example.org" };
+        for (i = 0; i < 4; i++) CHECK(strcmp(env.rcpts[i], want[i]) == 0);
+    }
+    mv_mime_envelope_free(&env);
+    CHECK(mv_mime_set_header(&m, "Sender", "s@example.org") == 0);
+    CHECK(mv_mime_envelope_of(&m, &env) == 0);
+    CHECK(env.from != NULL && strcmp(env.from, "s@example.org") == 0);
+    mv_mime_envelope_free(&env);
+    /* Ten thousand recipients, every one twice: each kept once, in order. */
+    mv_buf_init(&big);
+    for (i = 0; i < 10000; i++) {
+        char one[40];
+        snprintf(one, sizeof one, "%su%zu@example.org", i ? ", " : "", (i * 7919) % 5000);
+        CHECK(mv_buf_append_str(&big, one) == 0);
+    }
+    CHECK(mv_buf_append(&big, "", 1) == 0);
+    CHECK(mv_mime_set_header(&m, "To", (const char *)big.data) == 0);
+    CHECK(mv_mime_set_header(&m, "Cc", NULL) == 0 && mv_mime_set_header(&m, "Bcc", NULL) == 0);
+    CHECK(mv_mime_envelope_of(&m, &env) == 0);
+    CHECK(env.nrcpts == 5000);
+    CHECK(env.nrcpts > 1 && strcmp(env.rcpts[0], "u0@example.org") == 0 &&
+          strcmp(env.rcpts[1], "u2919@example.org") == 0);
+    mv_mime_envelope_free(&env);
+    mv_buf_free(&big);
+    mv_mime_free(&m);
+}
+
+static int count_header(void *ctx, const char *name, size_t nl, const char *value,
+                        size_t vl)
+{
+    int *n = ctx;
+    if (nl == 7 && memcmp(name, "X-Title", 7) == 0) CHECK_MEM(value, vl, "h\xc3\xa9 ho", 6);
+    (*n)++;
+    return 0;
+}
+
+/* The leaf parts of a built message come from its serialisation parsed again; a parsed
+ * message unchanged is read in place. */
+static void test_view_leaves(void)
+{
+    static const char raw[] = "X-Title: =?utf-8?q?h=C3=A9?=\r\n ho\r\nSubject: s\r\n\r\n"
+                              "body\r\n";
+    mv_mime_msg m, p;
+    mv_mime_view v;
+    mv_error e;
+    mv_buf out, scratch;
+    size_t i, nleaf = 0;
+    const char *types[3] = { NULL, NULL, NULL };
+    int nh = 0;
+    mv_mime_init(&m);
+    mv_mime_init(&p);
+    mv_buf_init(&out);
+    mv_buf_init(&scratch);
+    mv_error_clear(&e);
+    CHECK(mv_mime_set_header(&m, "From", "a@example.org") == 0);
+    CHECK(mv_mime_set_body(&m, 0, "t\n", 2) == 0);
+    CHECK(mv_mime_set_body(&m, 1, "<p>h</p>", 8) == 0);
+    CHECK(mv_mime_add_att(&m, NULL, "xyz", 3, "d.bin", NULL, NULL, 0, &e) == MV_OK);
+    CHECK(mv_mime_view_open(&v, &m, &e) == MV_OK);
+    CHECK(v.m == &v.reparsed);
+    for (i = 0; v.m != NULL && i < v.m->nparts; i++) {
+        if (!mv_mime_part_is_leaf(v.m, i)) continue;
+        if (nleaf < 3) types[nleaf] = v.m->parts[i].type;
+        nleaf++;
+    }
+    CHECK(nleaf == 3 && strcmp(types[0], "text/plain") == 0 &&
+          strcmp(types[1], "text/html") == 0 &&
+          strcmp(types[2], "application/octet-stream") == 0);
+    mv_mime_view_close(&v);
+    CHECK(mv_mime_parse(&p, raw, sizeof raw - 1, NULL, &e) == MV_OK);
+    CHECK(mv_mime_view_open(&v, &p, &e) == MV_OK && v.m == &p);
+    CHECK(p.nparts == 1 && mv_mime_part_is_leaf(&p, 0));
+    CHECK(mv_mime_part_headers_each(&p, 0, &scratch, count_header, &nh) == 0 && nh == 2);
+    mv_mime_view_close(&v);
+    mv_buf_free(&scratch);
+    mv_buf_free(&out);
+    mv_mime_free(&m);
+    mv_mime_free(&p);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -425,6 +527,8 @@ int main(void)
         {"CHECKLIST 71 random bytes differ after fork", test_random_after_fork},
         {"CHECKLIST 64 RFC 2047 scan is linear", test_rfc2047_linear},
         {"CHECKLIST 73 uuencode", test_uuencode},
+        {"envelope from the headers", test_envelope},
+        {"leaf parts of the parsed form", test_view_leaves},
         {NULL, NULL}
     };
     return ctest_run("mime", cases);

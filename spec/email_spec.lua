@@ -175,11 +175,37 @@ describe("email build and parse", function()
     assert.equal(payload, p.attachments[1].content)
     local again = assert(email.parse(p.raw))
     assert.equal(payload, again.attachments[1].content)
-    p.number = 7   -- the mailbox fields share the table that anchors the input
+    -- what a mailbox attaches shares the table that anchors the input
+    require("missive.core").email_annotate(p, {number = 7})
     collectgarbage("collect")
     assert.equal(7, p.number)
     assert.equal(payload, p.attachments[1].content)
   end)
+  it("knows no mailbox's names: what a mailbox attaches reads through the email", function()
+    local core = require "missive.core"
+    local m = assert(email.new{from = "a@example.org", to = "b@example.org", subject = "s"})
+    -- Without an origin, a protocol's names are no fields of an email.
+    for _, k in ipairs{"number", "uid", "size", "out", "flags"} do
+      assert.is_nil(m[k])
+      assert.has_error(function() m[k] = 1 end, "unknown email field '" .. k .. "'")
+    end
+    assert.is_nil(m.parse_error)
+    -- Any mailbox (POP3 today, IMAP next) attaches its own names without the email
+    -- type knowing them; the email's own fields win over an origin's.
+    assert.equal(m, core.email_annotate(m, {uid = "u7", flags = {"\\Seen"},
+                                           folder = "INBOX", subject = "not this"}))
+    core.email_annotate(m, {size = 42})
+    assert.equal("u7", m.uid)
+    assert.same({"\\Seen"}, m.flags)
+    assert.equal("INBOX", m.folder)
+    assert.equal(42, m.size)
+    assert.equal("s", m.subject)
+    m.uid = "u8"   -- a key the origin holds is written there
+    assert.equal("u8", m.uid)
+    assert.has_error(function() m.number = 1 end, "unknown email field 'number'")
+    assert.has_error(function() core.email_annotate(m, "uid") end)
+  end)
+
   it("exposes the codecs", function()
     assert.equal("aGVsbG8=", email.base64_encode("hello"))
     assert.equal("hello", email.base64_decode("aGVs bG8="))

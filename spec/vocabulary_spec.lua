@@ -228,3 +228,111 @@ describe("one vocabulary (missive.session)", function()
     psrv:finish()
   end)
 end)
+
+describe("one vocabulary (the WinDev cursor)", function()
+  -- missive.windev works over any session that walks its mailbox: here a walk over
+  -- two emails, as an IMAP session will give one.
+  it("read_first/read_next/out over any mailbox walk, `out` kept by the adapter", function()
+    local windev = require "missive.windev"
+    local methods, opened = {}, {}
+    windev.install(methods, function(s, opts)
+      opened[#opened + 1] = opts
+      local list, i = s.box, 0
+      return { next = function()
+        i = i + 1
+        if list[i] then return list[i] end
+        return false
+      end }
+    end)
+    local a = assert(email.new{from = "a@example.org", to = "b@example.org", subject = "1"})
+    local b = assert(email.new{from = "a@example.org", to = "b@example.org", subject = "2"})
+    local s = setmetatable({ box = {a, b} }, { __index = methods })
+    assert.is_true(s:out())
+    local m = assert(s:read_first { delete = true, headers_only = true })
+    assert.is_nil(opened[1].delete)        -- the cursor never deletes
+    assert.is_true(opened[1].headers_only)
+    assert.equal("1", m.subject)
+    assert.is_false(m.out)
+    assert.is_false(s:out())
+    assert.equal("2", assert(s:read_next()).subject)
+    assert.same({ out = true }, s:read_next())
+    assert.is_true(s:out())
+    assert.same({ out = true }, s:read_next())
+    -- The email type has no `out` of its own: a message no cursor read has none.
+    local c = assert(email.new{from = "a@example.org", to = "b@example.org"})
+    assert.is_nil(c.out)
+  end)
+
+  it("a walk that fails gives nil, message, kind[, reply]", function()
+    local windev = require "missive.windev"
+    local methods = {}
+    windev.install(methods, function(s)
+      if s.refuse then return nil, "no mailbox", "protocol" end
+      return { next = function() return nil, "gone", "closed" end }
+    end)
+    local s = setmetatable({ refuse = true }, { __index = methods })
+    assert.same({ nil, "no mailbox", "protocol" }, { s:read_first() })
+    s.refuse = false
+    assert.same({ nil, "gone", "closed" }, { s:read_next() })
+  end)
+end)
+
+describe("one vocabulary (bindings)", function()
+  local core = require "missive.core"
+
+  -- Failures are made in one place (core.c's mvl_push_error, mvl_fail, mvl_fileresult
+  -- ...), as lauxlib's luaL_fileresult: no binding builds `nil, message, kind` itself.
+  it("every binding returns its failures through the one result helper", function()
+    local p = io.popen("ls csrc/lua/*.c")
+    local offenders = {}
+    for path in p:lines() do
+      if not path:match("/core%.c$") then
+        local text = assert(io.open(path)):read("*a")
+        if text:find("mvl_pushfail", 1, true) then offenders[#offenders + 1] = path end
+      end
+    end
+    p:close()
+    assert.same({}, offenders)
+  end)
+
+  it("failures have the same shape whichever binding made them", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local function shape(kind, ...)
+      local n, v, msg, k = select("#", ...), ...
+      assert.is_nil(v)
+      assert.equal(3, n)
+      assert.is_string(msg)
+      assert.equal(kind, k)
+      return msg
+    end
+    assert.matches("^cannot stat " .. dir:gsub("%p", "%%%0") .. ": ",
+                   shape("closed", core.stat(dir)))
+    shape("closed", core.listdir(dir))
+    assert.is_true(core.mkdir(dir))
+    assert.is_true(core.write_new(dir .. "/a", "x"))
+    shape("io", core.write_new(dir .. "/a", "y"))
+    assert.matches("exists$", shape("exists", core.link_new(dir .. "/a", dir .. "/a")))
+    local m = assert(email.new{from = "a@example.org", to = "b@example.org", text = "t"})
+    shape("argument", m:set("subject", "a\nb"))
+    shape("io", m:save(dir .. "/no/such/dir.eml"))
+    shape("argument", core.email_unparsed("x"):tostring())
+    os.remove(dir .. "/a")
+    os.remove(dir)
+  end)
+
+  -- One reader of the TLS options (mvl_opt_session) for every session kind.
+  it("SMTP, POP3 and async sessions read the TLS options alike", function()
+    local smtp = require "missive.smtp"
+    local bad = { host = "127.0.0.1", port = 1, tls = "none", tls_min = "1.1" }
+    local msgs = {}
+    for _, open in ipairs{ smtp.session, pop3.session, smtp.async } do
+      local ok, err = pcall(open, bad)
+      assert.is_false(ok)
+      msgs[#msgs + 1] = tostring(err):match("option .*$")
+    end
+    assert.same({ [[option 'tls_min' must be "1.2" or "1.3"]],
+                  [[option 'tls_min' must be "1.2" or "1.3"]],
+                  [[option 'tls_min' must be "1.2" or "1.3"]] }, msgs)
+  end)
+end)

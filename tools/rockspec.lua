@@ -1,5 +1,6 @@
 -- Prints the rockspec's source list for missive.core from the files in csrc/, so the
 -- rockspec never misses a file:  lua5.4 tools/rockspec.lua > /dev/null checks it.
+-- `check` also wants every Lua module of lua/missive/ listed.
 -- Usage: lua tools/rockspec.lua [check ROCKSPEC | update ROCKSPEC]
 local function ls(pattern)
   local out = {}
@@ -18,7 +19,10 @@ if arg[1] == "check" then
   local text = f:read("*a")
   f:close()
   local missing = {}
-  for _, name in ipairs(files) do
+  local wanted = {}
+  for _, name in ipairs(files) do wanted[#wanted + 1] = name end
+  for _, name in ipairs(ls("lua/missive/*.lua")) do wanted[#wanted + 1] = name end
+  for _, name in ipairs(wanted) do
     if not text:find('"' .. name .. '"', 1, true) then missing[#missing + 1] = name end
   end
   if #missing > 0 then

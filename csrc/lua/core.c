@@ -2,6 +2,8 @@
 #include "bind.h"
 #include "mv_conn.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 /* SMTP: {code = 550, enhanced = "5.1.1", text}; POP3 (and IMAP): {status = "-ERR",
@@ -40,6 +42,47 @@ int mvl_push_error(lua_State *L, const mv_error *e)
     return 3;
 }
 
+int mvl_result(lua_State *L, int ok, const mv_error *e)
+{
+    if (!ok) return mvl_push_error(L, e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int mvl_fail_top(lua_State *L, const char *kind)
+{
+    mvl_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, kind);
+    return 3;
+}
+
+int mvl_fail(lua_State *L, const char *kind, const char *msg)
+{
+    lua_pushstring(L, msg);
+    return mvl_fail_top(L, kind);
+}
+
+int mvl_failf(lua_State *L, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return mvl_fail_top(L, kind);
+}
+
+int mvl_fileresult(lua_State *L, int ok, const char *what, const char *path)
+{
+    int err = errno;
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return mvl_failf(L, err == ENOENT ? "closed" : "io", "%s %s: %s", what, path,
+                     strerror(err));
+}
+
 /* The one exported name (mv_visibility.h). */
 MV_EXPORT int luaopen_missive_core(lua_State *L);
 
@@ -51,6 +94,7 @@ int luaopen_missive_core(lua_State *L)
     mvl_open_email(L);
     mvl_open_async(L);
     mvl_open_fs(L);
+    mvl_open_defaults(L);
     lua_pushliteral(L, "0.1.0");
     lua_setfield(L, -2, "version");
     /* What the TLS library can do, for specs and diagnostics: "3.6.6", "1.3". */

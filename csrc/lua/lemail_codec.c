@@ -128,11 +128,11 @@ static int l_hdr_encode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &n);
     const char *name = luaL_optlstring(L, 2, "Subject", &nl);
     mv_buf b;
-    if (!mv_hdr_name_ok(name, nl)) return mvl_email_fail(L, "argument", "bad header name");
+    if (!mv_hdr_name_ok(name, nl)) return mvl_fail(L, "argument", "bad header name");
     if (!mv_hdr_value_ok(s, n))
-        return mvl_email_fail(L, "argument", "CR, LF or NUL in a header value");
+        return mvl_fail(L, "argument", "CR, LF or NUL in a header value");
     if (!mv_utf8_valid((const unsigned char *)s, n))
-        return mvl_email_fail(L, "argument", "header text is not valid UTF-8");
+        return mvl_fail(L, "argument", "header text is not valid UTF-8");
     mv_buf_init(&b);
     /* luaL_checklstring's strings end with a NUL: the name can be passed as it is. */
     return push_buf(L, &b, nl + 2, 2, mv_hdr_write_text(&b, name, s, n));
@@ -162,14 +162,14 @@ static int l_param_encode(lua_State *L)
     for (i = 0; i < nl; i++)
         if (strchr("()<>@,;:\\\"/[]?=*% '", name[i]) != NULL || (unsigned char)name[i] <= 32 ||
             (unsigned char)name[i] >= 127) break;
-    if (nl == 0 || nl > 64 || i < nl) return mvl_email_fail(L, "argument", "bad parameter name");
+    if (nl == 0 || nl > 64 || i < nl) return mvl_fail(L, "argument", "bad parameter name");
     if (strlen(v) != vl || !mv_utf8_valid((const unsigned char *)v, vl))
-        return mvl_email_fail(L, "argument", "parameter value is not NUL-free UTF-8");
+        return mvl_fail(L, "argument", "parameter value is not NUL-free UTF-8");
     mv_buf_init(&b);
     if (mv_param_write(&b, name, v) != 0) {
         mv_buf_free(&b);
         if (vl > MV_HDR_MAX_PARAM_VALUE)
-            return mvl_email_fail(L, "limit", "parameter value too long");
+            return mvl_fail(L, "limit", "parameter value too long");
         return oom(L);
     }
     return push_buf(L, &b, 2, 0, 0);
@@ -213,7 +213,7 @@ static int l_message_id(lua_State *L)
     if (dom != NULL && (strlen(dom) != dl || dl > 100 || strpbrk(dom, "<>@ \t\r\n\"") != NULL))
         dom = NULL;
     if (mv_mime_new_message_id(id, sizeof id, dom) != 0)
-        return mvl_email_fail(L, "io", "no randomness available");
+        return mvl_fail(L, "io", "no randomness available");
     lua_pushstring(L, id);
     return 1;
 }

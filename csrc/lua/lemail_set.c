@@ -358,22 +358,86 @@ static int set_allow_8bit(lua_State *L, lemail *e, const char *k, int v)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    int (*set)(lua_State *L, lemail *e, const char *k, int v);
+} fields[] = {
+    {"subject", set_subject}, {"text", set_body}, {"html", set_body},
+    {"date", set_date}, {"message_id", set_message_id}, {"priority", set_priority},
+    {"headers", set_headers}, {"attachments", set_attachments},
+    {"allow_8bit", set_allow_8bit},
+};
+
+/* The index of the settable field k in fields[], or -1. */
+static int field_index(const char *k)
+{
+    size_t i;
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(k, fields[i].name) == 0) return (int)i;
+    return -1;
+}
+
+int mvl_email_is_field(const char *k)
+{
+    return mvl_email_addr_header(k) != NULL || field_index(k) >= 0;
+}
+
 int mvl_email_set_field(lua_State *L, lemail *e, const char *k, int v)
 {
-    static const struct {
-        const char *name;
-        int (*set)(lua_State *L, lemail *e, const char *k, int v);
-    } fields[] = {
-        {"subject", set_subject}, {"text", set_body}, {"html", set_body},
-        {"date", set_date}, {"message_id", set_message_id}, {"priority", set_priority},
-        {"headers", set_headers}, {"attachments", set_attachments},
-        {"allow_8bit", set_allow_8bit},
-    };
     const char *ah = mvl_email_addr_header(k);
-    size_t i;
+    int i;
     if (ah != NULL) return set_addresses(L, e, ah, v);
-    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp(k, fields[i].name) == 0) return fields[i].set(L, e, k, v);
+    if ((i = field_index(k)) >= 0) return fields[i].set(L, e, k, v);
     lua_pushfstring(L, "unknown email field '%s'", k);
     return -1;
 }
+
+/* ---- the methods that set ---------------------------------------------------------- */
+
+/* A setter's answer: true, or nil, the message the setter left on the stack,
+ * "argument". */
+static int set_result(lua_State *L, int failed)
+{
+    if (failed) return mvl_fail_top(L, "argument");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_set(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_field(L, e, k, 3));
+}
+
+static int l_set_header(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    size_t nl;
+    const char *name = luaL_checklstring(L, 2, &nl);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 0));
+}
+
+static int l_add_header(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    size_t nl;
+    const char *name = luaL_checklstring(L, 2, &nl);
+    luaL_checkstring(L, 3);
+    lua_settop(L, 3);
+    return set_result(L, mvl_email_set_header(L, e, name, nl, 3, 1));
+}
+
+static int l_attach(lua_State *L)
+{
+    lemail *e = mvl_check_email(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    return set_result(L, mvl_email_add_attachment(L, e, 2) != 0);
+}
+
+const luaL_Reg mvl_email_set_methods[] = {
+    {"set", l_set}, {"set_header", l_set_header}, {"add_header", l_add_header},
+    {"attach", l_attach}, {NULL, NULL}
+};

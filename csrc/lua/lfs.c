@@ -4,7 +4,6 @@
 #include "mv_fs.h"
 
 #include <errno.h>
-#include <string.h>
 
 #define LOCK_MT "missive.fs.lock"
 
@@ -13,31 +12,18 @@ typedef struct lfs_lock {
     int fd;   /* -1 once released */
 } lfs_lock;
 
-static int push_errno(lua_State *L, const char *what, const char *path)
-{
-    int err = errno;
-    mvl_pushfail(L);
-    lua_pushfstring(L, "%s %s: %s", what, path, strerror(err));
-    lua_pushstring(L, err == ENOENT ? "closed" : "io");
-    return 3;
-}
-
 /* core.fsync(path) -> true | nil, message, "io" */
 static int l_fsync(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    if (mv_fs_fsync(path) != 0) return push_errno(L, "cannot fsync", path);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_fileresult(L, mv_fs_fsync(path) == 0, "cannot fsync", path);
 }
 
 /* core.fsync_dir(dir): makes names created or renamed in dir durable. */
 static int l_fsync_dir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    if (mv_fs_fsync_dir(path) != 0) return push_errno(L, "cannot fsync directory", path);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_fileresult(L, mv_fs_fsync_dir(path) == 0, "cannot fsync directory", path);
 }
 
 /* core.write_new(path, data): O_EXCL create, write, fsync, close. */
@@ -46,18 +32,14 @@ static int l_write_new(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     size_t n;
     const char *data = luaL_checklstring(L, 2, &n);
-    if (mv_fs_write_new(path, data, n) != 0) return push_errno(L, "cannot write", path);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_fileresult(L, mv_fs_write_new(path, data, n) == 0, "cannot write", path);
 }
 
 static int l_mkdir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     int mode = (int)luaL_optinteger(L, 2, 0700);
-    if (mv_fs_mkdir(path, mode) != 0) return push_errno(L, "cannot create directory", path);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_fileresult(L, mv_fs_mkdir(path, mode) == 0, "cannot create directory", path);
 }
 
 static int add_name(const char *name, void *ud)
@@ -73,7 +55,7 @@ static int l_listdir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     lua_newtable(L);
-    if (mv_fs_list(path, add_name, L) != 0) return push_errno(L, "cannot list", path);
+    if (mv_fs_list(path, add_name, L) != 0) return mvl_fileresult(L, 0, "cannot list", path);
     return 1;
 }
 
@@ -116,7 +98,7 @@ static int l_lock(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    return push_errno(L, "cannot lock", path);
+    return mvl_fileresult(L, 0, "cannot lock", path);
 }
 
 /* core.write_locked(path, data) -> lock | nil, message, kind: write_new, kept locked. */
@@ -127,7 +109,7 @@ static int l_write_locked(lua_State *L)
     const char *data = luaL_checklstring(L, 2, &n);
     lfs_lock *k = new_lock(L);
     k->fd = mv_fs_write_locked(path, data, n);
-    if (k->fd < 0) return push_errno(L, "cannot write", path);
+    if (k->fd < 0) return mvl_fileresult(L, 0, "cannot write", path);
     return 1;
 }
 
@@ -164,7 +146,7 @@ static int l_stat(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     mv_fs_info st;
-    if (mv_fs_stat(path, &st) != 0) return push_errno(L, "cannot stat", path);
+    if (mv_fs_stat(path, &st) != 0) return mvl_fileresult(L, 0, "cannot stat", path);
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)st.uid);
     lua_setfield(L, -2, "uid");
@@ -194,17 +176,9 @@ static int l_serial(lua_State *L)
 static int l_link_new(lua_State *L)
 {
     const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
-    if (mv_fs_link_new(from, to) == 0) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    if (errno == EEXIST) {
-        mvl_pushfail(L);
-        lua_pushfstring(L, "%s exists", to);
-        lua_pushliteral(L, "exists");
-        return 3;
-    }
-    return push_errno(L, "cannot link", to);
+    int ok = mv_fs_link_new(from, to) == 0;
+    if (!ok && errno == EEXIST) return mvl_failf(L, "exists", "%s exists", to);
+    return mvl_fileresult(L, ok, "cannot link", to);
 }
 
 static const luaL_Reg lock_methods[] = {

@@ -11,7 +11,7 @@
 
 #define POP3_MT "missive.pop3.session"
 #define QUIT_TIMEOUT_MS 10000
-#define MAX_TIME_MS (10 * 60 * 1000)  /* a whole command or message, by default */
+#define MAX_TIME_MS MV_DEFAULT_POP3_MAX_TIME_MS  /* a whole command or message */
 
 typedef struct lpop3 {
     mvl_session base;   /* first: the generic methods see the session through it */
@@ -81,7 +81,7 @@ static int l_pop3_new(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     external = lua_toboolean(L, 2);
     memset(&o, 0, sizeof o);
-    mvl_opt_session(L, 1, &o.cfg, 995, MV_TLS_IMPLICIT);
+    mvl_opt_session(L, 1, &o.cfg, MV_DEFAULT_POP3_PORT, MV_TLS_IMPLICIT);
     o.max_size = (unsigned long long)mvl_opt_int(L, 1, "max_size", POP3_DEFAULT_MAX_SIZE);
     o.max_messages = (unsigned long)mvl_opt_int(L, 1, "max_messages", POP3_DEFAULT_MAX_MESSAGES);
     o.max_listing_bytes = (unsigned long long)mvl_opt_int(L, 1, "max_listing_bytes", 0);

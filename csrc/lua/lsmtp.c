@@ -64,11 +64,12 @@ static int push_ok_or_error(lua_State *L, lsmtp *u, int r)
 void mvl_smtp_read_opts(lua_State *L, int t, smtp_opts *o)
 {
     memset(o, 0, sizeof *o);
-    mvl_opt_session(L, t, &o->cfg, 587, MV_TLS_STARTTLS);
+    mvl_opt_session(L, t, &o->cfg, MV_DEFAULT_SMTP_PORT, MV_TLS_STARTTLS);
     o->helo = mvl_opt_string(L, t, "helo");
-    o->pipelining = mvl_opt_bool(L, t, "pipelining", 1);
-    o->chunking = mvl_opt_bool(L, t, "chunking", 0);
-    o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length", 998);
+    o->pipelining = mvl_opt_bool(L, t, "pipelining", MV_DEFAULT_SMTP_PIPELINING);
+    o->chunking = mvl_opt_bool(L, t, "chunking", MV_DEFAULT_SMTP_CHUNKING);
+    o->max_data_line = (size_t)mvl_opt_int(L, t, "max_line_length",
+                                             MV_DEFAULT_SMTP_MAX_LINE_LENGTH);
 }
 
 /* core.smtp_new(opts, external): a configured session, not yet connected. */

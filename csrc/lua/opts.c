@@ -63,7 +63,8 @@ int mvl_opt_ms(lua_State *L, int t, const char *name, int dflt)
     return v;
 }
 
-int mvl_opt_verify(lua_State *L, int t)
+/* verify = true | false | "name" -> MV_VERIFY_*. */
+static int opt_verify(lua_State *L, int t)
 {
     int v = MV_VERIFY_FULL;
     lua_getfield(L, t, "verify");
@@ -90,13 +91,14 @@ static int opt_tls_version(lua_State *L, int t, const char *name)
     return v;
 }
 
-void mvl_opt_tls(lua_State *L, int t, mv_tls_opts *o)
+/* cafile, capath, client_cert, client_key, verify, tls_min, tls_max. */
+static void opt_tls(lua_State *L, int t, mv_tls_opts *o)
 {
     o->cafile = mvl_opt_string(L, t, "cafile");
     o->capath = mvl_opt_string(L, t, "capath");
     o->client_cert = mvl_opt_string(L, t, "client_cert");
     o->client_key = mvl_opt_string(L, t, "client_key");
-    o->verify = mvl_opt_verify(L, t);
+    o->verify = opt_verify(L, t);
     o->tls_min = opt_tls_version(L, t, "tls_min");
     o->tls_max = opt_tls_version(L, t, "tls_max");
     if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max)
@@ -146,8 +148,8 @@ void mvl_opt_session(lua_State *L, int t, mv_cfg *c, int port, int tls)
     c->token = mvl_opt_string(L, t, "token");
     c->auth = mvl_opt_string(L, t, "auth");
     c->insecure_auth = opt_insecure_auth(L, t);
-    mvl_opt_tls(L, t, &c->tls_opts);
-    c->timeout_ms = mvl_opt_ms(L, t, "timeout", 60000);
+    opt_tls(L, t, &c->tls_opts);
+    c->timeout_ms = mvl_opt_ms(L, t, "timeout", MV_DEFAULT_TIMEOUT_MS);
     lua_getfield(L, t, "trace");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
         luaL_error(L, "option 'trace' must be a function");

@@ -12,12 +12,14 @@ function M.copy(t)
 end
 
 --- The SMTP session options with defaults filled in: port 587 with STARTTLS, port 465
--- means implicit TLS, and the module-wide timeout.
+-- means implicit TLS (missive.config's smtp.port, smtp.implicit_port), and the
+-- module-wide timeout.
 function M.smtp_defaults(opts, level)
   local o = M.copy(opts)
+  local d = config.smtp
   o.async = nil
-  if o.port == nil then o.port = (o.tls == "implicit") and 465 or 587 end
-  if o.tls == nil then o.tls = (o.port == 465) and "implicit" or "starttls" end
+  if o.port == nil then o.port = (o.tls == "implicit") and d.implicit_port or d.port end
+  if o.tls == nil then o.tls = (o.port == d.implicit_port) and "implicit" or "starttls" end
   if o.timeout == nil then o.timeout = config.timeout end
   if o.user ~= nil and o.password == nil and o.token == nil then
     error("option 'user' needs 'password' or 'token'", level + 1)

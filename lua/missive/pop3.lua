@@ -55,10 +55,11 @@ function M.session(opts)
   end
   local o = copy(opts)
   if o.port == nil then
-    o.port = (o.tls == "starttls" or o.tls == "none") and 110 or 995
+    o.port = (o.tls == "starttls" or o.tls == "none") and config.pop3.starttls_port
+             or config.pop3.port
   end
   if o.tls == nil then
-    o.tls = (o.port == 110) and "starttls" or "implicit"
+    o.tls = (o.port == config.pop3.starttls_port) and "starttls" or "implicit"
   end
   if o.timeout == nil then o.timeout = config.timeout end
   if o.user ~= nil and o.password == nil and o.token == nil then
@@ -273,8 +274,7 @@ local function make_message(opts, n, uid, size, raw)
   local m, err
   if opts.parse ~= false then m, err = email.parse(raw) end
   if not m then m = core.email_unparsed(raw, err) end
-  m.number, m.uid, m.size = n, uid, size
-  return m
+  return core.email_annotate(m, { number = n, uid = uid, size = size })
 end
 
 local function uid_set(since)
@@ -309,7 +309,7 @@ local function new_walk(s, opts)
   end
   table.sort(nums)
   local window = 0
-  if s:pipelining() and opts.pipelining ~= false then window = opts.window or 16 end
+  if s:pipelining() and opts.pipelining ~= false then window = opts.window or config.pop3.window end
   return setmetatable({
     s = s, opts = opts, nums = nums, sizes = sizes, uids = uids or {}, idx = 0,
     sent = 0, window = window, delete = opts.delete and not opts.defer_delete,
@@ -414,40 +414,8 @@ function methods:get_all(opts)
   return all
 end
 
--- WinDev's EmailReadFirst / EmailReadNext: a cursor per session; the message read
--- has out = false, and the end gives {out = true} (as does s:out()).
-local cursors = setmetatable({}, { __mode = "k" })
-
-local function read(c)
-  local m, err, kind, reply = c.walk:next()
-  if m == nil then return nil, err, kind, reply end
-  c.out = m == false
-  if c.out then return { out = true } end
-  m.out = false
-  return m
-end
-
-function methods:read_first(opts)
-  local o = copy(opts or {})
-  o.delete = nil
-  local w, err, kind, reply = new_walk(self, o)
-  if not w then return nil, err, kind, reply end
-  local c = { walk = w, out = false }
-  cursors[self] = c
-  return read(c)
-end
-
-function methods:read_next()
-  local c = cursors[self]
-  if not c then return self:read_first() end
-  if c.out then return { out = true } end
-  return read(c)
-end
-
-function methods:out()
-  local c = cursors[self]
-  return c == nil or c.out
-end
+-- WinDev's EmailReadFirst / EmailReadNext / EmailOut: a cursor over this session's walk.
+require("missive.windev").install(methods, new_walk)
 
 --- Opens an SMTP and a POP3 session at once: missive.session, kept here by this name.
 function M.start_session(opts)

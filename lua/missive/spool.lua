@@ -21,6 +21,7 @@
 -- it goes to uncertain/ for a human to decide (q:retry sends it again).
 -- @module missive.spool
 local core = require "missive.core"
+local config = require "missive.config"
 local smtp = require "missive.smtp"
 local driver = require "missive.driver"
 local async = require "missive.async"
@@ -452,8 +453,9 @@ function Spool:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("run expects a table of smtp options", 2) end
   local so, policy = {}, {
-    backoff = opts.backoff or 60, max_backoff = opts.max_backoff or 3600,
-    max_age = opts.max_age or 5 * 86400,
+    backoff = opts.backoff or config.spool.backoff,
+    max_backoff = opts.max_backoff or config.spool.max_backoff,
+    max_age = opts.max_age or config.spool.max_age,
   }
   for k, v in pairs(opts) do if not RUN_KEYS[k] then so[k] = v end end
   local on_result = opts.on_result
