@@ -5,6 +5,7 @@ TLS is none or implicit; the certificate chain is verified against CAFILE.
 
 MODE single: one `UID FETCH 1:* BODY.PEEK[]` (the listing is that FETCH's answer).
 MODE each:   `UID SEARCH ALL`, then one `UID FETCH uid BODY.PEEK[]` per message.
+MODE single-raw: as single, the messages left unparsed (what the transport alone costs).
 MODE index:  one untimed pass (`UID FETCH 1:* (UID RFC822.SIZE)`) that lets Dovecot
              build its index and cache of a freshly written maildir; prints nothing.
 
@@ -58,6 +59,12 @@ def single(c):
         parse(raw)
         n += 1
     return n
+
+
+def single_raw(c):
+    typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    assert typ == "OK"
+    return len(literals(data))
 
 
 def each(c):
@@ -124,7 +131,7 @@ def main():
     host, port, tls, cafile, user = sys.argv[2], int(sys.argv[3]), sys.argv[4], \
         sys.argv[5], sys.argv[6]
     runs, key = int(sys.argv[7]), sys.argv[8]
-    fn = {"single": single, "each": each, "index": index}[mode]
+    fn = {"single": single, "single-raw": single_raw, "each": each, "index": index}[mode]
     ts, cpu, machine = [], [], []
     for _ in range(runs):
         t0, c0, m0 = time.perf_counter(), time.process_time(), machine_cpu()

@@ -201,6 +201,7 @@ if [ $STACK = 1 ] && [ -n "${MAILSTACK_IMAP_PORT:-}" ]; then
         run $LUA bench/imap_missive.lua fetch $args "$k.missive"
         run $PY bench/imap_peers.py single $args "$k.imaplib-single"
         run $PY bench/imap_peers.py each $args "$k.imaplib-each"
+        run $PY bench/imap_peers.py single-raw $args "$k.imaplib-raw"
         if [ $FLOW = 1 ]; then
             run node bench/imap_imapflow.js fetch $args "$k.imapflow"
             run node bench/imap_imapflow.js fetch-nocompress $args "$k.imapflow-nocompress"
