@@ -136,6 +136,15 @@ if imap_seen() then
     end
     p(("| %s | %s | %s |"):format(tag, fmt(m), table.concat(cells, " | ")))
   end
+  for _, tag in ipairs{"plain", "tls"} do
+    for _, who in ipairs(imap_all) do
+      local c = v["imap." .. tag .. "." .. who .. ".count"]
+      if c and n and c ~= n then
+        p(("- %s %s fetched %d messages, not %d: its time is not comparable"):format(tag,
+          who, c, n))
+      end
+    end
+  end
   p()
   p("CPU seconds per run (medians): the client's own, and the whole machine's (client, " ..
     "Dovecot and the kernel).")
