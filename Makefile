@@ -129,6 +129,7 @@ demo:
 	BUILD=$(BUILD) sh tools/demo.sh $(LUA)
 
 bench: deps all
+	@sh tools/deps.sh bench
 	BUILD=$(BUILD) sh bench/run.sh $(LUA)
 
 lint:

@@ -97,6 +97,85 @@ for _, tag in ipairs{"plain", "tls"} do
     end
   end
 end
+-- IMAP: every peer of the same run, even before missive's own column exists.
+local imap_peers = {"imaplib-single", "imaplib-each", "imaplib-raw", "imapflow",
+                    "imapflow-nocompress", "mbsync"}
+local imap_all = {"missive"}
+for _, who in ipairs(imap_peers) do imap_all[#imap_all + 1] = who end
+local function imap_seen()
+  for _, tag in ipairs{"plain", "tls"} do
+    for _, who in ipairs(imap_all) do
+      if v["imap." .. tag .. "." .. who] then return true end
+    end
+  end
+end
+if imap_seen() then
+  local n = v["imap.tls.imaplib-single.count"] or v["imap.plain.imaplib-single.count"]
+  p()
+  p(("## IMAP from Dovecot, %s messages (10 KB each, 10 of 5 MB), connect + login + " ..
+     "list + fetch all (s; ratio = peer / missive)"):format(n and ("%d"):format(n) or "?"))
+  p()
+  p("missive: s:messages{folder = \"INBOX\"}, each message parsed into an email object; " ..
+    "imaplib: Python, each message parsed by the email module, either one " ..
+    "`UID FETCH 1:* BODY.PEEK[]` or `UID SEARCH ALL` and one FETCH per message (and the " ..
+    "single FETCH unparsed: what imaplib's transport alone costs); imapflow: " ..
+    "fetch('1:*', {source}), with its defaults (COMPRESS=DEFLATE, since Dovecot offers it) " ..
+    "and without compression; mbsync: the whole process pulling INBOX into an empty maildir " ..
+    "(FSync no: the disk's flush latency is no part of an IMAP client).")
+  p()
+  p("| transport | missive | imaplib, one FETCH | imaplib, FETCH per message | " ..
+    "imaplib, one FETCH, unparsed | imapflow | imapflow, no COMPRESS | mbsync |")
+  p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+  for _, tag in ipairs{"plain", "tls"} do
+    local m = v["imap." .. tag .. ".missive"]
+    local cells = {}
+    for _, peer in ipairs(imap_peers) do
+      local x = v["imap." .. tag .. "." .. peer]
+      cells[#cells + 1] = x and (m and ("%s (%.2fx)"):format(fmt(x), ratio(x, m)) or fmt(x))
+        or "n/a"
+    end
+    p(("| %s | %s | %s |"):format(tag, fmt(m), table.concat(cells, " | ")))
+  end
+  for _, tag in ipairs{"plain", "tls"} do
+    for _, who in ipairs(imap_all) do
+      local c = v["imap." .. tag .. "." .. who .. ".count"]
+      if c and n and c ~= n then
+        p(("- %s %s fetched %d messages, not %d: its time is not comparable"):format(tag,
+          who, c, n))
+      end
+    end
+  end
+  p()
+  p("CPU seconds per run (medians): the client's own, and the whole machine's (client, " ..
+    "Dovecot and the kernel).")
+  p()
+  p("| transport | client | CPU s: client | CPU s: machine | rest (server, kernel) |")
+  p("| --- | --- | --- | --- | --- |")
+  for _, tag in ipairs{"plain", "tls"} do
+    for _, who in ipairs(imap_all) do
+      local k = "imap." .. tag .. "." .. who
+      local c, mc = v[k .. ".cpu"], v[k .. ".machine"]
+      if c and mc then
+        p(("| %s | %s | %s | %s | %s |"):format(tag, who, fmt(c), fmt(mc), fmt(mc - c)))
+      end
+    end
+  end
+  p()
+  p(("| peak RSS growth fetching a %s MB message into a file (MB) | missive fetch_part | " ..
+     "imaplib FETCH (holds the literal) | imaplib, 1 MB partial FETCHes | " ..
+     "imapflow download | mbsync |"):format(meta.imapmb or "200"))
+  p("| --- | --- | --- | --- | --- | --- |")
+  local function mbk(k) local x = v[k]; return x and ("%.1f"):format(x / 1024) or "n/a" end
+  p(("| plain TCP | %s | %s | %s | %s | %s |"):format(mbk("mem.imap.missive"),
+    mbk("mem.imap.imaplib"), mbk("mem.imap.imaplib-partial"), mbk("mem.imap.imapflow"),
+    mbk("mem.imap.mbsync")))
+  p()
+  p("imaplib reads every literal whole (no streaming); partial FETCHes " ..
+    "(`BODY.PEEK[]<offset.length>`) are how a Python program bounds its memory. mbsync: its " ..
+    "peak RSS minus its peak pulling an empty mailbox. Versions: imapflow " ..
+    (meta.imapflow or "n/a") .. "; " .. (meta.mbsync or "mbsync n/a") .. "; Python " ..
+    (meta.python or "?") .. ".")
+end
 p()
 p("## MIME (MB/s of raw input; ratio = missive / peer)")
 p()
@@ -172,6 +251,19 @@ local function grow(k) local x = v[k]; return x and 8 / (x / 1024) end
 target("200 MB send from file: RSS growth <= 8 MB (8 MB / growth)", grow("mem.send.missive"), 1)
 target("200 MB retrieve to file: RSS growth <= 8 MB (8 MB / growth)",
   grow("mem.retrieve.missive"), 1)
+for _, tag in ipairs{"plain", "tls"} do
+  local k = "imap." .. tag .. "."
+  local m = v[k .. "missive"]
+  target("IMAP " .. tag .. " vs imaplib one FETCH (time ratio)",
+    ratio(v[k .. "imaplib-single"], m), 1)
+  target("IMAP " .. tag .. " vs imaplib FETCH per message", ratio(v[k .. "imaplib-each"], m), 1.5)
+  target("IMAP " .. tag .. " vs imapflow", ratio(v[k .. "imapflow"], m), 1.5)
+  target("IMAP " .. tag .. " vs imapflow without COMPRESS",
+    ratio(v[k .. "imapflow-nocompress"], m), 1.5)
+  target("IMAP " .. tag .. " vs mbsync", ratio(v[k .. "mbsync"], m), 2)
+end
+target("IMAP " .. (meta.imapmb or "200") .. " MB fetch_part to file: RSS growth <= 8 MB " ..
+  "(8 MB / growth)", grow("mem.imap.missive"), 1)
 for _, t in ipairs(targets) do p(t) end
 p()
 -- What the peers leave reachable: the raw client is the ceiling of any client.

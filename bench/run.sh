@@ -4,14 +4,15 @@
 # runs; results go to bench/results/raw.tsv, then bench/report.lua prints the table and
 # writes bench/results/latest.md.  Never part of `make test`; asserts no timing.
 # Knobs: BENCH_RUNS (5), BENCH_QUICK=1 (smaller counts),
-# BENCH_ONLY="smtp pop3 mime mem sess hdr" (hdr: header parsing growth, bench/mime_headers.lua).
+# BENCH_ONLY="smtp pop3 imap mime mem sess hdr" (hdr: header parsing growth,
+# bench/mime_headers.lua; imap: needs node + npm and mbsync, bench/imap_*).
 set -u
 LUA=${1:-lua5.4}
 BUILD=${BUILD:-build/lua5.4}
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 RUNS=${BENCH_RUNS:-5}
-ONLY=${BENCH_ONLY:-"smtp pop3 mime mem sess hdr"}
+ONLY=${BENCH_ONLY:-"smtp pop3 imap mime mem sess hdr"}
 PY=$(python3 -c 'import sys; print(sys.executable)')   # resolve the pyenv shim once
 export LUA_PATH="$ROOT/?.lua;$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$ROOT/$BUILD/?.so;;"
@@ -45,11 +46,12 @@ QUICK=${BENCH_QUICK:-0}
 N10K=2000; N1M=50; NCURL=500
 [ "$QUICK" = 1 ] && { N10K=500; N1M=10; NCURL=100; }
 
-# The throwaway mail stack (instance 9): Dovecot for POP3, its CA and server certificate
-# for every TLS terminator below.
+# The throwaway mail stack (instance 9): Dovecot for POP3 and IMAP, its CA and server
+# certificate for every TLS terminator below.  The IMAP rows read their own users' mailboxes.
 STACK=0
-case " $ONLY " in *" smtp "*|*" pop3 "*|*" mem "*|*" sess "*)
-    if MAILSTACK_INSTANCE=9 bash spec/support/mailstack.sh start "$WORK/stack" >/dev/null 2>>"$WORK/errors.log"; then
+case " $ONLY " in *" smtp "*|*" pop3 "*|*" mem "*|*" sess "*|*" imap "*)
+    if MAILSTACK_INSTANCE=9 MAILSTACK_USERS="alice:secret bob:secret imap:secret imapbig:secret imapempty:secret" \
+        bash spec/support/mailstack.sh start "$WORK/stack" >/dev/null 2>>"$WORK/errors.log"; then
         . "$WORK/stack/mailstack.env"; STACK=1
         CERT="$MAILSTACK_DIR/tls/server.crt"; KEY="$MAILSTACK_DIR/tls/server.key"
     else
@@ -157,6 +159,69 @@ if [ $STACK = 1 ]; then
             echo "$t0 $t1" | awk '{print $2-$1}'
         done | med | { read -r v; rec "pop3.$tag.curl" "$v"; }
     done
+fi
+;; esac
+
+# ------------------------------------------------------------------- IMAP
+case " $ONLY " in *" imap "*)
+ni=1000; [ "$QUICK" = 1 ] && ni=200
+IMEMMB=${BENCH_MEM_MB:-200}; [ "$QUICK" = 1 ] && IMEMMB=50
+echo "IMAP from Dovecot: $ni x 10 KB + 10 x 5 MB, connect + login + list + fetch all (s)"
+# imapflow goes into the bench's own node_modules (under build/, never global), at one
+# pinned version unless BENCH_IMAPFLOW says otherwise.
+FLOWV=${BENCH_IMAPFLOW:-2.10.2}
+NODEDIR=$ROOT/build/bench-node
+FLOW=0
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    have=$(node -p "require('$NODEDIR/node_modules/imapflow/package.json').version" 2>/dev/null)
+    if [ "$have" != "$FLOWV" ]; then
+        mkdir -p "$NODEDIR"
+        npm install --prefix "$NODEDIR" --no-save --no-audit --no-fund "imapflow@$FLOWV" \
+            >/dev/null 2>>"$WORK/errors.log"
+    fi
+    have=$(node -p "require('$NODEDIR/node_modules/imapflow/package.json').version" 2>/dev/null)
+    [ -n "$have" ] && { FLOW=1; rec meta.imapflow "$have (node $(node --version))"; }
+fi
+[ $FLOW = 1 ] || echo "  imapflow not installed (needs node and npm): its columns are n/a"
+MBSYNC=0
+command -v mbsync >/dev/null 2>&1 && { MBSYNC=1; rec meta.mbsync "$(mbsync -v)"; }
+[ $MBSYNC = 1 ] || echo "  mbsync not installed (Debian isync): its column is n/a"
+rec meta.python "$($PY -c 'import sys; print(sys.version.split()[0])')"
+rec meta.imapmb "$IMEMMB"
+if [ $STACK = 1 ] && [ -n "${MAILSTACK_IMAP_PORT:-}" ]; then
+    # the maildir written directly, then one untimed pass lets Dovecot index it
+    $PY bench/fill_maildir.py "$MB/imap" $ni 10240
+    $PY bench/fill_maildir.py "$MB/imap" 10 $((5 * 1048576)) 5000
+    chown -R 5000:5000 "$MB"
+    run $PY bench/imap_peers.py index 127.0.0.1 "$MAILSTACK_IMAP_PORT" none - imap 1 -
+    export NODE_PATH="$NODEDIR/node_modules"
+    for mode in "plain $MAILSTACK_IMAP_PORT none" "tls $MAILSTACK_IMAPS_PORT implicit"; do
+        set -- $mode; tag=$1; port=$2; tls=$3; k="imap.$tag"
+        args="127.0.0.1 $port $tls $MAILSTACK_CA imap $RUNS"
+        run $LUA bench/imap_missive.lua fetch $args "$k.missive"
+        run $PY bench/imap_peers.py single $args "$k.imaplib-single"
+        run $PY bench/imap_peers.py each $args "$k.imaplib-each"
+        run $PY bench/imap_peers.py single-raw $args "$k.imaplib-raw"
+        if [ $FLOW = 1 ]; then
+            run node bench/imap_imapflow.js fetch $args "$k.imapflow"
+            run node bench/imap_imapflow.js fetch-nocompress $args "$k.imapflow-nocompress"
+        fi
+        [ $MBSYNC = 1 ] && run $PY bench/imap_mbsync.py sync $args "$k.mbsync" "$WORK"
+    done
+    echo "IMAP: peak RSS growth fetching a $IMEMMB MB message into a file (kB)"
+    # imapbig's mailbox holds only the big message (UID 1); imapempty's nothing
+    $PY bench/fill_maildir.py "$MB/imapbig" 1 $((IMEMMB * 1048576))
+    chown -R 5000:5000 "$MB"
+    run $PY bench/imap_peers.py index 127.0.0.1 "$MAILSTACK_IMAP_PORT" none - imapbig 1 -
+    run $LUA bench/imap_missive.lua mem 127.0.0.1 "$MAILSTACK_IMAP_PORT" imapbig "$WORK/out.eml"
+    run $PY bench/imap_peers.py mem 127.0.0.1 "$MAILSTACK_IMAP_PORT" imapbig "$WORK/out.eml"
+    [ $FLOW = 1 ] && run node bench/imap_imapflow.js mem 127.0.0.1 "$MAILSTACK_IMAP_PORT" \
+        imapbig "$WORK/out.eml"
+    [ $MBSYNC = 1 ] && run $PY bench/imap_mbsync.py mem 127.0.0.1 "$MAILSTACK_IMAP_PORT" \
+        imapbig "$WORK"
+    rm -f "$WORK/out.eml"
+elif [ $STACK = 1 ]; then
+    echo "  Dovecot has no IMAP here (Debian dovecot-imapd): IMAP rows skipped"
 fi
 ;; esac
 

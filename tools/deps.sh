@@ -16,8 +16,11 @@ TEST_PKGS="$BUILD_PKGS lua-busted lua-socket lua-sec lua-check postfix dovecot-c
            luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua lua-resty-core
            dovecot-pop3d dovecot-imapd openssl python3 luarocks clang libclang-rt-14-dev
            valgrind"
-# bench peers (DESIGN.md): smtp-source comes with postfix, smtplib with python3
-BENCH_PKGS="$TEST_PKGS curl stunnel4"
+# bench peers (DESIGN.md): smtp-source comes with postfix, smtplib and imaplib with python3;
+# mbsync is isync; imapflow is installed by bench/run.sh with npm into build/bench-node.
+BENCH_PKGS="$TEST_PKGS curl stunnel4 isync nodejs"
+# Debian packages npm apart from nodejs; a nodejs from elsewhere (NodeSource) brings its own
+command -v npm >/dev/null 2>&1 || BENCH_PKGS="$BENCH_PKGS npm"
 
 case "${1:-}" in
     build) want=$BUILD_PKGS ;;
