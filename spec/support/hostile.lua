@@ -1,4 +1,4 @@
--- spec/support/hostile.lua - a hostile-server mode over support.scripted (issue 8).
+-- spec/support/hostile.lua - a hostile-server mode over support.scripted.
 --
 -- It plays a real-looking SMTP or POP3 session (Postfix- and Dovecot-style replies) and
 -- breaks it on purpose: a fault (a 421, a -ERR and close, silence, a truncated reply, a
