@@ -1,6 +1,6 @@
 -- bench/report.lua RAW.tsv OUT.md - the table: absolute figures, ratios against the
--- peers, and a met/MISSED mark per performance target the project sets itself.  Higher is better for rates
--- (msg/s, MB/s); for times (s) the ratio is peer time / missive time.
+-- peers, and a met/MISSED mark per performance target the project sets itself.
+-- Higher is better for rates (msg/s, MB/s); for times (s) the ratio is peer time / missive time.
 local raw, outpath = arg[1], arg[2]
 local v, meta = {}, {}
 for line in io.lines(raw) do
