@@ -68,11 +68,10 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
                         unsigned long long size, int has_8bit, mv_error *e);
 /* Chained sends (PIPELINING without BDAT): end this body and begin the next transaction
  * in one write; the send operation then goes on with the new message. */
-enum { SMTP_CHAIN_NONE = 0, SMTP_CHAIN_PENDING, SMTP_CHAIN_DONE };
 int smtp_can_chain(const smtp_session *s);
 int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                         unsigned long long size, int has_8bit);
-int smtp_chain_state(const smtp_session *s);
+/* The previous chained message's final reply, or NULL while it is unknown. */
 const mv_reply *smtp_prev_reply(const smtp_session *s);
 
 /* NOOP, RSET or QUIT ("QUIT" makes the session closed whatever the reply). */

@@ -205,11 +205,8 @@ static int l_can_chain(lua_State *L)
 static int l_prev_reply(lua_State *L)
 {
     lsmtp *u = check_open(L);
-    if (smtp_chain_state(S(u)) != SMTP_CHAIN_DONE) {
-        lua_pushnil(L);
-        return 1;
-    }
-    mvl_push_reply(L, smtp_prev_reply(S(u)));
+    const mv_reply *prev = smtp_prev_reply(S(u));
+    if (prev == NULL) lua_pushnil(L); else mvl_push_reply(L, prev);
     return 1;
 }
 
