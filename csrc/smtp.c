@@ -29,7 +29,6 @@ smtp_session *smtp_new(void)
     smtp_session *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     mv_pp_init(&s->pp);
-    mv_buf_init(&s->ehlo);
     mv_buf_init(&s->body);
     smtp_rr_init(&s->rr, s->pp.max_reply_lines, s->pp.max_reply_bytes);
     mv_error_clear(&s->saved);
@@ -43,7 +42,7 @@ void smtp_free(smtp_session *s)
     if (s == NULL) return;
     smtp_clear_transaction(s);
     mv_pp_free(&s->pp);
-    mv_buf_free(&s->ehlo);
+    smtp_ehlo_clear(s);
     mv_buf_free(&s->body);
     smtp_rr_free(&s->rr);
     mv_cfg_free(&s->cfg);
@@ -75,12 +74,6 @@ void smtp_set_peer_loopback(smtp_session *s, int loopback)
 const char *smtp_auth_used(const smtp_session *s)
 {
     return s->auth_used == MV_SASL_NONE ? NULL : mv_sasl_name(s->auth_used);
-}
-
-const char *smtp_ehlo_lines(const smtp_session *s, size_t *len)
-{
-    *len = mv_buf_avail(&s->ehlo);
-    return (const char *)mv_buf_head(&s->ehlo);
 }
 
 int smtp_configure(smtp_session *s, const smtp_opts *o)

@@ -79,7 +79,10 @@ struct smtp_session {
     unsigned caps;
     unsigned sasl_offered;
     unsigned long long size_limit;
-    mv_buf ehlo;
+    smtp_ext *ext;       /* the last EHLO's extensions (smtp_ehlo.c) */
+    size_t n_ext, n_words;
+    char *ext_text;      /* their strings */
+    char **ext_words;    /* their parameters cut at spaces */
     smtp_reply_reader rr;
     mv_reply last;
     mv_sasl sasl;
@@ -108,6 +111,10 @@ int smtp_queue(smtp_session *s, const char *line, size_t len, size_t mask_from);
 /* Starts an operation: clears the last error, arms the deadline. */
 int smtp_begin(smtp_session *s, int op, int state);
 void smtp_clear_transaction(smtp_session *s);
+/* smtp_ehlo.c: the capability bits, SIZE, SASL offer and extension list from the
+ * text of a 2xx EHLO reply; clear forgets them (HELO: no extensions). */
+void smtp_ehlo_parse(smtp_session *s, const char *text, size_t len);
+void smtp_ehlo_clear(smtp_session *s);
 /* smtp_open.c */
 int smtp_step_open(smtp_session *s);
 /* smtp_send.c */

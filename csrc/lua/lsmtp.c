@@ -278,49 +278,34 @@ static int l_body_bytes(lua_State *L)
     return 1;
 }
 
-/* {STARTTLS = true, SIZE = 10240000, AUTH = {"PLAIN", ...}, ...} from the last EHLO. */
+/* AUTH's mechanisms, added to those of an earlier AUTH line. */
+static void push_auth(lua_State *L, const smtp_ext *x)
+{
+    size_t i, n;
+    lua_getfield(L, -1, "AUTH");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+    n = mvl_rawlen(L, -1);
+    for (i = 0; i < x->nwords; i++) {
+        lua_pushstring(L, x->words[i]);
+        lua_rawseti(L, -2, (int)(n + i + 1));
+    }
+}
+
+/* {STARTTLS = true, SIZE = 10240000, AUTH = {"PLAIN", ...}, ...} from the last EHLO:
+ * true for a keyword alone, else its parameters. */
 static int l_capabilities(lua_State *L)
 {
     lsmtp *u = check_open(L);
-    size_t n, i = 0;
-    const char *t = smtp_ehlo_lines(S(u), &n);
+    size_t i, n = smtp_ext_count(S(u));
     lua_newtable(L);
-    while (i < n && t[i] != '\n') i++;
-    while (i < n) {
-        size_t start = ++i, kw_end, len, k;
-        char key[64];
-        while (i < n && t[i] != '\n') i++;
-        len = i - start;
-        kw_end = start;
-        while (kw_end < i && t[kw_end] != ' ' && t[kw_end] != '=') kw_end++;
-        if (kw_end == start || kw_end - start >= sizeof key) continue;
-        for (k = 0; k < kw_end - start; k++) {
-            char c = t[start + k];
-            key[k] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
-        }
-        key[kw_end - start] = '\0';
-        if (kw_end == start + len) {
-            lua_pushboolean(L, 1);
-        } else if (strcmp(key, "AUTH") == 0) {
-            size_t p = kw_end + 1, idx;
-            lua_getfield(L, -1, "AUTH");
-            if (!lua_istable(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
-            idx = mvl_rawlen(L, -1);
-            while (p < start + len) {
-                size_t w = p;
-                while (w < start + len && t[w] != ' ') w++;
-                if (w > p) {
-                    lua_pushlstring(L, t + p, w - p);
-                    lua_rawseti(L, -2, (int)++idx);
-                }
-                p = w + 1;
-            }
-        } else if (strcmp(key, "SIZE") == 0) {
+    for (i = 0; i < n; i++) {
+        const smtp_ext *x = smtp_ext_at(S(u), i);
+        if (x->params == NULL) lua_pushboolean(L, 1);
+        else if (strcmp(x->keyword, "AUTH") == 0) push_auth(L, x);
+        else if (strcmp(x->keyword, "SIZE") == 0)
             lua_pushinteger(L, (lua_Integer)smtp_size_limit(S(u)));
-        } else {
-            lua_pushlstring(L, t + kw_end + 1, start + len - kw_end - 1);
-        }
-        lua_setfield(L, -2, key);
+        else lua_pushstring(L, x->params);
+        lua_setfield(L, -2, x->keyword);
     }
     return 1;
 }
