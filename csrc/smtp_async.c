@@ -163,19 +163,12 @@ fail:
     return MV_ERROR;
 }
 
-static int has_8bit(const char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) if ((unsigned char)p[i] >= 0x80) return 1;
-    return 0;
-}
-
 /* One transaction on an open connection: MV_OK or MV_ERROR (details in the session). */
 static int transact(conn *c, const job *j)
 {
     size_t pos = 0;
     int r = smtp_begin_send(c->s, j->from, (const char *const *)j->rcpts, j->nrcpt,
-                            (unsigned long long)j->len, has_8bit(j->data, j->len));
+                            (unsigned long long)j->len, smtp_has_8bit(j->data, j->len));
     if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
     c->used = 1;
     r = run(c);

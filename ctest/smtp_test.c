@@ -274,6 +274,28 @@ static void test_ehlo_extensions(void)
     smtp_free(s);
 }
 
+/* The one 8-bit check: a high byte at any offset of any length, any alignment. */
+static void test_has_8bit(void)
+{
+    unsigned char buf[80];
+    size_t off, len, at;
+    memset(buf, 'a', sizeof buf);
+    for (off = 0; off < 8; off++) {
+        for (len = 0; off + len <= sizeof buf; len++) {
+            CHECK(!smtp_has_8bit(buf + off, len));
+            for (at = 0; at < len; at++) {
+                buf[off + at] = 0x80;
+                CHECK(smtp_has_8bit(buf + off, len));
+                buf[off + at] = 0xff;
+                CHECK(smtp_has_8bit(buf + off, len));
+                buf[off + at] = 0x7f;
+                CHECK(!smtp_has_8bit(buf + off, len));
+                buf[off + at] = 'a';
+            }
+        }
+    }
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -287,6 +309,7 @@ int main(void)
         { "CHECKLIST 16 17 19 stuffing", test_stuffing },
         { "CHECKLIST 18 random splits", test_stuff_random_splits },
         { "CHECKLIST 20 line and 8-bit limits", test_stuff_limits },
+        { "the one 8-bit check, at every offset and alignment", test_has_8bit },
         { "buffer wipe up to the high-water mark", test_buf_wipe },
         { NULL, NULL }
     };

@@ -4,7 +4,6 @@
 #include "lsession.h"
 #include "lsmtp.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,24 +317,13 @@ static int l_auth_mechanism(lua_State *L)
     return 1;
 }
 
-/* core.has_8bit(s): whether a body needs 8BITMIME, eight bytes at a time (a Lua
- * pattern for this was the slowest part of sending a large string). */
+/* core.has_8bit(s): whether a body needs 8BITMIME (a Lua pattern for this was the
+ * slowest part of sending a large string). */
 static int l_has_8bit(lua_State *L)
 {
-    size_t n, i = 0;
-    const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &n);
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & UINT64_C(0x8080808080808080)) break;
-    }
-    for (; i < n; i++) {
-        if (p[i] & 0x80) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
-    }
-    lua_pushboolean(L, 0);
+    size_t n;
+    const char *p = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, smtp_has_8bit(p, n));
     return 1;
 }
 
