@@ -254,41 +254,35 @@ static void quit(smtp_async *a, conn *c)
     drop(a, c);
 }
 
-static void *thread_main(void *arg)
+/* The next job, waited for; NULL when the thread is to stop (abandoned, or closing with
+ * nothing left).  Called and returns with the mutex held. */
+static job *take_job(smtp_async *a)
 {
-    smtp_async *a = arg;
-    conn c = { NULL, { -1, 0, 0 }, 0 };
-    int detached;
     job *j;
-    mv_error e;
-    mv_error_clear(&e);
-    /* Connect before the first message is queued: it then goes out without the wait. */
-    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
-    pthread_mutex_lock(&a->mu);
-    for (;;) {
-        record r;
-        while (a->head == NULL && !a->closing && !a->abandon)
-            pthread_cond_wait(&a->work, &a->mu);
-        if (a->abandon || a->head == NULL) break;
-        j = a->head;
-        a->head = j->next;
-        if (a->head == NULL) a->tail = NULL;
-        a->recs[j->id - 1].state = SMTP_ASYNC_SENDING;
-        pthread_mutex_unlock(&a->mu);
+    while (a->head == NULL && !a->closing && !a->abandon)
+        pthread_cond_wait(&a->work, &a->mu);
+    if (a->abandon || a->head == NULL) return NULL;
+    j = a->head;
+    a->head = j->next;
+    if (a->head == NULL) a->tail = NULL;
+    a->recs[j->id - 1].state = SMTP_ASYNC_SENDING;
+    return j;
+}
 
-        memset(&r, 0, sizeof r);
-        send_job(a, &c, j, &r);
+/* Makes a message's outcome readable and wakes whoever waits.  Mutex held. */
+static void publish(smtp_async *a, long long id, record *r)
+{
+    r->reply.text[sizeof r->reply.text - 1] = '\0';
+    a->recs[id - 1] = *r;
+    a->pending--;
+    pthread_cond_broadcast(&a->done);
+}
 
-        pthread_mutex_lock(&a->mu);
-        r.reply.text[sizeof r.reply.text - 1] = '\0';
-        a->recs[j->id - 1] = r;
-        a->pending--;
-        pthread_cond_broadcast(&a->done);
-        pthread_mutex_unlock(&a->mu);
-        free_job(j);
-        pthread_mutex_lock(&a->mu);
-    }
-    /* Whatever is still queued was never sent. */
+/* Whatever is still queued when the thread stops was never sent.  Mutex held; returns
+ * whether the session was abandoned (then no QUIT). */
+static int fail_unsent(smtp_async *a)
+{
+    job *j;
     while ((j = a->head) != NULL) {
         record *r = &a->recs[j->id - 1];
         a->head = j->next;
@@ -299,17 +293,46 @@ static void *thread_main(void *arg)
         free_job(j);
     }
     a->tail = NULL;
-    {
-        int abandon = a->abandon;
-        pthread_mutex_unlock(&a->mu);
-        if (abandon) drop(a, &c); else quit(a, &c);
-    }
+    return a->abandon;
+}
+
+/* Says the thread is over; a detached thread frees everything itself. */
+static void end_thread(smtp_async *a)
+{
+    int detached;
     pthread_mutex_lock(&a->mu);
     a->thread_done = 1;
     detached = a->detached;
     pthread_cond_broadcast(&a->done);
     pthread_mutex_unlock(&a->mu);
     if (detached) free_all(a);
+}
+
+static void *thread_main(void *arg)
+{
+    smtp_async *a = arg;
+    conn c = { NULL, { -1, 0, 0 }, 0 };
+    int abandon;
+    job *j;
+    mv_error e;
+    mv_error_clear(&e);
+    /* Connect before the first message is queued: it then goes out without the wait. */
+    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
+    pthread_mutex_lock(&a->mu);
+    while ((j = take_job(a)) != NULL) {
+        long long id = j->id;
+        record r;
+        pthread_mutex_unlock(&a->mu);
+        memset(&r, 0, sizeof r);
+        send_job(a, &c, j, &r);
+        free_job(j);
+        pthread_mutex_lock(&a->mu);
+        publish(a, id, &r);
+    }
+    abandon = fail_unsent(a);
+    pthread_mutex_unlock(&a->mu);
+    if (abandon) drop(a, &c); else quit(a, &c);
+    end_thread(a);
     return NULL;
 }
 
@@ -350,14 +373,14 @@ smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e)
     return a;
 }
 
-long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
-                            const char *data, size_t len, mv_error *e)
+/* A copy of a message and its envelope, or NULL without the memory. */
+static job *new_job(const char *from, const char *const *rcpts, size_t n, const char *data,
+                    size_t len)
 {
     job *j = calloc(1, sizeof *j);
     int oom = 0;
     size_t i;
-    long long id;
-    if (j == NULL) goto oom;
+    if (j == NULL) return NULL;
     j->from = dup_str(from, &oom);
     j->rcpts = calloc(n ? n : 1, sizeof *j->rcpts);
     j->data = malloc(len ? len : 1);
@@ -369,6 +392,35 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
     }
     memcpy(j->data, data, len);
     j->len = len;
+    return j;
+oom:
+    free_job(j);
+    return NULL;
+}
+
+/* Room for one more outcome record.  Mutex held. */
+static int grow_records(smtp_async *a)
+{
+    size_t cap;
+    record *nr;
+    if (a->nrecs < a->caprecs) return 0;
+    cap = a->caprecs ? a->caprecs * 2 : 16;
+    nr = realloc(a->recs, cap * sizeof *nr);
+    if (nr == NULL) return -1;
+    a->recs = nr;
+    a->caprecs = cap;
+    return 0;
+}
+
+long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
+                            const char *data, size_t len, mv_error *e)
+{
+    job *j = new_job(from, rcpts, n, data, len);
+    long long id;
+    if (j == NULL) {
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return -1;
+    }
     pthread_mutex_lock(&a->mu);
     if (a->closing || a->abandon || a->thread_done) {
         pthread_mutex_unlock(&a->mu);
@@ -376,15 +428,11 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
         mv_fail(e, MV_E_CLOSED, "the session is closing");
         return -1;
     }
-    if (a->nrecs == a->caprecs) {
-        size_t cap = a->caprecs ? a->caprecs * 2 : 16;
-        record *nr = realloc(a->recs, cap * sizeof *nr);
-        if (nr == NULL) {
-            pthread_mutex_unlock(&a->mu);
-            goto oom;
-        }
-        a->recs = nr;
-        a->caprecs = cap;
+    if (grow_records(a) != 0) {
+        pthread_mutex_unlock(&a->mu);
+        free_job(j);
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return -1;
     }
     memset(&a->recs[a->nrecs], 0, sizeof a->recs[0]);
     a->recs[a->nrecs].state = SMTP_ASYNC_PENDING;
@@ -396,10 +444,6 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
     return id;
-oom:
-    free_job(j);
-    mv_fail(e, MV_E_MEMORY, "out of memory");
-    return -1;
 }
 
 int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
