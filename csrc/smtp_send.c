@@ -267,7 +267,7 @@ static int body_written(smtp_session *s)
     return MV_OK;
 }
 
-/* ------------------------------------------------------------------ one handler a state */
+/* ------------------------------------------------------------------ one handler per state */
 
 static int on_envelope(smtp_session *s)
 {
