@@ -177,15 +177,15 @@ local function chained_outcome(s, snapshot, r, err, kind, reply)
   return nil, ("message refused: %d %s"):format(prev.code, prev.text), "reply", prev, nxt
 end
 
---- One mail transaction, the same for send, send_batch and missive.spool: MAIL and
--- RCPT (unless how.begun: a chained end of data sent them), the body, the end of data
--- and the final reply.  m: {from, rcpts, data, progress}; its size and 8-bit content
--- are measured here when not yet known.  how (optional): begun, before_end (a function
--- that must succeed before the end of data may leave), chain (the next message, whose
--- envelope goes out with this end of data).
--- @return what `send` returns; after a chained end, a fifth value: true when the next
---   message's body is awaited, else {error =, kind =, reply =} for it.
-function M.transaction(s, m, how)
+-- One mail transaction, the same for send, send_batch and missive.spool (internal, not
+-- part of the API): MAIL and RCPT (unless how.begun: a chained end of data sent them),
+-- the body, the end of data and the final reply.  m: {from, rcpts, data, progress}; its
+-- size and 8-bit content are measured here when not yet known.  how (optional): begun,
+-- before_end (a function that must succeed before the end of data may leave), chain
+-- (the next message, whose envelope goes out with this end of data).
+-- Returns what `send` returns; after a chained end, a fifth value: true when the next
+-- message's body is awaited, else {error =, kind =, reply =} for it.
+function M._transaction(s, m, how)
   how = how or {}
   if m.has8 == nil then measure(m) end
   if not how.begun then
@@ -209,7 +209,7 @@ end
 --   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
 function methods:send(msg)
   check_open(self)
-  return M.transaction(self, normalise(msg, 2))
+  return M._transaction(self, normalise(msg, 2))
 end
 
 -- The message to chain with message i: the next one whose envelope the server would
@@ -244,7 +244,7 @@ local function send_in_batch(s, msgs, i, begun, record)
     end
   end
   local j, partner = chain_partner(s, msgs, i, record)
-  local res, err, kind, reply, nxt = M.transaction(s, m, {begun = true, chain = partner})
+  local res, err, kind, reply, nxt = M._transaction(s, m, {begun = true, chain = partner})
   record(i, res, err, kind, reply)
   if nxt == nil or nxt == true then return j, nxt == true end
   record(j, nil, nxt.error, nxt.kind, nxt.reply)

@@ -371,7 +371,7 @@ end
 -- the final dot can leave.
 local function transmit(self, s, c, meta, data)
   local marker = c.path .. ".dot"
-  return smtp.transaction(s, {from = meta.from, rcpts = meta.to, data = data}, {
+  return smtp._transaction(s, {from = meta.from, rcpts = meta.to, data = data}, {
     before_end = function()
       local ok, err = core.write_new(marker, "")
       if ok then ok, err = core.fsync_dir(self.dirs.sending) end
