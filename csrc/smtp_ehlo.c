@@ -80,11 +80,8 @@ static void note_extension(smtp_session *s, const char *l, size_t len, char **en
     x->nwords = s->n_words - first;
 }
 
-void smtp_ehlo_clear(smtp_session *s)
+static void free_list(smtp_session *s)
 {
-    s->caps = 0;
-    s->sasl_offered = 0;
-    s->size_limit = 0;
     free(s->ext);
     free(s->ext_text);
     free(s->ext_words);
@@ -92,6 +89,14 @@ void smtp_ehlo_clear(smtp_session *s)
     s->ext_text = NULL;
     s->ext_words = NULL;
     s->n_ext = s->n_words = 0;
+}
+
+void smtp_ehlo_clear(smtp_session *s)
+{
+    s->caps = 0;
+    s->sasl_offered = 0;
+    s->size_limit = 0;
+    free_list(s);
 }
 
 void smtp_ehlo_parse(smtp_session *s, const char *t, size_t n)
@@ -105,14 +110,7 @@ void smtp_ehlo_parse(smtp_session *s, const char *t, size_t n)
     s->ext_text = malloc(3 * n + 3);
     s->ext = calloc(n + 1, sizeof *s->ext);
     s->ext_words = calloc(n + 1, sizeof *s->ext_words);
-    if (s->ext_text == NULL || s->ext == NULL || s->ext_words == NULL) {
-        free(s->ext_text);
-        free(s->ext);
-        free(s->ext_words);
-        s->ext_text = NULL;
-        s->ext = NULL;
-        s->ext_words = NULL;
-    }
+    if (s->ext_text == NULL || s->ext == NULL || s->ext_words == NULL) free_list(s);
     end = s->ext_text;
     /* The first line is the server's greeting name; capabilities follow. */
     while (i < n && t[i] != '\n') i++;
