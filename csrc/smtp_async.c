@@ -185,19 +185,28 @@ static int transact(conn *c, const job *j)
     return r == MV_OK ? MV_OK : MV_ERROR;
 }
 
+/* A copy of n recipients and their replies; *copied says how many made it (all, or
+ * those before memory ran out). */
+static smtp_rcpt *copy_rcpts(const smtp_rcpt *src, size_t n, size_t *copied)
+{
+    smtp_rcpt *d;
+    size_t i;
+    *copied = 0;
+    if (n == 0 || (d = calloc(n, sizeof *d)) == NULL) return NULL;
+    for (i = 0; i < n; i++) {
+        int oom = 0;
+        d[i].addr = dup_str(src[i].addr, &oom);
+        if (oom) break;
+        d[i].reply = src[i].reply;
+        *copied = i + 1;
+    }
+    return d;
+}
+
 static void fill_rcpts(record *out, const smtp_session *s)
 {
-    size_t i, n = smtp_rcpt_count(s);
-    out->rcpts = calloc(n ? n : 1, sizeof *out->rcpts);
-    if (out->rcpts == NULL) return;
-    for (i = 0; i < n; i++) {
-        const smtp_rcpt *r = smtp_rcpt_at(s, i);
-        int oom = 0;
-        out->rcpts[i].addr = dup_str(r->addr, &oom);
-        if (oom) break;
-        out->rcpts[i].reply = r->reply;
-        out->nrcpt = i + 1;
-    }
+    size_t n = smtp_rcpt_count(s);
+    out->rcpts = copy_rcpts(n > 0 ? smtp_rcpt_at(s, 0) : NULL, n, &out->nrcpt);
 }
 
 /* A connection that sat idle may have been closed by the server (Postfix says 421 and
@@ -449,7 +458,6 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
 int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
 {
     record *r;
-    size_t i;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&a->mu);
     if (id < 1 || (size_t)id > a->nrecs) {
@@ -460,15 +468,7 @@ int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
     out->state = r->state;
     out->reply = r->reply;
     out->err = r->err;
-    if (r->nrcpt > 0 && (out->rcpts = calloc(r->nrcpt, sizeof *out->rcpts)) != NULL) {
-        for (i = 0; i < r->nrcpt; i++) {
-            int oom = 0;
-            out->rcpts[i].addr = dup_str(r->rcpts[i].addr, &oom);
-            if (oom) break;
-            out->rcpts[i].reply = r->rcpts[i].reply;
-            out->nrcpt = i + 1;
-        }
-    }
+    out->rcpts = copy_rcpts(r->rcpts, r->nrcpt, &out->nrcpt);
     pthread_mutex_unlock(&a->mu);
     return 0;
 }
