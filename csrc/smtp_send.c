@@ -26,6 +26,29 @@ static char *envelope_address(const char *v)
     return p;
 }
 
+/* One address as the caller gave it: no control byte, one pair of brackets at most, not
+ * empty (but the null sender), within RFC 5321's bounds.  Sets *utf8 when it is not
+ * ASCII. */
+static int check_address(const char *v, const char *field, int may_be_empty, int *utf8,
+                         mv_error *e)
+{
+    char *a;
+    size_t len;
+    int r = MV_OK;
+    if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
+    a = envelope_address(v);
+    if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
+    len = strlen(a);
+    if ((len == 0 && !may_be_empty) || len > SMTP_MAX_ADDRESS)
+        r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
+    else if (strpbrk(a, "<>") != NULL)
+        r = mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
+    else if (smtp_has_8bit(a, len))
+        *utf8 = 1;
+    free(a);
+    return r;
+}
+
 /* Checks an envelope without touching the transaction: every refusal happens here, so a
  * chained transaction (below) is checked before the previous one's end goes out. */
 int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
@@ -33,28 +56,10 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
 {
     size_t i;
     int utf8 = 0;
-    char *a;
     if (n == 0) return mv_fail(e, MV_E_ARG, "no recipients");
-    for (i = 0; i <= n; i++) {
-        const char *v = i == 0 ? from : rcpts[i - 1];
-        const char *field = i == 0 ? "from" : "recipient";
-        const unsigned char *p;
-        if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
-        a = envelope_address(v);
-        if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-        if ((i > 0 && a[0] == '\0') || strlen(a) > SMTP_MAX_ADDRESS) {
-            free(a);
-            return mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
-        }
-        for (p = (const unsigned char *)a; *p; p++) {
-            if (*p == '<' || *p == '>') {
-                free(a);
-                return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-            }
-            if (*p >= 0x80) utf8 = 1;
-        }
-        free(a);
-    }
+    if (check_address(from, "from", 1, &utf8, e) != MV_OK) return MV_ERROR;
+    for (i = 0; i < n; i++)
+        if (check_address(rcpts[i], "recipient", 0, &utf8, e) != MV_OK) return MV_ERROR;
     if (utf8 && !(s->caps & SMTP_CAP_SMTPUTF8))
         return mv_fail(e, MV_E_ARG, "a non-ASCII address needs SMTPUTF8, which the server "
                        "does not offer");
@@ -72,20 +77,16 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
                    unsigned long long size, int has_8bit)
 {
     size_t i;
-    const unsigned char *p;
     smtp_clear_transaction(s);
-    s->need_utf8 = 0;
     s->from = envelope_address(from);
     s->rcpts = calloc(n, sizeof *s->rcpts);
     if (s->from == NULL || s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    s->need_utf8 = smtp_has_8bit(s->from, strlen(s->from));
     for (i = 0; i < n; i++) {
         s->rcpts[i].addr = envelope_address(rcpts[i]);
         s->nrcpt = i + 1;
         if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    }
-    for (i = 0; i <= n; i++) {
-        for (p = (const unsigned char *)(i == 0 ? s->from : s->rcpts[i - 1].addr); *p; p++)
-            if (*p >= 0x80) s->need_utf8 = 1;
+        if (smtp_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
     }
     s->size_hint = size;
     s->has_8bit = has_8bit;
