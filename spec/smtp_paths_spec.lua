@@ -13,8 +13,8 @@ local GREET, ehlo, script = ss.GREET, ss.ehlo, ss.script
 local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
 local BODY8 = "Subject: caf\195\169\r\n\r\nna\195\175ve r\195\169sum\195\169\r\n"
 
-local function msg()
-  return {from = "a@x.test", to = {"b@x.test"}, data = BODY8}
+local function msg(from, to)
+  return {from = from or "a@x.test", to = to or {"b@x.test"}, data = BODY8}
 end
 
 -- Counts the calls of the core's 8-bit check while f runs.
@@ -29,25 +29,25 @@ end
 
 -- Each path: sends msg() to srv, returns {error, kind} (nil fields when sent) and how
 -- many times the Lua side asked the core's 8-bit check.
-local function via_send(srv, driver)
+local function via_send(srv, driver, m)
   local s = assert(ss.session(srv, driver))
-  local calls, res, err, kind = counting_8bit_checks(function() return s:send(msg()) end)
+  local calls, res, err, kind = counting_8bit_checks(function() return s:send(m or msg()) end)
   assert(s:close())
   return {sent = res ~= nil, error = err, kind = kind}, calls
 end
 
-local function via_batch(srv, driver)
+local function via_batch(srv, driver, m)
   local s = assert(ss.session(srv, driver))
-  local calls, results = counting_8bit_checks(function() return s:send_batch{msg()} end)
+  local calls, results = counting_8bit_checks(function() return s:send_batch{m or msg()} end)
   assert(s:close())
   local r = results[1]
   return {sent = r.error == nil, error = r.error, kind = r.kind}, calls
 end
 
-local function via_spool(srv, driver)
+local function via_spool(srv, driver, m)
   local dir = util.mkdtemp("missive-paths")
   local q = assert(spool.open(dir))
-  local id = assert(q:add(msg()))
+  local id = assert(q:add(m or msg()))
   local o = {host = "127.0.0.1", port = srv.port, tls = "none", timeout = 2}
   if driver == "luasocket" then o.socket = require("socket").tcp end
   local calls = counting_8bit_checks(function() return assert(q:run(o)) end)
@@ -67,9 +67,9 @@ end
 
 -- Runs one path against a fresh server; returns its outcome, the check count and the
 -- bytes the server received.
-local function run(steps, path, driver)
+local function run(steps, path, driver, m)
   local srv = scripted.start(steps)
-  local outcome, calls = path(srv, driver)
+  local outcome, calls = path(srv, driver, m)
   local got, log = srv:finish()
   assert.same({}, scripted.failures(log), scripted.format(log))
   return outcome, calls, got
@@ -110,5 +110,28 @@ describe("one transaction for every sender (scripted server, " .. driver .. " dr
                    wires.send, nil, true)
     for name, got in pairs(wires) do assert.equal(wires.send, got, name) end
   end)
+
+  -- Refused before MAIL, in the same words whichever path (no spec pinned these).
+  local refusals = {
+    {"a non-ASCII address without SMTPUTF8", nil, {"b@x.test", "j\195\169r\195\180me@x.test"},
+     "a non-ASCII address needs SMTPUTF8, which the server does not offer"},
+    {"an unclosed bracket", "Alice <a@x.test", nil, "from is not a valid address"},
+    {"a bracket inside an address", nil, {"b>c@x.test"}, "recipient is not a valid address"},
+    {"an empty recipient", nil, {""}, "recipient is empty or too long"},
+    {"an address over 320 bytes", nil, {("b"):rep(64) .. "@" .. ("x"):rep(256)},
+     "recipient is empty or too long"},
+  }
+  for _, case in ipairs(refusals) do
+    it("an envelope with " .. case[1] .. " is refused identically before MAIL", function()
+      local steps = script(GREET, {ehlo{"PIPELINING", "8BITMIME"}}, QUIT)
+      for name, path in pairs(paths) do
+        local outcome, _, got = run(steps, path, driver, msg(case[2], case[3]))
+        assert.is_false(outcome.sent, name)
+        assert.equal("argument", outcome.kind, name)
+        assert.equal(case[4], outcome.error, name)
+        assert.is_nil(got:find("MAIL", 1, true), name .. " sent no MAIL")
+      end
+    end)
+  end
 end)
 end
