@@ -34,9 +34,9 @@ enum {
  *                    TX_RSET_REPLY, or in a pipelined group (the rest of the group's
  *                    replies still owed, the refusal kept in `saved`) -> TX_DRAIN_RCPT
  *   TX_RCPT          lockstep: the next RCPT goes out                -> TX_RCPT_REPLY
- *   TX_RCPT_REPLY    each recipient's reply is kept; after the last: nobody accepted ->
- *                    TX_RSET_REPLY; BDAT -> TX_BODY; DATA pipelined -> TX_DATA_REPLY,
- *                    lockstep -> TX_DATA
+ *   TX_RCPT_REPLY    each recipient's reply is kept; after the last: DATA pipelined ->
+ *                    TX_DATA_REPLY (its reply is owed whatever happened); else nobody
+ *                    accepted -> TX_RSET_REPLY, BDAT -> TX_BODY, lockstep -> TX_DATA
  *   TX_DATA          lockstep: DATA goes out                         -> TX_DATA_REPLY
  *   TX_DATA_REPLY    354 -> TX_BODY; 354 with nobody accepted -> TX_LONE_DOT_REPLY;
  *                    refused -> TX_RSET_REPLY
