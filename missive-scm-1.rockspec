@@ -56,6 +56,7 @@ build = {
                 "csrc/pop3_parse.c",
                 "csrc/smtp.c",
                 "csrc/smtp_async.c",
+                "csrc/smtp_ehlo.c",
                 "csrc/smtp_open.c",
                 "csrc/smtp_reply.c",
                 "csrc/smtp_send.c",

@@ -29,7 +29,6 @@ smtp_session *smtp_new(void)
     smtp_session *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     mv_pp_init(&s->pp);
-    mv_buf_init(&s->ehlo);
     mv_buf_init(&s->body);
     smtp_rr_init(&s->rr, s->pp.max_reply_lines, s->pp.max_reply_bytes);
     mv_error_clear(&s->saved);
@@ -43,7 +42,7 @@ void smtp_free(smtp_session *s)
     if (s == NULL) return;
     smtp_clear_transaction(s);
     mv_pp_free(&s->pp);
-    mv_buf_free(&s->ehlo);
+    smtp_ehlo_clear(s);
     mv_buf_free(&s->body);
     smtp_rr_free(&s->rr);
     mv_cfg_free(&s->cfg);
@@ -75,12 +74,6 @@ void smtp_set_peer_loopback(smtp_session *s, int loopback)
 const char *smtp_auth_used(const smtp_session *s)
 {
     return s->auth_used == MV_SASL_NONE ? NULL : mv_sasl_name(s->auth_used);
-}
-
-const char *smtp_ehlo_lines(const smtp_session *s, size_t *len)
-{
-    *len = mv_buf_avail(&s->ehlo);
-    return (const char *)mv_buf_head(&s->ehlo);
 }
 
 int smtp_configure(smtp_session *s, const smtp_opts *o)
@@ -198,24 +191,7 @@ static int step_command(smtp_session *s)
 static int finish_error(smtp_session *s)
 {
     mv_error *e = &s->pp.err;
-    /* A dead connection after the final dot: the server may or may not have the
-     * message, and the caller must not blindly send it again. */
-    if (s->op == OP_SEND && s->body_ended
-        && (s->use_bdat ? s->bdat_last_sent && s->state == T_BDAT_READ
-                        : s->state == T_DOT_READ)
-        && (e->kind == MV_E_CLOSED || e->kind == MV_E_TIMEOUT || e->kind == MV_E_IO
-            || e->kind == MV_E_TLS || e->kind == MV_E_PROTOCOL || e->kind == MV_E_LIMIT)) {
-        char msg[sizeof e->msg];
-        memcpy(msg, e->msg, sizeof msg);
-        e->kind = MV_E_UNCERTAIN;
-        snprintf(e->msg, sizeof e->msg, "outcome unknown: %.150s after the end of data; "
-                 "the message may have been delivered", msg);
-    }
-    /* Lost while the body was still going out: the server never saw the end of data,
-     * so the message is not sent (RFC 5321 §3.8 treats it as a 451). */
-    if (s->op == OP_SEND && s->state == T_BODY && e->kind == MV_E_CLOSED)
-        snprintf(e->msg, sizeof e->msg, "connection closed by the server before the end "
-                 "of data: message not sent (temporary failure)");
+    if (s->op == OP_SEND) smtp_send_failed(s);
     /* SMTP raises auth and limit before it sends the command they concern. */
     if (!mv_pp_error_keeps_session(e) && e->kind != MV_E_AUTH && e->kind != MV_E_LIMIT)
         s->dead = 1;

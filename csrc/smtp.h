@@ -43,6 +43,15 @@ typedef struct smtp_rcpt {
     mv_reply reply;
 } smtp_rcpt;
 
+/* One extension of the last EHLO reply (RFC 5321 4.1.1.1): its keyword in upper case,
+ * its parameters as sent (NULL when it has none) and the same cut at spaces. */
+typedef struct smtp_ext {
+    const char *keyword;
+    const char *params;
+    const char *const *words;
+    size_t nwords;
+} smtp_ext;
+
 typedef struct smtp_session smtp_session;
 
 smtp_session *smtp_new(void);
@@ -68,11 +77,10 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
                         unsigned long long size, int has_8bit, mv_error *e);
 /* Chained sends (PIPELINING without BDAT): end this body and begin the next transaction
  * in one write; the send operation then goes on with the new message. */
-enum { SMTP_CHAIN_NONE = 0, SMTP_CHAIN_PENDING, SMTP_CHAIN_DONE };
 int smtp_can_chain(const smtp_session *s);
 int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                         unsigned long long size, int has_8bit);
-int smtp_chain_state(const smtp_session *s);
+/* The previous chained message's final reply, or NULL while it is unknown. */
 const mv_reply *smtp_prev_reply(const smtp_session *s);
 
 /* NOOP, RSET or QUIT ("QUIT" makes the session closed whatever the reply). */
@@ -85,7 +93,8 @@ const mv_error *smtp_error(const smtp_session *s);
 const mv_reply *smtp_last_reply(const smtp_session *s);
 size_t smtp_rcpt_count(const smtp_session *s);
 const smtp_rcpt *smtp_rcpt_at(const smtp_session *s, size_t i);
-const char *smtp_ehlo_lines(const smtp_session *s, size_t *len);
+size_t smtp_ext_count(const smtp_session *s);
+const smtp_ext *smtp_ext_at(const smtp_session *s, size_t i);
 unsigned long long smtp_size_limit(const smtp_session *s);
 const char *smtp_auth_used(const smtp_session *s);
 int smtp_is_dead(const smtp_session *s);

@@ -163,19 +163,12 @@ fail:
     return MV_ERROR;
 }
 
-static int has_8bit(const char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) if ((unsigned char)p[i] >= 0x80) return 1;
-    return 0;
-}
-
 /* One transaction on an open connection: MV_OK or MV_ERROR (details in the session). */
 static int transact(conn *c, const job *j)
 {
     size_t pos = 0;
     int r = smtp_begin_send(c->s, j->from, (const char *const *)j->rcpts, j->nrcpt,
-                            (unsigned long long)j->len, has_8bit(j->data, j->len));
+                            (unsigned long long)j->len, smtp_has_8bit(j->data, j->len));
     if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
     c->used = 1;
     r = run(c);
@@ -192,19 +185,28 @@ static int transact(conn *c, const job *j)
     return r == MV_OK ? MV_OK : MV_ERROR;
 }
 
+/* A copy of n recipients and their replies; *copied says how many made it (all, or
+ * those before memory ran out). */
+static smtp_rcpt *copy_rcpts(const smtp_rcpt *src, size_t n, size_t *copied)
+{
+    smtp_rcpt *d;
+    size_t i;
+    *copied = 0;
+    if (n == 0 || (d = calloc(n, sizeof *d)) == NULL) return NULL;
+    for (i = 0; i < n; i++) {
+        int oom = 0;
+        d[i].addr = dup_str(src[i].addr, &oom);
+        if (oom) break;
+        d[i].reply = src[i].reply;
+        *copied = i + 1;
+    }
+    return d;
+}
+
 static void fill_rcpts(record *out, const smtp_session *s)
 {
-    size_t i, n = smtp_rcpt_count(s);
-    out->rcpts = calloc(n ? n : 1, sizeof *out->rcpts);
-    if (out->rcpts == NULL) return;
-    for (i = 0; i < n; i++) {
-        const smtp_rcpt *r = smtp_rcpt_at(s, i);
-        int oom = 0;
-        out->rcpts[i].addr = dup_str(r->addr, &oom);
-        if (oom) break;
-        out->rcpts[i].reply = r->reply;
-        out->nrcpt = i + 1;
-    }
+    size_t n = smtp_rcpt_count(s);
+    out->rcpts = copy_rcpts(n > 0 ? smtp_rcpt_at(s, 0) : NULL, n, &out->nrcpt);
 }
 
 /* A connection that sat idle may have been closed by the server (Postfix says 421 and
@@ -261,41 +263,35 @@ static void quit(smtp_async *a, conn *c)
     drop(a, c);
 }
 
-static void *thread_main(void *arg)
+/* The next job, waited for; NULL when the thread is to stop (abandoned, or closing with
+ * nothing left).  Called and returns with the mutex held. */
+static job *take_job(smtp_async *a)
 {
-    smtp_async *a = arg;
-    conn c = { NULL, { -1, 0, 0 }, 0 };
-    int detached;
     job *j;
-    mv_error e;
-    mv_error_clear(&e);
-    /* Connect before the first message is queued: it then goes out without the wait. */
-    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
-    pthread_mutex_lock(&a->mu);
-    for (;;) {
-        record r;
-        while (a->head == NULL && !a->closing && !a->abandon)
-            pthread_cond_wait(&a->work, &a->mu);
-        if (a->abandon || a->head == NULL) break;
-        j = a->head;
-        a->head = j->next;
-        if (a->head == NULL) a->tail = NULL;
-        a->recs[j->id - 1].state = SMTP_ASYNC_SENDING;
-        pthread_mutex_unlock(&a->mu);
+    while (a->head == NULL && !a->closing && !a->abandon)
+        pthread_cond_wait(&a->work, &a->mu);
+    if (a->abandon || a->head == NULL) return NULL;
+    j = a->head;
+    a->head = j->next;
+    if (a->head == NULL) a->tail = NULL;
+    a->recs[j->id - 1].state = SMTP_ASYNC_SENDING;
+    return j;
+}
 
-        memset(&r, 0, sizeof r);
-        send_job(a, &c, j, &r);
+/* Makes a message's outcome readable and wakes whoever waits.  Mutex held. */
+static void publish(smtp_async *a, long long id, record *r)
+{
+    r->reply.text[sizeof r->reply.text - 1] = '\0';
+    a->recs[id - 1] = *r;
+    a->pending--;
+    pthread_cond_broadcast(&a->done);
+}
 
-        pthread_mutex_lock(&a->mu);
-        r.reply.text[sizeof r.reply.text - 1] = '\0';
-        a->recs[j->id - 1] = r;
-        a->pending--;
-        pthread_cond_broadcast(&a->done);
-        pthread_mutex_unlock(&a->mu);
-        free_job(j);
-        pthread_mutex_lock(&a->mu);
-    }
-    /* Whatever is still queued was never sent. */
+/* Whatever is still queued when the thread stops was never sent.  Mutex held; returns
+ * whether the session was abandoned (then no QUIT). */
+static int fail_unsent(smtp_async *a)
+{
+    job *j;
     while ((j = a->head) != NULL) {
         record *r = &a->recs[j->id - 1];
         a->head = j->next;
@@ -306,17 +302,46 @@ static void *thread_main(void *arg)
         free_job(j);
     }
     a->tail = NULL;
-    {
-        int abandon = a->abandon;
-        pthread_mutex_unlock(&a->mu);
-        if (abandon) drop(a, &c); else quit(a, &c);
-    }
+    return a->abandon;
+}
+
+/* Says the thread is over; a detached thread frees everything itself. */
+static void end_thread(smtp_async *a)
+{
+    int detached;
     pthread_mutex_lock(&a->mu);
     a->thread_done = 1;
     detached = a->detached;
     pthread_cond_broadcast(&a->done);
     pthread_mutex_unlock(&a->mu);
     if (detached) free_all(a);
+}
+
+static void *thread_main(void *arg)
+{
+    smtp_async *a = arg;
+    conn c = { NULL, { -1, 0, 0 }, 0 };
+    int abandon;
+    job *j;
+    mv_error e;
+    mv_error_clear(&e);
+    /* Connect before the first message is queued: it then goes out without the wait. */
+    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
+    pthread_mutex_lock(&a->mu);
+    while ((j = take_job(a)) != NULL) {
+        long long id = j->id;
+        record r;
+        pthread_mutex_unlock(&a->mu);
+        memset(&r, 0, sizeof r);
+        send_job(a, &c, j, &r);
+        free_job(j);
+        pthread_mutex_lock(&a->mu);
+        publish(a, id, &r);
+    }
+    abandon = fail_unsent(a);
+    pthread_mutex_unlock(&a->mu);
+    if (abandon) drop(a, &c); else quit(a, &c);
+    end_thread(a);
     return NULL;
 }
 
@@ -357,14 +382,14 @@ smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e)
     return a;
 }
 
-long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
-                            const char *data, size_t len, mv_error *e)
+/* A copy of a message and its envelope, or NULL without the memory. */
+static job *new_job(const char *from, const char *const *rcpts, size_t n, const char *data,
+                    size_t len)
 {
     job *j = calloc(1, sizeof *j);
     int oom = 0;
     size_t i;
-    long long id;
-    if (j == NULL) goto oom;
+    if (j == NULL) return NULL;
     j->from = dup_str(from, &oom);
     j->rcpts = calloc(n ? n : 1, sizeof *j->rcpts);
     j->data = malloc(len ? len : 1);
@@ -376,6 +401,35 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
     }
     memcpy(j->data, data, len);
     j->len = len;
+    return j;
+oom:
+    free_job(j);
+    return NULL;
+}
+
+/* Room for one more outcome record.  Mutex held. */
+static int grow_records(smtp_async *a)
+{
+    size_t cap;
+    record *nr;
+    if (a->nrecs < a->caprecs) return 0;
+    cap = a->caprecs ? a->caprecs * 2 : 16;
+    nr = realloc(a->recs, cap * sizeof *nr);
+    if (nr == NULL) return -1;
+    a->recs = nr;
+    a->caprecs = cap;
+    return 0;
+}
+
+long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
+                            const char *data, size_t len, mv_error *e)
+{
+    job *j = new_job(from, rcpts, n, data, len);
+    long long id;
+    if (j == NULL) {
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return -1;
+    }
     pthread_mutex_lock(&a->mu);
     if (a->closing || a->abandon || a->thread_done) {
         pthread_mutex_unlock(&a->mu);
@@ -383,15 +437,11 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
         mv_fail(e, MV_E_CLOSED, "the session is closing");
         return -1;
     }
-    if (a->nrecs == a->caprecs) {
-        size_t cap = a->caprecs ? a->caprecs * 2 : 16;
-        record *nr = realloc(a->recs, cap * sizeof *nr);
-        if (nr == NULL) {
-            pthread_mutex_unlock(&a->mu);
-            goto oom;
-        }
-        a->recs = nr;
-        a->caprecs = cap;
+    if (grow_records(a) != 0) {
+        pthread_mutex_unlock(&a->mu);
+        free_job(j);
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return -1;
     }
     memset(&a->recs[a->nrecs], 0, sizeof a->recs[0]);
     a->recs[a->nrecs].state = SMTP_ASYNC_PENDING;
@@ -403,16 +453,11 @@ long long smtp_async_submit(smtp_async *a, const char *from, const char *const *
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
     return id;
-oom:
-    free_job(j);
-    mv_fail(e, MV_E_MEMORY, "out of memory");
-    return -1;
 }
 
 int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
 {
     record *r;
-    size_t i;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&a->mu);
     if (id < 1 || (size_t)id > a->nrecs) {
@@ -423,15 +468,7 @@ int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out)
     out->state = r->state;
     out->reply = r->reply;
     out->err = r->err;
-    if (r->nrcpt > 0 && (out->rcpts = calloc(r->nrcpt, sizeof *out->rcpts)) != NULL) {
-        for (i = 0; i < r->nrcpt; i++) {
-            int oom = 0;
-            out->rcpts[i].addr = dup_str(r->rcpts[i].addr, &oom);
-            if (oom) break;
-            out->rcpts[i].reply = r->rcpts[i].reply;
-            out->nrcpt = i + 1;
-        }
-    }
+    out->rcpts = copy_rcpts(r->rcpts, r->nrcpt, &out->nrcpt);
     pthread_mutex_unlock(&a->mu);
     return 0;
 }

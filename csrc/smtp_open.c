@@ -10,62 +10,6 @@
 
 /* ------------------------------------------------------------------ EHLO */
 
-static int word_is(const char *p, size_t n, const char *w)
-{
-    size_t wl = strlen(w);
-    return n >= wl && strncasecmp(p, w, wl) == 0 && (n == wl || p[wl] == ' ' || p[wl] == '=');
-}
-
-/* Keeps the EHLO lines for capabilities(): server text, so every control byte (ESC of
- * a terminal sequence, BEL, NUL, DEL) and 8-bit byte becomes '?' like any reply text;
- * the '\n' between lines stays. */
-static void keep_ehlo(smtp_session *s, const char *t, size_t n)
-{
-    size_t i;
-    char *p;
-    mv_buf_reset(&s->ehlo);
-    if (n == 0 || mv_buf_append(&s->ehlo, t, n) != 0) return;
-    p = (char *)mv_buf_head(&s->ehlo);
-    for (i = 0; i < n; i++)
-        if (p[i] != '\n') p[i] = mv_sanitize_char((unsigned char)p[i]);
-}
-
-static void parse_ehlo(smtp_session *s)
-{
-    const char *t = (const char *)mv_buf_head(&s->rr.text);
-    size_t n = mv_buf_avail(&s->rr.text), i = 0;
-    s->caps = SMTP_CAP_ESMTP;
-    s->sasl_offered = 0;
-    s->size_limit = 0;
-    keep_ehlo(s, t, n);
-    /* The first line is the server's greeting name; capabilities follow. */
-    while (i < n && t[i] != '\n') i++;
-    while (i < n) {
-        size_t start = ++i, len;
-        const char *l;
-        while (i < n && t[i] != '\n') i++;
-        l = t + start;
-        len = i - start;
-        if (word_is(l, len, "STARTTLS")) s->caps |= SMTP_CAP_STARTTLS;
-        else if (word_is(l, len, "PIPELINING")) s->caps |= SMTP_CAP_PIPELINING;
-        else if (word_is(l, len, "8BITMIME")) s->caps |= SMTP_CAP_8BITMIME;
-        else if (word_is(l, len, "SMTPUTF8")) s->caps |= SMTP_CAP_SMTPUTF8;
-        else if (word_is(l, len, "CHUNKING")) s->caps |= SMTP_CAP_CHUNKING;
-        else if (word_is(l, len, "SIZE")) {
-            size_t k = 4;
-            unsigned long long v = 0;
-            s->caps |= SMTP_CAP_SIZE;
-            while (k < len && l[k] == ' ') k++;
-            while (k < len && l[k] >= '0' && l[k] <= '9' && v < (1ULL << 60))
-                v = v * 10 + (unsigned)(l[k++] - '0');
-            s->size_limit = v;
-        } else if (word_is(l, len, "AUTH")) {
-            s->caps |= SMTP_CAP_AUTH;
-            s->sasl_offered |= mv_sasl_parse_offer(l + 4, len - 4);
-        }
-    }
-}
-
 static int send_ehlo(smtp_session *s, const char *verb)
 {
     char line[sizeof "EHLO " + SMTP_MAX_DOMAIN];
@@ -179,8 +123,7 @@ static int hook_read_caps(void *p, int *sub)
     if ((r = smtp_read_reply(s)) != MV_OK) return r;
     if (*sub == 1) {
         if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "HELO refused");
-        s->caps = 0;
-        mv_buf_reset(&s->ehlo);
+        smtp_ehlo_clear(s);
         return MV_OK;
     }
     if (s->last.code / 100 != 2) {
@@ -192,7 +135,7 @@ static int hook_read_caps(void *p, int *sub)
         *sub = 1;
         return mv_conn_want(&s->pp.conn, MV_WANT_READ);
     }
-    parse_ehlo(s);
+    smtp_ehlo_parse(s, (const char *)mv_buf_head(&s->rr.text), mv_buf_avail(&s->rr.text));
     return MV_OK;
 }
 

@@ -26,6 +26,29 @@ static char *envelope_address(const char *v)
     return p;
 }
 
+/* One address as the caller gave it: no control byte, one pair of brackets at most, not
+ * empty (but the null sender), within RFC 5321's bounds.  Sets *utf8 when it is not
+ * ASCII. */
+static int check_address(const char *v, const char *field, int may_be_empty, int *utf8,
+                         mv_error *e)
+{
+    char *a;
+    size_t len;
+    int r = MV_OK;
+    if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
+    a = envelope_address(v);
+    if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
+    len = strlen(a);
+    if ((len == 0 && !may_be_empty) || len > SMTP_MAX_ADDRESS)
+        r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
+    else if (strpbrk(a, "<>") != NULL)
+        r = mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
+    else if (smtp_has_8bit(a, len))
+        *utf8 = 1;
+    free(a);
+    return r;
+}
+
 /* Checks an envelope without touching the transaction: every refusal happens here, so a
  * chained transaction (below) is checked before the previous one's end goes out. */
 int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
@@ -33,28 +56,10 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
 {
     size_t i;
     int utf8 = 0;
-    char *a;
     if (n == 0) return mv_fail(e, MV_E_ARG, "no recipients");
-    for (i = 0; i <= n; i++) {
-        const char *v = i == 0 ? from : rcpts[i - 1];
-        const char *field = i == 0 ? "from" : "recipient";
-        const unsigned char *p;
-        if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
-        a = envelope_address(v);
-        if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-        if ((i > 0 && a[0] == '\0') || strlen(a) > SMTP_MAX_ADDRESS) {
-            free(a);
-            return mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
-        }
-        for (p = (const unsigned char *)a; *p; p++) {
-            if (*p == '<' || *p == '>') {
-                free(a);
-                return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-            }
-            if (*p >= 0x80) utf8 = 1;
-        }
-        free(a);
-    }
+    if (check_address(from, "from", 1, &utf8, e) != MV_OK) return MV_ERROR;
+    for (i = 0; i < n; i++)
+        if (check_address(rcpts[i], "recipient", 0, &utf8, e) != MV_OK) return MV_ERROR;
     if (utf8 && !(s->caps & SMTP_CAP_SMTPUTF8))
         return mv_fail(e, MV_E_ARG, "a non-ASCII address needs SMTPUTF8, which the server "
                        "does not offer");
@@ -72,43 +77,36 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
                    unsigned long long size, int has_8bit)
 {
     size_t i;
-    const unsigned char *p;
     smtp_clear_transaction(s);
-    s->need_utf8 = 0;
     s->from = envelope_address(from);
     s->rcpts = calloc(n, sizeof *s->rcpts);
     if (s->from == NULL || s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
+    s->need_utf8 = smtp_has_8bit(s->from, strlen(s->from));
     for (i = 0; i < n; i++) {
         s->rcpts[i].addr = envelope_address(rcpts[i]);
         s->nrcpt = i + 1;
         if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    }
-    for (i = 0; i <= n; i++) {
-        for (p = (const unsigned char *)(i == 0 ? s->from : s->rcpts[i - 1].addr); *p; p++)
-            if (*p >= 0x80) s->need_utf8 = 1;
+        if (smtp_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
     }
     s->size_hint = size;
     s->has_8bit = has_8bit;
-    s->mail_failed = 0;
-    s->body_ended = 0;
     s->accepted = 0;
-    s->piped = s->pipelining && (s->caps & SMTP_CAP_PIPELINING);
-    s->use_bdat = s->chunking && (s->caps & SMTP_CAP_CHUNKING);
-    s->bdat_last_sent = 0;
-    s->bdat_pending = 0;
+    s->shape = 0;
+    if (s->pipelining && (s->caps & SMTP_CAP_PIPELINING)) s->shape |= TX_PIPELINED;
+    if (s->chunking && (s->caps & SMTP_CAP_CHUNKING)) s->shape |= TX_BDAT;
     /* BDAT frames bytes but does not make them 8-bit clean: only 8BITMIME (and
      * BODY=8BITMIME on MAIL) lets 8-bit text through (RFC 3030 §2, RFC 6152). */
     smtp_stuff_init(&s->stuff, s->max_data_line, (s->caps & SMTP_CAP_8BITMIME) != 0,
-                    !s->use_bdat);
+                    !(s->shape & TX_BDAT));
     return MV_OK;
 }
 
 int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                     unsigned long long size, int has_8bit)
 {
-    if (smtp_begin(s, OP_SEND, T_MAIL) != MV_OK) return MV_ERROR;
+    if (smtp_begin(s, OP_SEND, TX_ENVELOPE) != MV_OK) return MV_ERROR;
     smtp_clear_transaction(s);
-    s->chain_state = SMTP_CHAIN_NONE;
+    memset(&s->prev_reply, 0, sizeof s->prev_reply);
     if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK
         || prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
         s->state = S_DONE;   /* refused before anything went out */
@@ -116,6 +114,8 @@ int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts,
     }
     return MV_OK;
 }
+
+/* ------------------------------------------------------------------ commands */
 
 static int send_mail(smtp_session *s)
 {
@@ -146,12 +146,12 @@ static int send_rcpt(smtp_session *s, size_t i)
 static int send_envelope(smtp_session *s)
 {
     size_t i, owed = s->owed;
-    if (!s->piped) return send_mail(s);
+    if (!(s->shape & TX_PIPELINED)) return send_mail(s);
     mv_pp_cork(&s->pp);
     if (send_mail(s) != MV_OK) goto fail;
     for (i = 0; i < s->nrcpt; i++)
         if (send_rcpt(s, i) != MV_OK) goto fail;
-    if (!s->use_bdat && smtp_queue(s, "DATA", 4, (size_t)-1) != MV_OK) goto fail;
+    if (!(s->shape & TX_BDAT) && smtp_queue(s, "DATA", 4, (size_t)-1) != MV_OK) goto fail;
     return mv_pp_uncork(&s->pp);
 fail:
     /* Nothing of a half-built group goes out, so none of its replies is owed. */
@@ -159,6 +159,25 @@ fail:
     s->owed = owed;
     return MV_ERROR;
 }
+
+/* Sends one command and waits for its reply in state `next`. */
+static int command_then(smtp_session *s, const char *line, int next)
+{
+    if (smtp_send_cmd(s, line) != MV_OK) return MV_ERROR;
+    s->state = next;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+/* Reads the reply the state waits for into s->last; anything but MV_OK goes back to
+ * the driver.  The state changes only once the handler has decided. */
+static int read_reply(smtp_session *s)
+{
+    int r = smtp_read_reply(s);
+    if (r == MV_OK) smtp_rr_reset(&s->rr);
+    return r;
+}
+
+/* ------------------------------------------------------------------ failures */
 
 /* Before returning a failure mid-transaction, RSET keeps the session usable. */
 static int fail_with_rset(smtp_session *s)
@@ -169,9 +188,20 @@ static int fail_with_rset(smtp_session *s)
         s->pp.err = s->saved;
         return MV_ERROR;
     }
-    if (smtp_send_cmd(s, "RSET") != MV_OK) return MV_ERROR;
-    s->state = T_RSET_READ;
-    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+    return command_then(s, "RSET", TX_RSET_REPLY);
+}
+
+/* A failure decided now but returned after the owed replies: it waits in `saved`. */
+static void hold_error(smtp_session *s)
+{
+    s->saved = s->pp.err;
+    mv_error_clear(&s->pp.err);
+}
+
+static int held_error(smtp_session *s)
+{
+    s->pp.err = s->saved;
+    return MV_ERROR;
 }
 
 static int all_rejected(smtp_session *s)
@@ -179,7 +209,6 @@ static int all_rejected(smtp_session *s)
     char msg[200];
     size_t i, used;
     mv_error *e = &s->pp.err;
-    if (s->mail_failed) return MV_ERROR; /* the MAIL error already says why */
     used = (size_t)snprintf(msg, sizeof msg, "all %zu recipient(s) rejected:", s->nrcpt);
     for (i = 0; i < s->nrcpt && used < sizeof msg; i++)
         used += (size_t)snprintf(msg + used, sizeof msg - used, " %d", s->rcpts[i].reply.code);
@@ -188,6 +217,24 @@ static int all_rejected(smtp_session *s)
     e->reply = s->rcpts[s->nrcpt - 1].reply;
     return MV_ERROR;
 }
+
+/* Keeps a recipient's reply; 1 when it was the last recipient. */
+static int keep_rcpt_reply(smtp_session *s)
+{
+    s->rcpts[s->next_rcpt].reply = s->last;
+    if (s->last.code / 100 == 2) s->accepted++;
+    return ++s->next_rcpt == s->nrcpt;
+}
+
+/* DATA got 354 but nobody is to receive the message: just the end of data (RFC 2920
+ * §3.1 "should send a single dot"), an empty message the server refuses; no body line
+ * goes out.  The failure (in `saved`) is returned after RSET. */
+static int lone_dot(smtp_session *s)
+{
+    return command_then(s, ".", TX_LONE_DOT_REPLY);
+}
+
+/* ------------------------------------------------------------------ the body */
 
 static int flush_body(smtp_session *s)
 {
@@ -198,7 +245,8 @@ static int flush_body(smtp_session *s)
     return MV_OK;
 }
 
-/* BDAT: the chunk size goes first, so a chunk is collected whole before it is sent. */
+/* BDAT: the chunk size goes first, so a chunk is collected whole before it is sent.
+ * Its reply is read (next: TX_CHUNK_REPLY or TX_FINAL_REPLY) before more goes out. */
 static int send_bdat(smtp_session *s, int last)
 {
     char line[48];
@@ -206,160 +254,248 @@ static int send_bdat(smtp_session *s, int last)
     mv_pp_arm(&s->pp);
     if (smtp_queue(s, line, strlen(line), (size_t)-1) != MV_OK) return MV_ERROR;
     if (flush_body(s) != MV_OK) return MV_ERROR;
-    s->bdat_pending = 1;
     smtp_rr_reset(&s->rr);
-    s->state = T_BDAT_READ;
+    s->state = last ? TX_FINAL_REPLY : TX_CHUNK_REPLY;
     return MV_OK;
 }
 
+/* The body's bytes are written before the next reply is read; the connection lost on
+ * the way is reported before the end of data can commit. */
+static int body_written(smtp_session *s)
+{
+    if (s->pp.conn.eof) return smtp_fail(s, MV_E_CLOSED, "connection closed");
+    if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
+    return MV_OK;
+}
+
+/* ------------------------------------------------------------------ one handler per state */
+
+static int on_envelope(smtp_session *s)
+{
+    if (send_envelope(s) != MV_OK) return MV_ERROR;
+    s->state = TX_MAIL_REPLY;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+static int on_chained(smtp_session *s)
+{
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    s->prev_reply = s->last;
+    if (s->dead) return smtp_reply_error(s, MV_E_REPLY, "server closing");
+    s->state = TX_MAIL_REPLY;
+    return MV_OK;
+}
+
+static int on_mail_reply(smtp_session *s)
+{
+    int pipelined = (s->shape & TX_PIPELINED) != 0;
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    s->next_rcpt = 0;
+    if (s->last.code / 100 == 2) {
+        s->state = pipelined ? TX_RCPT_REPLY : TX_RCPT;
+        return MV_OK;
+    }
+    smtp_reply_error(s, MV_E_REPLY, "sender refused");
+    if (s->dead || !pipelined) return fail_with_rset(s);
+    /* The group's RCPT and DATA replies are still owed and may come later: the error
+     * waits aside while they are read. */
+    hold_error(s);
+    s->state = TX_DRAIN_RCPT;
+    return MV_OK;
+}
+
+static int on_rcpt(smtp_session *s)
+{
+    mv_pp_arm(&s->pp);
+    if (send_rcpt(s, s->next_rcpt) != MV_OK) return MV_ERROR;
+    s->state = TX_RCPT_REPLY;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+}
+
+static int on_rcpt_reply(smtp_session *s)
+{
+    int r = read_reply(s), last;
+    if (r != MV_OK) return r;
+    last = keep_rcpt_reply(s);
+    if (s->dead) return smtp_reply_error(s, MV_E_REPLY, "server closing");
+    if (!last) {
+        s->state = s->shape & TX_PIPELINED ? TX_RCPT_REPLY : TX_RCPT;
+        return MV_OK;
+    }
+    if (s->shape & TX_BDAT) {
+        if (s->accepted == 0) { all_rejected(s); return fail_with_rset(s); }
+        s->state = TX_BODY;
+        return MV_WANT_BODY;
+    }
+    if (s->shape & TX_PIPELINED) { s->state = TX_DATA_REPLY; return MV_OK; }
+    if (s->accepted == 0) { all_rejected(s); return fail_with_rset(s); }
+    s->state = TX_DATA;
+    return MV_OK;
+}
+
+static int on_data(smtp_session *s)
+{
+    return command_then(s, "DATA", TX_DATA_REPLY);
+}
+
+static int on_data_reply(smtp_session *s)
+{
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    if (s->last.code == 354 && s->accepted == 0) {
+        all_rejected(s);
+        hold_error(s);
+        return lone_dot(s);
+    }
+    if (s->last.code != 354) {
+        if (s->accepted == 0) all_rejected(s);
+        else smtp_reply_error(s, MV_E_REPLY, "DATA refused");
+        return fail_with_rset(s);
+    }
+    s->state = TX_BODY;
+    mv_pp_arm(&s->pp);
+    return MV_WANT_BODY;
+}
+
+static int on_drain_rcpt(smtp_session *s)
+{
+    int r = read_reply(s), last;
+    if (r != MV_OK) return r;
+    last = keep_rcpt_reply(s);
+    if (s->dead) return held_error(s);
+    if (!last) return MV_OK;
+    if (s->shape & TX_BDAT) {
+        held_error(s);
+        return fail_with_rset(s);
+    }
+    s->state = TX_DRAIN_DATA;
+    return MV_OK;
+}
+
+static int on_drain_data(smtp_session *s)
+{
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    if (s->last.code == 354 && s->accepted > 0) {
+        /* No sender, yet a recipient and DATA accepted: the server's state makes no
+         * sense, and even an empty message could reach that recipient.  Hang up
+         * without an end of data (RFC 5321 §3.8: the transaction is void), so nothing
+         * is delivered. */
+        s->dead = 1;
+        return held_error(s);
+    }
+    if (s->last.code == 354) return lone_dot(s);
+    held_error(s);
+    return fail_with_rset(s);
+}
+
+static int on_lone_dot_reply(smtp_session *s)
+{
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    held_error(s);
+    return fail_with_rset(s);
+}
+
+static int on_body(smtp_session *s)
+{
+    int r = body_written(s);
+    return r == MV_OK ? MV_WANT_BODY : r;
+}
+
+static int on_chunk_reply(smtp_session *s)
+{
+    int r = read_reply(s);
+    if (r != MV_OK) return r;
+    if (s->last.code / 100 == 2) {
+        s->state = TX_BODY;
+        return MV_OK;
+    }
+    smtp_reply_error(s, MV_E_REPLY, "message refused");
+    return fail_with_rset(s);
+}
+
+static int on_end_write(smtp_session *s)
+{
+    int r = body_written(s);
+    if (r != MV_OK) return r;
+    smtp_rr_reset(&s->rr);
+    s->state = TX_FINAL_REPLY;
+    return MV_OK;
+}
+
+static int on_final_reply(smtp_session *s)
+{
+    int r = smtp_read_reply(s);
+    if (r != MV_OK) return r;
+    if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "message refused");
+    s->state = S_DONE;
+    return MV_OK;
+}
+
+static int on_rset_reply(smtp_session *s)
+{
+    int r = smtp_read_reply(s);
+    if (r != MV_OK) return r;
+    return held_error(s);
+}
+
+typedef int (*tx_handler)(smtp_session *s);
+
+static const tx_handler handlers[] = {
+    [TX_ENVELOPE] = on_envelope,       [TX_CHAINED] = on_chained,
+    [TX_MAIL_REPLY] = on_mail_reply,   [TX_RCPT] = on_rcpt,
+    [TX_RCPT_REPLY] = on_rcpt_reply,   [TX_DATA] = on_data,
+    [TX_DATA_REPLY] = on_data_reply,   [TX_DRAIN_RCPT] = on_drain_rcpt,
+    [TX_DRAIN_DATA] = on_drain_data,   [TX_LONE_DOT_REPLY] = on_lone_dot_reply,
+    [TX_BODY] = on_body,               [TX_CHUNK_REPLY] = on_chunk_reply,
+    [TX_END_WRITE] = on_end_write,     [TX_FINAL_REPLY] = on_final_reply,
+    [TX_RSET_REPLY] = on_rset_reply,
+};
+
+/* Runs handlers while they advance (MV_OK); anything else goes back to the driver. */
 int smtp_step_send(smtp_session *s)
 {
-    int r;
-    for (;;) {
-        switch (s->state) {
-        case T_MAIL:
-            if (send_envelope(s) != MV_OK) return MV_ERROR;
-            s->state = T_MAIL_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case T_CHAIN_DOT_READ:
-            /* The previous message's end of data went out with this envelope. */
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            s->prev_reply = s->last;
-            s->chain_state = SMTP_CHAIN_DONE;
-            smtp_rr_reset(&s->rr);
-            if (s->dead) return smtp_reply_error(s, MV_E_REPLY, "server closing");
-            s->state = T_MAIL_READ;
-            break;
-        case T_MAIL_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code / 100 != 2) {
-                smtp_reply_error(s, MV_E_REPLY, "sender refused");
-                if (s->dead || !s->piped) return fail_with_rset(s);
-                /* The group's RCPT and DATA replies are still owed and may come later:
-                 * the error waits aside, so the steps go on reading every one. */
-                s->mail_failed = 1;
-                s->saved = s->pp.err;
-                mv_error_clear(&s->pp.err);
-            }
-            s->next_rcpt = 0;
-            s->state = s->piped ? T_RCPT_READ : T_RCPT;
-            smtp_rr_reset(&s->rr);
-            break;
-        case T_RCPT:
-            mv_pp_arm(&s->pp);
-            if (send_rcpt(s, s->next_rcpt) != MV_OK) return MV_ERROR;
-            s->state = T_RCPT_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case T_RCPT_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            s->rcpts[s->next_rcpt].reply = s->last;
-            if (s->last.code / 100 == 2) s->accepted++;
-            smtp_rr_reset(&s->rr);
-            if (s->dead) {
-                if (s->mail_failed) s->pp.err = s->saved;
-                else smtp_reply_error(s, MV_E_REPLY, "server closing");
-                return MV_ERROR;
-            }
-            if (++s->next_rcpt < s->nrcpt) {
-                s->state = s->piped ? T_RCPT_READ : T_RCPT;
-                break;
-            }
-            if (s->use_bdat) {
-                if (s->accepted == 0 || s->mail_failed) {
-                    if (s->mail_failed) s->pp.err = s->saved;
-                    else all_rejected(s);
-                    return fail_with_rset(s);
-                }
-                s->state = T_BODY;
-                return MV_WANT_BODY;
-            }
-            if (s->piped) { s->state = T_DATA_READ; break; }
-            if (s->accepted == 0) { all_rejected(s); return fail_with_rset(s); }
-            s->state = T_DATA;
-            break;
-        case T_DATA:
-            if (smtp_send_cmd(s, "DATA") != MV_OK) return MV_ERROR;
-            s->state = T_DATA_READ;
-            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-        case T_DATA_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->last.code == 354 && s->mail_failed && s->accepted > 0) {
-                /* No sender, yet a recipient and DATA accepted: the server's state makes
-                 * no sense, and even an empty message could reach that recipient.
-                 * Hang up without an end of data (RFC 5321 §3.8: the transaction is
-                 * void), so nothing is delivered. */
-                s->pp.err = s->saved;
-                s->dead = 1;
-                return MV_ERROR;
-            }
-            if (s->last.code == 354 && (s->accepted == 0 || s->mail_failed)) {
-                /* A pipelining server let DATA through with nobody to deliver to: send
-                 * just the end of data (RFC 2920 §3.1 "should send a single dot"), an
-                 * empty message for no recipient that the server refuses, then report
-                 * why.  No body line goes out. */
-                if (smtp_send_cmd(s, ".") != MV_OK) return MV_ERROR;
-                s->state = T_ABORT_DOT_READ;
-                return mv_conn_want(&s->pp.conn, MV_WANT_READ);
-            }
-            if (s->last.code != 354) {
-                if (s->mail_failed) s->pp.err = s->saved;
-                else if (s->accepted == 0) all_rejected(s);
-                else smtp_reply_error(s, MV_E_REPLY, "DATA refused");
-                return fail_with_rset(s);
-            }
-            s->state = T_BODY;
-            mv_pp_arm(&s->pp);
-            return MV_WANT_BODY;
-        case T_ABORT_DOT_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            if (s->mail_failed) s->pp.err = s->saved;
-            else all_rejected(s);
-            return fail_with_rset(s);
-        case T_BODY:
-            if (s->pp.conn.eof) return smtp_fail(s, MV_E_CLOSED, "connection closed");
-            if (mv_buf_avail(&s->pp.conn.net_out) > 0) return MV_WANT_WRITE;
-            if (!s->body_ended) return MV_WANT_BODY;
-            if (s->use_bdat && !s->bdat_last_sent && !s->bdat_pending) {
-                /* The last chunk waited for its predecessor's reply. */
-                if (send_bdat(s, 1) != MV_OK) return MV_ERROR;
-                s->bdat_last_sent = 1;
-                break;
-            }
-            s->state = s->use_bdat ? T_BDAT_READ : T_DOT_READ;
-            smtp_rr_reset(&s->rr);
-            break;
-        case T_BDAT_READ:
-            if (!s->bdat_pending) { s->state = T_BODY; break; }
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            s->bdat_pending = 0;
-            if (s->last.code / 100 != 2) {
-                smtp_reply_error(s, MV_E_REPLY, "message refused");
-                return s->bdat_last_sent ? MV_ERROR : fail_with_rset(s);
-            }
-            if (s->bdat_last_sent) { s->state = S_DONE; return MV_OK; }
-            s->state = T_BODY;
-            break;
-        case T_DOT_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            s->state = S_DONE;
-            if (s->last.code / 100 != 2) return smtp_reply_error(s, MV_E_REPLY, "message refused");
-            return MV_OK;
-        case T_RSET_READ:
-            if ((r = smtp_read_reply(s)) != MV_OK) return r;
-            s->pp.err = s->saved;
-            return MV_ERROR;
-        case S_DONE:
-            return MV_OK;
-        default:
+    while (s->state != S_DONE) {
+        int r;
+        if (s->state < TX_ENVELOPE || s->state > TX_RSET_REPLY)
             return smtp_fail(s, MV_E_PROTOCOL, "internal state error");
-        }
+        r = handlers[s->state](s);
+        if (r != MV_OK) return r;
     }
+    return MV_OK;
 }
+
+/* What a failure of the connection means for the message, by the state it hit. */
+void smtp_send_failed(smtp_session *s)
+{
+    mv_error *e = &s->pp.err;
+    /* A dead connection after the final dot: the server may or may not have the
+     * message, and the caller must not blindly send it again. */
+    if (s->state == TX_FINAL_REPLY
+        && (e->kind == MV_E_CLOSED || e->kind == MV_E_TIMEOUT || e->kind == MV_E_IO
+            || e->kind == MV_E_TLS || e->kind == MV_E_PROTOCOL || e->kind == MV_E_LIMIT)) {
+        char msg[sizeof e->msg];
+        memcpy(msg, e->msg, sizeof msg);
+        e->kind = MV_E_UNCERTAIN;
+        snprintf(e->msg, sizeof e->msg, "outcome unknown: %.150s after the end of data; "
+                 "the message may have been delivered", msg);
+    }
+    /* Lost while the body was still going out: the server never saw the end of data,
+     * so the message is not sent (RFC 5321 §3.8 treats it as a 451). */
+    if ((s->state == TX_BODY || s->state == TX_END_WRITE) && e->kind == MV_E_CLOSED)
+        snprintf(e->msg, sizeof e->msg, "connection closed by the server before the end "
+                 "of data: message not sent (temporary failure)");
+}
+
+/* ------------------------------------------------------------------ feeding */
 
 int smtp_feed(smtp_session *s, const void *p, size_t n)
 {
     int r;
-    if (s->op != OP_SEND || s->state != T_BODY || s->body_ended)
+    if (s->op != OP_SEND || s->state != TX_BODY)
         return smtp_fail(s, MV_E_ARG, "no message body expected now");
     mv_pp_arm(&s->pp);
     r = smtp_stuff(&s->stuff, p, n, &s->body);
@@ -374,7 +510,7 @@ int smtp_feed(smtp_session *s, const void *p, size_t n)
                                    "encode it (quoted-printable or base64)");
     }
     if (r != SMTP_STUFF_OK) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    if (s->use_bdat) {
+    if (s->shape & TX_BDAT) {
         if (mv_buf_avail(&s->body) >= BDAT_CHUNK) return send_bdat(s, 0);
         return MV_OK;
     }
@@ -383,23 +519,15 @@ int smtp_feed(smtp_session *s, const void *p, size_t n)
 
 int smtp_feed_end(smtp_session *s)
 {
-    if (s->op != OP_SEND || s->state != T_BODY || s->body_ended)
+    if (s->op != OP_SEND || s->state != TX_BODY)
         return smtp_fail(s, MV_E_ARG, "no message body expected now");
     mv_pp_arm(&s->pp);
-    if (smtp_stuff_end(&s->stuff, &s->body, !s->use_bdat) != SMTP_STUFF_OK)
+    if (smtp_stuff_end(&s->stuff, &s->body, !(s->shape & TX_BDAT)) != SMTP_STUFF_OK)
         return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    s->body_ended = 1;
     mv_pp_commit_next(&s->pp);
-    if (s->use_bdat) {
-        s->bdat_last_sent = 1;
-        if (s->bdat_pending) {
-            /* Wait for the previous chunk's reply, then send the last one. */
-            s->bdat_last_sent = 0;
-            return MV_OK;
-        }
-        return send_bdat(s, 1);
-    }
+    if (s->shape & TX_BDAT) return send_bdat(s, 1);
     s->owed++;   /* the final reply, to the dot */
+    s->state = TX_END_WRITE;
     return flush_body(s);
 }
 
@@ -411,12 +539,12 @@ int smtp_can_chain(const smtp_session *s)
 
 /* Ends this message and, in the same write, starts the next transaction (RFC 2920 lets
  * the message content lead a pipelined group).  One round trip per message instead of
- * two.  The previous message's final reply arrives as smtp_prev_reply(); until it has
- * (chain state PENDING), that message's outcome is unknown. */
+ * two.  The previous message's final reply arrives as smtp_prev_reply(); until it has,
+ * that message's outcome is unknown. */
 int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                         unsigned long long size, int has_8bit)
 {
-    if (s->op != OP_SEND || s->state != T_BODY || s->body_ended || !s->piped || s->use_bdat)
+    if (s->op != OP_SEND || s->state != TX_BODY || s->shape != TX_PIPELINED)
         return smtp_fail(s, MV_E_ARG, "no chained message possible now");
     if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK)
         return MV_ERROR;
@@ -430,23 +558,18 @@ int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rc
     mv_buf_reset(&s->body);
     s->owed++;   /* the previous message's final reply */
     mv_pp_commit_next(&s->pp);
-    s->chain_state = SMTP_CHAIN_PENDING;
+    memset(&s->prev_reply, 0, sizeof s->prev_reply);
     if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
         (void)mv_pp_uncork(&s->pp);   /* the previous message still ends */
         return MV_ERROR;
     }
     if (send_envelope(s) != MV_OK) return MV_ERROR;
     smtp_rr_reset(&s->rr);
-    s->state = T_CHAIN_DOT_READ;
+    s->state = TX_CHAINED;
     return MV_OK;
-}
-
-int smtp_chain_state(const smtp_session *s)
-{
-    return s->chain_state;
 }
 
 const mv_reply *smtp_prev_reply(const smtp_session *s)
 {
-    return &s->prev_reply;
+    return s->prev_reply.code != 0 ? &s->prev_reply : NULL;
 }

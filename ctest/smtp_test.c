@@ -1,8 +1,10 @@
-/* Unit tests of the SMTP reply parser and the DATA dot-stuffer (CHECKLIST 16-19, 27). */
+/* Unit tests of the SMTP reply parser, the EHLO parser and the DATA dot-stuffer
+ * (CHECKLIST 16-19, 27, 60). */
 #include <string.h>
 
 #include "ctest.h"
 #include "mv_buf.h"
+#include "smtp_int.h"
 #include "smtp_reply.h"
 #include "smtp_stuff.h"
 
@@ -223,6 +225,77 @@ static void test_buf_wipe(void)
     CHECK(b.data == NULL && b.cap == 0);
 }
 
+static const smtp_ext *ext_named(const smtp_session *s, const char *kw)
+{
+    size_t i;
+    for (i = 0; i < smtp_ext_count(s); i++)
+        if (strcmp(smtp_ext_at(s, i)->keyword, kw) == 0) return smtp_ext_at(s, i);
+    return NULL;
+}
+
+/* The EHLO text is parsed once, in the core: bits, SIZE, mechanisms and the list the
+ * binding shows (keywords upper-cased, server bytes sanitised, parameters as words). */
+static void test_ehlo_extensions(void)
+{
+    static const char t[] = "mx.example greets you\npipelining\nSIZE 100\n"
+        "auth=PLAIN LOGIN\nAUTH  CRAM-MD5\nX-\033[31m v\007al\n=odd\n8BITMIME";
+    smtp_session *s = smtp_new();
+    const smtp_ext *x;
+    char longkw[80];
+    CHECK(s != NULL);
+    if (s == NULL) return;
+    smtp_ehlo_parse(s, t, sizeof t - 1);
+    CHECK(s->caps == (SMTP_CAP_ESMTP | SMTP_CAP_PIPELINING | SMTP_CAP_SIZE | SMTP_CAP_AUTH
+                      | SMTP_CAP_8BITMIME));
+    CHECK(s->size_limit == 100);
+    CHECK(s->sasl_offered != 0);
+    CHECK(smtp_ext_count(s) == 6);   /* "=odd" has no keyword */
+    x = ext_named(s, "PIPELINING");
+    CHECK(x != NULL && x->params == NULL && x->nwords == 0);
+    x = ext_named(s, "SIZE");
+    CHECK(x != NULL && x->params != NULL && strcmp(x->params, "100") == 0);
+    x = smtp_ext_at(s, 2);
+    CHECK(x != NULL && strcmp(x->keyword, "AUTH") == 0 && x->nwords == 2
+          && strcmp(x->words[0], "PLAIN") == 0 && strcmp(x->words[1], "LOGIN") == 0);
+    x = smtp_ext_at(s, 3);
+    CHECK(x != NULL && strcmp(x->params, " CRAM-MD5") == 0 && x->nwords == 1
+          && strcmp(x->words[0], "CRAM-MD5") == 0);
+    x = ext_named(s, "X-?[31M");
+    CHECK(x != NULL && strcmp(x->params, "v?al") == 0);
+    CHECK(smtp_ext_at(s, 6) == NULL);
+    /* A keyword over 63 bytes is no extension; HELO forgets everything. */
+    memset(longkw, 'K', sizeof longkw);
+    memcpy(longkw, "mx\n", 3);
+    smtp_ehlo_parse(s, longkw, sizeof longkw);
+    CHECK(smtp_ext_count(s) == 0 && s->caps == SMTP_CAP_ESMTP);
+    smtp_ehlo_parse(s, t, sizeof t - 1);
+    smtp_ehlo_clear(s);
+    CHECK(smtp_ext_count(s) == 0 && s->caps == 0 && s->size_limit == 0);
+    smtp_free(s);
+}
+
+/* The one 8-bit check: a high byte at any offset of any length, any alignment. */
+static void test_has_8bit(void)
+{
+    unsigned char buf[80];
+    size_t off, len, at;
+    memset(buf, 'a', sizeof buf);
+    for (off = 0; off < 8; off++) {
+        for (len = 0; off + len <= sizeof buf; len++) {
+            CHECK(!smtp_has_8bit(buf + off, len));
+            for (at = 0; at < len; at++) {
+                buf[off + at] = 0x80;
+                CHECK(smtp_has_8bit(buf + off, len));
+                buf[off + at] = 0xff;
+                CHECK(smtp_has_8bit(buf + off, len));
+                buf[off + at] = 0x7f;
+                CHECK(!smtp_has_8bit(buf + off, len));
+                buf[off + at] = 'a';
+            }
+        }
+    }
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -231,10 +304,12 @@ int main(void)
         { "CHECKLIST 60 joined reply text bounded and sanitised", test_reply_joined_bounded },
         { "CHECKLIST 27 malformed replies", test_reply_malformed },
         { "CHECKLIST 28 reply caps", test_reply_caps },
+        { "CHECKLIST 60 EHLO parsed once: bits and extension list", test_ehlo_extensions },
         { "CHECKLIST 60 reply text sanitised", test_reply_sanitised },
         { "CHECKLIST 16 17 19 stuffing", test_stuffing },
         { "CHECKLIST 18 random splits", test_stuff_random_splits },
         { "CHECKLIST 20 line and 8-bit limits", test_stuff_limits },
+        { "the one 8-bit check, at every offset and alignment", test_has_8bit },
         { "buffer wipe up to the high-water mark", test_buf_wipe },
         { NULL, NULL }
     };

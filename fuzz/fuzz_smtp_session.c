@@ -1,5 +1,6 @@
 /* A whole SMTP session against a fuzzed server transcript, over the memory transport:
- * open (greeting, EHLO, maybe AUTH), one send with a body that needs stuffing, QUIT.
+ * open (greeting, EHLO, maybe AUTH), one send with a body that needs stuffing (maybe
+ * chained to a second one), QUIT.  The EHLO extension list holds only clean text.
  * The transcript arrives in chunks of pseudo-random size, then EOF.  Whatever the
  * server says, the session ends in bounded steps with MV_OK or a classified error,
  * the password never shows in an error, and the wire carries no bare CR or LF. */
@@ -32,6 +33,25 @@ static void check_wire(mv_buf *out, int in_body)
     mv_buf_reset(out);
 }
 
+/* Keywords upper-cased, and no control or 8-bit byte in anything the list shows. */
+static void check_extensions(const smtp_session *s)
+{
+    size_t i, k, n = smtp_ext_count(s);
+    for (i = 0; i < n; i++) {
+        const smtp_ext *x = smtp_ext_at(s, i);
+        const char *p;
+        FZ_ASSERT(x->keyword[0] != '\0' && strlen(x->keyword) < 64);
+        for (p = x->keyword; *p; p++) FZ_ASSERT(!(*p >= 'a' && *p <= 'z'));
+        FZ_ASSERT(fz_no_controls((const unsigned char *)x->keyword, strlen(x->keyword)));
+        FZ_ASSERT(x->params != NULL || x->nwords == 0);
+        if (x->params != NULL)
+            FZ_ASSERT(fz_no_controls((const unsigned char *)x->params, strlen(x->params)));
+        for (k = 0; k < x->nwords; k++)
+            FZ_ASSERT(x->words[k][0] != '\0' && strchr(x->words[k], ' ') == NULL);
+    }
+    FZ_ASSERT(smtp_ext_at(s, n) == NULL);
+}
+
 static const char body[] =
     "Subject: fuzz\r\n\r\n.\r\n..x\nbare LF\rbare CR\r\n.\n\xc3\xa9t\xc3\xa9\r\nlast";
 
@@ -49,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mv_pp *pp;
     int phase = 0, steps, eof_reads = 0, r;
     size_t body_pos = 0, j;
-    int server_said_it = 0;
+    int server_said_it = 0, chain, chained = 0;
 
     if (s == NULL) return 0;
     for (j = 0; j + 6 <= size; j++)
@@ -67,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.pipelining = (f >> 3) & 1;
     o.chunking = (f >> 4) & 1;
     o.max_data_line = (f >> 5) & 1 ? 998 : 0;
+    chain = (f >> 6) & 1;
     if (smtp_configure(s, &o) != MV_OK) goto done;
     pp = smtp_pp(s);
     pp->timeout_ms = 0;
@@ -96,6 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (k > sizeof body - 1 - body_pos) k = sizeof body - 1 - body_pos;
                 r = smtp_feed(s, body + body_pos, k);
                 body_pos += k;
+            } else if (chain && !chained && smtp_can_chain(s)) {
+                /* The next message's envelope goes out with this end of data. */
+                r = smtp_feed_end_chain(s, "s@example.org", rcpts, 1, 0, -1);
+                if (r == MV_OK) FZ_ASSERT(smtp_prev_reply(s) == NULL);
+                chained = 1;
+                body_pos = 0;
             } else {
                 r = smtp_feed_end(s);
             }
@@ -104,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (r == MV_OK) {
             if (phase == 0) {
+                check_extensions(s);
                 if (smtp_begin_send(s, "Sender <s@example.org>", rcpts, 1 + g % 3,
                                     (g & 0x40) ? 120 : 0, (g & 0x20) ? 1 : -1) != MV_OK)
                     goto failed;

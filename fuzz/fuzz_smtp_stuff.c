@@ -64,6 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* With both an 8-bit byte and a long line, which is found first may depend on
      * the split; success may not. */
     FZ_ASSERT((r1 == SMTP_STUFF_OK) == (r2 == SMTP_STUFF_OK));
+    /* The senders' 8-bit check agrees with the stuffer's and with a byte loop. */
+    {
+        int high = 0;
+        for (i = 0; i < n; i++) high |= body[i] >= 0x80;
+        FZ_ASSERT(smtp_has_8bit(body, n) == high);
+        if (!allow_8bit && high) FZ_ASSERT(r1 != SMTP_STUFF_OK);
+    }
     if (r1 == SMTP_STUFF_OK) {
         FZ_ASSERT(a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0));
         w = a.data;

@@ -24,6 +24,9 @@ local REFUSED_MAIL = {
 local SECOND = script(PIPE_ENV, {{send = "250 ok\r\n250 ok\r\n354 go\r\n"},
   {read_until = "\r\n.\r\n"}, {send = "250 2.0.0 queued as SECOND\r\n"}})
 
+-- A body of more than one BDAT chunk, plain CRLF lines (stuffing keeps its size).
+local BIG = "Subject: t\r\n\r\n" .. (("x"):rep(98) .. "\r\n"):rep(3000)
+
 local function assert_clean(srv)
   local got, log = srv:finish()
   assert.same({}, scripted.failures(log), scripted.format(log))
@@ -156,6 +159,13 @@ describe("SMTP reply accounting (scripted server, " .. driver .. " driver)", fun
       {expect = "MAIL"}, {expect = "RCPT"}, {send = "250 ok\r\n"}, {sleep = 0.2},
       {send = "250 ok\r\n"}, {expect = "BDAT 20 LAST"}, {read_bytes = 20},
       {send = "554 5.7.1 no\r\n"}}, {chunking = true}},
+    -- 262144 bytes fill one chunk (BDAT_CHUNK): its reply comes before the rest goes.
+    {"BDAT chunk before the last", {"PIPELINING", "CHUNKING"},
+      function(s) return s:send(msg{data = BIG}) end, {
+      {expect = "MAIL"}, {expect = "RCPT"}, {send = "250 ok\r\n250 ok\r\n"},
+      {expect = "BDAT 262144\r\n"}, {read_bytes = 262144}, {send = "552-5.3.4 too\r\n"},
+      {sleep = 0.2}, {send = "552 5.3.4 big\r\n"}, {expect = "RSET"},
+      {send = "250 ok\r\n"}}, {chunking = true}},
     {"RSET", {}, function(s) return s:reset() end,
       {{expect = "RSET"}, {send = "500-5.5.1 what\r\n"}, {sleep = 0.2},
        {send = "500 5.5.1 what\r\n"}}},

@@ -4,7 +4,6 @@
 #include "lsession.h"
 #include "lsmtp.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,11 +205,8 @@ static int l_can_chain(lua_State *L)
 static int l_prev_reply(lua_State *L)
 {
     lsmtp *u = check_open(L);
-    if (smtp_chain_state(S(u)) != SMTP_CHAIN_DONE) {
-        lua_pushnil(L);
-        return 1;
-    }
-    mvl_push_reply(L, smtp_prev_reply(S(u)));
+    const mv_reply *prev = smtp_prev_reply(S(u));
+    if (prev == NULL) lua_pushnil(L); else mvl_push_reply(L, prev);
     return 1;
 }
 
@@ -282,49 +278,34 @@ static int l_body_bytes(lua_State *L)
     return 1;
 }
 
-/* {STARTTLS = true, SIZE = 10240000, AUTH = {"PLAIN", ...}, ...} from the last EHLO. */
+/* AUTH's mechanisms, added to those of an earlier AUTH line. */
+static void push_auth(lua_State *L, const smtp_ext *x)
+{
+    size_t i, n;
+    lua_getfield(L, -1, "AUTH");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
+    n = mvl_rawlen(L, -1);
+    for (i = 0; i < x->nwords; i++) {
+        lua_pushstring(L, x->words[i]);
+        lua_rawseti(L, -2, (int)(n + i + 1));
+    }
+}
+
+/* {STARTTLS = true, SIZE = 10240000, AUTH = {"PLAIN", ...}, ...} from the last EHLO:
+ * true for a keyword alone, else its parameters. */
 static int l_capabilities(lua_State *L)
 {
     lsmtp *u = check_open(L);
-    size_t n, i = 0;
-    const char *t = smtp_ehlo_lines(S(u), &n);
+    size_t i, n = smtp_ext_count(S(u));
     lua_newtable(L);
-    while (i < n && t[i] != '\n') i++;
-    while (i < n) {
-        size_t start = ++i, kw_end, len, k;
-        char key[64];
-        while (i < n && t[i] != '\n') i++;
-        len = i - start;
-        kw_end = start;
-        while (kw_end < i && t[kw_end] != ' ' && t[kw_end] != '=') kw_end++;
-        if (kw_end == start || kw_end - start >= sizeof key) continue;
-        for (k = 0; k < kw_end - start; k++) {
-            char c = t[start + k];
-            key[k] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
-        }
-        key[kw_end - start] = '\0';
-        if (kw_end == start + len) {
-            lua_pushboolean(L, 1);
-        } else if (strcmp(key, "AUTH") == 0) {
-            size_t p = kw_end + 1, idx;
-            lua_getfield(L, -1, "AUTH");
-            if (!lua_istable(L, -1)) { lua_pop(L, 1); lua_newtable(L); }
-            idx = mvl_rawlen(L, -1);
-            while (p < start + len) {
-                size_t w = p;
-                while (w < start + len && t[w] != ' ') w++;
-                if (w > p) {
-                    lua_pushlstring(L, t + p, w - p);
-                    lua_rawseti(L, -2, (int)++idx);
-                }
-                p = w + 1;
-            }
-        } else if (strcmp(key, "SIZE") == 0) {
+    for (i = 0; i < n; i++) {
+        const smtp_ext *x = smtp_ext_at(S(u), i);
+        if (x->params == NULL) lua_pushboolean(L, 1);
+        else if (strcmp(x->keyword, "AUTH") == 0) push_auth(L, x);
+        else if (strcmp(x->keyword, "SIZE") == 0)
             lua_pushinteger(L, (lua_Integer)smtp_size_limit(S(u)));
-        } else {
-            lua_pushlstring(L, t + kw_end + 1, start + len - kw_end - 1);
-        }
-        lua_setfield(L, -2, key);
+        else lua_pushstring(L, x->params);
+        lua_setfield(L, -2, x->keyword);
     }
     return 1;
 }
@@ -337,24 +318,13 @@ static int l_auth_mechanism(lua_State *L)
     return 1;
 }
 
-/* core.has_8bit(s): whether a body needs 8BITMIME, eight bytes at a time (a Lua
- * pattern for this was the slowest part of sending a large string). */
+/* core.has_8bit(s): whether a body needs 8BITMIME (a Lua pattern for this was the
+ * slowest part of sending a large string). */
 static int l_has_8bit(lua_State *L)
 {
-    size_t n, i = 0;
-    const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &n);
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & UINT64_C(0x8080808080808080)) break;
-    }
-    for (; i < n; i++) {
-        if (p[i] & 0x80) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
-    }
-    lua_pushboolean(L, 0);
+    size_t n;
+    const char *p = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, smtp_has_8bit(p, n));
     return 1;
 }
 

@@ -116,17 +116,90 @@ local function feed_body(s, data, progress, finish)
   return r, err, kind, reply
 end
 
--- The envelope and body of a message given as an email object or a table; an email
--- streams itself, a string's size and 8-bit content are known before MAIL.
-local function normalise(msg, level)
-  local m = message.read(msg, level + 1)
-  if m.email then m.data = m.email:source() end
+-- What the core needs before MAIL: for a string body its size and whether it holds
+-- 8-bit bytes (the core's one check, in C), so SIZE and BODY=8BITMIME go out and a
+-- server without 8BITMIME refuses before anything is sent.  A source's are unknown
+-- (the core then checks each byte as it stuffs it).
+local function measure(m)
   m.size, m.has8 = 0, -1
   if type(m.data) == "string" then
     m.size = #m.data
     m.has8 = core.has_8bit(m.data) and 1 or 0
   end
   return m
+end
+
+-- The envelope and body of a message given as an email object or a table; an email
+-- streams itself.
+local function normalise(msg, level)
+  local m = message.read(msg, level + 1)
+  if m.email then m.data = m.email:source() end
+  return measure(m)
+end
+
+local function failure(err, kind, reply)
+  return {error = err, kind = kind, reply = reply}
+end
+
+-- How the body ends: after how.before_end (the spool's marker; when it fails the
+-- connection is dropped, so the server never sees an end of data), either the plain
+-- end of data or, with how.chain, the end together with the next message's envelope.
+local function ending(s, how)
+  return function()
+    if how.before_end then
+      local ok, err, kind = how.before_end()
+      if not ok then
+        s:_abort()
+        driver.close(s)
+        return nil, err, kind
+      end
+    end
+    local n = how.chain
+    if not n then return s:_feed_end() end
+    how.snapshot = s:_result()            -- before the next envelope replaces it
+    return s:_feed_end_chain(n.from, n.rcpts, n.size, n.has8)
+  end
+end
+
+-- A chained message's outcome, known from its final reply (read ahead of the next
+-- envelope's replies), and what became of the next message: true when its body is
+-- awaited, else its failure.
+local function chained_outcome(s, snapshot, r, err, kind, reply)
+  local prev, nxt = s:_prev_reply(), true
+  if r ~= "body" then nxt = failure(err, kind, reply) end
+  if not prev then
+    return nil, "outcome unknown: the connection failed after the end of data; the "
+      .. "message may have been delivered", "uncertain", nil, nxt
+  elseif math.floor(prev.code / 100) == 2 then
+    snapshot.reply = prev
+    return snapshot, nil, nil, nil, nxt
+  end
+  return nil, ("message refused: %d %s"):format(prev.code, prev.text), "reply", prev, nxt
+end
+
+-- One mail transaction, the same for send, send_batch and missive.spool (internal, not
+-- part of the API): MAIL and RCPT (unless how.begun: a chained end of data sent them),
+-- the body, the end of data and the final reply.  m: {from, rcpts, data, progress}; its
+-- size and 8-bit content are measured here when not yet known.  how (optional): begun,
+-- before_end (a function that must succeed before the end of data may leave), chain
+-- (the next message, whose envelope goes out with this end of data).
+-- Returns what `send` returns; after a chained end, a fifth value: true when the next
+-- message's body is awaited, else {error =, kind =, reply =} for it.
+function M._transaction(s, m, how)
+  how = how or {}
+  if m.has8 == nil then measure(m) end
+  if not how.begun then
+    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8)
+    if not ok then return nil, err, kind, reply end
+  end
+  local r, err, kind, reply = feed_body(s, m.data, m.progress, ending(s, how))
+  if r == "ended" then
+    r, err, kind, reply = drive(s)
+    if how.chain then return chained_outcome(s, how.snapshot, r, err, kind, reply) end
+    if r and m.progress then m.progress(s:_body_bytes(), m.size > 0 and m.size or nil) end
+  end
+  if not r then return nil, err, kind, reply end
+  return s:_result()
 end
 
 --- Sends one message.
@@ -136,23 +209,46 @@ end
 --   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
 function methods:send(msg)
   check_open(self)
-  local m = normalise(msg, 2)
-  local ok, err, kind, reply = self:_begin_send(m.from, m.rcpts, m.size, m.has8)
-  if not ok then return nil, err, kind, reply end
-  local r
-  r, err, kind, reply = feed_body(self, m.data, m.progress, function()
-    return self:_feed_end()
-  end)
-  if r == "ended" then
-    r, err, kind, reply = drive(self)
-    if r and m.progress then m.progress(self:_body_bytes(), m.size > 0 and m.size or nil) end
-  end
-  if not r then return nil, err, kind, reply end
-  return self:_result()
+  return M._transaction(self, normalise(msg, 2))
 end
 
-local function failure(err, kind, reply)
-  return {error = err, kind = kind, reply = reply}
+-- The message to chain with message i: the next one whose envelope the server would
+-- take (those before it are refused on the spot), when chaining is possible and
+-- message i is small.  Returns where the batch goes on after i, and that message.
+local function chain_partner(s, msgs, i, record)
+  if not s:_can_chain() then return i + 1, nil end
+  local j = i + 1
+  while j <= #msgs do
+    local n = msgs[j]
+    local ok, err, kind = s:_check_envelope(n.from, n.rcpts, n.size, n.has8)
+    if ok then break end
+    record(j, nil, err, kind)
+    j = j + 1
+  end
+  -- A large body gains nothing from sharing a round trip, and its last TLS record
+  -- would wait behind it: chain small messages only.
+  if j <= #msgs and msgs[i].size <= CHAIN_MAX then return j, msgs[j] end
+  return j, nil
+end
+
+-- Sends message i of a batch (its envelope already out when begun), chained to the
+-- next acceptable one when it can.  Returns the next message to send and whether its
+-- envelope went out already.
+local function send_in_batch(s, msgs, i, begun, record)
+  local m = msgs[i]
+  if not begun then
+    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8)
+    if not ok then
+      record(i, nil, err, kind, reply)
+      return i + 1, false
+    end
+  end
+  local j, partner = chain_partner(s, msgs, i, record)
+  local res, err, kind, reply, nxt = M._transaction(s, m, {begun = true, chain = partner})
+  record(i, res, err, kind, reply)
+  if nxt == nil or nxt == true then return j, nxt == true end
+  record(j, nil, nxt.error, nxt.kind, nxt.reply)
+  return j + 1, false
 end
 
 --- Sends many messages on this session.  With PIPELINING, each message's end of data
@@ -165,73 +261,12 @@ function methods:send_batch(list_)
   if type(list_) ~= "table" then error("send_batch expects an array of messages", 2) end
   local msgs, results, sent = {}, {}, 0
   for i = 1, #list_ do msgs[i] = normalise(list_[i], 2) end
-  local function record(i, res)
-    results[i] = res
-    if res.reply and not res.error then sent = sent + 1 end
+  local function record(i, res, err, kind, reply)
+    results[i] = res or failure(err, kind, reply)
+    if res then sent = sent + 1 end
   end
   local i, begun = 1, false
-  while i <= #msgs do
-    local m = msgs[i]
-    local ok, err, kind, reply = true, nil, nil, nil
-    if not begun then ok, err, kind, reply = self:_begin_send(m.from, m.rcpts, m.size, m.has8) end
-    if not ok then
-      record(i, failure(err, kind, reply))
-      i = i + 1
-    else
-      -- The next message whose envelope is acceptable, to chain with this one.
-      local j = i + 1
-      if self:_can_chain() then
-        while j <= #msgs do
-          local n = msgs[j]
-          local cok, cerr, ckind = self:_check_envelope(n.from, n.rcpts, n.size, n.has8)
-          if cok then break end
-          record(j, failure(cerr, ckind))
-          j = j + 1
-        end
-      end
-      -- A large body gains nothing from sharing a round trip, and its last TLS record
-      -- would wait behind it: chain small messages only.
-      local chained = self:_can_chain() and j <= #msgs and m.size <= CHAIN_MAX
-      local snapshot
-      local r
-      r, err, kind, reply = feed_body(self, m.data, m.progress, function()
-        if not chained then return self:_feed_end() end
-        snapshot = self:_result()            -- before the next envelope replaces it
-        local n = msgs[j]
-        return self:_feed_end_chain(n.from, n.rcpts, n.size, n.has8)
-      end)
-      if r == "ended" and not chained then
-        r, err, kind, reply = drive(self)
-        record(i, r and self:_result() or failure(err, kind, reply))
-        begun, i = false, j
-      elseif r == "ended" then
-        -- Reads message i's final reply, then message j's envelope replies.
-        r, err, kind, reply = drive(self)
-        local prev = self:_prev_reply()
-        if not prev then
-          record(i, failure("outcome unknown: the connection failed after the end of data;"
-                            .. " the message may have been delivered", "uncertain"))
-        elseif math.floor(prev.code / 100) == 2 then
-          snapshot.reply = prev
-          record(i, snapshot)
-        else
-          record(i, failure(("message refused: %d %s"):format(prev.code, prev.text),
-                            "reply", prev))
-        end
-        if r == "body" then
-          begun = true
-        else
-          record(j, failure(err, kind, reply))
-          begun = false
-          j = j + 1
-        end
-        i = j
-      else
-        record(i, failure(err, kind, reply))
-        begun, i = false, i + 1
-      end
-    end
-  end
+  while i <= #msgs do i, begun = send_in_batch(self, msgs, i, begun, record) end
   return results, sent
 end
 

@@ -23,7 +23,6 @@
 local core = require "missive.core"
 local config = require "missive.config"
 local smtp = require "missive.smtp"
-local driver = require "missive.driver"
 local async = require "missive.async"
 
 local M = {}
@@ -33,7 +32,6 @@ Spool.__index = Spool
 local STATES = {"queued", "sending", "sent", "failed", "uncertain"}
 local FINAL = {sent = true, failed = true, uncertain = true}
 local MAGIC = "missive-spool 1"
-local SLICE = core.smtp_feed_slice
 local RUN_KEYS = {backoff = true, max_backoff = true, max_age = true, on_result = true,
                   async = true}
 
@@ -370,36 +368,19 @@ function Spool:recover()
   return true
 end
 
--- The protocol sequence of missive.smtp's send, with one addition: the ".dot" marker
--- is on disk before the final dot can leave.
-local function transmit(self, s, c, meta, data, trace)
+-- missive.smtp's transaction, with one addition: the ".dot" marker is on disk before
+-- the final dot can leave.
+local function transmit(self, s, c, meta, data)
   local marker = c.path .. ".dot"
-  local has8 = data:find("[\128-\255]") and 1 or 0
-  local ok, err, kind, reply = s:_begin_send(meta.from, meta.to, #data, has8)
-  if not ok then return nil, err, kind, reply end
-  local r
-  r, err, kind, reply = driver.drive(s, trace)
-  local pos = 1
-  while r == "body" do
-    if pos <= #data then
-      ok, err, kind = s:_feed(data, pos, pos + SLICE - 1)
-      pos = pos + SLICE
-    else
-      local mok, merr = core.write_new(marker, "")
-      if mok then mok, merr = core.fsync_dir(self.dirs.sending) end
-      if not mok then
-        -- Without the marker a crash could resend: drop the line before the dot.
-        s:_abort()
-        driver.close(s)
-        return nil, "cannot write the spool marker: " .. tostring(merr), "io"
-      end
-      ok, err, kind = s:_feed_end()
-    end
-    if not ok then return nil, err, kind end
-    r, err, kind, reply = driver.drive(s, trace)
-  end
-  if r ~= "done" then return nil, err, kind, reply end
-  return s:_result()
+  return smtp._transaction(s, {from = meta.from, rcpts = meta.to, data = data}, {
+    before_end = function()
+      local ok, err = core.write_new(marker, "")
+      if ok then ok, err = core.fsync_dir(self.dirs.sending) end
+      -- Without the marker a crash could resend: the line drops before the dot.
+      if not ok then return nil, "cannot write the spool marker: " .. tostring(err), "io" end
+      return true
+    end,
+  })
 end
 
 local function set_outcome(meta, err, kind, reply)
@@ -438,6 +419,88 @@ local function queued_ids(self)
   return ids
 end
 
+-- The session options and the retry policy of q:run's options.
+local function run_options(opts)
+  local so, policy = {}, {
+    backoff = opts.backoff or config.spool.backoff,
+    max_backoff = opts.max_backoff or config.spool.max_backoff,
+    max_age = opts.max_age or config.spool.max_age,
+  }
+  for k, v in pairs(opts) do if not RUN_KEYS[k] then so[k] = v end end
+  return so, policy
+end
+
+-- Writes down the outcome of one attempt: sent, failed, uncertain, or deferred for a
+-- retry.  Returns the state and whether (and why not) it was recorded.
+local function record_outcome(self, c, meta, data, policy, res, err, kind, reply)
+  if res then
+    set_outcome(meta, nil, nil, res.reply)
+    for addr, r in pairs(res.rejected) do
+      meta.rejected[#meta.rejected + 1] = addr .. " " .. r.code .. " " .. r.text
+    end
+    return "sent", finish(self, c, meta, data, "sent")
+  end
+  set_outcome(meta, err, kind, reply)
+  local state = classify(kind, reply)
+  if state == "retry" then return defer(self, c, meta, data, policy) end
+  return state, finish(self, c, meta, data, state)
+end
+
+-- Sends a claimed message over the run's session (opened, or reopened after a loss,
+-- on the way) and records the outcome.  Without a session the run stops (run.err).
+local function deliver(self, run, c, meta, data)
+  local s, err, kind, reply, res = run.s, nil, nil, nil, nil
+  if not s then s, err, kind, reply = smtp.session(run.so) end
+  if s then res, err, kind, reply = transmit(self, s, c, meta, data) end
+  local state, recorded, rec_err = record_outcome(self, c, meta, data, run.policy, res, err,
+                                                  kind, reply)
+  if not s then run.err = {err, kind, reply} end
+  if s and s:_dead() then s:close(); s = nil end
+  run.s = s
+  return state, recorded, rec_err
+end
+
+-- Counts a message's outcome and tells on_result.
+local function tally(run, id, meta, state, recorded, rec_err)
+  local counts = run.counts
+  counts[state] = counts[state] + 1
+  if not recorded then
+    counts.record_failed = counts.record_failed or {}
+    counts.record_failed[#counts.record_failed + 1] = id
+    meta.record_error = rec_err
+  end
+  if run.on_result then
+    run.on_result(id, state == "deferred" and "queued" or state, meta)
+  end
+end
+
+-- Takes queued message id when it is due: claims it, then fails it for age or
+-- delivers it.  Returns true when a message was handled.
+local function attempt(self, run, id)
+  local head = not run.tried[id] and read(self.dirs.queued .. "/" .. id, id)
+  local now = core.time()
+  if not head or (head.next_try or 0) > now then return false end
+  run.tried[id] = true
+  local c = claim(self, id)
+  local meta, data
+  if c then meta, data = read(c.path, id, true) end
+  if not meta then
+    if c then
+      -- Not ours to read (foreign file): set it aside for a human.
+      os.rename(c.path, self.dirs.failed .. "/" .. id)
+      release(c)
+    end
+    return false
+  end
+  if now - (meta.age_from or meta.created or now) >= run.policy.max_age then
+    set_outcome(meta, "too old: not sent within max_age", "limit")
+    tally(run, id, meta, "failed", finish(self, c, meta, data, "failed"))
+  else
+    tally(run, id, meta, deliver(self, run, c, meta, data))
+  end
+  return true
+end
+
 --- Sends what is due, then returns.  opts: the options of missive.smtp.session (host,
 -- port, tls, user, password, ...) plus backoff (seconds before the first retry of a
 -- temporary failure, doubled each time; default 60), max_backoff (default 3600),
@@ -452,79 +515,21 @@ end
 function Spool:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("run expects a table of smtp options", 2) end
-  local so, policy = {}, {
-    backoff = opts.backoff or config.spool.backoff,
-    max_backoff = opts.max_backoff or config.spool.max_backoff,
-    max_age = opts.max_age or config.spool.max_age,
-  }
-  for k, v in pairs(opts) do if not RUN_KEYS[k] then so[k] = v end end
-  local on_result = opts.on_result
+  local so, policy = run_options(opts)
   self:recover()
-  local counts = {sent = 0, failed = 0, deferred = 0, uncertain = 0}
-  local tried, s = {}, nil
-  local run_err
+  local run = {so = so, policy = policy, on_result = opts.on_result, tried = {},
+               counts = {sent = 0, failed = 0, deferred = 0, uncertain = 0}}
   local progress = true
-  while progress and not run_err do
+  while progress and not run.err do
     progress = false
     for _, id in ipairs(queued_ids(self)) do
-      local head = not tried[id] and read(self.dirs.queued .. "/" .. id, id)
-      local now = core.time()
-      if head and (head.next_try or 0) <= now then
-        tried[id] = true
-        local c = claim(self, id)
-        local meta, data
-        if c then meta, data = read(c.path, id, true) end
-        if meta then
-          progress = true
-          local state, err, kind, reply, recorded, rec_err
-          if now - (meta.age_from or meta.created or now) >= policy.max_age then
-            set_outcome(meta, "too old: not sent within max_age", "limit")
-            state = "failed"
-            recorded, rec_err = finish(self, c, meta, data, "failed")
-          else
-            if not s then s, err, kind, reply = smtp.session(so) end
-            local res
-            if s then res, err, kind, reply = transmit(self, s, c, meta, data, so.trace) end
-            if res then
-              set_outcome(meta, nil, nil, res.reply)
-              for addr, r in pairs(res.rejected) do
-                meta.rejected[#meta.rejected + 1] = addr .. " " .. r.code .. " " .. r.text
-              end
-              state = "sent"
-              recorded, rec_err = finish(self, c, meta, data, "sent")
-            else
-              set_outcome(meta, err, kind, reply)
-              state = classify(kind, reply)
-              if state == "retry" then
-                state, recorded, rec_err = defer(self, c, meta, data, policy)
-              else
-                recorded, rec_err = finish(self, c, meta, data, state)
-              end
-              if not s then run_err = {err, kind, reply} end
-            end
-            if s and s:_dead() then s:close(); s = nil end
-          end
-          counts[state] = counts[state] + 1
-          if not recorded then
-            counts.record_failed = counts.record_failed or {}
-            counts.record_failed[#counts.record_failed + 1] = id
-            meta.record_error = rec_err
-          end
-          if on_result then
-            on_result(id, state == "deferred" and "queued" or state, meta)
-          end
-          if run_err then break end
-        elseif c then
-          -- Not ours to read (foreign file): set it aside for a human.
-          os.rename(c.path, self.dirs.failed .. "/" .. id)
-          release(c)
-        end
-      end
+      if attempt(self, run, id) then progress = true end
+      if run.err then break end
     end
   end
-  if s then s:close() end
-  if run_err then return nil, run_err[1], run_err[2], run_err[3] end
-  return counts
+  if run.s then run.s:close() end
+  if run.err then return nil, run.err[1], run.err[2], run.err[3] end
+  return run.counts
 end
 
 local function info_of(meta, state)
