@@ -23,12 +23,18 @@ CC      ?= cc
 WARN    := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-overlength-strings
 CFLAGS  ?= -O2 -g
+# The core, a folder per layer (as BearSSL does): base (buffers, errors, strings),
+# net (TLS, connection, drivers, the command/response engine, SASL), mime, and one
+# folder per protocol.  Every folder is on the include path.
+CORE_DIRS := base net mime smtp pop3 imap
+CORE_INC  := $(addprefix -Icsrc/,$(CORE_DIRS))
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
-             -I$(MBEDTLS_INCDIR) -Icsrc
+             -I$(MBEDTLS_INCDIR) $(CORE_INC)
 LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 SANFLAGS ?=
 
-CORE_SRC := $(sort $(wildcard csrc/*.c))
+CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard csrc/$(d)/*.c)))
+CORE_HDR := $(foreach d,$(CORE_DIRS),$(wildcard csrc/$(d)/*.h))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))
 CORE_OBJ := $(patsubst csrc/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst csrc/lua/%.c,$(BUILD)/lua/%.o,$(BIND_SRC))
@@ -40,11 +46,11 @@ CTESTS   := $(patsubst ctest/%.c,$(BUILD)/ctest/%,$(sort $(wildcard ctest/*_test
 
 all: $(MODULE)
 
-$(BUILD)/core/%.o: csrc/%.c $(wildcard csrc/*.h)
+$(BUILD)/core/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
 
-$(BUILD)/lua/%.o: csrc/lua/%.c $(wildcard csrc/*.h csrc/lua/*.h)
+$(BUILD)/lua/%.o: csrc/lua/%.c $(CORE_HDR) $(wildcard csrc/lua/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -I$(LUA_INCDIR) -c -o $@ $<
 

@@ -1,4 +1,4 @@
-/* C unit tests of the codecs and charset conversion (csrc/mime_codec.c, mime_charset.c):
+/* C unit tests of the codecs and charset conversion (csrc/mime/mime_codec.c, mime_charset.c):
  * resumable decoders fed in pieces, and memory bounds of the conversion. */
 #include "ctest.h"
 

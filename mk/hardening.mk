@@ -43,7 +43,7 @@ FUZZ_UB_STRICT  ?= 1
 FUZZ_UB_SKIP    := $(if $(filter 1,$(FUZZ_UB_STRICT)),,-fno-sanitize=pointer-overflow,nonnull-attribute)
 FUZZ_FLAGS      := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    $(FUZZ_UB_SKIP) -fno-sanitize-recover=undefined -std=c99 -Wall -Wextra \
-                   -D_POSIX_C_SOURCE=200809L -I$(MBEDTLS_INCDIR) -Icsrc $(FUZZ_EXTRA_CFLAGS)
+                   -D_POSIX_C_SOURCE=200809L -I$(MBEDTLS_INCDIR) $(CORE_INC) $(FUZZ_EXTRA_CFLAGS)
 # FUZZ_EXTRA_CFLAGS: extra flags for the fuzz targets.
 FUZZ_EXTRA_CFLAGS ?=
 FUZZ_TARGETS    := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
@@ -109,7 +109,7 @@ test-valgrind: $(CTESTS)
 # fuzz/fuzz_<name>.c links against all of it.  fuzz/run.sh runs the binaries.
 FUZZ_CORE_OBJ := $(patsubst csrc/%.c,$(FUZZ_BUILD)/core/%.o,$(CORE_SRC))
 
-$(FUZZ_BUILD)/core/%.o: csrc/%.c $(wildcard csrc/*.h)
+$(FUZZ_BUILD)/core/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS)) -c -o $@ $<
 

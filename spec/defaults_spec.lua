@@ -1,4 +1,4 @@
--- All defaults in one place: csrc/mv_defaults.h, exported as core.defaults, read by the
+-- All defaults in one place: csrc/base/mv_defaults.h, exported as core.defaults, read by the
 -- Lua modules through missive.config, and listed in README's "Defaults" table.
 local core = require "missive.core"
 local config = require "missive.config"

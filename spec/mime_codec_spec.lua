@@ -1,4 +1,4 @@
--- Transfer-encoding and charset codecs (csrc/mime_codec.c) and the missive.mime module,
+-- Transfer-encoding and charset codecs (csrc/mime/mime_codec.c) and the missive.mime module,
 -- with python3 as the oracle: Python's email package is what most mail tools agree with.
 local core = require "missive.core"
 local email = require "missive.email"

@@ -1,4 +1,4 @@
--- Prints the rockspec's source list for missive.core from the files in csrc/, so the
+-- Prints the rockspec's source list for missive.core from the files in csrc/*/, so the
 -- rockspec never misses a file:  lua5.4 tools/rockspec.lua > /dev/null checks it.
 -- `check` also wants every Lua module of lua/missive/ listed.
 -- Usage: lua tools/rockspec.lua [check ROCKSPEC | update ROCKSPEC]
@@ -11,7 +11,12 @@ local function ls(pattern)
   return out
 end
 
-local files = ls("csrc/*.c")
+-- The core's folders, as the Makefile's CORE_DIRS, then the bindings.
+local DIRS = { "base", "net", "mime", "smtp", "pop3", "imap" }
+local files = {}
+for _, d in ipairs(DIRS) do
+  for _, f in ipairs(ls("csrc/" .. d .. "/*.c")) do files[#files + 1] = f end
+end
 for _, f in ipairs(ls("csrc/lua/*.c")) do files[#files + 1] = f end
 
 if arg[1] == "check" then

@@ -1,5 +1,5 @@
 --- Module-wide defaults: the one Lua place that reads the defaults of the C core
--- (core.defaults, from csrc/mv_defaults.h; README's "Defaults" lists them), and the
+-- (core.defaults, from csrc/base/mv_defaults.h; README's "Defaults" lists them), and the
 -- per-command timeout WinDev's EmailSetTimeOut sets.  The other modules take their
 -- defaults from here.
 -- @module missive.config
