@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ctest.h"
+#include "mv_str.h"
 #include "mv_buf.h"
 #include "smtp_int.h"
 #include "smtp_reply.h"
@@ -282,14 +283,14 @@ static void test_has_8bit(void)
     memset(buf, 'a', sizeof buf);
     for (off = 0; off < 8; off++) {
         for (len = 0; off + len <= sizeof buf; len++) {
-            CHECK(!smtp_has_8bit(buf + off, len));
+            CHECK(!mv_has_8bit(buf + off, len));
             for (at = 0; at < len; at++) {
                 buf[off + at] = 0x80;
-                CHECK(smtp_has_8bit(buf + off, len));
+                CHECK(mv_has_8bit(buf + off, len));
                 buf[off + at] = 0xff;
-                CHECK(smtp_has_8bit(buf + off, len));
+                CHECK(mv_has_8bit(buf + off, len));
                 buf[off + at] = 0x7f;
-                CHECK(!smtp_has_8bit(buf + off, len));
+                CHECK(!mv_has_8bit(buf + off, len));
                 buf[off + at] = 'a';
             }
         }

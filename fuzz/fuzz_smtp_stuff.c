@@ -3,6 +3,7 @@
  * unstuffing it gives the input with line ends normalised to CRLF.  Without dots (the
  * BDAT form) lines go out unstuffed and unterminated. */
 #include "fuzz_common.h"
+#include "mv_str.h"
 
 #include "smtp_stuff.h"
 
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         int high = 0;
         for (i = 0; i < n; i++) high |= body[i] >= 0x80;
-        FZ_ASSERT(smtp_has_8bit(body, n) == high);
+        FZ_ASSERT(mv_has_8bit(body, n) == high);
         if (!allow_8bit && high) FZ_ASSERT(r1 != SMTP_STUFF_OK);
     }
     if (r1 == SMTP_STUFF_OK) {

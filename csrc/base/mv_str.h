@@ -21,6 +21,10 @@ void mv_sanitize(char *dst, size_t dstsize, const char *src, size_t len);
 /* What mv_sanitize makes of one byte: itself when printable ASCII, ' ' for a tab, '?'. */
 char mv_sanitize_char(unsigned char c);
 
+/* Whether any of the n bytes has its high bit set: the one 8-bit check of the core
+ * (8BITMIME and SMTPUTF8 decisions, charsets, header words), a word at a time. */
+int mv_has_8bit(const void *p, size_t n);
+
 MV_HIDDEN_END
 
 #endif

@@ -2,6 +2,7 @@
  * The sequence (begin, drive, feed the body, result) is in lua/missive/smtp.lua, so it
  * is the same whichever driver moves the bytes, and any yield happens in Lua. */
 #include "lsession.h"
+#include "mv_str.h"
 #include "lsmtp.h"
 
 #include <stdlib.h>
@@ -324,7 +325,7 @@ static int l_has_8bit(lua_State *L)
 {
     size_t n;
     const char *p = luaL_checklstring(L, 1, &n);
-    lua_pushboolean(L, smtp_has_8bit(p, n));
+    lua_pushboolean(L, mv_has_8bit(p, n));
     return 1;
 }
 

@@ -4,6 +4,7 @@
  * counted as defects, and a mailbox with two candidate addresses is skipped, never
  * guessed). */
 #include "mime_header.h"
+#include "mv_str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -629,10 +630,7 @@ int mv_hdr_write_addrs(mv_buf *out, const char *name, const mv_addr_list *l)
         if (a->name != NULL && a->name[0] != '\0') {
             const unsigned char *p = (const unsigned char *)a->name;
             size_t k, len = strlen(a->name);
-            int ascii = 1;
-            for (k = 0; k < len; k++) if (p[k] >= 0x80) ascii = 0;
-            if (strstr(a->name, "=?") != NULL) ascii = 0;
-            if (ascii) {
+            if (!mv_has_8bit(p, len) && strstr(a->name, "=?") == NULL) {
                 if (name_is_plain(a->name) ? mv_buf_append_str(&v, a->name) != 0
                                            : append_quoted(&v, a->name) != 0) goto cleanup;
             } else {

@@ -4,6 +4,7 @@
  * are Windows-949, "shift_jis" is Windows-31J), then decoded by iconv, or here for
  * UTF-8 and windows-1252. */
 #include "mime_codec.h"
+#include "mv_str.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -172,13 +173,6 @@ static int w1252_to_utf8(const unsigned char *p, size_t n, mv_buf *out)
     return 0;
 }
 
-static int is_8bit(const unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) if (p[i] >= 0x80) return 1;
-    return 0;
-}
-
 /* iconv in bounded pieces, so the output is reserved for what a piece can become (4 bytes
  * per input byte at most) rather than for the whole input at once. */
 static int cs_iconv(iconv_t cd, const char *name, const unsigned char *p, size_t n,
@@ -228,7 +222,7 @@ int mv_charset_to_utf8(const char *charset, const unsigned char *p, size_t n, mv
      * rule: UTF-8 first).  8-bit text there is a mislabel the caller records. */
     if (charset == NULL || charset[0] == '\0' || strcmp(low, "us-ascii") == 0 ||
         strcmp(low, "ascii") == 0 || strcmp(low, "ansi_x3.4-1968") == 0) {
-        if (!is_8bit(p, n)) return mv_buf_append(out, p, n) != 0 ? -1 : 0;
+        if (!mv_has_8bit(p, n)) return mv_buf_append(out, p, n) != 0 ? -1 : 0;
         if (mv_utf8_valid(p, n)) r = mv_buf_append(out, p, n);
         else r = w1252_to_utf8(p, n, out);
         if (defects != NULL) (*defects)++;

@@ -140,11 +140,7 @@ int smtp_read_reply(smtp_session *s)
 /* The error for an unexpected reply, keeping the reply for the caller. */
 int smtp_reply_error(smtp_session *s, mv_kind kind, const char *what)
 {
-    mv_error *e = &s->pp.err;
-    mv_fail(e, kind, "%s: %d %s", what, s->last.code, s->last.text);
-    e->has_reply = 1;
-    e->reply = s->last;
-    return MV_ERROR;
+    return mv_fail_reply(&s->pp.err, kind, what, &s->last);
 }
 
 int smtp_queue(smtp_session *s, const char *line, size_t len, size_t mask_from)

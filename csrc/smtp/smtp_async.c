@@ -168,7 +168,7 @@ static int transact(conn *c, const job *j)
 {
     size_t pos = 0;
     int r = smtp_begin_send(c->s, j->from, (const char *const *)j->rcpts, j->nrcpt,
-                            (unsigned long long)j->len, smtp_has_8bit(j->data, j->len));
+                            (unsigned long long)j->len, mv_has_8bit(j->data, j->len));
     if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
     c->used = 1;
     r = run(c);

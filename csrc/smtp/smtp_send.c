@@ -43,7 +43,7 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
         r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
     else if (strpbrk(a, "<>") != NULL)
         r = mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-    else if (smtp_has_8bit(a, len))
+    else if (mv_has_8bit(a, len))
         *utf8 = 1;
     free(a);
     return r;
@@ -81,12 +81,12 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
     s->from = envelope_address(from);
     s->rcpts = calloc(n, sizeof *s->rcpts);
     if (s->from == NULL || s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-    s->need_utf8 = smtp_has_8bit(s->from, strlen(s->from));
+    s->need_utf8 = mv_has_8bit(s->from, strlen(s->from));
     for (i = 0; i < n; i++) {
         s->rcpts[i].addr = envelope_address(rcpts[i]);
         s->nrcpt = i + 1;
         if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-        if (smtp_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
+        if (mv_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
     }
     s->size_hint = size;
     s->has_8bit = has_8bit;

@@ -26,27 +26,6 @@ static size_t scan_run(const unsigned char *p, size_t n, int stop8)
     return i;
 }
 
-/* Four words a step: the OR of 32 bytes has a high bit when one of them has. */
-int smtp_has_8bit(const void *data, size_t n)
-{
-    const uint64_t highs = 0x8080808080808080ull;
-    const unsigned char *p = data;
-    size_t i = 0;
-    for (; n - i >= 32; i += 32) {
-        uint64_t w[4];
-        memcpy(w, p + i, sizeof w);
-        if ((w[0] | w[1] | w[2] | w[3]) & highs) return 1;
-    }
-    for (; n - i >= 8; i += 8) {
-        uint64_t v;
-        memcpy(&v, p + i, 8);
-        if (v & highs) return 1;
-    }
-    for (; i < n; i++)
-        if (p[i] & 0x80) return 1;
-    return 0;
-}
-
 void smtp_stuff_init(smtp_stuffer *st, size_t max_line, int allow_8bit, int dots)
 {
     st->dots = dots;

@@ -29,9 +29,6 @@ int smtp_stuff(smtp_stuffer *st, const unsigned char *in, size_t n, mv_buf *out)
 /* Terminates the last line; adds ".\r\n" when `dot`. */
 int smtp_stuff_end(smtp_stuffer *st, mv_buf *out, int dot);
 
-/* Whether a body holds a byte >= 0x80, so needs 8BITMIME (RFC 6152): the one check of
- * every sender (the binding, the sender thread), before MAIL. */
-int smtp_has_8bit(const void *p, size_t n);
 
 MV_HIDDEN_END
 

@@ -212,6 +212,29 @@ function M.open(new, o, trace, on_fail)
   return s
 end
 
+--- Gives a session type its `close` and Lua 5.4's `<close>`, the same for every
+-- protocol.  `quit(s)` says goodbye on a sound connection (true, or nil, message,
+-- kind[, reply]).  close is idempotent and returns true, or nil, message, "reply" when
+-- the server answered the goodbye with an error (CHECKLIST 39: the session is closed all
+-- the same); `<close>` says goodbye when the block ended normally, and only frees on an
+-- error.
+function M.closing(methods, mt, quit)
+  function methods:close()
+    if self:is_closed() then return true end
+    local ok, err, kind, reply = quit(self)
+    M.release(self)
+    if not ok and kind == "reply" then return nil, err, kind, reply end
+    return true
+  end
+  mt.__close = function(s, err)
+    if err == nil then
+      s:close()
+    else
+      M.release(s)
+    end
+  end
+end
+
 function M.is_external(s)
   return sockets[s] ~= nil
 end

@@ -36,8 +36,6 @@ local function check_number(n, level)
   end
 end
 
-local release = driver.release
-
 --- Opens a session: connect, greeting, CAPA, TLS, login.
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |
 -- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "user" |
@@ -246,24 +244,8 @@ local function quit(s)
   return command(s, "QUIT")
 end
 
---- QUIT and free.  Idempotent; returns true, or nil, message, "reply" when the server
--- answered QUIT with an error (CHECKLIST 39; the session is closed all the same).
-function methods:close()
-  if self:is_closed() then return true end
-  local ok, err, kind, reply = quit(self)
-  release(self)
-  if not ok and kind == "reply" then return nil, err, kind, reply end
-  return true
-end
-
--- Lua 5.4 `local s <close>`: QUIT when the block ended normally, only free on error.
-mt.__close = function(s, err)
-  if err == nil then
-    s:close()
-  else
-    release(s)
-  end
-end
+--- s:close(): QUIT and free (idempotent); `local s <close>` too.
+driver.closing(methods, mt, quit)
 
 -- Every message is a missive.email object carrying number, uid, size and raw; one the
 -- parser refuses (a cap hit) has only those and parse_error (the parser's message), and

@@ -28,8 +28,6 @@ local function quit(s)
   return ok, err, kind, reply
 end
 
-local release = driver.release
-
 --- Opens an asynchronous session: `send` queues and returns an id, a sender thread
 -- (an ngx.timer in OpenResty) sends in order; see missive.async.  The same options as
 -- `session` but trace and socket.  @return the session, or nil, message, kind
@@ -284,24 +282,8 @@ function methods:noop() return command(self, "NOOP") end
 --- RSET: abandons a transaction. @return the reply, or nil, message, kind[, reply]
 function methods:reset() return command(self, "RSET") end
 
---- QUIT and free.  Idempotent; returns true, or nil, message, "reply" when the server
--- answered QUIT with an error (the session is closed all the same).
-function methods:close()
-  if self:is_closed() then return true end
-  local ok, err, kind, reply = quit(self)
-  release(self)
-  if not ok and kind == "reply" then return nil, err, kind, reply end
-  return true
-end
-
--- Lua 5.4 `local s <close>`: QUIT when the block ended normally, only free on error.
-mt.__close = function(s, err)
-  if err == nil then
-    s:close()
-  else
-    release(s)
-  end
-end
+--- s:close(): QUIT and free (idempotent); `local s <close>` too.
+driver.closing(methods, mt, quit)
 
 --- Sends one message on a new session and closes it.
 -- @tparam table opts session options plus the fields of `send`
