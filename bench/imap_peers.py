@@ -14,6 +14,7 @@ UID 1 into OUTFILE, two ways: imaplib's FETCH (imaplib reads a literal whole, it
 stream one), and partial fetches of 1 MB (`BODY.PEEK[]<offset.length>`), what a Python
 program has to do to bound its memory."""
 import email, email.policy, faulthandler, imaplib, ssl, statistics, sys, time
+from memstat import rss, reset_peak
 
 # A stuck run prints its stack and exits (the bench records n/a) instead of hanging.
 faulthandler.dump_traceback_later(300, exit=True)
@@ -83,17 +84,6 @@ def each(c):
 def index(c):
     c.uid("FETCH", "1:*", "(UID RFC822.SIZE)")
     return 1
-
-
-def rss():
-    s = open("/proc/self/status").read()
-    g = lambda k: int(s.split(k + ":")[1].split()[0])
-    return g("VmRSS"), g("VmHWM")
-
-
-def reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 
 def mem(host, port, user, outfile):

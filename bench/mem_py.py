@@ -3,18 +3,8 @@ of mem_missive.lua, peak RSS growth in kB.  send: EmailMessage with the file att
 smtplib send_message (what a Python program does; smtplib needs the whole message).
 retrieve: poplib RETR streamed line by line into a file (poplib's retr() would hold it)."""
 import poplib, smtplib, sys
+from memstat import rss, reset_peak
 from email.message import EmailMessage
-
-
-def rss():
-    s = open("/proc/self/status").read()
-    g = lambda k: int(s.split(k + ":")[1].split()[0])
-    return g("VmRSS"), g("VmHWM")
-
-
-def reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 
 what, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
