@@ -193,6 +193,11 @@ too_long:
     return mv_fail(&pp->err, MV_E_LIMIT, "server line longer than %zu bytes", pp->max_line);
 }
 
+size_t mv_pp_line_bytes(const mv_pp *pp)
+{
+    return pp->line_len;
+}
+
 void mv_pp_line_done(mv_pp *pp)
 {
     mv_buf_consume(&pp->conn.app_in, pp->line_len);

@@ -70,6 +70,9 @@ void mv_pp_commit_next(mv_pp *pp);
  * MV_WANT_WRITE or MV_ERROR.  The line stays valid until mv_pp_line_done(). */
 int mv_pp_getline(mv_pp *pp, const char **line, size_t *len);
 void mv_pp_line_done(mv_pp *pp);
+/* The size on the wire of the line handed out, its ending included (what a listing
+ * cap counts). */
+size_t mv_pp_line_bytes(const mv_pp *pp);
 
 /* Byte-counted reading (a POP3 body, an IMAP literal): hands out up to `max` received
  * bytes (at least one) as MV_OK, or MV_WANT_READ / MV_ERROR.  They stay valid until

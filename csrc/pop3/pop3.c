@@ -433,7 +433,7 @@ static int on_lines(pop3_session *s)
     size_t len;
     int r = mv_pp_getline(&s->pp, &line, &len);
     if (r != MV_OK) return r;
-    s->listing_bytes += s->pp.line_len;
+    s->listing_bytes += mv_pp_line_bytes(&s->pp);
     if (s->listing_bytes > s->max_listing_bytes) {
         /* Memory follows the listing: a byte budget bounds it whatever the shape of the
          * lines (CHECKLIST 70). */
