@@ -33,6 +33,10 @@ int mvl_fail_top(lua_State *L, const char *kind);
 /* true when ok, else nil, "what path: <strerror(errno)>", and the kind: "closed" when
  * the file is not there (ENOENT), else "io". */
 int mvl_fileresult(lua_State *L, int ok, const char *what, const char *path);
+/* Creates the metatable mt_name of a userdata type and leaves it on the stack:
+ * __index holds `methods`, with __gc, __tostring and __name (type_name). */
+void mvl_new_type(lua_State *L, const char *mt_name, const char *type_name,
+                  const luaL_Reg *methods, lua_CFunction gc, lua_CFunction tostring);
 /* Pushes {code =, enhanced =, text =}. */
 void mvl_push_reply(lua_State *L, const mv_reply *r);
 

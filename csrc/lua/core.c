@@ -104,3 +104,18 @@ int luaopen_missive_core(lua_State *L)
     lua_setfield(L, -2, "_tls_best");
     return 1;
 }
+
+void mvl_new_type(lua_State *L, const char *mt_name, const char *type_name,
+                  const luaL_Reg *methods, lua_CFunction gc, lua_CFunction tostring)
+{
+    luaL_newmetatable(L, mt_name);
+    lua_newtable(L);
+    mvl_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, type_name);
+    lua_setfield(L, -2, "__name");
+}

@@ -236,16 +236,7 @@ static const luaL_Reg methods[] = {
 
 void mvl_open_async(lua_State *L)
 {
-    luaL_newmetatable(L, ASYNC_MT);
-    lua_newtable(L);
-    mvl_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "smtp.async");
-    lua_setfield(L, -2, "__name");
+    mvl_new_type(L, ASYNC_MT, "smtp.async", methods, l_gc, l_tostring);
     /* missive.async adds the public methods and __close to this metatable. */
     lua_setfield(L, -2, "async_mt");
     lua_pushcfunction(L, l_async_new);

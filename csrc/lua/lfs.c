@@ -196,14 +196,7 @@ static const luaL_Reg funcs[] = {
 
 void mvl_open_fs(lua_State *L)
 {
-    luaL_newmetatable(L, LOCK_MT);
-    lua_newtable(L);
-    mvl_setfuncs(L, lock_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
+    mvl_new_type(L, LOCK_MT, "fs.lock", lock_methods, m_release, m_tostring);
     lua_pop(L, 1);
     mvl_setfuncs(L, funcs);
 }
