@@ -21,8 +21,11 @@ build = {
     modules = {
         ["missive.core"] = {
             sources = {
+                "csrc/imap.c",
                 "csrc/imap_body.c",
+                "csrc/imap_cmd.c",
                 "csrc/imap_data.c",
+                "csrc/imap_open.c",
                 "csrc/imap_parse.c",
                 "csrc/imap_utf7.c",
                 "csrc/mime_addr.c",
@@ -66,6 +69,7 @@ build = {
                 "csrc/lua/lemail_codec.c",
                 "csrc/lua/lemail_set.c",
                 "csrc/lua/lfs.c",
+                "csrc/lua/limap.c",
                 "csrc/lua/lpop3.c",
                 "csrc/lua/lsession.c",
                 "csrc/lua/lsmtp.c",
