@@ -85,6 +85,7 @@ build = {
         ["missive.driver"] = "lua/missive/driver.lua",
         ["missive.message"] = "lua/missive/message.lua",
         ["missive.smtp"] = "lua/missive/smtp.lua",
+        ["missive.imap"] = "lua/missive/imap.lua",
         ["missive.pop3"] = "lua/missive/pop3.lua",
         ["missive.email"] = "lua/missive/email.lua",
         ["missive.mime"] = "lua/missive/mime.lua",

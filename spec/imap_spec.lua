@@ -109,6 +109,170 @@ describe("imap against Dovecot #integration", function()
         assert.equal("TRYCREATE", r2.code)
         s:close()
       end)
+
+      it("messages{} yields email objects in batches; the body may call other methods; " ..
+         "mark_seen acts after the body returned", function()
+        for i = 1, 5 do
+          deliver("alice", ("Subject: m%d\nFrom: a@example.org\n\nbody %d\n"):format(i, i))
+        end
+        local s = assert(open())
+        local seen = {}
+        for m in s:messages{ folder = "INBOX", mark_seen = true } do
+          assert.is_number(m.uid)
+          assert.is_number(m.size)
+          assert.is_string(m.internal_date)
+          assert.equal("INBOX", m.folder)
+          assert.is_table(m.flags)
+          seen[#seen + 1] = m.subject
+          -- another command inside the loop body
+          assert.is_table(s:fetch(m.uid, { "flags" }))
+          -- not yet marked: the action comes only after the body returned
+          for _, u in ipairs(assert(s:search{ seen = true })) do assert.not_equal(m.uid, u) end
+        end
+        assert.same({ "m1", "m2", "m3", "m4", "m5" }, seen)
+        assert.equal(5, #assert(s:search{ seen = true }))
+        -- a break leaves the message in hand as it was
+        local n = 0
+        for m in s:messages{ headers_only = true, search = { seen = true }, delete = true } do
+          n = n + 1
+          assert.equal("", m.text or "")
+          if n == 2 then break end
+        end
+        assert.equal(4, #assert(s:search{}))
+        s:close()
+      end)
+
+      it("store, copy, move (UID MOVE), append with APPENDUID, expunge of exact UIDs",
+         function()
+        deliver("alice", "Subject: keep\n\nk\n")
+        deliver("alice", "Subject: go\n\ng\n")
+        local s = assert(open())
+        assert(s:select("INBOX"))
+        local keep = assert(s:search{ subject = "keep" })[1]
+        local go = assert(s:search{ subject = "go" })[1]
+        assert.is_true(s:store(go, "+", { "\\Flagged", "$Spec" }))
+        local function flags(uid)
+          local out = {}
+          for _, x in ipairs(assert(s:fetch(uid, { "flags" }))[1].flags) do
+            if x ~= "\\Recent" then out[#out + 1] = x end
+          end
+          table.sort(out)
+          return out
+        end
+        assert.same({ "$Spec", "\\Flagged" }, flags(go))
+        assert.is_true(s:store(go, "-", "$Spec"))
+        assert.same({ "\\Flagged" }, flags(go))
+        local map = assert(s:copy(go, "Archive"))
+        assert.is_number(map[go])
+        assert.is_number(map.uidvalidity)
+        map = assert(s:move({ go }, "Archive"))
+        assert.is_number(map[go])
+        assert.same({ keep }, assert(s:search{}))
+        local app = assert(s:append("Sent", "Subject: copy\n\nsent copy\n",
+                                    { flags = { "\\Seen" }, date = 1700000000 }))
+        assert.is_number(app.uid)
+        assert(s:select("Sent"))
+        local got = assert(s:fetch(app.uid, { "body", "flags", "internal_date" }))[1]
+        assert.equal("Subject: copy\r\n\r\nsent copy\r\n", got.body)
+        assert.equal("\\Seen", got.flags[1])
+        assert.matches("14%-Nov%-2023", got.internal_date)
+        -- expunge removes exactly the UIDs given, not another \Deleted message
+        assert(s:select("INBOX"))
+        deliver("alice", "Subject: other\n\no\n")
+        assert(s:noop())
+        local other = assert(s:search{ subject = "other" })[1]
+        assert.is_true(s:store({ keep, other }, "+", "\\Deleted"))
+        assert.is_true(s:expunge({ keep }))
+        assert.same({ other }, assert(s:search{}))
+        local evs = s:take_events()
+        assert.is_table(evs)
+        s:close()
+      end)
+
+      it("folders with special use, special(), status, create/rename/subscribe/delete " ..
+         "with a non-ASCII name", function()
+        local s = assert(open())
+        local list = assert(s:folders())
+        local by = {}
+        for _, f in ipairs(list) do by[f.name] = f end
+        assert.equal("sent", by.Sent.special)
+        assert.equal("archive", by.Archive.special)
+        assert.equal("/", by.INBOX.delimiter)
+        assert.equal("Sent", s:special("sent"))
+        assert.equal("Trash", s:special("trash"))
+        local name = "Réunions " .. driver_name
+        s:delete_folder(name .. " 2")
+        assert.is_true(s:create(name))
+        assert.is_true(s:subscribe(name))
+        local found
+        for _, f in ipairs(assert(s:folders("R*"))) do if f.name == name then found = f end end
+        assert.is_table(found)
+        assert.matches("&", found.raw)
+        local stt = assert(s:status(name))
+        assert.equal(0, stt.messages)
+        assert.is_number(stt.uidnext)
+        assert.is_true(s:rename(name, name .. " 2"))
+        assert.is_true(s:delete_folder(name .. " 2"))
+        local _, _, kind = s:status(name)
+        assert.equal("reply", kind)
+        s:close()
+      end)
+
+      it("search quotes every string; non-ASCII goes as CHARSET UTF-8", function()
+        deliver("alice", 'Subject: =?UTF-8?Q?caf=C3=A9?= "quoted" \\ back\n\nx\n')
+        local lines = {}
+        local s = assert(open { trace = function(_, l) lines[#lines + 1] = l end })
+        assert(s:select("INBOX"))
+        assert.equal(1, #assert(s:search{ subject = "café" }))
+        assert.equal(1, #assert(s:search{ subject = '"quoted" \\' }))
+        assert.equal(0, #assert(s:search{ subject = "x\r\nA9 LOGOUT" }))
+        assert.equal(1, #assert(s:search{ since = "2000-01-01", larger = 1 }))
+        assert.equal(0, #assert(s:search{ before = os.time() - 86400 * 365 * 30 }))
+        local t = table.concat(lines, "\n")
+        assert.matches("CHARSET UTF%-8", t)
+        assert.is_nil(t:find("A9 LOGOUT", 1, true) and t:find("\nA9 LOGOUT", 1, true))
+        s:close()
+      end)
+
+      it("fetch_part streams a part to a sink; idle returns the events that arrived",
+         function()
+        local big = ("0123456789abcdef"):rep(64 * 1024) -- 1 MiB
+        deliver("alice", "Subject: big\nMIME-Version: 1.0\n" ..
+          "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n" ..
+          "hello\n--b\nContent-Type: application/octet-stream\n\n" .. big .. "\n--b--\n")
+        local s = assert(open())
+        assert(s:select("INBOX"))
+        local uid = assert(s:search{})[1]
+        local chunks, total = 0, 0
+        assert.is_true(s:fetch_part(uid, "2", function(c)
+          chunks, total = chunks + 1, total + #c
+          return true
+        end))
+        assert.equal(#big, total)
+        assert.equal("hello", (assert(s:fetch_part(uid, "1"))))
+        -- IDLE: a delivery shows up as an "exists" event
+        local t0 = os.time()
+        local evs = assert(s:idle{ timeout = 1 })
+        assert.same({}, evs)
+        assert.is_true(os.time() - t0 <= 3)
+        deliver("alice", "Subject: new\n\nn\n")
+        evs = assert(s:idle{ timeout = 10 })
+        local exists
+        for _, e in ipairs(evs) do if e.kind == "exists" then exists = e end end
+        assert.is_table(exists)
+        assert.equal(2, exists.count)
+        assert.equal("INBOX", exists.folder)
+        -- and the session works after IDLE
+        assert.equal(2, #assert(s:search{}))
+        deliver("alice", "Subject: newer\n\nn\n")
+        for ev in s:events{ timeout = 10 } do
+          if ev.kind == "exists" then
+            assert.equal(3, ev.count)
+            break
+          end
+        end
+        s:close()
+      end)
     end)
   end
 end)

@@ -128,13 +128,16 @@ static void push_att(lua_State *L, int eidx, size_t i, const mv_mime_att *a)
     mvl_setmetatable(L, ATT_MT);
 }
 
-/* Where a message came from (POP3: number, uid, size; WinDev's out flag) and why it
+/* Where a message came from (POP3: number, uid, size; IMAP: uid, size, flags,
+ * internal_date, folder; WinDev's out flag) and why it
  * could not be parsed (parse_error) are not part of the message: they live in the
  * userdata's Lua value, a table made on first use. */
 static int is_mailbox_field(const char *k)
 {
     return strcmp(k, "number") == 0 || strcmp(k, "uid") == 0 || strcmp(k, "size") == 0
-        || strcmp(k, "out") == 0 || strcmp(k, "parse_error") == 0;
+        || strcmp(k, "out") == 0 || strcmp(k, "parse_error") == 0
+        || strcmp(k, "flags") == 0 || strcmp(k, "internal_date") == 0
+        || strcmp(k, "folder") == 0;
 }
 
 /* The marker tells our table from the environment table Lua 5.1 gives every userdata. */

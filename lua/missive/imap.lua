@@ -197,7 +197,9 @@ local DATE_KEYS = { since = "SINCE", before = "BEFORE", on = "ON", sent_since = 
 
 local function sorted_keys(t)
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
+  for k in pairs(t) do
+    if type(k) ~= "number" then keys[#keys + 1] = k end -- the array part is ANDed apart
+  end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   return keys
 end
@@ -210,9 +212,7 @@ local function criteria(c, out, flags)
   for _, sub in ipairs(c) do criteria(sub, out, flags) end
   for _, k in ipairs(sorted_keys(c)) do
     local v = c[k]
-    if type(k) == "number" then
-      v = nil -- the array part, done above
-    elseif FLAG_KEYS[k] then
+    if FLAG_KEYS[k] then
       if v then out[#out + 1] = "a" .. FLAG_KEYS[k] end
     elseif STRING_KEYS[k] then
       if type(v) ~= "string" then error("search '" .. k .. "' expects a string", 4) end
