@@ -273,6 +273,42 @@ describe("imap against Dovecot #integration", function()
         end
         s:close()
       end)
+
+      it("round trip: send through Postfix, find by search, fetch, flag, move to Archive, " ..
+         "append a copy to Sent, expunge", function()
+        local smtp = require "missive.smtp"
+        local email = require "missive.email"
+        local subject = ("round trip %s %d %d"):format(driver_name, os.time(), math.random(1e6))
+        local msg = email.new{ from = "bob@localhost", to = { "alice@localhost" },
+                               subject = subject, text = "over IMAP\n" }
+        local res = assert(smtp.send { host = "localhost", port = st.smtp_port,
+          cafile = st.cafile, from = "bob@localhost", to = "alice@localhost",
+          data = assert(msg:tostring()) })
+        assert.equal(1, #res.accepted)
+        assert(stack.wait_messages("alice", 1, 20))
+        local s = assert(open())
+        assert(s:select("INBOX"))
+        local uids = assert(s:search{ subject = subject, unseen = true })
+        assert.equal(1, #uids)
+        local got = assert(s:fetch(uids, { "envelope", "body" }))[1]
+        assert.equal(subject, got.envelope.subject)
+        local m = assert(email.parse(got.body))
+        assert.equal(subject, m.subject)
+        assert.is_true(s:store(uids, "+", "\\Flagged"))
+        assert.equal(1, #assert(s:search{ flagged = true, subject = subject }))
+        local map = assert(s:move(uids, "Archive"))
+        assert.is_number(map[uids[1]])
+        local app = assert(s:append("Sent", m, { flags = { "\\Seen" } }))
+        assert(s:select("Archive"))
+        local archived = assert(s:search{ subject = subject })
+        assert.same({ map[uids[1]] }, archived)
+        assert.is_true(s:store(archived, "+", "\\Deleted"))
+        assert.is_true(s:expunge(archived))
+        assert.same({}, assert(s:search{ subject = subject }))
+        assert(s:select("Sent"))
+        assert.same({ app.uid }, assert(s:search{ subject = subject }))
+        assert.is_true(s:close())
+      end)
     end)
   end
 end)

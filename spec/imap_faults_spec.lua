@@ -1,0 +1,219 @@
+-- IMAP faults against a scripted server, byte for byte, under both drivers.
+local scripted = require "support.scripted"
+local imap = require "missive.imap"
+
+local GREET = { send = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE UIDPLUS LITERAL+] hi\r\n" }
+local LOGIN = {
+  GREET,
+  { expect = "A1 LOGIN alice secret" },
+  { send = "A1 OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS LITERAL+] in\r\n" },
+}
+local SELECT = {
+  { expect = "A2 SELECT INBOX" },
+  { send = "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n" ..
+           "A2 OK [READ-WRITE] selected\r\n" },
+}
+
+local function steps(...)
+  local t = {}
+  for _, list in ipairs { ... } do
+    for _, s in ipairs(list) do t[#t + 1] = s end
+  end
+  return t
+end
+
+local DRIVER
+
+local function open(srv, extra)
+  local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
+              password = "secret", auth = "login", timeout = 3 }
+  if DRIVER == "luasocket" then o.socket = require("socket").tcp end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return imap.session(o)
+end
+
+local FETCH = '* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 14 BODY[] {14}\r\n' ..
+              'Subject: x\r\n\r\n)\r\n'
+
+for _, driver_name in ipairs { "native", "luasocket" } do
+describe("imap faults (scripted server, " .. driver_name .. " driver)", function()
+  setup(function() DRIVER = driver_name end)
+
+  it("a FETCH response split at every byte, with untagged data around the tagged reply",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID FETCH 5 (UID BODY.PEEK[])" },
+      { drip = "* 3 EXISTS\r\n" .. FETCH .. "* 1 EXPUNGE\r\nA3 OK done\r\n", interval = 0 },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local got = assert(s:fetch(5, { "body" }))
+    assert.equal(1, #got)
+    assert.equal("Subject: x\r\n\r\n", got[1].body)
+    assert.same({ "\\Seen" }, got[1].flags)
+    local evs = s:take_events()
+    assert.equal("exists", evs[1].kind)
+    assert.equal(3, evs[1].count)
+    assert.equal("expunge", evs[2].kind)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("literal mailbox names, and an extra untagged line after the tagged OK", function()
+    local srv = scripted.start(steps(LOGIN, {
+      { expect = 'A2 LIST "" "*"' },
+      { send = '* LIST (\\HasNoChildren) "/" {6}\r\nIn"b x\r\n* LIST () "/" "&AOk-t&AOk-"\r\n' ..
+               "A2 OK listed\r\n* 4 EXISTS\r\n" },
+      { expect = "A3 NOOP" }, { send = "A3 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    local list = assert(s:folders())
+    assert.equal('In"b x', list[1].name)
+    assert.equal("été", list[2].name)
+    assert.is_true(s:noop())
+    assert.equal(4, s:take_events()[1].count)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("BAD for an over-long command and NO [TRYCREATE] are kind reply; the session goes on",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID COPY 1 Nope" }, { send = "A3 NO [TRYCREATE] no such folder\r\n" },
+      { expect = "A4 UID STORE" }, { send = "A4 BAD [TOOBIG] command line too long\r\n" },
+      { expect = "A5 NOOP" }, { send = "A5 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local ok, err, kind, reply = s:copy(1, "Nope")
+    assert.is_nil(ok)
+    assert.equal("reply", kind)
+    assert.matches("COPY failed", err)
+    assert.same({ status = "NO", code = "TRYCREATE", text = "[TRYCREATE] no such folder" },
+                reply)
+    local many = {}
+    for i = 1, 3000 do many[i] = i * 2 end
+    ok, _, kind, reply = s:store(many, "+", "\\Seen")
+    assert.is_nil(ok)
+    assert.equal("reply", kind)
+    assert.equal("BAD", reply.status)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("BYE during IDLE ends the session with kind closed", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 IDLE" }, { send = "+ idling\r\n* 3 EXISTS\r\n" },
+      { expect = "DONE" }, { send = "* BYE shutting down\r\n" },
+      { close = true },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs, err, kind = s:idle{ timeout = 2 }
+    assert.is_nil(evs)
+    assert.equal("closed", kind)
+    assert.matches("shutting down", err)
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
+  it("untagged data inside IDLE is returned as events; the tagged OK follows DONE",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 IDLE" }, { send = "+ idling\r\n" }, { sleep = 0.2 },
+      { send = "* 3 EXISTS\r\n* 2 FETCH (FLAGS (\\Seen) UID 8)\r\n" },
+      { expect = "DONE" }, { send = "* 1 EXPUNGE\r\nA3 OK idle done\r\n" },
+      { expect = "A4 NOOP" }, { send = "A4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs = assert(s:idle{ timeout = 2 })
+    local kinds = {}
+    for _, e in ipairs(evs) do kinds[#kinds + 1] = e.kind end
+    assert.same({ "exists", "flags", "expunge" }, kinds)
+    assert.equal(8, evs[2].uid)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("a literal larger than the cap fails with kind limit", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID FETCH" },
+      { send = "* 1 FETCH (UID 5 BODY[] {100000}\r\n" .. ("x"):rep(1000) },
+      { hold = 1 },
+    }))
+    local s = assert(open(srv, { max_size = 1000 }))
+    assert(s:select("INBOX"))
+    local ok, _, kind = s:fetch(5, { "body" })
+    assert.is_nil(ok)
+    assert.equal("limit", kind)
+    s:close()
+    srv:finish()
+  end)
+
+  it("unbalanced parentheses and a tag mismatch are protocol errors", function()
+    for _, bad in ipairs { "* 1 FETCH (UID 5 FLAGS (\\Seen)\r\nA3 OK\r\n",
+                           "* 1 FETCH (UID 5))\r\nA3 OK\r\n", "A7 OK done\r\n" } do
+      local srv = scripted.start(steps(LOGIN, SELECT, {
+        { expect = "A3 UID FETCH" }, { send = bad }, { hold = 0.5 },
+      }))
+      local s = assert(open(srv))
+      assert(s:select("INBOX"))
+      local ok, err, kind = s:fetch(5, { "flags" })
+      assert.is_nil(ok)
+      assert.equal("protocol", kind, err)
+      s:close()
+      srv:finish()
+    end
+  end)
+
+  it("a server that never sends the tagged reply: timeout", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 NOOP" }, { send = "* 3 EXISTS\r\n" }, { hold = 2 },
+    }))
+    local s = assert(open(srv, { timeout = 0.5 }))
+    assert(s:select("INBOX"))
+    local ok, _, kind = s:noop()
+    assert.is_nil(ok)
+    assert.equal("timeout", kind)
+    s:close()
+    srv:finish()
+  end)
+
+  it("synchronising literals wait for '+' (no LITERAL+); LOGINDISABLED is honoured",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" },
+      { expect = "A1 LOGIN alice {7}" }, { send = "+ go on\r\n" },
+      { expect = "p\195\164sswd" },
+      { send = "A1 OK in\r\n" },
+      { expect = "A2 CAPABILITY" }, { send = "* CAPABILITY IMAP4rev1\r\nA2 OK\r\n" },
+      { expect = "A3 LOGOUT" }, { send = "* BYE bye\r\nA3 OK\r\n" },
+      { hold = 0.5 },
+    })
+    local s = assert(open(srv, { password = "p\195\164sswd" }))
+    assert.is_true(s:close())
+    local received = srv:finish()
+    assert.equal("A1 LOGIN alice {7}\r\np\195\164sswd\r\nA2 CAPABILITY\r\nA3 LOGOUT\r\n",
+                 received)
+    srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n" }, { hold = 0.5 },
+    })
+    local s2, err, kind = open(srv)
+    assert.is_nil(s2)
+    assert.equal("auth", kind)
+    assert.matches("LOGINDISABLED", err)
+    assert.equal("", (srv:finish()))
+  end)
+end)
+end
