@@ -290,7 +290,7 @@ int imapi_read(imap_session *s)
         if (r == IMAP_LITERAL) {
             int l8;
             imap_str key;
-            (void)imap_parser_literal(&s->parser, &l8, &key);
+            uint64_t size = imap_parser_literal(&s->parser, &l8, &key);
             if (s->stream && key.s != NULL && key.len < sizeof s->keybuf
                 && (strncasecmp(key.s, "BODY[", 5) == 0
                     || strncasecmp(key.s, "BINARY[", 7) == 0)) {
@@ -299,6 +299,11 @@ int imapi_read(imap_session *s)
                 s->chunk_key.s = s->keybuf;
                 s->chunk_key.len = key.len;
                 imap_parser_stream_literal(&s->parser);
+            } else if (size > s->lim.max_kept) {
+                /* Fail at the announcement rather than after reading it all. */
+                return mv_fail(&s->pp.err, MV_E_LIMIT, "the server sent a literal of %llu "
+                               "bytes, over max_size (%zu)", (unsigned long long)size,
+                               s->lim.max_kept);
             }
             continue;
         }
