@@ -309,6 +309,34 @@ describe("imap against Dovecot #integration", function()
         assert.same({ app.uid }, assert(s:search{ subject = subject }))
         assert.is_true(s:close())
       end)
+
+      it("WinDev shapes: get_all{unseen}, read_first/read_next, missive.session{imap}",
+         function()
+        deliver("alice", "Subject: a\n\na\n")
+        deliver("alice", "Subject: b\n\nb\n")
+        local s = assert(open())
+        assert(s:select("INBOX"))
+        assert.is_true(s:store(assert(s:search{ subject = "a" }), "+", "\\Seen"))
+        local unseen = assert(s:get_all{ unseen = true })
+        assert.equal(1, #unseen)
+        assert.equal("b", unseen[1].subject)
+        assert.equal(2, #assert(s:get_all()))
+        local m = assert(s:read_first())
+        assert.is_false(m.out)
+        assert.is_false(assert(s:read_next()).out)
+        assert.is_true(assert(s:read_next()).out)
+        assert.is_true(s:out())
+        s:close()
+        local missive = require "missive"
+        local o = { host = "localhost", user = "alice", password = "secret",
+                    cafile = st.cafile, smtp = { port = st.smtp_port },
+                    imap = { port = st.imaps_port } }
+        if driver_name == "luasocket" then o.socket = require("socket").tcp end
+        local both = assert(missive.session(o))
+        assert.is_nil(both.pop3)
+        assert.equal(2, #assert(both:get_all()))
+        assert.is_true(both:close())
+      end)
     end)
   end
 end)

@@ -894,6 +894,68 @@ function methods:messages(opts)
   return iter, nil, nil, closer
 end
 
+-- ------------------------------------------------------------------ WinDev shapes
+
+-- "message (kind)" raised by the iterator, back to message, kind.
+local function unraise(e)
+  if type(e) ~= "string" then error(e, 0) end
+  local msg, kind = e:match("^(.*) %((%a+)%)$")
+  return msg or e, kind or "protocol"
+end
+
+local function walk_opts(opts)
+  local o = copy(opts or {})
+  if o.unseen then o.search = { unseen = true } end
+  o.unseen = nil
+  return o
+end
+
+--- Every message (WinDev's EmailGetAll): opts as messages{}, plus unseen = true for the
+-- unread ones only.  @return an array of email objects, or nil, message, kind
+function methods:get_all(opts)
+  check_open(self)
+  local all = {}
+  local ok, err = pcall(function()
+    for m in self:messages(walk_opts(opts)) do all[#all + 1] = m end
+  end)
+  if not ok then return nil, unraise(err) end
+  return all
+end
+
+-- WinDev's EmailReadFirst / EmailReadNext: a cursor per session; the message read has
+-- out = false, and the end gives {out = true}.
+local cursors = setmetatable({}, { __mode = "k" })
+
+local function read(c)
+  local ok, m = pcall(c.iter)
+  if not ok then return nil, unraise(m) end
+  c.out = m == nil
+  if c.out then return { out = true } end
+  m.out = false
+  return m
+end
+
+function methods:read_first(opts)
+  check_open(self)
+  local ok, iter = pcall(self.messages, self, walk_opts(opts))
+  if not ok then return nil, unraise(iter) end
+  local c = { iter = iter, out = false }
+  cursors[self] = c
+  return read(c)
+end
+
+function methods:read_next()
+  local c = cursors[self]
+  if not c then return self:read_first() end
+  if c.out then return { out = true } end
+  return read(c)
+end
+
+function methods:out()
+  local c = cursors[self]
+  return c == nil or c.out
+end
+
 -- ------------------------------------------------------------------ closing
 
 --- LOGOUT and free.  Idempotent; returns true.
