@@ -326,11 +326,11 @@ int main(void)
 {
     static const ctest_case cases[] = {
         { "command arguments: atoms, astrings, quoted, mailbox names", test_cmd_arguments },
-        { "no argument can inject syntax", test_cmd_refuses_injection },
+        { "no argument can inject syntax (CHECKLIST 85)", test_cmd_refuses_injection },
         { "literals: synchronising, LITERAL+, LITERAL-, UTF8=ACCEPT", test_cmd_literals },
         { "untagged data, split at every byte, before the tagged reply",
           test_untagged_then_tagged },
-        { "NO, tag mismatch, BYE, literal over the cap", test_failures },
+        { "NO, tag mismatch, BYE, literal over the cap (CHECKLIST 84 86)", test_failures },
         { "a synchronising literal waits for '+'; a streamed literal is never kept",
           test_sync_literal_and_stream },
         { "IDLE: the wait ends at its time without failing, DONE reads the tagged OK",

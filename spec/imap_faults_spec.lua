@@ -39,7 +39,7 @@ for _, driver_name in ipairs { "native", "luasocket" } do
 describe("imap faults (scripted server, " .. driver_name .. " driver)", function()
   setup(function() DRIVER = driver_name end)
 
-  it("a FETCH response split at every byte, with untagged data around the tagged reply",
+  it("CHECKLIST 83: a FETCH response split at every byte, untagged data around the OK",
      function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID FETCH 5 (UID BODY.PEEK[])" },
@@ -61,7 +61,8 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("literal mailbox names, and an extra untagged line after the tagged OK", function()
+  it("CHECKLIST 83: literal mailbox names, an extra untagged line after the tagged OK",
+     function()
     local srv = scripted.start(steps(LOGIN, {
       { expect = 'A2 LIST "" "*"' },
       { send = '* LIST (\\HasNoChildren) "/" {6}\r\nIn"b x\r\n* LIST () "/" "&AOk-t&AOk-"\r\n' ..
@@ -80,7 +81,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("BAD for an over-long command and NO [TRYCREATE] are kind reply; the session goes on",
+  it("CHECKLIST 84: BAD (over-long command), NO [TRYCREATE]: kind reply; the session goes on",
      function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID COPY 1 Nope" }, { send = "A3 NO [TRYCREATE] no such folder\r\n" },
@@ -108,7 +109,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("BYE during IDLE ends the session with kind closed", function()
+  it("CHECKLIST 84: BYE during IDLE ends the session with kind closed", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 IDLE" }, { send = "+ idling\r\n* 3 EXISTS\r\n" },
       { expect = "DONE" }, { send = "* BYE shutting down\r\n" },
@@ -124,7 +125,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("untagged data inside IDLE is returned as events; the tagged OK follows DONE",
+  it("CHECKLIST 83: untagged data inside IDLE is returned as events; the tagged OK follows DONE",
      function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 IDLE" }, { send = "+ idling\r\n" }, { sleep = 0.2 },
@@ -146,7 +147,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("a literal larger than the cap fails with kind limit", function()
+  it("CHECKLIST 86: a literal larger than the cap fails with kind limit", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID FETCH" },
       { send = "* 1 FETCH (UID 5 BODY[] {100000}\r\n" .. ("x"):rep(1000) },
@@ -161,7 +162,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("unbalanced parentheses and a tag mismatch are protocol errors", function()
+  it("CHECKLIST 84: unbalanced parentheses and a tag mismatch are protocol errors", function()
     for _, bad in ipairs { "* 1 FETCH (UID 5 FLAGS (\\Seen)\r\nA3 OK\r\n",
                            "* 1 FETCH (UID 5))\r\nA3 OK\r\n", "A7 OK done\r\n" } do
       local srv = scripted.start(steps(LOGIN, SELECT, {
@@ -177,7 +178,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     end
   end)
 
-  it("a server that never sends the tagged reply: timeout", function()
+  it("CHECKLIST 86: a server that never sends the tagged reply: timeout", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 NOOP" }, { send = "* 3 EXISTS\r\n" }, { hold = 2 },
     }))
@@ -190,7 +191,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
-  it("synchronising literals wait for '+' (no LITERAL+); LOGINDISABLED is honoured",
+  it("CHECKLIST 85 86: synchronising literals wait for '+'; LOGINDISABLED is honoured",
      function()
     local srv = scripted.start({
       { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" },

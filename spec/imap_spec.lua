@@ -42,7 +42,7 @@ describe("imap against Dovecot #integration", function()
     end
 
     describe("(" .. driver_name .. " driver)", function()
-      it("implicit TLS, AUTHENTICATE (the strongest offered), ENABLE, select, search, fetch",
+      it("CHECKLIST 85: implicit TLS, AUTHENTICATE (the strongest), ENABLE, select, fetch",
          function()
         deliver("alice", "Subject: one\nFrom: Ann <ann@example.org>\n\nfirst body\n")
         deliver("alice", "Subject: two\n\nsecond\n")
@@ -218,7 +218,7 @@ describe("imap against Dovecot #integration", function()
         s:close()
       end)
 
-      it("search quotes every string; non-ASCII goes as CHARSET UTF-8", function()
+      it("CHECKLIST 85: search quotes every string; non-ASCII goes as CHARSET UTF-8", function()
         deliver("alice", 'Subject: =?UTF-8?Q?caf=C3=A9?= "quoted" \\ back\n\nx\n')
         local lines = {}
         local s = assert(open { trace = function(_, l) lines[#lines + 1] = l end })
