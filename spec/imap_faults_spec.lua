@@ -216,5 +216,71 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.matches("LOGINDISABLED", err)
     assert.equal("", (srv:finish()))
   end)
+
+  it("move without MOVE: COPY, STORE \\Deleted, UID EXPUNGE of exactly those UIDs; " ..
+     "without UIDPLUS no EXPUNGE at all", function()
+    local move_steps = {
+      { expect = "A3 UID COPY 5,7 Archive" },
+      { send = "A3 OK [COPYUID 9 5,7 100:101] copied\r\n" },
+      { expect = "A4 UID STORE 5,7 +FLAGS.SILENT (\\Deleted)" }, { send = "A4 OK\r\n" },
+    }
+    local srv = scripted.start(steps(LOGIN, SELECT, move_steps, {
+      { expect = "A5 UID EXPUNGE 5,7" },
+      { send = "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA5 OK expunged\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local map = assert(s:move({ 7, 5 }, "Archive"))
+    assert.equal(100, map[5])
+    assert.equal(101, map[7])
+    assert.equal(9, map.uidvalidity)
+    s:_abort()
+    s:close()
+    srv:finish()
+    -- no UIDPLUS: the originals stay \Deleted, and no bare EXPUNGE goes out
+    local greet = { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" }
+    srv = scripted.start(steps({ greet, { expect = "A1 LOGIN alice secret" },
+                                 { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" } },
+                               SELECT, move_steps, { { hold = 0.5 } }))
+    s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_table(s:move({ 5, 7 }, "Archive"))
+    s:_abort()
+    s:close()
+    local received = srv:finish()
+    assert.is_nil(received:find("EXPUNGE", 1, true))
+  end)
+
+  it("CHECKLIST 82: a long UID set is cut into commands of bounded length", function()
+    local uids = {}
+    for i = 1, 6000 do uids[i] = i * 3 end
+    local want = #require("missive.core").imap_uid_sets(uids, 8000)
+    local script = {}
+    for i = 1, want do
+      script[#script + 1] = { expect = ("A%d UID STORE"):format(i + 2) }
+      script[#script + 1] = { send = ("A%d OK\r\n"):format(i + 2) }
+    end
+    script[#script + 1] = { hold = 0.5 }
+    local srv = scripted.start(steps(LOGIN, SELECT, script))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:store(uids, "+", "\\Seen"))
+    s:_abort()
+    s:close()
+    local received = srv:finish()
+    local seen, n = {}, 0
+    for line in received:gmatch("[^\r\n]+") do
+      local set = line:match("^A%d+ UID STORE (%S+) ")
+      if set then
+        n = n + 1
+        assert.is_true(#line <= 8100, #line)
+        for u in set:gmatch("%d+") do seen[#seen + 1] = tonumber(u) end
+      end
+    end
+    assert.is_true(want >= 4)
+    assert.equal(want, n)
+    assert.same(uids, seen)
+  end)
 end)
 end
