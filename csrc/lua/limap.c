@@ -418,6 +418,26 @@ static int push_data(lua_State *L, imap_session *s, const imap_resp *r, imap_are
         lua_setfield(L, -2, "flags");
         return 0;
     }
+    if (imap_str_is(r->name, "ID")) {
+        /* "* ID ("name" "Dovecot" "version" NIL)": pairs of strings, or NIL */
+        size_t i;
+        lua_newtable(L);
+        if (r->count > 0 && r->nodes[0].type == IMAP_V_LIST) {
+            for (i = 1; i < r->count && i < r->nodes[0].end; i = imap_next(r, i)) {
+                size_t v = imap_next(r, i);
+                imap_str k = imap_node_str(r, i);
+                if (v >= r->nodes[0].end) break;
+                if (k.s != NULL && imap_node_str(r, v).s != NULL) {
+                    lua_pushlstring(L, k.s, k.len);
+                    push_str(L, imap_node_str(r, v));
+                    lua_settable(L, -3);
+                }
+                i = v;
+            }
+        }
+        lua_setfield(L, -2, "fields");
+        return 0;
+    }
     if (imap_str_is(r->name, "VANISHED")) {
         size_t i = 0;
         imap_set set;

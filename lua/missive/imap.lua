@@ -389,6 +389,32 @@ function methods:rename(from, to) return simple(self, "RENAME", from, to) end
 function methods:subscribe(name) return simple(self, "SUBSCRIBE", name) end
 function methods:unsubscribe(name) return simple(self, "UNSUBSCRIBE", name) end
 
+--- ID (RFC 2971): tells the server who we are (fields: {name =, version =, ...}, or nil)
+-- and returns what it says of itself, as a table (empty when it says NIL).
+function methods:id(fields)
+  check_open(self)
+  local args = { "aID" }
+  if fields and next(fields) then
+    args[#args + 1] = "("
+    for _, k in ipairs(sorted_keys(fields)) do
+      args[#args + 1] = "s" .. k
+      args[#args + 1] = "s" .. tostring(fields[k])
+    end
+    args[#args + 1] = ")"
+  else
+    args[#args + 1] = "aNIL"
+  end
+  local info = {}
+  local res, err, kind, reply = run(self, args, {
+    data = function(r)
+      if r.name ~= "ID" then return false end
+      info = r.fields or {}
+      return true
+    end })
+  if not res then return nil, err, kind, reply end
+  return info
+end
+
 --- NOOP: lets the server report changes (they go to the event queue).
 function methods:noop()
   check_open(self)
@@ -465,12 +491,22 @@ function methods:fetch(uids, items)
   end
   list[#list + 1] = ")"
   local out = {}
+  -- FETCH responses for other UIDs (flag changes another client made) are events.
+  local wanted
+  if type(uids) == "table" then
+    wanted = {}
+    for _, u in ipairs(uids) do wanted[u] = true end
+  elseif type(uids) == "number" then
+    wanted = { [uids] = true }
+  end
   for _, set in ipairs(uid_sets(uids)) do
     local args = { "aUID", "aFETCH", "a" .. set }
     for _, a in ipairs(list) do args[#args + 1] = a end
     local res, err, kind, reply = run(self, args, {
       data = function(r)
-        if r.name ~= "FETCH" or r.uid == nil then return false end
+        if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
+          return false
+        end
         out[#out + 1] = fetched(r)
         r.seq = r.number
         r.number = nil
@@ -841,8 +877,11 @@ function methods:messages(opts)
       ok, err, kind = s:move(list, opts.move_to)
       if not ok then fail(err, kind) end
     elseif opts.delete then
+      -- Without UIDPLUS the messages stay \Deleted: a bare EXPUNGE would also remove
+      -- other clients' deleted messages (unless opts.expunge asks for it).
       ok, err, kind = s:store(list, "+", "\\Deleted")
-      if ok then ok, err, kind = s:expunge(has(s, "UIDPLUS") and list or nil) end
+      if ok and has(s, "UIDPLUS") then ok, err, kind = s:expunge(list)
+      elseif ok and opts.expunge then ok, err, kind = s:expunge() end
       if not ok then fail(err, kind) end
     end
   end
