@@ -821,6 +821,9 @@ local function make_message(raw, r, folder, parse)
   return m
 end
 
+-- Lua 5.4 closes the iterator's fourth value when a loop ends by break or error.
+local HAS_CLOSE = _VERSION >= "Lua 5.4"
+
 -- Messages per FETCH, and the bytes one batch may hold in memory.
 local BATCH, BATCH_BYTES = 64, 16 * 1024 * 1024
 
@@ -913,7 +916,12 @@ function methods:messages(opts)
   end
   local current
   local function iter()
-    if current and acting then done[#done + 1] = current end
+    if current and acting then
+      done[#done + 1] = current
+      -- Without to-be-closed variables (before Lua 5.4) a `break` runs no closer: act at
+      -- once rather than lose the action.
+      if not HAS_CLOSE then flush_actions() end
+    end
     current = nil
     while bpos >= #batch do
       if acting then flush_actions() end
