@@ -166,5 +166,6 @@ int imap_cmd_close(imap_cmd *c)
 
 void imap_cmd_mask(imap_cmd *c)
 {
-    if (c->mask_from == (size_t)-1) c->mask_from = c->buf.len;
+    /* from the next argument on, its separating space still shown */
+    if (c->mask_from == (size_t)-1) c->mask_from = c->buf.len + (c->buf.len > 0);
 }

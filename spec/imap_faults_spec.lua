@@ -282,5 +282,60 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.equal(want, n)
     assert.same(uids, seen)
   end)
+
+  it("CHECKLIST 85: LOGIN arguments never reach the trace", function()
+    local srv = scripted.start(steps(LOGIN, {
+      { expect = "A2 LOGOUT" }, { send = "* BYE\r\nA2 OK\r\n" }, { hold = 0.3 },
+    }))
+    local lines = {}
+    local s = assert(open(srv, { trace = function(d, l) lines[#lines + 1] = d .. " " .. l end }))
+    assert.is_true(s:close())
+    srv:finish()
+    local trace = table.concat(lines, "\n")
+    assert.matches("out A1 LOGIN %*%*%*", trace)
+    assert.is_nil(trace:find("secret", 1, true))
+    assert.is_nil(trace:find("alice", 1, true))
+  end)
+
+  it("without IDLE, idle{} polls with NOOP and returns what the server reported", function()
+    local srv = scripted.start(steps({
+      { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" },
+      { expect = "A1 LOGIN alice secret" }, { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" },
+    }, SELECT, {
+      { expect = "A3 NOOP" }, { send = "A3 OK\r\n" },
+      { expect = "A4 NOOP" }, { send = "* 3 EXISTS\r\nA4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs = assert(s:idle{ timeout = 5, poll = 0.2 })
+    assert.equal(1, #evs)
+    assert.equal("exists", evs[1].kind)
+    assert.equal(3, evs[1].count)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("STARTTLS: bytes sent after the server's OK are never read as the server's",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n" },
+      { expect = "A1 STARTTLS" }, { send = "A1 OK go\r\n* OK [CAPABILITY IMAP4rev1] x\r\n" },
+      { hold = 0.5 },
+    })
+    local s, err, kind = open(srv, { tls = "starttls" })
+    assert.is_nil(s)
+    assert.equal("protocol", kind)
+    assert.matches("before the TLS handshake", err)
+    assert.equal("A1 STARTTLS\r\n", (srv:finish()))
+    -- and STARTTLS required but not offered: nothing else is sent
+    srv = scripted.start({ { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" }, { hold = 0.3 } })
+    s, err, kind = open(srv, { tls = "starttls" })
+    assert.is_nil(s)
+    assert.equal("tls", kind)
+    assert.matches("STARTTLS", err)
+    assert.equal("", (srv:finish()))
+  end)
 end)
 end
