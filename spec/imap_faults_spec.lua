@@ -67,7 +67,7 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
       { expect = 'A2 LIST "" "*"' },
       { send = '* LIST (\\HasNoChildren) "/" {6}\r\nIn"b x\r\n* LIST () "/" "&AOk-t&AOk-"\r\n' ..
                "A2 OK listed\r\n* 4 EXISTS\r\n" },
-      { expect = "A3 NOOP" }, { send = "A3 OK\r\n" },
+      { expect = "A3 NOOP" }, { send = "A3 OK [ALERT] maintenance at 5\r\n" },
       { hold = 0.5 },
     }))
     local s = assert(open(srv))
@@ -75,7 +75,9 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.equal('In"b x', list[1].name)
     assert.equal("été", list[2].name)
     assert.is_true(s:noop())
-    assert.equal(4, s:take_events()[1].count)
+    local evs = s:take_events()
+    assert.equal(4, evs[1].count)
+    assert.same({ kind = "alert", text = "maintenance at 5" }, evs[2])
     s:_abort()
     s:close()
     srv:finish()

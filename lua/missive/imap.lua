@@ -95,7 +95,9 @@ local function run(s, args, o)
         if late.raise then error(late[1], 0) end
         return nil, late[1], late[2]
       end
-      return s:_tagged() or {}
+      local tagged = s:_tagged() or {}
+      if tagged.code == "ALERT" then queue_event(s, tagged) end -- RFC 9051 §7.1: show it
+      return tagged
     else
       if not r and kind == "closed" then t.closed = true end
       return nil, err, kind, reply
@@ -1008,8 +1010,13 @@ end
 --- LOGOUT and free.  Idempotent; returns true.
 function methods:close()
   if self:is_closed() then return true end
-  if not self:_dead() and not self:_idling() then
-    run(self, { "aLOGOUT" })
+  if not self:_dead() then
+    if self:_idling() and self:_done() then
+      -- leave IDLE first: its tagged OK, then LOGOUT
+      local r
+      repeat r = drive_plain(self) until r ~= "chunk"
+    end
+    if not self:_dead() and not self:_idling() then run(self, { "aLOGOUT" }) end
   end
   driver.release(self)
   return true
