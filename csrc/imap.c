@@ -159,7 +159,7 @@ static void trace_cmd(imap_session *s)
         }
         if (lit < s->cmd.nlit && i == s->cmd.lit[lit].start) {
             /* the literal's bytes are not shown: a message, or a secret */
-            i += s->cmd.lit[lit].len;
+            if (!s->cmd.lit[lit].ext) i += s->cmd.lit[lit].len;
             lit++;
             if (i >= end) break;
         }
@@ -172,6 +172,10 @@ static void trace_cmd(imap_session *s)
 /* Sends what may go now: up to the next synchronising literal, else all of it. */
 static int pump(imap_session *s)
 {
+    if (s->xstate == X_FEED) {
+        if (s->feed_left > 0) return MV_OK;
+        s->xstate = X_SEND;
+    }
     mv_pp_cork(&s->pp);
     for (;;) {
         const unsigned char *d = s->cmd.buf.data;
@@ -184,6 +188,14 @@ static int pump(imap_session *s)
                     s->xstate = X_WAIT_CONT;
                     return mv_pp_uncork(&s->pp);
                 }
+            }
+            if (l->ext) {
+                /* the caller supplies the bytes (imap_feed) */
+                s->feed_left = l->len;
+                s->xstate = X_FEED;
+                s->next_lit++;
+                if (mv_pp_uncork(&s->pp) != MV_OK) return MV_ERROR;
+                return s->feed_left == 0 ? pump(s) : MV_OK;
             }
             if (l->len > 0 && mv_pp_send_raw(&s->pp, d + l->start, l->len) != MV_OK) break;
             s->pos = l->start + l->len;
@@ -325,6 +337,7 @@ static int on_response(imap_session *s)
     if (r->kind == IMAP_CONTINUE) {
         if (s->xstate == X_WAIT_CONT) {
             if (pump(s) != MV_OK) return MV_ERROR;
+            if (s->xstate == X_FEED) return mv_conn_want(&s->pp.conn, MV_WANT_BODY);
             return IMAPI_GOT;
         }
         if (s->cont != CONT_NONE && s->xstate == X_READ) return IMAPI_CONT;
@@ -369,7 +382,10 @@ static int on_response(imap_session *s)
 int imapi_exchange(imap_session *s)
 {
     s->take = IMAP_TAKE_NONE;
+    /* a caller-supplied literal complete: the rest of the command goes on */
+    if (s->xstate == X_FEED && s->feed_left == 0 && pump(s) != MV_OK) return MV_ERROR;
     if (s->xstate == X_SEND && pump(s) != MV_OK) return MV_ERROR;
+    if (s->xstate == X_FEED) return mv_conn_want(&s->pp.conn, MV_WANT_BODY);
     if (s->xstate == X_DONE) return MV_OK;
     for (;;) {
         int r = imapi_read(s);
@@ -493,6 +509,22 @@ int imap_step(imap_session *s)
     }
     if (r == MV_ERROR) imap_after_error(s);
     return r;
+}
+
+int imap_feed(imap_session *s, const void *data, size_t len)
+{
+    if (s->dead) return imapi_fail(s, MV_E_CLOSED, "the connection is closed");
+    if (s->op != OP_CMD || s->xstate != X_FEED)
+        return imapi_fail(s, MV_E_ARG, "no literal is being sent");
+    if (len > s->feed_left) {
+        /* more than announced: the command can no longer be framed */
+        s->dead = 1;
+        return imapi_fail(s, MV_E_ARG, "the message is longer than the size announced");
+    }
+    if (len > 0 && mv_pp_send_raw(&s->pp, data, len) != MV_OK) return MV_ERROR;
+    s->feed_left -= len;
+    mv_pp_arm(&s->pp);
+    return MV_OK;
 }
 
 int imap_take(const imap_session *s) { return s->take; }

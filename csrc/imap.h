@@ -73,6 +73,9 @@ int imap_begin_command(imap_session *s, imap_cmd *c, int stream);
 int imap_begin_wait(imap_session *s, int ms);
 int imap_begin_done(imap_session *s);
 int imap_step(imap_session *s);
+/* After MV_WANT_BODY: the next bytes of a caller-supplied literal (imap_cmd_literal_ext);
+ * more than announced fails and kills the session (the command cannot be framed). */
+int imap_feed(imap_session *s, const void *data, size_t len);
 void imap_after_error(imap_session *s);
 
 enum { IMAP_TAKE_NONE = 0, IMAP_TAKE_RESPONSE, IMAP_TAKE_LITERAL };

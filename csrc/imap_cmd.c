@@ -93,23 +93,41 @@ static int quotable(const imap_cmd *c, const char *s, size_t n)
     return 1;
 }
 
-int imap_cmd_literal(imap_cmd *c, const char *s, size_t n)
+static imap_cmd_lit *literal_head(imap_cmd *c, unsigned long long n)
 {
     char head[40];
     int plus, hl;
     imap_cmd_lit *l;
-    if (c->failed) return -1;
-    if (c->nlit >= IMAP_CMD_MAX_LITERALS)
-        return fail(c, MV_E_LIMIT, "too many literals in one command");
+    if (c->failed) return NULL;
+    if (c->nlit >= IMAP_CMD_MAX_LITERALS) {
+        fail(c, MV_E_LIMIT, "too many literals in one command");
+        return NULL;
+    }
     plus = c->literal_mode == IMAP_LIT_PLUS
            || (c->literal_mode == IMAP_LIT_MINUS && n <= IMAP_LITERAL_MINUS_MAX);
-    hl = snprintf(head, sizeof head, "{%zu%s}\r\n", n, plus ? "+" : "");
-    if (sep(c) != 0 || put(c, head, (size_t)hl) != 0) return -1;
+    hl = snprintf(head, sizeof head, "{%llu%s}\r\n", n, plus ? "+" : "");
+    if (sep(c) != 0 || put(c, head, (size_t)hl) != 0) return NULL;
     l = &c->lit[c->nlit++];
     l->start = c->buf.len;
-    l->len = n;
+    l->len = (size_t)n;
     l->sync = !plus;
+    l->ext = 0;
+    return l;
+}
+
+int imap_cmd_literal(imap_cmd *c, const char *s, size_t n)
+{
+    if (literal_head(c, n) == NULL) return -1;
     return put(c, s, n);
+}
+
+int imap_cmd_literal_ext(imap_cmd *c, unsigned long long n)
+{
+    imap_cmd_lit *l;
+    if (n > (size_t)-1 / 2) return fail(c, MV_E_ARG, "literal too large");
+    if ((l = literal_head(c, n)) == NULL) return -1;
+    l->ext = 1;
+    return 0;
 }
 
 int imap_cmd_string(imap_cmd *c, const char *s, size_t n)

@@ -32,8 +32,9 @@ MV_HIDDEN_BEGIN
 enum { IMAP_LIT_SYNC = 0, IMAP_LIT_PLUS = 1, IMAP_LIT_MINUS = 2 };
 
 typedef struct imap_cmd_lit {
-    size_t start, len;      /* the literal's bytes in buf */
+    size_t start, len;      /* the literal's bytes in buf (none in buf when ext) */
     int sync;               /* wait for "+" before sending them */
+    int ext;                /* the bytes come from the caller while sending (APPEND) */
 } imap_cmd_lit;
 
 typedef struct imap_cmd {
@@ -57,6 +58,9 @@ int imap_cmd_atom(imap_cmd *c, const char *s, size_t n);       /* checked atom *
 int imap_cmd_string(imap_cmd *c, const char *s, size_t n);     /* quoted or literal */
 int imap_cmd_astring(imap_cmd *c, const char *s, size_t n);    /* atom, quoted, literal */
 int imap_cmd_literal(imap_cmd *c, const char *s, size_t n);    /* always a literal */
+/* A literal of n bytes the caller supplies while the command goes out (a message
+ * streamed from a file): the session asks for them with MV_WANT_BODY. */
+int imap_cmd_literal_ext(imap_cmd *c, unsigned long long n);
 int imap_cmd_mailbox(imap_cmd *c, const char *s, size_t n);    /* UTF-8 name */
 /* "(" and ")" open and close a list (no space after "(" or before ")"). */
 int imap_cmd_open(imap_cmd *c);

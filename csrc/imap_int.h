@@ -15,7 +15,7 @@ enum { OP_NONE, OP_OPEN, OP_CMD, OP_WAIT };
 
 /* The exchange of one command: sending (up to a synchronising literal), waiting for
  * its "+", reading to the tagged reply; then idling (after IDLE's "+"). */
-enum { X_NONE, X_SEND, X_WAIT_CONT, X_READ, X_IDLING, X_DONE };
+enum { X_NONE, X_SEND, X_WAIT_CONT, X_FEED, X_READ, X_IDLING, X_DONE };
 
 /* Open steps after the shared sequence. */
 enum { O_SEQUENCE, O_LOGIN, O_CAPS, O_ENABLE, O_DONE };
@@ -45,6 +45,7 @@ struct imap_session {
     size_t verb_len;
     int xstate, cont, internal, stream, logout;
     size_t pos, next_lit;       /* bytes of cmd.buf gone out; next literal */
+    size_t feed_left;           /* bytes of a caller-supplied literal still owed */
     /* what the caller takes (MV_HAVE_CHUNK) */
     int take;
     size_t pending_used;        /* input to consume once the caller had the chunk */

@@ -322,6 +322,46 @@ static void test_idle(void)
     mv_buf_free(&sent);
 }
 
+static void test_fed_literal(void)
+{
+    mv_buf sent;
+    imap_session *s;
+    imap_cmd c;
+    mv_buf_init(&sent);
+    s = logged_in(&sent, "IMAP4rev1");
+    imap_cmd_for(s, &c);
+    imap_cmd_atom(&c, "APPEND", 6);
+    imap_cmd_atom(&c, "Sent", 4);
+    imap_cmd_literal_ext(&c, 10);
+    CHECK(imap_begin_command(s, &c, 0) == MV_OK);
+    /* synchronising: the "+" first, then the bytes are asked for */
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    sent_is(&sent, "A2 APPEND Sent {10}\r\n");
+    feed(s, "+ ready\r\n");
+    CHECK(step_io(s, &sent) == MV_WANT_BODY);
+    CHECK(imap_feed(s, "01234", 5) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_BODY);
+    CHECK(imap_feed(s, "56789", 5) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    sent_is(&sent, "0123456789\r\n");
+    feed(s, "A2 OK [APPENDUID 3 9] done\r\n");
+    CHECK(step_io(s, &sent) == MV_OK);
+    CHECK(imap_tagged(s) != NULL && imap_str_is(imap_tagged(s)->code, "APPENDUID"));
+    /* more bytes than announced: the command cannot be framed, the session dies */
+    imap_cmd_for(s, &c);
+    imap_cmd_atom(&c, "APPEND", 6);
+    imap_cmd_atom(&c, "Sent", 4);
+    imap_cmd_literal_ext(&c, 3);
+    CHECK(imap_begin_command(s, &c, 0) == MV_OK);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    feed(s, "+\r\n");
+    CHECK(step_io(s, &sent) == MV_WANT_BODY);
+    CHECK(imap_feed(s, "abcd", 4) == MV_ERROR);
+    CHECK(imap_is_dead(s));
+    imap_free(s);
+    mv_buf_free(&sent);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -335,6 +375,8 @@ int main(void)
           test_sync_literal_and_stream },
         { "IDLE: the wait ends at its time without failing, DONE reads the tagged OK",
           test_idle },
+        { "a literal the caller supplies while the command goes out (APPEND of a file)",
+          test_fed_literal },
         { NULL, NULL }
     };
     return ctest_run("imap_session", cases);

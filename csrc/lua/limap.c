@@ -121,6 +121,17 @@ static int l_command(lua_State *L)
         case 'A': imap_cmd_astring(&c, a + 1, len - 1); break;
         case 'm': imap_cmd_mailbox(&c, a + 1, len - 1); break;
         case 'l': imap_cmd_literal(&c, a + 1, len - 1); break;
+        case 'L': {
+            /* "L<size>": a literal whose bytes _feed supplies while it goes out */
+            char *end;
+            unsigned long long size = strtoull(a + 1, &end, 10);
+            if (len < 2 || *end != '\0') {
+                imap_cmd_free(&c);
+                return luaL_error(L, "bad IMAP command argument %d", (int)i);
+            }
+            imap_cmd_literal_ext(&c, size);
+            break;
+        }
         case '(': imap_cmd_open(&c); break;
         case ')': imap_cmd_close(&c); break;
         default:
@@ -135,6 +146,15 @@ static int l_command(lua_State *L)
         return mvl_push_error(L, &e);
     }
     return push_ok_or_error(L, u, imap_begin_command(S(u), &c, lua_toboolean(L, 3)));
+}
+
+/* s:_feed(bytes): the next piece of a literal being sent (after "body"). */
+static int l_feed(lua_State *L)
+{
+    limap *u = check_open(L);
+    size_t n;
+    const char *d = luaL_checklstring(L, 2, &n);
+    return push_ok_or_error(L, u, imap_feed(S(u), d, n));
 }
 
 static int l_wait(lua_State *L)
@@ -651,6 +671,7 @@ static int l_uid_sets(lua_State *L)
 static const luaL_Reg methods[] = {
     { "_begin_open", l_begin_open }, { "_command", l_command }, { "_wait", l_wait },
     { "_done", l_done }, { "_idling", l_idling }, { "_take", l_take },
+    { "_feed", l_feed },
     { "_tagged", l_tagged }, { "_reply", l_reply },
     { "capabilities", l_capabilities }, { "enabled", l_enabled },
     { "auth_mechanism", l_auth_mechanism },

@@ -90,6 +90,23 @@ local function run(s, args, o)
         if not pok then late = { serr, "io", raise = true }
         elseif serr then late = { serr, "io" } end
       end
+    elseif r == "body" then
+      -- the bytes of a literal streamed from o.source (APPEND of a file)
+      local chunk
+      ok, chunk = pcall(o.source)
+      if not ok or chunk == nil or chunk == "" then
+        -- the command cannot be completed: the connection is given up
+        s:_abort()
+        driver.close(s)
+        if not ok then error(chunk, 0) end
+        return nil, "the message source ended before the size announced", "io"
+      end
+      ok, err, kind, reply = s:_feed(chunk)
+      if not ok then
+        s:_abort()
+        driver.close(s)
+        return nil, err, kind, reply
+      end
     elseif r == "done" then
       if late then
         if late.raise then error(late[1], 0) end
@@ -647,9 +664,29 @@ function methods:move(uids, folder, opts)
   return map
 end
 
+-- CRLF line ends (IMAP messages are CRLF text, RFC 9051 §6.3.12).
+local function crlf(text)
+  return (text:gsub("\r?\n", "\r\n"):gsub("\r([^\n])", "\r\n%1"))
+end
+
+-- A file is streamed as it is (its size announced first, RFC 9051 §4.3); CRLF lines
+-- are the caller's to give.  @return size, source
+local function file_source(f)
+  local here = f:seek()
+  local size = f:seek("end")
+  f:seek("set", here)
+  size = size - here
+  local left = size
+  return size, function()
+    if left <= 0 then return nil end
+    local chunk = f:read(math.min(left, 65536))
+    if chunk then left = left - #chunk end
+    return chunk
+  end
+end
+
 local function message_text(msg)
   if type(msg) == "string" then return msg end
-  if io.type(msg) == "file" then return msg:read("*a") end
   local ok, f = pcall(function() return msg.tostring end)
   if ok and f then
     local text, err, kind = msg:tostring()
@@ -668,20 +705,27 @@ local function append_date(v)
 end
 
 --- APPEND a message (an email object, a string or a file) to folder as one literal,
--- with opts.flags and opts.date (seconds).  @return {uid =, uidvalidity =} from
--- APPENDUID (UIDPLUS), or true; or nil, message, kind[, reply]
+-- with opts.flags and opts.date (seconds).  A string or email gets CRLF line ends; a
+-- file is streamed as it is, from its current position to its end, never held whole.
+-- @return {uid =, uidvalidity =} from APPENDUID (UIDPLUS), or true; or nil, message,
+-- kind[, reply]
 function methods:append(folder, msg, opts)
   check_open(self)
   opts = opts or {}
-  local text, terr, tkind = message_text(msg)
-  if not text then return nil, terr, tkind end
-  -- bare LF or CR becomes CRLF: IMAP messages are CRLF text (RFC 9051 §6.3.12)
-  text = text:gsub("\r?\n", "\r\n"):gsub("\r([^\n])", "\r\n%1")
   local args = { "aAPPEND", mailbox_arg(folder, "folder") }
   if opts.flags then for _, a in ipairs(check_flags(opts.flags)) do args[#args + 1] = a end end
   if opts.date then args[#args + 1] = append_date(opts.date) end
-  args[#args + 1] = "l" .. text
-  local res, err, kind, reply = run(self, args)
+  local source
+  if io.type(msg) == "file" then
+    local size
+    size, source = file_source(msg)
+    args[#args + 1] = ("L%d"):format(size)
+  else
+    local text, terr, tkind = message_text(msg)
+    if not text then return nil, terr, tkind end
+    args[#args + 1] = "l" .. crlf(text)
+  end
+  local res, err, kind, reply = run(self, args, { source = source })
   if not res then return nil, err, kind, reply end
   if res.code == "APPENDUID" then
     return { uidvalidity = res.uidvalidity, uid = res.dst and res.dst[1] }
