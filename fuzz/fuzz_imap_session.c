@@ -1,6 +1,7 @@
 /* A whole IMAP session against a fuzzed server transcript, over the memory transport
  * (tls none): open (greeting, CAPABILITY, LOGIN or AUTHENTICATE, ENABLE), SELECT, UID
  * SEARCH with a string that may go as a literal, UID FETCH (literals kept or streamed),
+ * APPEND of a literal the caller feeds,
  * IDLE with a wait and DONE, LOGOUT.  The transcript arrives in chunks of pseudo-random
  * size, then EOF.  Whatever the server says: bounded steps; every failure has a kind
  * (never "memory"), clean text and no password; streamed pieces are bounded by the
@@ -18,7 +19,8 @@ static uint32_t rng_next(uint32_t *x)
     return *x;
 }
 
-enum { P_OPEN, P_SELECT, P_SEARCH, P_FETCH, P_IDLE, P_WAIT, P_DONE, P_LOGOUT, P_END };
+enum { P_OPEN, P_SELECT, P_SEARCH, P_FETCH, P_APPEND, P_IDLE, P_WAIT, P_DONE, P_LOGOUT,
+       P_END };
 
 static int begin(imap_session *s, int phase, int stream)
 {
@@ -45,6 +47,11 @@ static int begin(imap_session *s, int phase, int stream)
         imap_cmd_atom(&c, "BODY.PEEK[]", 11);
         imap_cmd_close(&c);
         break;
+    case P_APPEND:
+        imap_cmd_atom(&c, "APPEND", 6);
+        imap_cmd_atom(&c, "Sent", 4);
+        imap_cmd_literal_ext(&c, 5);
+        break;
     case P_IDLE: imap_cmd_atom(&c, "IDLE", 4); break;
     case P_LOGOUT: imap_cmd_atom(&c, "LOGOUT", 6); break;
     default: imap_cmd_free(&c); return MV_ERROR;
@@ -64,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mv_pp *pp;
     int phase = P_OPEN, r, eof_reads = 0, stream = g & 1;
     long steps, max_steps = 20000 + 4 * (long)size;
-    size_t j, streamed = 0;
+    size_t j, streamed = 0, fed = 0;
     int server_said_it = 0;
 
     if (s == NULL) return 0;
@@ -107,6 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_ASSERT(++eof_reads < 4);
                 mv_conn_feed_eof(&pp->conn);
             }
+            continue;
+        }
+        if (r == MV_WANT_BODY) {
+            /* the message of APPEND, in two pieces; the bytes announced, no more */
+            FZ_ASSERT(phase == P_APPEND && fed < 5);
+            FZ_ASSERT(imap_feed(s, &"hello"[fed], fed == 0 ? 2 : 3) == MV_OK);
+            fed += fed == 0 ? 2 : 3;
             continue;
         }
         if (r == MV_HAVE_CHUNK) {
