@@ -404,9 +404,11 @@ int imap_begin_command(imap_session *s, imap_cmd *c, int stream)
         imap_cmd_free(c);
         return imapi_fail(s, MV_E_CLOSED, "the connection is closed");
     }
-    if (s->op == OP_CMD && s->xstate != X_DONE) {
+    if ((s->op == OP_CMD && s->xstate != X_DONE) || s->xstate == X_IDLING) {
+        /* RFC 2177: nothing but DONE while idling */
         imap_cmd_free(c);
-        return imapi_fail(s, MV_E_ARG, "another command is in progress");
+        return imapi_fail(s, MV_E_ARG, s->xstate == X_IDLING ? "the session is idling"
+                                                             : "another command is in progress");
     }
     mv_error_clear(&s->pp.err);
     s->stream = stream;

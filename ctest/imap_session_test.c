@@ -300,6 +300,9 @@ static void test_idle(void)
     feed(s, "+ idling\r\n");
     CHECK(step_io(s, &sent) == MV_OK);
     CHECK(imap_is_idling(s));
+    /* nothing but DONE while idling */
+    CHECK(command(s, idle) == MV_ERROR && imap_error(s)->kind == MV_E_ARG);
+    CHECK(!imap_is_dead(s) && imap_is_idling(s));
     CHECK(imap_begin_wait(s, 10000) == MV_OK);
     feed(s, "* 4 EXISTS\r\n");
     while ((r = step_io(s, &sent)) == MV_HAVE_CHUNK) events++;
