@@ -237,7 +237,7 @@ int imapi_send(imap_session *s, imap_cmd *c, int internal, int cont)
         n++;
         while (n < c->buf.len && n < sizeof s->verb - 1 && c->buf.data[n] != ' ') n++;
     }
-    memcpy(s->verb, c->buf.data, n);
+    if (n > 0) memcpy(s->verb, c->buf.data, n);
     s->verb_len = n;
     s->cmd = *c;
     s->has_cmd = 1;
@@ -403,6 +403,10 @@ int imap_begin_command(imap_session *s, imap_cmd *c, int stream)
     if (s->dead) {
         imap_cmd_free(c);
         return imapi_fail(s, MV_E_CLOSED, "the connection is closed");
+    }
+    if (c->buf.len == 0) {
+        imap_cmd_free(c);
+        return imapi_fail(s, MV_E_ARG, "empty IMAP command");
     }
     if ((s->op == OP_CMD && s->xstate != X_DONE) || s->xstate == X_IDLING) {
         /* RFC 2177: nothing but DONE while idling */
