@@ -339,5 +339,35 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.matches("STARTTLS", err)
     assert.equal("", (srv:finish()))
   end)
+
+  it("AUTHENTICATE without SASL-IR answers the server's '+'; with it, one line", function()
+    local b64 = require("missive.email").base64_encode
+    local plain = b64("\0alice\0secret")
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 AUTHENTICATE PLAIN" }, { send = "+ \r\n" },
+      { expect = plain }, { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" },
+      { hold = 0.3 },
+    })
+    local lines = {}
+    local s = assert(open(srv, { auth = "PLAIN",
+                                 trace = function(d, l) lines[#lines + 1] = d .. " " .. l end }))
+    assert.equal("PLAIN", s:auth_mechanism())
+    s:_abort()
+    s:close()
+    assert.equal("A1 AUTHENTICATE PLAIN\r\n" .. plain .. "\r\n", (srv:finish()))
+    assert.is_nil(table.concat(lines, "\n"):find(plain, 1, true))
+    srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 AUTHENTICATE PLAIN " .. plain },
+      { send = "A1 NO [AUTHENTICATIONFAILED] no\r\n" }, { hold = 0.3 },
+    })
+    local s2, err, kind, reply = open(srv, { auth = "PLAIN" })
+    assert.is_nil(s2)
+    assert.equal("auth", kind)
+    assert.matches("authentication failed", err)
+    assert.equal("AUTHENTICATIONFAILED", reply.code)
+    srv:finish()
+  end)
 end)
 end
