@@ -8,14 +8,13 @@
 local core = require "missive.core"
 local config = require "missive.config"
 local driver = require "missive.driver"
+local args_mod = require "missive.imap_args"
 
 local M = {}
 local mt = core.imap_mt
 local methods = mt.__index
 local state = setmetatable({}, { __mode = "k" })  -- session -> {events, trace, folder...}
 
--- Longest UID set in one command: Exchange answers BAD to commands near 40 KB.
-local MAX_SET = 8000
 -- A server ends IDLE after 30 minutes at least (RFC 2177): leave and re-enter before.
 local IDLE_MAX = 25 * 60
 
@@ -161,126 +160,14 @@ end
 
 -- ------------------------------------------------------------------ arguments
 
+local uid_sets, criteria, sorted_keys = args_mod.uid_sets, args_mod.criteria,
+                                        args_mod.sorted_keys
+local check_flags, crlf, append_date = args_mod.check_flags, args_mod.crlf,
+                                       args_mod.append_date
+
 local function mailbox_arg(name, what)
   if type(name) ~= "string" then error("bad argument (" .. what .. " name expected)", 4) end
   return "m" .. name
-end
-
--- UIDs: a number, an array of numbers, or a set string ("1:5,9", "1:*").
--- @return a list of set strings, each short enough for one command
-local function uid_sets(uids)
-  local tu = type(uids)
-  if tu == "number" then uids = { uids } tu = "table" end
-  if tu == "string" then
-    if not uids:match("^[%d:,%*]+$") then error("bad UID set '" .. uids .. "'", 4) end
-    return { uids }
-  end
-  if tu ~= "table" then error("UIDs expected (a number, an array or a set string)", 4) end
-  if #uids == 0 then return {} end
-  local sets, err, kind = core.imap_uid_sets(uids, MAX_SET)
-  if not sets then error(err .. " (" .. kind .. ")", 4) end
-  return sets
-end
-
-local MONTHS = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                 "Nov", "Dec" }
-
--- A date for SEARCH (RFC 3501 date: "1-Feb-2024"): "2024-02-01", os.time() seconds, or
--- {year =, month =, day =}.
-local function search_date(v)
-  local y, m, d
-  if type(v) == "number" then
-    local t = os.date("!*t", v)
-    y, m, d = t.year, t.month, t.day
-  elseif type(v) == "string" then
-    y, m, d = v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-    y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  elseif type(v) == "table" then
-    y, m, d = v.year, v.month, v.day
-  end
-  if not (y and m and d and MONTHS[m] and d >= 1 and d <= 31) then
-    error("bad date '" .. tostring(v) .. "' (YYYY-MM-DD, seconds or {year, month, day})", 5)
-  end
-  return ("a%d-%s-%d"):format(d, MONTHS[m], y)
-end
-
-local FLAG_KEYS = { seen = "SEEN", unseen = "UNSEEN", flagged = "FLAGGED",
-                    unflagged = "UNFLAGGED", answered = "ANSWERED", unanswered = "UNANSWERED",
-                    deleted = "DELETED", undeleted = "UNDELETED", draft = "DRAFT",
-                    undraft = "UNDRAFT", all = "ALL", new = "NEW", old = "OLD",
-                    recent = "RECENT" }
-local STRING_KEYS = { from = "FROM", to = "TO", cc = "CC", bcc = "BCC", subject = "SUBJECT",
-                      body = "BODY", text = "TEXT" }
-local DATE_KEYS = { since = "SINCE", before = "BEFORE", on = "ON", sent_since = "SENTSINCE",
-                    sent_before = "SENTBEFORE", sent_on = "SENTON" }
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do
-    if type(k) ~= "number" then keys[#keys + 1] = k end -- the array part is ANDed apart
-  end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
--- Appends the search keys of criteria table c to out; `utf8` is set when a string is
--- not ASCII (the command then says CHARSET UTF-8).
-local function criteria(c, out, flags)
-  if type(c) ~= "table" then error("search criteria must be a table", 4) end
-  local n0 = #out
-  for _, sub in ipairs(c) do criteria(sub, out, flags) end
-  for _, k in ipairs(sorted_keys(c)) do
-    local v = c[k]
-    if FLAG_KEYS[k] then
-      if v then out[#out + 1] = "a" .. FLAG_KEYS[k] end
-    elseif STRING_KEYS[k] then
-      if type(v) ~= "string" then error("search '" .. k .. "' expects a string", 4) end
-      if v:find("[\128-\255]") then flags.utf8 = true end
-      out[#out + 1] = "a" .. STRING_KEYS[k]
-      out[#out + 1] = "s" .. v
-    elseif DATE_KEYS[k] then
-      out[#out + 1] = "a" .. DATE_KEYS[k]
-      out[#out + 1] = search_date(v)
-    elseif k == "larger" or k == "smaller" then
-      if type(v) ~= "number" or v < 0 or v ~= math.floor(v) then
-        error("search '" .. k .. "' expects a size in bytes", 4)
-      end
-      out[#out + 1] = "a" .. k:upper()
-      out[#out + 1] = ("a%d"):format(v)
-    elseif k == "header" then
-      local name, value = v[1] or v.name, v[2] or v.value or ""
-      if type(name) ~= "string" or type(value) ~= "string" then
-        error("search 'header' expects {name, value}", 4)
-      end
-      if (name .. value):find("[\128-\255]") then flags.utf8 = true end
-      out[#out + 1] = "aHEADER"
-      out[#out + 1] = "s" .. name
-      out[#out + 1] = "s" .. value
-    elseif k == "keyword" or k == "unkeyword" then
-      out[#out + 1] = "a" .. k:upper()
-      out[#out + 1] = "a" .. tostring(v)
-    elseif k == "uid" then
-      out[#out + 1] = "aUID"
-      out[#out + 1] = "a" .. table.concat(uid_sets(v), ",")
-    elseif k == "not" then
-      out[#out + 1] = "aNOT"
-      out[#out + 1] = "("
-      criteria(v, out, flags)
-      out[#out + 1] = ")"
-    elseif k == "or" then
-      if type(v) ~= "table" or #v ~= 2 then error("search 'or' expects two criteria", 4) end
-      out[#out + 1] = "aOR"
-      out[#out + 1] = "("
-      criteria(v[1], out, flags)
-      out[#out + 1] = ")"
-      out[#out + 1] = "("
-      criteria(v[2], out, flags)
-      out[#out + 1] = ")"
-    else
-      error("unknown search key '" .. tostring(k) .. "'", 4)
-    end
-  end
-  if #out == n0 then out[#out + 1] = "aALL" end
 end
 
 -- ------------------------------------------------------------------ mailboxes
@@ -316,8 +203,11 @@ function methods:select(name, opts)
   return info
 end
 
---- The folder selected, or nil.
-function methods:folder() return st(self).folder end
+--- The folder selected (and whether read-only), or nil.
+function methods:folder()
+  local t = st(self)
+  return t.folder, t.readonly
+end
 
 -- Names servers give special folders, for one without SPECIAL-USE (RFC 6154).
 local NAME_FALLBACK = {
@@ -567,15 +457,6 @@ end
 
 -- ------------------------------------------------------------------ changing
 
-local function check_flags(flags)
-  if type(flags) == "string" then flags = { flags } end
-  if type(flags) ~= "table" then error("flags expected (a string or an array)", 4) end
-  local out = { "(" }
-  for _, f in ipairs(flags) do out[#out + 1] = "a" .. f end
-  out[#out + 1] = ")"
-  return out
-end
-
 --- STORE: op is "+" (add), "-" (remove) or "=" (replace); flags a string or an array
 -- ("\\Seen", "$Label").  @return true, or nil, message, kind[, reply]
 function methods:store(uids, op, flags)
@@ -664,11 +545,6 @@ function methods:move(uids, folder, opts)
   return map
 end
 
--- CRLF line ends (IMAP messages are CRLF text, RFC 9051 §6.3.12).
-local function crlf(text)
-  return (text:gsub("\r?\n", "\r\n"):gsub("\r([^\n])", "\r\n%1"))
-end
-
 -- A file is streamed as it is (its size announced first, RFC 9051 §4.3); CRLF lines
 -- are the caller's to give.  @return size, source
 local function file_source(f)
@@ -694,14 +570,6 @@ local function message_text(msg)
     return text
   end
   error("bad argument #2 to 'append' (email, string or file expected)", 3)
-end
-
-local function append_date(v)
-  if type(v) == "string" then return "s" .. v end
-  if type(v) ~= "number" then error("bad 'date' (seconds or an IMAP date-time)", 4) end
-  local t = os.date("!*t", v)
-  return ("s%02d-%s-%04d %02d:%02d:%02d +0000"):format(t.day, MONTHS[t.month], t.year,
-                                                       t.hour, t.min, t.sec)
 end
 
 --- APPEND a message (an email object, a string or a file) to folder as one literal,
@@ -854,200 +722,8 @@ function methods:events(opts)
   end
 end
 
--- ------------------------------------------------------------------ messages
-
-local email = require "missive.email"
-
-local function make_message(raw, r, folder, parse)
-  local m, err
-  if parse ~= false then m, err = email.parse(raw) end
-  if not m then m = core.email_unparsed(raw, err) end
-  m.uid, m.flags, m.size = r.uid, r.flags, r.size
-  m.internal_date, m.folder = r.internal_date, folder
-  return m
-end
-
--- Lua 5.4 closes the iterator's fourth value when a loop ends by break or error.
-local HAS_CLOSE = _VERSION >= "Lua 5.4"
-
--- Messages per FETCH, and the bytes one batch may hold in memory.
-local BATCH, BATCH_BYTES = 64, 16 * 1024 * 1024
-
---- Iterates over messages as email objects (uid, flags, size, internal_date, folder
--- attached): `for m in s:messages{folder =, search =, uids =, headers_only =,
--- mark_seen =, move_to =, delete =, parse =} do ... end`.  They are fetched in batches
--- (one UID FETCH with BODY.PEEK each); the loop body may call any session method.
--- mark_seen, move_to and delete act on a message only once the loop body returned
--- normally for it (a `break` or an error leaves it as it was).  A failure raises
--- "message (kind)".
-function methods:messages(opts)
-  check_open(self)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("options must be a table", 2) end
-  local s = self
-  local acting = opts.mark_seen or opts.move_to or opts.delete
-  local function fail(err, kind) error(("%s (%s)"):format(err, kind), 3) end
-  local folder = opts.folder or st(s).folder or "INBOX"
-  if opts.folder or not st(s).folder or (acting and st(s).readonly) then
-    local ok, err, kind = s:select(folder, { readonly = not acting })
-    if not ok then fail(err, kind) end
-  end
-  local uids = opts.uids
-  if uids == nil then
-    local err, kind
-    uids, err, kind = s:search(opts.search or {})
-    if not uids then fail(err, kind) end
-  end
-  -- sizes first, so a batch holds a bounded number of bytes
-  local sizes = {}
-  if #uids > 0 then
-    local meta, err, kind = s:fetch(uids, { "size" })
-    if not meta then fail(err, kind) end
-    for _, r in ipairs(meta) do sizes[r.uid] = r.size end
-  end
-  local order = {}
-  for _, u in ipairs(uids) do if sizes[u] then order[#order + 1] = u end end
-  local item = opts.headers_only and "BODY.PEEK[HEADER]" or "BODY.PEEK[]"
-  local pos, batch, bpos, done = 0, {}, 0, {}
-  local function flush_actions()
-    if #done == 0 then return end
-    local list = done
-    done = {}
-    if st(s).folder ~= folder then
-      local ok, err, kind = s:select(folder)
-      if not ok then fail(err, kind) end
-    end
-    local ok, err, kind
-    if opts.mark_seen then
-      ok, err, kind = s:store(list, "+", "\\Seen")
-      if not ok then fail(err, kind) end
-    end
-    if opts.move_to then
-      ok, err, kind = s:move(list, opts.move_to)
-      if not ok then fail(err, kind) end
-    elseif opts.delete then
-      -- Without UIDPLUS the messages stay \Deleted: a bare EXPUNGE would also remove
-      -- other clients' deleted messages (unless opts.expunge asks for it).
-      ok, err, kind = s:store(list, "+", "\\Deleted")
-      if ok and has(s, "UIDPLUS") then ok, err, kind = s:expunge(list)
-      elseif ok and opts.expunge then ok, err, kind = s:expunge() end
-      if not ok then fail(err, kind) end
-    end
-  end
-  local function next_batch()
-    local want, bytes = {}, 0
-    while pos < #order and #want < BATCH do
-      local u = order[pos + 1]
-      if #want > 0 and bytes + sizes[u] > BATCH_BYTES then break end
-      pos = pos + 1
-      want[#want + 1] = u
-      bytes = bytes + sizes[u]
-    end
-    if st(s).folder ~= folder then
-      local ok, err, kind = s:select(folder, { readonly = not acting })
-      if not ok then fail(err, kind) end
-    end
-    local got, err, kind = s:fetch(want, { "flags", "size", "internal_date", item })
-    if not got then fail(err, kind) end
-    local by = {}
-    for _, r in ipairs(got) do by[r.uid] = r end
-    batch, bpos = {}, 0
-    for _, u in ipairs(want) do
-      local r = by[u]
-      if r then
-        local raw = r.sections and (opts.headers_only and r.sections.HEADER or r.sections[""])
-        if raw then batch[#batch + 1] = make_message(raw, r, folder, opts.parse) end
-      end
-    end
-  end
-  local current
-  local function iter()
-    if current and acting then
-      done[#done + 1] = current
-      -- Without to-be-closed variables (before Lua 5.4) a `break` runs no closer: act at
-      -- once rather than lose the action.
-      if not HAS_CLOSE then flush_actions() end
-    end
-    current = nil
-    while bpos >= #batch do
-      if acting then flush_actions() end
-      if pos >= #order then return nil end
-      next_batch()
-    end
-    bpos = bpos + 1
-    local m = batch[bpos]
-    batch[bpos] = false
-    current = m.uid
-    return m
-  end
-  -- A `break` or an error: the messages whose body returned still get their actions.
-  local closer = setmetatable({}, { __close = function()
-    if acting and not s:is_closed() then pcall(flush_actions) end
-  end })
-  return iter, nil, nil, closer
-end
-
--- ------------------------------------------------------------------ WinDev shapes
-
--- "message (kind)" raised by the iterator, back to message, kind.
-local function unraise(e)
-  if type(e) ~= "string" then error(e, 0) end
-  local msg, kind = e:match("^(.*) %((%a+)%)$")
-  return msg or e, kind or "protocol"
-end
-
-local function walk_opts(opts)
-  local o = copy(opts or {})
-  if o.unseen then o.search = { unseen = true } end
-  o.unseen = nil
-  return o
-end
-
---- Every message (WinDev's EmailGetAll): opts as messages{}, plus unseen = true for the
--- unread ones only.  @return an array of email objects, or nil, message, kind
-function methods:get_all(opts)
-  check_open(self)
-  local all = {}
-  local ok, err = pcall(function()
-    for m in self:messages(walk_opts(opts)) do all[#all + 1] = m end
-  end)
-  if not ok then return nil, unraise(err) end
-  return all
-end
-
--- WinDev's EmailReadFirst / EmailReadNext: a cursor per session; the message read has
--- out = false, and the end gives {out = true}.
-local cursors = setmetatable({}, { __mode = "k" })
-
-local function read(c)
-  local ok, m = pcall(c.iter)
-  if not ok then return nil, unraise(m) end
-  c.out = m == nil
-  if c.out then return { out = true } end
-  m.out = false
-  return m
-end
-
-function methods:read_first(opts)
-  check_open(self)
-  local ok, iter = pcall(self.messages, self, walk_opts(opts))
-  if not ok then return nil, unraise(iter) end
-  local c = { iter = iter, out = false }
-  cursors[self] = c
-  return read(c)
-end
-
-function methods:read_next()
-  local c = cursors[self]
-  if not c then return self:read_first() end
-  if c.out then return { out = true } end
-  return read(c)
-end
-
-function methods:out()
-  local c = cursors[self]
-  return c == nil or c.out
-end
+-- messages{}, get_all, read_first/read_next
+require "missive.imap_walk"(methods)
 
 -- ------------------------------------------------------------------ closing
 
