@@ -11,6 +11,7 @@ MV_HIDDEN_BEGIN
 
 void mvl_open_smtp(lua_State *L);
 void mvl_open_pop3(lua_State *L);
+void mvl_open_imap(lua_State *L);
 void mvl_open_email(lua_State *L);
 void mvl_open_async(lua_State *L);
 void mvl_open_fs(lua_State *L);

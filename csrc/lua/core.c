@@ -91,6 +91,7 @@ int luaopen_missive_core(lua_State *L)
     lua_newtable(L);
     mvl_open_smtp(L);
     mvl_open_pop3(L);
+    mvl_open_imap(L);
     mvl_open_email(L);
     mvl_open_async(L);
     mvl_open_fs(L);

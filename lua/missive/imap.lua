@@ -1,0 +1,751 @@
+--- IMAP sessions: reading, searching, flagging and filing mail on the server.
+-- The protocol lives in the C core (commands completed by tag, literals, the response
+-- grammar, the open sequence and login); this module builds each command from typed
+-- arguments (the core quotes, encodes and checks them), runs it through
+-- missive.driver (the same way for every transport), sorts the untagged responses
+-- into the command's result and the session's event queue, and adds the iterators.
+-- @module missive.imap
+local core = require "missive.core"
+local config = require "missive.config"
+local driver = require "missive.driver"
+local args_mod = require "missive.imap_args"
+
+local M = {}
+local mt = core.imap_mt
+local methods = mt.__index
+local state = setmetatable({}, { __mode = "k" })  -- session -> {events, trace, folder...}
+
+-- A server ends IDLE after 30 minutes at least (RFC 2177): leave and re-enter before.
+local IDLE_MAX = 25 * 60
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function check_open(s, level)
+  if s:is_closed() then error("attempt to use a closed session", (level or 2) + 1) end
+end
+
+local function st(s) return state[s] end
+
+-- Untagged data nobody asked for becomes an event: {kind = "exists", count = n},
+-- {kind = "expunge", seq = n}, {kind = "flags", seq, uid, flags, modseq},
+-- {kind = "vanished", uids}, {kind = "recent", count}, {kind = "alert", text}.
+local function to_event(r, folder)
+  local ev
+  if r.name == "EXISTS" then ev = { kind = "exists", count = r.number }
+  elseif r.name == "EXPUNGE" then ev = { kind = "expunge", seq = r.number }
+  elseif r.name == "RECENT" then ev = { kind = "recent", count = r.number }
+  elseif r.name == "FETCH" then
+    ev = { kind = "flags", seq = r.number, uid = r.uid, flags = r.flags, modseq = r.modseq }
+  elseif r.name == "VANISHED" then
+    ev = { kind = "vanished", uids = r.uids, earlier = r.earlier }
+  elseif r.code == "ALERT" then ev = { kind = "alert", text = r.text }
+  end
+  if ev then ev.folder = folder end
+  return ev
+end
+
+local function queue_event(s, r)
+  local t = st(s)
+  local ev = to_event(r, t.folder)
+  if ev then t.events[#t.events + 1] = ev end
+  return ev
+end
+
+local function call_sink(sink, chunk)
+  local a, b
+  if type(sink) == "function" then a, b = sink(chunk) else a, b = sink:write(chunk) end
+  if a == false or (a == nil and b ~= nil) then
+    return "sink failed: " .. (type(b) == "string" and b or "returned false")
+  end
+end
+
+-- Runs one command to its tagged reply.  args: the typed arguments (see limap.c);
+-- o.data(r): true when an untagged response belongs to the command's result (else it
+-- is an event); o.sink: streamed literals go to it; o.on_event(ev): stop waiting...
+-- @return the tagged OK as a table, or nil, message, kind[, reply]
+local function run(s, args, o)
+  o = o or {}
+  local t = st(s)
+  local ok, err, kind, reply = s:_command(args, o.sink ~= nil)
+  if not ok then return nil, err, kind, reply end
+  local late -- a failure that waits for the tagged reply (the session stays in step)
+  while true do
+    local r
+    r, err, kind, reply = driver.drive(s, t.trace)
+    if r == "chunk" then
+      local what, a, b, c = s:_take()
+      if what == "response" then
+        if a == nil then
+          late = late or { b, c }
+        elseif not (o.data and o.data(a)) then
+          queue_event(s, a)
+        end
+      elseif what == "literal" and o.sink and not late then
+        local pok, serr = pcall(call_sink, o.sink, a)
+        if not pok then late = { serr, "io", raise = true }
+        elseif serr then late = { serr, "io" } end
+      end
+    elseif r == "body" then
+      -- the bytes of a literal streamed from o.source (APPEND of a file)
+      local chunk
+      ok, chunk = pcall(o.source)
+      if not ok or chunk == nil or chunk == "" then
+        -- the command cannot be completed: the connection is given up
+        s:_abort()
+        driver.close(s)
+        if not ok then error(chunk, 0) end
+        return nil, "the message source ended before the size announced", "io"
+      end
+      ok, err, kind, reply = s:_feed(chunk)
+      if not ok then
+        s:_abort()
+        driver.close(s)
+        return nil, err, kind, reply
+      end
+    elseif r == "done" then
+      if late then
+        if late.raise then error(late[1], 0) end
+        return nil, late[1], late[2]
+      end
+      local tagged = s:_tagged() or {}
+      if tagged.code == "ALERT" then queue_event(s, tagged) end -- RFC 9051 §7.1: show it
+      return tagged
+    else
+      if not r and kind == "closed" then t.closed = true end
+      return nil, err, kind, reply
+    end
+  end
+end
+M._run = run
+
+local function drive_plain(s)
+  return driver.drive(s, st(s).trace)
+end
+
+--- Opens a session: connect, greeting, CAPABILITY, TLS, login, ENABLE.
+-- Options: host (required), port (993; 143 means required STARTTLS), tls ("implicit" |
+-- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "login" |
+-- "none" | a SASL mechanism), timeout, cafile, capath, verify, server_name,
+-- client_cert, client_key, tls_min, tls_max, insecure_auth, max_size (bytes of one
+-- message held in memory, 256 MiB), max_time, enable (false: no ENABLE), trace,
+-- socket and driver.
+-- @return an imap.session, or nil, message, kind[, reply]
+function M.session(opts)
+  if type(opts) ~= "table" then error("imap.session expects a table of options", 2) end
+  local o = copy(opts)
+  if o.port == nil then
+    o.port = (o.tls == "starttls" or o.tls == "none") and 143 or 993
+  end
+  if o.tls == nil then o.tls = (o.port == 143) and "starttls" or "implicit" end
+  if o.timeout == nil then o.timeout = config.timeout end
+  if o.user ~= nil and o.password == nil and o.token == nil then
+    error("option 'user' needs 'password' or 'token'", 2)
+  end
+  local s, err, kind, reply = driver.open(core.imap_new, o, o.trace)
+  if s then state[s] = { events = {}, trace = o.trace, opts = o } end
+  return s, err, kind, reply
+end
+
+--- The capabilities the server announced last, as a set: caps["IDLE"] == true.
+-- (s:capabilities() is the C method.)
+local function has(s, cap) return s:capabilities()[cap] == true end
+methods.has = function(s, cap)
+  check_open(s)
+  return has(s, cap:upper())
+end
+
+-- ------------------------------------------------------------------ arguments
+
+local uid_sets, criteria, sorted_keys = args_mod.uid_sets, args_mod.criteria,
+                                        args_mod.sorted_keys
+local check_flags, crlf, append_date = args_mod.check_flags, args_mod.crlf,
+                                       args_mod.append_date
+
+local function mailbox_arg(name, what)
+  if type(name) ~= "string" then error("bad argument (" .. what .. " name expected)", 4) end
+  return "m" .. name
+end
+
+-- ------------------------------------------------------------------ mailboxes
+
+--- SELECT (or EXAMINE with {readonly = true}).
+-- @return {exists, recent, uidvalidity, uidnext, highestmodseq, flags,
+-- permanent_flags, readonly}, or nil, message, kind[, reply]
+function methods:select(name, opts)
+  check_open(self)
+  opts = opts or {}
+  local info = { exists = 0, flags = {}, permanent_flags = {} }
+  local verb = opts.readonly and "aEXAMINE" or "aSELECT"
+  local res, err, kind, reply = run(self, { verb, mailbox_arg(name, "folder") }, {
+    data = function(r)
+      if r.name == "EXISTS" then info.exists = r.number
+      elseif r.name == "RECENT" then info.recent = r.number
+      elseif r.name == "FLAGS" then info.flags = r.flags
+      elseif r.code == "UIDVALIDITY" then info.uidvalidity = r.uidvalidity
+      elseif r.code == "UIDNEXT" then info.uidnext = r.number
+      elseif r.code == "HIGHESTMODSEQ" then info.highestmodseq = r.number
+      elseif r.code == "UNSEEN" then info.unseen = r.number
+      elseif r.code == "PERMANENTFLAGS" then info.permanent_flags = r.list
+      else return false end
+      return true
+    end })
+  if not res then
+    st(self).folder = nil
+    return nil, err, kind, reply
+  end
+  info.readonly = res.code == "READ-ONLY" or (opts.readonly == true and res.code ~= "READ-WRITE")
+  local t = st(self)
+  t.folder, t.readonly = name, info.readonly
+  return info
+end
+
+--- The folder selected (and whether read-only), or nil.
+function methods:folder()
+  local t = st(self)
+  return t.folder, t.readonly
+end
+
+-- Names servers give special folders, for one without SPECIAL-USE (RFC 6154).
+local NAME_FALLBACK = {
+  sent = { "sent", "sent items", "sent messages", "sent mail" },
+  trash = { "trash", "deleted items", "deleted messages", "bin" },
+  drafts = { "drafts", "draft" },
+  junk = { "junk", "spam", "junk e-mail", "junk email" },
+  archive = { "archive", "archives" },
+}
+
+local function fallback_special(name, delim)
+  local leaf = name
+  if delim then leaf = name:match("([^" .. delim:gsub("%p", "%%%0") .. "]*)$") or name end
+  leaf = leaf:lower()
+  for kind, names in pairs(NAME_FALLBACK) do
+    for _, n in ipairs(names) do if leaf == n then return kind end end
+  end
+end
+
+--- LIST: {{name =, delimiter =, flags = {...}, special = "sent"|..., raw =}, ...}.
+-- Names are UTF-8; special comes from the SPECIAL-USE attributes, else from the name
+-- (Sent, Sent Items, Trash, Deleted Items, Drafts, Junk, Spam, Archive).
+function methods:folders(pattern)
+  check_open(self)
+  local list = {}
+  local res, err, kind, reply = run(self, { "aLIST", 's', "m" .. (pattern or "*") }, {
+    data = function(r)
+      if r.name ~= "LIST" then return false end
+      list[#list + 1] = { name = r.mailbox, delimiter = r.delimiter, flags = r.flags,
+                          special = r.special, raw = r.raw }
+      return true
+    end })
+  if not res then return nil, err, kind, reply end
+  local taken = {}
+  for _, f in ipairs(list) do if f.special then taken[f.special] = true end end
+  for _, f in ipairs(list) do
+    if not f.special then
+      local k = fallback_special(f.name, f.delimiter)
+      if k and not taken[k] then
+        f.special = k
+        taken[k] = true
+      end
+    end
+  end
+  return list
+end
+
+--- The name of the special folder `kind` ("sent", "trash", "drafts", "junk",
+-- "archive", "all", "flagged"), or nil.
+function methods:special(kind)
+  local list, err, k, reply = self:folders()
+  if not list then return nil, err, k, reply end
+  for _, f in ipairs(list) do if f.special == kind then return f.name end end
+  return nil
+end
+
+--- STATUS: {messages, uidnext, uidvalidity, unseen[, highestmodseq]}.
+function methods:status(name)
+  check_open(self)
+  local info
+  local args = { "aSTATUS", mailbox_arg(name, "folder"), "(", "aMESSAGES", "aUIDNEXT",
+                 "aUIDVALIDITY", "aUNSEEN" }
+  if has(self, "CONDSTORE") then args[#args + 1] = "aHIGHESTMODSEQ" end
+  args[#args + 1] = ")"
+  local res, err, kind, reply = run(self, args, {
+    data = function(r)
+      if r.name ~= "STATUS" then return false end
+      info = r
+      r.name = nil
+      return true
+    end })
+  if not res then return nil, err, kind, reply end
+  return info or {}
+end
+
+local function simple(s, verb, ...)
+  check_open(s, 3)
+  local args = { "a" .. verb }
+  for i = 1, select("#", ...) do args[#args + 1] = mailbox_arg((select(i, ...)), "folder") end
+  local res, err, kind, reply = run(s, args)
+  if not res then return nil, err, kind, reply end
+  return true
+end
+
+function methods:create(name) return simple(self, "CREATE", name) end
+function methods:delete_folder(name) return simple(self, "DELETE", name) end
+function methods:rename(from, to) return simple(self, "RENAME", from, to) end
+function methods:subscribe(name) return simple(self, "SUBSCRIBE", name) end
+function methods:unsubscribe(name) return simple(self, "UNSUBSCRIBE", name) end
+
+--- ID (RFC 2971): tells the server who we are (fields: {name =, version =, ...}, or nil)
+-- and returns what it says of itself, as a table (empty when it says NIL).
+function methods:id(fields)
+  check_open(self)
+  local args = { "aID" }
+  if fields and next(fields) then
+    args[#args + 1] = "("
+    for _, k in ipairs(sorted_keys(fields)) do
+      args[#args + 1] = "s" .. k
+      args[#args + 1] = "s" .. tostring(fields[k])
+    end
+    args[#args + 1] = ")"
+  else
+    args[#args + 1] = "aNIL"
+  end
+  local info = {}
+  local res, err, kind, reply = run(self, args, {
+    data = function(r)
+      if r.name ~= "ID" then return false end
+      info = r.fields or {}
+      return true
+    end })
+  if not res then return nil, err, kind, reply end
+  return info
+end
+
+--- NOOP: lets the server report changes (they go to the event queue).
+function methods:noop()
+  check_open(self)
+  local res, err, kind, reply = run(self, { "aNOOP" })
+  if not res then return nil, err, kind, reply end
+  return true
+end
+
+-- ------------------------------------------------------------------ search, fetch
+
+local function need_folder(s)
+  if not st(s).folder then error("no folder selected (call s:select first)", 4) end
+end
+
+--- SEARCH with a criteria table: seen/unseen, flagged, answered, deleted, draft, from,
+-- to, cc, bcc, subject, body, text (strings), header = {name, value}, since/before/on
+-- (dates), larger/smaller (bytes), uid, keyword, not = {...}, or = {{...}, {...}}; an
+-- array part is ANDed.  Strings are always quoted or literals; a non-ASCII one makes
+-- the search CHARSET UTF-8.  @return the UIDs (sorted), or nil, message, kind[, reply]
+function methods:search(c)
+  check_open(self)
+  need_folder(self)
+  local keys, flags = {}, {}
+  criteria(c or {}, keys, flags)
+  local args = { "aUID", "aSEARCH" }
+  local esearch = has(self, "ESEARCH")
+  if esearch then
+    for _, a in ipairs { "aRETURN", "(", "aALL", ")" } do args[#args + 1] = a end
+  end
+  if flags.utf8 then args[#args + 1] = "aCHARSET" args[#args + 1] = "aUTF-8" end
+  for _, k in ipairs(keys) do args[#args + 1] = k end
+  local uids = {}
+  local res, err, kind, reply = run(self, args, {
+    data = function(r)
+      if r.name ~= "SEARCH" and r.name ~= "ESEARCH" then return false end
+      for _, u in ipairs(r.uids or {}) do uids[#uids + 1] = u end
+      return true
+    end })
+  if not res then return nil, err, kind, reply end
+  table.sort(uids)
+  return uids
+end
+
+local ITEMS = {
+  uid = "UID", flags = "FLAGS", envelope = "ENVELOPE", bodystructure = "BODYSTRUCTURE",
+  size = "RFC822.SIZE", internal_date = "INTERNALDATE", modseq = "MODSEQ",
+  headers = "BODY.PEEK[HEADER]", body = "BODY.PEEK[]", text = "BODY.PEEK[TEXT]",
+}
+
+-- A FETCH response as the caller sees it: headers/body/text from the sections.
+local function fetched(r)
+  local secs = r.sections
+  if secs then
+    r.headers = secs.HEADER
+    r.body = secs[""]
+    r.text = secs.TEXT
+  end
+  r.name = nil
+  return r
+end
+
+--- UID FETCH: items is an array (or one string) of "uid", "flags", "envelope",
+-- "bodystructure", "size", "internal_date", "modseq", "headers", "body", "text", or a
+-- raw fetch item ("BODY.PEEK[1.2]").  @return an array of {uid, flags, size,
+-- internal_date, envelope, bodystructure, headers, body, text, sections, seq}
+function methods:fetch(uids, items)
+  check_open(self)
+  need_folder(self)
+  if type(items) == "string" then items = { items } end
+  if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 2) end
+  local list = { "(", "aUID" }
+  for _, it in ipairs(items) do
+    if it ~= "uid" then list[#list + 1] = "a" .. (ITEMS[it] or it) end
+  end
+  list[#list + 1] = ")"
+  local out = {}
+  -- FETCH responses for other UIDs (flag changes another client made) are events.
+  local wanted
+  if type(uids) == "table" then
+    wanted = {}
+    for _, u in ipairs(uids) do wanted[u] = true end
+  elseif type(uids) == "number" then
+    wanted = { [uids] = true }
+  end
+  for _, set in ipairs(uid_sets(uids)) do
+    local args = { "aUID", "aFETCH", "a" .. set }
+    for _, a in ipairs(list) do args[#args + 1] = a end
+    local res, err, kind, reply = run(self, args, {
+      data = function(r)
+        if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
+          return false
+        end
+        out[#out + 1] = fetched(r)
+        r.seq = r.number
+        r.number = nil
+        return true
+      end })
+    if not res then return nil, err, kind, reply end
+  end
+  return out
+end
+
+--- Streams one body part (section "1.2", "" for the whole message, "HEADER", "TEXT")
+-- to sink (a function or an object with :write), without holding it in memory; BINARY
+-- (decoded content, RFC 3516) for a numbered part when the server offers it.
+-- Without a sink the part is returned.  @return true (or the part), decoded (BINARY
+-- was used), or nil, message, kind[, reply]
+function methods:fetch_part(uid, section, sink)
+  check_open(self)
+  need_folder(self)
+  if type(uid) ~= "number" then error("bad argument #1 to 'fetch_part' (UID expected)", 2) end
+  section = section or ""
+  local parts
+  if sink == nil then
+    parts = {}
+    sink = function(c) parts[#parts + 1] = c return true end
+  end
+  local binary = section:match("^[%d%.]+$") and has(self, "BINARY")
+  local item = (binary and "BINARY.PEEK[" or "BODY.PEEK[") .. section .. "]"
+  local got = false
+  local res, err, kind, reply = run(self, { "aUID", "aFETCH", ("a%d"):format(uid), "a" .. item },
+    { sink = sink, data = function(r)
+        if r.name == "FETCH" and r.uid == uid then got = true return true end
+        return false
+      end })
+  if not res then return nil, err, kind, reply end
+  if not got then return nil, ("no message with UID %d"):format(uid), "reply" end
+  if parts then return table.concat(parts), binary and true or false end
+  return true, binary and true or false
+end
+
+-- ------------------------------------------------------------------ changing
+
+--- STORE: op is "+" (add), "-" (remove) or "=" (replace); flags a string or an array
+-- ("\\Seen", "$Label").  @return true, or nil, message, kind[, reply]
+function methods:store(uids, op, flags)
+  check_open(self)
+  need_folder(self)
+  local verb = ({ ["+"] = "+FLAGS.SILENT", ["-"] = "-FLAGS.SILENT", ["="] = "FLAGS.SILENT" })[op]
+  if not verb then error("bad argument #2 to 'store' (\"+\", \"-\" or \"=\" expected)", 2) end
+  local fl = check_flags(flags)
+  for _, set in ipairs(uid_sets(uids)) do
+    local args = { "aUID", "aSTORE", "a" .. set, "a" .. verb }
+    for _, a in ipairs(fl) do args[#args + 1] = a end
+    local res, err, kind, reply = run(self, args)
+    if not res then return nil, err, kind, reply end
+  end
+  return true
+end
+
+local function add_map(map, code)
+  if not code or not code.src then return end
+  map.uidvalidity = code.uidvalidity
+  for i, u in ipairs(code.src) do map[u] = code.dst[i] end
+end
+
+local function copy_or_move(s, verb, uids, folder)
+  local map, any = {}, false
+  for _, set in ipairs(uid_sets(uids)) do
+    local res, err, kind, reply = run(s, { "aUID", "a" .. verb, "a" .. set,
+                                           mailbox_arg(folder, "folder") }, {
+      data = function(r)
+        if r.code == "COPYUID" then add_map(map, r) any = true return true end
+        return false
+      end })
+    if not res then return nil, err, kind, reply end
+    if res.code == "COPYUID" then add_map(map, res) any = true end
+  end
+  return any and map or true
+end
+
+--- UID COPY.  @return {[src uid] = dst uid, uidvalidity =} from COPYUID (UIDPLUS), or
+-- true; or nil, message, kind[, reply]
+function methods:copy(uids, folder)
+  check_open(self)
+  need_folder(self)
+  return copy_or_move(self, "COPY", uids, folder)
+end
+
+--- UID EXPUNGE of exactly these UIDs (UIDPLUS), or with no UIDs, EXPUNGE of every
+-- message flagged \Deleted.  @return true, or nil, message, kind[, reply]
+function methods:expunge(uids)
+  check_open(self)
+  need_folder(self)
+  if uids == nil then
+    local res, err, kind, reply = run(self, { "aEXPUNGE" })
+    if not res then return nil, err, kind, reply end
+    return true
+  end
+  if not has(self, "UIDPLUS") then
+    return nil, "the server has no UIDPLUS, so it cannot expunge only these messages", "protocol"
+  end
+  for _, set in ipairs(uid_sets(uids)) do
+    local res, err, kind, reply = run(self, { "aUID", "aEXPUNGE", "a" .. set })
+    if not res then return nil, err, kind, reply end
+  end
+  return true
+end
+
+--- Moves messages: UID MOVE (RFC 6851), else COPY, STORE \Deleted and UID EXPUNGE of
+-- exactly those UIDs (UIDPLUS).  Without either, the originals stay flagged \Deleted
+-- (no bare EXPUNGE, which would remove other clients' deleted messages) unless
+-- opts.expunge is true.  @return the COPYUID map or true, or nil, message, kind[, reply]
+function methods:move(uids, folder, opts)
+  check_open(self)
+  need_folder(self)
+  if has(self, "MOVE") then return copy_or_move(self, "MOVE", uids, folder) end
+  local map, err, kind, reply = copy_or_move(self, "COPY", uids, folder)
+  if not map then return nil, err, kind, reply end
+  local ok
+  ok, err, kind, reply = self:store(uids, "+", "\\Deleted")
+  if not ok then return nil, err, kind, reply end
+  if has(self, "UIDPLUS") then
+    ok, err, kind, reply = self:expunge(uids)
+  elseif opts and opts.expunge then
+    ok, err, kind, reply = self:expunge()
+  end
+  if not ok then return nil, err, kind, reply end
+  return map
+end
+
+-- A file is streamed as it is (its size announced first, RFC 9051 §4.3); CRLF lines
+-- are the caller's to give.  @return size, source
+local function file_source(f)
+  local here = f:seek()
+  local size = f:seek("end")
+  f:seek("set", here)
+  size = size - here
+  local left = size
+  return size, function()
+    if left <= 0 then return nil end
+    local chunk = f:read(math.min(left, 65536))
+    if chunk then left = left - #chunk end
+    return chunk
+  end
+end
+
+local function message_text(msg)
+  if type(msg) == "string" then return msg end
+  local ok, f = pcall(function() return msg.tostring end)
+  if ok and f then
+    local text, err, kind = msg:tostring()
+    if not text then return nil, err, kind end
+    return text
+  end
+  error("bad argument #2 to 'append' (email, string or file expected)", 3)
+end
+
+--- APPEND a message (an email object, a string or a file) to folder as one literal,
+-- with opts.flags and opts.date (seconds).  A string or email gets CRLF line ends; a
+-- file is streamed as it is, from its current position to its end, never held whole.
+-- @return {uid =, uidvalidity =} from APPENDUID (UIDPLUS), or true; or nil, message,
+-- kind[, reply]
+function methods:append(folder, msg, opts)
+  check_open(self)
+  opts = opts or {}
+  local args = { "aAPPEND", mailbox_arg(folder, "folder") }
+  if opts.flags then for _, a in ipairs(check_flags(opts.flags)) do args[#args + 1] = a end end
+  if opts.date then args[#args + 1] = append_date(opts.date) end
+  local source
+  if io.type(msg) == "file" then
+    local size
+    size, source = file_source(msg)
+    args[#args + 1] = ("L%d"):format(size)
+  else
+    local text, terr, tkind = message_text(msg)
+    if not text then return nil, terr, tkind end
+    args[#args + 1] = "l" .. crlf(text)
+  end
+  local res, err, kind, reply = run(self, args, { source = source })
+  if not res then return nil, err, kind, reply end
+  if res.code == "APPENDUID" then
+    return { uidvalidity = res.uidvalidity, uid = res.dst and res.dst[1] }
+  end
+  return true
+end
+
+-- ------------------------------------------------------------------ events, IDLE
+
+local function pop_events(s)
+  local t = st(s)
+  local evs = t.events
+  t.events = {}
+  return evs
+end
+
+--- The events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED, ALERT), taken.
+function methods:take_events()
+  check_open(self)
+  return pop_events(self)
+end
+
+-- One IDLE round: waits up to `seconds` for an event, then DONE.  @return true or
+-- nil, message, kind[, reply]
+local function idle_once(s, seconds)
+  local t = st(s)
+  local ok, err, kind, reply = run(s, { "aIDLE" })
+  if not ok then return nil, err, kind, reply end
+  if not s:_idling() then return true end -- the server ended it at once
+  local n0 = #t.events
+  ok, err, kind, reply = s:_wait(seconds)
+  if not ok then return nil, err, kind, reply end
+  while true do
+    local r
+    r, err, kind, reply = drive_plain(s)
+    if r == "chunk" then
+      local what, a = s:_take()
+      if what == "response" and a then queue_event(s, a) end
+      if #t.events > n0 then break end
+    elseif r == "done" then
+      if not s:_idling() then return true end
+      break
+    else
+      return nil, err, kind, reply
+    end
+  end
+  -- Leave IDLE; whatever comes before the tagged OK is queued too.
+  ok, err, kind, reply = s:_done()
+  if not ok then return nil, err, kind, reply end
+  while true do
+    local r
+    r, err, kind, reply = drive_plain(s)
+    if r == "chunk" then
+      local what, a = s:_take()
+      if what == "response" and a then queue_event(s, a) end
+    elseif r == "done" then
+      return true
+    else
+      return nil, err, kind, reply
+    end
+  end
+end
+
+-- Without IDLE: wait (reading what comes), then NOOP.
+local function poll_once(s, seconds)
+  local ok, err, kind, reply = s:_wait(seconds)
+  if not ok then return nil, err, kind, reply end
+  while true do
+    local r
+    r, err, kind, reply = drive_plain(s)
+    if r == "chunk" then
+      local what, a = s:_take()
+      if what == "response" and a then queue_event(s, a) end
+    elseif r == "done" then
+      break
+    else
+      return nil, err, kind, reply
+    end
+  end
+  return s:noop()
+end
+
+local function wait_events(s, seconds, poll)
+  local t = st(s)
+  local deadline = os.time() + seconds
+  local left = seconds
+  while #t.events == 0 and left > 0 do
+    local ok, err, kind, reply
+    if has(s, "IDLE") then
+      ok, err, kind, reply = idle_once(s, math.min(left, IDLE_MAX))
+    else
+      ok, err, kind, reply = poll_once(s, math.min(left, poll or 15))
+    end
+    if not ok then return nil, err, kind, reply end
+    left = deadline - os.time()
+  end
+  return true
+end
+
+--- IDLE (RFC 2177), or NOOP polling (every opts.poll seconds, 15) where the server has
+-- no IDLE: waits up to opts.timeout seconds (default 60) for the server to report
+-- something, leaving IDLE before the server's limit and re-entering.
+-- @return the events (possibly none), or nil, message, kind[, reply]
+function methods:idle(opts)
+  check_open(self)
+  need_folder(self)
+  opts = opts or {}
+  local ok, err, kind, reply = wait_events(self, opts.timeout or 60, opts.poll)
+  if not ok then return nil, err, kind, reply end
+  return pop_events(self)
+end
+
+--- `for ev in s:events{timeout =, poll =} do ... end`: the queued events, then more as
+-- they arrive (IDLE or NOOP polling); ends when timeout (seconds, default: never) passes
+-- without one.  A failure raises "message (kind)".
+function methods:events(opts)
+  check_open(self)
+  opts = opts or {}
+  local t = st(self)
+  return function()
+    if #t.events == 0 then
+      local ok, err, kind = wait_events(self, opts.timeout or math.huge, opts.poll)
+      if not ok then error(("%s (%s)"):format(err, kind), 2) end
+    end
+    return table.remove(t.events, 1)
+  end
+end
+
+-- messages{}, get_all, read_first/read_next
+require "missive.imap_walk"(methods)
+
+-- ------------------------------------------------------------------ closing
+
+--- LOGOUT and free.  Idempotent; returns true.
+function methods:close()
+  if self:is_closed() then return true end
+  if not self:_dead() then
+    if self:_idling() and self:_done() then
+      -- leave IDLE first: its tagged OK, then LOGOUT
+      local r
+      repeat r = drive_plain(self) until r ~= "chunk"
+    end
+    if not self:_dead() and not self:_idling() then run(self, { "aLOGOUT" }) end
+  end
+  driver.release(self)
+  return true
+end
+
+mt.__close = function(s, err)
+  if err == nil then s:close() else driver.release(s) end
+end
+
+M.set_timeout = config.set_timeout
+
+return M

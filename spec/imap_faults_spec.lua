@@ -1,0 +1,373 @@
+-- IMAP faults against a scripted server, byte for byte, under both drivers.
+local scripted = require "support.scripted"
+local imap = require "missive.imap"
+
+local GREET = { send = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE UIDPLUS LITERAL+] hi\r\n" }
+local LOGIN = {
+  GREET,
+  { expect = "A1 LOGIN alice secret" },
+  { send = "A1 OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS LITERAL+] in\r\n" },
+}
+local SELECT = {
+  { expect = "A2 SELECT INBOX" },
+  { send = "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n" ..
+           "A2 OK [READ-WRITE] selected\r\n" },
+}
+
+local function steps(...)
+  local t = {}
+  for _, list in ipairs { ... } do
+    for _, s in ipairs(list) do t[#t + 1] = s end
+  end
+  return t
+end
+
+local DRIVER
+
+local function open(srv, extra)
+  local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
+              password = "secret", auth = "login", timeout = 3 }
+  if DRIVER == "luasocket" then o.socket = require("socket").tcp end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return imap.session(o)
+end
+
+local FETCH = '* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 14 BODY[] {14}\r\n' ..
+              'Subject: x\r\n\r\n)\r\n'
+
+for _, driver_name in ipairs { "native", "luasocket" } do
+describe("imap faults (scripted server, " .. driver_name .. " driver)", function()
+  setup(function() DRIVER = driver_name end)
+
+  it("CHECKLIST 83: a FETCH response split at every byte, untagged data around the OK",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID FETCH 5 (UID BODY.PEEK[])" },
+      { drip = "* 3 EXISTS\r\n" .. FETCH .. "* 1 EXPUNGE\r\nA3 OK done\r\n", interval = 0 },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local got = assert(s:fetch(5, { "body" }))
+    assert.equal(1, #got)
+    assert.equal("Subject: x\r\n\r\n", got[1].body)
+    assert.same({ "\\Seen" }, got[1].flags)
+    local evs = s:take_events()
+    assert.equal("exists", evs[1].kind)
+    assert.equal(3, evs[1].count)
+    assert.equal("expunge", evs[2].kind)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 83: literal mailbox names, an extra untagged line after the tagged OK",
+     function()
+    local srv = scripted.start(steps(LOGIN, {
+      { expect = 'A2 LIST "" "*"' },
+      { send = '* LIST (\\HasNoChildren) "/" {6}\r\nIn"b x\r\n* LIST () "/" "&AOk-t&AOk-"\r\n' ..
+               "A2 OK listed\r\n* 4 EXISTS\r\n" },
+      { expect = "A3 NOOP" }, { send = "A3 OK [ALERT] maintenance at 5\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    local list = assert(s:folders())
+    assert.equal('In"b x', list[1].name)
+    assert.equal("été", list[2].name)
+    assert.is_true(s:noop())
+    local evs = s:take_events()
+    assert.equal(4, evs[1].count)
+    assert.same({ kind = "alert", text = "maintenance at 5" }, evs[2])
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 84: BAD (over-long command), NO [TRYCREATE]: kind reply; the session goes on",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID COPY 1 Nope" }, { send = "A3 NO [TRYCREATE] no such folder\r\n" },
+      { expect = "A4 UID STORE" }, { send = "A4 BAD [TOOBIG] command line too long\r\n" },
+      { expect = "A5 NOOP" }, { send = "A5 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local ok, err, kind, reply = s:copy(1, "Nope")
+    assert.is_nil(ok)
+    assert.equal("reply", kind)
+    assert.matches("COPY failed", err)
+    assert.same({ status = "NO", code = "TRYCREATE", text = "[TRYCREATE] no such folder" },
+                reply)
+    local many = {}
+    for i = 1, 3000 do many[i] = i * 2 end
+    ok, _, kind, reply = s:store(many, "+", "\\Seen")
+    assert.is_nil(ok)
+    assert.equal("reply", kind)
+    assert.equal("BAD", reply.status)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 84: BYE during IDLE ends the session with kind closed", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 IDLE" }, { send = "+ idling\r\n* 3 EXISTS\r\n" },
+      { expect = "DONE" }, { send = "* BYE shutting down\r\n" },
+      { close = true },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs, err, kind = s:idle{ timeout = 2 }
+    assert.is_nil(evs)
+    assert.equal("closed", kind)
+    assert.matches("shutting down", err)
+    assert.is_true(s:close())
+    srv:finish()
+  end)
+
+  it("CHECKLIST 83: untagged data inside IDLE is returned as events; the tagged OK follows DONE",
+     function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 IDLE" }, { send = "+ idling\r\n" }, { sleep = 0.2 },
+      { send = "* 3 EXISTS\r\n* 2 FETCH (FLAGS (\\Seen) UID 8)\r\n" },
+      { expect = "DONE" }, { send = "* 1 EXPUNGE\r\nA3 OK idle done\r\n" },
+      { expect = "A4 NOOP" }, { send = "A4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs = assert(s:idle{ timeout = 2 })
+    local kinds = {}
+    for _, e in ipairs(evs) do kinds[#kinds + 1] = e.kind end
+    assert.same({ "exists", "flags", "expunge" }, kinds)
+    assert.equal(8, evs[2].uid)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 86: a literal larger than the cap fails with kind limit", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID FETCH" },
+      { send = "* 1 FETCH (UID 5 BODY[] {100000}\r\n" .. ("x"):rep(1000) },
+      { hold = 1 },
+    }))
+    local s = assert(open(srv, { max_size = 1000 }))
+    assert(s:select("INBOX"))
+    local ok, _, kind = s:fetch(5, { "body" })
+    assert.is_nil(ok)
+    assert.equal("limit", kind)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 84: unbalanced parentheses and a tag mismatch are protocol errors", function()
+    for _, bad in ipairs { "* 1 FETCH (UID 5 FLAGS (\\Seen)\r\nA3 OK\r\n",
+                           "* 1 FETCH (UID 5))\r\nA3 OK\r\n", "A7 OK done\r\n" } do
+      local srv = scripted.start(steps(LOGIN, SELECT, {
+        { expect = "A3 UID FETCH" }, { send = bad }, { hold = 0.5 },
+      }))
+      local s = assert(open(srv))
+      assert(s:select("INBOX"))
+      local ok, err, kind = s:fetch(5, { "flags" })
+      assert.is_nil(ok)
+      assert.equal("protocol", kind, err)
+      s:close()
+      srv:finish()
+    end
+  end)
+
+  it("CHECKLIST 86: a server that never sends the tagged reply: timeout", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 NOOP" }, { send = "* 3 EXISTS\r\n" }, { hold = 2 },
+    }))
+    local s = assert(open(srv, { timeout = 0.5 }))
+    assert(s:select("INBOX"))
+    local ok, _, kind = s:noop()
+    assert.is_nil(ok)
+    assert.equal("timeout", kind)
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 85 86: synchronising literals wait for '+'; LOGINDISABLED is honoured",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" },
+      { expect = "A1 LOGIN alice {7}" }, { send = "+ go on\r\n" },
+      { expect = "p\195\164sswd" },
+      { send = "A1 OK in\r\n" },
+      { expect = "A2 CAPABILITY" }, { send = "* CAPABILITY IMAP4rev1\r\nA2 OK\r\n" },
+      { expect = "A3 LOGOUT" }, { send = "* BYE bye\r\nA3 OK\r\n" },
+      { hold = 0.5 },
+    })
+    local s = assert(open(srv, { password = "p\195\164sswd" }))
+    assert.is_true(s:close())
+    local received = srv:finish()
+    assert.equal("A1 LOGIN alice {7}\r\np\195\164sswd\r\nA2 CAPABILITY\r\nA3 LOGOUT\r\n",
+                 received)
+    srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n" }, { hold = 0.5 },
+    })
+    local s2, err, kind = open(srv)
+    assert.is_nil(s2)
+    assert.equal("auth", kind)
+    assert.matches("LOGINDISABLED", err)
+    assert.equal("", (srv:finish()))
+  end)
+
+  it("move without MOVE: COPY, STORE \\Deleted, UID EXPUNGE of exactly those UIDs; " ..
+     "without UIDPLUS no EXPUNGE at all", function()
+    local move_steps = {
+      { expect = "A3 UID COPY 5,7 Archive" },
+      { send = "A3 OK [COPYUID 9 5,7 100:101] copied\r\n" },
+      { expect = "A4 UID STORE 5,7 +FLAGS.SILENT (\\Deleted)" }, { send = "A4 OK\r\n" },
+    }
+    local srv = scripted.start(steps(LOGIN, SELECT, move_steps, {
+      { expect = "A5 UID EXPUNGE 5,7" },
+      { send = "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA5 OK expunged\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local map = assert(s:move({ 7, 5 }, "Archive"))
+    assert.equal(100, map[5])
+    assert.equal(101, map[7])
+    assert.equal(9, map.uidvalidity)
+    s:_abort()
+    s:close()
+    srv:finish()
+    -- no UIDPLUS: the originals stay \Deleted, and no bare EXPUNGE goes out
+    local greet = { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" }
+    srv = scripted.start(steps({ greet, { expect = "A1 LOGIN alice secret" },
+                                 { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" } },
+                               SELECT, move_steps, { { hold = 0.5 } }))
+    s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_table(s:move({ 5, 7 }, "Archive"))
+    s:_abort()
+    s:close()
+    local received = srv:finish()
+    assert.is_nil(received:find("EXPUNGE", 1, true))
+  end)
+
+  it("CHECKLIST 82: a long UID set is cut into commands of bounded length", function()
+    local uids = {}
+    for i = 1, 6000 do uids[i] = i * 3 end
+    local want = #require("missive.core").imap_uid_sets(uids, 8000)
+    local script = {}
+    for i = 1, want do
+      script[#script + 1] = { expect = ("A%d UID STORE"):format(i + 2) }
+      script[#script + 1] = { send = ("A%d OK\r\n"):format(i + 2) }
+    end
+    script[#script + 1] = { hold = 0.5 }
+    local srv = scripted.start(steps(LOGIN, SELECT, script))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:store(uids, "+", "\\Seen"))
+    s:_abort()
+    s:close()
+    local received = srv:finish()
+    local seen, n = {}, 0
+    for line in received:gmatch("[^\r\n]+") do
+      local set = line:match("^A%d+ UID STORE (%S+) ")
+      if set then
+        n = n + 1
+        assert.is_true(#line <= 8100, #line)
+        for u in set:gmatch("%d+") do seen[#seen + 1] = tonumber(u) end
+      end
+    end
+    assert.is_true(want >= 4)
+    assert.equal(want, n)
+    assert.same(uids, seen)
+  end)
+
+  it("CHECKLIST 85: LOGIN arguments never reach the trace", function()
+    local srv = scripted.start(steps(LOGIN, {
+      { expect = "A2 LOGOUT" }, { send = "* BYE\r\nA2 OK\r\n" }, { hold = 0.3 },
+    }))
+    local lines = {}
+    local s = assert(open(srv, { trace = function(d, l) lines[#lines + 1] = d .. " " .. l end }))
+    assert.is_true(s:close())
+    srv:finish()
+    local trace = table.concat(lines, "\n")
+    assert.matches("out A1 LOGIN %*%*%*", trace)
+    assert.is_nil(trace:find("secret", 1, true))
+    assert.is_nil(trace:find("alice", 1, true))
+  end)
+
+  it("without IDLE, idle{} polls with NOOP and returns what the server reported", function()
+    local srv = scripted.start(steps({
+      { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" },
+      { expect = "A1 LOGIN alice secret" }, { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" },
+    }, SELECT, {
+      { expect = "A3 NOOP" }, { send = "A3 OK\r\n" },
+      { expect = "A4 NOOP" }, { send = "* 3 EXISTS\r\nA4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local evs = assert(s:idle{ timeout = 5, poll = 0.2 })
+    assert.equal(1, #evs)
+    assert.equal("exists", evs[1].kind)
+    assert.equal(3, evs[1].count)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("STARTTLS: bytes sent after the server's OK are never read as the server's",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n" },
+      { expect = "A1 STARTTLS" }, { send = "A1 OK go\r\n* OK [CAPABILITY IMAP4rev1] x\r\n" },
+      { hold = 0.5 },
+    })
+    local s, err, kind = open(srv, { tls = "starttls" })
+    assert.is_nil(s)
+    assert.equal("protocol", kind)
+    assert.matches("before the TLS handshake", err)
+    assert.equal("A1 STARTTLS\r\n", (srv:finish()))
+    -- and STARTTLS required but not offered: nothing else is sent
+    srv = scripted.start({ { send = "* OK [CAPABILITY IMAP4rev1] hi\r\n" }, { hold = 0.3 } })
+    s, err, kind = open(srv, { tls = "starttls" })
+    assert.is_nil(s)
+    assert.equal("tls", kind)
+    assert.matches("STARTTLS", err)
+    assert.equal("", (srv:finish()))
+  end)
+
+  it("AUTHENTICATE without SASL-IR answers the server's '+'; with it, one line", function()
+    local b64 = require("missive.email").base64_encode
+    local plain = b64("\0alice\0secret")
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 AUTHENTICATE PLAIN" }, { send = "+ \r\n" },
+      { expect = plain }, { send = "A1 OK [CAPABILITY IMAP4rev1] in\r\n" },
+      { hold = 0.3 },
+    })
+    local lines = {}
+    local s = assert(open(srv, { auth = "PLAIN",
+                                 trace = function(d, l) lines[#lines + 1] = d .. " " .. l end }))
+    assert.equal("PLAIN", s:auth_mechanism())
+    s:_abort()
+    s:close()
+    assert.equal("A1 AUTHENTICATE PLAIN\r\n" .. plain .. "\r\n", (srv:finish()))
+    assert.is_nil(table.concat(lines, "\n"):find(plain, 1, true))
+    srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 AUTHENTICATE PLAIN " .. plain },
+      { send = "A1 NO [AUTHENTICATIONFAILED] no\r\n" }, { hold = 0.3 },
+    })
+    local s2, err, kind, reply = open(srv, { auth = "PLAIN" })
+    assert.is_nil(s2)
+    assert.equal("auth", kind)
+    assert.matches("authentication failed", err)
+    assert.equal("AUTHENTICATIONFAILED", reply.code)
+    srv:finish()
+  end)
+end)
+end
