@@ -6,8 +6,8 @@ local host, port, count, size, runs, key = arg[1], tonumber(arg[2]), tonumber(ar
   tonumber(arg[4]), tonumber(arg[5]), arg[6]
 local data = C.message(size)
 -- mode "batch": s:send_batch over all messages (PIPELINING: dot + next envelope);
--- mode "source": the same bytes from a source function (64 KB chunks), which skips
--- smtp.lua's Lua-pattern scan for 8-bit bytes (has8 = -1)
+-- mode "source": the same bytes from a source function (64 KB chunks), whose 8-bit
+-- content is not known before MAIL (has8 = -1)
 local mode = arg[7] or "string"
 local cafile = arg[8]
 local function body()
