@@ -55,6 +55,18 @@ describe("OpenResty cosockets #openresty #integration", function()
       .. "message true imap-in-nginx INBOX\nflagged true\ninbox 0\narchive 1\n", body)
   end)
 
+  it("reads with WinDev's read_first/read_next over IMAP from a handler", function()
+    stack.clear("bob")
+    assert.equal(200, (openresty.get(ng, "/send?subject=windev-1")))
+    assert(stack.wait_messages("bob", 1, 15))
+    assert.equal(200, (openresty.get(ng, "/send?subject=windev-2")))
+    assert(stack.wait_messages("bob", 2, 15))
+    local status, body = openresty.get(ng, "/imap_windev")
+    assert.equal(200, status, body .. (openresty.error_log or ""))
+    assert.equal("read windev-1 INBOX false\nread windev-2 INBOX false\nout true\n"
+      .. "get_all 2\n", body)
+  end)
+
   it("IDLEs in an ngx.timer without blocking the worker; a delivery is an event",
      function()
     stack.clear("bob")

@@ -74,6 +74,9 @@ http {
         location = /async { content_by_lua_block { require("missive_handlers").async() } }
         location = /where { content_by_lua_block { require("missive_handlers").where() } }
         location = /imap { content_by_lua_block { require("missive_handlers").imap() } }
+        location = /imap_windev {
+            content_by_lua_block { require("missive_handlers").imap_windev() }
+        }
         location = /imap_idle {
             content_by_lua_block { require("missive_handlers").imap_idle() }
         }

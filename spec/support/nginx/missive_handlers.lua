@@ -138,6 +138,26 @@ function _M.imap()
   s:close()
 end
 
+-- GET /imap_windev: WinDev's cursor over IMAP: read_first{unseen = true}, read_next
+-- until out; then get_all{unseen = true} (the read ones are still unread: BODY.PEEK).
+function _M.imap_windev()
+  local s, err, kind = imap_session()
+  if not s then return fail(502, "imap: ", err, " (", kind, ")") end
+  local m, rerr, rkind = s:read_first{unseen = true}
+  while m and not m.out do
+    ngx.say("read ", m.subject, " ", m.folder, " ", s:out())
+    m, rerr, rkind = s:read_next()
+  end
+  if not m then
+    s:close()
+    return fail(502, "read: ", rerr, " (", rkind, ")")
+  end
+  ngx.say("out ", s:out())
+  local all = s:get_all{unseen = true}
+  ngx.say("get_all ", all and #all)
+  s:close()
+end
+
 -- GET /imap_idle?timeout=T: IDLE on bob's INBOX inside an ngx.timer; its progress goes
 -- to the shared dict (see /imap_idle_status).
 function _M.imap_idle()
