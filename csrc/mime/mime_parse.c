@@ -487,8 +487,9 @@ static int in_message(const mv_mime_msg *m, size_t idx)
  * much as decrypting it). */
 static void crlf_to_lf(mv_buf *b)
 {
-    unsigned char *end = b->data + b->len, *r, *o;
+    unsigned char *end, *r, *o;
     if (b->len == 0 || (r = memchr(b->data, '\r', b->len)) == NULL) return;
+    end = b->data + b->len;
     o = r;
     while (r < end) {
         unsigned char *next;
