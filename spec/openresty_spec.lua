@@ -93,7 +93,7 @@ describe("OpenResty cosockets #openresty #integration", function()
     print(("\n    /ping while a timer IDLEs: %d samples, worst %.1f ms")
       :format(samples, worst * 1000))
     assert.is_true(worst < 0.1, "a worker was blocked: " .. worst .. " s")
-    assert.matches("^idling", select(2, openresty.get(ng, "/imap_idle_status")))
+    assert.matches("^idling", (select(2, openresty.get(ng, "/imap_idle_status"))))
     -- A message delivered meanwhile ends the IDLE with an "exists" event.
     assert.equal(200, (openresty.get(ng, "/send?subject=during-idle")))
     deadline = util.now() + 15
