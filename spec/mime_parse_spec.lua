@@ -44,6 +44,16 @@ Content-Type: text/html
     assert.equal("", m.text)
   end)
 
+  it("a text body has LF line ends: each CRLF loses its CR, a lone CR stays", function()
+    local body = "a\r\n\r\nb\rc\r\r\nd\r"
+    local m = assert(email.parse("Subject: s\r\n\r\n" .. body))
+    assert.equal("a\n\nb\rc\r\nd\r", m.text)
+    m = assert(email.parse("Subject: s\r\n\r\n\r\r\n" .. ("x"):rep(70000) .. "\r\n"))
+    assert.equal("\r\n" .. ("x"):rep(70000) .. "\n", m.text)
+    m = assert(email.parse("Subject: s\r\n\r\nno line end"))
+    assert.equal("no line end", m.text)
+  end)
+
   it("the first text part with a file name is the body when inline " ..
      "(RFC 2183 2.1)", function()
     local m = assert(email.parse(crlf([[

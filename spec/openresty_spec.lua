@@ -44,6 +44,66 @@ describe("OpenResty cosockets #openresty #integration", function()
     assert.equal("1 round-trip\n", body)
   end)
 
+  it("runs an IMAP session from a handler: select, search, messages{}, store, move",
+     function()
+    stack.clear("bob")
+    assert.equal(200, (openresty.get(ng, "/send?subject=imap-in-nginx")))
+    assert(stack.wait_messages("bob", 1, 15))
+    local status, body = openresty.get(ng, "/imap?subject=imap-in-nginx")
+    assert.equal(200, status, body .. (openresty.error_log or ""))
+    assert.equal("driver cosocket TLSv1.2\nselect 1\nsearch 1\n"
+      .. "message true imap-in-nginx INBOX\nflagged true\ninbox 0\narchive 1\n", body)
+  end)
+
+  it("reads with WinDev's read_first/read_next over IMAP from a handler", function()
+    stack.clear("bob")
+    assert.equal(200, (openresty.get(ng, "/send?subject=windev-1")))
+    assert(stack.wait_messages("bob", 1, 15))
+    assert.equal(200, (openresty.get(ng, "/send?subject=windev-2")))
+    assert(stack.wait_messages("bob", 2, 15))
+    local status, body = openresty.get(ng, "/imap_windev")
+    assert.equal(200, status, body .. (openresty.error_log or ""))
+    assert.equal("read windev-1 INBOX false\nread windev-2 INBOX false\nout true\n"
+      .. "get_all 2\n", body)
+  end)
+
+  it("IDLEs in an ngx.timer without blocking the worker; a delivery is an event",
+     function()
+    stack.clear("bob")
+    local status, body = openresty.get(ng, "/imap_idle?timeout=20")
+    assert.equal(200, status, body)
+    local deadline, state = util.now() + 10
+    repeat
+      util.sleep(0.05)
+      state = select(2, openresty.get(ng, "/imap_idle_status"))
+    until state:find("^idling") or state:find("^failed") or util.now() > deadline
+    assert.matches("^idling 0", state)
+    -- The timer waits on the server now; /ping must come back at once meanwhile.
+    util.sleep(0.2)
+    local worst, samples = 0, 0
+    local t_end = util.now() + 1.5
+    while util.now() < t_end do
+      local s, b, took = openresty.get(ng, "/ping")
+      assert.equal(200, s)
+      assert.equal("pong\n", b)
+      if took > worst then worst = took end
+      samples = samples + 1
+      util.sleep(0.05)
+    end
+    print(("\n    /ping while a timer IDLEs: %d samples, worst %.1f ms")
+      :format(samples, worst * 1000))
+    assert.is_true(worst < 0.1, "a worker was blocked: " .. worst .. " s")
+    assert.matches("^idling", (select(2, openresty.get(ng, "/imap_idle_status"))))
+    -- A message delivered meanwhile ends the IDLE with an "exists" event.
+    assert.equal(200, (openresty.get(ng, "/send?subject=during-idle")))
+    deadline = util.now() + 15
+    repeat
+      util.sleep(0.1)
+      state = select(2, openresty.get(ng, "/imap_idle_status"))
+    until not state:find("^idling") or util.now() > deadline
+    assert.matches("^events exists=1", state)
+  end)
+
   it("async sessions send from an ngx.timer, with the same API", function()
     stack.clear("bob")
     local status, body = openresty.get(ng, "/async?n=3")

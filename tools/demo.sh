@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: start the throwaway mail stack, send a message through Postfix with
-# STARTTLS + AUTH using missive, show what was delivered, stop the stack.
+# STARTTLS + AUTH using missive, show what was delivered, read it back over POP3 and
+# IMAP (which files it into Archive), stop the stack.
 set -eu
 LUA=${1:-lua5.4}
 BUILD=${BUILD:-build/lua5.4}
@@ -20,6 +21,7 @@ done
 export LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="$BUILD/?.so;;"
 export SMTP_HOST=localhost SMTP_PORT=$MAILSTACK_SUBMISSION_PORT SMTP_CAFILE=$MAILSTACK_CA
 export POP3_HOST=localhost POP3_PORT=$MAILSTACK_POP3S_PORT POP3_CAFILE=$MAILSTACK_CA
+export IMAP_HOST=localhost IMAP_PORT=${MAILSTACK_IMAPS_PORT:-} IMAP_CAFILE=$MAILSTACK_CA
 echo "== mail stack up: Postfix submission on port $SMTP_PORT, Dovecot POP3S on $POP3_PORT"
 echo "== sending with missive (examples/send.lua)"
 "$LUA" examples/send.lua
@@ -32,5 +34,9 @@ cat "$MAILSTACK_MAILDIR_BASE"/bob/new/*
 if [ -f examples/read.lua ] && "$LUA" -e 'require "missive.pop3"' 2>/dev/null; then
     echo "== reading it back over POP3 with implicit TLS (examples/read.lua)"
     POP3_USER=bob POP3_PASSWORD=secret "$LUA" examples/read.lua
+fi
+if [ -n "$IMAP_PORT" ]; then
+    echo "== reading it over IMAP with implicit TLS, filing it into Archive (examples/imap.lua)"
+    IMAP_USER=bob IMAP_PASSWORD=secret "$LUA" examples/imap.lua
 fi
 echo "== done"

@@ -73,6 +73,16 @@ http {
         }
         location = /async { content_by_lua_block { require("missive_handlers").async() } }
         location = /where { content_by_lua_block { require("missive_handlers").where() } }
+        location = /imap { content_by_lua_block { require("missive_handlers").imap() } }
+        location = /imap_windev {
+            content_by_lua_block { require("missive_handlers").imap_windev() }
+        }
+        location = /imap_idle {
+            content_by_lua_block { require("missive_handlers").imap_idle() }
+        }
+        location = /imap_idle_status {
+            content_by_lua_block { require("missive_handlers").imap_idle_status() }
+        }
     }
 }
 ]]):format(MODDIR, MODDIR, ng.dir, ng.dir, ng.dir, ng.dir, ng.dir, ng.dir, ng.dir,
@@ -83,8 +93,8 @@ end
 local function stack_literal(st)
   if not st then return "nil" end
   return ("{host = %q, hostname = %q, submission_port = %d, pop3s_port = %d, "
-    .. "pop3_port = %d, cafile = %q}"):format(st.host, st.hostname, st.submission_port,
-                                              st.pop3s_port, st.pop3_port, st.cafile)
+    .. "pop3_port = %d, imaps_port = %s, cafile = %q}"):format(st.host, st.hostname,
+    st.submission_port, st.pop3s_port, st.pop3_port, tostring(st.imaps_port), st.cafile)
 end
 
 function M.start(opts)

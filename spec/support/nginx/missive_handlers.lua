@@ -97,4 +97,95 @@ function _M.burst_status()
   ngx.say(dict:get("ok"), " ", dict:get("fail"), " ", dict:get("last_error"))
 end
 
+-- An IMAP session to the real Dovecot over implicit TLS, as bob.
+local function imap_session()
+  local st = MISSIVE_STACK
+  return require("missive.imap").session{host = st.host, server_name = st.hostname,
+    port = st.imaps_port, user = "bob", password = "secret", cafile = st.cafile,
+    timeout = 10}
+end
+
+-- GET /imap?subject=S: login, select, search, messages{}, store and move from a
+-- handler; one line per step.
+function _M.imap()
+  local driver = require "missive.driver"
+  local subject = ngx.var.arg_subject
+  local s, err, kind = imap_session()
+  if not s then return fail(502, "imap: ", err, " (", kind, ")") end
+  local function check(ok, e, k)
+    if ok then return ok end
+    s:close()
+    return fail(502, e, " (", k, ")")
+  end
+  ngx.say("driver ", driver.is_external(s) and "cosocket" or "native",
+          " ", s:tls_info().version)
+  local info = check(s:select("INBOX"))
+  ngx.say("select ", info.exists)
+  local uids = check(s:search{subject = subject})
+  ngx.say("search ", #uids)
+  for m in s:messages{uids = uids} do
+    ngx.say("message ", m.uid == uids[1], " ", m.subject, " ", m.folder)
+    check(s:store(m.uid, "+", "\\Flagged"))
+    local got = check(s:fetch(m.uid, "flags"))
+    local flagged = false
+    for _, f in ipairs(got[1].flags) do flagged = flagged or f == "\\Flagged" end
+    ngx.say("flagged ", flagged)
+  end
+  check(s:move(uids, "Archive"))
+  ngx.say("inbox ", #check(s:search{subject = subject}))
+  check(s:select("Archive", {readonly = true}))
+  ngx.say("archive ", #check(s:search{subject = subject, flagged = true}))
+  s:close()
+end
+
+-- GET /imap_windev: WinDev's cursor over IMAP: read_first{unseen = true}, read_next
+-- until out; then get_all{unseen = true} (the read ones are still unread: BODY.PEEK).
+function _M.imap_windev()
+  local s, err, kind = imap_session()
+  if not s then return fail(502, "imap: ", err, " (", kind, ")") end
+  local m, rerr, rkind = s:read_first{unseen = true}
+  while m and not m.out do
+    ngx.say("read ", m.subject, " ", m.folder, " ", s:out())
+    m, rerr, rkind = s:read_next()
+  end
+  if not m then
+    s:close()
+    return fail(502, "read: ", rerr, " (", rkind, ")")
+  end
+  ngx.say("out ", s:out())
+  local all = s:get_all{unseen = true}
+  ngx.say("get_all ", all and #all)
+  s:close()
+end
+
+-- GET /imap_idle?timeout=T: IDLE on bob's INBOX inside an ngx.timer; its progress goes
+-- to the shared dict (see /imap_idle_status).
+function _M.imap_idle()
+  local timeout = tonumber(ngx.var.arg_timeout) or 10
+  local dict = ngx.shared.missive_results
+  dict:set("idle", "starting")
+  local ok, terr = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local s, err, kind = imap_session()
+    if not s then return dict:set("idle", "failed " .. err .. " (" .. kind .. ")") end
+    local info = s:select("INBOX")
+    dict:set("idle", "idling " .. (info and info.exists or "?"))
+    local evs, ierr, ikind = s:idle{timeout = timeout}
+    if not evs then
+      dict:set("idle", "failed " .. ierr .. " (" .. ikind .. ")")
+    else
+      local kinds = {}
+      for i, ev in ipairs(evs) do kinds[i] = ev.kind .. "=" .. (ev.count or ev.seq or "") end
+      dict:set("idle", "events " .. table.concat(kinds, ","))
+    end
+    s:close()
+  end)
+  if not ok then return fail(500, "timer: ", terr) end
+  ngx.say("started")
+end
+
+function _M.imap_idle_status()
+  ngx.say(ngx.shared.missive_results:get("idle"))
+end
+
 return _M
