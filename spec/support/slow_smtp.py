@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A slow SMTP server on 127.0.0.1 for the non-blocking measurement: every reply waits
-DELAY seconds, many connections at once (asyncio).  Prints its port, then serves until
-killed or until it has been idle for IDLE seconds.
+DELAY seconds, many connections at once (asyncio).  Prints its port and pid, then serves
+until killed or until it has been idle for IDLE seconds.
 
     python3 slow_smtp.py DELAY [IDLE]
 """
 import asyncio
+import os
 import sys
 
 DELAY = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
@@ -55,7 +56,7 @@ async def session(reader, writer):
 async def main():
     global last_activity
     server = await asyncio.start_server(session, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    print(server.sockets[0].getsockname()[1], os.getpid(), flush=True)
     loop = asyncio.get_running_loop()
     last_activity = loop.time()
     async with server:
