@@ -149,6 +149,53 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
+  it("CHECKLIST 87: search criteria are compiled by the core; nesting past the cap is " ..
+     "kind limit and nothing is sent", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = 'A3 UID SEARCH FROM "x" NOT (SEEN) SINCE 1-Feb-2026 UID 1:3,5\r' },
+      { send = "* SEARCH 3 1\r\nA3 OK\r\n" },
+      { expect = "A4 NOOP" }, { send = "A4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.same({ 1, 3 }, assert(s:search{ from = "x", ["not"] = { seen = true },
+                                           since = "2026-02-01", uid = { 5, 1, 2, 3 } }))
+    local deep = {}
+    for _ = 1, 40 do deep = { ["not"] = deep } end
+    local ok, err, kind = s:search(deep)
+    assert.is_nil(ok)
+    assert.equal("limit", kind)
+    assert.matches("nested too deep", err)
+    assert.has_error(function() s:search{ subjekt = "x" } end, "unknown search key 'subjekt'")
+    assert.has_error(function() s:search{ since = "2026-13-01" } end)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 88: the event queue is bounded: past 10000 the oldest events are dropped " ..
+     "and counted", function()
+    local lines = {}
+    for i = 1, 10005 do lines[i] = ("* %d EXPUNGE\r\n"):format(i) end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 NOOP" }, { send = table.concat(lines) .. "A3 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:noop())
+    assert.equal(5, s:dropped_events())
+    local evs = s:take_events()
+    assert.equal(10000, #evs)
+    assert.same({ kind = "expunge", seq = 6, folder = "INBOX" }, evs[1])
+    assert.same({}, s:take_events())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
   it("CHECKLIST 86: a literal larger than the cap fails with kind limit", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID FETCH" },

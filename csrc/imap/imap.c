@@ -22,6 +22,7 @@ imap_session *imap_new(void)
     imap_parser_init(&s->parser, &s->lim);
     mv_cmds_init(&s->sent);
     mv_buf_init(&s->capbuf);
+    imap_events_init(&s->events);
     s->want_enable = 1;
     return s;
 }
@@ -37,6 +38,7 @@ void imap_free(imap_session *s)
     if (s == NULL) return;
     drop_cmd(s);
     imap_parser_free(&s->parser);
+    imap_events_free(&s->events);
     mv_buf_free(&s->capbuf);
     mv_cfg_free(&s->cfg);
     mv_pp_free(&s->pp);
@@ -352,6 +354,9 @@ static int on_response(imap_session *s)
         s->xstate = X_DONE;
         s->tagged_ok = 1;
         drop_cmd(s);
+        if (r->status == IMAP_OK && !s->internal && r->code.s != NULL
+            && imap_str_is(r->code, "ALERT") && imap_events_add(&s->events, r) < 0)
+            return imapi_fail(s, MV_E_MEMORY, "out of memory");
         if (r->status == IMAP_OK) return MV_OK;
         /* "SELECT failed: NO [NONEXISTENT] ...": the command's first word */
         for (i = 0; i < s->verb_len && i < 24; i++) what[i] = s->verb[i];
@@ -534,6 +539,13 @@ int imap_feed(imap_session *s, const void *data, size_t len)
 }
 
 int imap_take(const imap_session *s) { return s->take; }
+imap_events *imap_session_events(imap_session *s) { return &s->events; }
+
+int imap_keep_event(imap_session *s)
+{
+    if (s->take != IMAP_TAKE_RESPONSE) return 0;
+    return imap_events_add(&s->events, imap_parser_response(&s->parser));
+}
 const imap_resp *imap_response(const imap_session *s) { return imap_parser_response(&s->parser); }
 
 const unsigned char *imap_chunk(const imap_session *s, size_t *len, imap_str *key)

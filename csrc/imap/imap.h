@@ -6,8 +6,8 @@
  * session does not keep for itself (CAPABILITY, ENABLED) is handed to the caller:
  * step returns MV_HAVE_CHUNK and imap_take says what waits, a whole response
  * (imap_response) or a piece of a streamed literal (imap_chunk).  The caller sorts
- * them into the command's results and its event queue, so nothing the server sends
- * unasked is lost.  Synchronising literals wait for "+" (RFC 9051 §7.5); a refusal
+ * them into the command's results and hands the rest back with imap_keep_event to the
+ * session's event queue (imap_events.h), so nothing the server sends unasked is lost.  Synchronising literals wait for "+" (RFC 9051 §7.5); a refusal
  * instead of "+" completes the command.
  *
  * BYE ends the session (kind closed) unless the command is LOGOUT.  A NO or BAD is a
@@ -26,6 +26,7 @@
 
 #include "imap_cmd.h"
 #include "imap_data.h"
+#include "imap_events.h"
 #include "imap_parse.h"
 #include "mv_cfg.h"
 #include "mv_pp.h"
@@ -92,6 +93,12 @@ unsigned imap_caps(const imap_session *s);
 unsigned imap_enabled(const imap_session *s);
 const char *imap_capability_text(const imap_session *s, size_t *len);
 const char *imap_auth_used(const imap_session *s);
+/* The session's event queue (imap_events.h): untagged data no command claimed goes
+ * there through imap_keep_event, and a tagged OK with [ALERT] by itself. */
+imap_events *imap_session_events(imap_session *s);
+/* After MV_HAVE_CHUNK with a response the caller does not keep as the command's result:
+ * queue it when it is an event (1), else drop it (0); -1 out of memory. */
+int imap_keep_event(imap_session *s);
 int imap_is_dead(const imap_session *s);
 int imap_is_tls(const imap_session *s);
 int imap_is_idling(const imap_session *s);

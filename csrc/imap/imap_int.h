@@ -57,6 +57,7 @@ struct imap_session {
     mv_reply last;
     mv_error saved;
     long long wait_end;
+    imap_events events;
 };
 
 int imapi_fail(imap_session *s, mv_kind kind, const char *msg);

@@ -1,9 +1,10 @@
 --- IMAP sessions: reading, searching, flagging and filing mail on the server.
 -- The protocol lives in the C core (commands completed by tag, literals, the response
--- grammar, the open sequence and login); this module builds each command from typed
--- arguments (the core quotes, encodes and checks them), runs it through
--- missive.driver (the same way for every transport), sorts the untagged responses
--- into the command's result and the session's event queue, and adds the iterators.
+-- grammar, the open sequence and login, the search compiler, the event queue); this
+-- module builds each command from typed arguments (the core quotes, encodes and checks
+-- them), runs it through missive.driver (the same way for every transport), keeps the
+-- untagged responses that are the command's result (the core queues the rest as
+-- events), and adds the iterators.
 -- @module missive.imap
 local core = require "missive.core"
 local config = require "missive.config"
@@ -13,7 +14,7 @@ local args_mod = require "missive.imap_args"
 local M = {}
 local mt = core.imap_mt
 local methods = mt.__index
-local state = setmetatable({}, { __mode = "k" })  -- session -> {events, trace, folder...}
+local state = setmetatable({}, { __mode = "k" })  -- session -> {trace, opts}
 
 -- A server ends IDLE after 30 minutes at least (RFC 2177): leave and re-enter before.
 local IDLE_MAX = 25 * 60
@@ -30,31 +31,6 @@ end
 
 local function st(s) return state[s] end
 
--- Untagged data nobody asked for becomes an event: {kind = "exists", count = n},
--- {kind = "expunge", seq = n}, {kind = "flags", seq, uid, flags, modseq},
--- {kind = "vanished", uids}, {kind = "recent", count}, {kind = "alert", text}.
-local function to_event(r, folder)
-  local ev
-  if r.name == "EXISTS" then ev = { kind = "exists", count = r.number }
-  elseif r.name == "EXPUNGE" then ev = { kind = "expunge", seq = r.number }
-  elseif r.name == "RECENT" then ev = { kind = "recent", count = r.number }
-  elseif r.name == "FETCH" then
-    ev = { kind = "flags", seq = r.number, uid = r.uid, flags = r.flags, modseq = r.modseq }
-  elseif r.name == "VANISHED" then
-    ev = { kind = "vanished", uids = r.uids, earlier = r.earlier }
-  elseif r.code == "ALERT" then ev = { kind = "alert", text = r.text }
-  end
-  if ev then ev.folder = folder end
-  return ev
-end
-
-local function queue_event(s, r)
-  local t = st(s)
-  local ev = to_event(r, t.folder)
-  if ev then t.events[#t.events + 1] = ev end
-  return ev
-end
-
 local function call_sink(sink, chunk)
   local a, b
   if type(sink) == "function" then a, b = sink(chunk) else a, b = sink:write(chunk) end
@@ -63,14 +39,18 @@ local function call_sink(sink, chunk)
   end
 end
 
--- Runs one command to its tagged reply.  args: the typed arguments (see limap.c);
--- o.data(r): true when an untagged response belongs to the command's result (else it
--- is an event); o.sink: streamed literals go to it; o.on_event(ev): stop waiting...
+-- Runs one command to its tagged reply.  args: the typed arguments (see limap.c), or
+-- o.begin(), which starts the command itself; o.data(r): true when an untagged
+-- response belongs to the command's result (else the core queues it as an event);
+-- o.sink: streamed literals go to it.
 -- @return the tagged OK as a table, or nil, message, kind[, reply]
 local function run(s, args, o)
   o = o or {}
   local t = st(s)
-  local ok, err, kind, reply = s:_command(args, o.sink ~= nil)
+  local ok, err, kind, reply
+  if o.begin then ok, err, kind, reply = o.begin() else
+    ok, err, kind, reply = s:_command(args, o.sink ~= nil)
+  end
   if not ok then return nil, err, kind, reply end
   local late -- a failure that waits for the tagged reply (the session stays in step)
   while true do
@@ -82,7 +62,7 @@ local function run(s, args, o)
         if a == nil then
           late = late or { b, c }
         elseif not (o.data and o.data(a)) then
-          queue_event(s, a)
+          s:_keep_event()
         end
       elseif what == "literal" and o.sink and not late then
         local pok, serr = pcall(call_sink, o.sink, a)
@@ -111,9 +91,7 @@ local function run(s, args, o)
         if late.raise then error(late[1], 0) end
         return nil, late[1], late[2]
       end
-      local tagged = s:_tagged() or {}
-      if tagged.code == "ALERT" then queue_event(s, tagged) end -- RFC 9051 §7.1: show it
-      return tagged
+      return s:_tagged() or {}
     else
       if not r and kind == "closed" then t.closed = true end
       return nil, err, kind, reply
@@ -146,7 +124,7 @@ function M.session(opts)
     error("option 'user' needs 'password' or 'token'", 2)
   end
   local s, err, kind, reply = driver.open(core.imap_new, o, o.trace)
-  if s then state[s] = { events = {}, trace = o.trace, opts = o } end
+  if s then state[s] = { trace = o.trace, opts = o } end
   return s, err, kind, reply
 end
 
@@ -160,8 +138,7 @@ end
 
 -- ------------------------------------------------------------------ arguments
 
-local uid_sets, criteria, sorted_keys = args_mod.uid_sets, args_mod.criteria,
-                                        args_mod.sorted_keys
+local uid_sets, sorted_keys = args_mod.uid_sets, args_mod.sorted_keys
 local check_flags, crlf, append_date = args_mod.check_flags, args_mod.crlf,
                                        args_mod.append_date
 
@@ -194,20 +171,15 @@ function methods:select(name, opts)
       return true
     end })
   if not res then
-    st(self).folder = nil
+    if not self:is_closed() then self:_selected(nil) end
     return nil, err, kind, reply
   end
   info.readonly = res.code == "READ-ONLY" or (opts.readonly == true and res.code ~= "READ-WRITE")
-  local t = st(self)
-  t.folder, t.readonly = name, info.readonly
+  self:_selected(name, info.readonly)
   return info
 end
 
---- The folder selected (and whether read-only), or nil.
-function methods:folder()
-  local t = st(self)
-  return t.folder, t.readonly
-end
+-- s:folder(): the folder selected (and whether read-only), or nil (the C method).
 
 -- Names servers give special folders, for one without SPECIAL-USE (RFC 6154).
 local NAME_FALLBACK = {
@@ -335,7 +307,7 @@ end
 -- ------------------------------------------------------------------ search, fetch
 
 local function need_folder(s)
-  if not st(s).folder then error("no folder selected (call s:select first)", 4) end
+  if not s:folder() then error("no folder selected (call s:select first)", 4) end
 end
 
 --- SEARCH with a criteria table: seen/unseen, flagged, answered, deleted, draft, from,
@@ -346,17 +318,10 @@ end
 function methods:search(c)
   check_open(self)
   need_folder(self)
-  local keys, flags = {}, {}
-  criteria(c or {}, keys, flags)
-  local args = { "aUID", "aSEARCH" }
-  local esearch = has(self, "ESEARCH")
-  if esearch then
-    for _, a in ipairs { "aRETURN", "(", "aALL", ")" } do args[#args + 1] = a end
-  end
-  if flags.utf8 then args[#args + 1] = "aCHARSET" args[#args + 1] = "aUTF-8" end
-  for _, k in ipairs(keys) do args[#args + 1] = k end
+  if c ~= nil and type(c) ~= "table" then error("search criteria must be a table", 2) end
   local uids = {}
-  local res, err, kind, reply = run(self, args, {
+  local res, err, kind, reply = run(self, nil, {
+    begin = function() return self:_search(c or {}) end,
     data = function(r)
       if r.name ~= "SEARCH" and r.name ~= "ESEARCH" then return false end
       for _, u in ipairs(r.uids or {}) do uids[#uids + 1] = u end
@@ -603,27 +568,16 @@ end
 
 -- ------------------------------------------------------------------ events, IDLE
 
-local function pop_events(s)
-  local t = st(s)
-  local evs = t.events
-  t.events = {}
-  return evs
-end
-
---- The events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED, ALERT), taken.
-function methods:take_events()
-  check_open(self)
-  return pop_events(self)
-end
+-- s:take_events(): the events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED,
+-- ALERT), taken; s:dropped_events(): how many the bounded queue dropped (C methods).
 
 -- One IDLE round: waits up to `seconds` for an event, then DONE.  @return true or
 -- nil, message, kind[, reply]
 local function idle_once(s, seconds)
-  local t = st(s)
   local ok, err, kind, reply = run(s, { "aIDLE" })
   if not ok then return nil, err, kind, reply end
   if not s:_idling() then return true end -- the server ended it at once
-  local n0 = #t.events
+  local n0 = s:_event_count()
   ok, err, kind, reply = s:_wait(seconds)
   if not ok then return nil, err, kind, reply end
   while true do
@@ -631,8 +585,8 @@ local function idle_once(s, seconds)
     r, err, kind, reply = drive_plain(s)
     if r == "chunk" then
       local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
-      if #t.events > n0 then break end
+      if what == "response" and a then s:_keep_event() end
+      if s:_event_count() > n0 then break end
     elseif r == "done" then
       if not s:_idling() then return true end
       break
@@ -648,7 +602,7 @@ local function idle_once(s, seconds)
     r, err, kind, reply = drive_plain(s)
     if r == "chunk" then
       local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
+      if what == "response" and a then s:_keep_event() end
     elseif r == "done" then
       return true
     else
@@ -666,7 +620,7 @@ local function poll_once(s, seconds)
     r, err, kind, reply = drive_plain(s)
     if r == "chunk" then
       local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
+      if what == "response" and a then s:_keep_event() end
     elseif r == "done" then
       break
     else
@@ -677,10 +631,9 @@ local function poll_once(s, seconds)
 end
 
 local function wait_events(s, seconds, poll)
-  local t = st(s)
   local deadline = os.time() + seconds
   local left = seconds
-  while #t.events == 0 and left > 0 do
+  while s:_event_count() == 0 and left > 0 do
     local ok, err, kind, reply
     if has(s, "IDLE") then
       ok, err, kind, reply = idle_once(s, math.min(left, IDLE_MAX))
@@ -703,7 +656,7 @@ function methods:idle(opts)
   opts = opts or {}
   local ok, err, kind, reply = wait_events(self, opts.timeout or 60, opts.poll)
   if not ok then return nil, err, kind, reply end
-  return pop_events(self)
+  return self:take_events()
 end
 
 --- `for ev in s:events{timeout =, poll =} do ... end`: the queued events, then more as
@@ -712,13 +665,12 @@ end
 function methods:events(opts)
   check_open(self)
   opts = opts or {}
-  local t = st(self)
   return function()
-    if #t.events == 0 then
+    if self:_event_count() == 0 then
       local ok, err, kind = wait_events(self, opts.timeout or math.huge, opts.poll)
       if not ok then error(("%s (%s)"):format(err, kind), 2) end
     end
-    return table.remove(t.events, 1)
+    return self:_next_event()
   end
 end
 
