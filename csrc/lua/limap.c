@@ -26,6 +26,11 @@ static limap *check_open(lua_State *L)
     return u;
 }
 
+imap_session *mvl_imap_check(lua_State *L)
+{
+    return S(check_open(L));
+}
+
 static int step_fn(void *core) { return imap_step(core); }
 static void free_fn(void *core) { imap_free(core); }
 static int dead_fn(const void *core) { return imap_is_dead(core); }
@@ -453,6 +458,25 @@ static int push_data(lua_State *L, imap_session *s, const imap_resp *r, imap_are
     return 0;
 }
 
+/* COPYUID's {[source uid] = destination uid} from its src and dst (RFC 4315 §3: the
+ * sets pair up in order). */
+static void push_copy_map(lua_State *L)
+{
+    size_t i, n;
+    lua_getfield(L, -1, "src");
+    lua_getfield(L, -2, "dst");
+    n = (size_t)mvl_rawlen(L, -2);
+    if ((size_t)mvl_rawlen(L, -1) < n) n = (size_t)mvl_rawlen(L, -1);
+    lua_createtable(L, 0, (int)(n < 100000 ? n : 0));
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, -3, (int)i);
+        lua_rawgeti(L, -3, (int)i);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -4, "map");
+    lua_pop(L, 2);
+}
+
 static int push_code(lua_State *L, const imap_resp *r, imap_arena *a, mv_error *e)
 {
     imap_code_data cd;
@@ -477,6 +501,7 @@ static int push_code(lua_State *L, const imap_resp *r, imap_arena *a, mv_error *
         }
         if (mvl_imap_push_set(L, &cd.dst) != 0) return mv_fail(e, MV_E_LIMIT, "COPYUID too large");
         lua_setfield(L, -2, "dst");
+        if (cd.kind == IMAP_CODE_COPYUID) push_copy_map(L);
         break;
     default:
         if (r->code_text.s != NULL) set_str(L, "code_text", r->code_text);
@@ -759,6 +784,9 @@ static const luaL_Reg methods[] = {
 void mvl_open_imap(lua_State *L)
 {
     mvl_session_metatable(L, IMAP_MT, "imap.session", methods);
+    lua_getfield(L, -1, "__index");
+    mvl_setfuncs(L, mvl_imap_ops);
+    lua_pop(L, 1);
     lua_setfield(L, -2, "imap_mt");
     lua_pushcfunction(L, l_imap_new);
     lua_setfield(L, -2, "imap_new");

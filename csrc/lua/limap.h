@@ -1,6 +1,7 @@
 /* Private to the imap.session binding: limap.c (the userdata, commands, responses),
  * limap_search.c (walking a criteria table into the C compiler, imap_search.h) and
- * limap_events.c (the session's event queue as Lua tables). */
+ * limap_events.c (the session's event queue as Lua tables), limap_ops.c (what to send
+ * for an operation: imap_ops.h). */
 #ifndef LIMAP_H
 #define LIMAP_H
 
@@ -11,6 +12,10 @@
 
 MV_HIDDEN_BEGIN
 
+/* The session at index 1, open (else a Lua error). */
+imap_session *mvl_imap_check(lua_State *L);
+/* The methods of limap_ops.c (what to send for an operation). */
+extern const luaL_Reg mvl_imap_ops[];
 /* The UIDs of a set, as an array on the stack: 0, or -1 (nothing pushed) for a range
  * to "*" or a set too large to expand. */
 int mvl_imap_push_set(lua_State *L, const imap_set *set);

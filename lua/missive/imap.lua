@@ -181,24 +181,6 @@ end
 
 -- s:folder(): the folder selected (and whether read-only), or nil (the C method).
 
--- Names servers give special folders, for one without SPECIAL-USE (RFC 6154).
-local NAME_FALLBACK = {
-  sent = { "sent", "sent items", "sent messages", "sent mail" },
-  trash = { "trash", "deleted items", "deleted messages", "bin" },
-  drafts = { "drafts", "draft" },
-  junk = { "junk", "spam", "junk e-mail", "junk email" },
-  archive = { "archive", "archives" },
-}
-
-local function fallback_special(name, delim)
-  local leaf = name
-  if delim then leaf = name:match("([^" .. delim:gsub("%p", "%%%0") .. "]*)$") or name end
-  leaf = leaf:lower()
-  for kind, names in pairs(NAME_FALLBACK) do
-    for _, n in ipairs(names) do if leaf == n then return kind end end
-  end
-end
-
 --- LIST: {{name =, delimiter =, flags = {...}, special = "sent"|..., raw =}, ...}.
 -- Names are UTF-8; special comes from the SPECIAL-USE attributes, else from the name
 -- (Sent, Sent Items, Trash, Deleted Items, Drafts, Junk, Spam, Archive).
@@ -213,17 +195,7 @@ function methods:folders(pattern)
       return true
     end })
   if not res then return nil, err, kind, reply end
-  local taken = {}
-  for _, f in ipairs(list) do if f.special then taken[f.special] = true end end
-  for _, f in ipairs(list) do
-    if not f.special then
-      local k = fallback_special(f.name, f.delimiter)
-      if k and not taken[k] then
-        f.special = k
-        taken[k] = true
-      end
-    end
-  end
+  self:_fill_specials(list) -- by name where SPECIAL-USE said nothing (the core's table)
   return list
 end
 
@@ -240,10 +212,8 @@ end
 function methods:status(name)
   check_open(self)
   local info
-  local args = { "aSTATUS", mailbox_arg(name, "folder"), "(", "aMESSAGES", "aUIDNEXT",
-                 "aUIDVALIDITY", "aUNSEEN" }
-  if has(self, "CONDSTORE") then args[#args + 1] = "aHIGHESTMODSEQ" end
-  args[#args + 1] = ")"
+  local args = { "aSTATUS", mailbox_arg(name, "folder") }
+  for _, a in ipairs(self:_status_items()) do args[#args + 1] = a end
   local res, err, kind, reply = run(self, args, {
     data = function(r)
       if r.name ~= "STATUS" then return false end
@@ -332,12 +302,6 @@ function methods:search(c)
   return uids
 end
 
-local ITEMS = {
-  uid = "UID", flags = "FLAGS", envelope = "ENVELOPE", bodystructure = "BODYSTRUCTURE",
-  size = "RFC822.SIZE", internal_date = "INTERNALDATE", modseq = "MODSEQ",
-  headers = "BODY.PEEK[HEADER]", body = "BODY.PEEK[]", text = "BODY.PEEK[TEXT]",
-}
-
 -- A FETCH response as the caller sees it: headers/body/text from the sections.
 local function fetched(r)
   local secs = r.sections
@@ -359,11 +323,7 @@ function methods:fetch(uids, items)
   need_folder(self)
   if type(items) == "string" then items = { items } end
   if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 2) end
-  local list = { "(", "aUID" }
-  for _, it in ipairs(items) do
-    if it ~= "uid" then list[#list + 1] = "a" .. (ITEMS[it] or it) end
-  end
-  list[#list + 1] = ")"
+  local list = self:_fetch_list(items)
   local out = {}
   -- FETCH responses for other UIDs (flag changes another client made) are events.
   local wanted
@@ -406,8 +366,7 @@ function methods:fetch_part(uid, section, sink)
     parts = {}
     sink = function(c) parts[#parts + 1] = c return true end
   end
-  local binary = section:match("^[%d%.]+$") and has(self, "BINARY")
-  local item = (binary and "BINARY.PEEK[" or "BODY.PEEK[") .. section .. "]"
+  local item, binary = self:_part_item(section)
   local got = false
   local res, err, kind, reply = run(self, { "aUID", "aFETCH", ("a%d"):format(uid), "a" .. item },
     { sink = sink, data = function(r)
@@ -416,8 +375,8 @@ function methods:fetch_part(uid, section, sink)
       end })
   if not res then return nil, err, kind, reply end
   if not got then return nil, ("no message with UID %d"):format(uid), "reply" end
-  if parts then return table.concat(parts), binary and true or false end
-  return true, binary and true or false
+  if parts then return table.concat(parts), binary end
+  return true, binary
 end
 
 -- ------------------------------------------------------------------ changing
@@ -427,7 +386,7 @@ end
 function methods:store(uids, op, flags)
   check_open(self)
   need_folder(self)
-  local verb = ({ ["+"] = "+FLAGS.SILENT", ["-"] = "-FLAGS.SILENT", ["="] = "FLAGS.SILENT" })[op]
+  local verb = type(op) == "string" and self:_store_item(op)
   if not verb then error("bad argument #2 to 'store' (\"+\", \"-\" or \"=\" expected)", 2) end
   local fl = check_flags(flags)
   for _, set in ipairs(uid_sets(uids)) do
@@ -440,9 +399,8 @@ function methods:store(uids, op, flags)
 end
 
 local function add_map(map, code)
-  if not code or not code.src then return end
   map.uidvalidity = code.uidvalidity
-  for i, u in ipairs(code.src) do map[u] = code.dst[i] end
+  for u, d in pairs(code.map or {}) do map[u] = d end
 end
 
 local function copy_or_move(s, verb, uids, folder)
@@ -488,6 +446,19 @@ function methods:expunge(uids)
   return true
 end
 
+-- The steps the core chose (imap_ops.h: "copy", "store_deleted", "uid_expunge",
+-- "expunge"), run in order.  @return true, or nil, message, kind[, reply]
+local function run_steps(s, steps, uids)
+  for _, step in ipairs(steps) do
+    local ok, err, kind, reply = true
+    if step == "store_deleted" then ok, err, kind, reply = s:store(uids, "+", "\\Deleted")
+    elseif step == "uid_expunge" then ok, err, kind, reply = s:expunge(uids)
+    elseif step == "expunge" then ok, err, kind, reply = s:expunge() end
+    if not ok then return nil, err, kind, reply end
+  end
+  return true
+end
+
 --- Moves messages: UID MOVE (RFC 6851), else COPY, STORE \Deleted and UID EXPUNGE of
 -- exactly those UIDs (UIDPLUS).  Without either, the originals stay flagged \Deleted
 -- (no bare EXPUNGE, which would remove other clients' deleted messages) unless
@@ -495,17 +466,12 @@ end
 function methods:move(uids, folder, opts)
   check_open(self)
   need_folder(self)
-  if has(self, "MOVE") then return copy_or_move(self, "MOVE", uids, folder) end
-  local map, err, kind, reply = copy_or_move(self, "COPY", uids, folder)
+  local steps = self:_move_steps(opts and opts.expunge)
+  local map, err, kind, reply = copy_or_move(self, steps[1] == "move" and "MOVE" or "COPY",
+                                             uids, folder)
   if not map then return nil, err, kind, reply end
   local ok
-  ok, err, kind, reply = self:store(uids, "+", "\\Deleted")
-  if not ok then return nil, err, kind, reply end
-  if has(self, "UIDPLUS") then
-    ok, err, kind, reply = self:expunge(uids)
-  elseif opts and opts.expunge then
-    ok, err, kind, reply = self:expunge()
-  end
+  ok, err, kind, reply = run_steps(self, steps, uids)
   if not ok then return nil, err, kind, reply end
   return map
 end
@@ -675,7 +641,7 @@ function methods:events(opts)
 end
 
 -- messages{}, get_all, read_first/read_next
-require "missive.imap_walk"(methods)
+require "missive.imap_walk"(methods, run_steps)
 
 -- ------------------------------------------------------------------ closing
 

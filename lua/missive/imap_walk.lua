@@ -16,7 +16,8 @@ local function copy(t)
   return c
 end
 
-return function(methods)
+-- run_steps(s, steps, uids): the commands of a delete the core chose (imap.lua).
+return function(methods, run_steps)
 
   local function make_message(raw, r, folder, parse)
     local m, err
@@ -88,9 +89,7 @@ return function(methods)
       elseif opts.delete then
         -- Without UIDPLUS the messages stay \Deleted: a bare EXPUNGE would also remove
         -- other clients' deleted messages (unless opts.expunge asks for it).
-        ok, err, kind = s:store(list, "+", "\\Deleted")
-        if ok and s:has("UIDPLUS") then ok, err, kind = s:expunge(list)
-        elseif ok and opts.expunge then ok, err, kind = s:expunge() end
+        ok, err, kind = run_steps(s, s:_delete_steps(opts.expunge), list)
         if not ok then fail(err, kind) end
       end
     end
