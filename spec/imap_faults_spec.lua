@@ -87,8 +87,10 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
      function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID COPY 1 Nope" }, { send = "A3 NO [TRYCREATE] no such folder\r\n" },
-      { expect = "A4 UID STORE" }, { send = "A4 BAD [TOOBIG] command line too long\r\n" },
-      { expect = "A5 NOOP" }, { send = "A5 OK\r\n" },
+      -- the two commands of a long UID set go pipelined; the first failure is returned
+      { expect = "A4 UID STORE" }, { expect = "A5 UID STORE" },
+      { send = "A4 BAD [TOOBIG] command line too long\r\nA5 OK\r\n" },
+      { expect = "A6 NOOP" }, { send = "A6 OK\r\n" },
       { hold = 0.5 },
     }))
     local s = assert(open(srv))
@@ -191,6 +193,78 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.equal(10000, #evs)
     assert.same({ kind = "expunge", seq = 6, folder = "INBOX" }, evs[1])
     assert.same({}, s:take_events())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 89: a long UID set's commands are pipelined: both on the wire before " ..
+     "the first tagged reply, each completed by its tag", function()
+    local many = {}
+    for i = 1, 3000 do many[i] = i * 2 end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID STORE 2,4," }, { expect = "A4 UID STORE " },
+      -- answered out of order, untagged data between: each reply finds its command
+      { send = "A4 OK second\r\n* 9 EXISTS\r\nA3 OK first\r\n" },
+      { expect = "A5 UID FETCH 2,4," }, { expect = "A6 UID FETCH " },
+      { send = "* 1 FETCH (UID 2 FLAGS (\\Seen))\r\nA5 OK\r\n" ..
+               "* 3000 FETCH (UID 6000 FLAGS ())\r\nA6 OK\r\n" },
+      { expect = "A7 NOOP" }, { send = "A7 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:store(many, "+", "\\Seen"))
+    local got = assert(s:fetch(many, { "flags" }))
+    assert.equal(2, #got)
+    assert.same({ 2, 6000 }, { got[1].uid, got[2].uid })
+    assert.equal(9, s:take_events()[1].count)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 89: messages{} pipelines its batches; the loop body's own command " ..
+     "waits for the batch in flight and gets only its own responses", function()
+    local uids, sizes, batch1 = {}, {}, {}
+    for i = 1, 65 do
+      uids[i] = tostring(i)
+      sizes[i] = ("* %d FETCH (UID %d RFC822.SIZE 14)\r\n"):format(i, i)
+    end
+    for i = 1, 64 do
+      batch1[i] = ("* %d FETCH (UID %d FLAGS () RFC822.SIZE 14 INTERNALDATE " ..
+                   "\"01-Feb-2026 10:00:00 +0000\" BODY[] {14}\r\nSubject: x\r\n\r\n)\r\n")
+                  :format(i, i)
+    end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID SEARCH ALL" },
+      { send = "* SEARCH " .. table.concat(uids, " ") .. "\r\nA3 OK\r\n" },
+      { expect = "A4 UID FETCH 1:65 (UID RFC822.SIZE)" },
+      { send = table.concat(sizes) .. "A4 OK\r\n" },
+      -- the second batch is asked for before the first one's replies
+      { expect = "A5 UID FETCH 1:64 " }, { expect = "A6 UID FETCH 65 " },
+      { send = table.concat(batch1) .. "A5 OK\r\n" },
+      -- the loop body's STORE goes once the batch in flight is read
+      { send = "* 65 FETCH (UID 65 FLAGS (\\Seen) RFC822.SIZE 14 INTERNALDATE " ..
+               "\"01-Feb-2026 10:00:00 +0000\" BODY[] {14}\r\nSubject: y\r\n\r\n)\r\n" ..
+               "A6 OK\r\n" },
+      { expect = "A7 UID STORE 1 +FLAGS.SILENT (\\Flagged)" },
+      { send = "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\nA7 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local seen = {}
+    for m in s:messages{} do
+      seen[#seen + 1] = m.uid
+      if m.uid == 1 then assert.is_true(s:store(1, "+", "\\Flagged")) end
+    end
+    assert.equal(65, #seen)
+    assert.equal(65, seen[65])
+    local evs = s:take_events()
+    assert.equal(1, #evs)
+    assert.same({ "\\Flagged" }, evs[1].flags)
     s:_abort()
     s:close()
     srv:finish()

@@ -68,8 +68,19 @@ int imap_begin_open(imap_session *s);
 /* A new command for the caller to fill, with the session's literal and UTF-8 modes. */
 void imap_cmd_for(const imap_session *s, imap_cmd *c);
 /* Sends c (taken over: freed by the session) tagged; stream: hand the literals of body
- * sections out piece by piece instead of keeping them. */
+ * sections out piece by piece instead of keeping them.  While earlier commands wait
+ * for their tagged replies, c goes at once when the protocol allows (pipelined, RFC
+ * 9051 §5.5: all sent, none waiting for "+", not LOGOUT); each tagged reply then
+ * completes one step (MV_OK, or MV_ERROR kind reply for NO/BAD) and imap_done_tag says
+ * whose; further steps read on while commands remain in flight.  IMAP_BUSY (c freed,
+ * nothing else changed) when c cannot go before those are answered. */
+#define IMAP_BUSY 100
 int imap_begin_command(imap_session *s, imap_cmd *c, int stream);
+/* The tag of the command sent last, of the one the last tagged reply completed, and
+ * how many wait for their tagged replies. */
+const char *imap_sent_tag(const imap_session *s);
+const char *imap_done_tag(const imap_session *s);
+size_t imap_in_flight(const imap_session *s);
 /* IDLE and NOOP polling: wait up to ms for untagged data (see above). */
 int imap_begin_wait(imap_session *s, int ms);
 int imap_begin_done(imap_session *s);

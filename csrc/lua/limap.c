@@ -52,6 +52,36 @@ static int push_ok_or_error(lua_State *L, limap *u, int r)
     return 1;
 }
 
+/* A command begun: true and its tag; false when it must wait for the commands in
+ * flight (nothing sent); or the failure. */
+static int push_sent(lua_State *L, limap *u, int r)
+{
+    if (r == IMAP_BUSY) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (r != MV_OK) return mvl_session_error(L, &u->base);
+    lua_pushboolean(L, 1);
+    lua_pushstring(L, imap_sent_tag(S(u)));
+    return 2;
+}
+
+/* s:_done_tag(): the tag of the command the last tagged reply completed; s:_in_flight():
+ * how many commands wait for their tagged replies. */
+static int l_done_tag(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushstring(L, imap_done_tag(S(u)));
+    return 1;
+}
+
+static int l_in_flight(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushinteger(L, (lua_Integer)imap_in_flight(S(u)));
+    return 1;
+}
+
 /* core.imap_new(opts, external) */
 static int l_imap_new(lua_State *L)
 {
@@ -148,7 +178,7 @@ static int l_command(lua_State *L)
         imap_cmd_free(&c);
         return mvl_push_error(L, &e);
     }
-    return push_ok_or_error(L, u, imap_begin_command(S(u), &c, lua_toboolean(L, 3)));
+    return push_sent(L, u, imap_begin_command(S(u), &c, lua_toboolean(L, 3)));
 }
 
 /* s:_feed(bytes): the next piece of a literal being sent (after "body"). */
@@ -691,7 +721,7 @@ static int l_search(lua_State *L)
         return mvl_push_error(L, &e);
     }
     imap_search_free(&q);
-    return push_ok_or_error(L, u, imap_begin_command(S(u), &c, 0));
+    return push_sent(L, u, imap_begin_command(S(u), &c, 0));
 }
 
 /* s:_keep_event(): the response just taken is not the command's: queue it if it is an
@@ -774,6 +804,7 @@ static const luaL_Reg methods[] = {
     { "_feed", l_feed }, { "_search", l_search }, { "_keep_event", l_keep_event },
     { "_next_event", l_next_event }, { "_event_count", l_event_count },
     { "_selected", l_selected }, { "folder", l_folder },
+    { "_done_tag", l_done_tag }, { "_in_flight", l_in_flight },
     { "take_events", l_take_events }, { "dropped_events", l_dropped_events },
     { "_tagged", l_tagged }, { "_reply", l_reply },
     { "capabilities", l_capabilities }, { "enabled", l_enabled },

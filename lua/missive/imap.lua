@@ -39,64 +39,157 @@ local function call_sink(sink, chunk)
   end
 end
 
--- Runs one command to its tagged reply.  args: the typed arguments (see limap.c), or
--- o.begin(), which starts the command itself; o.data(r): true when an untagged
--- response belongs to the command's result (else the core queues it as an event);
--- o.sink: streamed literals go to it.
--- @return the tagged OK as a table, or nil, message, kind[, reply]
-local function run(s, args, o)
-  o = o or {}
-  local t = st(s)
-  local ok, err, kind, reply
-  if o.begin then ok, err, kind, reply = o.begin() else
-    ok, err, kind, reply = s:_command(args, o.sink ~= nil)
+local function pack(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+-- Settles every command in flight with one failure (the connection is gone).
+local function fail_all(t, ...)
+  local flight = t.flight
+  for i = #flight, 1, -1 do
+    flight[i].res = pack(nil, ...)
+    flight[i] = nil
   end
-  if not ok then return nil, err, kind, reply end
-  local late -- a failure that waits for the tagged reply (the session stays in step)
-  while true do
-    local r
-    r, err, kind, reply = driver.drive(s, t.trace)
+end
+
+local function take_flight(t, tag)
+  for i, f in ipairs(t.flight) do
+    if f.tag == tag then return table.remove(t.flight, i) end
+  end
+end
+
+-- Reads until command e is answered.  Commands may be in flight together (pipelined):
+-- an untagged response goes to the first whose o.data keeps it (else the core queues
+-- it as an event), a streamed literal to the oldest one's o.sink, and each tagged reply
+-- (the core says whose) settles its own command.
+local function await(s, e)
+  local t = st(s)
+  while not e.res do
+    local r, err, kind, reply = driver.drive(s, t.trace)
+    local head = t.flight[1]
     if r == "chunk" then
       local what, a, b, c = s:_take()
       if what == "response" then
         if a == nil then
-          late = late or { b, c }
-        elseif not (o.data and o.data(a)) then
-          s:_keep_event()
+          head.late = head.late or { b, c } -- answered when its tagged reply comes
+        else
+          local kept = false
+          for _, f in ipairs(t.flight) do
+            if f.o.data and f.o.data(a) then kept = true break end
+          end
+          if not kept then s:_keep_event() end
         end
-      elseif what == "literal" and o.sink and not late then
-        local pok, serr = pcall(call_sink, o.sink, a)
-        if not pok then late = { serr, "io", raise = true }
-        elseif serr then late = { serr, "io" } end
+      elseif what == "literal" and head.o.sink and not head.late then
+        local pok, serr = pcall(call_sink, head.o.sink, a)
+        if not pok then head.late = { serr, "io", raise = true }
+        elseif serr then head.late = { serr, "io" } end
       end
     elseif r == "body" then
-      -- the bytes of a literal streamed from o.source (APPEND of a file)
-      local chunk
-      ok, chunk = pcall(o.source)
+      -- the bytes of a literal streamed from o.source (APPEND of a file; never pipelined)
+      local ok, chunk = pcall(head.o.source)
       if not ok or chunk == nil or chunk == "" then
         -- the command cannot be completed: the connection is given up
         s:_abort()
         driver.close(s)
+        fail_all(t, "the message source ended before the size announced", "io")
         if not ok then error(chunk, 0) end
-        return nil, "the message source ended before the size announced", "io"
+      else
+        ok, err, kind, reply = s:_feed(chunk)
+        if not ok then
+          s:_abort()
+          driver.close(s)
+          fail_all(t, err, kind, reply)
+        end
       end
-      ok, err, kind, reply = s:_feed(chunk)
-      if not ok then
-        s:_abort()
-        driver.close(s)
-        return nil, err, kind, reply
+    elseif r == "done" or (not r and kind == "reply") then
+      -- (IDLE completes at its "+", before any tagged reply: the oldest command)
+      local f = take_flight(t, s:_done_tag()) or table.remove(t.flight, 1)
+      if f.late then
+        f.res, f.raise = pack(nil, f.late[1], f.late[2]), f.late.raise
+      elseif r == "done" then
+        f.res = pack(s:_tagged() or {})
+      else
+        f.res = pack(nil, err, kind, reply)
       end
-    elseif r == "done" then
-      if late then
-        if late.raise then error(late[1], 0) end
-        return nil, late[1], late[2]
-      end
-      return s:_tagged() or {}
     else
       if not r and kind == "closed" then t.closed = true end
-      return nil, err, kind, reply
+      fail_all(t, err, kind, reply)
     end
   end
+  if e.raise then error(e.res[2], 0) end
+  return unpack(e.res, 1, e.res.n)
+end
+
+-- Reads every command in flight to its tagged reply (before one that cannot be
+-- pipelined, IDLE, or a wait).
+local function drain(s)
+  local flight = st(s).flight
+  while #flight > 0 do await(s, flight[#flight]) end
+end
+
+-- Sends one command.  args: the typed arguments (see limap.c), or o.begin(), which
+-- starts the command itself; o.data(r): true when an untagged response belongs to the
+-- command's result; o.sink: streamed literals go to it; o.source: the bytes of an "L"
+-- literal.  It goes at once while others are in flight when the core allows it
+-- (pipelined), else after they are answered.  @return the command in flight, or nil,
+-- message, kind[, reply]
+local function submit(s, args, o)
+  local t = st(s)
+  for _ = 1, 2 do
+    local ok, tag, kind, reply
+    if o.begin then ok, tag, kind, reply = o.begin() else
+      ok, tag, kind, reply = s:_command(args, o.sink ~= nil)
+    end
+    if ok then
+      local e = { tag = tag, o = o }
+      t.flight[#t.flight + 1] = e
+      return e
+    end
+    if ok == nil then return nil, tag, kind, reply end
+    drain(s) -- false: it must wait for the commands in flight
+  end
+  error("the session cannot send a command") -- not reached: nothing is in flight now
+end
+
+-- Runs one command to its tagged reply.  @return the tagged OK as a table, or nil,
+-- message, kind[, reply]
+local function run(s, args, o)
+  o = o or {}
+  drain(s)
+  local e, err, kind, reply = submit(s, args, o)
+  if not e then return nil, err, kind, reply end
+  return await(s, e)
+end
+
+-- Sends several commands sharing o, pipelined (the long UID sets of one operation).
+-- @return {commands in flight, failure = {nil, message, kind, reply} if one could not go}
+local function start_all(s, list, o)
+  local sent = {}
+  for _, args in ipairs(list) do
+    local e, err, kind, reply = submit(s, args, o)
+    if not e then
+      sent.failure = pack(nil, err, kind, reply)
+      break
+    end
+    sent[#sent + 1] = e
+  end
+  return sent
+end
+
+-- Reads the commands start_all sent to their tagged replies.  @return the commands
+-- (each with res, its tagged reply), or the first failure.
+local function finish_all(s, sent)
+  local first = sent.failure
+  for _, e in ipairs(sent) do
+    local res = pack(await(s, e))
+    if not res[1] and not first then first = res end
+  end
+  if first then return unpack(first, 1, first.n) end
+  return sent
+end
+
+local function run_all(s, list, o)
+  drain(s)
+  return finish_all(s, start_all(s, list, o))
 end
 M._run = run
 
@@ -124,7 +217,7 @@ function M.session(opts)
     error("option 'user' needs 'password' or 'token'", 2)
   end
   local s, err, kind, reply = driver.open(core.imap_new, o, o.trace)
-  if s then state[s] = { trace = o.trace, opts = o } end
+  if s then state[s] = { trace = o.trace, opts = o, flight = {} } end
   return s, err, kind, reply
 end
 
@@ -318,12 +411,13 @@ end
 -- "bodystructure", "size", "internal_date", "modseq", "headers", "body", "text", or a
 -- raw fetch item ("BODY.PEEK[1.2]").  @return an array of {uid, flags, size,
 -- internal_date, envelope, bodystructure, headers, body, text, sections, seq}
-function methods:fetch(uids, items)
-  check_open(self)
-  need_folder(self)
+-- Sends UID FETCH (one command per bounded set, pipelined) and returns a function that
+-- waits for the results: the array, or the first failure.  More commands may be sent
+-- before it is called (messages{} fetches its next batch that way).
+local function fetch_start(s, uids, items)
   if type(items) == "string" then items = { items } end
-  if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 2) end
-  local list = self:_fetch_list(items)
+  if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 3) end
+  local list = s:_fetch_list(items)
   local out = {}
   -- FETCH responses for other UIDs (flag changes another client made) are events.
   local wanted
@@ -333,22 +427,34 @@ function methods:fetch(uids, items)
   elseif type(uids) == "number" then
     wanted = { [uids] = true }
   end
+  local o = { data = function(r)
+    if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
+      return false
+    end
+    out[#out + 1] = fetched(r)
+    r.seq = r.number
+    r.number = nil
+    return true
+  end }
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
     local args = { "aUID", "aFETCH", "a" .. set }
     for _, a in ipairs(list) do args[#args + 1] = a end
-    local res, err, kind, reply = run(self, args, {
-      data = function(r)
-        if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
-          return false
-        end
-        out[#out + 1] = fetched(r)
-        r.seq = r.number
-        r.number = nil
-        return true
-      end })
-    if not res then return nil, err, kind, reply end
+    cmds[#cmds + 1] = args
   end
-  return out
+  local sent = start_all(s, cmds, o)
+  return function()
+    local ok, err, kind, reply = finish_all(s, sent)
+    if not ok then return nil, err, kind, reply end
+    return out
+  end
+end
+
+function methods:fetch(uids, items)
+  check_open(self)
+  need_folder(self)
+  drain(self) -- its results are its own: no other command's responses mixed in
+  return fetch_start(self, uids, items)()
 end
 
 --- Streams one body part (section "1.2", "" for the whole message, "HEADER", "TEXT")
@@ -389,12 +495,14 @@ function methods:store(uids, op, flags)
   local verb = type(op) == "string" and self:_store_item(op)
   if not verb then error("bad argument #2 to 'store' (\"+\", \"-\" or \"=\" expected)", 2) end
   local fl = check_flags(flags)
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
     local args = { "aUID", "aSTORE", "a" .. set, "a" .. verb }
     for _, a in ipairs(fl) do args[#args + 1] = a end
-    local res, err, kind, reply = run(self, args)
-    if not res then return nil, err, kind, reply end
+    cmds[#cmds + 1] = args
   end
+  local ok, err, kind, reply = run_all(self, cmds, {})
+  if not ok then return nil, err, kind, reply end
   return true
 end
 
@@ -405,15 +513,18 @@ end
 
 local function copy_or_move(s, verb, uids, folder)
   local map, any = {}, false
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
-    local res, err, kind, reply = run(s, { "aUID", "a" .. verb, "a" .. set,
-                                           mailbox_arg(folder, "folder") }, {
-      data = function(r)
-        if r.code == "COPYUID" then add_map(map, r) any = true return true end
-        return false
-      end })
-    if not res then return nil, err, kind, reply end
-    if res.code == "COPYUID" then add_map(map, res) any = true end
+    cmds[#cmds + 1] = { "aUID", "a" .. verb, "a" .. set, mailbox_arg(folder, "folder") }
+  end
+  local sent, err, kind, reply = run_all(s, cmds, {
+    data = function(r)
+      if r.code == "COPYUID" then add_map(map, r) any = true return true end
+      return false
+    end })
+  if not sent then return nil, err, kind, reply end
+  for _, e in ipairs(sent) do
+    if e.res[1].code == "COPYUID" then add_map(map, e.res[1]) any = true end
   end
   return any and map or true
 end
@@ -439,10 +550,10 @@ function methods:expunge(uids)
   if not has(self, "UIDPLUS") then
     return nil, "the server has no UIDPLUS, so it cannot expunge only these messages", "protocol"
   end
-  for _, set in ipairs(uid_sets(uids)) do
-    local res, err, kind, reply = run(self, { "aUID", "aEXPUNGE", "a" .. set })
-    if not res then return nil, err, kind, reply end
-  end
+  local cmds = {}
+  for _, set in ipairs(uid_sets(uids)) do cmds[#cmds + 1] = { "aUID", "aEXPUNGE", "a" .. set } end
+  local ok, err, kind, reply = run_all(self, cmds, {})
+  if not ok then return nil, err, kind, reply end
   return true
 end
 
@@ -597,6 +708,7 @@ local function poll_once(s, seconds)
 end
 
 local function wait_events(s, seconds, poll)
+  drain(s)
   local deadline = os.time() + seconds
   local left = seconds
   while s:_event_count() == 0 and left > 0 do
@@ -641,7 +753,7 @@ function methods:events(opts)
 end
 
 -- messages{}, get_all, read_first/read_next
-require "missive.imap_walk"(methods, run_steps)
+require "missive.imap_walk"(methods, run_steps, fetch_start)
 
 -- ------------------------------------------------------------------ closing
 
