@@ -270,6 +270,31 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
+  it("ENABLE IMAP4rev2 when offered; its forms (ESEARCH for SEARCH, no RECENT) are read",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ENABLE AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 LOGIN alice secret" },
+      { send = "A1 OK [CAPABILITY IMAP4rev1 IMAP4rev2 ENABLE IDLE] in\r\n" },
+      { expect = "A2 ENABLE IMAP4rev2\r" }, { send = "* ENABLED IMAP4rev2\r\nA2 OK\r\n" },
+      { expect = "A3 SELECT INBOX" },
+      { send = "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n" ..
+               "A3 OK [READ-WRITE] selected\r\n" },
+      { expect = "A4 UID SEARCH RETURN (ALL) UNSEEN" },
+      { send = '* ESEARCH (TAG "A4") UID ALL 3:4,8\r\nA4 OK\r\n' },
+      { hold = 0.5 },
+    })
+    local s = assert(open(srv))
+    assert.is_true(s:enabled().IMAP4REV2)
+    local info = assert(s:select("INBOX"))
+    assert.equal(2, info.exists)
+    assert.is_nil(info.recent)
+    assert.same({ 3, 4, 8 }, assert(s:search{ unseen = true }))
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
   it("CHECKLIST 86: a literal larger than the cap fails with kind limit", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID FETCH" },

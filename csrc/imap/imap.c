@@ -142,6 +142,7 @@ static void set_enabled(imap_session *s, const imap_resp *r)
     for (i = 0; i < r->count; i = imap_next(r, i)) {
         if (imap_node_is(r, i, "UTF8=ACCEPT")) s->enabled |= IMAP_ENABLED_UTF8;
         if (imap_node_is(r, i, "CONDSTORE")) s->enabled |= IMAP_ENABLED_CONDSTORE;
+        if (imap_node_is(r, i, "IMAP4REV2")) s->enabled |= IMAP_ENABLED_REV2;
     }
 }
 

@@ -44,8 +44,9 @@ enum {
     IMAP_CAP_BINARY = 1u << 14, IMAP_CAP_IMAP4REV2 = 1u << 15, IMAP_CAP_ID = 1u << 16,
     IMAP_CAP_QRESYNC = 1u << 17, IMAP_CAP_UNSELECT = 1u << 18
 };
-/* What ENABLE turned on (RFC 5161). */
-enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2 };
+/* What ENABLE turned on (RFC 5161).  With IMAP4rev2 (RFC 9051) the server sends no
+ * RECENT and answers SEARCH with ESEARCH; the session reads both forms either way. */
+enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2, IMAP_ENABLED_REV2 = 4 };
 
 /* Defaults: the size one kept literal (a whole message in memory) may have. */
 #define IMAP_DEFAULT_MAX_SIZE (256ULL * 1024 * 1024)
@@ -53,7 +54,7 @@ enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2 };
 typedef struct imap_opts {
     mv_cfg cfg;                  /* cfg.auth: NULL/"auto", "login", "none", a SASL name */
     unsigned long long max_size; /* largest literal kept in memory; 0: the default */
-    int enable;                  /* ENABLE UTF8=ACCEPT and CONDSTORE when offered (1) */
+    int enable;                  /* ENABLE IMAP4rev2, UTF8=ACCEPT, CONDSTORE when offered */
 } imap_opts;
 
 typedef struct imap_session imap_session;

@@ -643,6 +643,10 @@ static int l_enabled(lua_State *L)
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "CONDSTORE");
     }
+    if (e & IMAP_ENABLED_REV2) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "IMAP4REV2");
+    }
     return 1;
 }
 
@@ -713,7 +717,8 @@ static int l_search(lua_State *L)
     imap_search_init(&q);
     imap_cmd_for(S(u), &c);
     if (mvl_imap_search_walk(L, 2, &q) != 0
-        || imap_search_emit(&q, &c, (imap_caps(S(u)) & IMAP_CAP_ESEARCH) != 0) != 0) {
+        || imap_search_emit(&q, &c, (imap_caps(S(u)) & IMAP_CAP_ESEARCH)
+                                    || (imap_enabled(S(u)) & IMAP_ENABLED_REV2)) != 0) {
         mv_error e = q.err;
         imap_search_free(&q);
         imap_cmd_free(&c);
