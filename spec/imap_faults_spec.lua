@@ -295,6 +295,32 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     srv:finish()
   end)
 
+  it("OAUTHBEARER (RFC 7628) for a token, with SASL-IR; the JSON error challenge is " ..
+     "answered with ^A and reported; the trace masks the token", function()
+    local blob = "bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2stMTIzAQE="
+    local json = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xl" ..
+                 "LmNvbS8iLCJzY2hlbWVzIjoiQmVhcmVyIn0="
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER] hi\r\n" },
+      { expect = "A1 AUTHENTICATE OAUTHBEARER " .. blob }, { send = "+ " .. json .. "\r\n" },
+      { expect = "AQ==\r\n" }, { send = "A1 NO [AUTHENTICATIONFAILED] bad token\r\n" },
+      { hold = 0.5 },
+    })
+    local traced = {}
+    local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
+                token = "tok-123", timeout = 3, insecure_auth = true,
+                trace = function(_, line) traced[#traced + 1] = line end }
+    if DRIVER == "luasocket" then o.socket = require("socket").tcp end
+    local s, err, kind = imap.session(o)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("OAuth status invalid_token, scope https://mail.google.com/", err, 1, true)
+    local trace = table.concat(traced, "\n")
+    assert.is_nil(trace:find(blob, 1, true))
+    assert.is_nil(trace:find("tok-123", 1, true))
+    srv:finish()
+  end)
+
   it("CHECKLIST 86: a literal larger than the cap fails with kind limit", function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID FETCH" },

@@ -207,6 +207,7 @@ static int on_login(imap_session *s)
     if (r == MV_ERROR && s->pp.err.kind == MV_E_REPLY) {
         mv_error_clear(&s->pp.err);
         mv_fail_reply(&s->pp.err, MV_E_AUTH, "authentication failed", &s->last);
+        mv_sasl_explain(&s->sasl, &s->pp.err);
         return MV_ERROR;
     }
     if (r != MV_OK) return r;
