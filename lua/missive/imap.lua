@@ -648,62 +648,45 @@ end
 -- s:take_events(): the events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED,
 -- ALERT), taken; s:dropped_events(): how many the bounded queue dropped (C methods).
 
--- One IDLE round: waits up to `seconds` for an event, then DONE.  @return true or
--- nil, message, kind[, reply]
-local function idle_once(s, seconds)
-  local ok, err, kind, reply = run(s, { "aIDLE" })
-  if not ok then return nil, err, kind, reply end
-  if not s:_idling() then return true end -- the server ended it at once
-  local n0 = s:_event_count()
-  ok, err, kind, reply = s:_wait(seconds)
-  if not ok then return nil, err, kind, reply end
+-- Reads untagged data into the event queue until the step ends ("done": the wait's end
+-- or a tagged reply), or, with n0, until the queue grows past n0.  @return "done",
+-- "event", or nil, message, kind[, reply]
+local function read_events(s, n0)
   while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
+    local r, err, kind, reply = drive_plain(s)
     if r == "chunk" then
       local what, a = s:_take()
       if what == "response" and a then s:_keep_event() end
-      if s:_event_count() > n0 then break end
+      if n0 and s:_event_count() > n0 then return "event" end
     elseif r == "done" then
-      if not s:_idling() then return true end
-      break
-    else
-      return nil, err, kind, reply
-    end
-  end
-  -- Leave IDLE; whatever comes before the tagged OK is queued too.
-  ok, err, kind, reply = s:_done()
-  if not ok then return nil, err, kind, reply end
-  while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
-    if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then s:_keep_event() end
-    elseif r == "done" then
-      return true
+      return "done"
     else
       return nil, err, kind, reply
     end
   end
 end
 
+-- One IDLE round: waits up to `seconds` for an event, then DONE; whatever comes before
+-- the tagged OK is queued too.  @return true or nil, message, kind[, reply]
+local function idle_once(s, seconds)
+  local ok, err, kind, reply = run(s, { "aIDLE" })
+  if not ok then return nil, err, kind, reply end
+  if not s:_idling() then return true end -- the server ended it at once
+  ok, err, kind, reply = s:_wait(seconds)
+  if ok then ok, err, kind, reply = read_events(s, s:_event_count()) end
+  if not ok then return nil, err, kind, reply end
+  if not s:_idling() then return true end
+  ok, err, kind, reply = s:_done()
+  if ok then ok, err, kind, reply = read_events(s) end
+  if not ok then return nil, err, kind, reply end
+  return true
+end
+
 -- Without IDLE: wait (reading what comes), then NOOP.
 local function poll_once(s, seconds)
   local ok, err, kind, reply = s:_wait(seconds)
+  if ok then ok, err, kind, reply = read_events(s) end
   if not ok then return nil, err, kind, reply end
-  while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
-    if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then s:_keep_event() end
-    elseif r == "done" then
-      break
-    else
-      return nil, err, kind, reply
-    end
-  end
   return s:noop()
 end
 
