@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
     static const mv_sasl_mech mechs[] = {
-        MV_SASL_LOGIN, MV_SASL_PLAIN, MV_SASL_CRAM_MD5, MV_SASL_XOAUTH2
+        MV_SASL_LOGIN, MV_SASL_PLAIN, MV_SASL_CRAM_MD5, MV_SASL_XOAUTH2, MV_SASL_OAUTHBEARER
     };
     unsigned f = fz_byte(&in);
     mv_sasl s;
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int has_initial = 0, rounds = 0;
 
     memset(&s, 0, sizeof s);
-    s.mech = mechs[f % 4];
+    s.mech = mechs[f % 5];
     s.user = "user@example.org";
     s.password = "s3cret";
     s.token = "ya29.token";

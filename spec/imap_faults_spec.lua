@@ -87,8 +87,10 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
      function()
     local srv = scripted.start(steps(LOGIN, SELECT, {
       { expect = "A3 UID COPY 1 Nope" }, { send = "A3 NO [TRYCREATE] no such folder\r\n" },
-      { expect = "A4 UID STORE" }, { send = "A4 BAD [TOOBIG] command line too long\r\n" },
-      { expect = "A5 NOOP" }, { send = "A5 OK\r\n" },
+      -- the two commands of a long UID set go pipelined; the first failure is returned
+      { expect = "A4 UID STORE" }, { expect = "A5 UID STORE" },
+      { send = "A4 BAD [TOOBIG] command line too long\r\nA5 OK\r\n" },
+      { expect = "A6 NOOP" }, { send = "A6 OK\r\n" },
       { hold = 0.5 },
     }))
     local s = assert(open(srv))
@@ -146,6 +148,176 @@ describe("imap faults (scripted server, " .. driver_name .. " driver)", function
     assert.is_true(s:noop())
     s:_abort()
     s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 87: search criteria are compiled by the core; nesting past the cap is " ..
+     "kind limit and nothing is sent", function()
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = 'A3 UID SEARCH FROM "x" NOT (SEEN) SINCE 1-Feb-2026 UID 1:3,5\r' },
+      { send = "* SEARCH 3 1\r\nA3 OK\r\n" },
+      { expect = "A4 NOOP" }, { send = "A4 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.same({ 1, 3 }, assert(s:search{ from = "x", ["not"] = { seen = true },
+                                           since = "2026-02-01", uid = { 5, 1, 2, 3 } }))
+    local deep = {}
+    for _ = 1, 40 do deep = { ["not"] = deep } end
+    local ok, err, kind = s:search(deep)
+    assert.is_nil(ok)
+    assert.equal("limit", kind)
+    assert.matches("nested too deep", err)
+    assert.has_error(function() s:search{ subjekt = "x" } end, "unknown search key 'subjekt'")
+    assert.has_error(function() s:search{ since = "2026-13-01" } end)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 88: the event queue is bounded: past 10000 the oldest events are dropped " ..
+     "and counted", function()
+    local lines = {}
+    for i = 1, 10005 do lines[i] = ("* %d EXPUNGE\r\n"):format(i) end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 NOOP" }, { send = table.concat(lines) .. "A3 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:noop())
+    assert.equal(5, s:dropped_events())
+    local evs = s:take_events()
+    assert.equal(10000, #evs)
+    assert.same({ kind = "expunge", seq = 6, folder = "INBOX" }, evs[1])
+    assert.same({}, s:take_events())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 89: a long UID set's commands are pipelined: both on the wire before " ..
+     "the first tagged reply, each completed by its tag", function()
+    local many = {}
+    for i = 1, 3000 do many[i] = i * 2 end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID STORE 2,4," }, { expect = "A4 UID STORE " },
+      -- answered out of order, untagged data between: each reply finds its command
+      { send = "A4 OK second\r\n* 9 EXISTS\r\nA3 OK first\r\n" },
+      { expect = "A5 UID FETCH 2,4," }, { expect = "A6 UID FETCH " },
+      { send = "* 1 FETCH (UID 2 FLAGS (\\Seen))\r\nA5 OK\r\n" ..
+               "* 3000 FETCH (UID 6000 FLAGS ())\r\nA6 OK\r\n" },
+      { expect = "A7 NOOP" }, { send = "A7 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    assert.is_true(s:store(many, "+", "\\Seen"))
+    local got = assert(s:fetch(many, { "flags" }))
+    assert.equal(2, #got)
+    assert.same({ 2, 6000 }, { got[1].uid, got[2].uid })
+    assert.equal(9, s:take_events()[1].count)
+    assert.is_true(s:noop())
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("CHECKLIST 89: messages{} pipelines its batches; the loop body's own command " ..
+     "waits for the batch in flight and gets only its own responses", function()
+    local uids, sizes, batch1 = {}, {}, {}
+    for i = 1, 65 do
+      uids[i] = tostring(i)
+      sizes[i] = ("* %d FETCH (UID %d RFC822.SIZE 14)\r\n"):format(i, i)
+    end
+    for i = 1, 64 do
+      batch1[i] = ("* %d FETCH (UID %d FLAGS () RFC822.SIZE 14 INTERNALDATE " ..
+                   "\"01-Feb-2026 10:00:00 +0000\" BODY[] {14}\r\nSubject: x\r\n\r\n)\r\n")
+                  :format(i, i)
+    end
+    local srv = scripted.start(steps(LOGIN, SELECT, {
+      { expect = "A3 UID SEARCH ALL" },
+      { send = "* SEARCH " .. table.concat(uids, " ") .. "\r\nA3 OK\r\n" },
+      { expect = "A4 UID FETCH 1:65 (UID RFC822.SIZE)" },
+      { send = table.concat(sizes) .. "A4 OK\r\n" },
+      -- the second batch is asked for before the first one's replies
+      { expect = "A5 UID FETCH 1:64 " }, { expect = "A6 UID FETCH 65 " },
+      { send = table.concat(batch1) .. "A5 OK\r\n" },
+      -- the loop body's STORE goes once the batch in flight is read
+      { send = "* 65 FETCH (UID 65 FLAGS (\\Seen) RFC822.SIZE 14 INTERNALDATE " ..
+               "\"01-Feb-2026 10:00:00 +0000\" BODY[] {14}\r\nSubject: y\r\n\r\n)\r\n" ..
+               "A6 OK\r\n" },
+      { expect = "A7 UID STORE 1 +FLAGS.SILENT (\\Flagged)" },
+      { send = "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\nA7 OK\r\n" },
+      { hold = 0.5 },
+    }))
+    local s = assert(open(srv))
+    assert(s:select("INBOX"))
+    local seen = {}
+    for m in s:messages{} do
+      seen[#seen + 1] = m.uid
+      if m.uid == 1 then assert.is_true(s:store(1, "+", "\\Flagged")) end
+    end
+    assert.equal(65, #seen)
+    assert.equal(65, seen[65])
+    local evs = s:take_events()
+    assert.equal(1, #evs)
+    assert.same({ "\\Flagged" }, evs[1].flags)
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("ENABLE IMAP4rev2 when offered; its forms (ESEARCH for SEARCH, no RECENT) are read",
+     function()
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ENABLE AUTH=PLAIN] hi\r\n" },
+      { expect = "A1 LOGIN alice secret" },
+      { send = "A1 OK [CAPABILITY IMAP4rev1 IMAP4rev2 ENABLE IDLE] in\r\n" },
+      { expect = "A2 ENABLE IMAP4rev2\r" }, { send = "* ENABLED IMAP4rev2\r\nA2 OK\r\n" },
+      { expect = "A3 SELECT INBOX" },
+      { send = "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n" ..
+               "A3 OK [READ-WRITE] selected\r\n" },
+      { expect = "A4 UID SEARCH RETURN (ALL) UNSEEN" },
+      { send = '* ESEARCH (TAG "A4") UID ALL 3:4,8\r\nA4 OK\r\n' },
+      { hold = 0.5 },
+    })
+    local s = assert(open(srv))
+    assert.is_true(s:enabled().IMAP4REV2)
+    local info = assert(s:select("INBOX"))
+    assert.equal(2, info.exists)
+    assert.is_nil(info.recent)
+    assert.same({ 3, 4, 8 }, assert(s:search{ unseen = true }))
+    s:_abort()
+    s:close()
+    srv:finish()
+  end)
+
+  it("OAUTHBEARER (RFC 7628) for a token, with SASL-IR; the JSON error challenge is " ..
+     "answered with ^A and reported; the trace masks the token", function()
+    local blob = "bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2stMTIzAQE="
+    local json = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xl" ..
+                 "LmNvbS8iLCJzY2hlbWVzIjoiQmVhcmVyIn0="
+    local srv = scripted.start({
+      { send = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER] hi\r\n" },
+      { expect = "A1 AUTHENTICATE OAUTHBEARER " .. blob }, { send = "+ " .. json .. "\r\n" },
+      { expect = "AQ==\r\n" }, { send = "A1 NO [AUTHENTICATIONFAILED] bad token\r\n" },
+      { hold = 0.5 },
+    })
+    local traced = {}
+    local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "alice",
+                token = "tok-123", timeout = 3, insecure_auth = true,
+                trace = function(_, line) traced[#traced + 1] = line end }
+    if DRIVER == "luasocket" then o.socket = require("socket").tcp end
+    local s, err, kind = imap.session(o)
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.matches("OAuth status invalid_token, scope https://mail.google.com/", err, 1, true)
+    local trace = table.concat(traced, "\n")
+    assert.is_nil(trace:find(blob, 1, true))
+    assert.is_nil(trace:find("tok-123", 1, true))
     srv:finish()
   end)
 

@@ -579,6 +579,30 @@ describe("SMTP faults (scripted server, " .. driver_name .. " driver)", function
     assert.same({}, scripted.failures(log), scripted.format(log))
   end)
 
+  it("OAUTHBEARER (RFC 7628) is chosen for a token; its JSON error is answered with ^A " ..
+     "and reported, the token never traced", function()
+    -- n,a=u=2Cx,^Aauth=Bearer tok-123^A^A (the authzid's comma escaped)
+    local blob = "bixhPXU9MkN4LAFhdXRoPUJlYXJlciB0b2stMTIzAQE="
+    local json = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xl" ..
+                 "LmNvbS8iLCJzY2hlbWVzIjoiQmVhcmVyIn0="
+    local srv = scripted.start(script(GREET, {ehlo{"AUTH PLAIN XOAUTH2 OAUTHBEARER"}}, {
+      {expect = "AUTH OAUTHBEARER " .. blob}, {send = "334 " .. json .. "\r\n"},
+      {expect = "AQ==\r\n"}, {send = "535 5.7.8 bad token\r\n"}, {expect = "QUIT"},
+      {send = "221 bye\r\n"}}))
+    local traced = {}
+    local s, err, kind, reply = session(srv, {user = "u,x", token = "tok-123",
+      trace = function(_, line) traced[#traced + 1] = line end})
+    assert.is_nil(s)
+    assert.equal("auth", kind)
+    assert.equal(535, reply.code)
+    assert.matches("OAuth status invalid_token, scope https://mail.google.com/", err, 1, true)
+    local trace = table.concat(traced, "\n")
+    assert.is_nil(trace:find(blob, 1, true))
+    assert.is_nil(trace:find("tok-123", 1, true))
+    local _, log = srv:finish()
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
   it("BDAT: with chunking = true and CHUNKING offered, the body goes in BDAT chunks", function()
     local srv = scripted.start(script(GREET, {ehlo{"CHUNKING", "8BITMIME"}}, {
       {expect = "MAIL FROM:<a@x.test>\r\n"}, {send = "250 ok\r\n"},

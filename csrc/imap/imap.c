@@ -22,6 +22,7 @@ imap_session *imap_new(void)
     imap_parser_init(&s->parser, &s->lim);
     mv_cmds_init(&s->sent);
     mv_buf_init(&s->capbuf);
+    imap_events_init(&s->events);
     s->want_enable = 1;
     return s;
 }
@@ -37,6 +38,7 @@ void imap_free(imap_session *s)
     if (s == NULL) return;
     drop_cmd(s);
     imap_parser_free(&s->parser);
+    imap_events_free(&s->events);
     mv_buf_free(&s->capbuf);
     mv_cfg_free(&s->cfg);
     mv_pp_free(&s->pp);
@@ -140,6 +142,7 @@ static void set_enabled(imap_session *s, const imap_resp *r)
     for (i = 0; i < r->count; i = imap_next(r, i)) {
         if (imap_node_is(r, i, "UTF8=ACCEPT")) s->enabled |= IMAP_ENABLED_UTF8;
         if (imap_node_is(r, i, "CONDSTORE")) s->enabled |= IMAP_ENABLED_CONDSTORE;
+        if (imap_node_is(r, i, "IMAP4REV2")) s->enabled |= IMAP_ENABLED_REV2;
     }
 }
 
@@ -219,6 +222,7 @@ int imapi_send(imap_session *s, imap_cmd *c, int internal, int cont)
 {
     mv_cmd *e;
     size_t n;
+    char *verb;
     if (c->failed) {
         s->pp.err = c->err;
         imap_cmd_free(c);
@@ -230,15 +234,17 @@ int imapi_send(imap_session *s, imap_cmd *c, int internal, int cont)
     }
     drop_cmd(s);
     memcpy(s->tag, e->tag, sizeof s->tag);
+    e->n = s->sent.serial;
+    verb = s->verbs[e->n % MV_CMDS_MAX];
     /* The command's first word (two after UID), for messages. */
     n = 0;
-    while (n < c->buf.len && n < sizeof s->verb - 1 && c->buf.data[n] != ' ') n++;
+    while (n < c->buf.len && n < sizeof s->verbs[0] - 1 && c->buf.data[n] != ' ') n++;
     if (n == 3 && strncasecmp((char *)c->buf.data, "UID", 3) == 0) {
         n++;
-        while (n < c->buf.len && n < sizeof s->verb - 1 && c->buf.data[n] != ' ') n++;
+        while (n < c->buf.len && n < sizeof s->verbs[0] - 1 && c->buf.data[n] != ' ') n++;
     }
-    if (n > 0) memcpy(s->verb, c->buf.data, n);
-    s->verb_len = n;
+    memcpy(verb, c->buf.data, n);
+    verb[n] = '\0';
     s->cmd = *c;
     s->has_cmd = 1;
     memset(c, 0, sizeof *c);
@@ -333,7 +339,6 @@ static int on_response(imap_session *s)
 {
     const imap_resp *r = imap_parser_response(&s->parser);
     char what[40];
-    size_t i;
     if (r->kind == IMAP_CONTINUE) {
         if (s->xstate == X_WAIT_CONT) {
             if (pump(s) != MV_OK) return MV_ERROR;
@@ -344,18 +349,25 @@ static int on_response(imap_session *s)
         return imapi_fail(s, MV_E_PROTOCOL, "unexpected continuation request from the server");
     }
     if (r->kind == IMAP_TAGGED) {
-        if (mv_cmds_take_tag(&s->sent, r->tag.s, r->tag.len, NULL) != 0)
+        mv_cmd done;
+        if (mv_cmds_take_tag(&s->sent, r->tag.s, r->tag.len, &done) != 0)
             return imapi_fail(s, MV_E_PROTOCOL,
                               "the server answered a command that was not sent (tag mismatch)");
+        memcpy(s->done_tag, done.tag, sizeof s->done_tag);
         imapi_keep_reply(s, r);
         if (r->code.s != NULL && imap_str_is(r->code, "CAPABILITY")) imapi_set_caps(s, r);
-        s->xstate = X_DONE;
         s->tagged_ok = 1;
-        drop_cmd(s);
+        if (mv_cmds_count(&s->sent) == 0) {
+            s->xstate = X_DONE;
+            drop_cmd(s);
+        }   /* else pipelined commands are still to be answered: the next step reads on */
+        if (r->status == IMAP_OK && !s->internal && r->code.s != NULL
+            && imap_str_is(r->code, "ALERT") && imap_events_add(&s->events, r) < 0)
+            return imapi_fail(s, MV_E_MEMORY, "out of memory");
         if (r->status == IMAP_OK) return MV_OK;
         /* "SELECT failed: NO [NONEXISTENT] ...": the command's first word */
-        for (i = 0; i < s->verb_len && i < 24; i++) what[i] = s->verb[i];
-        snprintf(what + i, sizeof what - i, " failed");
+        s->reply_failed = 1;
+        snprintf(what, sizeof what, "%.24s failed", s->verbs[done.n % MV_CMDS_MAX]);
         return mv_fail_reply(&s->pp.err, MV_E_REPLY, what, &s->last);
     }
     if (r->status == IMAP_BYE) {
@@ -397,6 +409,23 @@ int imapi_exchange(imap_session *s)
 
 /* ------------------------------------------------------------------ operations */
 
+/* A command may go while others wait for their tagged replies (RFC 9051 §5.5) when
+ * they are all sent, none waits for a "+" (IDLE, AUTHENTICATE, a synchronising
+ * literal, a literal the caller feeds), none is LOGOUT, and they hand literals out the
+ * same way. */
+static int can_pipeline(const imap_session *s, const imap_cmd *c, int stream)
+{
+    size_t i;
+    if (s->op != OP_CMD || s->xstate != X_READ || s->internal || s->cont != CONT_NONE
+        || s->logout || s->stream != stream || mv_cmds_count(&s->sent) >= MV_CMDS_MAX)
+        return 0;
+    for (i = 0; i < c->nlit; i++)
+        if (c->lit[i].sync || c->lit[i].ext) return 0;
+    if (c->buf.len >= 4 && strncasecmp((const char *)c->buf.data, "IDLE", 4) == 0) return 0;
+    if (c->buf.len >= 6 && strncasecmp((const char *)c->buf.data, "LOGOUT", 6) == 0) return 0;
+    return 1;
+}
+
 int imap_begin_command(imap_session *s, imap_cmd *c, int stream)
 {
     size_t n = 0;
@@ -408,13 +437,19 @@ int imap_begin_command(imap_session *s, imap_cmd *c, int stream)
         imap_cmd_free(c);
         return imapi_fail(s, MV_E_ARG, "empty IMAP command");
     }
-    if ((s->op == OP_CMD && s->xstate != X_DONE) || s->xstate == X_IDLING) {
+    if (can_pipeline(s, c, stream)) return imapi_send(s, c, 0, CONT_NONE);
+    if (s->xstate == X_IDLING) {
         /* RFC 2177: nothing but DONE while idling */
         imap_cmd_free(c);
-        return imapi_fail(s, MV_E_ARG, s->xstate == X_IDLING ? "the session is idling"
-                                                             : "another command is in progress");
+        return imapi_fail(s, MV_E_ARG, "the session is idling");
+    }
+    if (s->op == OP_CMD && s->xstate != X_DONE) {
+        /* the command in flight goes on undisturbed; the caller reads it out first */
+        imap_cmd_free(c);
+        return IMAP_BUSY;
     }
     mv_error_clear(&s->pp.err);
+    s->reply_failed = 0;
     s->stream = stream;
     s->op = OP_CMD;
     mv_pp_start(&s->pp);
@@ -485,6 +520,11 @@ void imap_after_error(imap_session *s)
 int imap_step(imap_session *s)
 {
     int r;
+    if (s->reply_failed) {
+        /* a NO/BAD was reported; pipelined commands may still be answered */
+        s->reply_failed = 0;
+        if (s->pp.err.kind == MV_E_REPLY) mv_error_clear(&s->pp.err);
+    }
     if (s->pp.err.kind != MV_E_NONE) {
         if (s->op == OP_WAIT && s->pp.err.kind == MV_E_TIMEOUT
             && mv_now_ms() + 5 >= s->wait_end) {
@@ -534,6 +574,16 @@ int imap_feed(imap_session *s, const void *data, size_t len)
 }
 
 int imap_take(const imap_session *s) { return s->take; }
+const char *imap_sent_tag(const imap_session *s) { return s->tag; }
+const char *imap_done_tag(const imap_session *s) { return s->done_tag; }
+size_t imap_in_flight(const imap_session *s) { return mv_cmds_count(&s->sent); }
+imap_events *imap_session_events(imap_session *s) { return &s->events; }
+
+int imap_keep_event(imap_session *s)
+{
+    if (s->take != IMAP_TAKE_RESPONSE) return 0;
+    return imap_events_add(&s->events, imap_parser_response(&s->parser));
+}
 const imap_resp *imap_response(const imap_session *s) { return imap_parser_response(&s->parser); }
 
 const unsigned char *imap_chunk(const imap_session *s, size_t *len, imap_str *key)

@@ -6,8 +6,8 @@
  * session does not keep for itself (CAPABILITY, ENABLED) is handed to the caller:
  * step returns MV_HAVE_CHUNK and imap_take says what waits, a whole response
  * (imap_response) or a piece of a streamed literal (imap_chunk).  The caller sorts
- * them into the command's results and its event queue, so nothing the server sends
- * unasked is lost.  Synchronising literals wait for "+" (RFC 9051 §7.5); a refusal
+ * them into the command's results and hands the rest back with imap_keep_event to the
+ * session's event queue (imap_events.h), so nothing the server sends unasked is lost.  Synchronising literals wait for "+" (RFC 9051 §7.5); a refusal
  * instead of "+" completes the command.
  *
  * BYE ends the session (kind closed) unless the command is LOGOUT.  A NO or BAD is a
@@ -26,6 +26,7 @@
 
 #include "imap_cmd.h"
 #include "imap_data.h"
+#include "imap_events.h"
 #include "imap_parse.h"
 #include "mv_cfg.h"
 #include "mv_pp.h"
@@ -43,8 +44,9 @@ enum {
     IMAP_CAP_BINARY = 1u << 14, IMAP_CAP_IMAP4REV2 = 1u << 15, IMAP_CAP_ID = 1u << 16,
     IMAP_CAP_QRESYNC = 1u << 17, IMAP_CAP_UNSELECT = 1u << 18
 };
-/* What ENABLE turned on (RFC 5161). */
-enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2 };
+/* What ENABLE turned on (RFC 5161).  With IMAP4rev2 (RFC 9051) the server sends no
+ * RECENT and answers SEARCH with ESEARCH; the session reads both forms either way. */
+enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2, IMAP_ENABLED_REV2 = 4 };
 
 /* Defaults: the size one kept literal (a whole message in memory) may have. */
 #define IMAP_DEFAULT_MAX_SIZE (256ULL * 1024 * 1024)
@@ -52,7 +54,7 @@ enum { IMAP_ENABLED_UTF8 = 1, IMAP_ENABLED_CONDSTORE = 2 };
 typedef struct imap_opts {
     mv_cfg cfg;                  /* cfg.auth: NULL/"auto", "login", "none", a SASL name */
     unsigned long long max_size; /* largest literal kept in memory; 0: the default */
-    int enable;                  /* ENABLE UTF8=ACCEPT and CONDSTORE when offered (1) */
+    int enable;                  /* ENABLE IMAP4rev2, UTF8=ACCEPT, CONDSTORE when offered */
 } imap_opts;
 
 typedef struct imap_session imap_session;
@@ -67,8 +69,19 @@ int imap_begin_open(imap_session *s);
 /* A new command for the caller to fill, with the session's literal and UTF-8 modes. */
 void imap_cmd_for(const imap_session *s, imap_cmd *c);
 /* Sends c (taken over: freed by the session) tagged; stream: hand the literals of body
- * sections out piece by piece instead of keeping them. */
+ * sections out piece by piece instead of keeping them.  While earlier commands wait
+ * for their tagged replies, c goes at once when the protocol allows (pipelined, RFC
+ * 9051 §5.5: all sent, none waiting for "+", not LOGOUT); each tagged reply then
+ * completes one step (MV_OK, or MV_ERROR kind reply for NO/BAD) and imap_done_tag says
+ * whose; further steps read on while commands remain in flight.  IMAP_BUSY (c freed,
+ * nothing else changed) when c cannot go before those are answered. */
+#define IMAP_BUSY 100
 int imap_begin_command(imap_session *s, imap_cmd *c, int stream);
+/* The tag of the command sent last, of the one the last tagged reply completed, and
+ * how many wait for their tagged replies. */
+const char *imap_sent_tag(const imap_session *s);
+const char *imap_done_tag(const imap_session *s);
+size_t imap_in_flight(const imap_session *s);
 /* IDLE and NOOP polling: wait up to ms for untagged data (see above). */
 int imap_begin_wait(imap_session *s, int ms);
 int imap_begin_done(imap_session *s);
@@ -92,6 +105,12 @@ unsigned imap_caps(const imap_session *s);
 unsigned imap_enabled(const imap_session *s);
 const char *imap_capability_text(const imap_session *s, size_t *len);
 const char *imap_auth_used(const imap_session *s);
+/* The session's event queue (imap_events.h): untagged data no command claimed goes
+ * there through imap_keep_event, and a tagged OK with [ALERT] by itself. */
+imap_events *imap_session_events(imap_session *s);
+/* After MV_HAVE_CHUNK with a response the caller does not keep as the command's result:
+ * queue it when it is an event (1), else drop it (0); -1 out of memory. */
+int imap_keep_event(imap_session *s);
 int imap_is_dead(const imap_session *s);
 int imap_is_tls(const imap_session *s);
 int imap_is_idling(const imap_session *s);

@@ -40,9 +40,11 @@ struct imap_session {
     mv_cmds sent;
     imap_cmd cmd;
     int has_cmd;
-    char tag[MV_CMD_TAG_MAX];
-    char verb[24];              /* the command's first word(s), for messages */
-    size_t verb_len;
+    char tag[MV_CMD_TAG_MAX];   /* the command sent last */
+    char done_tag[MV_CMD_TAG_MAX];  /* the command the last tagged reply completed */
+    char verbs[MV_CMDS_MAX][24];    /* each command's first word(s), for messages, by
+                                     * its tag's serial (mv_cmd.n) */
+    int reply_failed;           /* a NO/BAD was reported: the next step reads on */
     int xstate, cont, internal, stream, logout;
     size_t pos, next_lit;       /* bytes of cmd.buf gone out; next literal */
     size_t feed_left;           /* bytes of a caller-supplied literal still owed */
@@ -57,6 +59,7 @@ struct imap_session {
     mv_reply last;
     mv_error saved;
     long long wait_end;
+    imap_events events;
 };
 
 int imapi_fail(imap_session *s, mv_kind kind, const char *msg);

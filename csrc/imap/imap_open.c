@@ -207,6 +207,7 @@ static int on_login(imap_session *s)
     if (r == MV_ERROR && s->pp.err.kind == MV_E_REPLY) {
         mv_error_clear(&s->pp.err);
         mv_fail_reply(&s->pp.err, MV_E_AUTH, "authentication failed", &s->last);
+        mv_sasl_explain(&s->sasl, &s->pp.err);
         return MV_ERROR;
     }
     if (r != MV_OK) return r;
@@ -234,6 +235,8 @@ static int send_enable(imap_session *s)
     }
     imap_cmd_for(s, &c);
     imap_cmd_atom(&c, "ENABLE", 6);
+    /* RFC 9051 §3.1: IMAP4rev2 semantics when the server offers both revisions */
+    if (s->caps & IMAP_CAP_IMAP4REV2) { imap_cmd_atom(&c, "IMAP4rev2", 9); any = 1; }
     if (s->caps & IMAP_CAP_UTF8_ACCEPT) { imap_cmd_atom(&c, "UTF8=ACCEPT", 11); any = 1; }
     if (s->caps & IMAP_CAP_CONDSTORE) { imap_cmd_atom(&c, "CONDSTORE", 9); any = 1; }
     if (!any) {

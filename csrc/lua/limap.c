@@ -3,7 +3,7 @@
  * send, how to collect the results and events) are in lua/missive/imap.lua, so they are
  * the same whichever driver moves the bytes. */
 #include "lsession.h"
-#include "imap.h"
+#include "limap.h"
 #include "mv_str.h"
 
 #include <stdlib.h>
@@ -11,8 +11,6 @@
 
 #define IMAP_MT "missive.imap.session"
 #define MAX_TIME_MS (10 * 60 * 1000)
-/* UIDs one set may expand to in a result table (COPYUID, ESEARCH ALL, VANISHED). */
-#define MAX_EXPAND 10000000UL
 
 typedef struct limap {
     mvl_session base;
@@ -26,6 +24,11 @@ static limap *check_open(lua_State *L)
     limap *u = luaL_checkudata(L, 1, IMAP_MT);
     if (u->base.core == NULL) luaL_error(L, "attempt to use a closed session");
     return u;
+}
+
+imap_session *mvl_imap_check(lua_State *L)
+{
+    return S(check_open(L));
 }
 
 static int step_fn(void *core) { return imap_step(core); }
@@ -46,6 +49,36 @@ static int push_ok_or_error(lua_State *L, limap *u, int r)
 {
     if (r != MV_OK) return mvl_session_error(L, &u->base);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* A command begun: true and its tag; false when it must wait for the commands in
+ * flight (nothing sent); or the failure. */
+static int push_sent(lua_State *L, limap *u, int r)
+{
+    if (r == IMAP_BUSY) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (r != MV_OK) return mvl_session_error(L, &u->base);
+    lua_pushboolean(L, 1);
+    lua_pushstring(L, imap_sent_tag(S(u)));
+    return 2;
+}
+
+/* s:_done_tag(): the tag of the command the last tagged reply completed; s:_in_flight():
+ * how many commands wait for their tagged replies. */
+static int l_done_tag(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushstring(L, imap_done_tag(S(u)));
+    return 1;
+}
+
+static int l_in_flight(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushinteger(L, (lua_Integer)imap_in_flight(S(u)));
     return 1;
 }
 
@@ -145,7 +178,7 @@ static int l_command(lua_State *L)
         imap_cmd_free(&c);
         return mvl_push_error(L, &e);
     }
-    return push_ok_or_error(L, u, imap_begin_command(S(u), &c, lua_toboolean(L, 3)));
+    return push_sent(L, u, imap_begin_command(S(u), &c, lua_toboolean(L, 3)));
 }
 
 /* s:_feed(bytes): the next piece of a literal being sent (after "body"). */
@@ -218,26 +251,6 @@ static void upper_name(lua_State *L, imap_str s)
         b[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
     }
     lua_pushlstring(L, b, n);
-}
-
-/* The UIDs of a set, as an array (a range to "*" is refused: results are concrete). */
-static int push_set(lua_State *L, const imap_set *set)
-{
-    size_t i, k = 0, total = 0;
-    for (i = 0; i < set->n; i++) {
-        if (set->v[i].hi == UINT32_MAX) return -1;
-        total += (size_t)(set->v[i].hi - set->v[i].lo) + 1;
-        if (total > MAX_EXPAND) return -1;
-    }
-    lua_createtable(L, (int)total, 0);
-    for (i = 0; i < set->n; i++) {
-        uint64_t x;
-        for (x = set->v[i].lo; x <= set->v[i].hi; x++) {
-            lua_pushinteger(L, (lua_Integer)x);
-            lua_rawseti(L, -2, (int)++k);
-        }
-    }
-    return 0;
 }
 
 static void push_addrs(lua_State *L, const imap_addrs *a)
@@ -389,7 +402,7 @@ static int push_data(lua_State *L, imap_session *s, const imap_resp *r, imap_are
         if (imap_parse_esearch(r, a, &es, e) != 0) return -1;
         set_str(L, "tag", es.tag);
         if (es.has & IMAP_ES_ALL) {
-            if (push_set(L, &es.all) != 0) return mv_fail(e, MV_E_LIMIT, "ESEARCH set too large");
+            if (mvl_imap_push_set(L, &es.all) != 0) return mv_fail(e, MV_E_LIMIT, "ESEARCH set too large");
         } else {
             lua_newtable(L);
         }
@@ -467,12 +480,31 @@ static int push_data(lua_State *L, imap_session *s, const imap_resp *r, imap_are
             i = imap_next(r, 0);
         }
         if (i >= r->count || imap_parse_set(imap_node_str(r, i), 100000, a, &set, e) != 0
-            || push_set(L, &set) != 0)
+            || mvl_imap_push_set(L, &set) != 0)
             return e->kind != MV_E_NONE ? -1 : mv_fail(e, MV_E_PROTOCOL, "malformed VANISHED");
         lua_setfield(L, -2, "uids");
         return 0;
     }
     return 0;
+}
+
+/* COPYUID's {[source uid] = destination uid} from its src and dst (RFC 4315 §3: the
+ * sets pair up in order). */
+static void push_copy_map(lua_State *L)
+{
+    size_t i, n;
+    lua_getfield(L, -1, "src");
+    lua_getfield(L, -2, "dst");
+    n = (size_t)mvl_rawlen(L, -2);
+    if ((size_t)mvl_rawlen(L, -1) < n) n = (size_t)mvl_rawlen(L, -1);
+    lua_createtable(L, 0, (int)(n < 100000 ? n : 0));
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, -3, (int)i);
+        lua_rawgeti(L, -3, (int)i);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -4, "map");
+    lua_pop(L, 2);
 }
 
 static int push_code(lua_State *L, const imap_resp *r, imap_arena *a, mv_error *e)
@@ -494,11 +526,12 @@ static int push_code(lua_State *L, const imap_resp *r, imap_arena *a, mv_error *
     case IMAP_CODE_COPYUID: case IMAP_CODE_APPENDUID:
         set_int(L, "uidvalidity", cd.uidvalidity);
         if (cd.kind == IMAP_CODE_COPYUID) {
-            if (push_set(L, &cd.src) != 0) return mv_fail(e, MV_E_LIMIT, "COPYUID too large");
+            if (mvl_imap_push_set(L, &cd.src) != 0) return mv_fail(e, MV_E_LIMIT, "COPYUID too large");
             lua_setfield(L, -2, "src");
         }
-        if (push_set(L, &cd.dst) != 0) return mv_fail(e, MV_E_LIMIT, "COPYUID too large");
+        if (mvl_imap_push_set(L, &cd.dst) != 0) return mv_fail(e, MV_E_LIMIT, "COPYUID too large");
         lua_setfield(L, -2, "dst");
+        if (cd.kind == IMAP_CODE_COPYUID) push_copy_map(L);
         break;
     default:
         if (r->code_text.s != NULL) set_str(L, "code_text", r->code_text);
@@ -610,6 +643,10 @@ static int l_enabled(lua_State *L)
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "CONDSTORE");
     }
+    if (e & IMAP_ENABLED_REV2) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "IMAP4REV2");
+    }
     return 1;
 }
 
@@ -668,10 +705,112 @@ static int l_uid_sets(lua_State *L)
     return 1;
 }
 
+/* s:_search(criteria): begins UID SEARCH for a criteria table (imap_search.h), with
+ * RETURN (ALL) when the server offers ESEARCH.  Criteria the vocabulary refuses raise
+ * an error; a cap (nesting, keys) gives nil, message, "limit". */
+static int l_search(lua_State *L)
+{
+    limap *u = check_open(L);
+    imap_search_q q;
+    imap_cmd c;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    imap_search_init(&q);
+    imap_cmd_for(S(u), &c);
+    if (mvl_imap_search_walk(L, 2, &q) != 0
+        || imap_search_emit(&q, &c, (imap_caps(S(u)) & IMAP_CAP_ESEARCH)
+                                    || (imap_enabled(S(u)) & IMAP_ENABLED_REV2)) != 0) {
+        mv_error e = q.err;
+        imap_search_free(&q);
+        imap_cmd_free(&c);
+        if (e.kind == MV_E_ARG) return luaL_error(L, "%s", e.msg);
+        return mvl_push_error(L, &e);
+    }
+    imap_search_free(&q);
+    return push_sent(L, u, imap_begin_command(S(u), &c, 0));
+}
+
+/* s:_keep_event(): the response just taken is not the command's: queue it if it is an
+ * event (true), else drop it (false). */
+static int l_keep_event(lua_State *L)
+{
+    limap *u = check_open(L);
+    int r = imap_keep_event(S(u));
+    if (r < 0) return luaL_error(L, "out of memory");
+    lua_pushboolean(L, r);
+    return 1;
+}
+
+/* s:take_events(): the queued events, oldest first, taken. */
+static int l_take_events(lua_State *L)
+{
+    limap *u = check_open(L);
+    imap_events *q = imap_session_events(S(u));
+    int k = 0;
+    lua_createtable(L, (int)imap_events_count(q), 0);
+    while (imap_events_count(q) > 0) {
+        mvl_imap_push_event(L, imap_events_peek(q));
+        lua_rawseti(L, -2, ++k);
+        imap_events_pop(q);
+    }
+    return 1;
+}
+
+/* s:_next_event(): the oldest queued event, taken, or nil. */
+static int l_next_event(lua_State *L)
+{
+    limap *u = check_open(L);
+    imap_events *q = imap_session_events(S(u));
+    if (imap_events_count(q) == 0) return 0;
+    mvl_imap_push_event(L, imap_events_peek(q));
+    imap_events_pop(q);
+    return 1;
+}
+
+static int l_event_count(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushinteger(L, (lua_Integer)imap_events_count(imap_session_events(S(u))));
+    return 1;
+}
+
+/* s:dropped_events(): events dropped, oldest first, because the queue was full. */
+static int l_dropped_events(lua_State *L)
+{
+    limap *u = check_open(L);
+    lua_pushnumber(L, (lua_Number)imap_events_dropped(imap_session_events(S(u))));
+    return 1;
+}
+
+/* s:_selected(name | nil, readonly): the folder the session is in now. */
+static int l_selected(lua_State *L)
+{
+    limap *u = check_open(L);
+    size_t n = 0;
+    const char *name = luaL_optlstring(L, 2, NULL, &n);
+    if (imap_events_select(imap_session_events(S(u)), name, n, lua_toboolean(L, 3)) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+/* s:folder(): the folder selected and whether it is read-only, or nil. */
+static int l_folder(lua_State *L)
+{
+    limap *u = check_open(L);
+    const imap_events *q = imap_session_events(S(u));
+    if (q->folder == NULL) return 0;
+    lua_pushstring(L, q->folder);
+    lua_pushboolean(L, q->readonly);
+    return 2;
+}
+
 static const luaL_Reg methods[] = {
     { "_begin_open", l_begin_open }, { "_command", l_command }, { "_wait", l_wait },
     { "_done", l_done }, { "_idling", l_idling }, { "_take", l_take },
-    { "_feed", l_feed },
+    { "_feed", l_feed }, { "_search", l_search }, { "_keep_event", l_keep_event },
+    { "_next_event", l_next_event }, { "_event_count", l_event_count },
+    { "_selected", l_selected }, { "folder", l_folder },
+    { "_done_tag", l_done_tag }, { "_in_flight", l_in_flight },
+    { "take_events", l_take_events }, { "dropped_events", l_dropped_events },
     { "_tagged", l_tagged }, { "_reply", l_reply },
     { "capabilities", l_capabilities }, { "enabled", l_enabled },
     { "auth_mechanism", l_auth_mechanism },
@@ -681,6 +820,9 @@ static const luaL_Reg methods[] = {
 void mvl_open_imap(lua_State *L)
 {
     mvl_session_metatable(L, IMAP_MT, "imap.session", methods);
+    lua_getfield(L, -1, "__index");
+    mvl_setfuncs(L, mvl_imap_ops);
+    lua_pop(L, 1);
     lua_setfield(L, -2, "imap_mt");
     lua_pushcfunction(L, l_imap_new);
     lua_setfield(L, -2, "imap_new");

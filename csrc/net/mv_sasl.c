@@ -1,5 +1,6 @@
 #include "mv_sasl.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -7,8 +8,10 @@
 #include <mbedtls/md5.h>
 
 #include "mime_codec.h"
+#include "mv_str.h"
 
-static const char *const mech_names[] = { "", "LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2" };
+static const char *const mech_names[] = { "", "LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2",
+                                          "OAUTHBEARER" };
 
 const char *mv_sasl_name(mv_sasl_mech m)
 {
@@ -18,7 +21,7 @@ const char *mv_sasl_name(mv_sasl_mech m)
 int mv_sasl_from_name(const char *name)
 {
     int i;
-    for (i = 1; i <= MV_SASL_XOAUTH2; i++)
+    for (i = 1; i <= MV_SASL_LAST; i++)
         if (strcasecmp(name, mech_names[i]) == 0) return i;
     return -1;
 }
@@ -34,7 +37,7 @@ unsigned mv_sasl_parse_offer(const char *list, size_t len)
         start = i;
         while (i < len && list[i] != ' ') i++;
         n = i - start;
-        for (m = 1; m <= MV_SASL_XOAUTH2; m++) {
+        for (m = 1; m <= MV_SASL_LAST; m++) {
             if (strlen(mech_names[m]) == n && strncasecmp(list + start, mech_names[m], n) == 0)
                 bits |= MV_SASL_BIT(m);
         }
@@ -45,10 +48,11 @@ unsigned mv_sasl_parse_offer(const char *list, size_t len)
 mv_sasl_mech mv_sasl_choose(unsigned offered, const char *wanted, int have_password,
                             int have_token)
 {
-    /* Strongest first: a token needs no password on the wire; CRAM-MD5 never sends
-     * the password; PLAIN before LOGIN as it takes one round trip. */
+    /* Strongest first: a token needs no password on the wire (the standard
+     * OAUTHBEARER before Google's and Microsoft's XOAUTH2); CRAM-MD5 never sends the
+     * password; PLAIN before LOGIN as it takes one round trip. */
     static const mv_sasl_mech order[] = {
-        MV_SASL_XOAUTH2, MV_SASL_CRAM_MD5, MV_SASL_PLAIN, MV_SASL_LOGIN
+        MV_SASL_OAUTHBEARER, MV_SASL_XOAUTH2, MV_SASL_CRAM_MD5, MV_SASL_PLAIN, MV_SASL_LOGIN
     };
     size_t i;
     if (wanted != NULL && strcasecmp(wanted, "auto") != 0 && strcasecmp(wanted, "optional") != 0) {
@@ -59,7 +63,8 @@ mv_sasl_mech mv_sasl_choose(unsigned offered, const char *wanted, int have_passw
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
         mv_sasl_mech m = order[i];
         if (!(offered & MV_SASL_BIT(m))) continue;
-        if (m == MV_SASL_XOAUTH2 ? have_token : have_password) return m;
+        if (m == MV_SASL_XOAUTH2 || m == MV_SASL_OAUTHBEARER ? have_token : have_password)
+            return m;
     }
     return MV_SASL_NONE;
 }
@@ -72,6 +77,7 @@ static int put(mv_buf *out, const char *s, mv_error *e)
 
 int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e)
 {
+    const char *p;
     s->step = 0;
     *has_initial = 0;
     switch (s->mech) {
@@ -87,12 +93,52 @@ int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e)
             || put(out, s->token, e) || put(out, "\001\001", e))
             return MV_ERROR;
         return MV_OK;
+    case MV_SASL_OAUTHBEARER:
+        /* RFC 7628 §3.1: gs2 header "n,a=<authzid>," (',' and '=' escaped, RFC 5801),
+         * then kvpairs separated by ^A */
+        *has_initial = 1;
+        if (put(out, "n,a=", e)) return MV_ERROR;
+        for (p = s->user != NULL ? s->user : ""; *p != '\0'; p++)
+            if (put(out, *p == ',' ? "=2C" : *p == '=' ? "=3D" : (char[2]){ *p, 0 }, e))
+                return MV_ERROR;
+        if (put(out, ",\001auth=Bearer ", e) || put(out, s->token, e) || put(out, "\001\001", e))
+            return MV_ERROR;
+        return MV_OK;
     case MV_SASL_LOGIN:
     case MV_SASL_CRAM_MD5:
         return MV_OK;
     default:
         return mv_fail(e, MV_E_AUTH, "no SASL mechanism");
     }
+}
+
+/* The string value of "key" in a flat JSON object, sanitised into out ("" when absent
+ * or not a string).  Escapes are kept as they are: the value is only shown. */
+static void json_string(const unsigned char *j, size_t n, const char *key, char *out,
+                        size_t cap)
+{
+    size_t klen = strlen(key), i, k;
+    out[0] = '\0';
+    for (i = 0; i + klen + 2 <= n; i++) {
+        if (j[i] != '"' || memcmp(j + i + 1, key, klen) != 0 || j[i + 1 + klen] != '"')
+            continue;
+        i += klen + 2;
+        while (i < n && (j[i] == ' ' || j[i] == ':' || j[i] == '\t')) i++;
+        if (i >= n || j[i] != '"') return;
+        for (k = i + 1; k < n && j[k] != '"'; k++)
+            if (j[k] == '\\') k++;
+        if (k > n) k = n;
+        mv_sanitize(out, cap, (const char *)j + i + 1, k - i - 1);
+        return;
+    }
+}
+
+void mv_sasl_explain(const mv_sasl *s, mv_error *e)
+{
+    size_t n = strlen(e->msg);
+    if (s->mech != MV_SASL_OAUTHBEARER || s->oauth_status[0] == '\0') return;
+    snprintf(e->msg + n, sizeof e->msg - n, " (OAuth status %s%s%s)", s->oauth_status,
+             s->oauth_scope[0] ? ", scope " : "", s->oauth_scope);
 }
 
 int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out, mv_error *e)
@@ -122,6 +168,14 @@ int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out
         /* The challenge is a JSON error: answer empty so the server sends its final code. */
         if (s->step == 1) return MV_OK;
         break;
+    case MV_SASL_OAUTHBEARER:
+        /* RFC 7628 §3.2.2: the challenge is a JSON error; keep what it says, and answer
+         * with the dummy ^A (§3.2.3) so the server ends the exchange with its failure */
+        if (s->step != 1) break;
+        json_string(chal, clen, "status", s->oauth_status, sizeof s->oauth_status);
+        json_string(chal, clen, "scope", s->oauth_scope, sizeof s->oauth_scope);
+        return mv_buf_append(out, "\001", 1) == 0 ? MV_OK
+               : mv_fail(e, MV_E_MEMORY, "out of memory");
     default:
         break;
     }
@@ -187,6 +241,7 @@ void mv_sasl_begin(mv_sasl *s, mv_sasl_mech m, const char *user, const char *pas
     s->token = token != NULL ? token : "";
     s->step = 0;
     s->rounds = 0;
+    s->oauth_status[0] = s->oauth_scope[0] = '\0';
 }
 
 int mv_sasl_command(mv_sasl *s, const char *verb, mv_buf *line, size_t *mask_from,

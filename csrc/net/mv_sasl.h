@@ -12,8 +12,10 @@
 MV_HIDDEN_BEGIN
 
 typedef enum {
-    MV_SASL_NONE = 0, MV_SASL_LOGIN, MV_SASL_PLAIN, MV_SASL_CRAM_MD5, MV_SASL_XOAUTH2
+    MV_SASL_NONE = 0, MV_SASL_LOGIN, MV_SASL_PLAIN, MV_SASL_CRAM_MD5, MV_SASL_XOAUTH2,
+    MV_SASL_OAUTHBEARER     /* RFC 7628 */
 } mv_sasl_mech;
+#define MV_SASL_LAST MV_SASL_OAUTHBEARER
 
 /* Bit set of offered mechanisms, from a space-separated list ("PLAIN LOGIN ..."). */
 unsigned mv_sasl_parse_offer(const char *list, size_t len);
@@ -36,6 +38,8 @@ typedef struct mv_sasl {
     const char *user, *password, *token;  /* borrowed from the session */
     int step;
     int rounds;                           /* challenges answered */
+    /* OAUTHBEARER's error challenge (RFC 7628 §3.2.2), sanitised; "" when none */
+    char oauth_status[48], oauth_scope[160];
 } mv_sasl;
 
 /* Readies an exchange with mechanism m; NULL password or token count as empty. */
@@ -57,6 +61,10 @@ int mv_sasl_answer(mv_sasl *s, const char *chal, size_t clen, mv_buf *line, mv_e
 int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e);
 /* The response to one decoded server challenge. */
 int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out, mv_error *e);
+
+/* After a failed exchange: appends what an OAuth error challenge said (status, scope)
+ * to e's message, as " (OAuth status invalid_token, scope ...)"; nothing otherwise. */
+void mv_sasl_explain(const mv_sasl *s, mv_error *e);
 
 /* base64 for the short lines of SASL, appended to out: unwrapped encoding, and the
  * strict decoding of mv_b64_decode_strict (mime_codec.h); -1 on any non-base64 input,

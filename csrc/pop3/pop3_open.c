@@ -275,7 +275,11 @@ static int on_auth_read(pop3_session *s)
     if (st >= 0) pop3i_keep_reply(s, st, text, tlen);
     mv_pp_line_done(&s->pp);
     if (st < 0) return pop3i_fail(s, MV_E_PROTOCOL, "malformed reply to AUTH");
-    if (st == 0) return pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
+    if (st == 0) {
+        pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
+        mv_sasl_explain(&s->sasl, &s->pp.err);
+        return MV_ERROR;
+    }
     return logged_in(s);
 }
 

@@ -71,7 +71,9 @@ static int auth_reply(smtp_session *s)
     if (s->last.code == 235) { s->state = S_DONE; return MV_OK; }
     if (s->last.code != 334) {
         s->auth_used = MV_SASL_NONE;
-        return smtp_reply_error(s, MV_E_AUTH, "authentication failed");
+        smtp_reply_error(s, MV_E_AUTH, "authentication failed");
+        mv_sasl_explain(&s->sasl, &s->pp.err);
+        return MV_ERROR;
     }
     mv_buf_init(&line);
     /* The challenge is the text of a one-line 334 reply (RFC 4954 §4). */

@@ -1,9 +1,10 @@
 --- IMAP sessions: reading, searching, flagging and filing mail on the server.
 -- The protocol lives in the C core (commands completed by tag, literals, the response
--- grammar, the open sequence and login); this module builds each command from typed
--- arguments (the core quotes, encodes and checks them), runs it through
--- missive.driver (the same way for every transport), sorts the untagged responses
--- into the command's result and the session's event queue, and adds the iterators.
+-- grammar, the open sequence and login, the search compiler, the event queue); this
+-- module builds each command from typed arguments (the core quotes, encodes and checks
+-- them), runs it through missive.driver (the same way for every transport), keeps the
+-- untagged responses that are the command's result (the core queues the rest as
+-- events), and adds the iterators.
 -- @module missive.imap
 local core = require "missive.core"
 local config = require "missive.config"
@@ -13,7 +14,7 @@ local args_mod = require "missive.imap_args"
 local M = {}
 local mt = core.imap_mt
 local methods = mt.__index
-local state = setmetatable({}, { __mode = "k" })  -- session -> {events, trace, folder...}
+local state = setmetatable({}, { __mode = "k" })  -- session -> {trace, opts}
 
 -- A server ends IDLE after 30 minutes at least (RFC 2177): leave and re-enter before.
 local IDLE_MAX = 25 * 60
@@ -30,31 +31,6 @@ end
 
 local function st(s) return state[s] end
 
--- Untagged data nobody asked for becomes an event: {kind = "exists", count = n},
--- {kind = "expunge", seq = n}, {kind = "flags", seq, uid, flags, modseq},
--- {kind = "vanished", uids}, {kind = "recent", count}, {kind = "alert", text}.
-local function to_event(r, folder)
-  local ev
-  if r.name == "EXISTS" then ev = { kind = "exists", count = r.number }
-  elseif r.name == "EXPUNGE" then ev = { kind = "expunge", seq = r.number }
-  elseif r.name == "RECENT" then ev = { kind = "recent", count = r.number }
-  elseif r.name == "FETCH" then
-    ev = { kind = "flags", seq = r.number, uid = r.uid, flags = r.flags, modseq = r.modseq }
-  elseif r.name == "VANISHED" then
-    ev = { kind = "vanished", uids = r.uids, earlier = r.earlier }
-  elseif r.code == "ALERT" then ev = { kind = "alert", text = r.text }
-  end
-  if ev then ev.folder = folder end
-  return ev
-end
-
-local function queue_event(s, r)
-  local t = st(s)
-  local ev = to_event(r, t.folder)
-  if ev then t.events[#t.events + 1] = ev end
-  return ev
-end
-
 local function call_sink(sink, chunk)
   local a, b
   if type(sink) == "function" then a, b = sink(chunk) else a, b = sink:write(chunk) end
@@ -63,62 +39,157 @@ local function call_sink(sink, chunk)
   end
 end
 
--- Runs one command to its tagged reply.  args: the typed arguments (see limap.c);
--- o.data(r): true when an untagged response belongs to the command's result (else it
--- is an event); o.sink: streamed literals go to it; o.on_event(ev): stop waiting...
--- @return the tagged OK as a table, or nil, message, kind[, reply]
-local function run(s, args, o)
-  o = o or {}
+local function pack(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+-- Settles every command in flight with one failure (the connection is gone).
+local function fail_all(t, ...)
+  local flight = t.flight
+  for i = #flight, 1, -1 do
+    flight[i].res = pack(nil, ...)
+    flight[i] = nil
+  end
+end
+
+local function take_flight(t, tag)
+  for i, f in ipairs(t.flight) do
+    if f.tag == tag then return table.remove(t.flight, i) end
+  end
+end
+
+-- Reads until command e is answered.  Commands may be in flight together (pipelined):
+-- an untagged response goes to the first whose o.data keeps it (else the core queues
+-- it as an event), a streamed literal to the oldest one's o.sink, and each tagged reply
+-- (the core says whose) settles its own command.
+local function await(s, e)
   local t = st(s)
-  local ok, err, kind, reply = s:_command(args, o.sink ~= nil)
-  if not ok then return nil, err, kind, reply end
-  local late -- a failure that waits for the tagged reply (the session stays in step)
-  while true do
-    local r
-    r, err, kind, reply = driver.drive(s, t.trace)
+  while not e.res do
+    local r, err, kind, reply = driver.drive(s, t.trace)
+    local head = t.flight[1]
     if r == "chunk" then
       local what, a, b, c = s:_take()
       if what == "response" then
         if a == nil then
-          late = late or { b, c }
-        elseif not (o.data and o.data(a)) then
-          queue_event(s, a)
+          head.late = head.late or { b, c } -- answered when its tagged reply comes
+        else
+          local kept = false
+          for _, f in ipairs(t.flight) do
+            if f.o.data and f.o.data(a) then kept = true break end
+          end
+          if not kept then s:_keep_event() end
         end
-      elseif what == "literal" and o.sink and not late then
-        local pok, serr = pcall(call_sink, o.sink, a)
-        if not pok then late = { serr, "io", raise = true }
-        elseif serr then late = { serr, "io" } end
+      elseif what == "literal" and head.o.sink and not head.late then
+        local pok, serr = pcall(call_sink, head.o.sink, a)
+        if not pok then head.late = { serr, "io", raise = true }
+        elseif serr then head.late = { serr, "io" } end
       end
     elseif r == "body" then
-      -- the bytes of a literal streamed from o.source (APPEND of a file)
-      local chunk
-      ok, chunk = pcall(o.source)
+      -- the bytes of a literal streamed from o.source (APPEND of a file; never pipelined)
+      local ok, chunk = pcall(head.o.source)
       if not ok or chunk == nil or chunk == "" then
         -- the command cannot be completed: the connection is given up
         s:_abort()
         driver.close(s)
+        fail_all(t, "the message source ended before the size announced", "io")
         if not ok then error(chunk, 0) end
-        return nil, "the message source ended before the size announced", "io"
+      else
+        ok, err, kind, reply = s:_feed(chunk)
+        if not ok then
+          s:_abort()
+          driver.close(s)
+          fail_all(t, err, kind, reply)
+        end
       end
-      ok, err, kind, reply = s:_feed(chunk)
-      if not ok then
-        s:_abort()
-        driver.close(s)
-        return nil, err, kind, reply
+    elseif r == "done" or (not r and kind == "reply") then
+      -- (IDLE completes at its "+", before any tagged reply: the oldest command)
+      local f = take_flight(t, s:_done_tag()) or table.remove(t.flight, 1)
+      if f.late then
+        f.res, f.raise = pack(nil, f.late[1], f.late[2]), f.late.raise
+      elseif r == "done" then
+        f.res = pack(s:_tagged() or {})
+      else
+        f.res = pack(nil, err, kind, reply)
       end
-    elseif r == "done" then
-      if late then
-        if late.raise then error(late[1], 0) end
-        return nil, late[1], late[2]
-      end
-      local tagged = s:_tagged() or {}
-      if tagged.code == "ALERT" then queue_event(s, tagged) end -- RFC 9051 §7.1: show it
-      return tagged
     else
       if not r and kind == "closed" then t.closed = true end
-      return nil, err, kind, reply
+      fail_all(t, err, kind, reply)
     end
   end
+  if e.raise then error(e.res[2], 0) end
+  return unpack(e.res, 1, e.res.n)
+end
+
+-- Reads every command in flight to its tagged reply (before one that cannot be
+-- pipelined, IDLE, or a wait).
+local function drain(s)
+  local flight = st(s).flight
+  while #flight > 0 do await(s, flight[#flight]) end
+end
+
+-- Sends one command.  args: the typed arguments (see limap.c), or o.begin(), which
+-- starts the command itself; o.data(r): true when an untagged response belongs to the
+-- command's result; o.sink: streamed literals go to it; o.source: the bytes of an "L"
+-- literal.  It goes at once while others are in flight when the core allows it
+-- (pipelined), else after they are answered.  @return the command in flight, or nil,
+-- message, kind[, reply]
+local function submit(s, args, o)
+  local t = st(s)
+  for _ = 1, 2 do
+    local ok, tag, kind, reply
+    if o.begin then ok, tag, kind, reply = o.begin() else
+      ok, tag, kind, reply = s:_command(args, o.sink ~= nil)
+    end
+    if ok then
+      local e = { tag = tag, o = o }
+      t.flight[#t.flight + 1] = e
+      return e
+    end
+    if ok == nil then return nil, tag, kind, reply end
+    drain(s) -- false: it must wait for the commands in flight
+  end
+  error("the session cannot send a command") -- not reached: nothing is in flight now
+end
+
+-- Runs one command to its tagged reply.  @return the tagged OK as a table, or nil,
+-- message, kind[, reply]
+local function run(s, args, o)
+  o = o or {}
+  drain(s)
+  local e, err, kind, reply = submit(s, args, o)
+  if not e then return nil, err, kind, reply end
+  return await(s, e)
+end
+
+-- Sends several commands sharing o, pipelined (the long UID sets of one operation).
+-- @return {commands in flight, failure = {nil, message, kind, reply} if one could not go}
+local function start_all(s, list, o)
+  local sent = {}
+  for _, args in ipairs(list) do
+    local e, err, kind, reply = submit(s, args, o)
+    if not e then
+      sent.failure = pack(nil, err, kind, reply)
+      break
+    end
+    sent[#sent + 1] = e
+  end
+  return sent
+end
+
+-- Reads the commands start_all sent to their tagged replies.  @return the commands
+-- (each with res, its tagged reply), or the first failure.
+local function finish_all(s, sent)
+  local first = sent.failure
+  for _, e in ipairs(sent) do
+    local res = pack(await(s, e))
+    if not res[1] and not first then first = res end
+  end
+  if first then return unpack(first, 1, first.n) end
+  return sent
+end
+
+local function run_all(s, list, o)
+  drain(s)
+  return finish_all(s, start_all(s, list, o))
 end
 M._run = run
 
@@ -146,7 +217,7 @@ function M.session(opts)
     error("option 'user' needs 'password' or 'token'", 2)
   end
   local s, err, kind, reply = driver.open(core.imap_new, o, o.trace)
-  if s then state[s] = { events = {}, trace = o.trace, opts = o } end
+  if s then state[s] = { trace = o.trace, opts = o, flight = {} } end
   return s, err, kind, reply
 end
 
@@ -160,8 +231,7 @@ end
 
 -- ------------------------------------------------------------------ arguments
 
-local uid_sets, criteria, sorted_keys = args_mod.uid_sets, args_mod.criteria,
-                                        args_mod.sorted_keys
+local uid_sets, sorted_keys = args_mod.uid_sets, args_mod.sorted_keys
 local check_flags, crlf, append_date = args_mod.check_flags, args_mod.crlf,
                                        args_mod.append_date
 
@@ -194,38 +264,15 @@ function methods:select(name, opts)
       return true
     end })
   if not res then
-    st(self).folder = nil
+    if not self:is_closed() then self:_selected(nil) end
     return nil, err, kind, reply
   end
   info.readonly = res.code == "READ-ONLY" or (opts.readonly == true and res.code ~= "READ-WRITE")
-  local t = st(self)
-  t.folder, t.readonly = name, info.readonly
+  self:_selected(name, info.readonly)
   return info
 end
 
---- The folder selected (and whether read-only), or nil.
-function methods:folder()
-  local t = st(self)
-  return t.folder, t.readonly
-end
-
--- Names servers give special folders, for one without SPECIAL-USE (RFC 6154).
-local NAME_FALLBACK = {
-  sent = { "sent", "sent items", "sent messages", "sent mail" },
-  trash = { "trash", "deleted items", "deleted messages", "bin" },
-  drafts = { "drafts", "draft" },
-  junk = { "junk", "spam", "junk e-mail", "junk email" },
-  archive = { "archive", "archives" },
-}
-
-local function fallback_special(name, delim)
-  local leaf = name
-  if delim then leaf = name:match("([^" .. delim:gsub("%p", "%%%0") .. "]*)$") or name end
-  leaf = leaf:lower()
-  for kind, names in pairs(NAME_FALLBACK) do
-    for _, n in ipairs(names) do if leaf == n then return kind end end
-  end
-end
+-- s:folder(): the folder selected (and whether read-only), or nil (the C method).
 
 --- LIST: {{name =, delimiter =, flags = {...}, special = "sent"|..., raw =}, ...}.
 -- Names are UTF-8; special comes from the SPECIAL-USE attributes, else from the name
@@ -241,17 +288,7 @@ function methods:folders(pattern)
       return true
     end })
   if not res then return nil, err, kind, reply end
-  local taken = {}
-  for _, f in ipairs(list) do if f.special then taken[f.special] = true end end
-  for _, f in ipairs(list) do
-    if not f.special then
-      local k = fallback_special(f.name, f.delimiter)
-      if k and not taken[k] then
-        f.special = k
-        taken[k] = true
-      end
-    end
-  end
+  self:_fill_specials(list) -- by name where SPECIAL-USE said nothing (the core's table)
   return list
 end
 
@@ -268,10 +305,8 @@ end
 function methods:status(name)
   check_open(self)
   local info
-  local args = { "aSTATUS", mailbox_arg(name, "folder"), "(", "aMESSAGES", "aUIDNEXT",
-                 "aUIDVALIDITY", "aUNSEEN" }
-  if has(self, "CONDSTORE") then args[#args + 1] = "aHIGHESTMODSEQ" end
-  args[#args + 1] = ")"
+  local args = { "aSTATUS", mailbox_arg(name, "folder") }
+  for _, a in ipairs(self:_status_items()) do args[#args + 1] = a end
   local res, err, kind, reply = run(self, args, {
     data = function(r)
       if r.name ~= "STATUS" then return false end
@@ -335,7 +370,7 @@ end
 -- ------------------------------------------------------------------ search, fetch
 
 local function need_folder(s)
-  if not st(s).folder then error("no folder selected (call s:select first)", 4) end
+  if not s:folder() then error("no folder selected (call s:select first)", 4) end
 end
 
 --- SEARCH with a criteria table: seen/unseen, flagged, answered, deleted, draft, from,
@@ -346,17 +381,10 @@ end
 function methods:search(c)
   check_open(self)
   need_folder(self)
-  local keys, flags = {}, {}
-  criteria(c or {}, keys, flags)
-  local args = { "aUID", "aSEARCH" }
-  local esearch = has(self, "ESEARCH")
-  if esearch then
-    for _, a in ipairs { "aRETURN", "(", "aALL", ")" } do args[#args + 1] = a end
-  end
-  if flags.utf8 then args[#args + 1] = "aCHARSET" args[#args + 1] = "aUTF-8" end
-  for _, k in ipairs(keys) do args[#args + 1] = k end
+  if c ~= nil and type(c) ~= "table" then error("search criteria must be a table", 2) end
   local uids = {}
-  local res, err, kind, reply = run(self, args, {
+  local res, err, kind, reply = run(self, nil, {
+    begin = function() return self:_search(c or {}) end,
     data = function(r)
       if r.name ~= "SEARCH" and r.name ~= "ESEARCH" then return false end
       for _, u in ipairs(r.uids or {}) do uids[#uids + 1] = u end
@@ -366,12 +394,6 @@ function methods:search(c)
   table.sort(uids)
   return uids
 end
-
-local ITEMS = {
-  uid = "UID", flags = "FLAGS", envelope = "ENVELOPE", bodystructure = "BODYSTRUCTURE",
-  size = "RFC822.SIZE", internal_date = "INTERNALDATE", modseq = "MODSEQ",
-  headers = "BODY.PEEK[HEADER]", body = "BODY.PEEK[]", text = "BODY.PEEK[TEXT]",
-}
 
 -- A FETCH response as the caller sees it: headers/body/text from the sections.
 local function fetched(r)
@@ -389,16 +411,13 @@ end
 -- "bodystructure", "size", "internal_date", "modseq", "headers", "body", "text", or a
 -- raw fetch item ("BODY.PEEK[1.2]").  @return an array of {uid, flags, size,
 -- internal_date, envelope, bodystructure, headers, body, text, sections, seq}
-function methods:fetch(uids, items)
-  check_open(self)
-  need_folder(self)
+-- Sends UID FETCH (one command per bounded set, pipelined) and returns a function that
+-- waits for the results: the array, or the first failure.  More commands may be sent
+-- before it is called (messages{} fetches its next batch that way).
+local function fetch_start(s, uids, items)
   if type(items) == "string" then items = { items } end
-  if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 2) end
-  local list = { "(", "aUID" }
-  for _, it in ipairs(items) do
-    if it ~= "uid" then list[#list + 1] = "a" .. (ITEMS[it] or it) end
-  end
-  list[#list + 1] = ")"
+  if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 3) end
+  local list = s:_fetch_list(items)
   local out = {}
   -- FETCH responses for other UIDs (flag changes another client made) are events.
   local wanted
@@ -408,22 +427,34 @@ function methods:fetch(uids, items)
   elseif type(uids) == "number" then
     wanted = { [uids] = true }
   end
+  local o = { data = function(r)
+    if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
+      return false
+    end
+    out[#out + 1] = fetched(r)
+    r.seq = r.number
+    r.number = nil
+    return true
+  end }
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
     local args = { "aUID", "aFETCH", "a" .. set }
     for _, a in ipairs(list) do args[#args + 1] = a end
-    local res, err, kind, reply = run(self, args, {
-      data = function(r)
-        if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
-          return false
-        end
-        out[#out + 1] = fetched(r)
-        r.seq = r.number
-        r.number = nil
-        return true
-      end })
-    if not res then return nil, err, kind, reply end
+    cmds[#cmds + 1] = args
   end
-  return out
+  local sent = start_all(s, cmds, o)
+  return function()
+    local ok, err, kind, reply = finish_all(s, sent)
+    if not ok then return nil, err, kind, reply end
+    return out
+  end
+end
+
+function methods:fetch(uids, items)
+  check_open(self)
+  need_folder(self)
+  drain(self) -- its results are its own: no other command's responses mixed in
+  return fetch_start(self, uids, items)()
 end
 
 --- Streams one body part (section "1.2", "" for the whole message, "HEADER", "TEXT")
@@ -441,8 +472,7 @@ function methods:fetch_part(uid, section, sink)
     parts = {}
     sink = function(c) parts[#parts + 1] = c return true end
   end
-  local binary = section:match("^[%d%.]+$") and has(self, "BINARY")
-  local item = (binary and "BINARY.PEEK[" or "BODY.PEEK[") .. section .. "]"
+  local item, binary = self:_part_item(section)
   local got = false
   local res, err, kind, reply = run(self, { "aUID", "aFETCH", ("a%d"):format(uid), "a" .. item },
     { sink = sink, data = function(r)
@@ -451,8 +481,8 @@ function methods:fetch_part(uid, section, sink)
       end })
   if not res then return nil, err, kind, reply end
   if not got then return nil, ("no message with UID %d"):format(uid), "reply" end
-  if parts then return table.concat(parts), binary and true or false end
-  return true, binary and true or false
+  if parts then return table.concat(parts), binary end
+  return true, binary
 end
 
 -- ------------------------------------------------------------------ changing
@@ -462,35 +492,39 @@ end
 function methods:store(uids, op, flags)
   check_open(self)
   need_folder(self)
-  local verb = ({ ["+"] = "+FLAGS.SILENT", ["-"] = "-FLAGS.SILENT", ["="] = "FLAGS.SILENT" })[op]
+  local verb = type(op) == "string" and self:_store_item(op)
   if not verb then error("bad argument #2 to 'store' (\"+\", \"-\" or \"=\" expected)", 2) end
   local fl = check_flags(flags)
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
     local args = { "aUID", "aSTORE", "a" .. set, "a" .. verb }
     for _, a in ipairs(fl) do args[#args + 1] = a end
-    local res, err, kind, reply = run(self, args)
-    if not res then return nil, err, kind, reply end
+    cmds[#cmds + 1] = args
   end
+  local ok, err, kind, reply = run_all(self, cmds, {})
+  if not ok then return nil, err, kind, reply end
   return true
 end
 
 local function add_map(map, code)
-  if not code or not code.src then return end
   map.uidvalidity = code.uidvalidity
-  for i, u in ipairs(code.src) do map[u] = code.dst[i] end
+  for u, d in pairs(code.map or {}) do map[u] = d end
 end
 
 local function copy_or_move(s, verb, uids, folder)
   local map, any = {}, false
+  local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
-    local res, err, kind, reply = run(s, { "aUID", "a" .. verb, "a" .. set,
-                                           mailbox_arg(folder, "folder") }, {
-      data = function(r)
-        if r.code == "COPYUID" then add_map(map, r) any = true return true end
-        return false
-      end })
-    if not res then return nil, err, kind, reply end
-    if res.code == "COPYUID" then add_map(map, res) any = true end
+    cmds[#cmds + 1] = { "aUID", "a" .. verb, "a" .. set, mailbox_arg(folder, "folder") }
+  end
+  local sent, err, kind, reply = run_all(s, cmds, {
+    data = function(r)
+      if r.code == "COPYUID" then add_map(map, r) any = true return true end
+      return false
+    end })
+  if not sent then return nil, err, kind, reply end
+  for _, e in ipairs(sent) do
+    if e.res[1].code == "COPYUID" then add_map(map, e.res[1]) any = true end
   end
   return any and map or true
 end
@@ -516,9 +550,22 @@ function methods:expunge(uids)
   if not has(self, "UIDPLUS") then
     return nil, "the server has no UIDPLUS, so it cannot expunge only these messages", "protocol"
   end
-  for _, set in ipairs(uid_sets(uids)) do
-    local res, err, kind, reply = run(self, { "aUID", "aEXPUNGE", "a" .. set })
-    if not res then return nil, err, kind, reply end
+  local cmds = {}
+  for _, set in ipairs(uid_sets(uids)) do cmds[#cmds + 1] = { "aUID", "aEXPUNGE", "a" .. set } end
+  local ok, err, kind, reply = run_all(self, cmds, {})
+  if not ok then return nil, err, kind, reply end
+  return true
+end
+
+-- The steps the core chose (imap_ops.h: "copy", "store_deleted", "uid_expunge",
+-- "expunge"), run in order.  @return true, or nil, message, kind[, reply]
+local function run_steps(s, steps, uids)
+  for _, step in ipairs(steps) do
+    local ok, err, kind, reply = true
+    if step == "store_deleted" then ok, err, kind, reply = s:store(uids, "+", "\\Deleted")
+    elseif step == "uid_expunge" then ok, err, kind, reply = s:expunge(uids)
+    elseif step == "expunge" then ok, err, kind, reply = s:expunge() end
+    if not ok then return nil, err, kind, reply end
   end
   return true
 end
@@ -530,17 +577,12 @@ end
 function methods:move(uids, folder, opts)
   check_open(self)
   need_folder(self)
-  if has(self, "MOVE") then return copy_or_move(self, "MOVE", uids, folder) end
-  local map, err, kind, reply = copy_or_move(self, "COPY", uids, folder)
+  local steps = self:_move_steps(opts and opts.expunge)
+  local map, err, kind, reply = copy_or_move(self, steps[1] == "move" and "MOVE" or "COPY",
+                                             uids, folder)
   if not map then return nil, err, kind, reply end
   local ok
-  ok, err, kind, reply = self:store(uids, "+", "\\Deleted")
-  if not ok then return nil, err, kind, reply end
-  if has(self, "UIDPLUS") then
-    ok, err, kind, reply = self:expunge(uids)
-  elseif opts and opts.expunge then
-    ok, err, kind, reply = self:expunge()
-  end
+  ok, err, kind, reply = run_steps(self, steps, uids)
   if not ok then return nil, err, kind, reply end
   return map
 end
@@ -603,84 +645,56 @@ end
 
 -- ------------------------------------------------------------------ events, IDLE
 
-local function pop_events(s)
-  local t = st(s)
-  local evs = t.events
-  t.events = {}
-  return evs
+-- s:take_events(): the events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED,
+-- ALERT), taken; s:dropped_events(): how many the bounded queue dropped (C methods).
+
+-- Reads untagged data into the event queue until the step ends ("done": the wait's end
+-- or a tagged reply), or, with n0, until the queue grows past n0.  @return "done",
+-- "event", or nil, message, kind[, reply]
+local function read_events(s, n0)
+  while true do
+    local r, err, kind, reply = drive_plain(s)
+    if r == "chunk" then
+      local what, a = s:_take()
+      if what == "response" and a then s:_keep_event() end
+      if n0 and s:_event_count() > n0 then return "event" end
+    elseif r == "done" then
+      return "done"
+    else
+      return nil, err, kind, reply
+    end
+  end
 end
 
---- The events queued so far (EXISTS, EXPUNGE, flag changes, VANISHED, ALERT), taken.
-function methods:take_events()
-  check_open(self)
-  return pop_events(self)
-end
-
--- One IDLE round: waits up to `seconds` for an event, then DONE.  @return true or
--- nil, message, kind[, reply]
+-- One IDLE round: waits up to `seconds` for an event, then DONE; whatever comes before
+-- the tagged OK is queued too.  @return true or nil, message, kind[, reply]
 local function idle_once(s, seconds)
-  local t = st(s)
   local ok, err, kind, reply = run(s, { "aIDLE" })
   if not ok then return nil, err, kind, reply end
   if not s:_idling() then return true end -- the server ended it at once
-  local n0 = #t.events
   ok, err, kind, reply = s:_wait(seconds)
+  if ok then ok, err, kind, reply = read_events(s, s:_event_count()) end
   if not ok then return nil, err, kind, reply end
-  while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
-    if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
-      if #t.events > n0 then break end
-    elseif r == "done" then
-      if not s:_idling() then return true end
-      break
-    else
-      return nil, err, kind, reply
-    end
-  end
-  -- Leave IDLE; whatever comes before the tagged OK is queued too.
+  if not s:_idling() then return true end
   ok, err, kind, reply = s:_done()
+  if ok then ok, err, kind, reply = read_events(s) end
   if not ok then return nil, err, kind, reply end
-  while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
-    if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
-    elseif r == "done" then
-      return true
-    else
-      return nil, err, kind, reply
-    end
-  end
+  return true
 end
 
 -- Without IDLE: wait (reading what comes), then NOOP.
 local function poll_once(s, seconds)
   local ok, err, kind, reply = s:_wait(seconds)
+  if ok then ok, err, kind, reply = read_events(s) end
   if not ok then return nil, err, kind, reply end
-  while true do
-    local r
-    r, err, kind, reply = drive_plain(s)
-    if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then queue_event(s, a) end
-    elseif r == "done" then
-      break
-    else
-      return nil, err, kind, reply
-    end
-  end
   return s:noop()
 end
 
 local function wait_events(s, seconds, poll)
-  local t = st(s)
+  drain(s)
   local deadline = os.time() + seconds
   local left = seconds
-  while #t.events == 0 and left > 0 do
+  while s:_event_count() == 0 and left > 0 do
     local ok, err, kind, reply
     if has(s, "IDLE") then
       ok, err, kind, reply = idle_once(s, math.min(left, IDLE_MAX))
@@ -703,7 +717,7 @@ function methods:idle(opts)
   opts = opts or {}
   local ok, err, kind, reply = wait_events(self, opts.timeout or 60, opts.poll)
   if not ok then return nil, err, kind, reply end
-  return pop_events(self)
+  return self:take_events()
 end
 
 --- `for ev in s:events{timeout =, poll =} do ... end`: the queued events, then more as
@@ -712,18 +726,17 @@ end
 function methods:events(opts)
   check_open(self)
   opts = opts or {}
-  local t = st(self)
   return function()
-    if #t.events == 0 then
+    if self:_event_count() == 0 then
       local ok, err, kind = wait_events(self, opts.timeout or math.huge, opts.poll)
       if not ok then error(("%s (%s)"):format(err, kind), 2) end
     end
-    return table.remove(t.events, 1)
+    return self:_next_event()
   end
 end
 
 -- messages{}, get_all, read_first/read_next
-require "missive.imap_walk"(methods)
+require "missive.imap_walk"(methods, run_steps, fetch_start)
 
 -- ------------------------------------------------------------------ closing
 

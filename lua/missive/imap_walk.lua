@@ -16,7 +16,9 @@ local function copy(t)
   return c
 end
 
-return function(methods)
+-- run_steps(s, steps, uids): the commands of a delete the core chose; fetch_start(s,
+-- uids, items): sends a UID FETCH and returns the function that waits for it (imap.lua).
+return function(methods, run_steps, fetch_start)
 
   local function make_message(raw, r, folder, parse)
     local m, err
@@ -35,7 +37,9 @@ return function(methods)
   --- Iterates over messages as email objects (uid, flags, size, internal_date, folder
   -- attached): `for m in s:messages{folder =, search =, uids =, headers_only =,
   -- mark_seen =, move_to =, delete =, parse =} do ... end`.  They are fetched in batches
-  -- (one UID FETCH with BODY.PEEK each); the loop body may call any session method.
+  -- (one UID FETCH with BODY.PEEK each), pipelined: the next batch's FETCH is on the
+  -- wire while this one's replies are read.  The loop body may call any session
+  -- method (it reads the batch in flight out first).
   -- mark_seen, move_to and delete act on a message only once the loop body returned
   -- normally for it (a `break` or an error leaves it as it was).  A failure raises
   -- "message (kind)".
@@ -68,7 +72,7 @@ return function(methods)
     local order = {}
     for _, u in ipairs(uids) do if sizes[u] then order[#order + 1] = u end end
     local item = opts.headers_only and "BODY.PEEK[HEADER]" or "BODY.PEEK[]"
-    local pos, batch, bpos, done = 0, {}, 0, {}
+    local pos, batch, bpos, done, pending = 0, {}, 0, {}, nil
     local function flush_actions()
       if #done == 0 then return end
       local list = done
@@ -88,13 +92,12 @@ return function(methods)
       elseif opts.delete then
         -- Without UIDPLUS the messages stay \Deleted: a bare EXPUNGE would also remove
         -- other clients' deleted messages (unless opts.expunge asks for it).
-        ok, err, kind = s:store(list, "+", "\\Deleted")
-        if ok and s:has("UIDPLUS") then ok, err, kind = s:expunge(list)
-        elseif ok and opts.expunge then ok, err, kind = s:expunge() end
+        ok, err, kind = run_steps(s, s:_delete_steps(opts.expunge), list)
         if not ok then fail(err, kind) end
       end
     end
-    local function next_batch()
+    -- Sends the FETCH of the next batch: {want = uids, wait = function}.
+    local function start_batch()
       local want, bytes = {}, 0
       while pos < #order and #want < BATCH do
         local u = order[pos + 1]
@@ -107,7 +110,15 @@ return function(methods)
         local ok, err, kind = s:select(folder, { readonly = not acting })
         if not ok then fail(err, kind) end
       end
-      local got, err, kind = s:fetch(want, { "flags", "size", "internal_date", item })
+      return { want = want, wait = fetch_start(s, want, { "flags", "size", "internal_date",
+                                                          item }) }
+    end
+    local function next_batch()
+      local cur = pending or start_batch()
+      pending = nil
+      if pos < #order then pending = start_batch() end -- sent before cur's replies are read
+      local want = cur.want
+      local got, err, kind = cur.wait()
       if not got then fail(err, kind) end
       local by = {}
       for _, r in ipairs(got) do by[r.uid] = r end
@@ -131,7 +142,7 @@ return function(methods)
       current = nil
       while bpos >= #batch do
         if acting then flush_actions() end
-        if pos >= #order then return nil end
+        if pos >= #order and not pending then return nil end
         next_batch()
       end
       bpos = bpos + 1
