@@ -154,6 +154,26 @@ describe("DKIM signing", function()
     assert.matches("body hash", verify(text))
   end)
 
+  it("spool:add signs a message given dkim = {...}, an email or a string", function()
+    local spool = require "missive.spool"
+    local q = assert(spool.open(dir .. "/spool"))
+    local m = assert(email.new(shapes()["attachment from a file"]))
+    local id1 = assert(q:add{message = m, dkim = opts()})
+    local id2 = assert(q:add{from = "ann@example.org", to = "bob@example.net", dkim = opts(),
+      data = "From: ann@example.org\r\nSubject: raw\r\n\r\nbody  \r\n\r\n"})
+    for _, id in ipairs{ id1, id2 } do
+      local raw = util.read_file(dir .. "/spool/queued/" .. id)
+      local text = raw:match("^.-\n\n(.*)$")
+      assert.truthy(text:find("^DKIM%-Signature: "))
+      assert.equal("ok", verify(text))
+    end
+    local ok, err, kind = q:add{from = "a@example.org", to = "b@example.net", dkim = opts(),
+                                data = function() return nil end}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("source function", err)
+  end)
+
   it("a key given as a path", function()
     local m = assert(email.new(shapes().alternative))
     assert.is_true(m:sign_dkim(opts{key = dir .. "/k2048.pem"}))
@@ -258,5 +278,20 @@ describe("DKIM signing through Postfix #integration", function()
     s:close()
     assert.equal("ok", verify(fetched("dkim-one")))
     assert.equal("ok", verify(fetched("dkim-batch")))
+  end)
+
+  it("smtp.async{dkim = ...} signs what it queues, once", function()
+    stack.clear("bob")
+    local s = assert(smtp.async{host = st.hostname, port = st.submission_port,
+      user = "alice", password = st.users.alice, cafile = st.cafile, timeout = 20,
+      dkim = {domain = "localhost", selector = "s1", key = key}})
+    local id = assert(s:send(assert(email.new{from = "alice@localhost", to = "bob@localhost",
+      subject = "dkim-async", text = "queued\n"})))
+    assert.equal("sent", (s:wait(id, 30)))
+    s:close()
+    local text = fetched("dkim-async")
+    assert.equal(1, select(2, text:gsub("\nDKIM%-Signature:", "")) +
+                    (text:find("^DKIM%-Signature:") and 1 or 0))
+    assert.equal("ok", verify(text))
   end)
 end)
