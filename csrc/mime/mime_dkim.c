@@ -163,7 +163,8 @@ static int in_list(const char *const *l, const char *name, size_t n)
     return 0;
 }
 
-/* Serialised bytes: the header block is kept, the body hashed as it passes. */
+/* Serialised bytes: the header block is kept (without the empty line that ends it), the
+ * body hashed as it passes. */
 static int take(signer *g, const unsigned char *p, size_t n)
 {
     size_t i;
@@ -171,6 +172,8 @@ static int take(signer *g, const unsigned char *p, size_t n)
     for (i = 0; i < n; i++) {
         if (p[i] == '\n') {
             if (g->line == 0) {
+                if (mv_buf_append(&g->hdr, p, i) != 0) return -1;
+                if (g->hdr.len > 0 && g->hdr.data[g->hdr.len - 1] == '\r') g->hdr.len--;
                 g->in_body = 1;
                 mv_dkim_body_feed(&g->body, p + i + 1, n - i - 1);
                 return 0;
@@ -179,9 +182,8 @@ static int take(signer *g, const unsigned char *p, size_t n)
         } else if (p[i] != '\r') {
             g->line++;
         }
-        if (mv_buf_append(&g->hdr, p + i, 1) != 0) return -1;
     }
-    return 0;
+    return mv_buf_append(&g->hdr, p, n);
 }
 
 /* Splits the header block into fields (a line starting with WSP continues one). */
