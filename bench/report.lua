@@ -309,6 +309,19 @@ do
     end
   end
 end
+-- DKIM signing (bench/dkim_missive.lua, bench/dkim_py.py)
+if v["dkim.sign10k.missive"] then
+  p()
+  p("## DKIM signing: RSA-2048, relaxed/relaxed, parse + sign a message given as bytes")
+  p()
+  p("| message | missive (signatures/s) | dkimpy (signatures/s) | ratio |")
+  p("| --- | --- | --- | --- |")
+  for _, c in ipairs{ {"10k", "10 KB"}, {"1m", "1 MB"} } do
+    local m, py = v["dkim.sign" .. c[1] .. ".missive"], v["dkim.sign" .. c[1] .. ".python"]
+    p(("| %s | %s | %s | %s |"):format(c[2], fmt(m), fmt(py),
+      (m and py) and ("%.1fx"):format(m / py) or "-"))
+  end
+end
 local text = table.concat(out, "\n") .. "\n"
 io.write(text)
 local f = assert(io.open(outpath, "w"))

@@ -4,7 +4,7 @@
 # runs; results go to bench/results/raw.tsv, then bench/report.lua prints the table and
 # writes bench/results/latest.md.  Never part of `make test`; asserts no timing.
 # Knobs: BENCH_RUNS (5), BENCH_QUICK=1 (smaller counts),
-# BENCH_ONLY="smtp pop3 imap mime mem sess hdr" (hdr: header parsing growth,
+# BENCH_ONLY="smtp pop3 imap mime mem sess hdr dkim" (hdr: header parsing growth,
 # bench/mime_headers.lua; imap: needs node + npm and mbsync, bench/imap_*).
 set -u
 LUA=${1:-lua5.4}
@@ -12,7 +12,7 @@ BUILD=${BUILD:-build/lua5.4}
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 RUNS=${BENCH_RUNS:-5}
-ONLY=${BENCH_ONLY:-"smtp pop3 imap mime mem sess hdr"}
+ONLY=${BENCH_ONLY:-"smtp pop3 imap mime mem sess hdr dkim"}
 PY=$(python3 -c 'import sys; print(sys.executable)')   # resolve the pyenv shim once
 export LUA_PATH="$ROOT/?.lua;$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$ROOT/$BUILD/?.so;;"
@@ -288,6 +288,19 @@ case " $ONLY " in *" hdr "*)
 HDRKB=4096; [ "$QUICK" = 1 ] && HDRKB=1024
 echo "Header parsing: pathological shapes at 64 KB .. $HDRKB KB (s; growth per doubling)"
 run $LUA bench/mime_headers.lua $HDRKB 3
+;; esac
+
+# ------------------------------------------------------------------- DKIM signing
+case " $ONLY " in *" dkim "*)
+echo "DKIM signing, RSA-2048, relaxed/relaxed (signatures/s of a message given as bytes)"
+run $LUA bench/dkim_missive.lua "$WORK" $RUNS
+# dkimpy is Debian's python3-dkim: the system Python has it, a pyenv one may not
+DKPY=""
+for p in "$PY" /usr/bin/python3; do
+    "$p" -c 'import dkim' 2>/dev/null && { DKPY=$p; break; }
+done
+if [ -n "$DKPY" ]; then run "$DKPY" bench/dkim_py.py "$WORK" $RUNS
+else echo "  (no python3 with the dkim package: python3-dkim)"; fi
 ;; esac
 
 $LUA bench/report.lua "$RAW" "$OUT/latest.md"

@@ -36,6 +36,9 @@
 #define MV_DEFAULT_MIME_MAX_HEADER_BYTES (1024 * 1024)
 #define MV_DEFAULT_SAVE_MODE 0600          /* mail is private data */
 
+/* DKIM signing (RFC 6376; RFC 8301 §3.2: signers use keys of at least 2048 bits) */
+#define MV_DEFAULT_DKIM_MIN_BITS 2048
+
 /* The spool's retry policy, in seconds */
 #define MV_DEFAULT_SPOOL_BACKOFF 60
 #define MV_DEFAULT_SPOOL_MAX_BACKOFF 3600

@@ -25,7 +25,8 @@ static const number_default email_numbers[] = {
     {"max_depth", MV_DEFAULT_MIME_MAX_DEPTH}, {"max_parts", MV_DEFAULT_MIME_MAX_PARTS},
     {"max_headers", MV_DEFAULT_MIME_MAX_HEADERS},
     {"max_header_bytes", MV_DEFAULT_MIME_MAX_HEADER_BYTES},
-    {"save_mode", MV_DEFAULT_SAVE_MODE}, {NULL, 0}
+    {"save_mode", MV_DEFAULT_SAVE_MODE}, {"dkim_min_key_bits", MV_DEFAULT_DKIM_MIN_BITS},
+    {NULL, 0}
 };
 
 static const number_default spool_numbers[] = {

@@ -200,6 +200,7 @@ void mvl_open_email(lua_State *L)
     mvl_setfuncs(L, mvl_email_get_methods);
     mvl_setfuncs(L, mvl_email_set_methods);
     mvl_setfuncs(L, mvl_email_write_methods);
+    mvl_setfuncs(L, mvl_email_dkim_methods);
     /* core.email_methods lets the Lua sugar add methods written in Lua. */
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "email_methods");

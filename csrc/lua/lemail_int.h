@@ -41,6 +41,8 @@ extern const luaL_Reg mvl_email_get_methods[];
 /* lemail_write.c: tostring, source, save; __tostring; the metatables of a running
  * source and of an attachment table. */
 extern const luaL_Reg mvl_email_write_methods[];
+/* ldkim.c: sign_dkim. */
+extern const luaL_Reg mvl_email_dkim_methods[];
 int mvl_email_tostring_meta(lua_State *L);
 void mvl_email_open_write(lua_State *L);
 

@@ -142,10 +142,14 @@ static int new_boundary(mv_mime_source *s, const mv_mime_msg *m, char *out)
         int clash = 0;
         /* "=_" cannot occur in base64 or quoted-printable output, so only the 7bit and
          * 8bit parts and earlier boundaries need checking. */
-        if (mv_random(r, sizeof r) != 0) return -1;
-        memcpy(out, "=_mv_", 5);
-        for (i = 0; i < sizeof r; i++) out[5 + i] = al[r[i] % 62];
-        out[5 + sizeof r] = '\0';
+        if (tries == 0 && s->nbounds < m->npinned) {
+            snprintf(out, 6 + sizeof r, "%s", m->pinned[s->nbounds]);
+        } else {
+            if (mv_random(r, sizeof r) != 0) return -1;
+            memcpy(out, "=_mv_", 5);
+            for (i = 0; i < sizeof r; i++) out[5 + i] = al[r[i] % 62];
+            out[5 + sizeof r] = '\0';
+        }
         for (k = 0; k < s->nbounds && !clash; k++) clash = strcmp(s->bounds[k], out) == 0;
         if (m->text != NULL && strstr(m->text, out) != NULL) clash = 1;
         if (m->html != NULL && strstr(m->html, out) != NULL) clash = 1;
@@ -455,6 +459,22 @@ void mv_mime_source_free(mv_mime_source *s)
     if (s->f != NULL) fclose(s->f);
     mv_buf_free(&s->out);
     free(s);
+}
+
+int mv_mime_source_pin(mv_mime_source *s)
+{
+    mv_mime_msg *m = s->m;
+    size_t i;
+    for (i = 0; i < s->nbounds; i++) {
+        if (i < m->npinned) {
+            if (strcmp(m->pinned[i], s->bounds[i]) == 0) continue;
+            free(m->pinned[i]);
+            if ((m->pinned[i] = mv_strdup(s->bounds[i])) == NULL) return -1;
+        } else if (mv_mime_strv_push(&m->pinned, &m->npinned, s->bounds[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 mv_mime_source *mv_mime_source_new(mv_mime_msg *m, mv_error *e)

@@ -49,6 +49,8 @@ void mv_mime_free(mv_mime_msg *m)
     free(m->parts);
     for (i = 0; i < m->ndefects; i++) free(m->defects[i]);
     free(m->defects);
+    for (i = 0; i < m->npinned; i++) free(m->pinned[i]);
+    free(m->pinned);
     mv_mime_init(m);
 }
 

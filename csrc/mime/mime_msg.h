@@ -75,6 +75,10 @@ typedef struct mv_mime_msg {
     char **defects;
     size_t ndefects;
     unsigned gen;       /* bumped by every change; a running source notices */
+    /* Boundaries a signature covers (mv_mime_source_pin): later serialisations reuse
+     * them in order, so the bytes sent are the bytes signed. */
+    char **pinned;
+    size_t npinned;
 } mv_mime_msg;
 
 void mv_mime_init(mv_mime_msg *m);

@@ -20,6 +20,10 @@ static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int m
 }
 #define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) \
     mbedtls_pk_parse_keyfile((pk), (path), NULL, (rng), (rctx))
+#define MV_PK_PARSE_KEY(pk, key, n, rng, rctx) \
+    mbedtls_pk_parse_key((pk), (key), (n), NULL, 0, (rng), (rctx))
+#define MV_PK_SIGN(pk, md, h, hn, sig, cap, sn, rng, rctx) \
+    mbedtls_pk_sign((pk), (md), (h), (hn), (sig), (cap), (sn), (rng), (rctx))
 /* The record that ended a handshake with MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE still
  * holds the alert: level, description.  Private in 3.x, so reached through its macro. */
 #define MV_SSL_IN_MSG(ssl) ((ssl)->MBEDTLS_PRIVATE(in_msg))
@@ -33,6 +37,9 @@ static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int m
     mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 }
 #define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) mbedtls_pk_parse_keyfile((pk), (path), NULL)
+#define MV_PK_PARSE_KEY(pk, key, n, rng, rctx) mbedtls_pk_parse_key((pk), (key), (n), NULL, 0)
+#define MV_PK_SIGN(pk, md, h, hn, sig, cap, sn, rng, rctx) \
+    mbedtls_pk_sign((pk), (md), (h), (hn), (sig), (sn), (rng), (rctx))
 #define MV_SSL_IN_MSG(ssl) ((ssl)->in_msg)
 #endif
 

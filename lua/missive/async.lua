@@ -27,9 +27,12 @@ local function ngx_() return rawget(_G, "ngx") end
 
 --- Turns what `send` accepts into from, recipients and the message bytes, so the
 -- sender needs nothing from the caller afterwards.  A source function is drained here.
+-- Signed with DKIM when asked (the message's `dkim`, else the session's).
 -- @return from, rcpts, data, or nil, message, kind
-function M.serialise(msg)
+function M.serialise(msg, dkim)
   local m = message.read(msg, 2)
+  local ok, serr, skind = message.sign(m, dkim)
+  if not ok then return nil, serr, skind end
   local data = m.data
   if m.email then
     local err, kind
@@ -54,10 +57,11 @@ end
 
 local mt = core.async_mt
 local methods = mt.__index
+local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
 
 function methods:send(msg)
   if self:is_closed() then error("attempt to use a closed session", 2) end
-  local from, rcpts, data = M.serialise(msg)
+  local from, rcpts, data = M.serialise(msg, dkims[self])
   if not from then return nil, rcpts, data end
   return self:_submit(from, rcpts, data)
 end
@@ -133,7 +137,7 @@ end
 
 function Ngx:send(msg)
   if self.closed then error("attempt to use a closed session", 2) end
-  local from, rcpts, data = M.serialise(msg)
+  local from, rcpts, data = M.serialise(msg, self.dkim)
   if not from then return nil, rcpts, data end
   self.next_id = self.next_id + 1
   local id = self.next_id
@@ -216,13 +220,19 @@ function M.session(opts)
   if type(opts) ~= "table" then error("smtp.async expects a table of options", 2) end
   if opts.trace ~= nil then error("option 'trace' is not available with async = true", 2) end
   local o = message.smtp_defaults(opts, 2)
+  -- messages are signed as they are queued, never again by the sender
+  local dkim = o.dkim
+  if dkim ~= nil and type(dkim) ~= "table" then error("option 'dkim' must be a table", 2) end
+  o.dkim = nil
   if use_ngx(o) then
     if o.host == nil then error("option 'host' is required", 2) end
     o.driver = "cosocket"
-    return setmetatable({opts = o, queue = {}, head = 1, tail = 0, records = {},
+    return setmetatable({opts = o, dkim = dkim, queue = {}, head = 1, tail = 0, records = {},
                          next_id = 0, npending = 0, running = false, closed = false}, Ngx)
   end
-  return core.async_new(o)
+  local s, err, kind = core.async_new(o)
+  if s then dkims[s] = dkim end
+  return s, err, kind
 end
 
 return M

@@ -2,6 +2,7 @@
 -- SMTP session and the shapes a message may take.
 -- @module missive.message
 local config = require "missive.config"
+local core = require "missive.core"
 
 local M = {}
 
@@ -60,7 +61,9 @@ function M.read(msg, level)
   local t = email and {message = email} or msg
   if type(t) ~= "table" then error("send expects a table or an email", level) end
   email = email or M.as_email(t.message)
-  local m = {from = t.from, rcpts = {}, data = t.data, email = email, progress = t.progress}
+  local m = {from = t.from, rcpts = {}, data = t.data, email = email, progress = t.progress,
+             dkim = t.dkim}
+  if m.dkim ~= nil and type(m.dkim) ~= "table" then error("'dkim' must be a table", level) end
   list(t.to, "to", m.rcpts, level)
   list(t.cc, "cc", m.rcpts, level)
   list(t.bcc, "bcc", m.rcpts, level)
@@ -75,6 +78,30 @@ function M.read(msg, level)
     error("'data' must be a string or a source function", level)
   end
   return m
+end
+
+--- Signs a message read by `read` with DKIM when asked (its own `dkim`, else the
+-- session's): an email object through email:sign_dkim (the signature is added to it);
+-- a string is parsed, signed and written again (its body bytes as they were).  A source
+-- function could only be signed by holding it whole: refused.
+-- @return true, or nil, message, kind
+function M.sign(m, dkim)
+  dkim = m.dkim or dkim
+  if dkim == nil then return true end
+  local e = m.email
+  if not e then
+    if type(m.data) ~= "string" then
+      return nil, "DKIM signing needs an email object or a string, not a source function",
+        "argument"
+    end
+    local err, kind
+    e, err, kind = core.email_parse(m.data)
+    if not e then return nil, err, kind end
+  end
+  local ok, err, kind = e:sign_dkim(dkim)
+  if not ok then return nil, err, kind end
+  if not m.email then m.data = e:tostring() end
+  return true
 end
 
 return M

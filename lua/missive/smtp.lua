@@ -12,6 +12,7 @@ local M = {}
 local mt = core.smtp_mt
 local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
+local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
 
 local SLICE = core.smtp_feed_slice
 local CHAIN_MAX = 256 * 1024   -- send_batch chains bodies up to this size (0: unknown)
@@ -53,11 +54,12 @@ function M.session(opts)
   end
   if opts.async then return M.async(opts) end
   local o = message.smtp_defaults(opts, 2)
+  if o.dkim ~= nil and type(o.dkim) ~= "table" then error("option 'dkim' must be a table", 2) end
   local s, err, kind, reply = driver.open(core.smtp_new, o, o.trace, function(s)
     traces[s] = o.trace
     quit(s)
   end)
-  if s then traces[s] = o.trace end
+  if s then traces[s], dkims[s] = o.trace, o.dkim end
   return s, err, kind, reply
 end
 
@@ -127,10 +129,13 @@ local function measure(m)
   return m
 end
 
--- The envelope and body of a message given as an email object or a table; an email
--- streams itself.
-local function normalise(msg, level)
+-- The envelope and body of a message given as an email object or a table, signed with
+-- DKIM when asked (its own `dkim`, else the session's); an email streams itself.
+-- Returns the message, or nil, message, kind when it cannot be signed.
+local function normalise(msg, level, s)
   local m = message.read(msg, level + 1)
+  local ok, err, kind = message.sign(m, dkims[s])
+  if not ok then return nil, err, kind end
   if m.email then m.data = m.email:source() end
   return measure(m)
 end
@@ -207,7 +212,9 @@ end
 --   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
 function methods:send(msg)
   check_open(self)
-  return M._transaction(self, normalise(msg, 2))
+  local m, err, kind = normalise(msg, 2, self)
+  if not m then return nil, err, kind end
+  return M._transaction(self, m)
 end
 
 -- The message to chain with message i: the next one whose envelope the server would
@@ -218,7 +225,8 @@ local function chain_partner(s, msgs, i, record)
   local j = i + 1
   while j <= #msgs do
     local n = msgs[j]
-    local ok, err, kind = s:_check_envelope(n.from, n.rcpts, n.size, n.has8)
+    local ok, err, kind = false, n.failed, n.kind
+    if not n.failed then ok, err, kind = s:_check_envelope(n.from, n.rcpts, n.size, n.has8) end
     if ok then break end
     record(j, nil, err, kind)
     j = j + 1
@@ -234,6 +242,10 @@ end
 -- envelope went out already.
 local function send_in_batch(s, msgs, i, begun, record)
   local m = msgs[i]
+  if m.failed then
+    record(i, nil, m.failed, m.kind)
+    return i + 1, false
+  end
   if not begun then
     local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8)
     if not ok then
@@ -258,7 +270,10 @@ function methods:send_batch(list_)
   check_open(self)
   if type(list_) ~= "table" then error("send_batch expects an array of messages", 2) end
   local msgs, results, sent = {}, {}, 0
-  for i = 1, #list_ do msgs[i] = normalise(list_[i], 2) end
+  for i = 1, #list_ do
+    local m, err, kind = normalise(list_[i], 2, self)
+    msgs[i] = m or {failed = err, kind = kind}
+  end
   local function record(i, res, err, kind, reply)
     results[i] = res or failure(err, kind, reply)
     if res then sent = sent + 1 end

@@ -1,0 +1,297 @@
+-- DKIM signing (RFC 6376): every message shape missive builds, signed with both
+-- canonicalizations, must verify with an independent verifier (Python's dkim package,
+-- spec/support/dkim_verify.py, the key record handed over: no DNS); and still verify
+-- after the real Postfix delivered it and POP3 read it back.
+local email = require "missive.email"
+local util = require "support.util"
+
+local VERIFY = "spec/support/dkim_verify.py"
+
+-- The Python that has the dkim package (Debian's python3-dkim): python3 on PATH may be
+-- another installation.
+local function python()
+  for _, p in ipairs{ "python3", "/usr/bin/python3" } do
+    if util.execute(p .. " -c 'import dkim' 2>/dev/null") then return p end
+  end
+  error("no python3 with the dkim package (Debian python3-dkim, tools/deps.sh test)")
+end
+
+describe("DKIM signing", function()
+  local dir, py, key2048, key1024, record, record1024
+  -- written by setup (the shapes are listed before it runs)
+  local attachment_file = os.tmpname()
+
+  local function keypair(bits)
+    local k = dir .. "/k" .. bits .. ".pem"
+    local out, ok = util.capture(("openssl genrsa -out %s %d 2>&1 && openssl rsa -in %s "
+      .. "-pubout -outform DER 2>/dev/null | base64 | tr -d '\\n'"):format(k, bits, k))
+    assert(ok, out)
+    return util.read_file(k), "v=DKIM1; k=rsa; p=" .. out:match("([%w+/=]+)$")
+  end
+
+  setup(function()
+    dir = util.mkdtemp("dkim")
+    py = python()
+    key2048, record = keypair(2048)
+    key1024, record1024 = keypair(1024)
+    local t = {}
+    for i = 1, 20000 do t[i] = string.char(i % 256) .. "0123456789" end
+    util.write_file(attachment_file, table.concat(t))
+  end)
+
+  teardown(function()
+    util.rmtree(dir)
+    os.remove(attachment_file)
+  end)
+
+  -- "ok", or "fail: <the verifier's reasons>".
+  local function verify(text, rec)
+    local path = dir .. "/msg.eml"
+    util.write_file(path, text)
+    local out = util.capture(("%s %s %s %s 2>&1"):format(py, VERIFY, util.shquote(path),
+                                                          util.shquote(rec or record)))
+    return out
+  end
+
+  local function opts(extra)
+    local o = {domain = "example.org", selector = "s2048", key = key2048}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+
+  local function shapes()
+    local base = {from = "Ann <ann@example.org>", to = "bob@example.net", subject = "Hi"}
+    local function with(t)
+      local m = {}
+      for k, v in pairs(base) do m[k] = v end
+      for k, v in pairs(t) do m[k] = v end
+      return m
+    end
+    return {
+      plain = with{text = "line 1\nline 2\n"},
+      alternative = with{text = "plain", html = "<b>rich</b>"},
+      related = with{html = '<img src="cid:logo@x">',
+                     attachments = {{data = "\0\1\2PNG", name = "l.png", cid = "logo@x"}}},
+      ["mixed, alternative and related nested"] = with{text = "t",
+        html = '<img src="cid:c1">', attachments = {{data = "img", name = "i.gif", cid = "c1"},
+                                                    {data = "pdf", name = "r.pdf"}}},
+      ["attachment from a file"] = with{text = "see attached",
+        attachments = {{path = attachment_file, name = "data.bin"}}},
+      ["8-bit UTF-8 body and headers"] = with{from = "Jürgen Groß <jg@example.org>",
+        subject = "Grüße aus Köln — ✓", text = "Grüße\nÄÖÜ äöü ß\n", allow_8bit = true},
+      ["UTF-8 body as quoted-printable"] = with{text = "Grüße  \t\nzweite Zeile\n"},
+      ["long and folded headers"] = with{subject = string.rep("word ", 80),
+        to = {"a@example.net", "B <b@example.net>", "\"Doe, J.\" <j@example.net>",
+              "c@example.net", "d@example.net", "e@example.net"},
+        headers = {{"X-Long", string.rep("x", 200) .. " " .. string.rep("y", 200)},
+                   {"X-Tabs", "a \t  b\t\tc   "}}, text = "x\n"},
+      ["trailing blank lines and whitespace"] = with{text = "a  \n\n  b \t\n\n\n\n"},
+      ["lines starting with From and a dot"] = with{text = "From me\n.\n..\n. x\nFrom\n"},
+      ["empty body"] = with{text = ""},
+    }
+  end
+
+  for _, c in ipairs{ "relaxed/relaxed", "simple/simple", "relaxed/simple",
+                      "simple/relaxed" } do
+    for name, t in pairs(shapes()) do
+      it(("verifies: %s, c=%s"):format(name, c), function()
+        local m = assert(email.new(t))
+        assert.is_true(m:sign_dkim(opts{canonicalization = c}))
+        local text = assert(m:tostring())
+        assert.truthy(text:find("^DKIM%-Signature: v=1; a=rsa%-sha256; c=" .. c:gsub("%p", "%%%0")))
+        assert.equal("ok", verify(text))
+        -- the message as the next serialisation writes it is the one signed
+        assert.equal(text, m:tostring())
+      end)
+    end
+  end
+
+  it("signs a parsed message: its folded fields and body bytes as received", function()
+    local raw = "From: Ann <ann@example.org>\r\nTo: bob@example.net\r\nSubject: a\r\n"
+      .. "  folded\tsubject\r\nX-Odd:   spaced   value  \r\nBcc: hidden@example.net\r\n"
+      .. "Date: Tue, 05 Mar 2024 10:00:00 +0000\r\n\r\nbody  \r\nFrom x\r\n\r\n\r\n"
+    for _, c in ipairs{ "relaxed/relaxed", "simple/simple" } do
+      local m = assert(email.parse(raw))
+      assert.is_true(m:sign_dkim(opts{canonicalization = c}))
+      local text = m:tostring()
+      assert.truthy(text:find("\r\n\r\nbody  \r\nFrom x\r\n\r\n\r\n$"))
+      assert.equal("ok", verify(text))
+    end
+  end)
+
+  it("sets t=, x= with expire, h= with From oversigned, never l=", function()
+    local m = assert(email.new(shapes().plain))
+    assert.is_true(m:sign_dkim(opts{expire = 3600, time = 1700000000}))
+    local v = m:header("DKIM-Signature")
+    assert.truthy(v:find("t=1700000000;", 1, true))
+    assert.truthy(v:find("x=1700003600;", 1, true))
+    assert.falsy(v:find("[; ]l="))
+    local h = v:match("h=([^;]+)")
+    local n = select(2, h:gsub("from", ""))
+    assert.equal(2, n)   -- one From field, listed twice: a second From breaks it
+    assert.truthy(h:find("subject:subject", 1, true))
+  end)
+
+  it("a second From added after signing fails verification (From is oversigned)", function()
+    local m = assert(email.new(shapes().plain))
+    assert.is_true(m:sign_dkim(opts()))
+    local text = m:tostring():gsub("\r\n\r\n", "\r\nFrom: evil@example.com\r\n\r\n", 1)
+    assert.matches("^fail", verify(text))
+  end)
+
+  it("signs the headers given, From always", function()
+    local m = assert(email.new(shapes().plain))
+    assert.is_true(m:sign_dkim(opts{headers = {"Subject", "X-Absent"}}))
+    local h = m:header("DKIM-Signature"):match("h=([^;]+)")
+    assert.equal("subject:subject:x-absent:from:from", h)
+    assert.equal("ok", verify(m:tostring()))
+  end)
+
+  it("a tampered body fails verification (the check can fail)", function()
+    local m = assert(email.new(shapes().plain))
+    assert.is_true(m:sign_dkim(opts()))
+    local text = m:tostring():gsub("line 2", "line 3")
+    assert.matches("body hash", verify(text))
+  end)
+
+  it("spool:add signs a message given dkim = {...}, an email or a string", function()
+    local spool = require "missive.spool"
+    local q = assert(spool.open(dir .. "/spool"))
+    local m = assert(email.new(shapes()["attachment from a file"]))
+    local id1 = assert(q:add{message = m, dkim = opts()})
+    local id2 = assert(q:add{from = "ann@example.org", to = "bob@example.net", dkim = opts(),
+      data = "From: ann@example.org\r\nSubject: raw\r\n\r\nbody  \r\n\r\n"})
+    for _, id in ipairs{ id1, id2 } do
+      local raw = util.read_file(dir .. "/spool/queued/" .. id)
+      local text = raw:match("^.-\n\n(.*)$")
+      assert.truthy(text:find("^DKIM%-Signature: "))
+      assert.equal("ok", verify(text))
+    end
+    local ok, err, kind = q:add{from = "a@example.org", to = "b@example.net", dkim = opts(),
+                                data = function() return nil end}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("source function", err)
+  end)
+
+  it("a key given as a path", function()
+    local m = assert(email.new(shapes().alternative))
+    assert.is_true(m:sign_dkim(opts{key = dir .. "/k2048.pem"}))
+    assert.equal("ok", verify(m:tostring()))
+  end)
+
+  it("refuses a 1024-bit key unless allow_weak_key", function()
+    local m = assert(email.new(shapes().plain))
+    local before = m:tostring():gsub("Content%-Type: multipart[^\r]*", "")
+    local ok, err, kind = m:sign_dkim(opts{key = key1024})
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("1024%-bit RSA is too weak", err)
+    assert.is_nil(m:header("DKIM-Signature"))   -- nothing was added
+    assert.equal(before, (m:tostring():gsub("Content%-Type: multipart[^\r]*", "")))
+    assert.is_true(m:sign_dkim(opts{key = key1024, allow_weak_key = true}))
+    assert.equal("ok", verify(m:tostring(), record1024))
+  end)
+
+  it("a bad key, option or algorithm is a clear error, not a signature", function()
+    local m = assert(email.new(shapes().plain))
+    local function refused(o, pattern)
+      local ok, err, kind = m:sign_dkim(o)
+      assert.is_nil(ok)
+      assert.equal("argument", kind)
+      assert.matches(pattern, err)
+    end
+    refused(opts{key = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"},
+            "cannot read the private key")
+    refused(opts{key = dir .. "/missing.pem"}, "cannot read the private key")
+    refused(opts{domain = "bad domain"}, "domain")
+    refused(opts{selector = ""}, "selector")
+    refused(opts{canonicalization = "loose/loose"}, "canonicalization")
+    refused(opts{algorithm = "rsa-sha1"}, "unknown algorithm")
+    refused(opts{algorithm = "ed25519-sha256"}, "no Ed25519")
+    assert.is_nil(m:header("DKIM-Signature"))
+  end)
+end)
+
+describe("DKIM signing through Postfix #integration", function()
+  local stack = require "support.stack"
+  local smtp = require "missive.smtp"
+  local pop3 = require "missive.pop3"
+  local st, key, record
+
+  setup(function()
+    assert(stack.available())
+    st = assert(stack.start())
+    local d = util.mkdtemp("dkim")
+    local out, ok = util.capture(("openssl genrsa -out %s/k.pem 2048 2>&1 && openssl rsa -in "
+      .. "%s/k.pem -pubout -outform DER 2>/dev/null | base64 | tr -d '\\n'"):format(d, d))
+    assert(ok, out)
+    key = util.read_file(d .. "/k.pem")
+    record = "v=DKIM1; k=rsa; p=" .. out:match("([%w+/=]+)$")
+    util.rmtree(d)
+  end)
+
+  local function verify(text)
+    local path = os.tmpname()
+    util.write_file(path, text)
+    local out = util.capture(("%s %s %s %s 2>&1"):format(python(), VERIFY, util.shquote(path),
+                                                          util.shquote(record)))
+    os.remove(path)
+    return out
+  end
+
+  -- bob's message carrying marker, read through POP3 (CRLF, as sent).
+  local function fetched(marker)
+    assert(stack.wait_messages("bob", 1, 30))
+    local deadline = util.now() + 20
+    repeat
+      local p = assert(pop3.session{host = "localhost", port = st.pop3s_port,
+                                    cafile = st.cafile, user = "bob",
+                                    password = st.users.bob})
+      local n = assert(p:stat())
+      for i = n, 1, -1 do
+        local text = assert(p:retrieve(i))
+        if text:find(marker, 1, true) then p:close(); return text end
+      end
+      p:close()
+      util.sleep(0.1)
+    until util.now() > deadline
+    error("message " .. marker .. " not delivered")
+  end
+
+  it("every message sent by a session with dkim = {...} verifies after delivery", function()
+    stack.clear("bob")
+    local s = assert(smtp.session{host = st.hostname, port = st.submission_port,
+      user = "alice", password = st.users.alice, cafile = st.cafile, timeout = 20,
+      dkim = {domain = "localhost", selector = "s1", key = key}})
+    local m = assert(email.new{from = "alice@localhost", to = "bob@localhost",
+      subject = "dkim-one Grüße", text = "Grüße\nFrom here\n.\n\n\n",
+      html = "<p>x</p>", attachments = {{data = string.rep("\0\1\2", 5000), name = "b.bin"}}})
+    assert(s:send(m))
+    local results = s:send_batch{
+      {from = "alice@localhost", to = "bob@localhost",
+       data = "Subject: dkim-batch\r\nFrom: alice@localhost\r\n\r\nbody  \r\n\r\n"},
+      {from = "alice@localhost", to = "bob@localhost", data = function() return nil end},
+    }
+    assert.truthy(results[1].reply)
+    assert.equal("argument", results[2].kind)   -- a source function cannot be signed
+    s:close()
+    assert.equal("ok", verify(fetched("dkim-one")))
+    assert.equal("ok", verify(fetched("dkim-batch")))
+  end)
+
+  it("smtp.async{dkim = ...} signs what it queues, once", function()
+    stack.clear("bob")
+    local s = assert(smtp.async{host = st.hostname, port = st.submission_port,
+      user = "alice", password = st.users.alice, cafile = st.cafile, timeout = 20,
+      dkim = {domain = "localhost", selector = "s1", key = key}})
+    local id = assert(s:send(assert(email.new{from = "alice@localhost", to = "bob@localhost",
+      subject = "dkim-async", text = "queued\n"})))
+    assert.equal("sent", (s:wait(id, 30)))
+    s:close()
+    local text = fetched("dkim-async")
+    assert.equal(1, select(2, text:gsub("\nDKIM%-Signature:", "")) +
+                    (text:find("^DKIM%-Signature:") and 1 or 0))
+    assert.equal("ok", verify(text))
+  end)
+end)
