@@ -286,6 +286,27 @@ describe("imap against Dovecot #integration", function()
         s:close()
       end)
 
+      it("idle and events end early when the caller's stop() says so", function()
+        local s = assert(open())
+        assert(s:select("INBOX"))
+        local t0, asked = util.now(), 0
+        local evs = assert(s:idle{ timeout = 60, stop = function()
+          asked = asked + 1
+          return util.now() - t0 > 1.5
+        end })
+        assert.same({}, evs)
+        assert.is_true(asked >= 1)
+        assert.is_true(util.now() - t0 < 10, "idle ignored stop()")
+        t0 = util.now()
+        for _ in s:events{ stop = function() return util.now() - t0 > 1 end } do
+          -- events another test's delivery may cause do not matter here
+        end
+        assert.is_true(util.now() - t0 < 10, "events ignored stop()")
+        -- the session left IDLE cleanly and still answers
+        assert.is_table(assert(s:search{}))
+        s:close()
+      end)
+
       it("round trip: send through Postfix, find by search, fetch, flag, move to Archive, " ..
          "append a copy to Sent, expunge", function()
         local smtp = require "missive.smtp"

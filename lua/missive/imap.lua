@@ -666,14 +666,32 @@ local function read_events(s, n0)
   end
 end
 
--- One IDLE round: waits up to `seconds` for an event, then DONE; whatever comes before
--- the tagged OK is queued too.  @return true or nil, message, kind[, reply]
-local function idle_once(s, seconds)
+-- How often (seconds) a wait asks the caller's stop() whether to end early.
+local STOP_CHECK = 1
+
+-- Waits up to `seconds` for an event, in slices of STOP_CHECK when there is a stop()
+-- to ask between them.  @return true, or nil, message, kind[, reply]
+local function wait_slices(s, seconds, stop)
+  local t_end = core.time() + seconds
+  while true do
+    local left = t_end - core.time()
+    if left <= 0 then return true end
+    local n0 = s:_event_count()
+    local ok, err, kind, reply = s:_wait(stop and math.min(left, STOP_CHECK) or left)
+    if ok then ok, err, kind, reply = read_events(s, n0) end
+    if not ok then return nil, err, kind, reply end
+    if ok == "event" or not s:_idling() or (stop and stop()) then return true end
+  end
+end
+
+-- One IDLE round: waits up to `seconds` for an event (or until stop() says so), then
+-- DONE; whatever comes before the tagged OK is queued too.
+-- @return true or nil, message, kind[, reply]
+local function idle_once(s, seconds, stop)
   local ok, err, kind, reply = run(s, { "aIDLE" })
   if not ok then return nil, err, kind, reply end
   if not s:_idling() then return true end -- the server ended it at once
-  ok, err, kind, reply = s:_wait(seconds)
-  if ok then ok, err, kind, reply = read_events(s, s:_event_count()) end
+  ok, err, kind, reply = wait_slices(s, seconds, stop)
   if not ok then return nil, err, kind, reply end
   if not s:_idling() then return true end
   ok, err, kind, reply = s:_done()
@@ -690,45 +708,50 @@ local function poll_once(s, seconds)
   return s:noop()
 end
 
-local function wait_events(s, seconds, poll)
+local function wait_events(s, seconds, poll, stop)
   drain(s)
-  local deadline = os.time() + seconds
+  local deadline = core.time() + seconds
   local left = seconds
-  while s:_event_count() == 0 and left > 0 do
+  while s:_event_count() == 0 and left > 0 and not (stop and stop()) do
     local ok, err, kind, reply
     if has(s, "IDLE") then
-      ok, err, kind, reply = idle_once(s, math.min(left, IDLE_MAX))
+      ok, err, kind, reply = idle_once(s, math.min(left, IDLE_MAX), stop)
     else
-      ok, err, kind, reply = poll_once(s, math.min(left, poll or 15))
+      ok, err, kind, reply = poll_once(s, math.min(left, poll or 15, stop and STOP_CHECK
+                                                       or math.huge))
     end
     if not ok then return nil, err, kind, reply end
-    left = deadline - os.time()
+    left = deadline - core.time()
   end
   return true
 end
 
 --- IDLE (RFC 2177), or NOOP polling (every opts.poll seconds, 15) where the server has
 -- no IDLE: waits up to opts.timeout seconds (default 60) for the server to report
--- something, leaving IDLE before the server's limit and re-entering.
+-- something, leaving IDLE before the server's limit and re-entering.  opts.stop, a
+-- function, is asked about once a second; when it returns true the wait ends early
+-- (a daemon shutting down, ngx.worker.exiting).
 -- @return the events (possibly none), or nil, message, kind[, reply]
 function methods:idle(opts)
   check_open(self)
   need_folder(self)
   opts = opts or {}
-  local ok, err, kind, reply = wait_events(self, opts.timeout or 60, opts.poll)
+  local ok, err, kind, reply = wait_events(self, opts.timeout or 60, opts.poll, opts.stop)
   if not ok then return nil, err, kind, reply end
   return self:take_events()
 end
 
---- `for ev in s:events{timeout =, poll =} do ... end`: the queued events, then more as
--- they arrive (IDLE or NOOP polling); ends when timeout (seconds, default: never) passes
--- without one.  A failure raises "message (kind)".
+--- `for ev in s:events{timeout =, poll =, stop =} do ... end`: the queued events, then
+-- more as they arrive (IDLE or NOOP polling); ends when timeout (seconds, default:
+-- never) passes without one, or when stop() returns true.  A failure raises
+-- "message (kind)".
 function methods:events(opts)
   check_open(self)
   opts = opts or {}
   return function()
     if self:_event_count() == 0 then
-      local ok, err, kind = wait_events(self, opts.timeout or math.huge, opts.poll)
+      local ok, err, kind = wait_events(self, opts.timeout or math.huge, opts.poll,
+                                        opts.stop)
       if not ok then error(("%s (%s)"):format(err, kind), 2) end
     end
     return self:_next_event()
