@@ -329,6 +329,9 @@ end
 
 function methods:create(name) return simple(self, "CREATE", name) end
 function methods:delete_folder(name) return simple(self, "DELETE", name) end
+--- s:delete(name): the same as delete_folder (the folder verbs are create, rename,
+-- delete); messages are deleted with expunge, move or messages{delete = true}.
+methods.delete = methods.delete_folder
 function methods:rename(from, to) return simple(self, "RENAME", from, to) end
 function methods:subscribe(name) return simple(self, "SUBSCRIBE", name) end
 function methods:unsubscribe(name) return simple(self, "UNSUBSCRIBE", name) end
