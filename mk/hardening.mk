@@ -1,4 +1,4 @@
-# mk/hardening.mk - sanitizer, valgrind and fuzzing targets (issue 8).
+# mk/hardening.mk - sanitizer, valgrind and fuzzing targets.
 # Included from the end of the main Makefile; reuses its pattern rules through
 # recursive makes with BUILD, CFLAGS and SANFLAGS set.
 #
