@@ -47,9 +47,7 @@ static const mvl_protocol imap_protocol = {
 
 static int push_ok_or_error(lua_State *L, limap *u, int r)
 {
-    if (r != MV_OK) return mvl_session_error(L, &u->base);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_session_result(L, &u->base, r);
 }
 
 /* A command begun: true and its tag; false when it must wait for the commands in

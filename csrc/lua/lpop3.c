@@ -51,16 +51,9 @@ static void teardown(lpop3 *u)
     mvl_session_teardown(&u->base);
 }
 
-static int push_error(lua_State *L, lpop3 *u)
-{
-    return mvl_session_error(L, &u->base);
-}
-
 static int push_ok_or_error(lua_State *L, lpop3 *u, int r)
 {
-    if (r != MV_OK) return push_error(L, u);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_session_result(L, &u->base, r);
 }
 
 static void check_callback(lua_State *L, const char *name)

@@ -48,6 +48,13 @@ int mvl_session_error(lua_State *L, mvl_session *u)
     return mvl_push_error(L, &e);
 }
 
+int mvl_session_result(lua_State *L, mvl_session *u, int r)
+{
+    if (r != MV_OK) return mvl_session_error(L, u);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int mvl_session_status(lua_State *L, mvl_session *u, int r)
 {
     switch (r) {

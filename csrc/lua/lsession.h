@@ -41,6 +41,8 @@ int mvl_session_init(mvl_session *u, const mvl_protocol *proto, int external,
 void mvl_session_teardown(mvl_session *u);
 /* Pushes nil, message, kind[, reply]; a dead connection's socket is closed first. */
 int mvl_session_error(lua_State *L, mvl_session *u);
+/* For a call that returns MV_OK or MV_ERROR: pushes true, or the error values. */
+int mvl_session_result(lua_State *L, mvl_session *u, int r);
 /* Pushes the result of a step or a native run: "done", "body", "chunk", "read",
  * "write", or the error values.  Returns the number of values pushed. */
 int mvl_session_status(lua_State *L, mvl_session *u, int r);

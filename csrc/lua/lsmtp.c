@@ -47,16 +47,9 @@ static void teardown(lsmtp *u)
     mvl_session_teardown(&u->base);
 }
 
-static int push_error(lua_State *L, lsmtp *u)
-{
-    return mvl_session_error(L, &u->base);
-}
-
 static int push_ok_or_error(lua_State *L, lsmtp *u, int r)
 {
-    if (r != MV_OK) return push_error(L, u);
-    lua_pushboolean(L, 1);
-    return 1;
+    return mvl_session_result(L, &u->base, r);
 }
 
 /* Reads the SMTP options shared by smtp.session and async sessions from table t
