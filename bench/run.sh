@@ -42,6 +42,19 @@ rec meta.machine "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 rec meta.lua "$LUA"
 rec meta.load "$(cut -d' ' -f1-3 /proc/loadavg)"
 
+# The node peers (imapflow, nodemailer) go into the bench's own node_modules (under build/,
+# never global), at pinned versions unless BENCH_IMAPFLOW / BENCH_NODEMAILER say otherwise.
+# All at once: `npm install --no-save` removes what it was not named.
+FLOWV=${BENCH_IMAPFLOW:-2.10.2}; NMV=${BENCH_NODEMAILER:-10.6.1}
+NODEDIR=$ROOT/build/bench-node
+node_peer() { node -p "require('$NODEDIR/node_modules/$1/package.json').version" 2>/dev/null; }
+node_peers() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || return 0
+    [ "$(node_peer imapflow)" = "$FLOWV" ] && [ "$(node_peer nodemailer)" = "$NMV" ] && return 0
+    mkdir -p "$NODEDIR"
+    npm install --prefix "$NODEDIR" --no-save --no-audit --no-fund "imapflow@$FLOWV" \
+        "nodemailer@$NMV" >/dev/null 2>>"$WORK/errors.log" || true
+}
 QUICK=${BENCH_QUICK:-0}
 N10K=2000; N1M=50; NCURL=500
 [ "$QUICK" = 1 ] && { N10K=500; N1M=10; NCURL=100; }
@@ -61,7 +74,7 @@ case " $ONLY " in *" smtp "*|*" pop3 "*|*" mem "*|*" sess "*|*" imap "*)
 
 # ------------------------------------------------------------------- SMTP
 SP=${BENCH_SINK_PORT:-12925}; SNP=$((SP + 1)); STP=$((SP + 2)); STNP=$((SP + 3))
-case " $ONLY " in *" smtp "*|*" mem "*)
+case " $ONLY " in *" smtp "*|*" mem "*|*" dkim "*)
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:$SP 1000 >/dev/null 2>&1 & SINK_PIDS="$SINK_PIDS $!"
 /usr/sbin/smtp-sink -p -u nobody 127.0.0.1:$SNP 1000 >/dev/null 2>&1 & SINK_PIDS="$SINK_PIDS $!"
 # smtp-sink has no TLS: stunnel4 terminates implicit TLS in front of both sinks
@@ -167,21 +180,10 @@ case " $ONLY " in *" imap "*)
 ni=1000; [ "$QUICK" = 1 ] && ni=200
 IMEMMB=${BENCH_MEM_MB:-200}; [ "$QUICK" = 1 ] && IMEMMB=50
 echo "IMAP from Dovecot: $ni x 10 KB + 10 x 5 MB, connect + login + list + fetch all (s)"
-# imapflow goes into the bench's own node_modules (under build/, never global), at one
-# pinned version unless BENCH_IMAPFLOW says otherwise.
-FLOWV=${BENCH_IMAPFLOW:-2.10.2}
-NODEDIR=$ROOT/build/bench-node
+node_peers
 FLOW=0
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-    have=$(node -p "require('$NODEDIR/node_modules/imapflow/package.json').version" 2>/dev/null)
-    if [ "$have" != "$FLOWV" ]; then
-        mkdir -p "$NODEDIR"
-        npm install --prefix "$NODEDIR" --no-save --no-audit --no-fund "imapflow@$FLOWV" \
-            >/dev/null 2>>"$WORK/errors.log"
-    fi
-    have=$(node -p "require('$NODEDIR/node_modules/imapflow/package.json').version" 2>/dev/null)
-    [ -n "$have" ] && { FLOW=1; rec meta.imapflow "$have (node $(node --version))"; }
-fi
+have=$(node_peer imapflow)
+[ -n "$have" ] && { FLOW=1; rec meta.imapflow "$have (node $(node --version))"; }
 [ $FLOW = 1 ] || echo "  imapflow not installed (needs node and npm): its columns are n/a"
 MBSYNC=0
 command -v mbsync >/dev/null 2>&1 && { MBSYNC=1; rec meta.mbsync "$(mbsync -v)"; }
@@ -301,6 +303,18 @@ for p in "$PY" /usr/bin/python3; do
 done
 if [ -n "$DKPY" ]; then run "$DKPY" bench/dkim_py.py "$WORK" $RUNS
 else echo "  (no python3 with the dkim package: python3-dkim)"; fi
+node_peers
+have=$(node_peer nodemailer)
+if [ -n "$have" ]; then
+    rec meta.nodemailer "$have (node $(node --version))"
+    NODE_PATH="$NODEDIR/node_modules" run node bench/dkim_node.js "$WORK" $RUNS
+else echo "  nodemailer not installed (needs node and npm): its column is n/a"; fi
+# What signing costs send_batch: 10 KB messages to the pipelining sink, unsigned and then
+# signed by the session's dkim option, in the same run as the signing rate above.
+nd=2000; [ "$QUICK" = 1 ] && nd=500
+run $LUA bench/smtp_missive.lua 127.0.0.1 $SP $nd 10240 $RUNS "dkim.batch.plain" batch
+run $LUA bench/smtp_missive.lua 127.0.0.1 $SP $nd 10240 $RUNS "dkim.batch.signed" \
+    "batch-dkim=$WORK/key.pem"
 ;; esac
 
 $LUA bench/report.lua "$RAW" "$OUT/latest.md"

@@ -7,8 +7,14 @@ local host, port, count, size, runs, key = arg[1], tonumber(arg[2]), tonumber(ar
 local data = C.message(size)
 -- mode "batch": s:send_batch over all messages (PIPELINING: dot + next envelope);
 -- mode "source": the same bytes from a source function (64 KB chunks), whose 8-bit
--- content is not known before MAIL (has8 = -1)
+-- content is not known before MAIL (has8 = -1); mode "batch-dkim=KEYFILE": "batch" with
+-- every message signed (rsa-sha256, relaxed/relaxed) by the session's `dkim` option
 local mode = arg[7] or "string"
+local dkim
+if mode:match("^batch%-dkim=") then
+  local pem = assert(io.open(mode:match("=(.*)$"), "rb")):read("*a")
+  dkim, mode = {domain = "example.org", selector = "bench", key = pem}, "batch"
+end
 local cafile = arg[8]
 local function body()
   if mode ~= "source" then return data end
@@ -24,7 +30,7 @@ local rates = {}
 for _ = 1, runs do
   local s = assert(smtp.session{host = host, port = port, auth = "none",
                                 tls = cafile and "implicit" or "none", cafile = cafile,
-                                server_name = cafile and "localhost" or nil})
+                                server_name = cafile and "localhost" or nil, dkim = dkim})
   local t0 = C.now()
   if mode == "batch" then
     -- one send_batch call: each end of data travels with the next envelope
