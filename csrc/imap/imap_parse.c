@@ -381,224 +381,336 @@ static int end_literal(imap_parser *p, mv_error *err)
     return add_node(p, IMAP_V_STRING, lit, p->tok, len, err);
 }
 
-/* The value machine: one byte (or run) at in[*i]. */
-static int step_value(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
-                      mv_error *err)
+/* The machines below take one byte, or one run of bytes, at in[*i]: one handler per state.
+ * A handler that stops at NUL, CR or LF leaves it to imap_parser_feed, which reports it or
+ * ends the line. */
+typedef int (*step_fn)(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                       mv_error *err);
+
+/* Keeps in[*i, j) in the token and moves past it. */
+static int keep(imap_parser *p, const unsigned char *in, size_t *i, size_t j, mv_error *err)
 {
-    unsigned char c = in[*i];
-    size_t j;
-    switch (p->state) {
-    case ST_VAL:
-        if (c == ' ') { (*i)++; return 0; }
-        if (c == '(') { (*i)++; return open_list(p, err); }
-        if (c == ')') { (*i)++; return close_list(p, err); }
-        if (c == ']' && p->mode == MODE_CODE) {
-            if (p->depth > 0) return fail(p, err, MV_E_PROTOCOL, "unbalanced '(' in code");
-            (*i)++;
-            p->mode = MODE_DATA;
-            p->state = ST_AFTER_CODE;
-            return 0;
-        }
-        if (c == '"') { (*i)++; p->tok = p->store.len; p->state = ST_QUOTED; return 0; }
-        if (c == '{' || c == '~') {
-            if (p->mode == MODE_CODE)
-                return fail(p, err, MV_E_PROTOCOL, "literal inside a response code");
-            (*i)++;
-            p->lit8 = c == '~';
-            p->lit_len = 0;
-            p->tok = 0;                     /* digits seen */
-            p->state = c == '~' ? ST_TILDE : ST_LITLEN;
-            return 0;
-        }
-        if (!atom_char(c, p->mode)) return fail(p, err, MV_E_PROTOCOL, "unexpected byte");
-        p->tok = p->store.len;
-        p->state = ST_ATOM;
-        return 0;
-    case ST_ATOM:
-        for (j = *i; j < n && atom_char(in[j], p->mode) && in[j] != '['; j++) continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n) return 0;
-        if (in[j] == '[' && p->mode == MODE_DATA
-            && section_atom(p->store.data + p->tok, p->store.len - p->tok)) {
-            p->state = ST_SECTION;
-            (*i)++;
-            return put(p, (const unsigned char *)"[", 1, 1, err);
-        }
-        if (in[j] == '[') { (*i)++; return put(p, in + j, 1, 1, err); }
-        if (in[j] == '\r' || in[j] == '\n' || in[j] == 0) return 0;   /* the caller's */
-        p->state = ST_VAL;
-        return end_atom(p, err);    /* the byte that ended it is read again */
-    case ST_SECTION:
-        for (j = *i; j < n && in[j] != ']' && in[j] != '\r' && in[j] != '\n' && in[j] != 0; j++)
-            continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n) return 0;
-        if (in[j] != ']') return 0;     /* NUL or end of line: reported by the caller */
-        (*i)++;
-        p->state = ST_ATOM;
-        return put(p, (const unsigned char *)"]", 1, 1, err);
-    case ST_QUOTED:
-        for (j = *i; j < n && in[j] != '"' && in[j] != '\\' && in[j] != '\r' && in[j] != '\n'
-                     && in[j] != 0; j++)
-            continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n) return 0;
-        if (in[j] == '\\') { (*i)++; p->state = ST_QESC; return 0; }
-        if (in[j] == '"') {
-            size_t len;
-            (*i)++;
-            p->state = ST_VAL;
-            if (end_token(p, err, &len) != 0) return MV_ERROR;
-            return add_node(p, IMAP_V_STRING, 0, p->tok, len, err);
-        }
-        return 0;                   /* NUL, CR or LF: reported by the caller */
-    case ST_QESC:
-        if (c != '"' && c != '\\') {
-            if (c == '\r' || c == '\n') return 0;
-            return fail(p, err, MV_E_PROTOCOL, "bad escape in quoted string");
-        }
-        (*i)++;
-        p->state = ST_QUOTED;
-        return put(p, &c, 1, 1, err);
-    case ST_TILDE:
-        if (c != '{') return fail(p, err, MV_E_PROTOCOL, "'~' not followed by '{'");
-        (*i)++;
-        p->state = ST_LITLEN;
-        return 0;
-    case ST_LITLEN:
-        (*i)++;
-        if (c >= '0' && c <= '9') {
-            unsigned d = (unsigned)(c - '0');
-            if (d > p->lim.max_literal || p->lit_len > (p->lim.max_literal - d) / 10)
-                return limit(p, err, "literal too large", p->lim.max_literal);
-            p->lit_len = p->lit_len * 10 + d;
-            p->tok++;
-            return 0;
-        }
-        if (c != '}' || p->tok == 0) return fail(p, err, MV_E_PROTOCOL, "bad literal size");
-        p->state = ST_LITCR;
-        return 0;
-    case ST_LITCR:
-        (*i)++;
-        if (c == '\r') { p->state = ST_LITLF; return 0; }
-        if (c == '\n') return announce(p);
-        return fail(p, err, MV_E_PROTOCOL, "literal size not followed by CRLF");
-    case ST_LITLF:
-        (*i)++;
-        if (c == '\n') return announce(p);
-        return fail(p, err, MV_E_PROTOCOL, "literal size not followed by CRLF");
-    default:
-        return fail(p, err, MV_E_PROTOCOL, "internal state");
-    }
+    if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
+    *i = j;
+    return 0;
 }
 
-/* The line machine: everything outside values. */
-static int step_line(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+/* The end of a run from j that stops at `a`, `b`, NUL, CR or LF. */
+static size_t run_to(const unsigned char *in, size_t n, size_t j, int a, int b)
+{
+    while (j < n && in[j] != a && in[j] != b && in[j] != '\r' && in[j] != '\n' && in[j] != 0)
+        j++;
+    return j;
+}
+
+/* The end of an atom-like run (a tag, a word, a code name) from j in `mode`. */
+static size_t atom_run(const unsigned char *in, size_t n, size_t j, int mode, int stop)
+{
+    while (j < n && atom_char(in[j], mode) && in[j] != stop) j++;
+    return j;
+}
+
+/* --- values: atoms, strings, literals and lists */
+
+static int start_literal(imap_parser *p, unsigned char c, mv_error *err)
+{
+    if (p->mode == MODE_CODE) return fail(p, err, MV_E_PROTOCOL, "literal inside a response code");
+    p->lit8 = c == '~';
+    p->lit_len = 0;
+    p->tok = 0;                     /* digits seen */
+    p->state = c == '~' ? ST_TILDE : ST_LITLEN;
+    return 0;
+}
+
+static int end_code(imap_parser *p, mv_error *err)
+{
+    if (p->depth > 0) return fail(p, err, MV_E_PROTOCOL, "unbalanced '(' in code");
+    p->mode = MODE_DATA;
+    p->state = ST_AFTER_CODE;
+    return 0;
+}
+
+static int val_start(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
                      mv_error *err)
 {
     unsigned char c = in[*i];
-    size_t j, len;
-    switch (p->state) {
-    case ST_START:
+    (void)n;
+    if (c == ']' && p->mode == MODE_CODE) {
+        if (end_code(p, err) != 0) return MV_ERROR;
         (*i)++;
-        if (c == '*') { p->resp.kind = IMAP_UNTAGGED; p->state = ST_STAR_SP; return 0; }
-        if (c == '+') { p->resp.kind = IMAP_CONTINUE; p->state = ST_CONT_SP; return 0; }
-        if (!atom_char(c, MODE_DATA)) return fail(p, err, MV_E_PROTOCOL, "bad tag");
-        p->resp.kind = IMAP_TAGGED;
-        p->tok = p->tag_off = p->store.len;
-        p->state = ST_TAG;
-        return put(p, &c, 1, 1, err);
-    case ST_TAG:
-        for (j = *i; j < n && atom_char(in[j], MODE_DATA) && in[j] != '+'; j++) continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;    /* end_line decides */
-        if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "bad tag");
-        (*i)++;
-        if (end_token(p, err, &len) != 0) return MV_ERROR;
-        p->tag_len = len;
-        p->tok = p->store.len;
-        p->state = ST_WORD;
         return 0;
-    case ST_STAR_SP:
-        if (c != ' ') return fail(p, err, MV_E_PROTOCOL, "'*' not followed by a space");
+    }
+    switch (c) {
+    case ' ': (*i)++; return 0;
+    case '(': (*i)++; return open_list(p, err);
+    case ')': (*i)++; return close_list(p, err);
+    case '"': (*i)++; p->tok = p->store.len; p->state = ST_QUOTED; return 0;
+    case '{': case '~':
+        if (start_literal(p, c, err) != 0) return MV_ERROR;
         (*i)++;
-        p->tok = p->store.len;
-        p->state = ST_WORD;
         return 0;
-    case ST_WORD:
-        for (j = *i; j < n && atom_char(in[j], MODE_DATA); j++) continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
-        if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "unexpected byte");
+    default: break;
+    }
+    if (!atom_char(c, p->mode)) return fail(p, err, MV_E_PROTOCOL, "unexpected byte");
+    p->tok = p->store.len;
+    p->state = ST_ATOM;
+    return 0;
+}
+
+static int val_atom(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    size_t j = atom_run(in, n, *i, p->mode, '[');
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n) return 0;
+    if (in[j] == '[') {
         (*i)++;
-        if (end_word(p, err) != 0) return MV_ERROR;
-        if (p->resp.status != IMAP_DATA) { p->state = ST_TEXT_START; return 0; }
-        if (p->name_len == 0) { p->tok = p->store.len; return 0; }  /* name after number */
-        p->state = ST_VAL;
+        if (p->mode == MODE_DATA && section_atom(p->store.data + p->tok, p->store.len - p->tok))
+            p->state = ST_SECTION;
+        return put(p, (const unsigned char *)"[", 1, 1, err);
+    }
+    if (in[j] == '\r' || in[j] == '\n' || in[j] == 0) return 0;
+    p->state = ST_VAL;
+    return end_atom(p, err);    /* the byte that ended it is read again */
+}
+
+static int val_section(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                       mv_error *err)
+{
+    size_t j = run_to(in, n, *i, ']', ']');
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || in[j] != ']') return 0;
+    (*i)++;
+    p->state = ST_ATOM;
+    return put(p, (const unsigned char *)"]", 1, 1, err);
+}
+
+static int val_quoted(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                      mv_error *err)
+{
+    size_t j = run_to(in, n, *i, '"', '\\'), len;
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || (in[j] != '"' && in[j] != '\\')) return 0;
+    (*i)++;
+    if (in[j] == '\\') { p->state = ST_QESC; return 0; }
+    p->state = ST_VAL;
+    if (end_token(p, err, &len) != 0) return MV_ERROR;
+    return add_node(p, IMAP_V_STRING, 0, p->tok, len, err);
+}
+
+static int val_qesc(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    unsigned char c = in[*i];
+    (void)n;
+    if (c != '"' && c != '\\') {
+        if (c == '\r' || c == '\n') return 0;
+        return fail(p, err, MV_E_PROTOCOL, "bad escape in quoted string");
+    }
+    (*i)++;
+    p->state = ST_QUOTED;
+    return put(p, &c, 1, 1, err);
+}
+
+/* --- a literal's announcement: "~"? "{" digits "}" CRLF */
+
+static int lit_tilde(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                     mv_error *err)
+{
+    (void)n;
+    if (in[*i] != '{') return fail(p, err, MV_E_PROTOCOL, "'~' not followed by '{'");
+    (*i)++;
+    p->state = ST_LITLEN;
+    return 0;
+}
+
+static int lit_size(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    unsigned char c = in[(*i)++];
+    (void)n;
+    if (c >= '0' && c <= '9') {
+        unsigned d = (unsigned)(c - '0');
+        if (d > p->lim.max_literal || p->lit_len > (p->lim.max_literal - d) / 10)
+            return limit(p, err, "literal too large", p->lim.max_literal);
+        p->lit_len = p->lit_len * 10 + d;
+        p->tok++;
         return 0;
-    case ST_CONT_SP:
-        if (c == ' ') (*i)++;
+    }
+    if (c != '}' || p->tok == 0) return fail(p, err, MV_E_PROTOCOL, "bad literal size");
+    p->state = ST_LITCR;
+    return 0;
+}
+
+static int lit_crlf(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    unsigned char c = in[(*i)++];
+    (void)n;
+    if (c == '\r' && p->state == ST_LITCR) { p->state = ST_LITLF; return 0; }
+    if (c == '\n') return announce(p);
+    return fail(p, err, MV_E_PROTOCOL, "literal size not followed by CRLF");
+}
+
+/* --- the line around the values: tag or "*" or "+", the first words, codes and text */
+
+static int line_start(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                      mv_error *err)
+{
+    unsigned char c = in[(*i)++];
+    (void)n;
+    if (c == '*') { p->resp.kind = IMAP_UNTAGGED; p->state = ST_STAR_SP; return 0; }
+    if (c == '+') { p->resp.kind = IMAP_CONTINUE; p->state = ST_CONT_SP; return 0; }
+    if (!atom_char(c, MODE_DATA)) return fail(p, err, MV_E_PROTOCOL, "bad tag");
+    p->resp.kind = IMAP_TAGGED;
+    p->tok = p->tag_off = p->store.len;
+    p->state = ST_TAG;
+    return put(p, &c, 1, 1, err);
+}
+
+static int line_tag(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    size_t j = atom_run(in, n, *i, MODE_DATA, '+'), len;
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || in[j] == '\r' || in[j] == '\n') return 0;    /* end_line decides */
+    if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "bad tag");
+    (*i)++;
+    if (end_token(p, err, &len) != 0) return MV_ERROR;
+    p->tag_len = len;
+    p->tok = p->store.len;
+    p->state = ST_WORD;
+    return 0;
+}
+
+static int line_star_sp(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                        mv_error *err)
+{
+    (void)n;
+    if (in[*i] != ' ') return fail(p, err, MV_E_PROTOCOL, "'*' not followed by a space");
+    (*i)++;
+    p->tok = p->store.len;
+    p->state = ST_WORD;
+    return 0;
+}
+
+static int line_word(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                     mv_error *err)
+{
+    size_t j = atom_run(in, n, *i, MODE_DATA, -1);
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
+    if (in[j] != ' ') return fail(p, err, MV_E_PROTOCOL, "unexpected byte");
+    (*i)++;
+    if (end_word(p, err) != 0) return MV_ERROR;
+    if (p->resp.status != IMAP_DATA) { p->state = ST_TEXT_START; return 0; }
+    if (p->name_len == 0) { p->tok = p->store.len; return 0; }  /* name after number */
+    p->state = ST_VAL;
+    return 0;
+}
+
+/* "+" and a response code are each followed by an optional space before the text. */
+static int line_space(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                      mv_error *err)
+{
+    (void)n;
+    (void)err;
+    if (in[*i] == ' ') (*i)++;
+    if (p->state == ST_CONT_SP) {
         p->state = ST_TEXT_START;
         return 0;
-    case ST_TEXT_START:
-        if (c == '[') {
-            (*i)++;
-            p->tok = p->code_off = p->store.len;
-            p->state = ST_CODE_ATOM;
-            return 0;
-        }
-        p->tok = p->text_off = p->store.len;
-        p->state = ST_TEXT;
-        return 0;
-    case ST_CODE_ATOM:
-        for (j = *i; j < n && atom_char(in[j], MODE_CODE); j++) continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
-        if (in[j] != ' ' && in[j] != ']') return fail(p, err, MV_E_PROTOCOL, "bad response code");
-        (*i)++;
-        if (end_token(p, err, &len) != 0) return MV_ERROR;
-        if (len == 0) return fail(p, err, MV_E_PROTOCOL, "empty response code");
-        p->code_len = len;
-        if (in[j] == ']') { p->state = ST_AFTER_CODE; return 0; }
-        if (imap_code_has_args((const char *)p->store.data + p->code_off, len)) {
-            p->mode = MODE_CODE;
-            p->state = ST_VAL;
-        } else {
-            p->tok = p->ctext_off = p->store.len;
-            p->has_ctext = 1;
-            p->state = ST_CODE_RAW;
-        }
-        return 0;
-    case ST_CODE_RAW:
-        for (j = *i; j < n && in[j] != ']' && in[j] != '\r' && in[j] != '\n' && in[j] != 0; j++)
-            continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        if (j == n || in[j] != ']') return 0;   /* NUL, CR or LF: reported by the caller */
-        (*i)++;
-        if (end_token(p, err, &len) != 0) return MV_ERROR;
-        p->ctext_len = len;
-        p->state = ST_AFTER_CODE;
-        return 0;
-    case ST_AFTER_CODE:
-        if (c == ' ') (*i)++;
-        p->tok = p->text_off = p->store.len;
-        p->state = ST_TEXT;
-        return 0;
-    case ST_TEXT:
-        for (j = *i; j < n && in[j] != '\r' && in[j] != '\n' && in[j] != 0; j++) continue;
-        if (j > *i && put(p, in + *i, j - *i, 1, err) != 0) return MV_ERROR;
-        *i = j;
-        return 0;
-    default:
-        return step_value(p, in, n, i, err);
     }
+    p->tok = p->text_off = p->store.len;
+    p->state = ST_TEXT;
+    return 0;
+}
+
+static int line_text_start(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                           mv_error *err)
+{
+    (void)n;
+    (void)err;
+    if (in[*i] == '[') {
+        (*i)++;
+        p->tok = p->code_off = p->store.len;
+        p->state = ST_CODE_ATOM;
+        return 0;
+    }
+    p->tok = p->text_off = p->store.len;
+    p->state = ST_TEXT;
+    return 0;
+}
+
+static int code_name(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                     mv_error *err)
+{
+    size_t j = atom_run(in, n, *i, MODE_CODE, -1), len;
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || in[j] == '\r' || in[j] == '\n') return 0;
+    if (in[j] != ' ' && in[j] != ']') return fail(p, err, MV_E_PROTOCOL, "bad response code");
+    (*i)++;
+    if (end_token(p, err, &len) != 0) return MV_ERROR;
+    if (len == 0) return fail(p, err, MV_E_PROTOCOL, "empty response code");
+    p->code_len = len;
+    if (in[j] == ']') {
+        p->state = ST_AFTER_CODE;
+    } else if (imap_code_has_args((const char *)p->store.data + p->code_off, len)) {
+        p->mode = MODE_CODE;
+        p->state = ST_VAL;
+    } else {
+        p->tok = p->ctext_off = p->store.len;
+        p->has_ctext = 1;
+        p->state = ST_CODE_RAW;
+    }
+    return 0;
+}
+
+static int code_raw(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                    mv_error *err)
+{
+    size_t j = run_to(in, n, *i, ']', ']'), len;
+    if (keep(p, in, i, j, err) != 0) return MV_ERROR;
+    if (j == n || in[j] != ']') return 0;
+    (*i)++;
+    if (end_token(p, err, &len) != 0) return MV_ERROR;
+    p->ctext_len = len;
+    p->state = ST_AFTER_CODE;
+    return 0;
+}
+
+static int line_text(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                     mv_error *err)
+{
+    return keep(p, in, i, run_to(in, n, *i, 0, 0), err);
+}
+
+static int bad_state(imap_parser *p, const unsigned char *in, size_t n, size_t *i,
+                     mv_error *err)
+{
+    (void)in;
+    (void)n;
+    (void)i;
+    return fail(p, err, MV_E_PROTOCOL, "internal state");
+}
+
+/* Indexed by state; ST_LITDATA, ST_CR and ST_DONE are imap_parser_feed's own. */
+static const step_fn steps[] = {
+    [ST_START] = line_start,         [ST_TAG] = line_tag,
+    [ST_STAR_SP] = line_star_sp,     [ST_WORD] = line_word,
+    [ST_CONT_SP] = line_space,       [ST_TEXT_START] = line_text_start,
+    [ST_CODE_ATOM] = code_name,      [ST_CODE_RAW] = code_raw,
+    [ST_AFTER_CODE] = line_space,    [ST_TEXT] = line_text,
+    [ST_VAL] = val_start,            [ST_ATOM] = val_atom,
+    [ST_SECTION] = val_section,      [ST_QUOTED] = val_quoted,
+    [ST_QESC] = val_qesc,            [ST_TILDE] = lit_tilde,
+    [ST_LITLEN] = lit_size,          [ST_LITCR] = lit_crlf,
+    [ST_LITLF] = lit_crlf,           [ST_LITDATA] = bad_state,
+    [ST_CR] = bad_state,             [ST_DONE] = bad_state,
+};
+
+static int step(imap_parser *p, const unsigned char *in, size_t n, size_t *i, mv_error *err)
+{
+    return steps[p->state](p, in, n, i, err);
 }
 
 int imap_parser_feed(imap_parser *p, const unsigned char *in, size_t n, size_t *used,
@@ -652,7 +764,7 @@ int imap_parser_feed(imap_parser *p, const unsigned char *in, size_t n, size_t *
         }
         /* Other control bytes are refused where they are not text (atom_char). */
         if (in[i] == 0) return fail(p, err, MV_E_PROTOCOL, "NUL outside a literal");
-        r = step_line(p, in, n, &i, err);
+        r = step(p, in, n, &i, err);
         if (r == MV_ERROR) return MV_ERROR;
         if (r == IMAP_LITERAL) {
             *used = i;
