@@ -377,112 +377,159 @@ static int push_fetch(lua_State *L, const imap_resp *r, imap_arena *a, mv_error 
     return 0;
 }
 
+/* One untagged response's fields into the table on top, by response name.  `utf8`: the
+ * session enabled UTF8=ACCEPT (mailbox names are then UTF-8 as they are). */
+typedef int (*push_fn)(lua_State *L, const imap_resp *r, int utf8, imap_arena *a,
+                       mv_error *e);
+
+static int push_fetch_data(lua_State *L, const imap_resp *r, int utf8, imap_arena *a,
+                           mv_error *e)
+{
+    (void)utf8;
+    return push_fetch(L, r, a, e);
+}
+
+static int push_search(lua_State *L, const imap_resp *r, int utf8, imap_arena *a, mv_error *e)
+{
+    imap_search sr;
+    size_t i;
+    (void)utf8;
+    if (imap_parse_search(r, a, &sr, e) != 0) return -1;
+    lua_createtable(L, (int)(sr.n < 1000000 ? sr.n : 0), 0);
+    for (i = 0; i < sr.n; i++) {
+        lua_pushinteger(L, (lua_Integer)sr.v[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "uids");
+    if (sr.has_modseq) set_int(L, "modseq", sr.modseq);
+    return 0;
+}
+
+static int push_esearch(lua_State *L, const imap_resp *r, int utf8, imap_arena *a,
+                        mv_error *e)
+{
+    imap_esearch es;
+    (void)utf8;
+    if (imap_parse_esearch(r, a, &es, e) != 0) return -1;
+    set_str(L, "tag", es.tag);
+    if (es.has & IMAP_ES_ALL) {
+        if (mvl_imap_push_set(L, &es.all) != 0) return mv_fail(e, MV_E_LIMIT, "ESEARCH set too large");
+    } else {
+        lua_newtable(L);
+    }
+    lua_setfield(L, -2, "uids");
+    if (es.has & IMAP_ES_COUNT) set_int(L, "count", es.count);
+    if (es.has & IMAP_ES_MIN) set_int(L, "min", es.min);
+    if (es.has & IMAP_ES_MAX) set_int(L, "max", es.max);
+    if (es.has & IMAP_ES_MODSEQ) set_int(L, "modseq", es.modseq);
+    return 0;
+}
+
+static int push_list(lua_State *L, const imap_resp *r, int utf8, imap_arena *a, mv_error *e)
+{
+    imap_mailbox mb;
+    if (imap_parse_list(r, utf8, a, &mb, e) != 0) return -1;
+    set_str(L, "mailbox", mb.name);
+    set_str(L, "raw", mb.raw);
+    if (mb.delim >= 0) {
+        char d = (char)mb.delim;
+        lua_pushlstring(L, &d, 1);
+        lua_setfield(L, -2, "delimiter");
+    }
+    push_strs(L, &mb.attrs);
+    lua_setfield(L, -2, "flags");
+    if (mb.special != NULL) {
+        lua_pushstring(L, mb.special);
+        lua_setfield(L, -2, "special");
+    }
+    return 0;
+}
+
+static int push_status(lua_State *L, const imap_resp *r, int utf8, imap_arena *a, mv_error *e)
+{
+    imap_status_data st;
+    if (imap_parse_status(r, utf8, a, &st, e) != 0) return -1;
+    set_str(L, "mailbox", st.name);
+#define STA(bit, f) if (st.has & bit) set_int(L, #f, st.f)
+    STA(IMAP_STA_MESSAGES, messages); STA(IMAP_STA_RECENT, recent);
+    STA(IMAP_STA_UIDNEXT, uidnext); STA(IMAP_STA_UIDVALIDITY, uidvalidity);
+    STA(IMAP_STA_UNSEEN, unseen); STA(IMAP_STA_DELETED, deleted);
+    STA(IMAP_STA_SIZE, size); STA(IMAP_STA_HIGHESTMODSEQ, highestmodseq);
+#undef STA
+    return 0;
+}
+
+static int push_flags(lua_State *L, const imap_resp *r, int utf8, imap_arena *a, mv_error *e)
+{
+    imap_strs fl;
+    (void)utf8;
+    if (r->count < 1) return mv_fail(e, MV_E_PROTOCOL, "FLAGS without a list");
+    if (imap_parse_strs(r, 0, a, &fl, e) != 0) return -1;
+    push_strs(L, &fl);
+    lua_setfield(L, -2, "flags");
+    return 0;
+}
+
+/* "* ID ("name" "Dovecot" "version" NIL)": pairs of strings, or NIL (RFC 2971) */
+static int push_id(lua_State *L, const imap_resp *r, int utf8, imap_arena *a, mv_error *e)
+{
+    size_t i;
+    (void)utf8;
+    (void)a;
+    (void)e;
+    lua_newtable(L);
+    if (r->count > 0 && r->nodes[0].type == IMAP_V_LIST) {
+        for (i = 1; i < r->count && i < r->nodes[0].end; i = imap_next(r, i)) {
+            size_t v = imap_next(r, i);
+            imap_str k = imap_node_str(r, i);
+            if (v >= r->nodes[0].end) break;
+            if (k.s != NULL && imap_node_str(r, v).s != NULL) {
+                lua_pushlstring(L, k.s, k.len);
+                push_str(L, imap_node_str(r, v));
+                lua_settable(L, -3);
+            }
+            i = v;
+        }
+    }
+    lua_setfield(L, -2, "fields");
+    return 0;
+}
+
+/* "* VANISHED (EARLIER) 41,43:116" (RFC 7162 §3.2.10) */
+static int push_vanished(lua_State *L, const imap_resp *r, int utf8, imap_arena *a,
+                         mv_error *e)
+{
+    size_t i = 0;
+    imap_set set;
+    (void)utf8;
+    if (r->count > 0 && r->nodes[0].type == IMAP_V_LIST) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "earlier");
+        i = imap_next(r, 0);
+    }
+    if (i >= r->count || imap_parse_set(imap_node_str(r, i), 100000, a, &set, e) != 0
+        || mvl_imap_push_set(L, &set) != 0)
+        return e->kind != MV_E_NONE ? -1 : mv_fail(e, MV_E_PROTOCOL, "malformed VANISHED");
+    lua_setfield(L, -2, "uids");
+    return 0;
+}
+
+static const struct { const char *name; push_fn push; } data_pushers[] = {
+    { "FETCH", push_fetch_data }, { "SEARCH", push_search }, { "ESEARCH", push_esearch },
+    { "LIST", push_list }, { "LSUB", push_list }, { "STATUS", push_status },
+    { "FLAGS", push_flags }, { "ID", push_id }, { "VANISHED", push_vanished },
+};
+
+/* Responses with no entry (EXISTS, EXPUNGE, CAPABILITY, ...) carry only the name and
+ * number the caller has already set. */
 static int push_data(lua_State *L, imap_session *s, const imap_resp *r, imap_arena *a,
                      mv_error *e)
 {
     int utf8 = (imap_enabled(s) & IMAP_ENABLED_UTF8) != 0;
-    if (imap_str_is(r->name, "FETCH")) return push_fetch(L, r, a, e);
-    if (imap_str_is(r->name, "SEARCH")) {
-        imap_search sr;
-        size_t i;
-        if (imap_parse_search(r, a, &sr, e) != 0) return -1;
-        lua_createtable(L, (int)(sr.n < 1000000 ? sr.n : 0), 0);
-        for (i = 0; i < sr.n; i++) {
-            lua_pushinteger(L, (lua_Integer)sr.v[i]);
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-        lua_setfield(L, -2, "uids");
-        if (sr.has_modseq) set_int(L, "modseq", sr.modseq);
-        return 0;
-    }
-    if (imap_str_is(r->name, "ESEARCH")) {
-        imap_esearch es;
-        if (imap_parse_esearch(r, a, &es, e) != 0) return -1;
-        set_str(L, "tag", es.tag);
-        if (es.has & IMAP_ES_ALL) {
-            if (mvl_imap_push_set(L, &es.all) != 0) return mv_fail(e, MV_E_LIMIT, "ESEARCH set too large");
-        } else {
-            lua_newtable(L);
-        }
-        lua_setfield(L, -2, "uids");
-        if (es.has & IMAP_ES_COUNT) set_int(L, "count", es.count);
-        if (es.has & IMAP_ES_MIN) set_int(L, "min", es.min);
-        if (es.has & IMAP_ES_MAX) set_int(L, "max", es.max);
-        if (es.has & IMAP_ES_MODSEQ) set_int(L, "modseq", es.modseq);
-        return 0;
-    }
-    if (imap_str_is(r->name, "LIST") || imap_str_is(r->name, "LSUB")) {
-        imap_mailbox mb;
-        if (imap_parse_list(r, utf8, a, &mb, e) != 0) return -1;
-        set_str(L, "mailbox", mb.name);
-        set_str(L, "raw", mb.raw);
-        if (mb.delim >= 0) {
-            char d = (char)mb.delim;
-            lua_pushlstring(L, &d, 1);
-            lua_setfield(L, -2, "delimiter");
-        }
-        push_strs(L, &mb.attrs);
-        lua_setfield(L, -2, "flags");
-        if (mb.special != NULL) {
-            lua_pushstring(L, mb.special);
-            lua_setfield(L, -2, "special");
-        }
-        return 0;
-    }
-    if (imap_str_is(r->name, "STATUS")) {
-        imap_status_data st;
-        if (imap_parse_status(r, utf8, a, &st, e) != 0) return -1;
-        set_str(L, "mailbox", st.name);
-#define STA(bit, f) if (st.has & bit) set_int(L, #f, st.f)
-        STA(IMAP_STA_MESSAGES, messages); STA(IMAP_STA_RECENT, recent);
-        STA(IMAP_STA_UIDNEXT, uidnext); STA(IMAP_STA_UIDVALIDITY, uidvalidity);
-        STA(IMAP_STA_UNSEEN, unseen); STA(IMAP_STA_DELETED, deleted);
-        STA(IMAP_STA_SIZE, size); STA(IMAP_STA_HIGHESTMODSEQ, highestmodseq);
-#undef STA
-        return 0;
-    }
-    if (imap_str_is(r->name, "FLAGS")) {
-        imap_strs fl;
-        if (r->count < 1 || imap_parse_strs(r, 0, a, &fl, e) != 0)
-            return r->count < 1 ? mv_fail(e, MV_E_PROTOCOL, "FLAGS without a list") : -1;
-        push_strs(L, &fl);
-        lua_setfield(L, -2, "flags");
-        return 0;
-    }
-    if (imap_str_is(r->name, "ID")) {
-        /* "* ID ("name" "Dovecot" "version" NIL)": pairs of strings, or NIL */
-        size_t i;
-        lua_newtable(L);
-        if (r->count > 0 && r->nodes[0].type == IMAP_V_LIST) {
-            for (i = 1; i < r->count && i < r->nodes[0].end; i = imap_next(r, i)) {
-                size_t v = imap_next(r, i);
-                imap_str k = imap_node_str(r, i);
-                if (v >= r->nodes[0].end) break;
-                if (k.s != NULL && imap_node_str(r, v).s != NULL) {
-                    lua_pushlstring(L, k.s, k.len);
-                    push_str(L, imap_node_str(r, v));
-                    lua_settable(L, -3);
-                }
-                i = v;
-            }
-        }
-        lua_setfield(L, -2, "fields");
-        return 0;
-    }
-    if (imap_str_is(r->name, "VANISHED")) {
-        size_t i = 0;
-        imap_set set;
-        if (r->count > 0 && r->nodes[0].type == IMAP_V_LIST) {
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, "earlier");
-            i = imap_next(r, 0);
-        }
-        if (i >= r->count || imap_parse_set(imap_node_str(r, i), 100000, a, &set, e) != 0
-            || mvl_imap_push_set(L, &set) != 0)
-            return e->kind != MV_E_NONE ? -1 : mv_fail(e, MV_E_PROTOCOL, "malformed VANISHED");
-        lua_setfield(L, -2, "uids");
-        return 0;
-    }
+    size_t i;
+    for (i = 0; i < sizeof data_pushers / sizeof data_pushers[0]; i++)
+        if (imap_str_is(r->name, data_pushers[i].name))
+            return data_pushers[i].push(L, r, utf8, a, e);
     return 0;
 }
 
