@@ -193,7 +193,8 @@ describe("oauth token function (" .. proto_name .. ", " .. driver_name .. " driv
     end)
   end
 
-  it("refused twice: the usual auth error, the function called exactly twice", function()
+  it("CHECKLIST 90: refused twice: the usual auth error, the function called exactly twice",
+     function()
     local srv = scripted.start((P.script("XOAUTH2", { { OLD, "refuse" },
                                                      { NEW, "refuse" } })))
     local fn, calls = recorder { { OLD, 3600 }, { NEW, 3600 } }
@@ -227,7 +228,8 @@ describe("oauth token function (" .. proto_name .. ", " .. driver_name .. " driv
     { "returns an empty string", function() return "" end, "empty token" },
     { "returns a table as expires_in", function() return NEW, {} end, "expires_in" },
   } do
-    it("a function that " .. case[1] .. ": a clear auth error, no AUTH sent", function()
+    it("CHECKLIST 90: a function that " .. case[1] .. ": a clear auth error, no AUTH sent",
+       function()
       local srv = scripted.start((P.script("XOAUTH2", {})))
       local s, err, kind = open(srv, case[2])
       assert.is_nil(s)
@@ -250,7 +252,8 @@ describe("oauth token function (" .. proto_name .. ", " .. driver_name .. " driv
     clean(srv)
   end)
 
-  it("a token with CR LF from the function is refused before it is sent", function()
+  it("CHECKLIST 90: a token with CR LF from the function is refused before it is sent",
+     function()
     local srv = scripted.start((P.script("XOAUTH2", {})))
     local s, err, kind = open(srv, function() return "tok\r\nQUIT" end)
     assert.is_nil(s)
