@@ -292,6 +292,41 @@ end)
 end
 end
 
+for _, driver_name in ipairs { "native", "luasocket" } do
+describe("oauth over IMAP without SASL-IR (" .. driver_name .. " driver)", function()
+  for _, mech in ipairs { "XOAUTH2", "OAUTHBEARER" } do
+    it(mech .. ": the initial response answers the server's empty \"+\" (RFC 4959), " ..
+       "also on the renewed AUTHENTICATE, and the JSON error that follows is read", function()
+      local srv = scripted.start({
+        { send = "* OK [CAPABILITY IMAP4rev1 AUTH=" .. mech .. "] hi\r\n" },
+        { expect = "A1 AUTHENTICATE " .. mech .. "\r\n" }, { send = "+ \r\n" },
+        { expect = initial(mech, OLD) .. "\r\n" },
+        { send = "+ " .. b64(JSON) .. "\r\n" }, { expect = json_answer(mech) },
+        { send = "A1 NO [AUTHENTICATIONFAILED] expired\r\n" },
+        { expect = "A2 AUTHENTICATE " .. mech .. "\r\n" }, { send = "+ \r\n" },
+        { expect = initial(mech, NEW) .. "\r\n" },
+        { send = "A2 OK [CAPABILITY IMAP4rev1] in\r\n" },
+        { expect = "A3 LOGOUT" }, { send = "* BYE bye\r\nA3 OK done\r\n" },
+      })
+      local fn, calls = recorder { { OLD }, { NEW } }
+      local traced = {}
+      local o = { host = "127.0.0.1", port = srv.port, tls = "none", user = "u",
+                  token = fn, timeout = 3, insecure_auth = true,
+                  trace = function(_, line) traced[#traced + 1] = line end }
+      if driver_name == "luasocket" then o.socket = require("socket").tcp end
+      local s = assert(imap.session(o))
+      assert.same({ { "u", "connect" }, { "u", "rejected" } }, calls)
+      s:close()
+      local trace = table.concat(traced, "\n")
+      assert.is_nil(trace:find(OLD, 1, true))
+      assert.is_nil(trace:find(NEW, 1, true))
+      local _, log = srv:finish()
+      assert.same({}, scripted.failures(log), scripted.format(log))
+    end)
+  end
+end)
+end
+
 describe("oauth token function: sessions that cannot call it", function()
   it("smtp.async outside OpenResty (a sender thread) refuses a token function", function()
     assert.has_error(function()
