@@ -327,6 +327,42 @@ describe("oauth over IMAP without SASL-IR (" .. driver_name .. " driver)", funct
 end)
 end
 
+describe("oauth token function in the spool", function()
+  it("q:run reopens its session with the kept token, and renews it when refused", function()
+    local spool = require "missive.spool"
+    local util = require "support.util"
+    local dir = util.mkdtemp("missive-oauth-spool")
+    local q = assert(spool.open(dir))
+    local function deliver(attempts)
+      local t = PROTOCOLS.smtp.script("XOAUTH2", attempts, true)
+      table.remove(t)   -- QUIT comes after the message
+      table.remove(t)
+      for _, st in ipairs {
+        { expect = "MAIL FROM" }, { send = "250 ok\r\n" }, { expect = "RCPT TO" },
+        { send = "250 ok\r\n" }, { expect = "DATA" }, { send = "354 go\r\n" },
+        { read_until = "\r\n.\r\n" }, { send = "250 2.0.0 queued\r\n" },
+        { expect = "QUIT" }, { send = "221 bye\r\n" } } do t[#t + 1] = st end
+      return t
+    end
+    local fn, calls = recorder { { OLD, 3600 }, { NEW, 3600 } }
+    local srv = scripted.start({ deliver { { OLD, "accept" } },
+                                 deliver { { OLD, "refuse" }, { NEW, "accept" } } },
+                               { connections = 2 })
+    local opts = { host = "127.0.0.1", port = srv.port, tls = "none", user = "u",
+                   token = fn, timeout = 3, insecure_auth = true }
+    for i = 1, 2 do
+      assert(q:add { from = "a@x.test", to = "b@x.test",
+                     data = "Subject: " .. i .. "\r\n\r\nx\r\n" })
+      local counts = assert(q:run(opts))
+      assert.equal(1, counts.sent)
+    end
+    assert.same({ { "u", "connect" }, { "u", "rejected" } }, calls)
+    local _, log = srv:finish()
+    util.rmtree(dir)
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+end)
+
 describe("oauth token function: sessions that cannot call it", function()
   it("smtp.async outside OpenResty (a sender thread) refuses a token function", function()
     assert.has_error(function()
