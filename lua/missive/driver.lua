@@ -75,7 +75,7 @@ end
 -- token refused again is forgotten.
 local EXPIRY_MARGIN = 30
 local token_fns = setmetatable({}, {__mode = "k"})  -- session -> {fn =, user =}
-local token_cache = setmetatable({}, {__mode = "k"}) -- function -> user -> {token, at}
+local token_cache = setmetatable({}, {__mode = "k"}) -- fn -> user -> {token =, stale_at =}
 
 local function clock()
   local ngx = rawget(_G, "ngx")
