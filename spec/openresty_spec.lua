@@ -112,6 +112,26 @@ describe("OpenResty cosockets #openresty #integration", function()
     assert(stack.wait_messages("bob", 3, 15))
   end)
 
+  it("a token function shared through ngx.shared.DICT renews a refused token inside " ..
+     "nginx (its refresh yields)", function()
+    local scripted = require "support.scripted"
+    local b64 = require("missive.mime").base64_encode
+    local function ir(tok) return b64("user=u\1auth=Bearer " .. tok .. "\1\1") end
+    local srv = scripted.start({
+      { send = "220 scripted ESMTP\r\n" }, { expect = "EHLO" },
+      { send = "250-scripted\r\n250 AUTH PLAIN XOAUTH2\r\n" },
+      { expect = "AUTH XOAUTH2 " .. ir("tok-stale") .. "\r\n" },
+      { send = "535 5.7.8 expired\r\n" },
+      { expect = "AUTH XOAUTH2 " .. ir("tok-fresh") .. "\r\n" }, { send = "235 ok\r\n" },
+      { expect = "QUIT" }, { send = "221 bye\r\n" } })
+    local status, body = openresty.get(ng, "/oauth?stored=tok-stale&fresh=tok-fresh&port="
+                                           .. srv.port)
+    local _, log = srv:finish()
+    assert.equal(200, status, body .. (openresty.error_log or ""))
+    assert.equal("connect rejected XOAUTH2 tok-fresh\n", body)
+    assert.same({}, scripted.failures(log), scripted.format(log))
+  end)
+
   it("keeps answering other requests while 50 sends wait on a slow server", function()
     local delay = 0.4
     local py = io.popen("exec python3 " .. util.here .. "/slow_smtp.py " .. delay .. " 20")

@@ -14,6 +14,7 @@ enum {
     MV_WANT_WRITE = 2,  /* take pending network bytes, then call again */
     MV_WANT_BODY = 3,   /* sending: the caller must supply more of the message */
     MV_HAVE_CHUNK = 4,  /* receiving: a piece of the message waits for the caller */
+    MV_WANT_TOKEN = 5,  /* opening: the caller must supply an OAuth token (mv_open.h) */
     MV_ERROR = -1
 };
 

@@ -18,7 +18,7 @@ enum { OP_NONE, OP_OPEN, OP_CMD, OP_WAIT };
 enum { X_NONE, X_SEND, X_WAIT_CONT, X_FEED, X_READ, X_IDLING, X_DONE };
 
 /* Open steps after the shared sequence. */
-enum { O_SEQUENCE, O_LOGIN, O_CAPS, O_ENABLE, O_DONE };
+enum { O_SEQUENCE, O_LOGIN, O_TOKEN, O_CAPS, O_ENABLE, O_DONE };
 
 /* What a continuation "+" means for the command being read. */
 enum { CONT_NONE, CONT_SASL, CONT_IDLE };

@@ -162,8 +162,13 @@ static int start_login(imap_session *s)
     s->state = O_LOGIN;
     if (wanted != NULL && strcasecmp(wanted, "login") == 0) return send_login(s);
     s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
-                                  s->cfg.token != NULL);
-    if (s->sasl.mech != MV_SASL_NONE) return send_authenticate(s);
+                                  s->cfg.token != NULL || s->cfg.token_fn);
+    if (s->sasl.mech != MV_SASL_NONE) {
+        int r = mv_open_token_first(&s->open, &s->cfg, s->sasl.mech);
+        if (r == MV_OK) return send_authenticate(s);
+        s->state = O_TOKEN;
+        return r;
+    }
     if (wanted != NULL && strcasecmp(wanted, "auto") != 0)
         return imapi_fail(s, MV_E_AUTH, "the server does not offer that SASL mechanism");
     return send_login(s);
@@ -206,6 +211,12 @@ static int on_login(imap_session *s)
     }
     if (r == MV_ERROR && s->pp.err.kind == MV_E_REPLY) {
         mv_error_clear(&s->pp.err);
+        /* A refused token may be renewed once, then AUTHENTICATE goes again (mv_open.h). */
+        if ((r = mv_open_token_renew(&s->open, &s->cfg, s->sasl.mech)) != MV_OK) {
+            s->reply_failed = 0;
+            s->state = O_TOKEN;
+            return r;
+        }
         mv_fail_reply(&s->pp.err, MV_E_AUTH, "authentication failed", &s->last);
         mv_sasl_explain(&s->sasl, &s->pp.err);
         return MV_ERROR;
@@ -258,6 +269,14 @@ int imapi_step_open(imap_session *s)
             r = start_login(s);
             break;
         case O_LOGIN: r = on_login(s); break;
+        case O_TOKEN:
+            /* the caller's token, then AUTHENTICATE with it */
+            r = mv_open_token_take(&s->open, &s->cfg);
+            if (r != MV_OK) break;
+            mv_pp_arm(&s->pp);
+            s->state = O_LOGIN;
+            r = send_authenticate(s);
+            break;
         case O_CAPS:
             r = imapi_exchange(s);
             if (r == MV_OK) r = send_enable(s);

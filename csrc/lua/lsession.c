@@ -61,6 +61,7 @@ int mvl_session_status(lua_State *L, mvl_session *u, int r)
     case MV_OK: lua_pushliteral(L, "done"); return 1;
     case MV_WANT_BODY: lua_pushliteral(L, "body"); return 1;
     case MV_HAVE_CHUNK: lua_pushliteral(L, "chunk"); return 1;
+    case MV_WANT_TOKEN: lua_pushliteral(L, "token"); return 1;
     case MV_WANT_READ: lua_pushliteral(L, "read"); return 1;
     case MV_WANT_WRITE: lua_pushliteral(L, "write"); return 1;
     default: return mvl_session_error(L, u);
@@ -119,6 +120,48 @@ int mvl_m_io_error(lua_State *L, mvl_session *u)
         mv_fail(&u->pp->err, MV_E_CLOSED, "connection closed by the server");
     else
         mv_fail(&u->pp->err, MV_E_IO, "socket error: %.200s", word);
+    return 0;
+}
+
+/* Why the open asks for a token ("connect", "rejected"), or nil when it does not. */
+int mvl_m_token_reason(lua_State *L, mvl_session *u)
+{
+    switch (u->pp->token_asked) {
+    case MV_TOKEN_CONNECT: lua_pushliteral(L, "connect"); break;
+    case MV_TOKEN_REJECTED: lua_pushliteral(L, "rejected"); break;
+    default: lua_pushnil(L); break;
+    }
+    return 1;
+}
+
+/* The caller's answer: a token, which the open takes at its next step; one that could
+ * not go on a command line fails the open (kind argument), without showing it. */
+int mvl_m_set_token(lua_State *L, mvl_session *u)
+{
+    size_t n;
+    const char *tok = luaL_checklstring(L, 2, &n);
+    mv_pp *pp = u->pp;
+    pp->token_asked = MV_TOKEN_NONE;
+    mv_free_secret(pp->token);
+    pp->token = NULL;
+    if (n == 0) {
+        mv_fail(&pp->err, MV_E_AUTH, "the token function returned an empty token");
+    } else if (strlen(tok) != n) {
+        mv_fail(&pp->err, MV_E_ARG, "token contains a NUL byte");
+    } else if (mv_cfg_check_value("token", tok, &pp->err) != MV_OK) {
+        /* pp->err says why */
+    } else if ((pp->token = mv_strdup(tok)) == NULL) {
+        return luaL_error(L, "out of memory");
+    }
+    return 0;
+}
+
+/* The caller has no token: the open fails with kind auth and this message. */
+int mvl_m_token_failed(lua_State *L, mvl_session *u)
+{
+    const char *msg = luaL_checkstring(L, 2);
+    u->pp->token_asked = MV_TOKEN_NONE;
+    mv_fail(&u->pp->err, MV_E_AUTH, "%s", msg);
     return 0;
 }
 
@@ -268,6 +311,9 @@ OPEN_METHOD(input)
 OPEN_METHOD(eof)
 OPEN_METHOD(io_error)
 OPEN_METHOD(want)
+OPEN_METHOD(token_reason)
+OPEN_METHOD(set_token)
+OPEN_METHOD(token_failed)
 OPEN_METHOD(time_left)
 OPEN_METHOD(trace)
 OPEN_METHOD(connect)
@@ -283,6 +329,8 @@ ANY_METHOD(tostring)
 static const luaL_Reg generic_methods[] = {
     { "_run", g_run }, { "_step", g_step }, { "_output", g_output }, { "_input", g_input },
     { "_eof", g_eof }, { "_io_error", g_io_error }, { "_want", g_want },
+    { "_token_reason", g_token_reason }, { "_set_token", g_set_token },
+    { "_token_failed", g_token_failed },
     { "_time_left", g_time_left }, { "_trace", g_trace }, { "_connect", g_connect },
     { "_set_loopback", g_set_loopback }, { "_abort", g_abort }, { "_dead", g_dead },
     { "_release", g_release }, { "is_closed", g_closed }, { "tls_info", g_tls_info },

@@ -43,8 +43,8 @@ void mvl_session_teardown(mvl_session *u);
 int mvl_session_error(lua_State *L, mvl_session *u);
 /* For a call that returns MV_OK or MV_ERROR: pushes true, or the error values. */
 int mvl_session_result(lua_State *L, mvl_session *u, int r);
-/* Pushes the result of a step or a native run: "done", "body", "chunk", "read",
- * "write", or the error values.  Returns the number of values pushed. */
+/* Pushes the result of a step or a native run: "done", "body", "chunk", "token",
+ * "read", "write", or the error values.  Returns the number of values pushed. */
 int mvl_session_status(lua_State *L, mvl_session *u, int r);
 
 /* Methods shared by both session types (argument 1 is the session, already checked). */
@@ -54,6 +54,9 @@ int mvl_m_output(lua_State *L, mvl_session *u);    /* take pending network bytes
 int mvl_m_input(lua_State *L, mvl_session *u);     /* give received network bytes */
 int mvl_m_eof(lua_State *L, mvl_session *u);       /* the peer closed */
 int mvl_m_io_error(lua_State *L, mvl_session *u);  /* the socket failed: word, message */
+int mvl_m_token_reason(lua_State *L, mvl_session *u); /* "connect" | "rejected" | nil */
+int mvl_m_set_token(lua_State *L, mvl_session *u);    /* the caller's OAuth token */
+int mvl_m_token_failed(lua_State *L, mvl_session *u); /* no token: fail the open */
 int mvl_m_want(lua_State *L, mvl_session *u);      /* bytes TLS needs, 0 when unknown */
 int mvl_m_time_left(lua_State *L, mvl_session *u); /* seconds to the deadline, or nil */
 int mvl_m_trace(lua_State *L, mvl_session *u);     /* {dir, line, dir, line...} or nil */

@@ -145,7 +145,14 @@ void mvl_opt_session(lua_State *L, int t, mv_cfg *c, int port, int tls)
     c->tls = (mv_tls_mode)opt_tls_mode(L, t, tls);
     c->user = mvl_opt_string(L, t, "user");
     c->password = mvl_opt_string(L, t, "password");
-    c->token = mvl_opt_string(L, t, "token");
+    /* token = a string, or a function the session calls when it needs one (the Lua
+     * driver answers the core's MV_WANT_TOKEN) */
+    lua_getfield(L, t, "token");
+    c->token_fn = lua_isfunction(L, -1);
+    if (!c->token_fn && !lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "option 'token' must be a string or a function");
+    lua_pop(L, 1);
+    c->token = c->token_fn ? NULL : mvl_opt_string(L, t, "token");
     c->auth = mvl_opt_string(L, t, "auth");
     c->insecure_auth = opt_insecure_auth(L, t);
     opt_tls(L, t, &c->tls_opts);

@@ -32,6 +32,12 @@ static int check(const mv_cfg *c, mv_error *e)
 }
 
 /* The copies are ours: the casts drop the const of the caller's view. */
+void mv_cfg_replace_token(mv_cfg *c, char *token)
+{
+    mv_free_secret((char *)(size_t)c->token);
+    c->token = token;
+}
+
 void mv_cfg_free(mv_cfg *c)
 {
     free((void *)(size_t)c->host);

@@ -16,6 +16,10 @@ enum { MV_INSECURE_NEVER = 0, MV_INSECURE_ALWAYS = 1, MV_INSECURE_LOOPBACK = -1 
 
 typedef enum { MV_TLS_NONE = 0, MV_TLS_STARTTLS, MV_TLS_IMPLICIT } mv_tls_mode;
 
+/* Why a session asks its caller for an OAuth token (token_fn): before the first AUTH
+ * that needs one, or after the server refused the one sent. */
+enum { MV_TOKEN_NONE = 0, MV_TOKEN_CONNECT, MV_TOKEN_REJECTED };
+
 typedef struct mv_cfg {
     const char *host;          /* where to connect */
     const char *server_name;   /* for SNI and the certificate check; NULL: host */
@@ -24,6 +28,8 @@ typedef struct mv_cfg {
     mv_tls_mode tls;
     mv_tls_opts tls_opts;
     const char *user, *password, *token;
+    int token_fn;              /* tokens come from the caller when asked (MV_WANT_TOKEN,
+                                * mv_open.h); token stays NULL until then */
     const char *auth;          /* NULL/"auto", "none", a SASL name or a protocol's word */
     int insecure_auth;         /* credentials over cleartext/unverified TLS: an
                                 * MV_INSECURE_* value */
@@ -38,6 +44,8 @@ int mv_cfg_check_value(const char *field, const char *v, mv_error *e);
  * honour) and makes dst an owned copy of it, server_name defaulting to host.  On
  * failure dst holds nothing to free.  The auth word is the protocol's to check. */
 int mv_cfg_copy(mv_cfg *dst, const mv_cfg *src, mv_error *e);
+/* Replaces an owned copy's token with `token` (taken over, freed by mv_cfg_free). */
+void mv_cfg_replace_token(mv_cfg *c, char *token);
 /* Frees an owned copy (secrets are wiped) and zeroes it. */
 void mv_cfg_free(mv_cfg *c);
 

@@ -277,7 +277,8 @@ int mv_net_run(mv_net *n, mv_pp *pp, mv_step_fn step, void *ud)
         }
         sent = mv_buf_avail(&pp->conn.net_out) > 0;
         if (flush_out(fd, pp) != MV_OK) return step(ud);
-        if (r == MV_OK || r == MV_WANT_BODY || r == MV_HAVE_CHUNK) return r;
+        if (r == MV_OK || r == MV_WANT_BODY || r == MV_HAVE_CHUNK || r == MV_WANT_TOKEN)
+            return r;
         if (r == MV_WANT_READ) {
             if (pp->conn.eof) {
                 mv_fail(&pp->err, MV_E_CLOSED, "connection closed by the server");

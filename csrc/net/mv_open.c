@@ -95,6 +95,8 @@ void mv_open_begin(mv_open *o, mv_pp *pp, const mv_cfg *cfg, const mv_open_ops *
     o->ops = ops;
     o->proto = proto;
     o->greeted = 0;
+    o->renewed = 0;
+    pp->token_asked = MV_TOKEN_NONE;
     go(o, cfg->tls == MV_TLS_IMPLICIT ? MV_OPEN_TLS : MV_OPEN_GREETING);
 }
 
@@ -107,5 +109,33 @@ int mv_open_step(mv_open *o)
         r = handlers[o->state](o);
         if (r != MV_OK) return r;
     }
+    return MV_OK;
+}
+
+static int ask_token(mv_open *o, int reason)
+{
+    o->pp->token_asked = reason;
+    return mv_conn_want(&o->pp->conn, MV_WANT_TOKEN);
+}
+
+int mv_open_token_first(mv_open *o, const mv_cfg *cfg, mv_sasl_mech m)
+{
+    if (!cfg->token_fn || !mv_sasl_is_token(m) || cfg->token != NULL) return MV_OK;
+    return ask_token(o, MV_TOKEN_CONNECT);
+}
+
+int mv_open_token_renew(mv_open *o, const mv_cfg *cfg, mv_sasl_mech m)
+{
+    if (!cfg->token_fn || !mv_sasl_is_token(m) || o->renewed) return MV_OK;
+    o->renewed = 1;
+    return ask_token(o, MV_TOKEN_REJECTED);
+}
+
+int mv_open_token_take(mv_open *o, mv_cfg *cfg)
+{
+    if (o->pp->token_asked != MV_TOKEN_NONE || o->pp->token == NULL)
+        return mv_conn_want(&o->pp->conn, MV_WANT_TOKEN);
+    mv_cfg_replace_token(cfg, o->pp->token);
+    o->pp->token = NULL;
     return MV_OK;
 }

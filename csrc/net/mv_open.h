@@ -16,6 +16,7 @@
 
 #include "mv_cfg.h"
 #include "mv_pp.h"
+#include "mv_sasl.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
@@ -52,6 +53,7 @@ typedef struct mv_open {
     int sub;                     /* the current hook's own progress */
     int greeted;                 /* the greeting was read (implicit TLS reads it after
                                   * the handshake, STARTTLS before) */
+    int renewed;                 /* a refused token was renewed (once per open) */
     mv_pp *pp;
     const mv_cfg *cfg;
     const mv_open_ops *ops;
@@ -64,6 +66,22 @@ void mv_open_begin(mv_open *o, mv_pp *pp, const mv_cfg *cfg, const mv_open_ops *
 /* Runs the sequence on: MV_OK once the capabilities over the final link are known
  * (the protocol then logs in), else as the hooks. */
 int mv_open_step(mv_open *o);
+
+/* OAuth tokens from the caller (cfg->token_fn): the open asks for one before the first
+ * AUTH with a token mechanism (MV_TOKEN_CONNECT), and once more after the server refused
+ * it (MV_TOKEN_REJECTED), then sends AUTH again on the same connection: a failed AUTH
+ * may be followed by another (RFC 4954 §4, RFC 5034 §4, RFC 3501 §6.2.2).  Asking
+ * returns MV_WANT_TOKEN with pp->token_asked saying why; the caller puts its answer in
+ * pp->token and clears token_asked (or sets pp->err to fail the open) and steps again.
+ *
+ * Before AUTH with m: MV_WANT_TOKEN when the token must be asked for first, else MV_OK. */
+int mv_open_token_first(mv_open *o, const mv_cfg *cfg, mv_sasl_mech m);
+/* After AUTH with m was refused: MV_WANT_TOKEN when a new token is asked for, MV_OK
+ * when the refusal stands (a fixed token, or the renewed one refused too). */
+int mv_open_token_renew(mv_open *o, const mv_cfg *cfg, mv_sasl_mech m);
+/* While asked: MV_WANT_TOKEN until the caller answered, then MV_OK with cfg->token
+ * replaced by the answer (the protocol sends AUTH again). */
+int mv_open_token_take(mv_open *o, mv_cfg *cfg);
 
 MV_HIDDEN_END
 

@@ -1,5 +1,6 @@
 #include "mv_pp.h"
 #include "mv_clock.h"
+#include "mv_str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ void mv_pp_init(mv_pp *pp)
     pp->eof_check = 0;
     mv_buf_init(&pp->cork);
     pp->corked = 0;
+    pp->token_asked = 0;
+    pp->token = NULL;
 }
 
 void mv_pp_free(mv_pp *pp)
@@ -29,6 +32,8 @@ void mv_pp_free(mv_pp *pp)
     mv_conn_free(&pp->conn);
     mv_buf_free(&pp->trace);
     mv_buf_free(&pp->cork);
+    mv_free_secret(pp->token);
+    pp->token = NULL;
 }
 
 void mv_pp_start(mv_pp *pp)

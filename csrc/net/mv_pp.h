@@ -35,6 +35,9 @@ typedef struct mv_pp {
     int corked;
     int eof_check;           /* the next write commits (a final dot): look for an EOF
                               * that already arrived before writing it */
+    int token_asked;         /* the open waits for an OAuth token from its caller
+                              * (MV_WANT_TOKEN): why, an MV_TOKEN_* value */
+    char *token;             /* the caller's answer, until the open takes it */
 } mv_pp;
 
 void mv_pp_init(mv_pp *pp);

@@ -18,6 +18,11 @@ const char *mv_sasl_name(mv_sasl_mech m)
     return mech_names[m];
 }
 
+int mv_sasl_is_token(mv_sasl_mech m)
+{
+    return m == MV_SASL_XOAUTH2 || m == MV_SASL_OAUTHBEARER;
+}
+
 int mv_sasl_from_name(const char *name)
 {
     int i;
@@ -63,7 +68,7 @@ mv_sasl_mech mv_sasl_choose(unsigned offered, const char *wanted, int have_passw
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
         mv_sasl_mech m = order[i];
         if (!(offered & MV_SASL_BIT(m))) continue;
-        if (m == MV_SASL_XOAUTH2 || m == MV_SASL_OAUTHBEARER ? have_token : have_password)
+        if (mv_sasl_is_token(m) ? have_token : have_password)
             return m;
     }
     return MV_SASL_NONE;
@@ -136,7 +141,7 @@ static void json_string(const unsigned char *j, size_t n, const char *key, char 
 void mv_sasl_explain(const mv_sasl *s, mv_error *e)
 {
     size_t n = strlen(e->msg);
-    if (s->mech != MV_SASL_OAUTHBEARER || s->oauth_status[0] == '\0') return;
+    if (!mv_sasl_is_token(s->mech) || s->oauth_status[0] == '\0') return;
     snprintf(e->msg + n, sizeof e->msg - n, " (OAuth status %s%s%s)", s->oauth_status,
              s->oauth_scope[0] ? ", scope " : "", s->oauth_scope);
 }
@@ -165,15 +170,21 @@ int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out
         }
         break;
     case MV_SASL_XOAUTH2:
-        /* The challenge is a JSON error: answer empty so the server sends its final code. */
-        if (s->step == 1) return MV_OK;
-        break;
     case MV_SASL_OAUTHBEARER:
-        /* RFC 7628 §3.2.2: the challenge is a JSON error; keep what it says, and answer
-         * with the dummy ^A (§3.2.3) so the server ends the exchange with its failure */
         if (s->step != 1) break;
+        /* An empty challenge asks for the initial response the command did not carry
+         * (IMAP without SASL-IR, RFC 4959); it restarts the count for the error below. */
+        if (clen == 0) {
+            int dummy;
+            return mv_sasl_start(s, out, &dummy, e);
+        }
+        /* Otherwise it is a JSON error (RFC 7628 §3.2.2; Google's and Microsoft's
+         * XOAUTH2 send the same): keep what it says, and answer so that the server ends
+         * the exchange with its failure: ^A for OAUTHBEARER (§3.2.3), an empty line for
+         * XOAUTH2. */
         json_string(chal, clen, "status", s->oauth_status, sizeof s->oauth_status);
         json_string(chal, clen, "scope", s->oauth_scope, sizeof s->oauth_scope);
+        if (s->mech == MV_SASL_XOAUTH2) return MV_OK;
         return mv_buf_append(out, "\001", 1) == 0 ? MV_OK
                : mv_fail(e, MV_E_MEMORY, "out of memory");
     default:

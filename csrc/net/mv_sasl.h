@@ -26,6 +26,8 @@ unsigned mv_sasl_parse_offer(const char *list, size_t len);
 mv_sasl_mech mv_sasl_choose(unsigned offered, const char *wanted, int have_password,
                             int have_token);
 const char *mv_sasl_name(mv_sasl_mech m);
+/* Whether m authenticates with an OAuth token (XOAUTH2, OAUTHBEARER), not a password. */
+int mv_sasl_is_token(mv_sasl_mech m);
 /* Parses a user-supplied mechanism name; -1 when unknown. */
 int mv_sasl_from_name(const char *name);
 
@@ -38,7 +40,8 @@ typedef struct mv_sasl {
     const char *user, *password, *token;  /* borrowed from the session */
     int step;
     int rounds;                           /* challenges answered */
-    /* OAUTHBEARER's error challenge (RFC 7628 §3.2.2), sanitised; "" when none */
+    /* The OAuth error challenge (OAUTHBEARER: RFC 7628 §3.2.2; XOAUTH2 sends the same
+     * JSON), sanitised; "" when none */
     char oauth_status[48], oauth_scope[160];
 } mv_sasl;
 
@@ -62,7 +65,8 @@ int mv_sasl_start(mv_sasl *s, mv_buf *out, int *has_initial, mv_error *e);
 /* The response to one decoded server challenge. */
 int mv_sasl_step(mv_sasl *s, const unsigned char *chal, size_t clen, mv_buf *out, mv_error *e);
 
-/* After a failed exchange: appends what an OAuth error challenge said (status, scope)
+/* After a failed exchange: appends what an OAuth error challenge said (status, scope; never
+ * the token)
  * to e's message, as " (OAuth status invalid_token, scope ...)"; nothing otherwise. */
 void mv_sasl_explain(const mv_sasl *s, mv_error *e);
 

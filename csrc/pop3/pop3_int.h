@@ -14,7 +14,7 @@ enum { OP_NONE, OP_OPEN, OP_CMD };
 
 enum {
     /* open: the shared sequence (mv_open), then login and CAPA after it */
-    O_SEQUENCE, O_AUTH_READ, O_AUTH_ABORT_READ, O_USER_READ, O_PASS_READ, O_CAPA_AGAIN,
+    O_SEQUENCE, O_AUTH_READ, O_AUTH_ABORT_READ, O_USER_READ, O_PASS_READ, O_CAPA_AGAIN, O_TOKEN,
     C_STATUS, C_LINES, C_BODY, S_DONE
 };
 

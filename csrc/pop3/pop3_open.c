@@ -169,6 +169,8 @@ static int start_sasl(pop3_session *s)
     return MV_OK;
 }
 
+/* MV_OK with the login under way (or not needed), MV_WANT_TOKEN when the caller must
+ * give the token first, or MV_ERROR. */
 static int start_auth(pop3_session *s)
 {
     const char *wanted = s->cfg.auth;
@@ -204,8 +206,13 @@ static int start_auth(pop3_session *s)
     }
     if (wanted == NULL || strcasecmp(wanted, "auto") == 0 || mv_sasl_from_name(wanted) > 0) {
         s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
-                                      s->cfg.token != NULL);
-        if (s->sasl.mech != MV_SASL_NONE) return start_sasl(s);
+                                      s->cfg.token != NULL || s->cfg.token_fn);
+        if (s->sasl.mech != MV_SASL_NONE) {
+            int r = mv_open_token_first(&s->open, &s->cfg, s->sasl.mech);
+            if (r == MV_OK) return start_sasl(s);
+            s->state = O_TOKEN;
+            return r;
+        }
         if (wanted != NULL && strcasecmp(wanted, "auto") != 0)
             return pop3i_fail(s, MV_E_AUTH, "the server does not offer that SASL mechanism");
     }
@@ -252,7 +259,7 @@ static int on_sequence(pop3_session *s)
 {
     int r = mv_open_step(&s->open);
     if (r != MV_OK) return r;
-    if (start_auth(s) != MV_OK) return MV_ERROR;
+    if ((r = start_auth(s)) != MV_OK) return r;
     if (s->state == S_DONE) return MV_OK;
     return mv_conn_want(&s->pp.conn, MV_WANT_READ);
 }
@@ -276,11 +283,26 @@ static int on_auth_read(pop3_session *s)
     mv_pp_line_done(&s->pp);
     if (st < 0) return pop3i_fail(s, MV_E_PROTOCOL, "malformed reply to AUTH");
     if (st == 0) {
+        /* A refused token may be renewed once, then AUTH goes again (mv_open.h). */
+        if ((r = mv_open_token_renew(&s->open, &s->cfg, s->sasl.mech)) != MV_OK) {
+            s->state = O_TOKEN;
+            return r;
+        }
         pop3i_reply_error(s, MV_E_AUTH, "authentication failed");
         mv_sasl_explain(&s->sasl, &s->pp.err);
         return MV_ERROR;
     }
     return logged_in(s);
+}
+
+/* Waiting for the caller's token; then AUTH with it. */
+static int on_token(pop3_session *s)
+{
+    int r = mv_open_token_take(&s->open, &s->cfg);
+    if (r != MV_OK) return r;
+    mv_pp_arm(&s->pp);
+    if (start_sasl(s) != MV_OK) return MV_ERROR;
+    return mv_conn_want(&s->pp.conn, MV_WANT_READ);
 }
 
 static int on_auth_abort_read(pop3_session *s)
@@ -337,6 +359,7 @@ int pop3i_step_open(pop3_session *s)
         case O_USER_READ: r = on_user_read(s); break;
         case O_PASS_READ: r = on_pass_read(s); break;
         case O_CAPA_AGAIN: r = on_capa_again(s); break;
+        case O_TOKEN: r = on_token(s); break;
         case S_DONE: return mv_conn_want(&s->pp.conn, MV_OK);
         default: return pop3i_fail(s, MV_E_PROTOCOL, "internal state error");
         }

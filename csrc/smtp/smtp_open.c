@@ -22,32 +22,12 @@ static int send_ehlo(smtp_session *s, const char *verb)
 
 /* ------------------------------------------------------------------ AUTH */
 
-/* After the final EHLO: decide on AUTH, or finish the open. */
-static int start_auth(smtp_session *s)
+/* AUTH with the mechanism chosen, its initial response masked in the trace. */
+static int send_auth(smtp_session *s)
 {
     mv_buf line;
     size_t mask;
     int r;
-    const char *wanted = s->cfg.auth;
-    if (s->cfg.user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
-        s->state = S_DONE;
-        return MV_OK;
-    }
-    if (!mv_pp_credentials_ok(&s->pp, &s->cfg))
-        return smtp_fail(s, MV_E_AUTH, "refusing to send credentials over an unencrypted or "
-                                  "unverified connection (set insecure_auth to allow)");
-    s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
-                                  s->cfg.token != NULL);
-    if (s->sasl.mech == MV_SASL_NONE) {
-        if (wanted && strcasecmp(wanted, "optional") == 0) {
-            s->state = S_DONE;
-            return MV_OK;
-        }
-        if (!(s->caps & SMTP_CAP_AUTH))
-            return smtp_fail(s, MV_E_AUTH, "the server offers no authentication (AUTH); "
-                                      "use auth = \"optional\" to send without it");
-        return smtp_fail(s, MV_E_AUTH, "no authentication mechanism in common with the server");
-    }
     mv_sasl_begin(&s->sasl, s->sasl.mech, s->cfg.user, s->cfg.password, s->cfg.token);
     mv_buf_init(&line);
     r = mv_sasl_command(&s->sasl, "AUTH", &line, &mask, &s->pp.err);
@@ -64,6 +44,38 @@ static int start_auth(smtp_session *s)
     return MV_OK;
 }
 
+/* After the final EHLO: decide on AUTH, or finish the open.  MV_WANT_TOKEN when the
+ * caller must give the token first. */
+static int start_auth(smtp_session *s)
+{
+    const char *wanted = s->cfg.auth;
+    int r;
+    if (s->cfg.user == NULL || (wanted && strcasecmp(wanted, "none") == 0)) {
+        s->state = S_DONE;
+        return MV_OK;
+    }
+    if (!mv_pp_credentials_ok(&s->pp, &s->cfg))
+        return smtp_fail(s, MV_E_AUTH, "refusing to send credentials over an unencrypted or "
+                                  "unverified connection (set insecure_auth to allow)");
+    s->sasl.mech = mv_sasl_choose(s->sasl_offered, wanted, s->cfg.password != NULL,
+                                  s->cfg.token != NULL || s->cfg.token_fn);
+    if (s->sasl.mech == MV_SASL_NONE) {
+        if (wanted && strcasecmp(wanted, "optional") == 0) {
+            s->state = S_DONE;
+            return MV_OK;
+        }
+        if (!(s->caps & SMTP_CAP_AUTH))
+            return smtp_fail(s, MV_E_AUTH, "the server offers no authentication (AUTH); "
+                                      "use auth = \"optional\" to send without it");
+        return smtp_fail(s, MV_E_AUTH, "no authentication mechanism in common with the server");
+    }
+    if ((r = mv_open_token_first(&s->open, &s->cfg, s->sasl.mech)) != MV_OK) {
+        s->state = O_TOKEN;
+        return r;
+    }
+    return send_auth(s);
+}
+
 static int auth_reply(smtp_session *s)
 {
     mv_buf line;
@@ -71,6 +83,11 @@ static int auth_reply(smtp_session *s)
     if (s->last.code == 235) { s->state = S_DONE; return MV_OK; }
     if (s->last.code != 334) {
         s->auth_used = MV_SASL_NONE;
+        /* A refused token may be renewed once, then AUTH goes again (mv_open.h). */
+        if (!s->dead && (r = mv_open_token_renew(&s->open, &s->cfg, s->sasl.mech)) != MV_OK) {
+            s->state = O_TOKEN;
+            return r;
+        }
         smtp_reply_error(s, MV_E_AUTH, "authentication failed");
         mv_sasl_explain(&s->sasl, &s->pp.err);
         return MV_ERROR;
@@ -185,6 +202,10 @@ int smtp_step_open(smtp_session *s)
             if ((r = smtp_read_reply(s)) != MV_OK) return r;
             if ((r = auth_reply(s)) != MV_OK) return r;
             if (s->state == S_DONE) return MV_OK;
+            return mv_conn_want(&s->pp.conn, MV_WANT_READ);
+        case O_TOKEN:
+            if ((r = mv_open_token_take(&s->open, &s->cfg)) != MV_OK) return r;
+            if (send_auth(s) != MV_OK) return MV_ERROR;
             return mv_conn_want(&s->pp.conn, MV_WANT_READ);
         case O_AUTH_ABORT_READ:
             if ((r = smtp_read_reply(s)) != MV_OK) return r;

@@ -230,6 +230,11 @@ function M.session(opts)
     return setmetatable({opts = o, dkim = dkim, queue = {}, head = 1, tail = 0, records = {},
                          next_id = 0, npending = 0, running = false, closed = false}, Ngx)
   end
+  -- the sender thread cannot call Lua, so it could never renew a token
+  if type(o.token) == "function" then
+    error("option 'token' must be a string with smtp.async outside OpenResty (its sender " ..
+          "thread cannot call a function)", 2)
+  end
   local s, err, kind = core.async_new(o)
   if s then dkims[s] = dkim end
   return s, err, kind

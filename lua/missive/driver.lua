@@ -62,6 +62,68 @@ local function receive(sock, want, seconds)
   return nil, err
 end
 
+-- OAuth tokens from a function (token = function(user, reason) return access_token,
+-- expires_in end).  The core asks (MV_WANT_TOKEN) before the first AUTH that needs a
+-- token, reason "connect", and once after the server refused it, reason "rejected";
+-- this module only calls the function and hands the answer back.
+--
+-- A token returned with expires_in is kept, per function and user, until EXPIRY_MARGIN
+-- seconds before it expires: a later "connect" (a new session from the same options, a
+-- spool run reopening its session) takes it without calling the function, and a token
+-- known to be stale is never sent.  A token without expires_in is not kept: the
+-- function is called at every connect.  "rejected" always calls the function, and a
+-- token refused again is forgotten.
+local EXPIRY_MARGIN = 30
+local token_fns = setmetatable({}, {__mode = "k"})  -- session -> {fn =, user =}
+local token_cache = setmetatable({}, {__mode = "k"}) -- fn -> user -> {token =, stale_at =}
+
+local function clock()
+  local ngx = rawget(_G, "ngx")
+  if ngx and ngx.now then return ngx.now() end
+  return os.time()
+end
+
+local function forget_token(fn, user)
+  local per_user = token_cache[fn]
+  if per_user then per_user[user] = nil end
+end
+
+-- The token for `reason`: kept and fresh, else the function's.  Returns it, or nil and
+-- why not (the function's own error included; never a token).
+local function fetch_token(fn, user, reason)
+  local per_user = token_cache[fn]
+  local kept = per_user and per_user[user]
+  if reason == "connect" and kept and clock() < kept.stale_at then return kept.token end
+  local ok, token, expires_in = pcall(fn, user, reason)
+  if not ok then return nil, "the token function failed: " .. tostring(token) end
+  if type(token) ~= "string" then
+    return nil, "the token function returned " .. type(token) .. ", not a token string"
+  end
+  if expires_in ~= nil and type(expires_in) ~= "number" then
+    return nil, "the token function returned a " .. type(expires_in) ..
+                " expires_in, not a number of seconds"
+  end
+  if expires_in then
+    if not per_user then per_user = {}; token_cache[fn] = per_user end
+    per_user[user] = {token = token, stale_at = clock() + expires_in - EXPIRY_MARGIN}
+  else
+    forget_token(fn, user)
+  end
+  return token
+end
+
+-- Answers the core's request for a token.
+local function answer_token(s)
+  local t = token_fns[s]
+  local reason = s:_token_reason()
+  if not t or not reason then
+    s:_token_failed("no token function to ask for a token")
+    return
+  end
+  local token, err = fetch_token(t.fn, t.user, reason)
+  if token then s:_set_token(token) else s:_token_failed(err) end
+end
+
 local function flush_trace(s, trace)
   local t = s:_trace()
   if t and trace then
@@ -76,6 +138,11 @@ function M.drive(s, trace)
   local sock = sockets[s]
   if not sock then
     local r, err, kind, reply = s:_run()
+    while r == "token" do
+      flush_trace(s, trace)
+      answer_token(s)
+      r, err, kind, reply = s:_run()
+    end
     flush_trace(s, trace)
     return r, err, kind, reply
   end
@@ -90,7 +157,10 @@ function M.drive(s, trace)
         r, err, kind, reply = s:_step()
       end
     end
-    if r ~= "read" and r ~= "write" then
+    if r == "token" then
+      flush_trace(s, trace)
+      answer_token(s)
+    elseif r ~= "read" and r ~= "write" then
       flush_trace(s, trace)
       return r, err, kind, reply
     end
@@ -199,13 +269,18 @@ function M.open(new, o, trace, on_fail)
     return nil, err, kind
   end
   local ok, reply
+  local token_fn = type(o.token) == "function" and {fn = o.token, user = o.user} or nil
+  token_fns[s] = token_fn
   ok, err, kind = M.connect(s, o, sock)
   if ok then
     ok, err, kind, reply = s:_begin_open()
     if ok then ok, err, kind, reply = M.drive(s, trace) end
     if not ok and on_fail then on_fail(s) end
   end
+  token_fns[s] = nil
   if not ok then
+    -- a kept token the server refused is not offered again
+    if token_fn and kind == "auth" then forget_token(token_fn.fn, token_fn.user) end
     M.release(s)
     return nil, err, kind, reply
   end

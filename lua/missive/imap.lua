@@ -199,7 +199,9 @@ end
 
 --- Opens a session: connect, greeting, CAPABILITY, TLS, login, ENABLE.
 -- Options: host (required), port (993; 143 means required STARTTLS), tls ("implicit" |
--- "starttls" | "none"), user, password, token (OAUTHBEARER or XOAUTH2), auth ("auto" | "login" |
+-- "starttls" | "none"), user, password, token (OAUTHBEARER or XOAUTH2: a string, or
+-- function(user, reason) returning one and its expires_in; see missive.driver),
+-- auth ("auto" | "login" |
 -- "none" | a SASL mechanism), timeout, cafile, capath, verify, server_name,
 -- client_cert, client_key, tls_min, tls_max, insecure_auth, max_size (bytes of one
 -- message held in memory, 256 MiB), max_time, enable (false: no ENABLE), trace,

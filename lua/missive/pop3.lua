@@ -38,7 +38,9 @@ end
 
 --- Opens a session: connect, greeting, CAPA, TLS, login.
 -- Options: host (required), port (995; 110 means required STLS), tls ("implicit" |
--- "starttls" | "none"), user, password, token (XOAUTH2), auth ("auto" | "user" |
+-- "starttls" | "none"), user, password, token (OAUTHBEARER or XOAUTH2: a string, or
+-- function(user, reason) returning one and its expires_in; see missive.driver),
+-- auth ("auto" | "user" |
 -- "apop" | "none" | a SASL mechanism), timeout (seconds per command), cafile, capath,
 -- verify (true), client_cert, client_key, tls_min/tls_max ("1.2" | "1.3"),
 -- insecure_auth (nil: cleartext credentials only to a loopback peer; true; false),

@@ -38,7 +38,9 @@ end
 
 --- Opens a session: connect, greeting, EHLO, TLS, AUTH.
 -- Options: host (required), port (587), tls ("starttls" | "implicit" | "none"; port 465
--- means "implicit"), user, password, token (XOAUTH2), auth ("auto" | "optional" |
+-- means "implicit"), user, password, token (OAUTHBEARER or XOAUTH2: a string, or
+-- function(user, reason) returning one and its expires_in; see missive.driver),
+-- auth ("auto" | "optional" |
 -- "none" | a mechanism name), server_name (the name the certificate must carry and
 -- SNI; default host, so connect to an address and still verify a name), helo,
 -- timeout (seconds per command; missive.set_timeout sets the default), cafile,

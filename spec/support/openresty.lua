@@ -59,6 +59,7 @@ http {
     lua_package_path  "%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/support/nginx/?.lua;;";
     lua_package_cpath "%s/build/luajit/?.so;;";
     lua_shared_dict missive_results 1m;
+    lua_shared_dict oauth_tokens 1m;
     init_by_lua_block {
         MISSIVE_STACK = %s
     }
@@ -72,6 +73,7 @@ http {
             content_by_lua_block { require("missive_handlers").burst_status() }
         }
         location = /async { content_by_lua_block { require("missive_handlers").async() } }
+        location = /oauth { content_by_lua_block { require("missive_handlers").oauth() } }
         location = /where { content_by_lua_block { require("missive_handlers").where() } }
         location = /imap { content_by_lua_block { require("missive_handlers").imap() } }
         location = /imap_windev {

@@ -188,4 +188,29 @@ function _M.imap_idle_status()
   ngx.say(ngx.shared.missive_results:get("idle"))
 end
 
+-- GET /oauth?port=P: SMTP with a token function that shares its token through a
+-- shared dict (as the README shows), against a scripted server on port P that refuses
+-- the stored token and takes the renewed one.  The "refresh" yields (ngx.sleep), as a
+-- real one would on its HTTP cosocket.  Prints the reasons it was called with.
+function _M.oauth()
+  local dict = ngx.shared.oauth_tokens
+  dict:set("u", ngx.var.arg_stored, 3600)
+  local reasons = {}
+  local function token(user, reason)
+    reasons[#reasons + 1] = reason
+    local tok = dict:get(user)
+    if tok and reason ~= "rejected" then return tok end
+    ngx.sleep(0.01)
+    tok = ngx.var.arg_fresh
+    dict:set(user, tok, 3600)
+    return tok, 3600
+  end
+  local s, err, kind = smtp.session{host = "127.0.0.1", port = tonumber(ngx.var.arg_port),
+    tls = "none", user = "u", token = token, insecure_auth = true, timeout = 5}
+  if not s then return fail(502, table.concat(reasons, " "), " session: ", err, " (", kind, ")") end
+  local mech = s:auth_mechanism()
+  s:close()
+  ngx.say(table.concat(reasons, " "), " ", mech, " ", dict:get("u"))
+end
+
 return _M
