@@ -122,10 +122,12 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
     if (s->from == NULL || s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->need_utf8 = mv_has_8bit(s->from, strlen(s->from));
     for (i = 0; i < n; i++) {
-        s->rcpts[i].addr = outgoing(s, rcpts[i]);
+        s->rcpts[i].addr = envelope_address(rcpts[i]);
+        s->rcpts[i].wire = outgoing(s, rcpts[i]);
         s->nrcpt = i + 1;
-        if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-        if (mv_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
+        if (s->rcpts[i].addr == NULL || s->rcpts[i].wire == NULL)
+            return smtp_fail(s, MV_E_MEMORY, "out of memory");
+        if (mv_has_8bit(s->rcpts[i].wire, strlen(s->rcpts[i].wire))) s->need_utf8 = 1;
     }
     s->size_hint = size;
     s->has_8bit = has_8bit;
@@ -177,7 +179,7 @@ static int send_mail(smtp_session *s)
 static int send_rcpt(smtp_session *s, size_t i)
 {
     char line[sizeof "RCPT TO:<>" + SMTP_MAX_ADDRESS];
-    snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
+    snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].wire);
     return smtp_queue(s, line, strlen(line), (size_t)-1);
 }
 
