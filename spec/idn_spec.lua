@@ -184,3 +184,41 @@ describe("international domains on the wire (scripted server, " .. driver .. " d
   end)
 end)
 end
+
+describe("international domains through Postfix #integration", function()
+  local stack = require "support.stack"
+  local smtp = require "missive.smtp"
+  local st
+
+  setup(function()
+    assert(stack.available())
+    st = assert(stack.start())
+  end)
+
+  it("Postfix offers SMTPUTF8: the envelope keeps U-labels, the headers carry A-labels",
+     function()
+    stack.clear("bob")
+    local s = assert(smtp.session{host = st.hostname, port = st.submission_port,
+                                  user = "alice", password = st.users.alice,
+                                  cafile = st.cafile, timeout = 20})
+    assert.is_true(s:capabilities().SMTPUTF8)
+    local m = assert(email.new{from = "alice@" .. U, to = {"bob@localhost"},
+                               cc = {"carol@" .. U}, subject = "idn-postfix", text = "hi"})
+    local res = assert(s:send(m))
+    -- carol@bücher.example is off this box: accepted, then discarded by the stack
+    assert.same({"bob@localhost", "carol@" .. U}, res.accepted)
+    s:close()
+    local util = require "support.util"
+    local deadline, got = util.now() + 20, nil
+    repeat
+      for _, raw in ipairs(stack.messages("bob")) do
+        if raw:find("idn-postfix", 1, true) then got = raw end
+      end
+      if not got then util.sleep(0.05) end
+    until got or util.now() > deadline
+    assert.truthy(got, "not delivered")
+    assert.truthy(got:find("Return-Path: <alice@" .. U .. ">", 1, true), got)
+    assert.truthy(got:find("\nFrom: alice@" .. A .. "\n", 1, true), got)
+    assert.truthy(got:find("\nCc: carol@" .. A .. "\n", 1, true), got)
+  end)
+end)
