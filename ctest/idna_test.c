@@ -141,6 +141,10 @@ static void test_addresses(void)
     CHECK(mv_idna_addr_to_ascii("j\xc3\xb6rg@example.org", &out, &why) == MV_IDNA_OK);
     CHECK(out != NULL && strcmp(out, "j\xc3\xb6rg@example.org") == 0);
     free(out);
+    /* A domain literal is an address, not a name: copied (SMTP judges it). */
+    CHECK(mv_idna_addr_to_ascii("a@[\xc3\xbc]", &out, &why) == MV_IDNA_OK);
+    CHECK(out != NULL && strcmp(out, "a@[\xc3\xbc]") == 0);
+    free(out);
     CHECK(mv_idna_addr_to_ascii("postmaster", &out, &why) == MV_IDNA_OK);
     CHECK(out != NULL && strcmp(out, "postmaster") == 0);
     free(out);

@@ -112,7 +112,8 @@ int mv_idna_addr_to_ascii(const char *addr, char **out, const char **why)
     size_t local, dn;
     char *a, *joined;
     int rc;
-    if (d == NULL || !mv_has_8bit(d, strlen(d))) {
+    /* A domain literal ("[192.0.2.1]") is an address, not a name: IDNA has no say. */
+    if (d == NULL || d[0] == '[' || !mv_has_8bit(d, strlen(d))) {
         *out = mv_strdup(addr);
         return *out != NULL ? MV_IDNA_OK : MV_IDNA_MEMORY;
     }

@@ -27,7 +27,7 @@ int mv_idna_to_unicode(const char *d, size_t n, char **out, const char **why);
  * '@', a domain never does), or NULL when there is no '@'. */
 const char *mv_idna_domain(const char *addr);
 /* local@domain with the domain as A-labels, the local part as it is: a fresh string in
- * *out.  An address without '@' or with an ASCII domain is copied. */
+ * *out.  An address without '@', with an ASCII domain or a domain literal is copied. */
 int mv_idna_addr_to_ascii(const char *addr, char **out, const char **why);
 
 MV_HIDDEN_END

@@ -32,15 +32,13 @@ static char *envelope_address(const char *v)
  * A fresh string, or NULL (out of memory, or *why says what IDNA refuses). */
 static char *wire_address(const char *a, int smtputf8, const char **why)
 {
-    char *out = NULL;
-    const char *d = mv_idna_domain(a);
+    char *out;
     *why = NULL;
-    if (d != NULL && mv_has_8bit(d, strlen(d))) {
-        /* Checked under SMTPUTF8 too: a domain IDNA refuses is refused either way. */
-        if (mv_idna_addr_to_ascii(a, &out, why) != MV_IDNA_OK) return NULL;
-        if (smtputf8) { free(out); out = NULL; }
-    }
-    return out != NULL ? out : mv_strdup(a);
+    /* Checked under SMTPUTF8 too: a domain IDNA refuses is refused either way. */
+    if (mv_idna_addr_to_ascii(a, &out, why) != MV_IDNA_OK) return NULL;
+    if (!smtputf8) return out;
+    free(out);
+    return mv_strdup(a);
 }
 
 /* One address as the caller gave it: no control byte, one pair of brackets at most, not
@@ -72,6 +70,9 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
                         : mv_fail(e, MV_E_MEMORY, "out of memory");
     else if (strlen(w) > SMTP_MAX_ADDRESS)
         r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
+    else if (mv_has_8bit(w, strlen(w)) && !smtputf8)
+        r = mv_fail(e, MV_E_ARG, "%s %.100s: a non-ASCII address needs SMTPUTF8, which the "
+                    "server does not offer", field, a);
     else if (mv_has_8bit(w, strlen(w)))
         *utf8 = 1;
     free(w);
