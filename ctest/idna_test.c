@@ -161,7 +161,8 @@ int main(void)
         {"U-labels become A-labels (UTS #46 mapping, NFC)", test_u_labels},
         {"empty labels and a trailing dot are refused", test_empty_labels_and_dots},
         {"label and domain lengths", test_lengths},
-        {"disallowed code points and non-host-name results", test_invalid_code_points},
+        {"CHECKLIST 90 disallowed code points and non-host-name results",
+         test_invalid_code_points},
         {"A-labels shown as U-labels", test_to_unicode},
         {"addresses: only the domain converts", test_addresses},
         {NULL, NULL}

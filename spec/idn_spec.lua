@@ -51,7 +51,7 @@ describe("international domains in the builder", function()
     assert.equal("J\195\182rg <alice@" .. A .. ">", p.from)
   end)
 
-  it("a domain IDNA2008 refuses is an argument error naming it", function()
+  it("CHECKLIST 90: a domain IDNA2008 refuses is an argument error naming it", function()
     for _, bad in ipairs{"a\226\152\131.example", "b\195\188cher..example",
                          "exa_mple.b\195\188", "\195\188.-x-.de"} do
       local m, err, kind = email.new{from = "a@example.org", to = "bob@" .. bad, text = "x"}
@@ -89,7 +89,7 @@ describe("international domains on the wire (scripted server, " .. driver .. " d
     return ss.session(srv, driver)
   end
 
-  it("without SMTPUTF8: bob@bücher.example goes out as xn--bcher-kva.example, " ..
+  it("CHECKLIST 90: without SMTPUTF8 bob@bücher.example goes out as xn--bcher-kva.example, " ..
      "envelope and headers", function()
     local srv = scripted.start(script(GREET, {ehlo{"8BITMIME"}}, accept(2)))
     local s = assert(session(srv))
@@ -131,7 +131,8 @@ describe("international domains on the wire (scripted server, " .. driver .. " d
     assert.truthy(got:find("RCPT TO:<Bob@" .. A .. ">\r\n", 1, true))
   end)
 
-  it("a non-ASCII local part without SMTPUTF8: an error naming it, nothing sent", function()
+  it("CHECKLIST 90: a non-ASCII local part without SMTPUTF8: an error naming it, nothing sent",
+     function()
     local srv = scripted.start(script(GREET, {ehlo{"8BITMIME"}}, QUIT))
     local s = assert(session(srv))
     local r, err, kind = s:send{from = "a@x.test", to = {"b@x.test", "j\195\182rg@" .. U},
@@ -145,7 +146,7 @@ describe("international domains on the wire (scripted server, " .. driver .. " d
   end)
 
   for _, caps in ipairs{{"8BITMIME"}, {"8BITMIME", "SMTPUTF8"}} do
-    it("a domain IDNA2008 refuses is an argument error, nothing sent (" ..
+    it("CHECKLIST 90: a domain IDNA2008 refuses is an argument error, nothing sent (" ..
        table.concat(caps, " ") .. ")", function()
       local srv = scripted.start(script(GREET, {ehlo(caps)}, QUIT))
       local s = assert(session(srv))
