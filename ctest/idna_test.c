@@ -152,6 +152,11 @@ static void test_addresses(void)
     CHECK(out == NULL);
     CHECK(mv_idna_domain("a@b@c.de") != NULL && strcmp(mv_idna_domain("a@b@c.de"), "c.de") == 0);
     CHECK(mv_idna_domain("nobody") == NULL);
+    /* dtext may hold '@': the literal is the domain (found by fuzz_addr) */
+    CHECK(mv_idna_domain("i@[i@x]") != NULL && strcmp(mv_idna_domain("i@[i@x]"), "[i@x]") == 0);
+    CHECK(mv_idna_addr_to_ascii("i@[i@\xe4\xe4]", &out, &why) == MV_IDNA_OK);
+    CHECK(out != NULL && strcmp(out, "i@[i@\xe4\xe4]") == 0);
+    free(out);
 }
 
 int main(void)

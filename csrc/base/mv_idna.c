@@ -102,7 +102,15 @@ int mv_idna_to_unicode(const char *d, size_t n, char **out, const char **why)
 
 const char *mv_idna_domain(const char *addr)
 {
-    const char *at = strrchr(addr, '@');
+    size_t n = strlen(addr);
+    const char *at;
+    /* A domain literal may hold '@' (RFC 5322 dtext) but never '[': the last '[' starts
+     * it when an '@' stands before. */
+    if (n > 0 && addr[n - 1] == ']') {
+        const char *lb = strrchr(addr, '[');
+        if (lb != NULL && lb > addr && lb[-1] == '@') return lb;
+    }
+    at = strrchr(addr, '@');
     return at != NULL ? at + 1 : NULL;
 }
 

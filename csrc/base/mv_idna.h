@@ -24,7 +24,8 @@ int mv_idna_to_ascii(const char *d, size_t n, char **out, const char **why);
 int mv_idna_to_unicode(const char *d, size_t n, char **out, const char **why);
 
 /* The domain of an address: the bytes after its last '@' (a quoted local part may hold
- * '@', a domain never does), or NULL when there is no '@'. */
+ * '@', a domain name never does), or its domain literal ("[...]", whose dtext may), or
+ * NULL when there is no '@'. */
 const char *mv_idna_domain(const char *addr);
 /* local@domain with the domain as A-labels, the local part as it is: a fresh string in
  * *out.  An address without '@', with an ASCII domain or a domain literal is copied. */
