@@ -128,6 +128,20 @@ static int dot_atom_ok(const char *s, size_t n)
     return 1;
 }
 
+/* A caller's domain literal "[...]": dtext and blanks (RFC 5322 3.4.1), so it is ASCII
+ * and its '[' the last one of the address. */
+static int dlit_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n < 2 || s[n - 1] != ']') return 0;
+    for (i = 1; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != ' ' && c != '\t' && (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\'))
+            return 0;
+    }
+    return 1;
+}
+
 /* A caller's non-ASCII domain: one IDNA2008 allows (the header gets its A-labels). */
 static int idn_ok(const char *s, size_t n)
 {
@@ -212,7 +226,8 @@ static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf
                     *why = "not a valid international domain name";
                     return -1;
                 }
-            } else if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
+            } else if (x->type == T_ATOM ? !dot_atom_ok(s + x->off, x->len)
+                                         : !dlit_ok(s + x->off, x->len)) {
                 *why = "invalid characters in the address";
                 return -1;
             }
