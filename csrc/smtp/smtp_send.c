@@ -43,10 +43,9 @@ static char *wire_address(const char *a, int smtputf8, const char **why)
 
 /* One address as the caller gave it: no control byte, one pair of brackets at most, not
  * empty (but the null sender), within RFC 5321's bounds as it goes out.  A non-ASCII
- * local part has no ASCII form: it needs SMTPUTF8.  Sets *utf8 when it goes out as
- * UTF-8. */
+ * local part has no ASCII form: it needs SMTPUTF8 (the MAIL that carries it says so). */
 static int check_address(const char *v, const char *field, int may_be_empty, int smtputf8,
-                         int *utf8, mv_error *e)
+                         mv_error *e)
 {
     char *a, *w = NULL;
     const char *d, *why;
@@ -70,11 +69,9 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
                         : mv_fail(e, MV_E_MEMORY, "out of memory");
     else if (strlen(w) > SMTP_MAX_ADDRESS)
         r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
-    else if (mv_has_8bit(w, strlen(w)) && !smtputf8)
+    else if (!smtputf8 && mv_has_8bit(w, strlen(w)))
         r = mv_fail(e, MV_E_ARG, "%s %.100s: a non-ASCII address needs SMTPUTF8, which the "
                     "server does not offer", field, a);
-    else if (mv_has_8bit(w, strlen(w)))
-        *utf8 = 1;
     free(w);
     free(a);
     return r;
@@ -86,11 +83,11 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
                         unsigned long long size, int has_8bit, mv_error *e)
 {
     size_t i;
-    int utf8 = 0, smtputf8 = (s->caps & SMTP_CAP_SMTPUTF8) != 0;
+    int smtputf8 = (s->caps & SMTP_CAP_SMTPUTF8) != 0;
     if (n == 0) return mv_fail(e, MV_E_ARG, "no recipients");
-    if (check_address(from, "from", 1, smtputf8, &utf8, e) != MV_OK) return MV_ERROR;
+    if (check_address(from, "from", 1, smtputf8, e) != MV_OK) return MV_ERROR;
     for (i = 0; i < n; i++)
-        if (check_address(rcpts[i], "recipient", 0, smtputf8, &utf8, e) != MV_OK)
+        if (check_address(rcpts[i], "recipient", 0, smtputf8, e) != MV_OK)
             return MV_ERROR;
     if (size > 0 && (s->caps & SMTP_CAP_SIZE) && s->size_limit > 0 && size > s->size_limit)
         return mv_fail(e, MV_E_LIMIT, "message of %llu bytes exceeds the server's "
