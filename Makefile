@@ -30,7 +30,10 @@ CORE_DIRS := base net mime smtp pop3 imap
 CORE_INC  := $(addprefix -Icsrc/,$(CORE_DIRS))
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
              -I$(MBEDTLS_INCDIR) $(CORE_INC)
-LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+# libidn2 (IDNA2008) turns international domains into A-labels; pkg-config knows where
+# it lives, plain -lidn2 where pkg-config or its .pc file is missing.
+IDN2_LIBS ?= $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
+LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread $(IDN2_LIBS)
 SANFLAGS ?=
 
 CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard csrc/$(d)/*.c)))

@@ -1,4 +1,4 @@
--- LuaRocks build of missive: `luarocks make` (needs Debian's libmbedtls-dev).
+-- LuaRocks build of missive: `luarocks make` (needs Debian's libmbedtls-dev and libidn2-dev).
 rockspec_format = "3.0"
 package = "missive"
 version = "scm-1"
@@ -15,6 +15,7 @@ such as OpenResty cosockets.]],
 dependencies = { "lua >= 5.1" }
 external_dependencies = {
     MBEDTLS = { header = "mbedtls/ssl.h", library = "mbedtls" },
+    IDN2 = { header = "idn2.h", library = "idn2" },
 }
 build = {
     type = "builtin",
@@ -25,6 +26,7 @@ build = {
                 "csrc/base/mv_clock.c",
                 "csrc/base/mv_error.c",
                 "csrc/base/mv_fs.c",
+                "csrc/base/mv_idna.c",
                 "csrc/base/mv_random.c",
                 "csrc/base/mv_str.c",
                 "csrc/net/mv_castore.c",
@@ -90,9 +92,9 @@ build = {
             },
             defines = { "_POSIX_C_SOURCE=200809L" },
             incdirs = { "csrc/base", "csrc/net", "csrc/mime", "csrc/smtp", "csrc/pop3", "csrc/imap",
-                        "$(MBEDTLS_INCDIR)" },
-            libdirs = { "$(MBEDTLS_LIBDIR)" },
-            libraries = { "mbedtls", "mbedx509", "mbedcrypto", "pthread" },
+                        "$(MBEDTLS_INCDIR)", "$(IDN2_INCDIR)" },
+            libdirs = { "$(MBEDTLS_LIBDIR)", "$(IDN2_LIBDIR)" },
+            libraries = { "mbedtls", "mbedx509", "mbedcrypto", "pthread", "idn2" },
         },
         ["missive"] = "lua/missive/init.lua",
         ["missive.config"] = "lua/missive/config.lua",

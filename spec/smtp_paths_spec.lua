@@ -114,7 +114,8 @@ describe("one transaction for every sender (scripted server, " .. driver .. " dr
   -- Refused before MAIL, in the same words whichever path (no spec pinned these).
   local refusals = {
     {"a non-ASCII address without SMTPUTF8", nil, {"b@x.test", "j\195\169r\195\180me@x.test"},
-     "a non-ASCII address needs SMTPUTF8, which the server does not offer"},
+     "recipient j\195\169r\195\180me@x.test: a non-ASCII local part needs SMTPUTF8, which "
+     .. "the server does not offer"},
     {"an unclosed bracket", "Alice <a@x.test", nil, "from is not a valid address"},
     {"a bracket inside an address", nil, {"b>c@x.test"}, "recipient is not a valid address"},
     {"an empty recipient", nil, {""}, "recipient is empty or too long"},

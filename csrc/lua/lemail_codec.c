@@ -3,11 +3,13 @@
  * resumable pieces the streaming filters of missive.mime are made of. */
 #include "lemail_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mime_codec.h"
 #include "mime_header.h"
+#include "mv_idna.h"
 
 static int oom(lua_State *L)
 {
@@ -218,7 +220,30 @@ static int l_message_id(lua_State *L)
     return 1;
 }
 
+/* email.to_ascii_domain(d) / to_unicode_domain(d): the conversion the envelope and the
+ * builder apply (mv_idna); nil, reason, "argument" for a domain IDNA refuses. */
+static int push_idna(lua_State *L, int to_ascii)
+{
+    size_t n;
+    const char *d = luaL_checklstring(L, 1, &n), *why = NULL;
+    char *out = NULL, msg[200];
+    int rc = to_ascii ? mv_idna_to_ascii(d, n, &out, &why)
+                      : mv_idna_to_unicode(d, n, &out, &why);
+    if (rc == MV_IDNA_MEMORY) return oom(L);
+    if (rc != MV_IDNA_OK) {
+        snprintf(msg, sizeof msg, "not a valid international domain name: %s", why);
+        return mvl_fail(L, "argument", msg);
+    }
+    lua_pushstring(L, out);
+    free(out);
+    return 1;
+}
+
+static int l_to_ascii_domain(lua_State *L) { return push_idna(L, 1); }
+static int l_to_unicode_domain(lua_State *L) { return push_idna(L, 0); }
+
 const luaL_Reg mvl_email_codec_funcs[] = {
+    {"to_ascii_domain", l_to_ascii_domain}, {"to_unicode_domain", l_to_unicode_domain},
     {"email_date", l_date}, {"email_message_id", l_message_id},
     {"b64_encode", l_b64_encode}, {"b64_decode", l_b64_decode},
     {"qp_encode", l_qp_encode}, {"qp_decode", l_qp_decode},

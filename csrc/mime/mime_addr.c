@@ -4,6 +4,7 @@
  * counted as defects, and a mailbox with two candidate addresses is skipped, never
  * guessed). */
 #include "mime_header.h"
+#include "mv_idna.h"
 #include "mv_str.h"
 
 #include <stdio.h>
@@ -127,6 +128,30 @@ static int dot_atom_ok(const char *s, size_t n)
     return 1;
 }
 
+/* A caller's domain literal "[...]": dtext and blanks (RFC 5322 3.4.1), so it is ASCII
+ * and its '[' the last one of the address. */
+static int dlit_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n < 2 || s[n - 1] != ']') return 0;
+    for (i = 1; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != ' ' && c != '\t' && (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A caller's non-ASCII domain: one IDNA2008 allows (the header gets its A-labels). */
+static int idn_ok(const char *s, size_t n)
+{
+    char *a;
+    const char *why;
+    if (mv_idna_to_ascii(s, n, &a, &why) != MV_IDNA_OK) return 0;
+    free(a);
+    return 1;
+}
+
 /* The angle brackets among one mailbox's tokens (*lt, *gt: (size_t)-1 when none); -1
  * with a reason when they are unbalanced, or another special stands outside a word. */
 static int find_angles(const tok *t, size_t nt, size_t *lt, size_t *gt, const char **why)
@@ -196,7 +221,13 @@ static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf
         if (x->type == T_QUOTED && !seen_at) {
             if (mv_buf_append(addr, s + x->off - 1, x->len + 2) != 0) return -1;
         } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
-            if (x->type == T_ATOM && !dot_atom_ok(s + x->off, x->len)) {
+            if (x->type == T_ATOM && seen_at && mv_has_8bit(s + x->off, x->len)) {
+                if (!idn_ok(s + x->off, x->len)) {
+                    *why = "not a valid international domain name";
+                    return -1;
+                }
+            } else if (x->type == T_ATOM ? !dot_atom_ok(s + x->off, x->len)
+                                         : !dlit_ok(s + x->off, x->len)) {
                 *why = "invalid characters in the address";
                 return -1;
             }
@@ -618,6 +649,21 @@ int mv_addr_format(mv_buf *out, const mv_addr *a)
     return mv_buf_append_str(out, a->addr);
 }
 
+/* An address as a header carries it: a non-ASCII domain as A-labels (RFC 5890), since
+ * RFC 2047 cannot encode an addr-spec.  The same bytes whatever server takes the message
+ * (so a DKIM signature, a spooled file and a relay without SMTPUTF8 beyond the first hop
+ * all see plain RFC 5322); readers show U-labels again. */
+static int append_addr(mv_buf *v, const char *addr)
+{
+    char *a;
+    const char *why;
+    int rc;
+    if (mv_idna_addr_to_ascii(addr, &a, &why) != MV_IDNA_OK) return -1;
+    rc = mv_buf_append_str(v, a);
+    free(a);
+    return rc;
+}
+
 int mv_hdr_write_addrs(mv_buf *out, const char *name, const mv_addr_list *l)
 {
     mv_buf v;
@@ -650,9 +696,9 @@ int mv_hdr_write_addrs(mv_buf *out, const char *name, const mv_addr_list *l)
                     j += c;
                 }
             }
-            if (mv_buf_append(&v, " <", 2) != 0 || mv_buf_append_str(&v, a->addr) != 0 ||
+            if (mv_buf_append(&v, " <", 2) != 0 || append_addr(&v, a->addr) != 0 ||
                 mv_buf_append(&v, ">", 1) != 0) goto cleanup;
-        } else if (mv_buf_append_str(&v, a->addr) != 0) {
+        } else if (append_addr(&v, a->addr) != 0) {
             goto cleanup;
         }
     }

@@ -15,7 +15,7 @@ int smtp_fail(smtp_session *s, mv_kind kind, const char *msg)
 void smtp_clear_transaction(smtp_session *s)
 {
     size_t i;
-    for (i = 0; i < s->nrcpt; i++) free(s->rcpts[i].addr);
+    for (i = 0; i < s->nrcpt; i++) { free(s->rcpts[i].addr); free(s->rcpts[i].wire); }
     free(s->rcpts);
     s->rcpts = NULL;
     s->nrcpt = s->next_rcpt = s->accepted = 0;

@@ -39,7 +39,8 @@ typedef struct smtp_opts {
 } smtp_opts;
 
 typedef struct smtp_rcpt {
-    char *addr;
+    char *addr;         /* as the caller gave it (results are keyed by it) */
+    char *wire;         /* as RCPT carries it: A-labels when the server lacks SMTPUTF8 */
     mv_reply reply;
 } smtp_rcpt;
 

@@ -1,5 +1,6 @@
 /* One mail transaction: MAIL, RCPT, DATA or BDAT, the body, per-recipient results. */
 #include "smtp_int.h"
+#include "mv_idna.h"
 #include "mv_str.h"
 
 #include <stdio.h>
@@ -26,25 +27,52 @@ static char *envelope_address(const char *v)
     return p;
 }
 
+/* The address as it goes out: its domain as A-labels when the server lacks SMTPUTF8
+ * (RFC 5890; RFC 6531 §3.2 lets U-labels through only under SMTPUTF8), else as given.
+ * A fresh string, or NULL (out of memory, or *why says what IDNA refuses). */
+static char *wire_address(const char *a, int smtputf8, const char **why)
+{
+    char *out;
+    *why = NULL;
+    /* Checked under SMTPUTF8 too: a domain IDNA refuses is refused either way. */
+    if (mv_idna_addr_to_ascii(a, &out, why) != MV_IDNA_OK) return NULL;
+    if (!smtputf8) return out;
+    free(out);
+    return mv_strdup(a);
+}
+
 /* One address as the caller gave it: no control byte, one pair of brackets at most, not
- * empty (but the null sender), within RFC 5321's bounds.  Sets *utf8 when it is not
- * ASCII. */
-static int check_address(const char *v, const char *field, int may_be_empty, int *utf8,
+ * empty (but the null sender), within RFC 5321's bounds as it goes out.  A non-ASCII
+ * local part has no ASCII form: it needs SMTPUTF8 (the MAIL that carries it says so). */
+static int check_address(const char *v, const char *field, int may_be_empty, int smtputf8,
                          mv_error *e)
 {
-    char *a;
+    char *a, *w = NULL;
+    const char *d, *why;
     size_t len;
     int r = MV_OK;
     if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
     a = envelope_address(v);
     if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
+    d = mv_idna_domain(a);
     len = strlen(a);
     if ((len == 0 && !may_be_empty) || len > SMTP_MAX_ADDRESS)
         r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
     else if (strpbrk(a, "<>") != NULL)
         r = mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
-    else if (mv_has_8bit(a, len))
-        *utf8 = 1;
+    else if (!smtputf8 && mv_has_8bit(a, d != NULL ? (size_t)(d - a) : len))
+        r = mv_fail(e, MV_E_ARG, "%s %.100s: a non-ASCII local part needs SMTPUTF8, which "
+                    "the server does not offer", field, a);
+    else if ((w = wire_address(a, smtputf8, &why)) == NULL)
+        r = why != NULL ? mv_fail(e, MV_E_ARG, "%s domain %.100s is not a valid international "
+                                  "domain name: %s", field, d, why)
+                        : mv_fail(e, MV_E_MEMORY, "out of memory");
+    else if (strlen(w) > SMTP_MAX_ADDRESS)
+        r = mv_fail(e, MV_E_ARG, "%s is empty or too long", field);
+    else if (!smtputf8 && mv_has_8bit(w, strlen(w)))
+        r = mv_fail(e, MV_E_ARG, "%s %.100s: a non-ASCII address needs SMTPUTF8, which the "
+                    "server does not offer", field, a);
+    free(w);
     free(a);
     return r;
 }
@@ -55,14 +83,12 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
                         unsigned long long size, int has_8bit, mv_error *e)
 {
     size_t i;
-    int utf8 = 0;
+    int smtputf8 = (s->caps & SMTP_CAP_SMTPUTF8) != 0;
     if (n == 0) return mv_fail(e, MV_E_ARG, "no recipients");
-    if (check_address(from, "from", 1, &utf8, e) != MV_OK) return MV_ERROR;
+    if (check_address(from, "from", 1, smtputf8, e) != MV_OK) return MV_ERROR;
     for (i = 0; i < n; i++)
-        if (check_address(rcpts[i], "recipient", 0, &utf8, e) != MV_OK) return MV_ERROR;
-    if (utf8 && !(s->caps & SMTP_CAP_SMTPUTF8))
-        return mv_fail(e, MV_E_ARG, "a non-ASCII address needs SMTPUTF8, which the server "
-                       "does not offer");
+        if (check_address(rcpts[i], "recipient", 0, smtputf8, e) != MV_OK)
+            return MV_ERROR;
     if (size > 0 && (s->caps & SMTP_CAP_SIZE) && s->size_limit > 0 && size > s->size_limit)
         return mv_fail(e, MV_E_LIMIT, "message of %llu bytes exceeds the server's "
                        "SIZE limit of %llu", size, s->size_limit);
@@ -72,21 +98,34 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
     return MV_OK;
 }
 
+/* A checked envelope address as it goes out, or NULL (out of memory). */
+static char *outgoing(const smtp_session *s, const char *v)
+{
+    const char *why;
+    char *a = envelope_address(v), *w;
+    if (a == NULL) return NULL;
+    w = wire_address(a, (s->caps & SMTP_CAP_SMTPUTF8) != 0, &why);
+    free(a);
+    return w;
+}
+
 /* Sets up the transaction of a checked envelope; fails only for lack of memory. */
 static int prepare(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
                    unsigned long long size, int has_8bit)
 {
     size_t i;
     smtp_clear_transaction(s);
-    s->from = envelope_address(from);
+    s->from = outgoing(s, from);
     s->rcpts = calloc(n, sizeof *s->rcpts);
     if (s->from == NULL || s->rcpts == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->need_utf8 = mv_has_8bit(s->from, strlen(s->from));
     for (i = 0; i < n; i++) {
         s->rcpts[i].addr = envelope_address(rcpts[i]);
+        s->rcpts[i].wire = outgoing(s, rcpts[i]);
         s->nrcpt = i + 1;
-        if (s->rcpts[i].addr == NULL) return smtp_fail(s, MV_E_MEMORY, "out of memory");
-        if (mv_has_8bit(s->rcpts[i].addr, strlen(s->rcpts[i].addr))) s->need_utf8 = 1;
+        if (s->rcpts[i].addr == NULL || s->rcpts[i].wire == NULL)
+            return smtp_fail(s, MV_E_MEMORY, "out of memory");
+        if (mv_has_8bit(s->rcpts[i].wire, strlen(s->rcpts[i].wire))) s->need_utf8 = 1;
     }
     s->size_hint = size;
     s->has_8bit = has_8bit;
@@ -138,7 +177,7 @@ static int send_mail(smtp_session *s)
 static int send_rcpt(smtp_session *s, size_t i)
 {
     char line[sizeof "RCPT TO:<>" + SMTP_MAX_ADDRESS];
-    snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
+    snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].wire);
     return smtp_queue(s, line, strlen(line), (size_t)-1);
 }
 

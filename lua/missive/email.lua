@@ -17,7 +17,9 @@ local function domain_of(from)
   if type(from) == "table" then from = from[1] or from.address end
   if type(from) == "table" then from = from.address end
   if type(from) ~= "string" then return nil end
-  return from:match("@([%w%.%-]+)>?%s*$")
+  local d = from:match("@([^@<>%s]+)>?%s*$")
+  d = d and core.to_ascii_domain(d)     -- an international domain by its A-labels
+  return d and d:match("^[%w%.%-]+$")
 end
 
 --- Builds a message.  Returns the email, or nil, message, "argument" when a value is
@@ -90,5 +92,9 @@ M.base64_decode = function(s) return (core.b64_decode(s)) end
 M.qp_encode = core.qp_encode
 M.qp_decode = function(s) return (core.qp_decode(s)) end
 M.date = core.email_date
+--- A domain as A-labels (IDNA2008, what the envelope and the builder send) and as
+-- U-labels (for display); nil, message, "argument" for one IDNA refuses.
+M.to_ascii_domain = core.to_ascii_domain
+M.to_unicode_domain = core.to_unicode_domain
 
 return M
