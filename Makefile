@@ -31,6 +31,13 @@ CORE_INC  := $(addprefix -Icsrc/,$(CORE_DIRS))
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
              -I$(MBEDTLS_INCDIR) $(CORE_INC)
 LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+# Ed25519 DKIM signatures (RFC 8463) through libsodium, when pkg-config finds it
+# (Debian libsodium-dev); SODIUM=0 builds without (ed25519-sha256 is then refused).
+SODIUM  ?= $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
+ifeq ($(SODIUM),1)
+ALL_CFLAGS += -DMV_HAVE_SODIUM $(shell pkg-config --cflags libsodium)
+LDLIBS  += $(shell pkg-config --libs libsodium)
+endif
 SANFLAGS ?=
 
 CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard csrc/$(d)/*.c)))

@@ -41,6 +41,8 @@ build = {
                 "csrc/mime/mime_charset.c",
                 "csrc/mime/mime_codec.c",
                 "csrc/mime/mime_dkim.c",
+                "csrc/mime/mime_dkim_canon.c",
+                "csrc/mime/mime_dkim_verify.c",
                 "csrc/mime/mime_header.c",
                 "csrc/mime/mime_msg.c",
                 "csrc/mime/mime_param.c",

@@ -1,8 +1,11 @@
-/* email:sign_dkim{domain, selector, key, ...}: the DKIM signer (mime_dkim.c) for Lua. */
+/* email:sign_dkim{domain, selector, key, ...}: the DKIM signer (mime_dkim.c) for Lua;
+ * core.dkim_signatures and core.dkim_check: the verifier (mime_dkim_verify.c), in two
+ * steps so the key lookup between them runs in Lua (and may yield, in OpenResty). */
 #include "lemail_int.h"
 
 #include <string.h>
 
+#include "mime_codec.h"
 #include "mime_dkim.h"
 
 #define MAX_NAMES 64
@@ -84,6 +87,150 @@ static int l_sign_dkim(lua_State *L)
     return mvl_result(L, mv_dkim_sign(&em->m, &o, &err) == MV_OK, &err);
 }
 
+static const char *const algorithms[] = { "rsa-sha256", "ed25519-sha256" };
+static const char *const results[] = { "pass", "fail", "neutral", "temperror", "permerror" };
+
+static void set_int(lua_State *L, const char *k, long long v)
+{
+    if (v < 0) return;
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+/* core.dkim_signatures(text): a list with one table per DKIM-Signature field, in header
+ * order: {field, domain, selector, algorithm, canonicalization, headers, identity,
+ * timestamp, expires, length}, or {field, result = "permerror", reason} when its tags
+ * are not acceptable. */
+static int l_dkim_signatures(lua_State *L)
+{
+    size_t n, k, f;
+    const char *text = luaL_checklstring(L, 1, &n);
+    mv_dkim_msg m;
+    if (mv_dkim_msg_init(&m, text, n) != 0) {
+        mv_dkim_msg_free(&m);
+        return mvl_fail(L, "memory", "out of memory");
+    }
+    lua_newtable(L);
+    for (k = 0; (f = mv_dkim_msg_sig_field(&m, k)) != (size_t)-1; k++) {
+        mv_dkim_sig sig;
+        const char *why = NULL;
+        int rc = mv_dkim_sig_parse(&m, f, &sig, &why);
+        if (rc < 0) {
+            mv_dkim_msg_free(&m);
+            return mvl_fail(L, "memory", "out of memory");
+        }
+        lua_newtable(L);
+        lua_pushinteger(L, (lua_Integer)f + 1);
+        lua_setfield(L, -2, "field");
+        if (rc != MV_DKIM_PASS) {
+            lua_pushstring(L, results[rc]);
+            lua_setfield(L, -2, "result");
+            lua_pushstring(L, why);
+            lua_setfield(L, -2, "reason");
+        } else {
+            lua_pushstring(L, sig.domain);
+            lua_setfield(L, -2, "domain");
+            lua_pushstring(L, sig.selector);
+            lua_setfield(L, -2, "selector");
+            lua_pushstring(L, algorithms[sig.algorithm]);
+            lua_setfield(L, -2, "algorithm");
+            lua_pushfstring(L, "%s/%s", sig.simple_header ? "simple" : "relaxed",
+                            sig.simple_body ? "simple" : "relaxed");
+            lua_setfield(L, -2, "canonicalization");
+            lua_pushstring(L, sig.hlist);
+            lua_setfield(L, -2, "headers");
+            if (sig.identity[0] != '\0') {
+                lua_pushstring(L, sig.identity);
+                lua_setfield(L, -2, "identity");
+            }
+            set_int(L, "timestamp", sig.t);
+            set_int(L, "expires", sig.x);
+            set_int(L, "length", sig.l);
+            mv_dkim_sig_free(&sig);
+        }
+        lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    mv_dkim_msg_free(&m);
+    return 1;
+}
+
+static void push_hex(lua_State *L, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char s[64];
+    size_t i;
+    for (i = 0; i < n && i < 32; i++) {
+        s[2 * i] = hex[p[i] >> 4];
+        s[2 * i + 1] = hex[p[i] & 15];
+    }
+    lua_pushlstring(L, s, 2 * i);
+}
+
+/* core.dkim_check(text, field, record, now): result, reason (nil on pass), the body hash
+ * computed (base64), the header hash (hex), testing (the key record's t=y). */
+static int l_dkim_check(lua_State *L)
+{
+    size_t n, rn;
+    const char *text = luaL_checklstring(L, 1, &n);
+    lua_Integer field = luaL_checkinteger(L, 2);
+    const char *rec = luaL_checklstring(L, 3, &rn);
+    long long now = (long long)luaL_checknumber(L, 4);
+    mv_dkim_msg m;
+    mv_dkim_sig sig;
+    mv_dkim_check c;
+    const char *why = NULL;
+    char bh[48];
+    int rc;
+    if (mv_dkim_msg_init(&m, text, n) != 0) {
+        mv_dkim_msg_free(&m);
+        return mvl_fail(L, "memory", "out of memory");
+    }
+    rc = field >= 1 ? mv_dkim_sig_parse(&m, (size_t)field - 1, &sig, &why)
+                    : MV_DKIM_PERMERROR;
+    if (rc == MV_DKIM_PASS) {
+        rc = mv_dkim_verify(&m, &sig, rec, rn, now, &c);
+        mv_dkim_sig_free(&sig);
+    } else if (rc >= 0) {
+        memset(&c, 0, sizeof c);
+        c.result = rc;
+        c.reason = why != NULL ? why : "not a DKIM-Signature";
+        rc = 0;
+    }
+    mv_dkim_msg_free(&m);
+    if (rc != 0) return mvl_fail(L, "memory", "out of memory");
+    lua_pushstring(L, results[c.result]);
+    if (c.reason != NULL) lua_pushstring(L, c.reason);
+    else lua_pushnil(L);
+    if (c.hashed >= 1) {
+        mv_b64_encode(c.body_hash, 32, bh, 0);
+        lua_pushlstring(L, bh, 44);
+    } else {
+        lua_pushnil(L);
+    }
+    if (c.hashed >= 2) push_hex(L, c.header_hash, 32);
+    else lua_pushnil(L);
+    lua_pushboolean(L, c.testing);
+    return 5;
+}
+
+/* core.dkim_algorithms(): the algorithms this build signs and verifies. */
+static int l_dkim_algorithms(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushstring(L, algorithms[MV_DKIM_RSA_SHA256]);
+    lua_rawseti(L, -2, 1);
+    if (mv_dkim_have_ed25519()) {
+        lua_pushstring(L, algorithms[MV_DKIM_ED25519_SHA256]);
+        lua_rawseti(L, -2, 2);
+    }
+    return 1;
+}
+
 const luaL_Reg mvl_email_dkim_methods[] = {
     {"sign_dkim", l_sign_dkim}, {NULL, NULL}
+};
+
+const luaL_Reg mvl_dkim_core_funcs[] = {
+    {"dkim_signatures", l_dkim_signatures}, {"dkim_check", l_dkim_check},
+    {"dkim_algorithms", l_dkim_algorithms}, {NULL, NULL}
 };
