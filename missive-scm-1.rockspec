@@ -94,6 +94,9 @@ build = {
             incdirs = { "csrc/base", "csrc/net", "csrc/mime", "csrc/smtp", "csrc/pop3", "csrc/imap",
                         "$(MBEDTLS_INCDIR)" },
             libdirs = { "$(MBEDTLS_LIBDIR)" },
+            -- libsodium (Ed25519 DKIM, RFC 8463) is optional and the builtin backend cannot
+            -- detect it: this build leaves it out (ed25519-sha256 is refused); `make`
+            -- uses it when pkg-config finds it.
             libraries = { "mbedtls", "mbedx509", "mbedcrypto", "pthread" },
         },
         ["missive"] = "lua/missive/init.lua",
@@ -110,5 +113,7 @@ build = {
         ["missive.async"] = "lua/missive/async.lua",
         ["missive.spool"] = "lua/missive/spool.lua",
         ["missive.windev"] = "lua/missive/windev.lua",
+        ["missive.dns"] = "lua/missive/dns.lua",
+        ["missive.dkim"] = "lua/missive/dkim.lua",
     },
 }

@@ -6,6 +6,11 @@ local email = require "missive.email"
 local util = require "support.util"
 
 local VERIFY = "spec/support/dkim_verify.py"
+-- Ed25519 (RFC 8463) is there when the module was built with libsodium.
+local HAVE_ED25519 = false
+for _, a in ipairs(email.dkim_algorithms) do
+  HAVE_ED25519 = HAVE_ED25519 or a == "ed25519-sha256"
+end
 
 -- The Python that has the dkim package (Debian's python3-dkim): python3 on PATH may be
 -- another installation.
@@ -44,12 +49,12 @@ describe("DKIM signing", function()
     os.remove(attachment_file)
   end)
 
-  -- "ok", or "fail: <the verifier's reasons>".
-  local function verify(text, rec)
+  -- "ok", or "fail: <the verifier's reasons>"; idx: which signature (0: the topmost).
+  local function verify(text, rec, idx)
     local path = dir .. "/msg.eml"
     util.write_file(path, text)
-    local out = util.capture(("%s %s %s %s 2>&1"):format(py, VERIFY, util.shquote(path),
-                                                          util.shquote(rec or record)))
+    local out = util.capture(("%s %s %s %s %d 2>&1"):format(py, VERIFY, util.shquote(path),
+                                                util.shquote(rec or record), idx or 0))
     return out
   end
 
@@ -208,8 +213,91 @@ describe("DKIM signing", function()
     refused(opts{selector = ""}, "selector")
     refused(opts{canonicalization = "loose/loose"}, "canonicalization")
     refused(opts{algorithm = "rsa-sha1"}, "unknown algorithm")
-    refused(opts{algorithm = "ed25519-sha256"}, "no Ed25519")
+    if HAVE_ED25519 then   -- an RSA key is not an Ed25519 key
+      refused(opts{algorithm = "ed25519-sha256"}, "needs an Ed25519 private key")
+    else                   -- a build without libsodium says so
+      refused(opts{algorithm = "ed25519-sha256"}, "no Ed25519")
+    end
     assert.is_nil(m:header("DKIM-Signature"))
+  end)
+
+  -- RFC 8463: ed25519-sha256 through libsodium, when the build has it (Makefile: pkg-config
+  -- libsodium); dkimpy verifies it with python3-nacl.
+  describe("ed25519-sha256", function()
+    local edkey, edrecord
+    local ed = HAVE_ED25519 and it or pending
+
+    setup(function()
+      if not HAVE_ED25519 then return end
+      local k = dir .. "/ed.pem"
+      local out, ok = util.capture(("openssl genpkey -algorithm ed25519 -out %s 2>&1 && "
+        .. "openssl pkey -in %s -pubout -outform DER | tail -c 32 | base64"):format(k, k))
+      assert(ok, out)
+      edkey = util.read_file(k)
+      edrecord = "v=DKIM1; k=ed25519; p=" .. out:match("([%w+/=]+)%s*$")
+    end)
+
+    local function edopts(extra)
+      local o = {domain = "example.org", selector = "ed", key = edkey,
+                 algorithm = "ed25519-sha256"}
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return o
+    end
+
+    for _, c in ipairs{ "relaxed/relaxed", "simple/simple" } do
+      for name, t in pairs(shapes()) do
+        ed(("verifies with dkimpy: %s, c=%s"):format(name, c), function()
+          local m = assert(email.new(t))
+          assert.is_true(m:sign_dkim(edopts{canonicalization = c}))
+          local text = assert(m:tostring())
+          assert.truthy(text:find("^DKIM%-Signature: v=1; a=ed25519%-sha256; c="))
+          assert.equal("ok", verify(text, edrecord))
+        end)
+      end
+    end
+
+    ed("a key given as a path; a tampered body fails", function()
+      local m = assert(email.new(shapes().plain))
+      assert.is_true(m:sign_dkim(edopts{key = dir .. "/ed.pem"}))
+      assert.equal("ok", verify(m:tostring(), edrecord))
+      assert.matches("body hash", verify(m:tostring():gsub("line 2", "line 3"), edrecord))
+    end)
+
+    ed("RSA and Ed25519 side by side: sign_dkim twice, both signatures verify", function()
+      local m = assert(email.new(shapes()["long and folded headers"]))
+      assert.is_true(m:sign_dkim(opts()))
+      assert.is_true(m:sign_dkim(edopts()))
+      local text = m:tostring()
+      assert.equal("ok", verify(text, edrecord, 0))   -- the topmost: the second signed
+      assert.equal("ok", verify(text, record, 1))
+      -- the second h= did not take in the first signature, nor oversign it
+      local h = m:header("DKIM-Signature"):match("h=([^;]+)")
+      assert.falsy(h:find("dkim", 1, true))
+    end)
+
+    ed("dkim = {rsa, ed25519}: a list signs with each (spool:add)", function()
+      local spool = require "missive.spool"
+      local q = assert(spool.open(dir .. "/spool2"))
+      local id = assert(q:add{message = assert(email.new(shapes().alternative)),
+                              dkim = {opts(), edopts()}})
+      local raw = util.read_file(dir .. "/spool2/queued/" .. id)
+      local text = raw:match("^.-\n\n(.*)$")
+      assert.equal(2, select(2, text:gsub("DKIM%-Signature: ", "")))
+      assert.equal("ok", verify(text, edrecord, 0))
+      assert.equal("ok", verify(text, record, 1))
+    end)
+
+    ed("refuses a key that is not Ed25519 PKCS#8", function()
+      local m = assert(email.new(shapes().plain))
+      local bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+      for _, k in ipairs{ key2048, bad, dir .. "/missing.pem" } do
+        local ok, err, kind = m:sign_dkim(edopts{key = k})
+        assert.is_nil(ok)
+        assert.equal("argument", kind)
+        assert.matches("private key", err)
+      end
+      assert.is_nil(m:header("DKIM-Signature"))
+    end)
   end)
 end)
 

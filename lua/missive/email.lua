@@ -91,4 +91,9 @@ M.qp_encode = core.qp_encode
 M.qp_decode = function(s) return (core.qp_decode(s)) end
 M.date = core.email_date
 
+--- DKIM: email.verify_dkim(msg, {lookup = fn}) and the algorithms this build has
+-- (missive.dkim).
+M.verify_dkim = function(...) return require("missive.dkim").verify(...) end
+M.dkim_algorithms = core.dkim_algorithms()
+
 return M
