@@ -384,9 +384,9 @@ describe("missive.dns (a scripted DNS server on 127.0.0.1)", function()
     -- names are skipped, never followed: a pointer to itself cannot loop
     assert.same({"x"}, assert(ask("loop.example.org")))
     for _, s in ipairs{ "", "\0\0", string.rep("\255", 12), string.rep("\255", 40) } do
-      local ok, _, kind = dns.parse(s, 0)
-      assert.is_nil(ok)
-      assert.is_string(kind)
+      local list, _, why = dns.parse(s, 0)
+      assert.is_nil(list)
+      assert.is_string(why)
     end
   end)
 
