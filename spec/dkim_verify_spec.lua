@@ -153,7 +153,8 @@ describe("email.verify_dkim", function()
     assert.matches("timed out", r[1].reason)
   end)
 
-  it("key records: revoked, wrong type, too small (RFC 8301), malformed", function()
+  it("key records: revoked, wrong type, too small (RFC 8301), malformed (CHECKLIST 90)",
+     function()
     local text = signed()
     local function with(rec)
       return check(text, {["s1._domainkey.example.org"] = rec})[1]
@@ -228,7 +229,7 @@ describe("email.verify_dkim", function()
     assert.equal("pass", r[2].result)
   end)
 
-  describe("hostile DKIM-Signature fields: permerror, never a crash", function()
+  describe("hostile DKIM-Signature fields: permerror, never a crash (CHECKLIST 90)", function()
     local good
     setup(function() good = signed() end)
 
@@ -363,7 +364,7 @@ describe("missive.dns (a scripted DNS server on 127.0.0.1)", function()
     assert.equal("nodata", kind, err)
   end)
 
-  it("a truncated answer is asked again over TCP", function()
+  it("a truncated answer is asked again over TCP (CHECKLIST 91)", function()
     assert.same({string.rep("long-", 200)}, assert(ask("tc.example.org")))
   end)
 
@@ -377,7 +378,7 @@ describe("missive.dns (a scripted DNS server on 127.0.0.1)", function()
     assert.equal("timeout", kind, err)
   end)
 
-  it("malformed answers: protocol errors, never a crash", function()
+  it("malformed answers: protocol errors, never a crash (CHECKLIST 91)", function()
     local ok, err, kind = ask("garbage.example.org")
     assert.is_nil(ok)
     assert.equal("protocol", kind, err)

@@ -174,6 +174,7 @@ int mv_dkim_tags(const char *s, size_t n, mv_dkim_tag *t, size_t *nt, const char
         size_t ns, ne, vs, ve;
         while (i < n && is_wsp(s[i])) i++;
         if (i == n) break;                  /* a trailing ';' (and FWS) */
+        if (s[i] == ';') { i++; continue; } /* an empty tag-spec, as verifiers allow */
         ns = i;
         if (!is_alpha(s[i])) { *why = "malformed tag list"; return -1; }
         while (i < n && (is_alpha(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) i++;
