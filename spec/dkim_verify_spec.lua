@@ -313,31 +313,22 @@ describe("email.verify_dkim", function()
 end)
 
 describe("missive.dns (a scripted DNS server on 127.0.0.1)", function()
-  local dir, proc, port, record, key
+  local dir, port, stop, record, key
 
   setup(function()
     dir = util.mkdtemp("dns")
     key, record = dkim.keypair(dir, 2048)
-    util.write_file(dir .. "/zone", table.concat({
+    port, stop = dkim.dns_server(dir, {
       "s1._domainkey.example.org " .. record,
       "tc.example.org " .. string.rep("long-", 200),
       "two.example.org first",
       "two.example.org second",
       "badid.example.org right",
-    }, "\n") .. "\n")
-    proc = assert(io.popen(("exec python3 spec/support/dns_server.py %s & echo $!; wait")
-      :format(dir .. "/zone")))
-    local pid = proc:read("*l")
-    port = tonumber(proc:read("*l"))
-    proc = {pid = pid, handle = proc}
-    assert(port, "the DNS server did not start")
+    })
   end)
 
   teardown(function()
-    if proc then
-      os.execute("kill " .. proc.pid .. " 2>/dev/null")
-      proc.handle:close()
-    end
+    stop()
     util.rmtree(dir)
   end)
 
@@ -408,5 +399,40 @@ describe("missive.dns (a scripted DNS server on 127.0.0.1)", function()
                                  {nameserver = "127.0.0.1:" .. port}))
     assert.equal("permerror", r[1].result)
     assert.equal("key not found", r[1].reason)
+  end)
+end)
+
+describe("email.verify_dkim in OpenResty (cosockets to a scripted DNS server) #openresty",
+         function()
+  local openresty = require "support.openresty"
+  local dir, port, stop, ng, key
+
+  setup(function()
+    assert(openresty.available())
+    dir = util.mkdtemp("dkimr")
+    local record
+    key, record = dkim.keypair(dir, 2048)
+    port, stop = dkim.dns_server(dir, {"s1._domainkey.example.org " .. record,
+                                       "tc.example.org " .. string.rep("long-", 200)})
+    ng = openresty.start{}
+  end)
+
+  teardown(function()
+    if ng then openresty.stop(ng) end
+    if stop then stop() end
+    util.rmtree(dir)
+  end)
+
+  it("the default lookup asks the nameserver through ngx.socket.udp; TC goes to TCP",
+     function()
+    local m = assert(email.new{from = "a@example.org", to = "b@example.net", text = "x"})
+    assert.is_true(m:sign_dkim{domain = "example.org", selector = "s1", key = key})
+    util.write_file(dir .. "/m.eml", m:tostring())
+    local function get(q) return select(2, openresty.get(ng, "/dkim?port=" .. port .. q)) end
+    assert.equal("pass nil\n", get("&file=" .. dir .. "/m.eml"))
+    util.write_file(dir .. "/m.eml", (m:tostring():gsub("\r\n\r\nx", "\r\n\r\ny")))
+    assert.equal("fail body hash mismatch\n", get("&file=" .. dir .. "/m.eml"))
+    assert.equal(string.rep("long-", 200) .. "\n", get("&name=tc.example.org"))
+    assert.equal("error nxdomain no such domain\n", get("&name=nx.example.org"))
   end)
 end)

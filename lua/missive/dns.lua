@@ -1,7 +1,8 @@
 --- missive.dns: TXT lookups for DKIM key records (RFC 6376 §3.6.2), in plain Lua.
 -- A query over UDP (LuaSocket) to the first nameserver of /etc/resolv.conf, again over
 -- TCP when the answer is truncated (RFC 1035 §4.2, RFC 7766); in OpenResty through
--- resty.dns.resolver.  Answers are read with a bound check on every byte.
+-- resty.dns.resolver when it is installed, else the same queries over cosockets.
+-- Answers are read with a bound check on every byte.
 local M = {}
 
 local byte, char, sub = string.byte, string.char, string.sub
@@ -155,8 +156,27 @@ local function ask_tcp(socket, host, port, q, timeout)
   return a
 end
 
+-- ngx cosockets behind LuaSocket's names (timeouts in seconds, not milliseconds).
+local function ngx_sockets(ngx)
+  local function wrap(sock)
+    local w = {}
+    function w.settimeout(_, t) sock:settimeout(math.floor(t * 1000)) end
+    function w.setpeername(_, h, p) return sock:setpeername(h, p) end
+    function w.connect(_, h, p) return sock:connect(h, p) end
+    function w.send(_, d) return sock:send(d) end
+    function w.receive(_, n) return sock:receive(n) end
+    function w.close() return sock:close() end
+    return w
+  end
+  local function udp() return wrap(ngx.socket.udp()) end
+  local function tcp() return wrap(ngx.socket.tcp()) end
+  return { udp = udp, udp6 = udp, tcp = tcp, tcp6 = tcp,
+           gettime = function() ngx.update_time() return ngx.now() end }
+end
+
 local function resty_txt(name, opts)
-  local resolver = require "resty.dns.resolver"
+  local ok, resolver = pcall(require, "resty.dns.resolver")
+  if not ok then return nil end
   local servers
   if opts.nameserver then
     local h, p = host_port(opts.nameserver)
@@ -186,13 +206,19 @@ end
 
 --- The TXT records of `name` (each record's strings joined), or nil, message, kind.
 -- opts: nameserver ("ip" or "ip:port", default /etc/resolv.conf's first), timeout
--- (seconds, default 5).
+-- (seconds, default 5), socket (a module with LuaSocket's udp/tcp/gettime; default
+-- LuaSocket, or ngx cosockets in OpenResty).
 function M.txt(name, opts)
   opts = opts or {}
   if type(name) ~= "string" then error("dns.txt: name must be a string", 2) end
   local ngx = rawget(_G, "ngx")
-  if ngx and ngx.socket and opts.socket == nil then return resty_txt(name, opts) end
-  local socket = opts.socket or require "socket"
+  local socket = opts.socket
+  if ngx and ngx.socket and socket == nil then
+    local out, err, kind = resty_txt(name, opts)
+    if out or err then return out, err, kind end
+    socket = ngx_sockets(ngx)
+  end
+  socket = socket or require "socket"
   local server = opts.nameserver or M.system_nameserver()
   if not server then return nil, "no nameserver in /etc/resolv.conf", "resolve" end
   local host, port = host_port(server)

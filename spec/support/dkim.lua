@@ -32,6 +32,24 @@ function M.ed25519_keypair(dir)
   return util.read_file(k), "v=DKIM1; k=ed25519; p=" .. out:match("([%w+/=]+)%s*$"), k
 end
 
+-- Starts spec/support/dns_server.py on 127.0.0.1 with the zone given ("name TXT" lines):
+-- its port (UDP and TCP), and a function that stops it.
+function M.dns_server(dir, zone)
+  util.write_file(dir .. "/zone", table.concat(zone, "\n") .. "\n")
+  local h = assert(io.popen(("exec python3 spec/support/dns_server.py %s & echo $!; wait")
+    :format(util.shquote(dir .. "/zone"))))
+  local pid = h:read("*l")
+  local port = tonumber(h:read("*l"))
+  local function stop()
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    pid = nil
+    if h then h:close() end
+    h = nil
+  end
+  if not port then stop() error("the scripted DNS server did not start") end
+  return port, stop
+end
+
 -- Every message shape the email spec builds (an attachment read from attachment_file).
 function M.shapes(attachment_file)
   local base = {from = "Ann <ann@example.org>", to = "bob@example.net", subject = "Hi"}
