@@ -136,6 +136,24 @@ describe("DKIM signing", function()
     assert.matches("source function", err)
   end)
 
+  it("a list of option tables signs once per table, all or none", function()
+    local m = assert(email.new(shapes().plain))
+    local ok, err, kind = m:sign_dkim{opts(), opts{selector = "s2", key = "nope\n"}}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("private key", err)
+    assert.is_nil(m:header("DKIM-Signature"))   -- the first one was taken away again
+    assert.is_true(m:sign_dkim{opts(), opts{selector = "s2"}})
+    local text = m:tostring()
+    assert.equal(2, select(2, text:gsub("DKIM%-Signature: ", "")))
+    assert.truthy(text:find("^DKIM%-Signature: [^\r]*s=s2;"))
+    assert.equal("ok", verify(text, record, 0))
+    assert.equal("ok", verify(text, record, 1))
+    ok, err, kind = m:sign_dkim{opts(), "not a table"}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+  end)
+
   it("a key given as a path", function()
     local m = assert(email.new(shapes().alternative))
     assert.is_true(m:sign_dkim(opts{key = dir .. "/k2048.pem"}))

@@ -9,11 +9,12 @@
 #include "mime_dkim.h"
 
 #define MAX_NAMES 64
+#define MAX_SIGS 8
 
-static const char *opt_string(lua_State *L, const char *k, size_t *n)
+static const char *opt_string(lua_State *L, int t, const char *k, size_t *n)
 {
     const char *s;
-    lua_getfield(L, 2, k);
+    lua_getfield(L, t, k);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
     if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "sign_dkim: %s must be a string", k);
     s = lua_tolstring(L, -1, n);
@@ -21,70 +22,105 @@ static const char *opt_string(lua_State *L, const char *k, size_t *n)
     return s;
 }
 
-static int l_sign_dkim(lua_State *L)
+/* Reads the options table at index t into o (names: room for MAX_NAMES).  0, or -1 with
+ * nil, message, "argument" pushed. */
+static int read_opts(lua_State *L, int t, mv_dkim_opts *o, const char **names)
 {
-    lemail *em = mvl_check_email(L, 1);
-    mv_dkim_opts o;
-    const char *names[MAX_NAMES], *s;
+    const char *s;
     size_t n = 0;
-    mv_error err;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (em->unparsed)
-        return mvl_fail(L, "argument", "this message could not be parsed: it cannot be signed");
-    memset(&o, 0, sizeof o);
-    o.domain = opt_string(L, "domain", NULL);
-    o.selector = opt_string(L, "selector", NULL);
-    o.key = opt_string(L, "key", &o.key_len);
+    memset(o, 0, sizeof *o);
+    o->domain = opt_string(L, t, "domain", NULL);
+    o->selector = opt_string(L, t, "selector", NULL);
+    o->key = opt_string(L, t, "key", &o->key_len);
     /* a PEM or DER key holds a NUL or a line break; anything else is a path */
-    o.key_is_path = o.key != NULL && strchr(o.key, '\n') == NULL && strlen(o.key) == o.key_len;
-    s = opt_string(L, "algorithm", NULL);
-    if (s == NULL || strcmp(s, "rsa-sha256") == 0) o.algorithm = MV_DKIM_RSA_SHA256;
-    else if (strcmp(s, "ed25519-sha256") == 0) o.algorithm = MV_DKIM_ED25519_SHA256;
-    else return mvl_failf(L, "argument", "DKIM: unknown algorithm %s", s);
-    s = opt_string(L, "canonicalization", NULL);
+    o->key_is_path = o->key != NULL && strchr(o->key, '\n') == NULL &&
+                     strlen(o->key) == o->key_len;
+    s = opt_string(L, t, "algorithm", NULL);
+    if (s == NULL || strcmp(s, "rsa-sha256") == 0) o->algorithm = MV_DKIM_RSA_SHA256;
+    else if (strcmp(s, "ed25519-sha256") == 0) o->algorithm = MV_DKIM_ED25519_SHA256;
+    else { mvl_failf(L, "argument", "DKIM: unknown algorithm %s", s); return -1; }
+    s = opt_string(L, t, "canonicalization", NULL);
     if (s != NULL) {
         const char *slash = strchr(s, '/');
         size_t hn = slash ? (size_t)(slash - s) : strlen(s);
         const char *b = slash ? slash + 1 : "simple";   /* §3.5 c=: body defaults to simple */
         if (!((hn == 6 && strncmp(s, "simple", 6) == 0) ||
               (hn == 7 && strncmp(s, "relaxed", 7) == 0)) ||
-            (strcmp(b, "simple") != 0 && strcmp(b, "relaxed") != 0))
-            return mvl_failf(L, "argument", "DKIM: canonicalization must be "
-                             "\"relaxed/relaxed\", \"simple/simple\" or a mix, not %s", s);
-        o.simple_header = hn == 6;
-        o.simple_body = strcmp(b, "simple") == 0;
+            (strcmp(b, "simple") != 0 && strcmp(b, "relaxed") != 0)) {
+            mvl_failf(L, "argument", "DKIM: canonicalization must be "
+                      "\"relaxed/relaxed\", \"simple/simple\" or a mix, not %s", s);
+            return -1;
+        }
+        o->simple_header = hn == 6;
+        o->simple_body = strcmp(b, "simple") == 0;
     }
-    lua_getfield(L, 2, "headers");
+    lua_getfield(L, t, "headers");
     if (!lua_isnil(L, -1)) {
         luaL_argcheck(L, lua_istable(L, -1), 2, "headers must be a list of field names");
         for (n = 0; n < MAX_NAMES; n++) {
             lua_rawgeti(L, -1, (lua_Integer)n + 1);
             if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
             s = lua_tostring(L, -1);
-            if (s == NULL || *s == '\0' || strpbrk(s, ": \t\r\n;") != NULL)
-                return mvl_fail(L, "argument", "DKIM: headers must be field names");
+            if (s == NULL || *s == '\0' || strpbrk(s, ": \t\r\n;") != NULL) {
+                mvl_fail(L, "argument", "DKIM: headers must be field names");
+                return -1;
+            }
             names[n] = s;
             lua_pop(L, 1);   /* the list keeps it */
         }
-        o.headers = names;
-        o.nheaders = n;
+        o->headers = names;
+        o->nheaders = n;
     }
     lua_pop(L, 1);
-    lua_getfield(L, 2, "expire");
+    lua_getfield(L, t, "expire");
     if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) <= 0)
-            return mvl_fail(L, "argument", "DKIM: expire must be a number of seconds");
-        o.expire = (long long)lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) <= 0) {
+            mvl_fail(L, "argument", "DKIM: expire must be a number of seconds");
+            return -1;
+        }
+        o->expire = (long long)lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
-    lua_getfield(L, 2, "time");
-    if (!lua_isnil(L, -1)) o.now = (long long)luaL_checknumber(L, -1);
+    lua_getfield(L, t, "time");
+    if (!lua_isnil(L, -1)) o->now = (long long)luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, 2, "allow_weak_key");
-    o.allow_weak_key = lua_toboolean(L, -1);
+    lua_getfield(L, t, "allow_weak_key");
+    o->allow_weak_key = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    return 0;
+}
+
+/* m:sign_dkim{...}, or m:sign_dkim{{...}, {...}}: a list signs once per table (RSA beside
+ * Ed25519, RFC 8463 §4), all or none. */
+static int l_sign_dkim(lua_State *L)
+{
+    lemail *em = mvl_check_email(L, 1);
+    mv_dkim_opts o[MAX_SIGS];
+    const char *names[MAX_SIGS][MAX_NAMES];
+    size_t n = 0;
+    mv_error err;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (em->unparsed)
+        return mvl_fail(L, "argument", "this message could not be parsed: it cannot be signed");
+    lua_rawgeti(L, 2, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (read_opts(L, 2, &o[0], names[0]) != 0) return 3;
+        n = 1;
+    } else {
+        lua_pop(L, 1);
+        for (n = 0;; n++) {
+            lua_rawgeti(L, 2, (lua_Integer)n + 1);
+            if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
+            if (!lua_istable(L, -1) || n == MAX_SIGS)
+                return mvl_failf(L, "argument", "DKIM: a list of at most %d option tables",
+                                 MAX_SIGS);
+            if (read_opts(L, lua_gettop(L), &o[n], names[n]) != 0) return 3;
+            lua_pop(L, 1);   /* the list keeps it */
+        }
+    }
     mv_error_clear(&err);
-    return mvl_result(L, mv_dkim_sign(&em->m, &o, &err) == MV_OK, &err);
+    return mvl_result(L, mv_dkim_sign_all(&em->m, o, n, &err) == MV_OK, &err);
 }
 
 static const char *const algorithms[] = { "rsa-sha256", "ed25519-sha256" };

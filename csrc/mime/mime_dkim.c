@@ -437,3 +437,16 @@ cleanup:
     mbedtls_pk_free(&pk);
     return rc;
 }
+
+int mv_dkim_sign_all(mv_mime_msg *m, const mv_dkim_opts *o, size_t n, mv_error *e)
+{
+    int dirty = m->dirty;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (mv_dkim_sign(m, &o[i], e) != MV_OK) {
+            while (i-- > 0) unplace(m, dirty);     /* the fields added, on top */
+            return MV_ERROR;
+        }
+    }
+    return MV_OK;
+}

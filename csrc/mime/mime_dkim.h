@@ -96,6 +96,9 @@ typedef struct mv_dkim_opts {
  * the serialiser chose are pinned, so the message as sent is the message signed.
  * MV_OK, or MV_ERROR with e set (MV_E_ARG: a bad option or key); m is then as it was. */
 int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e);
+/* Signs with each of o[0..n) in turn (each field on top of the last), all or none: on
+ * an error the fields already added are taken away again. */
+int mv_dkim_sign_all(mv_mime_msg *m, const mv_dkim_opts *o, size_t n, mv_error *e);
 
 /* ---- verification (§6) ---- */
 

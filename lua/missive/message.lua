@@ -84,7 +84,8 @@ end
 -- session's): an email object through email:sign_dkim (the signature is added to it);
 -- a string is parsed, signed and written again (its body bytes as they were).  A source
 -- function could only be signed by holding it whole: refused.  `dkim` may be a list of
--- signature tables (RSA and Ed25519 side by side, RFC 8463 §4): each adds its field.
+-- signature tables (RSA and Ed25519 side by side, RFC 8463 §4): each adds its field,
+-- all or none.
 -- @return true, or nil, message, kind
 function M.sign(m, dkim)
   dkim = m.dkim or dkim
@@ -99,10 +100,8 @@ function M.sign(m, dkim)
     e, err, kind = core.email_parse(m.data)
     if not e then return nil, err, kind end
   end
-  for _, d in ipairs(dkim[1] ~= nil and dkim or { dkim }) do
-    local ok, err, kind = e:sign_dkim(d)
-    if not ok then return nil, err, kind end
-  end
+  local ok, err, kind = e:sign_dkim(dkim)
+  if not ok then return nil, err, kind end
   if not m.email then m.data = e:tostring() end
   return true
 end
