@@ -152,6 +152,7 @@ describe("DKIM signing", function()
     ok, err, kind = m:sign_dkim{opts(), "not a table"}
     assert.is_nil(ok)
     assert.equal("argument", kind)
+    assert.matches("list of at most", err)
   end)
 
   it("a key given as a path", function()
