@@ -290,11 +290,11 @@ describe("DKIM signing through Postfix #integration", function()
     util.rmtree(d)
   end)
 
-  local function verify(text)
+  local function verify(text, rec, idx)
     local path = os.tmpname()
     util.write_file(path, text)
-    local out = util.capture(("%s %s %s %s 2>&1"):format(python(), VERIFY, util.shquote(path),
-                                                          util.shquote(record)))
+    local out = util.capture(("%s %s %s %s %d 2>&1"):format(python(), VERIFY,
+      util.shquote(path), util.shquote(rec or record), idx or 0))
     os.remove(path)
     return out
   end
@@ -337,6 +337,31 @@ describe("DKIM signing through Postfix #integration", function()
     s:close()
     assert.equal("ok", verify(fetched("dkim-one")))
     assert.equal("ok", verify(fetched("dkim-batch")))
+  end)
+
+  local both = HAVE_ED25519 and it or pending
+  both("RSA and Ed25519 side by side still verify after delivery (dkimpy, verify_dkim)",
+       function()
+    stack.clear("bob")
+    local d = util.mkdtemp("dkimed")
+    local edkey, edrecord = dkim.ed25519_keypair(d)
+    util.rmtree(d)
+    local s = assert(smtp.session{host = st.hostname, port = st.submission_port,
+      user = "alice", password = st.users.alice, cafile = st.cafile, timeout = 20,
+      dkim = {{domain = "localhost", selector = "s1", key = key},
+              {domain = "localhost", selector = "ed", key = edkey,
+               algorithm = "ed25519-sha256"}}})
+    assert(s:send(assert(email.new{from = "alice@localhost", to = "bob@localhost",
+      subject = "dkim-both", text = "two signatures\n", html = "<p>two</p>"})))
+    s:close()
+    local text = fetched("dkim-both")
+    assert.equal("ok", verify(text, edrecord, 0))
+    assert.equal("ok", verify(text, record, 1))
+    local r = assert(email.verify_dkim(text, {lookup = function(name)
+      return name:match("^ed%.") and edrecord or record end}))
+    assert.equal(2, #r)
+    assert.equal("pass", r[1].result, r[1].reason)
+    assert.equal("pass", r[2].result, r[2].reason)
   end)
 
   it("smtp.async{dkim = ...} signs what it queues, once", function()
