@@ -34,6 +34,13 @@ ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=20080
 # it lives, plain -lidn2 where pkg-config or its .pc file is missing.
 IDN2_LIBS ?= $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
 LDLIBS  := -L$(MBEDTLS_LIBDIR) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread $(IDN2_LIBS)
+# Ed25519 DKIM signatures (RFC 8463) through libsodium, when pkg-config finds it
+# (Debian libsodium-dev); SODIUM=0 builds without (ed25519-sha256 is then refused).
+SODIUM  ?= $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
+ifeq ($(SODIUM),1)
+ALL_CFLAGS += -DMV_HAVE_SODIUM $(shell pkg-config --cflags libsodium)
+LDLIBS  += $(shell pkg-config --libs libsodium)
+endif
 SANFLAGS ?=
 
 CORE_SRC := $(sort $(foreach d,$(CORE_DIRS),$(wildcard csrc/$(d)/*.c)))

@@ -342,6 +342,19 @@ if v["dkim.sign10k.missive"] then
     p(("| %s | %s | %s | %.2f (%s) |"):format(fmt(plain), fmt(signed), fmt(expect),
       signed / expect, signed / expect >= 0.9 and "met" or "MISSED"))
   end
+  if v["dkim.verify10k.missive"] then
+    p()
+    p("## DKIM verification: the same messages signed, verified (key record given)")
+    p()
+    p("| message | missive (verifications/s) | dkimpy (verifications/s) | ratio |")
+    p("| --- | --- | --- | --- |")
+    for _, c in ipairs{ {"10k", "10 KB"}, {"1m", "1 MB"} } do
+      local m = v["dkim.verify" .. c[1] .. ".missive"]
+      local py = v["dkim.verify" .. c[1] .. ".python"]
+      p(("| %s | %s | %s | %s |"):format(c[2], fmt(m), fmt(py),
+        (m and py) and ("%.1fx"):format(m / py) or "-"))
+    end
+  end
 end
 local text = table.concat(out, "\n") .. "\n"
 io.write(text)

@@ -294,7 +294,7 @@ run $LUA bench/mime_headers.lua $HDRKB 3
 
 # ------------------------------------------------------------------- DKIM signing
 case " $ONLY " in *" dkim "*)
-echo "DKIM signing, RSA-2048, relaxed/relaxed (signatures/s of a message given as bytes)"
+echo "DKIM signing and verifying, RSA-2048, relaxed/relaxed (per second, a message as bytes)"
 run $LUA bench/dkim_missive.lua "$WORK" $RUNS
 # dkimpy is Debian's python3-dkim: the system Python has it, a pyenv one may not
 DKPY=""

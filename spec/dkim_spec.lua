@@ -4,16 +4,14 @@
 -- after the real Postfix delivered it and POP3 read it back.
 local email = require "missive.email"
 local util = require "support.util"
+local dkim = require "support.dkim"
+local python = dkim.python
 
 local VERIFY = "spec/support/dkim_verify.py"
-
--- The Python that has the dkim package (Debian's python3-dkim): python3 on PATH may be
--- another installation.
-local function python()
-  for _, p in ipairs{ "python3", "/usr/bin/python3" } do
-    if util.execute(p .. " -c 'import dkim' 2>/dev/null") then return p end
-  end
-  error("no python3 with the dkim package (Debian python3-dkim, tools/deps.sh test)")
+-- Ed25519 (RFC 8463) is there when the module was built with libsodium.
+local HAVE_ED25519 = false
+for _, a in ipairs(email.dkim_algorithms) do
+  HAVE_ED25519 = HAVE_ED25519 or a == "ed25519-sha256"
 end
 
 describe("DKIM signing", function()
@@ -21,13 +19,7 @@ describe("DKIM signing", function()
   -- written by setup (the shapes are listed before it runs)
   local attachment_file = os.tmpname()
 
-  local function keypair(bits)
-    local k = dir .. "/k" .. bits .. ".pem"
-    local out, ok = util.capture(("openssl genrsa -out %s %d 2>&1 && openssl rsa -in %s "
-      .. "-pubout -outform DER 2>/dev/null | base64 | tr -d '\\n'"):format(k, bits, k))
-    assert(ok, out)
-    return util.read_file(k), "v=DKIM1; k=rsa; p=" .. out:match("([%w+/=]+)$")
-  end
+  local function keypair(bits) return dkim.keypair(dir, bits) end
 
   setup(function()
     dir = util.mkdtemp("dkim")
@@ -44,12 +36,12 @@ describe("DKIM signing", function()
     os.remove(attachment_file)
   end)
 
-  -- "ok", or "fail: <the verifier's reasons>".
-  local function verify(text, rec)
+  -- "ok", or "fail: <the verifier's reasons>"; idx: which signature (0: the topmost).
+  local function verify(text, rec, idx)
     local path = dir .. "/msg.eml"
     util.write_file(path, text)
-    local out = util.capture(("%s %s %s %s 2>&1"):format(py, VERIFY, util.shquote(path),
-                                                          util.shquote(rec or record)))
+    local out = util.capture(("%s %s %s %s %d 2>&1"):format(py, VERIFY, util.shquote(path),
+                                                util.shquote(rec or record), idx or 0))
     return out
   end
 
@@ -59,37 +51,7 @@ describe("DKIM signing", function()
     return o
   end
 
-  local function shapes()
-    local base = {from = "Ann <ann@example.org>", to = "bob@example.net", subject = "Hi"}
-    local function with(t)
-      local m = {}
-      for k, v in pairs(base) do m[k] = v end
-      for k, v in pairs(t) do m[k] = v end
-      return m
-    end
-    return {
-      plain = with{text = "line 1\nline 2\n"},
-      alternative = with{text = "plain", html = "<b>rich</b>"},
-      related = with{html = '<img src="cid:logo@x">',
-                     attachments = {{data = "\0\1\2PNG", name = "l.png", cid = "logo@x"}}},
-      ["mixed, alternative and related nested"] = with{text = "t",
-        html = '<img src="cid:c1">', attachments = {{data = "img", name = "i.gif", cid = "c1"},
-                                                    {data = "pdf", name = "r.pdf"}}},
-      ["attachment from a file"] = with{text = "see attached",
-        attachments = {{path = attachment_file, name = "data.bin"}}},
-      ["8-bit UTF-8 body and headers"] = with{from = "Jürgen Groß <jg@example.org>",
-        subject = "Grüße aus Köln — ✓", text = "Grüße\nÄÖÜ äöü ß\n", allow_8bit = true},
-      ["UTF-8 body as quoted-printable"] = with{text = "Grüße  \t\nzweite Zeile\n"},
-      ["long and folded headers"] = with{subject = string.rep("word ", 80),
-        to = {"a@example.net", "B <b@example.net>", "\"Doe, J.\" <j@example.net>",
-              "c@example.net", "d@example.net", "e@example.net"},
-        headers = {{"X-Long", string.rep("x", 200) .. " " .. string.rep("y", 200)},
-                   {"X-Tabs", "a \t  b\t\tc   "}}, text = "x\n"},
-      ["trailing blank lines and whitespace"] = with{text = "a  \n\n  b \t\n\n\n\n"},
-      ["lines starting with From and a dot"] = with{text = "From me\n.\n..\n. x\nFrom\n"},
-      ["empty body"] = with{text = ""},
-    }
-  end
+  local function shapes() return dkim.shapes(attachment_file) end
 
   for _, c in ipairs{ "relaxed/relaxed", "simple/simple", "relaxed/simple",
                       "simple/relaxed" } do
@@ -174,6 +136,25 @@ describe("DKIM signing", function()
     assert.matches("source function", err)
   end)
 
+  it("a list of option tables signs once per table, all or none", function()
+    local m = assert(email.new(shapes().plain))
+    local ok, err, kind = m:sign_dkim{opts(), opts{selector = "s2", key = "nope\n"}}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("private key", err)
+    assert.is_nil(m:header("DKIM-Signature"))   -- the first one was taken away again
+    assert.is_true(m:sign_dkim{opts(), opts{selector = "s2"}})
+    local text = m:tostring()
+    assert.equal(2, select(2, text:gsub("DKIM%-Signature: ", "")))
+    assert.truthy(text:find("^DKIM%-Signature: [^\r]*s=s2;"))
+    assert.equal("ok", verify(text, record, 0))
+    assert.equal("ok", verify(text, record, 1))
+    ok, err, kind = m:sign_dkim{opts(), "not a table"}
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("list of at most", err)
+  end)
+
   it("a key given as a path", function()
     local m = assert(email.new(shapes().alternative))
     assert.is_true(m:sign_dkim(opts{key = dir .. "/k2048.pem"}))
@@ -208,8 +189,86 @@ describe("DKIM signing", function()
     refused(opts{selector = ""}, "selector")
     refused(opts{canonicalization = "loose/loose"}, "canonicalization")
     refused(opts{algorithm = "rsa-sha1"}, "unknown algorithm")
-    refused(opts{algorithm = "ed25519-sha256"}, "no Ed25519")
+    if HAVE_ED25519 then   -- an RSA key is not an Ed25519 key
+      refused(opts{algorithm = "ed25519-sha256"}, "needs an Ed25519 private key")
+    else                   -- a build without libsodium says so
+      refused(opts{algorithm = "ed25519-sha256"}, "no Ed25519")
+    end
     assert.is_nil(m:header("DKIM-Signature"))
+  end)
+
+  -- RFC 8463: ed25519-sha256 through libsodium, when the build has it (Makefile: pkg-config
+  -- libsodium); dkimpy verifies it with python3-nacl.
+  describe("ed25519-sha256", function()
+    local edkey, edrecord
+    local ed = HAVE_ED25519 and it or pending
+
+    setup(function()
+      if not HAVE_ED25519 then return end
+      edkey, edrecord = dkim.ed25519_keypair(dir)
+    end)
+
+    local function edopts(extra)
+      local o = {domain = "example.org", selector = "ed", key = edkey,
+                 algorithm = "ed25519-sha256"}
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return o
+    end
+
+    for _, c in ipairs{ "relaxed/relaxed", "simple/simple" } do
+      for name, t in pairs(shapes()) do
+        ed(("verifies with dkimpy: %s, c=%s"):format(name, c), function()
+          local m = assert(email.new(t))
+          assert.is_true(m:sign_dkim(edopts{canonicalization = c}))
+          local text = assert(m:tostring())
+          assert.truthy(text:find("^DKIM%-Signature: v=1; a=ed25519%-sha256; c="))
+          assert.equal("ok", verify(text, edrecord))
+        end)
+      end
+    end
+
+    ed("a key given as a path; a tampered body fails", function()
+      local m = assert(email.new(shapes().plain))
+      assert.is_true(m:sign_dkim(edopts{key = dir .. "/ed.pem"}))
+      assert.equal("ok", verify(m:tostring(), edrecord))
+      assert.matches("body hash", verify(m:tostring():gsub("line 2", "line 3"), edrecord))
+    end)
+
+    ed("RSA and Ed25519 side by side: sign_dkim twice, both signatures verify", function()
+      local m = assert(email.new(shapes()["long and folded headers"]))
+      assert.is_true(m:sign_dkim(opts()))
+      assert.is_true(m:sign_dkim(edopts()))
+      local text = m:tostring()
+      assert.equal("ok", verify(text, edrecord, 0))   -- the topmost: the second signed
+      assert.equal("ok", verify(text, record, 1))
+      -- the second h= did not take in the first signature, nor oversign it
+      local h = m:header("DKIM-Signature"):match("h=([^;]+)")
+      assert.falsy(h:find("dkim", 1, true))
+    end)
+
+    ed("dkim = {rsa, ed25519}: a list signs with each (spool:add)", function()
+      local spool = require "missive.spool"
+      local q = assert(spool.open(dir .. "/spool2"))
+      local id = assert(q:add{message = assert(email.new(shapes().alternative)),
+                              dkim = {opts(), edopts()}})
+      local raw = util.read_file(dir .. "/spool2/queued/" .. id)
+      local text = raw:match("^.-\n\n(.*)$")
+      assert.equal(2, select(2, text:gsub("DKIM%-Signature: ", "")))
+      assert.equal("ok", verify(text, edrecord, 0))
+      assert.equal("ok", verify(text, record, 1))
+    end)
+
+    ed("refuses a key that is not Ed25519 PKCS#8", function()
+      local m = assert(email.new(shapes().plain))
+      local bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+      for _, k in ipairs{ key2048, bad, dir .. "/missing.pem" } do
+        local ok, err, kind = m:sign_dkim(edopts{key = k})
+        assert.is_nil(ok)
+        assert.equal("argument", kind)
+        assert.matches("private key", err)
+      end
+      assert.is_nil(m:header("DKIM-Signature"))
+    end)
   end)
 end)
 
@@ -231,11 +290,11 @@ describe("DKIM signing through Postfix #integration", function()
     util.rmtree(d)
   end)
 
-  local function verify(text)
+  local function verify(text, rec, idx)
     local path = os.tmpname()
     util.write_file(path, text)
-    local out = util.capture(("%s %s %s %s 2>&1"):format(python(), VERIFY, util.shquote(path),
-                                                          util.shquote(record)))
+    local out = util.capture(("%s %s %s %s %d 2>&1"):format(python(), VERIFY,
+      util.shquote(path), util.shquote(rec or record), idx or 0))
     os.remove(path)
     return out
   end
@@ -278,6 +337,31 @@ describe("DKIM signing through Postfix #integration", function()
     s:close()
     assert.equal("ok", verify(fetched("dkim-one")))
     assert.equal("ok", verify(fetched("dkim-batch")))
+  end)
+
+  local both = HAVE_ED25519 and it or pending
+  both("RSA and Ed25519 side by side still verify after delivery (dkimpy, verify_dkim)",
+       function()
+    stack.clear("bob")
+    local d = util.mkdtemp("dkimed")
+    local edkey, edrecord = dkim.ed25519_keypair(d)
+    util.rmtree(d)
+    local s = assert(smtp.session{host = st.hostname, port = st.submission_port,
+      user = "alice", password = st.users.alice, cafile = st.cafile, timeout = 20,
+      dkim = {{domain = "localhost", selector = "s1", key = key},
+              {domain = "localhost", selector = "ed", key = edkey,
+               algorithm = "ed25519-sha256"}}})
+    assert(s:send(assert(email.new{from = "alice@localhost", to = "bob@localhost",
+      subject = "dkim-both", text = "two signatures\n", html = "<p>two</p>"})))
+    s:close()
+    local text = fetched("dkim-both")
+    assert.equal("ok", verify(text, edrecord, 0))
+    assert.equal("ok", verify(text, record, 1))
+    local r = assert(email.verify_dkim(text, {lookup = function(name)
+      return name:match("^ed%.") and edrecord or record end}))
+    assert.equal(2, #r)
+    assert.equal("pass", r[1].result, r[1].reason)
+    assert.equal("pass", r[2].result, r[2].reason)
   end)
 
   it("smtp.async{dkim = ...} signs what it queues, once", function()

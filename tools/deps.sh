@@ -10,12 +10,13 @@
 # shellcheck disable=SC2086,SC2116
 set -eu
 
-BUILD_PKGS="gcc make pkg-config lua5.4 liblua5.4-dev libmbedtls-dev libidn2-dev ca-certificates"
+BUILD_PKGS="gcc make pkg-config lua5.4 liblua5.4-dev libmbedtls-dev libidn2-dev libsodium-dev
+            ca-certificates"
 TEST_PKGS="$BUILD_PKGS lua-busted lua-socket lua-sec lua-check postfix dovecot-core
            lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
            luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua lua-resty-core
            dovecot-pop3d dovecot-imapd openssl python3 luarocks clang libclang-rt-14-dev
-           valgrind python3-dkim"
+           valgrind python3-dkim python3-nacl"
 # bench peers (DESIGN.md): smtp-source comes with postfix, smtplib and imaplib with python3;
 # mbsync is isync; imapflow is installed by bench/run.sh with npm into build/bench-node.
 BENCH_PKGS="$TEST_PKGS curl stunnel4 isync nodejs"

@@ -218,4 +218,5 @@ void mvl_open_email(lua_State *L)
 
     mvl_setfuncs(L, core_funcs);
     mvl_setfuncs(L, mvl_email_codec_funcs);
+    mvl_setfuncs(L, mvl_dkim_core_funcs);
 }

@@ -41,8 +41,9 @@ extern const luaL_Reg mvl_email_get_methods[];
 /* lemail_write.c: tostring, source, save; __tostring; the metatables of a running
  * source and of an attachment table. */
 extern const luaL_Reg mvl_email_write_methods[];
-/* ldkim.c: sign_dkim. */
+/* ldkim.c: sign_dkim; the verifier's core functions. */
 extern const luaL_Reg mvl_email_dkim_methods[];
+extern const luaL_Reg mvl_dkim_core_funcs[];
 int mvl_email_tostring_meta(lua_State *L);
 void mvl_email_open_write(lua_State *L);
 

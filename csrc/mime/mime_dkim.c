@@ -1,6 +1,7 @@
-/* DKIM signing (RFC 6376, rsa-sha256): canonicalization (§3.4), header selection
- * (§5.4), the body hash over the serialised message in one streaming pass (§3.7) and
- * the DKIM-Signature field (§3.5), signed through mbedTLS pk. */
+/* DKIM signing (RFC 6376): header selection (§5.4), the body hash over the serialised
+ * message in one streaming pass (§3.7) and the DKIM-Signature field (§3.5), signed with
+ * rsa-sha256 through mbedTLS pk, or with ed25519-sha256 (RFC 8463) through libsodium
+ * when the build has it (MV_HAVE_SODIUM: mbedTLS has no Ed25519). */
 #include "mime_dkim.h"
 
 #include <stdio.h>
@@ -12,6 +13,10 @@
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#ifdef MV_HAVE_SODIUM
+#include <sodium.h>
+#endif
 
 #include "mime_build.h"
 #include "mime_codec.h"
@@ -20,105 +25,6 @@
 #include "mv_random.h"
 #include "mv_str.h"
 #include "mv_tls_compat.h"
-
-/* ---- body canonicalization ---- */
-
-static void body_flush(mv_dkim_body *b)
-{
-    if (b->n > 0) b->out(b->ctx, b->buf, b->n);
-    b->n = 0;
-}
-
-static void body_put(mv_dkim_body *b, const char *p, size_t n)
-{
-    if (b->n + n > sizeof b->buf) body_flush(b);
-    memcpy(b->buf + b->n, p, n);
-    b->n += n;
-}
-
-/* A byte of a line's content: the empty lines and the WSP run before it go out first. */
-static void body_content(mv_dkim_body *b, unsigned char c)
-{
-    for (; b->blank > 0; b->blank--) body_put(b, "\r\n", 2);
-    if (b->wsp) body_put(b, " ", 1);
-    b->wsp = 0;
-    body_put(b, (const char *)&c, 1);
-    b->any = 1;
-}
-
-void mv_dkim_body_init(mv_dkim_body *b, int relaxed, mv_dkim_out out, void *ctx)
-{
-    memset(b, 0, sizeof *b);
-    b->relaxed = relaxed;
-    b->out = out;
-    b->ctx = ctx;
-}
-
-void mv_dkim_body_feed(mv_dkim_body *b, const unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (b->cr) {
-            b->cr = 0;
-            if (c == '\n') { b->wsp = 0; b->blank++; continue; }
-            body_content(b, '\r');
-        }
-        if (c == '\r') b->cr = 1;
-        else if (c == '\n') { b->wsp = 0; b->blank++; }
-        else if (b->relaxed && (c == ' ' || c == '\t')) b->wsp = 1;   /* §3.4.4 a, b */
-        else body_content(b, c);
-    }
-}
-
-/* §3.4.3 and §3.4.4: trailing empty lines dropped, a last line without CRLF ended; an
- * empty body is one CRLF in simple and nothing in relaxed. */
-void mv_dkim_body_end(mv_dkim_body *b)
-{
-    if (b->cr) body_content(b, '\r');
-    b->cr = b->wsp = 0;
-    if (b->any || !b->relaxed) body_put(b, "\r\n", 2);
-    b->blank = 0;
-    body_flush(b);
-}
-
-/* ---- header canonicalization ---- */
-
-int mv_dkim_canon_header(mv_buf *out, const char *f, size_t n, int relaxed)
-{
-    const char *colon = memchr(f, ':', n);
-    size_t i, end;
-    int wsp = 0, started = 0;
-    if (!relaxed) {
-        /* simple (§3.4.1): as it is; a bare LF goes out as CRLF on the wire */
-        for (i = 0; i < n; i++) {
-            if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r') && mv_buf_append(out, "\r", 1))
-                return -1;
-            if (mv_buf_append(out, f + i, 1) != 0) return -1;
-        }
-        return 0;
-    }
-    /* relaxed (§3.4.2): name lowercased, WSP before the colon dropped; the value
-     * unfolded, WSP runs as one SP, none at its ends */
-    end = colon != NULL ? (size_t)(colon - f) : n;
-    while (end > 0 && (f[end - 1] == ' ' || f[end - 1] == '\t')) end--;
-    for (i = 0; i < end; i++) {
-        char c = f[i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-        if (mv_buf_append(out, &c, 1) != 0) return -1;
-    }
-    if (mv_buf_append(out, ":", 1) != 0) return -1;
-    for (i = colon != NULL ? (size_t)(colon - f) + 1 : n; i < n; i++) {
-        char c = f[i];
-        if (c == '\r' || c == '\n') continue;
-        if (c == ' ' || c == '\t') { wsp = 1; continue; }
-        if (wsp && started && mv_buf_append(out, " ", 1) != 0) return -1;
-        if (mv_buf_append(out, &c, 1) != 0) return -1;
-        wsp = 0;
-        started = 1;
-    }
-    return mv_buf_append(out, "\r\n", 2);
-}
 
 /* ---- the signer ---- */
 
@@ -139,13 +45,10 @@ static const char *const oversigned[] = {
     "content-transfer-encoding", NULL
 };
 
-typedef struct field { size_t off, len, name_len; } field;
-
 typedef struct signer {
     mbedtls_md_context_t bh;
     mv_buf hdr;                 /* the header block as serialised */
-    field *f;
-    size_t nf, capf;
+    mv_dkim_fields fl;
     int in_body;
     size_t line;                /* bytes of the current header line but CR */
     mv_dkim_body body;
@@ -186,38 +89,13 @@ static int take(signer *g, const unsigned char *p, size_t n)
     return mv_buf_append(&g->hdr, p, n);
 }
 
-/* Splits the header block into fields (a line starting with WSP continues one). */
-static int split_fields(signer *g)
-{
-    const char *h = (const char *)g->hdr.data;
-    size_t i = 0, n = g->hdr.len;
-    while (i < n) {
-        size_t j = i, colon;
-        field *f;
-        do {
-            const char *nl = memchr(h + j, '\n', n - j);
-            j = nl == NULL ? n : (size_t)(nl - h) + 1;
-        } while (j < n && (h[j] == ' ' || h[j] == '\t'));
-        if ((f = mv_grow(g->f, &g->capf, g->nf, sizeof *f, 32)) == NULL) return -1;
-        g->f = f;
-        for (colon = i; colon < j && h[colon] != ':'; colon++) {}
-        while (colon > i && (h[colon - 1] == ' ' || h[colon - 1] == '\t')) colon--;
-        g->f[g->nf].off = i;
-        g->f[g->nf].len = j - i;
-        g->f[g->nf].name_len = colon - i;
-        g->nf++;
-        i = j;
-    }
-    return 0;
-}
-
 static size_t count_fields(const signer *g, const char *name)
 {
     size_t i, c = 0, n = strlen(name);
     /* field 0 is the DKIM-Signature being made */
-    for (i = 1; i < g->nf; i++)
-        if (g->f[i].name_len == n &&
-            strncasecmp((const char *)g->hdr.data + g->f[i].off, name, n) == 0) c++;
+    for (i = 1; i < g->fl.n; i++)
+        if (g->fl.f[i].name_len == n &&
+            strncasecmp((const char *)g->hdr.data + g->fl.f[i].off, name, n) == 0) c++;
     return c;
 }
 
@@ -256,38 +134,6 @@ static int choose(const signer *g, const mv_dkim_opts *o, mv_buf *h)
     return 0;
 }
 
-/* Hashes the fields h= names, each name's instances taken from the bottom up (§5.4.2). */
-static int hash_headers(const signer *g, const char *hlist, int relaxed,
-                        mbedtls_md_context_t *md, mv_buf *tmp)
-{
-    const char *p = hlist;
-    while (*p != '\0') {
-        const char *e = strchr(p, ':');
-        size_t n = e != NULL ? (size_t)(e - p) : strlen(p), used = 0, i;
-        const char *q;
-        /* how many times this name came before in h= */
-        for (q = hlist; q < p;) {
-            const char *qe = strchr(q, ':');
-            if ((size_t)(qe - q) == n && strncmp(q, p, n) == 0) used++;
-            q = qe + 1;
-        }
-        for (i = g->nf; i > 1; i--) {
-            const field *f = &g->f[i - 1];
-            if (f->name_len != n ||
-                strncasecmp((const char *)g->hdr.data + f->off, p, n) != 0) continue;
-            if (used-- > 0) continue;
-            mv_buf_reset(tmp);
-            if (mv_dkim_canon_header(tmp, (const char *)g->hdr.data + f->off, f->len,
-                                     relaxed) != 0) return -1;
-            mbedtls_md_update(md, tmp->data, tmp->len);
-            break;
-        }
-        p += n;
-        if (*p == ':') p++;
-    }
-    return 0;
-}
-
 static int rng(void *ctx, unsigned char *p, size_t n)
 {
     (void)ctx;
@@ -305,6 +151,79 @@ static int tag_ok(const char *s)
     }
     return 1;
 }
+
+int mv_dkim_have_ed25519(void)
+{
+#ifdef MV_HAVE_SODIUM
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef MV_HAVE_SODIUM
+/* An Ed25519 private key as PKCS#8 (RFC 8410 §7) is this fixed DER prefix and the
+ * 32-byte seed: OneAsymmetricKey v1, algorithm id-Ed25519 (1.3.101.112), no attributes,
+ * no public key (what `openssl genpkey -algorithm ed25519` writes). */
+static const unsigned char ed25519_pkcs8[16] = {
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+    0x04, 0x22, 0x04, 0x20
+};
+
+/* The PEM text of the key: o->key, or the file it names (at most 64 KB). */
+static char *key_text(const mv_dkim_opts *o, mv_error *e)
+{
+    char *t;
+    size_t n = 0;
+    FILE *f;
+    if (!o->key_is_path) {
+        if ((t = malloc(o->key_len + 1)) == NULL) goto oom;
+        memcpy(t, o->key, o->key_len);
+        t[o->key_len] = '\0';
+        return t;
+    }
+    if ((f = fopen(o->key, "rb")) == NULL) {
+        mv_fail(e, MV_E_ARG, "DKIM key: cannot read the private key %.80s", o->key);
+        return NULL;
+    }
+    if ((t = malloc(65537)) != NULL) n = fread(t, 1, 65536, f);
+    fclose(f);
+    if (t == NULL) goto oom;
+    t[n] = '\0';
+    return t;
+oom:
+    mv_fail(e, MV_E_MEMORY, "out of memory");
+    return NULL;
+}
+
+/* The secret key (seed and public key, libsodium's layout) from a PKCS#8 PEM. */
+static int load_ed25519(unsigned char sk[64], const mv_dkim_opts *o, mv_error *e)
+{
+    static const char begin[] = "-----BEGIN PRIVATE KEY-----";
+    unsigned char pk[32], der[64 * 3 / 4 + 3];
+    size_t n = 0;
+    char *t = key_text(o, e), *p, *q;
+    int rc;
+    if (t == NULL) return MV_ERROR;
+    /* the base64 lines between the BEGIN and END lines (RFC 7468) */
+    p = strstr(t, begin);
+    q = p != NULL ? strstr(p, "-----END PRIVATE KEY-----") : NULL;
+    if (p != NULL) p += sizeof begin - 1;
+    while (p != NULL && p < q && (*p == '\r' || *p == '\n')) p++;
+    if (p == NULL || q == NULL || q - p > 80 ||
+        mv_b64_decode_strict(p, (size_t)(q - p), der, &n) != 0 || n != 48 ||
+        memcmp(der, ed25519_pkcs8, sizeof ed25519_pkcs8) != 0)
+        rc = mv_fail(e, MV_E_ARG, "DKIM key: ed25519-sha256 needs an Ed25519 private key "
+                     "in PKCS#8 PEM (openssl genpkey -algorithm ed25519)");
+    else
+        rc = crypto_sign_seed_keypair(pk, sk, der + 16) == 0 ? MV_OK
+             : mv_fail(e, MV_E_ARG, "DKIM key: the Ed25519 key is refused");
+    sodium_memzero(der, sizeof der);
+    sodium_memzero(t, strlen(t));
+    free(t);
+    return rc;
+}
+#endif
 
 static int load_key(mbedtls_pk_context *pk, const mv_dkim_opts *o, mv_error *e)
 {
@@ -363,7 +282,8 @@ static int sig_value(mv_buf *v, const mv_dkim_opts *o, long long now, const char
                      const char *bh, const char *b)
 {
     char num[64];
-    if (mv_buf_append_str(v, "v=1; a=rsa-sha256; c=") != 0 ||
+    if (mv_buf_append_str(v, o->algorithm == MV_DKIM_ED25519_SHA256
+                             ? "v=1; a=ed25519-sha256; c=" : "v=1; a=rsa-sha256; c=") != 0 ||
         mv_buf_append_str(v, o->simple_header ? "simple/" : "relaxed/") != 0 ||
         mv_buf_append_str(v, o->simple_body ? "simple; d=" : "relaxed; d=") != 0 ||
         mv_buf_append_str(v, o->domain) != 0 || mv_buf_append_str(v, "; s=") != 0 ||
@@ -403,10 +323,10 @@ static int place(mv_mime_msg *m)
 
 static int check_opts(const mv_dkim_opts *o, mv_error *e)
 {
-    if (o->algorithm == MV_DKIM_ED25519_SHA256)
+    if (o->algorithm == MV_DKIM_ED25519_SHA256 && !mv_dkim_have_ed25519())
         return mv_fail(e, MV_E_ARG, "DKIM: ed25519-sha256 is not available: this build has "
-                       "no Ed25519 implementation (mbedTLS has none)");
-    if (o->algorithm != MV_DKIM_RSA_SHA256)
+                       "no Ed25519 implementation (mbedTLS has none; build with libsodium)");
+    if (o->algorithm != MV_DKIM_RSA_SHA256 && o->algorithm != MV_DKIM_ED25519_SHA256)
         return mv_fail(e, MV_E_ARG, "DKIM: unknown algorithm");
     if (!tag_ok(o->domain)) return mv_fail(e, MV_E_ARG, "DKIM: a domain (d=) is needed");
     if (!tag_ok(o->selector)) return mv_fail(e, MV_E_ARG, "DKIM: a selector (s=) is needed");
@@ -422,8 +342,9 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     mbedtls_md_context_t hh;
     signer g;
     mv_buf hlist, v, fld, tmp;
-    unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+    unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE], sk[64];
     char bh[48], *b64 = NULL;
+    int ed = o->algorithm == MV_DKIM_ED25519_SHA256;
     size_t siglen = 0, b64len, keep;
     long long now = o->now > 0 ? o->now : (long long)time(NULL);
     int dirty = m->dirty, placed = 0, rc = MV_ERROR, i;
@@ -438,21 +359,26 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     mv_buf_init(&v);
     mv_buf_init(&fld);
     mv_buf_init(&tmp);
-    if (load_key(&pk, o, e) != MV_OK) goto cleanup;
+    memset(sk, 0, sizeof sk);
+#ifdef MV_HAVE_SODIUM
+    if (ed && load_ed25519(sk, o, e) != MV_OK) goto cleanup;
+#endif
+    if (!ed && load_key(&pk, o, e) != MV_OK) goto cleanup;
     if (mbedtls_md_setup(&g.bh, sha, 0) != 0 || mbedtls_md_setup(&hh, sha, 0) != 0 ||
         mbedtls_md_starts(&g.bh) != 0 || mbedtls_md_starts(&hh) != 0) goto oom;
     mv_dkim_body_init(&g.body, !o->simple_body, hash_out, &g.bh);
     if (place(m) != 0) goto oom;
     placed = 1;
     if (serialise(m, &g, e) != MV_OK) goto cleanup;
-    if (split_fields(&g) != 0 || choose(&g, o, &hlist) != 0 ||
+    if (mv_dkim_split_fields(&g.fl, (const char *)g.hdr.data, g.hdr.len) != 0 ||
+        choose(&g, o, &hlist) != 0 ||
         mv_buf_append(&hlist, "", 1) != 0) goto oom;
     mbedtls_md_finish(&g.bh, hash);
     mv_b64_encode(hash, sizeof hash, bh, 0);
     bh[44] = '\0';
     /* the field as the serialiser will write it, b= holding a placeholder as long as the
      * signature; hashed without it (§3.5 b=, §3.7) */
-    b64len = mv_b64_encoded_len(mbedtls_pk_get_len(&pk), 0);
+    b64len = mv_b64_encoded_len(ed ? 64 : mbedtls_pk_get_len(&pk), 0);
     if ((b64 = malloc(b64len + 1)) == NULL) goto oom;
     memset(b64, 'A', b64len);
     b64[b64len] = '\0';
@@ -460,13 +386,21 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
         mv_hdr_write_text(&fld, "DKIM-Signature", (const char *)v.data, v.len - 1) != 0)
         goto oom;
     keep = fld.len - 2 - b64len;
-    if (hash_headers(&g, (const char *)hlist.data, !o->simple_header, &hh, &tmp) != 0)
-        goto oom;
+    if (mv_dkim_hash_fields((const char *)g.hdr.data, &g.fl, 1, (const char *)hlist.data,
+                            !o->simple_header, hash_out, &hh, &tmp) != 0) goto oom;
     mv_buf_reset(&tmp);
     if (mv_dkim_canon_header(&tmp, (const char *)fld.data, keep, !o->simple_header) != 0)
         goto oom;
     mbedtls_md_update(&hh, tmp.data, o->simple_header ? tmp.len : tmp.len - 2);
     mbedtls_md_finish(&hh, hash);
+#ifdef MV_HAVE_SODIUM
+    /* RFC 8463 §3: PureEdDSA over the SHA-256 hash */
+    if (ed) {
+        unsigned long long sl = 0;
+        crypto_sign_detached(sig, &sl, hash, sizeof hash, sk);
+        siglen = (size_t)sl;
+    } else
+#endif
     if ((i = MV_PK_SIGN(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, &siglen,
                         rng, NULL)) != 0) {
         mv_fail(e, MV_E_ARG, "DKIM: signing failed (mbedTLS -0x%04x)", (unsigned)-i);
@@ -490,8 +424,9 @@ oom:
     rc = mv_fail(e, MV_E_MEMORY, "out of memory");
 cleanup:
     if (placed) unplace(m, dirty);
+    mbedtls_platform_zeroize(sk, sizeof sk);
     free(b64);
-    free(g.f);
+    free(g.fl.f);
     mv_buf_free(&g.hdr);
     mv_buf_free(&hlist);
     mv_buf_free(&v);
@@ -501,4 +436,17 @@ cleanup:
     mbedtls_md_free(&hh);
     mbedtls_pk_free(&pk);
     return rc;
+}
+
+int mv_dkim_sign_all(mv_mime_msg *m, const mv_dkim_opts *o, size_t n, mv_error *e)
+{
+    int dirty = m->dirty;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (mv_dkim_sign(m, &o[i], e) != MV_OK) {
+            while (i-- > 0) unplace(m, dirty);     /* the fields added, on top */
+            return MV_ERROR;
+        }
+    }
+    return MV_OK;
 }

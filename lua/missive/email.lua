@@ -97,4 +97,9 @@ M.date = core.email_date
 M.to_ascii_domain = core.to_ascii_domain
 M.to_unicode_domain = core.to_unicode_domain
 
+--- DKIM: email.verify_dkim(msg, {lookup = fn}) and the algorithms this build has
+-- (missive.dkim).
+M.verify_dkim = function(...) return require("missive.dkim").verify(...) end
+M.dkim_algorithms = core.dkim_algorithms()
+
 return M

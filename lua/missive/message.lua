@@ -83,7 +83,9 @@ end
 --- Signs a message read by `read` with DKIM when asked (its own `dkim`, else the
 -- session's): an email object through email:sign_dkim (the signature is added to it);
 -- a string is parsed, signed and written again (its body bytes as they were).  A source
--- function could only be signed by holding it whole: refused.
+-- function could only be signed by holding it whole: refused.  `dkim` may be a list of
+-- signature tables (RSA and Ed25519 side by side, RFC 8463 §4): each adds its field,
+-- all or none.
 -- @return true, or nil, message, kind
 function M.sign(m, dkim)
   dkim = m.dkim or dkim

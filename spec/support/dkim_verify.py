@@ -1,8 +1,9 @@
-"""Verifies the first DKIM-Signature of a message with Python's dkim package (dkimpy,
-Debian python3-dkim), an implementation independent of missive's.  The key record comes
+"""Verifies a DKIM-Signature of a message (the first, or the one at index idx, 0 being
+the topmost) with Python's dkim package (dkimpy, Debian python3-dkim; ed25519-sha256
+needs python3-nacl), an implementation independent of missive's.  The key record comes
 from the command line, never from DNS.
 
-    python3 dkim_verify.py message.eml 'v=DKIM1; k=rsa; p=...'
+    python3 dkim_verify.py message.eml 'v=DKIM1; k=rsa; p=...' [idx]
 
 Prints "ok", or "fail: <the verifier's reasons>" (exit status 1)."""
 import logging
@@ -33,7 +34,8 @@ def main():
         return record
 
     try:
-        ok = dkim.DKIM(msg, logger=log).verify(dnsfunc=lookup)
+        idx = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+        ok = dkim.DKIM(msg, logger=log).verify(idx=idx, dnsfunc=lookup)
     except dkim.DKIMException as e:
         ok = False
         seen.lines.append(str(e))

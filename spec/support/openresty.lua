@@ -82,6 +82,7 @@ http {
         location = /imap_idle {
             content_by_lua_block { require("missive_handlers").imap_idle() }
         }
+        location = /dkim { content_by_lua_block { require("dkim_handlers").verify() } }
         location = /imap_idle_status {
             content_by_lua_block { require("missive_handlers").imap_idle_status() }
         }
