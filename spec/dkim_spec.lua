@@ -161,6 +161,41 @@ describe("DKIM signing", function()
     assert.equal("ok", verify(m:tostring()))
   end)
 
+  -- Keys are read once per Lua state and kept: a kept key must sign as a fresh one, and a
+  -- key file replaced on disk must be read again.
+  it("a key used again signs as a fresh one; a key file replaced on disk is read again",
+     function()
+    local path = dir .. "/rotating.pem"
+    util.write_file(path, key2048)
+    for _ = 1, 3 do
+      local m = assert(email.new(shapes().alternative))
+      assert.is_true(m:sign_dkim(opts{key = path}))
+      assert.equal("ok", verify(m:tostring()))
+    end
+    local other_dir = util.mkdtemp("dkimkey")
+    local other, other_record = dkim.keypair(other_dir, 2048)
+    util.rmtree(other_dir)
+    os.remove(path)     -- a new file (inode), as a key rotation writes it
+    util.write_file(path, other)
+    local m = assert(email.new(shapes().alternative))
+    assert.is_true(m:sign_dkim(opts{key = path}))
+    assert.equal("ok", verify(m:tostring(), other_record))
+    assert.matches("^fail", verify(m:tostring(), record))
+  end)
+
+  it("an international d= domain is written as A-labels, the name DNS holds the key under",
+     function()
+    local m = assert(email.new(shapes().plain))
+    assert.is_true(m:sign_dkim(opts{domain = "bücher.example"}))
+    local text = m:tostring()
+    assert.truthy(text:find("; d=xn--bcher-kva.example;", 1, true))
+    assert.equal("ok", verify(text))
+    local ok, err, kind = assert(email.new(shapes().plain)):sign_dkim(opts{domain = "bü_cher.example"})
+    assert.is_nil(ok)
+    assert.equal("argument", kind)
+    assert.matches("d=", err)
+  end)
+
   it("refuses a 1024-bit key unless allow_weak_key", function()
     local m = assert(email.new(shapes().plain))
     local before = m:tostring():gsub("Content%-Type: multipart[^\r]*", "")

@@ -4,6 +4,7 @@
 #include "lemail_int.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mime_codec.h"
 #include "mime_dkim.h"
@@ -90,6 +91,97 @@ static int read_opts(lua_State *L, int t, mv_dkim_opts *o, const char **names)
     return 0;
 }
 
+#define KEYS_REG "missive.dkim.keys"
+#define KEY_MT "missive.dkim.key"
+#define KEYS_MAX 16
+
+static int key_gc(lua_State *L)
+{
+    mv_dkim_key **box = lua_touserdata(L, 1);
+    mv_dkim_key_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* Pushes the string a key is kept under: the algorithm, allow_weak_key and the PEM text,
+ * or for a path the file's identity (device, inode, size, modification time), so that a
+ * key file replaced on disk is read again.  0, or -1 (nothing pushed) when the path
+ * cannot be stat()ed: the signer then reports why it cannot read it. */
+static int push_key_id(lua_State *L, const mv_dkim_opts *o)
+{
+    char id[160];
+    struct stat st;
+    if (!o->key_is_path) {
+        lua_pushfstring(L, "%d %d pem\n", o->algorithm, o->allow_weak_key);
+        lua_pushlstring(L, o->key, o->key_len);
+    } else {
+        if (stat(o->key, &st) != 0) return -1;
+        snprintf(id, sizeof id, "%d %d file %llu %llu %lld %lld.%09ld\n", o->algorithm,
+                 o->allow_weak_key, (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+        lua_pushstring(L, id);
+        lua_pushstring(L, o->key);
+    }
+    lua_concat(L, 2);
+    return 0;
+}
+
+/* Sets o->prepared to o's key, read once per Lua state and kept (KEYS_MAX keys, then the
+ * cache starts over), so that a session or a spool signing every message with one key
+ * reads it once.  The key's userdata is left on the stack, which keeps it alive for the
+ * caller's signing whatever the cache does meanwhile.  0, or -1 with e set. */
+static int prepare_key(lua_State *L, mv_dkim_opts *o, mv_error *e)
+{
+    mv_dkim_key **box;
+    int t;
+    luaL_checkstack(L, 5, "sign_dkim");
+    lua_getfield(L, LUA_REGISTRYINDEX, KEYS_REG);
+    if (!lua_istable(L, -1) || mvl_rawlen(L, -1) >= KEYS_MAX) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, KEYS_REG);
+    }
+    t = lua_gettop(L);
+    if (push_key_id(L, o) != 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);                 /* a slot, as the other outcomes leave */
+        return 0;
+    }
+    lua_pushvalue(L, -1);
+    lua_rawget(L, t);
+    if (lua_isuserdata(L, -1)) {
+        box = lua_touserdata(L, -1);
+        o->prepared = *box;
+        lua_replace(L, t);
+        lua_settop(L, t);
+        return 0;
+    }
+    lua_pop(L, 1);
+    box = lua_newuserdata(L, sizeof *box);
+    *box = NULL;
+    if (luaL_newmetatable(L, KEY_MT)) {
+        lua_pushcfunction(L, key_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    if ((*box = mv_dkim_key_load(o, e)) == NULL) {
+        lua_settop(L, t - 1);
+        return -1;
+    }
+    o->prepared = *box;
+    /* the count of keys kept, as the table's border: t[1..n] hold them too */
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, t, (int)mvl_rawlen(L, t) + 1);
+    lua_pushvalue(L, -1);
+    lua_insert(L, -3);                  /* id, box -> box, id, box */
+    lua_rawset(L, t);
+    lua_replace(L, t);
+    lua_settop(L, t);
+    return 0;
+}
+
 /* m:sign_dkim{...}, or m:sign_dkim{{...}, {...}}: a list signs once per table (RSA beside
  * Ed25519, RFC 8463 §4), all or none. */
 static int l_sign_dkim(lua_State *L)
@@ -97,7 +189,7 @@ static int l_sign_dkim(lua_State *L)
     lemail *em = mvl_check_email(L, 1);
     mv_dkim_opts o[MAX_SIGS];
     const char *names[MAX_SIGS][MAX_NAMES];
-    size_t n = 0;
+    size_t n = 0, i;
     mv_error err;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (em->unparsed)
@@ -120,6 +212,8 @@ static int l_sign_dkim(lua_State *L)
         }
     }
     mv_error_clear(&err);
+    for (i = 0; i < n; i++)
+        if (prepare_key(L, &o[i], &err) != 0) return mvl_result(L, 0, &err);
     return mvl_result(L, mv_dkim_sign_all(&em->m, o, n, &err) == MV_OK, &err);
 }
 

@@ -22,6 +22,7 @@
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mv_defaults.h"
+#include "mv_idna.h"
 #include "mv_random.h"
 #include "mv_str.h"
 #include "mv_tls_compat.h"
@@ -152,6 +153,21 @@ static int tag_ok(const char *s)
     return 1;
 }
 
+/* d= as A-labels (RFC 6376 §3.5: the domain whose DNS holds the key, which DNS knows only
+ * in ASCII): a fresh string, or NULL when it is not a domain IDNA2008 allows or a plain
+ * host name (or out of memory). */
+static char *ascii_domain(const char *d)
+{
+    char *a = NULL;
+    const char *why;
+    if (d == NULL || mv_idna_to_ascii(d, strlen(d), &a, &why) != MV_IDNA_OK) return NULL;
+    if (!tag_ok(a)) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
 int mv_dkim_have_ed25519(void)
 {
 #ifdef MV_HAVE_SODIUM
@@ -251,6 +267,75 @@ static int load_key(mbedtls_pk_context *pk, const mv_dkim_opts *o, mv_error *e)
     return MV_OK;
 }
 
+static int check_opts(const mv_dkim_opts *o, mv_error *e)
+{
+    char *d = ascii_domain(o->domain);
+    int domain_ok = d != NULL;
+    free(d);
+    if (o->algorithm == MV_DKIM_ED25519_SHA256 && !mv_dkim_have_ed25519())
+        return mv_fail(e, MV_E_ARG, "DKIM: ed25519-sha256 is not available: this build has "
+                       "no Ed25519 implementation (mbedTLS has none; build with libsodium)");
+    if (o->algorithm != MV_DKIM_RSA_SHA256 && o->algorithm != MV_DKIM_ED25519_SHA256)
+        return mv_fail(e, MV_E_ARG, "DKIM: unknown algorithm");
+    if (!domain_ok)
+        return mv_fail(e, MV_E_ARG, "DKIM: a domain (d=) is needed: a host name, or an "
+                       "international domain name IDNA2008 allows");
+    if (!tag_ok(o->selector)) return mv_fail(e, MV_E_ARG, "DKIM: a selector (s=) is needed");
+    if (o->key == NULL) return mv_fail(e, MV_E_ARG, "DKIM: a key is needed");
+    if (o->expire < 0) return mv_fail(e, MV_E_ARG, "DKIM: expire must be positive");
+    return MV_OK;
+}
+
+struct mv_dkim_key {
+    int ed;
+    mbedtls_pk_context pk;      /* rsa-sha256 */
+    unsigned char sk[64];       /* ed25519-sha256: seed and public key, libsodium's layout */
+};
+
+static void key_init(mv_dkim_key *k)
+{
+    memset(k, 0, sizeof *k);
+    mbedtls_pk_init(&k->pk);
+}
+
+static void key_clear(mv_dkim_key *k)
+{
+    mbedtls_platform_zeroize(k->sk, sizeof k->sk);
+    mbedtls_pk_free(&k->pk);
+}
+
+static int key_read(mv_dkim_key *k, const mv_dkim_opts *o, mv_error *e)
+{
+    k->ed = o->algorithm == MV_DKIM_ED25519_SHA256;
+#ifdef MV_HAVE_SODIUM
+    if (k->ed) return load_ed25519(k->sk, o, e);
+#endif
+    return load_key(&k->pk, o, e);
+}
+
+mv_dkim_key *mv_dkim_key_load(const mv_dkim_opts *o, mv_error *e)
+{
+    mv_dkim_key *k;
+    if (check_opts(o, e) != MV_OK) return NULL;
+    if ((k = malloc(sizeof *k)) == NULL) {
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        return NULL;
+    }
+    key_init(k);
+    if (key_read(k, o, e) != MV_OK) {
+        mv_dkim_key_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void mv_dkim_key_free(mv_dkim_key *k)
+{
+    if (k == NULL) return;
+    key_clear(k);
+    free(k);
+}
+
 /* Serialises m (with field 0 the placeholder) into g: header block kept, body hashed. */
 static int serialise(mv_mime_msg *m, signer *g, mv_error *e)
 {
@@ -281,13 +366,17 @@ cleanup:
 static int sig_value(mv_buf *v, const mv_dkim_opts *o, long long now, const char *hlist,
                      const char *bh, const char *b)
 {
-    char num[64];
+    char num[64], *d = NULL;
     if (mv_buf_append_str(v, o->algorithm == MV_DKIM_ED25519_SHA256
                              ? "v=1; a=ed25519-sha256; c=" : "v=1; a=rsa-sha256; c=") != 0 ||
         mv_buf_append_str(v, o->simple_header ? "simple/" : "relaxed/") != 0 ||
         mv_buf_append_str(v, o->simple_body ? "simple; d=" : "relaxed; d=") != 0 ||
-        mv_buf_append_str(v, o->domain) != 0 || mv_buf_append_str(v, "; s=") != 0 ||
-        mv_buf_append_str(v, o->selector) != 0) return -1;
+        (d = ascii_domain(o->domain)) == NULL || mv_buf_append_str(v, d) != 0 ||
+        mv_buf_append_str(v, "; s=") != 0 || mv_buf_append_str(v, o->selector) != 0) {
+        free(d);
+        return -1;
+    }
+    free(d);
     snprintf(num, sizeof num, "; t=%lld", now);
     if (mv_buf_append_str(v, num) != 0) return -1;
     if (o->expire > 0) {
@@ -321,28 +410,14 @@ static int place(mv_mime_msg *m)
     return 0;
 }
 
-static int check_opts(const mv_dkim_opts *o, mv_error *e)
-{
-    if (o->algorithm == MV_DKIM_ED25519_SHA256 && !mv_dkim_have_ed25519())
-        return mv_fail(e, MV_E_ARG, "DKIM: ed25519-sha256 is not available: this build has "
-                       "no Ed25519 implementation (mbedTLS has none; build with libsodium)");
-    if (o->algorithm != MV_DKIM_RSA_SHA256 && o->algorithm != MV_DKIM_ED25519_SHA256)
-        return mv_fail(e, MV_E_ARG, "DKIM: unknown algorithm");
-    if (!tag_ok(o->domain)) return mv_fail(e, MV_E_ARG, "DKIM: a domain (d=) is needed");
-    if (!tag_ok(o->selector)) return mv_fail(e, MV_E_ARG, "DKIM: a selector (s=) is needed");
-    if (o->key == NULL) return mv_fail(e, MV_E_ARG, "DKIM: a key is needed");
-    if (o->expire < 0) return mv_fail(e, MV_E_ARG, "DKIM: expire must be positive");
-    return MV_OK;
-}
-
 int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
 {
     const mbedtls_md_info_t *sha = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    mbedtls_pk_context pk;
+    mv_dkim_key own, *k = o->prepared;
     mbedtls_md_context_t hh;
     signer g;
     mv_buf hlist, v, fld, tmp;
-    unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE], sk[64];
+    unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     char bh[48], *b64 = NULL;
     int ed = o->algorithm == MV_DKIM_ED25519_SHA256;
     size_t siglen = 0, b64len, keep;
@@ -350,7 +425,7 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     int dirty = m->dirty, placed = 0, rc = MV_ERROR, i;
 
     if (check_opts(o, e) != MV_OK) return MV_ERROR;
-    mbedtls_pk_init(&pk);
+    key_init(&own);
     mbedtls_md_init(&hh);
     memset(&g, 0, sizeof g);
     mbedtls_md_init(&g.bh);
@@ -359,11 +434,14 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     mv_buf_init(&v);
     mv_buf_init(&fld);
     mv_buf_init(&tmp);
-    memset(sk, 0, sizeof sk);
-#ifdef MV_HAVE_SODIUM
-    if (ed && load_ed25519(sk, o, e) != MV_OK) goto cleanup;
-#endif
-    if (!ed && load_key(&pk, o, e) != MV_OK) goto cleanup;
+    if (k == NULL) {
+        if (key_read(&own, o, e) != MV_OK) goto cleanup;
+        k = &own;
+    } else if (k->ed != ed) {
+        mv_fail(e, MV_E_ARG, "DKIM: the prepared key is not for %s", ed ? "ed25519-sha256"
+                : "rsa-sha256");
+        goto cleanup;
+    }
     if (mbedtls_md_setup(&g.bh, sha, 0) != 0 || mbedtls_md_setup(&hh, sha, 0) != 0 ||
         mbedtls_md_starts(&g.bh) != 0 || mbedtls_md_starts(&hh) != 0) goto oom;
     mv_dkim_body_init(&g.body, !o->simple_body, hash_out, &g.bh);
@@ -378,7 +456,7 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     bh[44] = '\0';
     /* the field as the serialiser will write it, b= holding a placeholder as long as the
      * signature; hashed without it (§3.5 b=, §3.7) */
-    b64len = mv_b64_encoded_len(ed ? 64 : mbedtls_pk_get_len(&pk), 0);
+    b64len = mv_b64_encoded_len(ed ? 64 : mbedtls_pk_get_len(&k->pk), 0);
     if ((b64 = malloc(b64len + 1)) == NULL) goto oom;
     memset(b64, 'A', b64len);
     b64[b64len] = '\0';
@@ -397,11 +475,11 @@ int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
     /* RFC 8463 §3: PureEdDSA over the SHA-256 hash */
     if (ed) {
         unsigned long long sl = 0;
-        crypto_sign_detached(sig, &sl, hash, sizeof hash, sk);
+        crypto_sign_detached(sig, &sl, hash, sizeof hash, k->sk);
         siglen = (size_t)sl;
     } else
 #endif
-    if ((i = MV_PK_SIGN(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, &siglen,
+    if ((i = MV_PK_SIGN(&k->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, &siglen,
                         rng, NULL)) != 0) {
         mv_fail(e, MV_E_ARG, "DKIM: signing failed (mbedTLS -0x%04x)", (unsigned)-i);
         goto cleanup;
@@ -424,7 +502,7 @@ oom:
     rc = mv_fail(e, MV_E_MEMORY, "out of memory");
 cleanup:
     if (placed) unplace(m, dirty);
-    mbedtls_platform_zeroize(sk, sizeof sk);
+    key_clear(&own);
     free(b64);
     free(g.fl.f);
     mv_buf_free(&g.hdr);
@@ -434,7 +512,6 @@ cleanup:
     mv_buf_free(&tmp);
     mbedtls_md_free(&g.bh);
     mbedtls_md_free(&hh);
-    mbedtls_pk_free(&pk);
     return rc;
 }
 
