@@ -162,7 +162,7 @@ static int run_session(void)
         }
         if (r == MV_ERROR) goto error;
         if (phase == 0) {
-            if (smtp_begin_send(s, "s@example.org", rcpts, 2, 0, -1) != MV_OK) goto error;
+            if (smtp_begin_send(s, "s@example.org", rcpts, 2, 0, -1, NULL) != MV_OK) goto error;
         } else if (phase == 1) {
             if (smtp_rcpt_count(s) != 2) goto out;
             if (smtp_begin_command(s, "QUIT") != MV_OK) goto error;

@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 body_pos += k;
             } else if (chain && !chained && smtp_can_chain(s)) {
                 /* The next message's envelope goes out with this end of data. */
-                r = smtp_feed_end_chain(s, "s@example.org", rcpts, 1, 0, -1);
+                r = smtp_feed_end_chain(s, "s@example.org", rcpts, 1, 0, -1, NULL);
                 if (r == MV_OK) FZ_ASSERT(smtp_prev_reply(s) == NULL);
                 chained = 1;
                 body_pos = 0;
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (phase == 0) {
                 check_extensions(s);
                 if (smtp_begin_send(s, "Sender <s@example.org>", rcpts, 1 + g % 3,
-                                    (g & 0x40) ? 120 : 0, (g & 0x20) ? 1 : -1) != MV_OK)
+                                    (g & 0x40) ? 120 : 0, (g & 0x20) ? 1 : -1, NULL) != MV_OK)
                     goto failed;
                 phase = 1;
             } else if (phase == 1) {

@@ -15,9 +15,17 @@ int smtp_fail(smtp_session *s, mv_kind kind, const char *msg)
 void smtp_clear_transaction(smtp_session *s)
 {
     size_t i;
-    for (i = 0; i < s->nrcpt; i++) free(s->rcpts[i].addr);
+    for (i = 0; i < s->nrcpt; i++) {
+        free(s->rcpts[i].addr);
+        if (s->rdsn != NULL) free(s->rdsn[i].orcpt);
+    }
     free(s->rcpts);
+    free(s->rdsn);
+    free(s->envid);
     s->rcpts = NULL;
+    s->rdsn = NULL;
+    s->envid = NULL;
+    s->dsn_ret = SMTP_RET_NONE;
     s->nrcpt = s->next_rcpt = s->accepted = 0;
     free(s->from);
     s->from = NULL;
