@@ -202,3 +202,117 @@ describe("DSN requests (scripted server, " .. driver .. " driver)", function()
   end)
 end)
 end
+
+-- Postfix honours what missive asks: the bounce it writes for a recipient it accepted and
+-- could not deliver (the stack routes nomailbox@localhost to local(8), which knows no such user) carries
+-- the ENVID, the ORCPT and only the headers (RET=HDRS), comes back to the sender's
+-- mailbox, and is read through Dovecot into m.report.
+describe("DSN through Postfix and Dovecot #integration", function()
+  local stack = require "support.stack"
+  local pop3 = require "missive.pop3"
+  local email = require "missive.email"
+  local st
+
+  setup(function()
+    assert(stack.available())
+    st = assert(stack.start())
+  end)
+
+  local function open()
+    return assert(smtp.session{host = st.hostname, port = st.submission_port, user = "alice",
+                               password = st.users.alice, cafile = st.cafile, timeout = 20})
+  end
+
+  -- The queue id Postfix gave a message ("250 2.0.0 Ok: queued as 4Xyz").
+  local function queue_id(res)
+    return assert(res.reply.text:match("queued as (%w+)"), res.reply.text)
+  end
+
+  -- alice's messages whose text holds `marker`, read through Dovecot's POP3, parsed.
+  local function reports_for(marker, n)
+    local deadline = util.now() + 30
+    repeat
+      local p = assert(pop3.session{host = "localhost", port = st.pop3s_port,
+                                    cafile = st.cafile, user = "alice",
+                                    password = st.users.alice})
+      local found = {}
+      for i = 1, assert(p:stat()) do
+        local text = assert(p:retrieve(i))
+        if text:find(marker, 1, true) then found[#found + 1] = assert(email.parse(text)) end
+      end
+      p:close()
+      if #found >= n then return found end
+      util.sleep(0.1)
+    until util.now() > deadline
+    error("no report about " .. marker .. " came back")
+  end
+
+  local function maillog()
+    return util.read_file(st.maillog) or ""
+  end
+
+  it("NOTIFY=FAILURE,DELAY RET=HDRS ENVID and ORCPT: Postfix's bounce parses into " ..
+     "m.report", function()
+    stack.clear("alice")
+    local s = open()
+    assert.truthy(s:capabilities().DSN)
+    local res = assert(s:send{from = "alice@localhost", envid = "X", ret = "hdrs",
+      notify = {"failure", "delay"},
+      to = {{address = "nomailbox@localhost", orcpt = "rfc822;Orig.Nobody@example.org"}},
+      data = "Subject: dsn-bounce-1\r\nFrom: alice@localhost\r\n\r\nthe body stays home\r\n"})
+    s:close()
+    local qid = queue_id(res)
+    local m = reports_for("dsn-bounce-1", 1)[1]
+    local r = assert(m.report, "the bounce is a report")
+    assert.equal("delivery-status", r.type)
+    assert.equal("X", r.envid)
+    assert.equal("localhost", r.reporting_mta)
+    assert.equal("dns", r.reporting_mta_type)
+    assert.equal(1, #r.recipients)
+    local rc = r.recipients[1]
+    assert.equal("nomailbox@localhost", rc.address)
+    assert.equal("rfc822", rc.address_type)
+    assert.equal("Orig.Nobody@example.org", rc.original)
+    assert.equal("failed", rc.action)
+    assert.matches("^5%.%d+%.%d+$", rc.status)
+    assert.equal("5.1.1", rc.status)
+    assert.matches("unknown user", rc.diagnostic, nil, true)
+    -- RET=HDRS: the headers come back, not the body
+    assert.is_true(r.headers_only)
+    assert.equal("dsn-bounce-1", r.message.subject)
+    assert.is_nil(tostring(m.raw):find("the body stays home", 1, true))
+    assert.is_false(r.truncated)
+    -- the log names the notification Postfix sent for this message
+    assert.matches(qid .. ": sender non-delivery notification", maillog(), nil, true)
+  end)
+
+  it("NOTIFY=SUCCESS gets a delivery report; NOTIFY=NEVER no bounce at all", function()
+    stack.clear("alice")
+    local s = open()
+    local never = assert(s:send{from = "alice@localhost", notify = "never",
+      to = {"nomailbox@localhost"}, data = "Subject: dsn-never\r\n\r\nx\r\n"})
+    local ok = assert(s:send{from = "alice@localhost", envid = "ok-1", ret = "full",
+      to = {{address = "bob@localhost", notify = {"success"}}},
+      data = "Subject: dsn-success\r\n\r\ndelivered body\r\n"})
+    s:close()
+    local m = reports_for("dsn-success", 1)[1]
+    local rc = m.report.recipients[1]
+    assert.equal("ok-1", m.report.envid)
+    assert.equal("delivered", rc.action)
+    assert.matches("^2%.", rc.status)
+    assert.equal("bob@localhost", rc.address)
+    -- RFC 3461 §4.3: a report of success returns the headers only, RET=FULL or not
+    assert.is_true(m.report.headers_only)
+    assert.equal("dsn-success", m.report.message.subject)
+    assert.matches(queue_id(ok) .. ": sender delivery status notification", maillog(), nil,
+                   true)
+    -- the NEVER message bounced (logged) but nothing was sent back
+    stack.settle(10)
+    local log = maillog()
+    assert.matches(queue_id(never) .. ":.*status=bounced", log)
+    assert.is_nil(log:find(queue_id(never) .. ": sender non-delivery", 1, true))
+    for _, text in ipairs(stack.messages("alice")) do
+      assert.is_nil(text:find("dsn-never", 1, true))
+    end
+  end)
+end)
