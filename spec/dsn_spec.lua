@@ -116,6 +116,36 @@ describe("DSN requests (scripted server, " .. driver .. " driver)", function()
     assert.matches(MAIL .. RCPT_B .. RCPT_C .. "DATA\r\n", got, nil, true)
   end)
 
+  it("the longest MAIL and RCPT lines go out whole (buffers sized for every parameter)",
+     function()
+    local domain = table.concat({("d"):rep(63), ("d"):rep(63), ("d"):rep(63), ("d"):rep(63)},
+                                ".")
+    local from = ("a"):rep(62) .. "\195\169@" .. domain          -- 320 bytes, SMTPUTF8
+    local rcpt = ("r"):rep(64) .. "@" .. domain                  -- 320 bytes
+    local orcpt = "rfc822;" .. ("+"):rep(152) .. "x"             -- 464 bytes as xtext
+    local body = "Subject: caf\195\169\r\n\r\nna\195\175ve\r\n"
+    local mail = ("MAIL FROM:<%s> SIZE=%d BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=%s\r\n")
+      :format(from, #body, ("+2B"):rep(100))
+    local rcpt_line = ("RCPT TO:<%s> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;%sx\r\n")
+      :format(rcpt, ("+2B"):rep(152))
+    local steps = script(GREET, {ehlo{"DSN", "SIZE 100000", "8BITMIME", "SMTPUTF8"}}, {
+      {expect = "MAIL FROM:"}, {send = "250 ok\r\n"},
+      {expect = "RCPT TO:"}, {send = "250 ok\r\n"},
+      {expect = "DATA"}, {send = "354 go\r\n"},
+      {read_until = "\r\n.\r\n"}, {send = "250 2.0.0 queued\r\n"}}, QUIT)
+    local m = {from = from, data = body, ret = "full", envid = ("+"):rep(100),
+               to = {{address = rcpt, orcpt = orcpt,
+                      notify = {"delay", "success", "failure"}}}}
+    local outcome, got = run(steps, via_send, driver, m)
+    assert.is_true(outcome.sent, outcome.error)
+    assert.matches(mail .. rcpt_line .. "DATA\r\n", got, nil, true)
+    -- one byte more of ORCPT is refused, not cut
+    m.to[1].orcpt = orcpt .. "y"
+    outcome, got = run(script(GREET, {ehlo{"DSN"}}, QUIT), via_send, driver, m)
+    assert.equal("argument", outcome.kind)
+    assert.is_nil(got:find("MAIL", 1, true))
+  end)
+
   it("the session's dsn is every message's default; a message's own values win", function()
     local steps = script(GREET, {ehlo{"DSN"}}, ss.accept_all(), QUIT)
     local m = {from = "a@x.test", to = {"b@x.test"}, data = BODY, ret = "full"}
@@ -204,9 +234,9 @@ end)
 end
 
 -- Postfix honours what missive asks: the bounce it writes for a recipient it accepted and
--- could not deliver (the stack routes nomailbox@localhost to local(8), which knows no such user) carries
--- the ENVID, the ORCPT and only the headers (RET=HDRS), comes back to the sender's
--- mailbox, and is read through Dovecot into m.report.
+-- could not deliver (the stack routes nomailbox@localhost to local(8), which knows no such
+-- user) carries the ENVID, the ORCPT and only the headers (RET=HDRS), comes back to the
+-- sender's mailbox, and is read through Dovecot into m.report.
 describe("DSN through Postfix and Dovecot #integration", function()
   local stack = require "support.stack"
   local pop3 = require "missive.pop3"

@@ -56,8 +56,8 @@ static char *trimmed(const char *p, size_t n, size_t cap, int lower, int *cut)
     char *s;
     size_t i;
     while (n > 0 && is_space((unsigned char)*p)) { p++; n--; }
-    while (n > 0 && is_space((unsigned char)p[n - 1])) n--;
     if (n > cap) { n = cap; *cut = 1; }
+    while (n > 0 && is_space((unsigned char)p[n - 1])) n--;
     s = mv_strndup(p, n);
     if (s != NULL && lower)
         for (i = 0; i < n; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] = (char)(s[i] + 32);
@@ -72,14 +72,14 @@ static void first_word(char *v)
     v[i] = '\0';
 }
 
-/* An unfolded copy of a raw value: line ends go, tabs become spaces. */
+/* An unfolded copy of a raw value: line ends and NULs go, tabs become spaces. */
 static int unfold(const char *v, size_t n, mv_buf *out)
 {
     size_t i;
     mv_buf_reset(out);
     for (i = 0; i < n; i++) {
         char c = v[i];
-        if (c == '\r' || c == '\n') continue;
+        if (c == '\r' || c == '\n' || c == '\0') continue;
         if (c == '\t') c = ' ';
         if (mv_buf_append(out, &c, 1) != 0) return -1;
     }

@@ -3,7 +3,6 @@
 #include "smtp_dsn.h"
 #include "mv_str.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,19 +51,29 @@ static size_t xtext_len(const char *v)
     return n;
 }
 
-static size_t xtext(char *out, const char *v)
+/* Appends the n bytes at p to line[len..cap) when they fit with a NUL; returns the new
+ * length, or cap when they do not (the line is then refused as too long). */
+static size_t put(char *line, size_t cap, size_t len, const char *p, size_t n)
+{
+    if (len >= cap || n >= cap - len) return cap;
+    memcpy(line + len, p, n);
+    line[len + n] = '\0';
+    return len + n;
+}
+
+static size_t put_xtext(char *line, size_t cap, size_t len, const char *v)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (; *v; v++) {
+    for (; *v && len < cap; v++) {
         unsigned char c = (unsigned char)*v;
-        if (xchar(c)) { out[n++] = (char)c; continue; }
-        out[n++] = '+';
-        out[n++] = hex[c >> 4];
-        out[n++] = hex[c & 15];
+        char x[3];
+        if (xchar(c)) { len = put(line, cap, len, (const char *)&c, 1); continue; }
+        x[0] = '+';
+        x[1] = hex[c >> 4];
+        x[2] = hex[c & 15];
+        len = put(line, cap, len, x, 3);
     }
-    out[n] = '\0';
-    return n;
+    return len;
 }
 
 /* Printable US-ASCII, graphic and space (§4.2, §4.4): what a DSN can carry back. */
@@ -141,30 +150,34 @@ char *smtp_dsn_orcpt(const char *v)
     return p;
 }
 
-size_t smtp_dsn_mail_params(char *line, size_t len, int ret, const char *envid)
+#define PUT(s) put(line, cap, len, s, sizeof s - 1)
+
+size_t smtp_dsn_mail_params(char *line, size_t cap, size_t len, int ret, const char *envid)
 {
-    if (ret == SMTP_RET_HDRS) len += (size_t)sprintf(line + len, " RET=HDRS");
-    else if (ret == SMTP_RET_FULL) len += (size_t)sprintf(line + len, " RET=FULL");
+    if (ret == SMTP_RET_HDRS) len = PUT(" RET=HDRS");
+    else if (ret == SMTP_RET_FULL) len = PUT(" RET=FULL");
     if (envid != NULL) {
-        len += (size_t)sprintf(line + len, " ENVID=");
-        len += xtext(line + len, envid);
+        len = PUT(" ENVID=");
+        len = put_xtext(line, cap, len, envid);
     }
     return len;
 }
 
-size_t smtp_dsn_rcpt_params(char *line, size_t len, const smtp_rcpt_dsn *r)
+size_t smtp_dsn_rcpt_params(char *line, size_t cap, size_t len, const smtp_rcpt_dsn *r)
 {
     size_t i, t;
     const char *sep = " NOTIFY=";
     for (i = 0; i < sizeof NOTIFY / sizeof NOTIFY[0]; i++)
         if (r->notify & NOTIFY[i].bit) {
-            len += (size_t)sprintf(line + len, "%s%s", sep, NOTIFY[i].word);
+            len = put(line, cap, len, sep, strlen(sep));
+            len = put(line, cap, len, NOTIFY[i].word, strlen(NOTIFY[i].word));
             sep = ",";
         }
     if (r->orcpt != NULL) {
         t = addr_type_len(r->orcpt);
-        len += (size_t)sprintf(line + len, " ORCPT=%.*s", (int)t + 1, r->orcpt);
-        len += xtext(line + len, r->orcpt + t + 1);
+        len = PUT(" ORCPT=");
+        len = put(line, cap, len, r->orcpt, t + 1);
+        len = put_xtext(line, cap, len, r->orcpt + t + 1);
     }
     return len;
 }

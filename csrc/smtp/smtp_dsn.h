@@ -51,10 +51,11 @@ int smtp_dsn_check(const smtp_dsn *d, size_t n, mv_error *e);
 /* "type;address" of an orcpt as given (a bare address becomes "rfc822;address"); a new
  * string, NULL when out of memory. */
 char *smtp_dsn_orcpt(const char *v);
-/* Appends " RET=.. ENVID=.." or " NOTIFY=.. ORCPT=.." at line[len] (the line has room:
- * see the EXTRA sizes); returns the new length. */
-size_t smtp_dsn_mail_params(char *line, size_t len, int ret, const char *envid);
-size_t smtp_dsn_rcpt_params(char *line, size_t len, const smtp_rcpt_dsn *r);
+/* Appends " RET=.. ENVID=.." or " NOTIFY=.. ORCPT=.." at line[len] of a line of `cap`
+ * bytes (the EXTRA sizes above give the room every checked request needs); returns the
+ * new length, or cap when it would not fit (never written past cap). */
+size_t smtp_dsn_mail_params(char *line, size_t cap, size_t len, int ret, const char *envid);
+size_t smtp_dsn_rcpt_params(char *line, size_t cap, size_t len, const smtp_rcpt_dsn *r);
 
 MV_HIDDEN_END
 

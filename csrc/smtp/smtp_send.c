@@ -157,8 +157,9 @@ static int send_mail(smtp_session *s)
         len += (size_t)snprintf(line + len, sizeof line - len, " BODY=8BITMIME");
     if (s->need_utf8)
         len += (size_t)snprintf(line + len, sizeof line - len, " SMTPUTF8");
-    len = smtp_dsn_mail_params(line, len, s->dsn_ret, s->envid);
-    (void)len;
+    if (len < sizeof line) len = smtp_dsn_mail_params(line, sizeof line, len, s->dsn_ret,
+                                                       s->envid);
+    if (len >= sizeof line) return smtp_fail(s, MV_E_ARG, "MAIL line too long");
     return smtp_send_cmd(s, line);
 }
 
@@ -168,7 +169,8 @@ static int send_rcpt(smtp_session *s, size_t i)
     size_t len;
     snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].addr);
     len = strlen(line);
-    if (s->rdsn != NULL) len = smtp_dsn_rcpt_params(line, len, &s->rdsn[i]);
+    if (s->rdsn != NULL) len = smtp_dsn_rcpt_params(line, sizeof line, len, &s->rdsn[i]);
+    if (len >= sizeof line) return smtp_fail(s, MV_E_ARG, "RCPT line too long");
     return smtp_queue(s, line, len, (size_t)-1);
 }
 

@@ -240,8 +240,9 @@ function M.session(opts)
   if use_ngx(o) then
     if o.host == nil then error("option 'host' is required", 2) end
     o.driver = "cosocket"
-    return setmetatable({opts = o, dkim = dkim, dsn = dsn, queue = {}, head = 1, tail = 0, records = {},
-                         next_id = 0, npending = 0, running = false, closed = false}, Ngx)
+    return setmetatable({opts = o, dkim = dkim, dsn = dsn, queue = {}, head = 1, tail = 0,
+                         records = {}, next_id = 0, npending = 0, running = false,
+                         closed = false}, Ngx)
   end
   local s, err, kind = core.async_new(o)
   if s then dkims[s], dsns[s] = dkim, dsn end
