@@ -165,7 +165,8 @@ describe("DSN requests (scripted server, " .. driver .. " driver)", function()
     assert.matches("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n", got, nil, true)
   end)
 
-  it("asked of a server without DSN: refused before MAIL by every sender", function()
+  it("CHECKLIST 90: asked of a server without DSN: refused before MAIL by every sender",
+     function()
     local steps = script(GREET, {ehlo{"PIPELINING", "8BITMIME"}}, QUIT)
     local asks = {{notify = {"failure"}}, {ret = "hdrs"}, {envid = "x"},
                   {to = {{address = "b@x.test", orcpt = "b@x.test"}}}}
@@ -201,7 +202,8 @@ describe("DSN requests (scripted server, " .. driver .. " driver)", function()
      "orcpt has no address"},
   }
   for _, case in ipairs(wrong) do
-    it(case[1] .. " is refused with kind \"argument\", nothing sent", function()
+    it("CHECKLIST 90: " .. case[1] .. " is refused with kind \"argument\", nothing sent",
+       function()
       local steps = script(GREET, {ehlo{"DSN"}}, QUIT)
       for name, path in pairs(paths) do
         local m = {from = "a@x.test", to = {"b@x.test"}, data = BODY}

@@ -164,7 +164,8 @@ describe("m.report", function()
     assert.equal("Gr\195\188\195\159e", m.report.message.subject)
   end)
 
-  it("CHECKLIST 60: control bytes and invalid UTF-8 in a field never reach Lua", function()
+  it("CHECKLIST 60 91: control bytes and invalid UTF-8 in a field never reach Lua",
+     function()
     local m = assert(email.parse(report("Reporting-MTA: dns; a\27[31mred\r\n\r\n"
       .. "Final-Recipient: rfc822; b@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
       .. "Diagnostic-Code: smtp; 550 \255\254 bad\7")))
@@ -173,8 +174,8 @@ describe("m.report", function()
     assert.is_nil(r.recipients[1].diagnostic:find("[%c\255\254]"))
   end)
 
-  it("is bounded: 1000 recipients, 64 fields a group, values of 1000 bytes; the rest " ..
-     "cut and `truncated` set", function()
+  it("CHECKLIST 91: is bounded: 1000 recipients, 64 fields a group, values of 1000 " ..
+     "bytes; the rest cut and `truncated` set", function()
     local groups = {"Reporting-MTA: dns; a"}
     for i = 1, 1005 do
       groups[#groups + 1] = ("Final-Recipient: rfc822; r%d@x.test\r\nAction: failed\r\n"
