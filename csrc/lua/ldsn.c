@@ -15,6 +15,8 @@ static int notify_bits(lua_State *L, int v, unsigned *bits, mv_error *e)
     if (lua_type(L, v) == LUA_TSTRING) {
         size_t len, at = 0;
         const char *s = lua_tolstring(L, v, &len);
+        if (memchr(s, '\0', len) != NULL)
+            return mv_fail(e, MV_E_ARG, "notify contains a control character (NUL)");
         while (at <= len) {
             char w[16];
             size_t k = at;

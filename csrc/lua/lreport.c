@@ -123,7 +123,9 @@ int mvl_email_get_report(lua_State *L, lemail *e, const char *k)
     int found;
     (void)k;
     mv_error_clear(&err);
-    if (e->unparsed || mv_mime_view_open(&v, &e->m, &err) != MV_OK) {
+    /* A message built here has no report structure (the builder makes none): no need
+     * to write it out to find that. */
+    if (e->unparsed || e->m.raw == NULL || mv_mime_view_open(&v, &e->m, &err) != MV_OK) {
         lua_pushnil(L);
         return 1;
     }
