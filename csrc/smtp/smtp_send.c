@@ -37,6 +37,8 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
     int r = MV_OK;
     if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
     a = envelope_address(v);
+    if (a == NULL && (strrchr(v, '<') == NULL || strchr(strrchr(v, '<'), '>') != NULL))
+        return mv_fail(e, MV_E_MEMORY, "out of memory");   /* well formed: no memory */
     if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
     len = strlen(a);
     if ((len == 0 && !may_be_empty) || len > SMTP_MAX_ADDRESS)
