@@ -15,11 +15,9 @@ int smtp_fail(smtp_session *s, mv_kind kind, const char *msg)
 void smtp_clear_transaction(smtp_session *s)
 {
     size_t i;
-    for (i = 0; i < s->nrcpt; i++) {
-        free(s->rcpts[i].addr);
-        if (s->rdsn != NULL) free(s->rdsn[i].orcpt);
-    }
+    for (i = 0; i < s->nrcpt; i++) free(s->rcpts[i].addr);
     free(s->rcpts);
+    for (i = 0; s->rdsn != NULL && i < s->nrcpt; i++) free(s->rdsn[i].orcpt);
     free(s->rdsn);
     free(s->envid);
     s->rcpts = NULL;
