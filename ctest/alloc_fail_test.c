@@ -107,7 +107,7 @@ void free(void *p)
 
 static const char transcript[] =
     "220 mx.example.org ESMTP\r\n"
-    "250-mx.example.org\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 100000\r\n"
+    "250-mx.example.org\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 100000\r\n250-DSN\r\n"
     "250 AUTH PLAIN LOGIN\r\n"
     "235 2.7.0 Authentication successful\r\n"
     "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 No such user\r\n354 End data with .\r\n"
@@ -119,6 +119,10 @@ static const char body[] = "Subject: t\r\n\r\n.line\nbare LF\r\n";
 static int run_session(void)
 {
     static const char *const rcpts[] = { "a@example.org", "b@example.org" };
+    /* DSN requests: their copies in the transaction are allocations too */
+    static const char *const orcpt[] = { "rfc822;A@example.org", NULL };
+    static const unsigned notify[] = { SMTP_NOTIFY_SUCCESS, 0 };
+    smtp_dsn dsn = { SMTP_NOTIFY_FAILURE, SMTP_RET_HDRS, "env 1", notify, orcpt };
     smtp_session *s = smtp_new();
     smtp_opts o;
     size_t fed = 0, body_fed = 0;
@@ -162,7 +166,7 @@ static int run_session(void)
         }
         if (r == MV_ERROR) goto error;
         if (phase == 0) {
-            if (smtp_begin_send(s, "s@example.org", rcpts, 2, 0, -1) != MV_OK) goto error;
+            if (smtp_begin_send(s, "s@example.org", rcpts, 2, 0, -1, &dsn) != MV_OK) goto error;
         } else if (phase == 1) {
             if (smtp_rcpt_count(s) != 2) goto out;
             if (smtp_begin_command(s, "QUIT") != MV_OK) goto error;
@@ -200,7 +204,9 @@ static void test_every_allocation_fails_cleanly(void)
         injected = 0;
         r = run_session();
         fail_at = 0;
-        if (r != 0) break;
+        /* A failure the session gets over (the EHLO extension list) completes it too:
+         * go on to the allocations after it, up to a run with no injection at all. */
+        if (r != 0 && !(r == 1 && injected)) break;
     }
     if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
     CHECK(r == 1);

@@ -61,6 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    "XOAUTH2", "optional", NULL };
     static const char *const rcpts[] = { "a@example.org", "B <b@example.org>",
                                          "c@example.org" };
+    /* DSN parameters (when the server offers DSN) with bytes xtext must encode */
+    static const char *const orcpt[] = { "rfc822;A+B=C d@example.org", NULL, "c@example.org" };
+    static const unsigned notify[] = { SMTP_NOTIFY_NEVER, 0, SMTP_NOTIFY_DELAY };
+    static const smtp_dsn dsn = { SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_SUCCESS, SMTP_RET_HDRS,
+                                  "id+= x", notify, orcpt };
     fz_in in = { data, size };
     unsigned f = fz_byte(&in), g = fz_byte(&in);
     uint32_t x = 0x9e3779b9u ^ (uint32_t)(fz_byte(&in) << 8 | fz_byte(&in));
@@ -119,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 body_pos += k;
             } else if (chain && !chained && smtp_can_chain(s)) {
                 /* The next message's envelope goes out with this end of data. */
-                r = smtp_feed_end_chain(s, "s@example.org", rcpts, 1, 0, -1);
+                r = smtp_feed_end_chain(s, "s@example.org", rcpts, 1, 0, -1, NULL);
                 if (r == MV_OK) FZ_ASSERT(smtp_prev_reply(s) == NULL);
                 chained = 1;
                 body_pos = 0;
@@ -133,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (phase == 0) {
                 check_extensions(s);
                 if (smtp_begin_send(s, "Sender <s@example.org>", rcpts, 1 + g % 3,
-                                    (g & 0x40) ? 120 : 0, (g & 0x20) ? 1 : -1) != MV_OK)
+                                    (g & 0x40) ? 120 : 0, (g & 0x20) ? 1 : -1,
+                                    (g & 0x10) ? &dsn : NULL) != MV_OK)
                     goto failed;
                 phase = 1;
             } else if (phase == 1) {

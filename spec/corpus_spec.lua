@@ -48,7 +48,8 @@ end
 
 -- The field of a report part that carries its outcome (the oracle's att.I.status).
 local REPORTS = { ["message/delivery-status"] = "status",
-                  ["message/disposition-notification"] = "disposition" }
+                  ["message/disposition-notification"] = "disposition",
+                  ["message/feedback-report"] = "feedback-type" }
 
 local function write(path, data)
   local f = assert(io.open(path, "wb"))

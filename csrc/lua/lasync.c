@@ -74,7 +74,7 @@ static int l_async_new(lua_State *L)
     return 1;
 }
 
-/* s:_submit(from, rcpts, data) -> id | nil, message, kind */
+/* s:_submit(from, rcpts, data[, dsn]) -> id | nil, message, kind */
 static int l_submit(lua_State *L)
 {
     lasync *u = check_open(L);
@@ -84,6 +84,8 @@ static int l_submit(lua_State *L)
     const char **rcpts;
     long long id;
     mv_error e;
+    smtp_dsn dsn;
+    const smtp_dsn *dp;
     luaL_checktype(L, 3, LUA_TTABLE);
     data = luaL_checklstring(L, 4, &dlen);
     mv_error_clear(&e);
@@ -105,7 +107,8 @@ static int l_submit(lua_State *L)
             return mvl_push_error(L, &e);
         }
     }
-    id = smtp_async_submit(u->a, from, rcpts, n, data, dlen, &e);
+    if (mvl_smtp_read_dsn(L, 5, n, &dsn, &dp, &e) != 0) return mvl_push_error(L, &e);
+    id = smtp_async_submit(u->a, from, rcpts, n, data, dlen, dp, &e);
     if (id < 0) return mvl_push_error(L, &e);
     lua_pushinteger(L, (lua_Integer)id);
     return 1;

@@ -144,6 +144,11 @@ static int l_email_parse(lua_State *L)
     return 1;
 }
 
+int mvl_email_parse(lua_State *L)
+{
+    return l_email_parse(L);
+}
+
 /* email_unparsed(raw[, parse_error]): a message kept as received, nothing parsed (a
  * mailbox hands out every message as an email, also one the parser refused). */
 static int l_email_unparsed(lua_State *L)

@@ -210,7 +210,7 @@ int mvl_email_get_field(lua_State *L, lemail *e, const char *k)
         {"message_id", get_header_field}, {"priority", get_priority}, {"text", get_body},
         {"html", get_body}, {"attachments", get_attachments}, {"raw", get_raw},
         {"defects", get_defects}, {"allow_8bit", get_allow_8bit},
-        {"parse_error", get_parse_error},
+        {"parse_error", get_parse_error}, {"report", mvl_email_get_report},
     };
     const char *ah = mvl_email_addr_header(k);
     size_t i;

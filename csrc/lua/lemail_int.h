@@ -35,6 +35,10 @@ void mvl_email_push_extra(lua_State *L, int ud, const char *key);
 /* lemail_get.c: pushes field k of e and returns 1, or returns 0 (pushing nothing) when k
  * is not an email field. */
 int mvl_email_get_field(lua_State *L, lemail *e, const char *k);
+/* lreport.c: m.report, the delivery status or feedback report the message is, or nil. */
+int mvl_email_get_report(lua_State *L, lemail *e, const char *k);
+/* lemail.c: core.email_parse(raw[, limits]). */
+int mvl_email_parse(lua_State *L);
 /* header, headers, addresses, envelope, parts_list. */
 extern const luaL_Reg mvl_email_get_methods[];
 

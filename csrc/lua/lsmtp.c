@@ -115,7 +115,7 @@ static int nul_error(lua_State *L, const char *field)
     return mvl_push_error(L, &e);
 }
 
-/* Reads (from, rcpts, size, has_8bit) at argument `a`..a+3 into an envelope; the
+/* Reads (from, rcpts, size, has_8bit, dsn) at argument `a`..a+4 into an envelope; the
  * strings stay alive in the caller's table.  Returns 0, or pushes an error and returns
  * its count. */
 typedef struct envelope {
@@ -124,12 +124,15 @@ typedef struct envelope {
     size_t n;
     unsigned long long size;
     int has8;
+    smtp_dsn dsn_storage;
+    const smtp_dsn *dsn;   /* NULL: nothing asked */
 } envelope;
 
 static int read_envelope(lua_State *L, int a, envelope *env)
 {
     size_t flen, i;
     lua_Integer size;
+    mv_error e;
     env->from = luaL_checklstring(L, a, &flen);
     luaL_checktype(L, a + 1, LUA_TTABLE);
     size = luaL_optinteger(L, a + 2, 0);
@@ -148,10 +151,14 @@ static int read_envelope(lua_State *L, int a, envelope *env)
         lua_pop(L, 1);  /* the table keeps the string alive */
         if (strlen(env->rcpts[i]) != alen) return nul_error(L, "recipient");
     }
+    mv_error_clear(&e);
+    if (mvl_smtp_read_dsn(L, a + 4, env->n, &env->dsn_storage, &env->dsn, &e) != 0)
+        return mvl_push_error(L, &e);
     return 0;
 }
 
-/* s:_begin_send(from, rcpts, size, has_8bit) where has_8bit is 1, 0 or -1 (unknown). */
+/* s:_begin_send(from, rcpts, size, has_8bit[, dsn]) where has_8bit is 1, 0 or -1
+ * (unknown). */
 static int l_begin_send(lua_State *L)
 {
     lsmtp *u = check_open(L);
@@ -159,10 +166,10 @@ static int l_begin_send(lua_State *L)
     int r = read_envelope(L, 2, &env);
     if (r) return r;
     return push_ok_or_error(L, u, smtp_begin_send(S(u), env.from, env.rcpts, env.n, env.size,
-                                                  env.has8));
+                                                  env.has8, env.dsn));
 }
 
-/* s:_check_envelope(from, rcpts, size, has_8bit): true, or the refusal. */
+/* s:_check_envelope(from, rcpts, size, has_8bit[, dsn]): true, or the refusal. */
 static int l_check_envelope(lua_State *L)
 {
     lsmtp *u = check_open(L);
@@ -171,13 +178,15 @@ static int l_check_envelope(lua_State *L)
     int r = read_envelope(L, 2, &env);
     if (r) return r;
     mv_error_clear(&e);
-    if (smtp_check_envelope(S(u), env.from, env.rcpts, env.n, env.size, env.has8, &e) != MV_OK)
+    if (smtp_check_envelope(S(u), env.from, env.rcpts, env.n, env.size, env.has8, env.dsn,
+                            &e) != MV_OK)
         return mvl_push_error(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* s:_feed_end_chain(from, rcpts, size, has_8bit): ends this body, begins the next. */
+/* s:_feed_end_chain(from, rcpts, size, has_8bit[, dsn]): ends this body, begins the
+ * next. */
 static int l_feed_end_chain(lua_State *L)
 {
     lsmtp *u = check_open(L);
@@ -185,7 +194,7 @@ static int l_feed_end_chain(lua_State *L)
     int r = read_envelope(L, 2, &env);
     if (r) return r;
     return push_ok_or_error(L, u, smtp_feed_end_chain(S(u), env.from, env.rcpts, env.n,
-                                                      env.size, env.has8));
+                                                      env.size, env.has8, env.dsn));
 }
 
 static int l_can_chain(lua_State *L)
@@ -336,6 +345,7 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg core_funcs[] = {
     { "smtp_new", l_smtp_new },
     { "has_8bit", l_has_8bit },
+    { "smtp_check_dsn", mvl_smtp_check_dsn },
     { NULL, NULL }
 };
 

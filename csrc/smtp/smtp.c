@@ -17,7 +17,13 @@ void smtp_clear_transaction(smtp_session *s)
     size_t i;
     for (i = 0; i < s->nrcpt; i++) { free(s->rcpts[i].addr); free(s->rcpts[i].wire); }
     free(s->rcpts);
+    for (i = 0; s->rdsn != NULL && i < s->nrcpt; i++) free(s->rdsn[i].orcpt);
+    free(s->rdsn);
+    free(s->envid);
     s->rcpts = NULL;
+    s->rdsn = NULL;
+    s->envid = NULL;
+    s->dsn_ret = SMTP_RET_NONE;
     s->nrcpt = s->next_rcpt = s->accepted = 0;
     free(s->from);
     s->from = NULL;

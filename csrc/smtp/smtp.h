@@ -9,6 +9,7 @@
 #include "mv_sasl.h"
 #include "smtp_reply.h"
 #include "smtp_stuff.h"
+#include "smtp_dsn.h"
 #include "mv_visibility.h"
 
 MV_HIDDEN_BEGIN
@@ -27,7 +28,7 @@ MV_HIDDEN_BEGIN
 enum {
     SMTP_CAP_STARTTLS = 1u << 0, SMTP_CAP_PIPELINING = 1u << 1, SMTP_CAP_8BITMIME = 1u << 2,
     SMTP_CAP_SMTPUTF8 = 1u << 3, SMTP_CAP_SIZE = 1u << 4, SMTP_CAP_CHUNKING = 1u << 5,
-    SMTP_CAP_AUTH = 1u << 6, SMTP_CAP_ESMTP = 1u << 7
+    SMTP_CAP_AUTH = 1u << 6, SMTP_CAP_ESMTP = 1u << 7, SMTP_CAP_DSN = 1u << 8
 };
 
 typedef struct smtp_opts {
@@ -66,21 +67,23 @@ int smtp_configure(smtp_session *s, const smtp_opts *o);
 int smtp_begin_open(smtp_session *s);
 
 /* One transaction.  size: the body size when known, else 0; has_8bit: 1, 0, or -1 when
- * unknown (streaming).  Addresses may be "Name <addr>" or bare. */
+ * unknown (streaming).  Addresses may be "Name <addr>" or bare.  dsn: the RFC 3461
+ * requests, or NULL; asked of a server without DSN, the send is refused. */
 int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                    unsigned long long size, int has_8bit);
+                    unsigned long long size, int has_8bit, const smtp_dsn *dsn);
 /* While a send returns MV_WANT_BODY: feed body bytes, or end the body. */
 int smtp_feed(smtp_session *s, const void *p, size_t n);
 int smtp_feed_end(smtp_session *s);
 
 /* Checks an envelope as smtp_begin_send would, changing nothing. */
 int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                        unsigned long long size, int has_8bit, mv_error *e);
+                        unsigned long long size, int has_8bit, const smtp_dsn *dsn,
+                        mv_error *e);
 /* Chained sends (PIPELINING without BDAT): end this body and begin the next transaction
  * in one write; the send operation then goes on with the new message. */
 int smtp_can_chain(const smtp_session *s);
 int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                        unsigned long long size, int has_8bit);
+                        unsigned long long size, int has_8bit, const smtp_dsn *dsn);
 /* The previous chained message's final reply, or NULL while it is unknown. */
 const mv_reply *smtp_prev_reply(const smtp_session *s);
 

@@ -21,6 +21,10 @@ typedef struct job {
     size_t nrcpt;
     char *data;
     size_t len;
+    /* The DSN requests, copied (rcpt_notify and orcpt: nrcpt entries, or NULL). */
+    smtp_dsn dsn;
+    unsigned *rcpt_notify;
+    char **orcpt;
 } job;
 
 typedef struct record {
@@ -77,8 +81,14 @@ static void free_job(job *j)
 {
     size_t i;
     if (j == NULL) return;
-    for (i = 0; i < j->nrcpt; i++) free(j->rcpts[i]);
+    for (i = 0; i < j->nrcpt; i++) {
+        free(j->rcpts[i]);
+        if (j->orcpt != NULL) free(j->orcpt[i]);
+    }
     free(j->rcpts);
+    free(j->orcpt);
+    free(j->rcpt_notify);
+    free((void *)(size_t)j->dsn.envid);
     free(j->from);
     free(j->data);
     free(j);
@@ -168,7 +178,8 @@ static int transact(conn *c, const job *j)
 {
     size_t pos = 0;
     int r = smtp_begin_send(c->s, j->from, (const char *const *)j->rcpts, j->nrcpt,
-                            (unsigned long long)j->len, mv_has_8bit(j->data, j->len));
+                            (unsigned long long)j->len, mv_has_8bit(j->data, j->len),
+                            &j->dsn);
     if (r != MV_OK) return smtp_step(c->s);  /* classifies the failure */
     c->used = 1;
     r = run(c);
@@ -382,9 +393,33 @@ smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e)
     return a;
 }
 
+/* The job's own copy of the DSN requests: 0, or -1 without the memory. */
+static int copy_dsn(job *j, const smtp_dsn *d, size_t n)
+{
+    int oom = 0;
+    size_t i;
+    if (d == NULL) return 0;
+    j->dsn.notify = d->notify;
+    j->dsn.ret = d->ret;
+    j->dsn.envid = dup_str(d->envid, &oom);
+    if (d->rcpt_notify != NULL) {
+        j->rcpt_notify = malloc((n ? n : 1) * sizeof *j->rcpt_notify);
+        if (j->rcpt_notify == NULL) return -1;
+        memcpy(j->rcpt_notify, d->rcpt_notify, n * sizeof *j->rcpt_notify);
+        j->dsn.rcpt_notify = j->rcpt_notify;
+    }
+    if (d->orcpt != NULL) {
+        j->orcpt = calloc(n ? n : 1, sizeof *j->orcpt);
+        if (j->orcpt == NULL) return -1;
+        for (i = 0; i < n; i++) j->orcpt[i] = dup_str(d->orcpt[i], &oom);
+        j->dsn.orcpt = (const char *const *)j->orcpt;
+    }
+    return oom ? -1 : 0;
+}
+
 /* A copy of a message and its envelope, or NULL without the memory. */
 static job *new_job(const char *from, const char *const *rcpts, size_t n, const char *data,
-                    size_t len)
+                    size_t len, const smtp_dsn *dsn)
 {
     job *j = calloc(1, sizeof *j);
     int oom = 0;
@@ -399,6 +434,7 @@ static job *new_job(const char *from, const char *const *rcpts, size_t n, const 
         if (oom) goto oom;
         j->nrcpt = i + 1;
     }
+    if (copy_dsn(j, dsn, n) != 0) goto oom;
     memcpy(j->data, data, len);
     j->len = len;
     return j;
@@ -422,10 +458,12 @@ static int grow_records(smtp_async *a)
 }
 
 long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
-                            const char *data, size_t len, mv_error *e)
+                            const char *data, size_t len, const smtp_dsn *dsn, mv_error *e)
 {
-    job *j = new_job(from, rcpts, n, data, len);
+    job *j;
     long long id;
+    if (smtp_dsn_check(dsn, n, e) != MV_OK) return -1;
+    j = new_job(from, rcpts, n, data, len, dsn);
     if (j == NULL) {
         mv_fail(e, MV_E_MEMORY, "out of memory");
         return -1;

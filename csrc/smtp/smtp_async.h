@@ -36,9 +36,10 @@ typedef struct smtp_async_res {
 /* o->cfg.port and o->cfg.timeout_ms are the thread's to connect with. */
 smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e);
 
-/* Queues a copy of the message; returns its id (>= 1) or -1 with e set. */
+/* Queues a copy of the message (dsn: its RFC 3461 requests, or NULL); returns its id
+ * (>= 1) or -1 with e set. */
 long long smtp_async_submit(smtp_async *a, const char *from, const char *const *rcpts, size_t n,
-                            const char *data, size_t len, mv_error *e);
+                            const char *data, size_t len, const smtp_dsn *dsn, mv_error *e);
 
 /* 0 and *out filled, or -1 for an id never handed out. */
 int smtp_async_result(smtp_async *a, long long id, smtp_async_res *out);

@@ -25,6 +25,7 @@ static void note_capability(smtp_session *s, const char *l, size_t len)
     else if (word_is(l, len, "8BITMIME")) s->caps |= SMTP_CAP_8BITMIME;
     else if (word_is(l, len, "SMTPUTF8")) s->caps |= SMTP_CAP_SMTPUTF8;
     else if (word_is(l, len, "CHUNKING")) s->caps |= SMTP_CAP_CHUNKING;
+    else if (word_is(l, len, "DSN")) s->caps |= SMTP_CAP_DSN;
     else if (word_is(l, len, "SIZE")) {
         size_t k = 4;
         unsigned long long v = 0;

@@ -91,6 +91,9 @@ struct smtp_session {
     /* transaction */
     char *from;
     smtp_rcpt *rcpts;
+    smtp_rcpt_dsn *rdsn; /* each recipient's DSN requests (NULL: none asked) */
+    int dsn_ret;         /* SMTP_RET_* */
+    char *envid;
     size_t nrcpt, next_rcpt, accepted;
     unsigned shape;      /* TX_PIPELINED | TX_BDAT */
     mv_error saved;      /* a failure held back while owed replies are read */

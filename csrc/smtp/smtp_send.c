@@ -53,6 +53,8 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
     int r = MV_OK;
     if (mv_cfg_check_value(field, v, e) != MV_OK) return MV_ERROR;
     a = envelope_address(v);
+    if (a == NULL && (strrchr(v, '<') == NULL || strchr(strrchr(v, '<'), '>') != NULL))
+        return mv_fail(e, MV_E_MEMORY, "out of memory");   /* well formed: no memory */
     if (a == NULL) return mv_fail(e, MV_E_ARG, "%s is not a valid address", field);
     d = mv_idna_domain(a);
     len = strlen(a);
@@ -80,7 +82,8 @@ static int check_address(const char *v, const char *field, int may_be_empty, int
 /* Checks an envelope without touching the transaction: every refusal happens here, so a
  * chained transaction (below) is checked before the previous one's end goes out. */
 int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                        unsigned long long size, int has_8bit, mv_error *e)
+                        unsigned long long size, int has_8bit, const smtp_dsn *dsn,
+                        mv_error *e)
 {
     size_t i;
     int smtputf8 = (s->caps & SMTP_CAP_SMTPUTF8) != 0;
@@ -95,6 +98,30 @@ int smtp_check_envelope(smtp_session *s, const char *from, const char *const *rc
     if (has_8bit == 1 && !(s->caps & SMTP_CAP_8BITMIME))
         return mv_fail(e, MV_E_LIMIT, "8-bit message data but the server lacks 8BITMIME; "
                        "encode it (quoted-printable or base64)");
+    if (smtp_dsn_check(dsn, n, e) != MV_OK) return MV_ERROR;
+    /* Sent anyway, the parameters would be refused (RFC 5321 §4.1.1.11: 555) or, worse,
+     * the message would go without the notifications the caller counts on. */
+    if (smtp_dsn_asked(dsn, n) && !(s->caps & SMTP_CAP_DSN))
+        return mv_fail(e, MV_E_ARG, "delivery status notifications (notify, ret, envid, "
+                       "orcpt) need DSN, which the server does not offer");
+    return MV_OK;
+}
+
+/* Keeps a checked envelope's DSN requests in the transaction. */
+static int prepare_dsn(smtp_session *s, const smtp_dsn *d, size_t n)
+{
+    size_t i;
+    if (!smtp_dsn_asked(d, n)) return MV_OK;
+    s->dsn_ret = d->ret;
+    if (d->envid != NULL && (s->envid = mv_strdup(d->envid)) == NULL) return MV_ERROR;
+    s->rdsn = calloc(n, sizeof *s->rdsn);
+    if (s->rdsn == NULL) return MV_ERROR;
+    for (i = 0; i < n; i++) {
+        unsigned own = d->rcpt_notify != NULL ? d->rcpt_notify[i] : 0;
+        s->rdsn[i].notify = own != 0 ? own : d->notify;
+        if (d->orcpt != NULL && d->orcpt[i] != NULL
+            && (s->rdsn[i].orcpt = smtp_dsn_orcpt(d->orcpt[i])) == NULL) return MV_ERROR;
+    }
     return MV_OK;
 }
 
@@ -111,7 +138,7 @@ static char *outgoing(const smtp_session *s, const char *v)
 
 /* Sets up the transaction of a checked envelope; fails only for lack of memory. */
 static int prepare(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                   unsigned long long size, int has_8bit)
+                   unsigned long long size, int has_8bit, const smtp_dsn *dsn)
 {
     size_t i;
     smtp_clear_transaction(s);
@@ -127,6 +154,7 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
             return smtp_fail(s, MV_E_MEMORY, "out of memory");
         if (mv_has_8bit(s->rcpts[i].wire, strlen(s->rcpts[i].wire))) s->need_utf8 = 1;
     }
+    if (prepare_dsn(s, dsn, n) != MV_OK) return smtp_fail(s, MV_E_MEMORY, "out of memory");
     s->size_hint = size;
     s->has_8bit = has_8bit;
     s->accepted = 0;
@@ -141,13 +169,13 @@ static int prepare(smtp_session *s, const char *from, const char *const *rcpts, 
 }
 
 int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                    unsigned long long size, int has_8bit)
+                    unsigned long long size, int has_8bit, const smtp_dsn *dsn)
 {
     if (smtp_begin(s, OP_SEND, TX_ENVELOPE) != MV_OK) return MV_ERROR;
     smtp_clear_transaction(s);
     memset(&s->prev_reply, 0, sizeof s->prev_reply);
-    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK
-        || prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
+    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, dsn, &s->pp.err) != MV_OK
+        || prepare(s, from, rcpts, n, size, has_8bit, dsn) != MV_OK) {
         s->state = S_DONE;   /* refused before anything went out */
         return MV_ERROR;
     }
@@ -159,7 +187,7 @@ int smtp_begin_send(smtp_session *s, const char *from, const char *const *rcpts,
 static int send_mail(smtp_session *s)
 {
     char line[sizeof "MAIL FROM:<> SIZE=18446744073709551615 BODY=8BITMIME SMTPUTF8"
-              + SMTP_MAX_ADDRESS];
+              + SMTP_MAX_ADDRESS + SMTP_DSN_MAIL_EXTRA];
     size_t len;
     int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", s->from);
     if (n < 0 || (size_t)n >= sizeof line) return smtp_fail(s, MV_E_ARG, "from is too long");
@@ -170,15 +198,21 @@ static int send_mail(smtp_session *s)
         len += (size_t)snprintf(line + len, sizeof line - len, " BODY=8BITMIME");
     if (s->need_utf8)
         len += (size_t)snprintf(line + len, sizeof line - len, " SMTPUTF8");
-    (void)len;
+    if (len < sizeof line) len = smtp_dsn_mail_params(line, sizeof line, len, s->dsn_ret,
+                                                       s->envid);
+    if (len >= sizeof line) return smtp_fail(s, MV_E_ARG, "MAIL line too long");
     return smtp_send_cmd(s, line);
 }
 
 static int send_rcpt(smtp_session *s, size_t i)
 {
-    char line[sizeof "RCPT TO:<>" + SMTP_MAX_ADDRESS];
+    char line[sizeof "RCPT TO:<>" + SMTP_MAX_ADDRESS + SMTP_DSN_RCPT_EXTRA];
+    size_t len;
     snprintf(line, sizeof line, "RCPT TO:<%s>", s->rcpts[i].wire);
-    return smtp_queue(s, line, strlen(line), (size_t)-1);
+    len = strlen(line);
+    if (s->rdsn != NULL) len = smtp_dsn_rcpt_params(line, sizeof line, len, &s->rdsn[i]);
+    if (len >= sizeof line) return smtp_fail(s, MV_E_ARG, "RCPT line too long");
+    return smtp_queue(s, line, len, (size_t)-1);
 }
 
 /* MAIL, and with PIPELINING every RCPT and DATA too, in one write. */
@@ -581,11 +615,11 @@ int smtp_can_chain(const smtp_session *s)
  * two.  The previous message's final reply arrives as smtp_prev_reply(); until it has,
  * that message's outcome is unknown. */
 int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rcpts, size_t n,
-                        unsigned long long size, int has_8bit)
+                        unsigned long long size, int has_8bit, const smtp_dsn *dsn)
 {
     if (s->op != OP_SEND || s->state != TX_BODY || s->shape != TX_PIPELINED)
         return smtp_fail(s, MV_E_ARG, "no chained message possible now");
-    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, &s->pp.err) != MV_OK)
+    if (smtp_check_envelope(s, from, rcpts, n, size, has_8bit, dsn, &s->pp.err) != MV_OK)
         return MV_ERROR;
     mv_pp_arm(&s->pp);
     if (smtp_stuff_end(&s->stuff, &s->body, 1) != SMTP_STUFF_OK)
@@ -598,7 +632,7 @@ int smtp_feed_end_chain(smtp_session *s, const char *from, const char *const *rc
     s->owed++;   /* the previous message's final reply */
     mv_pp_commit_next(&s->pp);
     memset(&s->prev_reply, 0, sizeof s->prev_reply);
-    if (prepare(s, from, rcpts, n, size, has_8bit) != MV_OK) {
+    if (prepare(s, from, rcpts, n, size, has_8bit, dsn) != MV_OK) {
         (void)mv_pp_uncork(&s->pp);   /* the previous message still ends */
         return MV_ERROR;
     }

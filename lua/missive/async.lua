@@ -27,10 +27,16 @@ local function ngx_() return rawget(_G, "ngx") end
 
 --- Turns what `send` accepts into from, recipients and the message bytes, so the
 -- sender needs nothing from the caller afterwards.  A source function is drained here.
--- Signed with DKIM when asked (the message's `dkim`, else the session's).
--- @return from, rcpts, data, or nil, message, kind
-function M.serialise(msg, dkim)
+-- Signed with DKIM when asked (the message's `dkim`, else the session's); its DSN
+-- requests over the session's `dsn` default, checked.
+-- @return from, rcpts, data, dsn, or nil, message, kind
+function M.serialise(msg, dkim, dsn)
   local m = message.read(msg, 2)
+  m.dsn = message.merge_dsn(m.dsn, dsn)
+  if m.dsn then
+    local ok, err, kind = core.smtp_check_dsn(m.dsn, #m.rcpts)
+    if not ok then return nil, err, kind end
+  end
   local ok, serr, skind = message.sign(m, dkim)
   if not ok then return nil, serr, skind end
   local data = m.data
@@ -50,7 +56,7 @@ function M.serialise(msg, dkim)
     end
     data = table.concat(parts)
   end
-  return m.from, m.rcpts, data
+  return m.from, m.rcpts, data, m.dsn
 end
 
 ------------------------------------------------------------------ native: a C thread
@@ -58,12 +64,13 @@ end
 local mt = core.async_mt
 local methods = mt.__index
 local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
+local dsns = setmetatable({}, {__mode = "k"})    -- session -> its dsn option
 
 function methods:send(msg)
   if self:is_closed() then error("attempt to use a closed session", 2) end
-  local from, rcpts, data = M.serialise(msg, dkims[self])
+  local from, rcpts, data, dsn = M.serialise(msg, dkims[self], dsns[self])
   if not from then return nil, rcpts, data end
-  return self:_submit(from, rcpts, data)
+  return self:_submit(from, rcpts, data, dsn)
 end
 
 function methods:status(id)
@@ -109,7 +116,8 @@ local function ngx_worker(premature, self)
         rec.detail = {error = err, kind = kind, reply = reply, accepted = {}, rejected = {}}
       else
         local res
-        res, err, kind, reply = s:send{from = job.from, to = job.rcpts, data = job.data}
+        res, err, kind, reply = smtp._transaction(s, {from = job.from, rcpts = job.rcpts,
+                                                      data = job.data, dsn = job.dsn})
         if res then
           rec.state, rec.detail = "sent", res
         else
@@ -137,13 +145,13 @@ end
 
 function Ngx:send(msg)
   if self.closed then error("attempt to use a closed session", 2) end
-  local from, rcpts, data = M.serialise(msg, self.dkim)
+  local from, rcpts, data, dsn = M.serialise(msg, self.dkim, self.dsn)
   if not from then return nil, rcpts, data end
   self.next_id = self.next_id + 1
   local id = self.next_id
   self.records[id] = {state = "queued"}
   self.tail = self.tail + 1
-  self.queue[self.tail] = {id = id, from = from, rcpts = rcpts, data = data}
+  self.queue[self.tail] = {id = id, from = from, rcpts = rcpts, data = data, dsn = dsn}
   self.npending = self.npending + 1
   local ok, err, kind = ngx_kick(self)
   if not ok then
@@ -224,11 +232,17 @@ function M.session(opts)
   local dkim = o.dkim
   if dkim ~= nil and type(dkim) ~= "table" then error("option 'dkim' must be a table", 2) end
   o.dkim = nil
+  -- the DSN default too is applied as messages are queued
+  local dsn = o.dsn
+  local ok, derr, dkind = message.check_dsn(dsn, 2)
+  if not ok then return nil, derr, dkind end
+  o.dsn = nil
   if use_ngx(o) then
     if o.host == nil then error("option 'host' is required", 2) end
     o.driver = "cosocket"
-    return setmetatable({opts = o, dkim = dkim, queue = {}, head = 1, tail = 0, records = {},
-                         next_id = 0, npending = 0, running = false, closed = false}, Ngx)
+    return setmetatable({opts = o, dkim = dkim, dsn = dsn, queue = {}, head = 1, tail = 0,
+                         records = {}, next_id = 0, npending = 0, running = false,
+                         closed = false}, Ngx)
   end
   -- the sender thread cannot call Lua, so it could never renew a token
   if type(o.token) == "function" then
@@ -236,7 +250,7 @@ function M.session(opts)
           "thread cannot call a function)", 2)
   end
   local s, err, kind = core.async_new(o)
-  if s then dkims[s] = dkim end
+  if s then dkims[s], dsns[s] = dkim, dsn end
   return s, err, kind
 end
 

@@ -36,20 +36,56 @@ function M.as_email(v)
   return nil
 end
 
-local function list(v, field, out, level)
+-- A recipient is a string or {address =, orcpt =, notify =} (its DSN requests, kept in
+-- rdsn at the recipient's index).
+local function list(v, field, out, level, rdsn)
   if v == nil then return end
+  if type(v) == "table" and v.address ~= nil then v = {v} end
   if type(v) == "string" then
     out[#out + 1] = v
   elseif type(v) == "table" then
     for i = 1, #v do
-      if type(v[i]) ~= "string" then
+      local r = v[i]
+      if type(r) == "table" then
+        if type(r.address) ~= "string" then
+          error(("'%s' entry %d has no 'address' string"):format(field, i), level + 1)
+        end
+        out[#out + 1] = r.address
+        if r.orcpt ~= nil or r.notify ~= nil then
+          rdsn[#out] = {orcpt = r.orcpt, notify = r.notify}
+        end
+      elseif type(r) ~= "string" then
         error(("'%s' entry %d is not a string"):format(field, i), level + 1)
+      else
+        out[#out + 1] = r
       end
-      out[#out + 1] = v[i]
     end
   else
     error(("'%s' must be a string or an array of strings"):format(field), level + 1)
   end
+end
+
+--- Checks a session's `dsn` option: a wrong type raises at `level`, a wrong value
+-- returns nil, message, "argument".
+function M.check_dsn(dsn, level)
+  if dsn == nil then return true end
+  if type(dsn) ~= "table" then error("option 'dsn' must be a table", level + 1) end
+  if dsn.rcpt ~= nil then error("option 'dsn' takes notify, ret and envid", level + 1) end
+  return core.smtp_check_dsn(dsn, 0)
+end
+
+--- A message's DSN requests (RFC 3461) over the session's `dsn` default: {notify, ret,
+-- envid, rcpt = {[i] = {notify, orcpt}}}, or nil when nothing is asked.  The core checks
+-- the values.
+function M.merge_dsn(mine, session)
+  if session == nil then return mine end
+  mine = mine or {}
+  local d = {notify = mine.notify, ret = mine.ret, envid = mine.envid, rcpt = mine.rcpt}
+  for _, k in ipairs {"notify", "ret", "envid"} do
+    if d[k] == nil then d[k] = session[k] end
+  end
+  if d.notify == nil and d.ret == nil and d.envid == nil and d.rcpt == nil then return nil end
+  return d
 end
 
 --- Reads a message given as an email object or as {from, to, cc, bcc, data | message,
@@ -64,9 +100,13 @@ function M.read(msg, level)
   local m = {from = t.from, rcpts = {}, data = t.data, email = email, progress = t.progress,
              dkim = t.dkim}
   if m.dkim ~= nil and type(m.dkim) ~= "table" then error("'dkim' must be a table", level) end
-  list(t.to, "to", m.rcpts, level)
-  list(t.cc, "cc", m.rcpts, level)
-  list(t.bcc, "bcc", m.rcpts, level)
+  local rdsn = {}
+  list(t.to, "to", m.rcpts, level, rdsn)
+  list(t.cc, "cc", m.rcpts, level, rdsn)
+  list(t.bcc, "bcc", m.rcpts, level, rdsn)
+  if t.notify ~= nil or t.ret ~= nil or t.envid ~= nil or next(rdsn) ~= nil then
+    m.dsn = {notify = t.notify, ret = t.ret, envid = t.envid, rcpt = next(rdsn) and rdsn}
+  end
   if email then
     local efrom, erc = email:envelope()
     m.from = m.from or efrom

@@ -13,6 +13,7 @@ local mt = core.smtp_mt
 local methods = mt.__index
 local traces = setmetatable({}, {__mode = "k"})  -- session -> trace function
 local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
+local dsns = setmetatable({}, {__mode = "k"})    -- session -> its dsn option
 
 local SLICE = core.smtp_feed_slice
 local CHAIN_MAX = 256 * 1024   -- send_batch chains bodies up to this size (0: unknown)
@@ -46,8 +47,9 @@ end
 -- timeout (seconds per command; missive.set_timeout sets the default), cafile,
 -- capath, verify (true), client_cert, client_key, tls_min/tls_max ("1.2" | "1.3"),
 -- insecure_auth (nil: only to loopback; true; false), pipelining (true), chunking
--- (false), max_line_length (998), trace (function(direction, line)), socket (an object
--- or a factory) and driver ("native" | "cosocket").
+-- (false), max_line_length (998), dsn ({notify, ret, envid}: the DSN requests of every
+-- message that does not make its own), trace (function(direction, line)), socket (an
+-- object or a factory) and driver ("native" | "cosocket").
 -- @tparam table opts
 -- @return an smtp.session, or nil, message, kind[, reply]
 function M.session(opts)
@@ -57,11 +59,13 @@ function M.session(opts)
   if opts.async then return M.async(opts) end
   local o = message.smtp_defaults(opts, 2)
   if o.dkim ~= nil and type(o.dkim) ~= "table" then error("option 'dkim' must be a table", 2) end
+  local ok, derr, dkind = message.check_dsn(o.dsn, 2)
+  if not ok then return nil, derr, dkind end
   local s, err, kind, reply = driver.open(core.smtp_new, o, o.trace, function(s)
     traces[s] = o.trace
     quit(s)
   end)
-  if s then traces[s], dkims[s] = o.trace, o.dkim end
+  if s then traces[s], dkims[s], dsns[s] = o.trace, o.dkim, o.dsn end
   return s, err, kind, reply
 end
 
@@ -139,6 +143,7 @@ local function normalise(msg, level, s)
   local ok, err, kind = message.sign(m, dkims[s])
   if not ok then return nil, err, kind end
   if m.email then m.data = m.email:source() end
+  m.dsn = message.merge_dsn(m.dsn, dsns[s])
   return measure(m)
 end
 
@@ -162,7 +167,7 @@ local function ending(s, how)
     local n = how.chain
     if not n then return s:_feed_end() end
     how.snapshot = s:_result()            -- before the next envelope replaces it
-    return s:_feed_end_chain(n.from, n.rcpts, n.size, n.has8)
+    return s:_feed_end_chain(n.from, n.rcpts, n.size, n.has8, n.dsn)
   end
 end
 
@@ -194,7 +199,8 @@ function M._transaction(s, m, how)
   how = how or {}
   if m.has8 == nil then measure(m) end
   if not how.begun then
-    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8)
+    m.dsn = message.merge_dsn(m.dsn, dsns[s])
+    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8, m.dsn)
     if not ok then return nil, err, kind, reply end
   end
   local r, err, kind, reply = feed_body(s, m.data, m.progress, ending(s, how))
@@ -208,8 +214,9 @@ function M._transaction(s, m, how)
 end
 
 --- Sends one message.
--- `msg` is an email object, or a table {from, to, cc, bcc, data | message, progress}
--- where data is a string or a source function returning chunks and then nil.
+-- `msg` is an email object, or a table {from, to, cc, bcc, data | message, progress,
+-- notify, ret, envid} where data is a string or a source function returning chunks and
+-- then nil; a recipient may be {address =, orcpt =, notify =} (DSN, RFC 3461).
 -- @return {accepted = {addr...}, rejected = {[addr] = reply}, reply = reply},
 --   or nil, message, kind[, reply]; kind "uncertain" means the server may have it.
 function methods:send(msg)
@@ -228,7 +235,9 @@ local function chain_partner(s, msgs, i, record)
   while j <= #msgs do
     local n = msgs[j]
     local ok, err, kind = false, n.failed, n.kind
-    if not n.failed then ok, err, kind = s:_check_envelope(n.from, n.rcpts, n.size, n.has8) end
+    if not n.failed then
+      ok, err, kind = s:_check_envelope(n.from, n.rcpts, n.size, n.has8, n.dsn)
+    end
     if ok then break end
     record(j, nil, err, kind)
     j = j + 1
@@ -249,7 +258,7 @@ local function send_in_batch(s, msgs, i, begun, record)
     return i + 1, false
   end
   if not begun then
-    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8)
+    local ok, err, kind, reply = s:_begin_send(m.from, m.rcpts, m.size, m.has8, m.dsn)
     if not ok then
       record(i, nil, err, kind, reply)
       return i + 1, false

@@ -69,9 +69,42 @@ local function clean(v)
   return (tostring(v):gsub("%c", " "))
 end
 
+-- A NOTIFY word list as one line: "failure,delay".
+local function words(v)
+  if type(v) == "table" then return table.concat(v, ",") end
+  return v
+end
+
+-- The DSN requests (RFC 3461, checked before they were queued: printable ASCII).
+local function encode_dsn(h, dsn)
+  if not dsn then return end
+  if dsn.notify then h[#h + 1] = "dsn_notify: " .. clean(words(dsn.notify)) end
+  if dsn.ret then h[#h + 1] = "dsn_ret: " .. clean(dsn.ret) end
+  if dsn.envid then h[#h + 1] = "dsn_envid: " .. clean(dsn.envid) end
+  for i, r in pairs(dsn.rcpt or {}) do
+    h[#h + 1] = ("dsn_rcpt: %d %s %s"):format(i, clean(words(r.notify) or "-"),
+                                              clean(r.orcpt or ""))
+  end
+end
+
+local function decode_dsn(meta, k, v)
+  local d = meta.dsn or {}
+  meta.dsn = d
+  if k == "dsn_rcpt" then
+    local i, notify, orcpt = v:match("^(%d+) (%S+) ?(.*)$")
+    if not i then return end
+    d.rcpt = d.rcpt or {}
+    d.rcpt[tonumber(i)] = {notify = notify ~= "-" and notify or nil,
+                           orcpt = orcpt ~= "" and orcpt or nil}
+  else
+    d[k:sub(5)] = v
+  end
+end
+
 local function encode(meta, data)
   local h = {MAGIC, "id: " .. meta.id, "from: " .. clean(meta.from)}
   for _, r in ipairs(meta.to) do h[#h + 1] = "to: " .. clean(r) end
+  encode_dsn(h, meta.dsn)
   for _, k in ipairs {"state", "created", "age_from", "attempts", "next_try", "updated",
                       "code", "enhanced", "text", "error", "kind"} do
     if meta[k] ~= nil and meta[k] ~= "" then h[#h + 1] = k .. ": " .. clean(meta[k]) end
@@ -96,6 +129,8 @@ local function read(path, id, want_data)
     local k, v = line:match("^([%w_]+): ?(.*)$")
     if k == "to" or k == "rejected" then
       meta[k][#meta[k] + 1] = v
+    elseif k and k:match("^dsn_") then
+      decode_dsn(meta, k, v)
     elseif k then
       meta[k] = NUMERIC[k] and tonumber(v) or v
     end
@@ -185,7 +220,7 @@ end
 -- returns the message is on disk (file and directory fsynced).
 -- @return the message id, or nil, message, kind
 function Spool:add(m)
-  local from, rcpts, data = async.serialise(m)
+  local from, rcpts, data, dsn = async.serialise(m)
   if not from then return nil, rcpts, data end
   if not check_addr(from) then
     return nil, "from contains a control character (CR, LF, NUL...)", "argument"
@@ -198,7 +233,7 @@ function Spool:add(m)
   end
   local now = core.time()
   local meta = {from = from, to = rcpts, state = "queued", created = now,
-                age_from = now, attempts = 0, next_try = 0}
+                age_from = now, attempts = 0, next_try = 0, dsn = dsn}
   -- An id is unique within a process; across PID namespaces sharing the volume two
   -- writers could make the same one: link(2) never replaces a message, so try another.
   for _ = 1, 8 do
@@ -372,7 +407,8 @@ end
 -- the final dot can leave.
 local function transmit(self, s, c, meta, data)
   local marker = c.path .. ".dot"
-  return smtp._transaction(s, {from = meta.from, rcpts = meta.to, data = data}, {
+  return smtp._transaction(s, {from = meta.from, rcpts = meta.to, data = data,
+                               dsn = meta.dsn}, {
     before_end = function()
       local ok, err = core.write_new(marker, "")
       if ok then ok, err = core.fsync_dir(self.dirs.sending) end

@@ -17,7 +17,8 @@ Keys:
                                      every other leaf part, in document order
   att.I.subject                      (message/rfc822) the Subject of the enclosed message
   att.I.status                       (message/delivery-status) its Status values,
-                                     (message/disposition-notification) its Disposition
+                                     (message/disposition-notification) its Disposition,
+                                     (message/feedback-report) its Feedback-Type
   structure                          the MIME tree: "multipart/mixed[text/plain,image/png]"
   part.n, part.I.sha256              every leaf's raw (encoded) body, line ends as LF
   x_corpus_check                     the header the corpus spec adds before re-serialising
@@ -175,7 +176,8 @@ def leaves(part):
 
 
 REPORTS = {"message/delivery-status": "status",
-           "message/disposition-notification": "disposition"}
+           "message/disposition-notification": "disposition",
+           "message/feedback-report": "feedback-type"}
 UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} (.+?)\r?$")
 
 

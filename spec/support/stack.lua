@@ -17,6 +17,7 @@
 --                 an unrelated CA and a "localhost" leaf signed by it: verify
 --                 the stack against other_cafile to get an unknown-CA failure
 --   s.users       {alice = "secret", bob = "secret"}, domain localhost
+--                 (nomailbox@localhost is accepted, then bounced with a DSN)
 --   s.maildir(u)  Maildir of user u (mail for u@localhost lands there)
 --   stack.messages(u)                  delivered messages (file contents, sorted
 --                                      by delivery time; LF line ends on disk)
