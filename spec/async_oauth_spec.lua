@@ -121,6 +121,19 @@ describe("native smtp.async with a token function", function()
     assert.is_nil(clean(srv):find("AUTH", 1, true))
   end)
 
+  it("a function that uses the session it serves fails the message (kind auth), no " ..
+     "hang", function()
+    local srv = scripted.start(opening {})
+    local s
+    s = open(srv, function() s:pending(); return OLD end)
+    local state, d = s:wait(assert(s:send(MSG)))
+    assert.equal("failed", state)
+    assert.equal("auth", d.kind)
+    assert.matches("must not use the session it serves", d.error, 1, true)
+    assert.is_true(s:close())
+    assert.is_nil(clean(srv):find("AUTH", 1, true))
+  end)
+
   it("status() and pending() answer the question too (a daemon polling them makes " ..
      "progress)", function()
     local srv = scripted.start(delivered(opening { { OLD, "accept" } }))

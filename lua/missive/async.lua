@@ -64,16 +64,23 @@ local mt = core.async_mt
 local methods = mt.__index
 local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
 local tokens = setmetatable({}, {__mode = "k"})  -- session -> {fn =, user =}
+local answering = setmetatable({}, {__mode = "k"})  -- session -> its function is running
 
 -- Answers the sender's question for a token, if it asks, in the caller's thread, through
--- missive.driver's kept tokens (a token refused since is forgotten first).
+-- missive.driver's kept tokens (a token refused since is forgotten first).  A function
+-- that calls back into the session it serves would answer itself: that is its error.
 local function answer_token(self)
   local t = tokens[self]
   if not t then return end
+  if answering[self] then
+    error("a token function must not use the session it serves", 3)
+  end
   local reason, refused = self:_token_asked()
   if refused then driver.forget_token(t.fn, t.user) end
   if reason then
+    answering[self] = true
     local token, err = driver.fetch_token(t.fn, t.user, reason)
+    answering[self] = nil
     self:_token_answer(token, err)
   end
 end
