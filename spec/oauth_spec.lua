@@ -363,14 +363,7 @@ describe("oauth token function in the spool", function()
   end)
 end)
 
-describe("oauth token function: sessions that cannot call it", function()
-  it("smtp.async outside OpenResty (a sender thread) refuses a token function", function()
-    assert.has_error(function()
-      smtp.async { host = "127.0.0.1", port = 1, tls = "none", user = "u",
-                   token = function() return "t" end }
-    end)
-  end)
-
+describe("oauth token function: bad values", function()
   it("a token that is neither a string nor a function is a usage error", function()
     assert.has_error(function()
       smtp.session { host = "127.0.0.1", port = 1, tls = "none", user = "u", token = 42 }

@@ -171,19 +171,51 @@ static int l_status(lua_State *L)
     return 2;
 }
 
-/* s:_wait(id or 0, seconds or nil) -> true (done) | false (timed out) | nil (unknown) */
+/* s:_wait(id or 0, seconds or nil) -> true (done) | false (timed out) | nil (unknown) |
+ * "token", seconds left or nil (the sender asks for a token: answer, then wait on) */
 static int l_wait(lua_State *L)
 {
     lasync *u = check_readable(L);
     lua_Integer id = luaL_optinteger(L, 2, 0);
-    int ms = -1, r;
+    int ms = -1, left = -1, r;
     if (!lua_isnoneornil(L, 3)) {
         lua_Number s = luaL_checknumber(L, 3);
         ms = s <= 0 ? 0 : s > 2000000 ? 2000000000 : (int)(s * 1000 + 0.5);
     }
-    r = smtp_async_wait(u->a, (long long)id, ms);
+    r = smtp_async_wait(u->a, (long long)id, ms, &left);
+    if (r == 2) {
+        lua_pushliteral(L, "token");
+        if (left < 0) lua_pushnil(L); else lua_pushnumber(L, (lua_Number)left / 1000.0);
+        return 2;
+    }
     if (r < 0) lua_pushnil(L); else lua_pushboolean(L, r);
     return 1;
+}
+
+/* s:_token_asked() -> "connect" | "rejected" | false, refused: the sender's question
+ * for an OAuth token, and whether a token given earlier was refused since. */
+static int l_token_asked(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    int refused = 0;
+    switch (smtp_async_token_asked(u->a, &refused)) {
+    case MV_TOKEN_CONNECT: lua_pushliteral(L, "connect"); break;
+    case MV_TOKEN_REJECTED: lua_pushliteral(L, "rejected"); break;
+    default: lua_pushboolean(L, 0); break;
+    }
+    lua_pushboolean(L, refused);
+    return 2;
+}
+
+/* s:_token_answer(token) or s:_token_answer(nil, why): the answer to the question. */
+static int l_token_answer(lua_State *L)
+{
+    lasync *u = check_readable(L);
+    size_t n = 0;
+    const char *tok = lua_isnil(L, 2) ? NULL : luaL_checklstring(L, 2, &n);
+    const char *why = tok == NULL ? luaL_checkstring(L, 3) : NULL;
+    if (smtp_async_token_answer(u->a, tok, n, why) < 0) return luaL_error(L, "out of memory");
+    return 0;
 }
 
 static int l_pending(lua_State *L)
@@ -234,6 +266,7 @@ static int l_tostring(lua_State *L)
 static const luaL_Reg methods[] = {
     { "_submit", l_submit }, { "_status", l_status }, { "_wait", l_wait },
     { "_pending", l_pending }, { "_close", l_close }, { "is_closed", l_closed },
+    { "_token_asked", l_token_asked }, { "_token_answer", l_token_answer },
     { NULL, NULL }
 };
 

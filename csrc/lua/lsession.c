@@ -1,6 +1,7 @@
 /* The parts of a session binding that do not depend on the protocol. */
 #include "lsession.h"
 #include "mv_clock.h"
+#include "mv_open.h"
 #include "mv_str.h"
 
 #include <stdlib.h>
@@ -140,28 +141,15 @@ int mvl_m_set_token(lua_State *L, mvl_session *u)
 {
     size_t n;
     const char *tok = luaL_checklstring(L, 2, &n);
-    mv_pp *pp = u->pp;
-    pp->token_asked = MV_TOKEN_NONE;
-    mv_free_secret(pp->token);
-    pp->token = NULL;
-    if (n == 0) {
-        mv_fail(&pp->err, MV_E_AUTH, "the token function returned an empty token");
-    } else if (strlen(tok) != n) {
-        mv_fail(&pp->err, MV_E_ARG, "token contains a NUL byte");
-    } else if (mv_cfg_check_value("token", tok, &pp->err) != MV_OK) {
-        /* pp->err says why */
-    } else if ((pp->token = mv_strdup(tok)) == NULL) {
+    if (mv_open_token_answer(u->pp, tok, n) != MV_OK && u->pp->err.kind == MV_E_MEMORY)
         return luaL_error(L, "out of memory");
-    }
     return 0;
 }
 
 /* The caller has no token: the open fails with kind auth and this message. */
 int mvl_m_token_failed(lua_State *L, mvl_session *u)
 {
-    const char *msg = luaL_checkstring(L, 2);
-    u->pp->token_asked = MV_TOKEN_NONE;
-    mv_fail(&u->pp->err, MV_E_AUTH, "%s", msg);
+    mv_open_token_refuse(u->pp, luaL_checkstring(L, 2));
     return 0;
 }
 

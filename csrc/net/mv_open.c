@@ -2,7 +2,10 @@
  * when it moved the sequence on, anything else to hand back to the caller. */
 #include "mv_open.h"
 
+#include "mv_str.h"
+
 #include <stdio.h>
+#include <string.h>
 
 static void go(mv_open *o, mv_open_state next)
 {
@@ -138,4 +141,24 @@ int mv_open_token_take(mv_open *o, mv_cfg *cfg)
     mv_cfg_replace_token(cfg, o->pp->token);
     o->pp->token = NULL;
     return MV_OK;
+}
+
+int mv_open_token_answer(mv_pp *pp, const char *tok, size_t n)
+{
+    pp->token_asked = MV_TOKEN_NONE;
+    mv_free_secret(pp->token);
+    pp->token = NULL;
+    if (n == 0)
+        return mv_fail(&pp->err, MV_E_AUTH, "the token function returned an empty token");
+    if (strlen(tok) != n) return mv_fail(&pp->err, MV_E_ARG, "token contains a NUL byte");
+    if (mv_cfg_check_value("token", tok, &pp->err) != MV_OK) return MV_ERROR;
+    if ((pp->token = mv_strdup(tok)) == NULL)
+        return mv_fail(&pp->err, MV_E_MEMORY, "out of memory");
+    return MV_OK;
+}
+
+void mv_open_token_refuse(mv_pp *pp, const char *why)
+{
+    pp->token_asked = MV_TOKEN_NONE;
+    mv_fail(&pp->err, MV_E_AUTH, "%s", why);
 }

@@ -82,6 +82,13 @@ int mv_open_token_renew(mv_open *o, const mv_cfg *cfg, mv_sasl_mech m);
 /* While asked: MV_WANT_TOKEN until the caller answered, then MV_OK with cfg->token
  * replaced by the answer (the protocol sends AUTH again). */
 int mv_open_token_take(mv_open *o, mv_cfg *cfg);
+/* The caller's answer to the question: tok (n bytes, NUL-terminated) for the open to
+ * take at its next step.  One that is empty or could not go on a command line fails the
+ * open instead (pp->err: kind auth for empty, argument otherwise, never showing it);
+ * MV_ERROR with kind memory when it cannot be copied. */
+int mv_open_token_answer(mv_pp *pp, const char *tok, size_t n);
+/* The caller has no token: the open fails with kind auth and `why`. */
+void mv_open_token_refuse(mv_pp *pp, const char *why);
 
 MV_HIDDEN_END
 

@@ -1,13 +1,16 @@
 /* The sender thread and its queue.  One mutex guards everything shared (the queue, the
- * outcome records, the flags and the socket number); the SMTP session and its TLS
- * context belong to the thread alone.  Two condition variables: `work` wakes the
- * thread, `done` wakes whoever waits for outcomes. */
+ * outcome records, the flags, the socket number and the token question); the SMTP
+ * session and its TLS context belong to the thread alone.  Two condition variables:
+ * `work` wakes the thread (a job, an answer, a stop), `done` wakes whoever waits for
+ * outcomes or for a question to answer. */
 #include "smtp_async.h"
 #include "mv_net.h"
+#include "mv_open.h"
 #include "mv_str.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +51,14 @@ struct smtp_async {
     int thread_done;
     int detached;           /* the thread frees everything when it ends */
     int fd;                 /* the thread's socket, so abandon can shut it down */
+    /* OAuth tokens from the owner (opts.cfg.token_fn): the thread's question and the
+     * owner's answer (smtp_async.h). */
+    int token_asked;        /* why the thread waits for a token (MV_TOKEN_*), or 0 */
+    int token_answered;     /* the owner answered: token, or token_why */
+    char *token;            /* the answer, a secret until the thread takes it */
+    size_t token_len;
+    char token_why[256];    /* why there is no token */
+    int token_refused;      /* an open with the owner's tokens failed (kind auth) */
     /* The options, copied: a reconnect needs them after the caller's strings are gone. */
     smtp_opts opts;
 };
@@ -101,6 +112,25 @@ static void free_rcpts(smtp_rcpt *r, size_t n)
     free(r);
 }
 
+/* Overwrites n bytes of a token before freeing them (it may hold a NUL the session
+ * will refuse, so mv_free_secret's NUL-terminated wipe would stop short). */
+static void free_token(char *tok, size_t n)
+{
+    volatile char *v = tok;
+    size_t i;
+    if (tok == NULL) return;
+    for (i = 0; i < n; i++) v[i] = 0;
+    free(tok);
+}
+
+/* An answer nobody took.  Mutex held, or the handle is the caller's alone. */
+static void wipe_token(smtp_async *a)
+{
+    free_token(a->token, a->token_len);
+    a->token = NULL;
+    a->token_len = 0;
+}
+
 static void free_all(smtp_async *a)
 {
     size_t i;
@@ -112,6 +142,7 @@ static void free_all(smtp_async *a)
     }
     for (i = 0; i < a->nrecs; i++) free_rcpts(a->recs[i].rcpts, a->recs[i].nrcpt);
     free(a->recs);
+    wipe_token(a);
     free_opts(a);
     pthread_cond_destroy(&a->work);
     pthread_cond_destroy(&a->done);
@@ -150,6 +181,53 @@ static void drop(smtp_async *a, conn *c)
     c->used = 0;
 }
 
+/* The open stopped for an OAuth token (MV_WANT_TOKEN): the question goes to the owner,
+ * whose next call answers it; the thread waits for that, or for close or abandon,
+ * which fail it.  The answer goes to the session, and its copy here is wiped. */
+static void ask_owner(smtp_async *a, conn *c)
+{
+    mv_pp *pp = smtp_pp(c->s);
+    char why[sizeof a->token_why];
+    char *tok = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&a->mu);
+    a->token_asked = pp->token_asked;
+    a->token_answered = 0;
+    pthread_cond_broadcast(&a->done);   /* a wait() in the owner's thread answers */
+    while (!a->token_answered && !a->closing && !a->abandon)
+        pthread_cond_wait(&a->work, &a->mu);
+    if (a->token_answered) {
+        tok = a->token;
+        n = a->token_len;
+        a->token = NULL;
+        a->token_len = 0;
+        memcpy(why, a->token_why, sizeof why);
+    } else {
+        snprintf(why, sizeof why, "the session was %s while its sender waited for an "
+                 "OAuth token", a->abandon ? "collected" : "closed");
+    }
+    a->token_asked = MV_TOKEN_NONE;
+    a->token_answered = 0;
+    pthread_mutex_unlock(&a->mu);
+    if (tok == NULL) {
+        mv_open_token_refuse(pp, why);
+        return;
+    }
+    (void)mv_open_token_answer(pp, tok, n);   /* a refusal is in pp->err */
+    free_token(tok, n);
+}
+
+/* Runs the open, answering its token questions. */
+static int run_open(smtp_async *a, conn *c)
+{
+    int r = run(c);
+    while (r == MV_WANT_TOKEN) {
+        ask_owner(a, c);
+        r = run(c);
+    }
+    return r;
+}
+
 static int open_conn(smtp_async *a, conn *c, mv_error *e)
 {
     int loopback = 0;
@@ -165,11 +243,17 @@ static int open_conn(smtp_async *a, conn *c, mv_error *e)
     smtp_pp(c->s)->timeout_ms = a->opts.cfg.timeout_ms;
     if (smtp_configure(c->s, &a->opts) != MV_OK) goto fail;
     smtp_set_peer_loopback(c->s, loopback);
-    if (smtp_begin_open(c->s) != MV_OK || run(c) != MV_OK) goto fail;
+    if (smtp_begin_open(c->s) != MV_OK || run_open(a, c) != MV_OK) goto fail;
     return MV_OK;
 fail:
     *e = *smtp_error(c->s);
     drop(a, c);
+    if (e->kind == MV_E_AUTH && a->opts.cfg.token_fn) {
+        /* the owner's kept token is not offered again */
+        pthread_mutex_lock(&a->mu);
+        a->token_refused = 1;
+        pthread_mutex_unlock(&a->mu);
+    }
     return MV_ERROR;
 }
 
@@ -336,8 +420,11 @@ static void *thread_main(void *arg)
     job *j;
     mv_error e;
     mv_error_clear(&e);
-    /* Connect before the first message is queued: it then goes out without the wait. */
-    if (open_conn(a, &c, &e) != MV_OK) mv_error_clear(&e);  /* the first send retries */
+    /* Connect before the first message is queued: it then goes out without the wait.
+     * Not with tokens from the owner: each connection asks for one, and a question for
+     * no message would wait for the owner's next call to no purpose. */
+    if (!a->opts.cfg.token_fn && open_conn(a, &c, &e) != MV_OK)
+        mv_error_clear(&e);  /* the first send retries */
     pthread_mutex_lock(&a->mu);
     while ((j = take_job(a)) != NULL) {
         long long id = j->id;
@@ -536,7 +623,24 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-int smtp_async_wait(smtp_async *a, long long id, int timeout_ms)
+/* A question for the owner that is not answered yet.  Mutex held. */
+static int token_open(const smtp_async *a)
+{
+    return a->token_asked != MV_TOKEN_NONE && !a->token_answered;
+}
+
+/* Milliseconds from now to ts, at least 0. */
+static int ms_until(const struct timespec *ts)
+{
+    struct timespec now;
+    long long ms;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long long)(ts->tv_sec - now.tv_sec) * 1000
+        + (ts->tv_nsec - now.tv_nsec) / 1000000L;
+    return ms < 0 ? 0 : ms > 2000000000 ? 2000000000 : (int)ms;
+}
+
+int smtp_async_wait(smtp_async *a, long long id, int timeout_ms, int *left_ms)
 {
     struct timespec ts;
     int r = 1;
@@ -547,6 +651,11 @@ int smtp_async_wait(smtp_async *a, long long id, int timeout_ms)
         return -1;
     }
     while (!is_done(a, id)) {
+        if (token_open(a)) {
+            r = 2;
+            *left_ms = timeout_ms < 0 ? -1 : ms_until(&ts);
+            break;
+        }
         if (timeout_ms < 0) {
             pthread_cond_wait(&a->done, &a->mu);
         } else if (pthread_cond_timedwait(&a->done, &a->mu, &ts) == ETIMEDOUT) {
@@ -565,6 +674,43 @@ size_t smtp_async_pending(smtp_async *a)
     n = a->pending;
     pthread_mutex_unlock(&a->mu);
     return n;
+}
+
+int smtp_async_token_asked(smtp_async *a, int *refused)
+{
+    int reason;
+    pthread_mutex_lock(&a->mu);
+    reason = token_open(a) ? a->token_asked : MV_TOKEN_NONE;
+    *refused = a->token_refused;
+    a->token_refused = 0;
+    pthread_mutex_unlock(&a->mu);
+    return reason;
+}
+
+int smtp_async_token_answer(smtp_async *a, const char *tok, size_t n, const char *why)
+{
+    char *copy = NULL;
+    if (tok != NULL) {
+        if ((copy = malloc(n + 1)) == NULL) return -1;
+        memcpy(copy, tok, n);
+        copy[n] = '\0';
+    }
+    pthread_mutex_lock(&a->mu);
+    if (!token_open(a)) {
+        /* nobody asks (any more): the answer is dropped */
+        pthread_mutex_unlock(&a->mu);
+        free_token(copy, n);
+        return 1;
+    }
+    wipe_token(a);
+    a->token = copy;
+    a->token_len = n;
+    snprintf(a->token_why, sizeof a->token_why, "%s",
+             why != NULL ? why : "no token from the token function");
+    a->token_answered = 1;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+    return 0;
 }
 
 void smtp_async_close(smtp_async *a)

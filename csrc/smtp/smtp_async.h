@@ -32,7 +32,8 @@ typedef struct smtp_async_res {
 } smtp_async_res;
 
 /* Checks the options (like smtp_configure), copies them and starts the thread, which
- * connects at once so that the first message goes out without delay.  NULL on error. */
+ * connects at once so that the first message goes out without delay (with tokens from
+ * the owner, when the first message is queued).  NULL on error. */
 /* o->cfg.port and o->cfg.timeout_ms are the thread's to connect with. */
 smtp_async *smtp_async_new(const smtp_opts *o, mv_error *e);
 
@@ -48,9 +49,27 @@ void smtp_async_res_free(smtp_async_res *r);
 /* Waits until message `id` (0: every message submitted so far) is sent, failed or
  * uncertain.
  * timeout_ms < 0 waits as long as it takes (each send is bounded by the session
- * timeout).  1 done, 0 timed out, -1 unknown id. */
-int smtp_async_wait(smtp_async *a, long long id, int timeout_ms);
+ * timeout).  1 done, 0 timed out, -1 unknown id, 2 the thread asks for a token
+ * (smtp_async_token_asked): the caller answers it and waits on for *left_ms (-1: as
+ * long as it takes). */
+int smtp_async_wait(smtp_async *a, long long id, int timeout_ms, int *left_ms);
 size_t smtp_async_pending(smtp_async *a);
+
+/* OAuth tokens from a function (o->cfg.token_fn).  The thread cannot call it, so a
+ * connection it opens that needs a token (mv_open.h: before the first AUTH with a
+ * token mechanism, and once after the server refused it) asks the owner and waits for
+ * the answer, which only the owner's own calls give: while the owner calls nothing, the
+ * question waits.  smtp_async_wait returns 2 when one is open.
+ *
+ * smtp_async_token_asked: why a token is wanted (MV_TOKEN_CONNECT, MV_TOKEN_REJECTED),
+ * MV_TOKEN_NONE when nothing is asked; *refused says (once) that an open with the
+ * owner's tokens failed with kind auth since, so a kept token must not be offered
+ * again.  smtp_async_token_answer: the token (n bytes), or with tok NULL why there is
+ * none (the open fails, kind auth, with that message).  0 handed over, 1 nothing was
+ * asked (the answer is dropped), -1 out of memory.  The copies made are wiped after
+ * use.  close and abandon fail a question still open (kind auth). */
+int smtp_async_token_asked(smtp_async *a, int *refused);
+int smtp_async_token_answer(smtp_async *a, const char *tok, size_t n, const char *why);
 
 /* Flushes the queue, says QUIT and joins the thread.  Results stay readable. */
 void smtp_async_close(smtp_async *a);

@@ -14,8 +14,13 @@
 --   s:close()        -> flushes the queue, QUIT; outcomes stay readable afterwards
 -- A session that is garbage-collected without close() does not send what is still
 -- queued (those end "failed"); call close() or wait().
+-- OAuth tokens from a function (token = function(user, reason)): the C thread cannot
+-- call it, so it asks and waits, and every call above answers a question waiting (wait()
+-- wakes up for one, answers and waits on).  Such a sender makes progress on its
+-- owner's calls only.
 -- @module missive.async
 local core = require "missive.core"
+local driver = require "missive.driver"
 local message = require "missive.message"
 
 local M = {}
@@ -65,9 +70,41 @@ local mt = core.async_mt
 local methods = mt.__index
 local dkims = setmetatable({}, {__mode = "k"})   -- session -> its dkim option
 local dsns = setmetatable({}, {__mode = "k"})    -- session -> its dsn option
+local tokens = setmetatable({}, {__mode = "k"})  -- session -> {fn =, user =}
+local answering = setmetatable({}, {__mode = "k"})  -- session -> its function is running
+
+-- Answers the sender's question for a token, if it asks, in the caller's thread, through
+-- missive.driver's kept tokens (a token refused since is forgotten first).  A function
+-- that calls back into the session it serves would answer itself: that is its error.
+local function answer_token(self)
+  local t = tokens[self]
+  if not t then return end
+  if answering[self] then
+    error("a token function must not use the session it serves", 3)
+  end
+  local reason, refused = self:_token_asked()
+  if refused then driver.forget_token(t.fn, t.user) end
+  if reason then
+    answering[self] = true
+    local token, err = driver.fetch_token(t.fn, t.user, reason)
+    answering[self] = nil
+    self:_token_answer(token, err)
+  end
+end
+
+-- _wait, answering the sender's questions as they come.
+local function wait_answering(self, id, seconds)
+  local r, left = self:_wait(id, seconds)
+  while r == "token" do
+    answer_token(self)
+    r, left = self:_wait(id, left)
+  end
+  return r
+end
 
 function methods:send(msg)
   if self:is_closed() then error("attempt to use a closed session", 2) end
+  answer_token(self)
   local from, rcpts, data, dsn = M.serialise(msg, dkims[self], dsns[self])
   if not from then return nil, rcpts, data end
   return self:_submit(from, rcpts, data, dsn)
@@ -75,23 +112,34 @@ end
 
 function methods:status(id)
   if type(id) ~= "number" then error("status expects a message id", 2) end
+  answer_token(self)
   return self:_status(id)
 end
 
 function methods:wait(id, seconds)
   if id ~= nil and type(id) ~= "number" then error("wait expects a message id", 2) end
-  local r = self:_wait(id or 0, seconds)
+  local r = wait_answering(self, id or 0, seconds)
   if r == nil then error("no such message id: " .. tostring(id), 2) end
   if not r then return nil, "timed out waiting for the message to be sent", "timeout" end
   if id == nil then return true end
   return self:_status(id)
 end
 
-function methods:pending() return self:_pending() end
+function methods:pending()
+  answer_token(self)
+  return self:_pending()
+end
 
-function methods:close() return self:_close() end
+-- With a token function, the queue is flushed here, answering questions, before the
+-- core's close (which would fail a question still open).
+function methods:close()
+  if tokens[self] and not self:is_closed() then wait_answering(self, 0) end
+  local ok = self:_close()
+  answer_token(self)   -- a refusal at the end still forgets the kept token
+  return ok
+end
 
-mt.__close = function(s) s:_close() end
+mt.__close = function(s) s:close() end
 
 ------------------------------------------------------------------ OpenResty: ngx.timer
 
@@ -244,13 +292,12 @@ function M.session(opts)
                          records = {}, next_id = 0, npending = 0, running = false,
                          closed = false}, Ngx)
   end
-  -- the sender thread cannot call Lua, so it could never renew a token
-  if type(o.token) == "function" then
-    error("option 'token' must be a string with smtp.async outside OpenResty (its sender " ..
-          "thread cannot call a function)", 2)
-  end
   local s, err, kind = core.async_new(o)
-  if s then dkims[s], dsns[s] = dkim, dsn end
+  if s then
+    dkims[s], dsns[s] = dkim, dsn
+    -- the sender thread cannot call Lua: it asks, and the session's methods answer
+    if type(o.token) == "function" then tokens[s] = {fn = o.token, user = o.user} end
+  end
   return s, err, kind
 end
 

@@ -72,7 +72,8 @@ end
 -- spool run reopening its session) takes it without calling the function, and a token
 -- known to be stale is never sent.  A token without expires_in is not kept: the
 -- function is called at every connect.  "rejected" always calls the function, and a
--- token refused again is forgotten.
+-- token refused again is forgotten.  missive.async asks through the same two functions
+-- for its sender thread, so both share the kept tokens.
 local EXPIRY_MARGIN = 30
 local token_fns = setmetatable({}, {__mode = "k"})  -- session -> {fn =, user =}
 local token_cache = setmetatable({}, {__mode = "k"}) -- fn -> user -> {token =, stale_at =}
@@ -87,6 +88,7 @@ local function forget_token(fn, user)
   local per_user = token_cache[fn]
   if per_user then per_user[user] = nil end
 end
+M.forget_token = forget_token
 
 -- The token for `reason`: kept and fresh, else the function's.  Returns it, or nil and
 -- why not (the function's own error included; never a token).
@@ -111,6 +113,7 @@ local function fetch_token(fn, user, reason)
   end
   return token
 end
+M.fetch_token = fetch_token
 
 -- Answers the core's request for a token.
 local function answer_token(s)
