@@ -16,7 +16,7 @@ TEST_PKGS="$BUILD_PKGS lua-busted lua-socket lua-sec lua-check postfix dovecot-c
            lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
            luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua lua-resty-core
            dovecot-pop3d dovecot-imapd openssl python3 luarocks clang libclang-rt-14-dev
-           valgrind python3-dkim python3-nacl"
+           valgrind python3-dkim python3-nacl opendkim-tools iproute2"
 # bench peers (DESIGN.md): smtp-source comes with postfix, smtplib and imaplib with python3;
 # mbsync is isync; imapflow is installed by bench/run.sh with npm into build/bench-node.
 BENCH_PKGS="$TEST_PKGS curl stunnel4 isync nodejs"

@@ -83,4 +83,29 @@ function M.shapes(attachment_file)
   }
 end
 
+-- OpenDKIM (opendkim-testmsg, Debian opendkim-tools), a second verifier independent of
+-- missive's and of dkimpy's, in namespaces of its own with a DNS server on its loopback
+-- (spec/support/opendkim_verify.sh).  Whether it can run here (root, unshare):
+local opendkim_ok
+function M.opendkim_available()
+  if opendkim_ok == nil then
+    opendkim_ok = select(2, util.capture("sh spec/support/opendkim_verify.sh --probe")) == true
+  end
+  return opendkim_ok
+end
+
+-- "ok", or "fail: <OpenDKIM's words>": text verified against the key records in zone
+-- ({["selector._domainkey.domain"] = record, ...}).
+function M.opendkim_verify(text, zone)
+  local d = util.mkdtemp("odkim")
+  local lines = {}
+  for name, rec in pairs(zone) do lines[#lines + 1] = name .. " " .. rec end
+  util.write_file(d .. "/zone", table.concat(lines, "\n") .. "\n")
+  util.write_file(d .. "/msg.eml", text)
+  local out = util.capture(("sh spec/support/opendkim_verify.sh %s %s 2>&1"):format(
+    util.shquote(d .. "/msg.eml"), util.shquote(d .. "/zone")))
+  util.rmtree(d)
+  return (out:gsub("%s+$", ""))
+end
+
 return M

@@ -1,6 +1,6 @@
 """A scripted DNS server on 127.0.0.1 for the DNS specs: never a real resolver.
 
-    python3 dns_server.py zone.txt
+    python3 dns_server.py zone.txt [port]
 
 zone.txt holds lines "name TXT-string" (a record; a name may have several).  Names
 starting with a behaviour word act on the query instead:
@@ -10,7 +10,8 @@ starting with a behaviour word act on the query instead:
   badid.*     an answer with another id first, then the right one
   garbage.*   an answer whose record runs past the end of the datagram
   loop.*      an answer whose name is a compression pointer to itself
-Prints the port (the same for UDP and TCP), then serves until killed."""
+Prints the port (the same for UDP and TCP; the one given, else a free one), then serves
+until killed."""
 import socket
 import struct
 import sys
@@ -89,9 +90,10 @@ def main():
             if line.strip():
                 n, v = line.rstrip("\n").split(" ", 1)
                 zone.append((n.lower(), v))
+    want = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     while True:     # a free UDP port whose TCP twin is free too
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(("127.0.0.1", 0))
+        udp.bind(("127.0.0.1", want))
         port = udp.getsockname()[1]
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
