@@ -103,6 +103,25 @@ describe("email.verify_dkim", function()
     end)
   end
 
+  -- opendkim-testmsg (Debian opendkim-tools) signs with rsa-sha1 and has no option for
+  -- another algorithm: what such a signer writes today is refused (RFC 8301 §3.1: not
+  -- valid), with its reason, however well it verifies otherwise.
+  local odkim = (os.execute("command -v opendkim-testmsg >/dev/null 2>&1 || "
+    .. "test -x /usr/sbin/opendkim-testmsg") == true or false) and it or pending
+  odkim("refuses the rsa-sha1 signature OpenDKIM writes (RFC 8301)", function()
+    local msg = dir .. "/od.eml"
+    util.write_file(msg, raw)
+    local out, ok = util.capture(("PATH=$PATH:/usr/sbin opendkim-testmsg -d example.org "
+      .. "-s s1 -k %s < %s > %s.signed 2>&1"):format(keypath, msg, msg))
+    assert(ok, out)
+    local text = util.read_file(msg .. ".signed")
+    assert.truthy(text:find("a=rsa-sha1;", 1, true))
+    local r = check(text)
+    assert.equal(1, #r)
+    assert.equal("permerror", r[1].result)
+    assert.matches("algorithm", r[1].reason)
+  end)
+
   it("honours l= and reports it; text after it does not break the signature", function()
     local text = py_signed(raw, keypath, "rsa-sha256", "relaxed/relaxed", true)
     local r = check(text .. "appended by a list\r\n")
