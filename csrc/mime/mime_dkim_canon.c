@@ -39,20 +39,53 @@ void mv_dkim_body_init(mv_dkim_body *b, int relaxed, mv_dkim_out out, void *ctx)
     b->ctx = ctx;
 }
 
+/* How many bytes from p are line content as they are: up to a CR, an LF or (relaxed) a
+ * WSP.  The canonicalizer copies such runs whole: a byte at a time it cost as much as
+ * the SHA-256 after it (callgrind, a 1 MB body). */
+static size_t plain_run(const mv_dkim_body *b, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    if (b->relaxed)
+        while (i < n && p[i] != '\r' && p[i] != '\n' && p[i] != ' ' && p[i] != '\t') i++;
+    else
+        while (i < n && p[i] != '\r' && p[i] != '\n') i++;
+    return i;
+}
+
+/* A run of line content: the empty lines and the WSP run before it go out first. */
+static void body_run(mv_dkim_body *b, const unsigned char *p, size_t n)
+{
+    for (; b->blank > 0; b->blank--) body_put(b, "\r\n", 2);
+    if (b->wsp) body_put(b, " ", 1);
+    b->wsp = 0;
+    b->any = 1;
+    if (n < sizeof b->buf) {
+        body_put(b, (const char *)p, n);
+    } else {
+        body_flush(b);
+        b->out(b->ctx, p, n);
+    }
+}
+
 void mv_dkim_body_feed(mv_dkim_body *b, const unsigned char *p, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
+    size_t i = 0, k;
+    while (i < n) {
         unsigned char c = p[i];
         if (b->cr) {
             b->cr = 0;
-            if (c == '\n') { b->wsp = 0; b->blank++; continue; }
-            body_content(b, '\r');
+            if (c == '\n') { b->wsp = 0; b->blank++; i++; continue; }
+            body_content(b, '\r');     /* a CR alone is content */
         }
+        if ((k = plain_run(b, p + i, n - i)) > 0) {
+            body_run(b, p + i, k);
+            i += k;
+            continue;
+        }
+        i++;
         if (c == '\r') b->cr = 1;
         else if (c == '\n') { b->wsp = 0; b->blank++; }
-        else if (b->relaxed && (c == ' ' || c == '\t')) b->wsp = 1;   /* §3.4.4 a, b */
-        else body_content(b, c);
+        else b->wsp = 1;                /* relaxed: §3.4.4 a, b */
     }
 }
 
