@@ -2,14 +2,13 @@
 -- scripted servers.  The thread cannot call Lua: it asks, and the owner's own calls
 -- (send, status, wait, pending, close) answer in the owner's thread.
 local smtp = require "missive.smtp"
-local mime = require "missive.mime"
 local scripted = require "support.scripted"
 local util = require "support.util"
 
-local OLD, NEW = "tok-old-1a2b3c", "tok-new-4d5e6f"
+local oauth = require "support.oauth"
 
-local function b64(s) return (mime.base64_encode(s)) end
-local function xoauth2(token) return b64("user=u\1auth=Bearer " .. token .. "\1\1") end
+local OLD, NEW = oauth.OLD, oauth.NEW
+local function xoauth2(token) return oauth.initial("XOAUTH2", token) end
 
 -- The opening of one connection: each attempt {token, "refuse" | "accept"}.
 local function opening(attempts)
@@ -31,16 +30,7 @@ local function delivered(t)
   return t
 end
 
-local function recorder(answers)
-  local calls = {}
-  local fn = function(user, reason)
-    calls[#calls + 1] = { user, reason }
-    local a = answers[#calls]
-    if type(a) == "function" then return a() end
-    return a[1], a[2]
-  end
-  return fn, calls
-end
+local recorder = oauth.recorder
 
 local MSG = { from = "a@x.test", to = "b@x.test", data = "Subject: t\r\n\r\nx\r\n" }
 

@@ -8,7 +8,7 @@ local ss = require "support.scripted_smtp"
 local util = require "support.util"
 
 local GREET, ehlo, script = ss.GREET, ss.ehlo, ss.script
-local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
+local QUIT = ss.QUIT
 local BODY = "Subject: dsn\r\n\r\nbody\r\n"
 
 -- Two recipients: one with its own NOTIFY and an ORCPT, one with the message's.

@@ -7,7 +7,7 @@ local email = require "missive.email"
 local ss = require "support.scripted_smtp"
 
 local GREET, ehlo, script = ss.GREET, ss.ehlo, ss.script
-local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
+local QUIT = ss.QUIT
 local U = "b\195\188cher.example"          -- bücher.example
 local A = "xn--bcher-kva.example"
 

@@ -7,19 +7,16 @@ local smtp = require "missive.smtp"
 local pop3 = require "missive.pop3"
 local imap = require "missive.imap"
 local mime = require "missive.mime"
+local oauth = require "support.oauth"
 
-local OLD, NEW = "tok-old-1a2b3c", "tok-new-4d5e6f"
+local OLD, NEW = oauth.OLD, oauth.NEW
 -- RFC 7628 §3.2.2's error challenge, as Google sends it for both mechanisms
 local JSON = '{"status":"invalid_token","scope":"https://mail.google.com/",' ..
              '"schemes":"Bearer"}'
 
 local function b64(s) return (mime.base64_encode(s)) end
 
--- The initial response of each mechanism for user "u".
-local function initial(mech, token)
-  if mech == "XOAUTH2" then return b64("user=u\1auth=Bearer " .. token .. "\1\1") end
-  return b64("n,a=u,\1auth=Bearer " .. token .. "\1\1")
-end
+local initial = oauth.initial
 
 -- What a refusal with the JSON challenge looks like on the wire before the final
 -- failure: the client answers empty (XOAUTH2) or ^A (OAUTHBEARER, §3.2.3).
@@ -112,18 +109,7 @@ PROTOCOLS.imap = {
   open = function(o) return imap.session(o) end,
 }
 
--- A token function that records its calls and answers from `answers` in turn (each
--- {token, expires_in}, or a function to call instead).
-local function recorder(answers)
-  local calls = {}
-  local fn = function(user, reason)
-    calls[#calls + 1] = { user, reason }
-    local a = answers[#calls]
-    if type(a) == "function" then return a() end
-    return a[1], a[2]
-  end
-  return fn, calls
-end
+local recorder = oauth.recorder
 
 for _, driver_name in ipairs { "native", "luasocket" } do
 for _, proto_name in ipairs { "smtp", "pop3", "imap" } do

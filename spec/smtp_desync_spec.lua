@@ -8,7 +8,7 @@ local ss = require "support.scripted_smtp"
 
 local GREET, ehlo, script, msg = ss.GREET, ss.ehlo, ss.script, ss.msg
 
-local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
+local QUIT = ss.QUIT
 local PIPE_ENV = {{expect = "MAIL FROM:<a@x.test>"}, {expect = "RCPT TO:<b@x.test>"},
                   {expect = "DATA"}}
 

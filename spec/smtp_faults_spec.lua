@@ -6,7 +6,7 @@ local ss = require "support.scripted_smtp"
 
 local GREET, ehlo, script, msg, accept_all = ss.GREET, ss.ehlo, ss.script, ss.msg,
   ss.accept_all
-local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
+local QUIT = ss.QUIT
 
 -- Every spec runs twice: with the native C driver, and with LuaSocket objects moving
 -- the bytes through lua/missive/driver.lua (the path cosockets take).

@@ -10,7 +10,7 @@ local ss = require "support.scripted_smtp"
 local util = require "support.util"
 
 local GREET, ehlo, script = ss.GREET, ss.ehlo, ss.script
-local QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
+local QUIT = ss.QUIT
 local BODY8 = "Subject: caf\195\169\r\n\r\nna\195\175ve r\195\169sum\195\169\r\n"
 
 local function msg(from, to)

@@ -14,6 +14,8 @@ local M = {}
 M.DRIVERS = {"native", "luasocket"}
 
 M.GREET = {send = "220 scripted ESMTP\r\n"}
+-- the end of every session: QUIT, answered
+M.QUIT = {{expect = "QUIT"}, {send = "221 bye\r\n"}}
 
 -- An EHLO exchange advertising `caps` (an array of capability lines).
 function M.ehlo(caps)
