@@ -15,7 +15,7 @@
 #include "mime_codec.h"
 #include "mime_dkim.h"
 #include "mv_random.h"
-#include "mv_tls_compat.h"
+#include "mv_pk_compat.h"
 
 static void collect(void *ctx, const unsigned char *p, size_t n)
 {

@@ -23,9 +23,9 @@
 #include "mime_header.h"
 #include "mv_defaults.h"
 #include "mv_idna.h"
+#include "mv_pk_compat.h"
 #include "mv_random.h"
 #include "mv_str.h"
-#include "mv_tls_compat.h"
 
 /* ---- the signer ---- */
 

@@ -1,9 +1,12 @@
-/* The one place that knows mbedTLS version differences (2.28 on Debian 12, 3.x elsewhere). */
+/* The one place that knows mbedTLS version differences in TLS (2.28 on Debian 12, 3.x
+ * elsewhere); those of the public-key calls are in mv_pk_compat.h. */
 #ifndef MV_TLS_COMPAT_H
 #define MV_TLS_COMPAT_H
 
 #include <mbedtls/version.h>
 #include <mbedtls/ssl.h>
+
+#include "mv_pk_compat.h"
 
 #if MBEDTLS_VERSION_MAJOR >= 3
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
@@ -18,12 +21,6 @@ static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int m
                                                      : MBEDTLS_SSL_VERSION_TLS1_2);
     if (max == 12) mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
 }
-#define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) \
-    mbedtls_pk_parse_keyfile((pk), (path), NULL, (rng), (rctx))
-#define MV_PK_PARSE_KEY(pk, key, n, rng, rctx) \
-    mbedtls_pk_parse_key((pk), (key), (n), NULL, 0, (rng), (rctx))
-#define MV_PK_SIGN(pk, md, h, hn, sig, cap, sn, rng, rctx) \
-    mbedtls_pk_sign((pk), (md), (h), (hn), (sig), (cap), (sn), (rng), (rctx))
 /* The record that ended a handshake with MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE still
  * holds the alert: level, description.  Private in 3.x, so reached through its macro. */
 #define MV_SSL_IN_MSG(ssl) ((ssl)->MBEDTLS_PRIVATE(in_msg))
@@ -36,10 +33,6 @@ static inline void mv_tls_conf_versions(mbedtls_ssl_config *conf, int min, int m
     mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 }
-#define MV_PK_PARSE_KEYFILE(pk, path, rng, rctx) mbedtls_pk_parse_keyfile((pk), (path), NULL)
-#define MV_PK_PARSE_KEY(pk, key, n, rng, rctx) mbedtls_pk_parse_key((pk), (key), (n), NULL, 0)
-#define MV_PK_SIGN(pk, md, h, hn, sig, cap, sn, rng, rctx) \
-    mbedtls_pk_sign((pk), (md), (h), (hn), (sig), (sn), (rng), (rctx))
 #define MV_SSL_IN_MSG(ssl) ((ssl)->in_msg)
 #endif
 
