@@ -410,108 +410,162 @@ static int place(mv_mime_msg *m)
     return 0;
 }
 
-int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
+/* One signature in the making: the key, the two hashes and what the field is built of. */
+typedef struct sign_job {
+    const mv_dkim_opts *o;
+    int ed;
+    long long now;
+    mv_dkim_key own, *k;        /* k: o->prepared, or own read for this signature */
+    mbedtls_md_context_t hh;    /* the header hash (§3.7) */
+    signer g;                   /* the body hash and the header block */
+    mv_buf hlist, v, fld, tmp;
+    unsigned char hash[32];
+    char bh[48], *b64;          /* bh=, b= (first a placeholder as long as the signature) */
+    size_t b64len;
+} sign_job;
+
+static void job_init(sign_job *j, const mv_dkim_opts *o)
+{
+    memset(j, 0, sizeof *j);
+    j->o = o;
+    j->ed = o->algorithm == MV_DKIM_ED25519_SHA256;
+    j->now = o->now > 0 ? o->now : (long long)time(NULL);
+    key_init(&j->own);
+    mbedtls_md_init(&j->hh);
+    mbedtls_md_init(&j->g.bh);
+    mv_buf_init(&j->g.hdr);
+    mv_buf_init(&j->hlist);
+    mv_buf_init(&j->v);
+    mv_buf_init(&j->fld);
+    mv_buf_init(&j->tmp);
+}
+
+static void job_free(sign_job *j)
+{
+    key_clear(&j->own);
+    free(j->b64);
+    free(j->g.fl.f);
+    mv_buf_free(&j->g.hdr);
+    mv_buf_free(&j->hlist);
+    mv_buf_free(&j->v);
+    mv_buf_free(&j->fld);
+    mv_buf_free(&j->tmp);
+    mbedtls_md_free(&j->g.bh);
+    mbedtls_md_free(&j->hh);
+}
+
+static int job_key(sign_job *j, mv_error *e)
+{
+    j->k = j->o->prepared;
+    if (j->k == NULL) {
+        if (key_read(&j->own, j->o, e) != MV_OK) return MV_ERROR;
+        j->k = &j->own;
+    } else if (j->k->ed != j->ed) {
+        return mv_fail(e, MV_E_ARG, "DKIM: the prepared key is not for %s",
+                       j->ed ? "ed25519-sha256" : "rsa-sha256");
+    }
+    return MV_OK;
+}
+
+/* Serialises m (its field 0 the placeholder) once: the body into bh=, the header block
+ * kept and split, h= chosen from it. */
+static int job_body(sign_job *j, mv_mime_msg *m, mv_error *e)
 {
     const mbedtls_md_info_t *sha = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    mv_dkim_key own, *k = o->prepared;
-    mbedtls_md_context_t hh;
-    signer g;
-    mv_buf hlist, v, fld, tmp;
-    unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
-    char bh[48], *b64 = NULL;
-    int ed = o->algorithm == MV_DKIM_ED25519_SHA256;
-    size_t siglen = 0, b64len, keep;
-    long long now = o->now > 0 ? o->now : (long long)time(NULL);
-    int dirty = m->dirty, placed = 0, rc = MV_ERROR, i;
+    if (mbedtls_md_setup(&j->g.bh, sha, 0) != 0 || mbedtls_md_setup(&j->hh, sha, 0) != 0 ||
+        mbedtls_md_starts(&j->g.bh) != 0 || mbedtls_md_starts(&j->hh) != 0)
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    mv_dkim_body_init(&j->g.body, !j->o->simple_body, hash_out, &j->g.bh);
+    if (serialise(m, &j->g, e) != MV_OK) return MV_ERROR;
+    if (mv_dkim_split_fields(&j->g.fl, (const char *)j->g.hdr.data, j->g.hdr.len) != 0 ||
+        choose(&j->g, j->o, &j->hlist) != 0 || mv_buf_append(&j->hlist, "", 1) != 0)
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    mbedtls_md_finish(&j->g.bh, j->hash);
+    mv_b64_encode(j->hash, sizeof j->hash, j->bh, 0);
+    j->bh[44] = '\0';
+    return MV_OK;
+}
 
-    if (check_opts(o, e) != MV_OK) return MV_ERROR;
-    key_init(&own);
-    mbedtls_md_init(&hh);
-    memset(&g, 0, sizeof g);
-    mbedtls_md_init(&g.bh);
-    mv_buf_init(&g.hdr);
-    mv_buf_init(&hlist);
-    mv_buf_init(&v);
-    mv_buf_init(&fld);
-    mv_buf_init(&tmp);
-    if (k == NULL) {
-        if (key_read(&own, o, e) != MV_OK) goto cleanup;
-        k = &own;
-    } else if (k->ed != ed) {
-        mv_fail(e, MV_E_ARG, "DKIM: the prepared key is not for %s", ed ? "ed25519-sha256"
-                : "rsa-sha256");
-        goto cleanup;
-    }
-    if (mbedtls_md_setup(&g.bh, sha, 0) != 0 || mbedtls_md_setup(&hh, sha, 0) != 0 ||
-        mbedtls_md_starts(&g.bh) != 0 || mbedtls_md_starts(&hh) != 0) goto oom;
-    mv_dkim_body_init(&g.body, !o->simple_body, hash_out, &g.bh);
-    if (place(m) != 0) goto oom;
-    placed = 1;
-    if (serialise(m, &g, e) != MV_OK) goto cleanup;
-    if (mv_dkim_split_fields(&g.fl, (const char *)g.hdr.data, g.hdr.len) != 0 ||
-        choose(&g, o, &hlist) != 0 ||
-        mv_buf_append(&hlist, "", 1) != 0) goto oom;
-    mbedtls_md_finish(&g.bh, hash);
-    mv_b64_encode(hash, sizeof hash, bh, 0);
-    bh[44] = '\0';
-    /* the field as the serialiser will write it, b= holding a placeholder as long as the
-     * signature; hashed without it (§3.5 b=, §3.7) */
-    b64len = mv_b64_encoded_len(ed ? 64 : mbedtls_pk_get_len(&k->pk), 0);
-    if ((b64 = malloc(b64len + 1)) == NULL) goto oom;
-    memset(b64, 'A', b64len);
-    b64[b64len] = '\0';
-    if (sig_value(&v, o, now, (const char *)hlist.data, bh, b64) != 0 ||
-        mv_hdr_write_text(&fld, "DKIM-Signature", (const char *)v.data, v.len - 1) != 0)
-        goto oom;
-    keep = fld.len - 2 - b64len;
-    if (mv_dkim_hash_fields((const char *)g.hdr.data, &g.fl, 1, (const char *)hlist.data,
-                            !o->simple_header, hash_out, &hh, &tmp) != 0) goto oom;
-    mv_buf_reset(&tmp);
-    if (mv_dkim_canon_header(&tmp, (const char *)fld.data, keep, !o->simple_header) != 0)
-        goto oom;
-    mbedtls_md_update(&hh, tmp.data, o->simple_header ? tmp.len : tmp.len - 2);
-    mbedtls_md_finish(&hh, hash);
+/* The header hash: the fields h= names, then this field as the serialiser will write it
+ * with b= empty (§3.5 b=, §3.7).  The field is written with a placeholder as long as the
+ * signature, so that it folds as the signed one will. */
+static int job_headers(sign_job *j, mv_error *e)
+{
+    int relaxed = !j->o->simple_header;
+    size_t keep;
+    j->b64len = mv_b64_encoded_len(j->ed ? 64 : mbedtls_pk_get_len(&j->k->pk), 0);
+    if ((j->b64 = malloc(j->b64len + 1)) == NULL) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    memset(j->b64, 'A', j->b64len);
+    j->b64[j->b64len] = '\0';
+    if (sig_value(&j->v, j->o, j->now, (const char *)j->hlist.data, j->bh, j->b64) != 0 ||
+        mv_hdr_write_text(&j->fld, "DKIM-Signature", (const char *)j->v.data, j->v.len - 1))
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    keep = j->fld.len - 2 - j->b64len;
+    if (mv_dkim_hash_fields((const char *)j->g.hdr.data, &j->g.fl, 1,
+                            (const char *)j->hlist.data, relaxed, hash_out, &j->hh,
+                            &j->tmp) != 0) return mv_fail(e, MV_E_MEMORY, "out of memory");
+    mv_buf_reset(&j->tmp);
+    if (mv_dkim_canon_header(&j->tmp, (const char *)j->fld.data, keep, relaxed) != 0)
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    mbedtls_md_update(&j->hh, j->tmp.data, relaxed ? j->tmp.len - 2 : j->tmp.len);
+    mbedtls_md_finish(&j->hh, j->hash);
+    return MV_OK;
+}
+
+/* Signs the header hash into b= (RFC 8463 §3: Ed25519 signs the SHA-256 hash). */
+static int job_sign(sign_job *j, mv_error *e)
+{
+    unsigned char sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+    size_t siglen = 0;
+    int rc;
 #ifdef MV_HAVE_SODIUM
-    /* RFC 8463 §3: PureEdDSA over the SHA-256 hash */
-    if (ed) {
+    if (j->ed) {
         unsigned long long sl = 0;
-        crypto_sign_detached(sig, &sl, hash, sizeof hash, k->sk);
+        crypto_sign_detached(sig, &sl, j->hash, sizeof j->hash, j->k->sk);
         siglen = (size_t)sl;
     } else
 #endif
-    if ((i = MV_PK_SIGN(&k->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, &siglen,
-                        rng, NULL)) != 0) {
-        mv_fail(e, MV_E_ARG, "DKIM: signing failed (mbedTLS -0x%04x)", (unsigned)-i);
-        goto cleanup;
+    if ((rc = MV_PK_SIGN(&j->k->pk, MBEDTLS_MD_SHA256, j->hash, sizeof j->hash, sig,
+                         sizeof sig, &siglen, rng, NULL)) != 0)
+        return mv_fail(e, MV_E_ARG, "DKIM: signing failed (mbedTLS -0x%04x)", (unsigned)-rc);
+    if (mv_b64_encoded_len(siglen, 0) != j->b64len)
+        return mv_fail(e, MV_E_ARG, "DKIM: signing failed (a signature of %u bytes)",
+                       (unsigned)siglen);
+    mv_b64_encode(sig, siglen, j->b64, 0);
+    j->b64[j->b64len] = '\0';
+    mv_buf_reset(&j->v);
+    if (sig_value(&j->v, j->o, j->now, (const char *)j->hlist.data, j->bh, j->b64) != 0)
+        return mv_fail(e, MV_E_MEMORY, "out of memory");
+    return MV_OK;
+}
+
+int mv_dkim_sign(mv_mime_msg *m, const mv_dkim_opts *o, mv_error *e)
+{
+    sign_job j;
+    char *value;
+    int dirty = m->dirty, rc = MV_ERROR;
+    if (check_opts(o, e) != MV_OK) return MV_ERROR;
+    job_init(&j, o);
+    if (job_key(&j, e) != MV_OK) goto done;
+    if (place(m) != 0) {
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        goto done;
     }
-    if (mv_b64_encoded_len(siglen, 0) != b64len) goto oom;
-    mv_b64_encode(sig, siglen, b64, 0);
-    b64[b64len] = '\0';
-    mv_buf_reset(&v);
-    if (sig_value(&v, o, now, (const char *)hlist.data, bh, b64) != 0) goto oom;
+    if (job_body(&j, m, e) != MV_OK || job_headers(&j, e) != MV_OK || job_sign(&j, e) != MV_OK)
+        goto undo;
+    if ((value = mv_strdup((const char *)j.v.data)) == NULL) {
+        mv_fail(e, MV_E_MEMORY, "out of memory");
+        goto undo;
+    }
     free(m->h[0].value);
-    if ((m->h[0].value = mv_strdup((const char *)v.data)) == NULL) {
-        m->h[0].value = mv_strdup("v=1");
-        goto oom;
-    }
+    m->h[0].value = value;
     m->gen++;
-    placed = 0;
     rc = MV_OK;
-    goto cleanup;
-oom:
-    rc = mv_fail(e, MV_E_MEMORY, "out of memory");
-cleanup:
-    if (placed) unplace(m, dirty);
-    key_clear(&own);
-    free(b64);
-    free(g.fl.f);
-    mv_buf_free(&g.hdr);
-    mv_buf_free(&hlist);
-    mv_buf_free(&v);
-    mv_buf_free(&fld);
-    mv_buf_free(&tmp);
-    mbedtls_md_free(&g.bh);
-    mbedtls_md_free(&hh);
+    goto done;
+undo:
+    unplace(m, dirty);          /* the placeholder goes: m is as it was */
+done:
+    job_free(&j);
     return rc;
 }
 
