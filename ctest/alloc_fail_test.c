@@ -7,12 +7,16 @@
  * (test-asan) or valgrind (test-valgrind) checks at exit.  The same is done for a
  * POP3 retrieve: open (USER/PASS), STAT, RETR of a message several stream chunks
  * long, DELE, QUIT; an injected failure must also never let DELE or QUIT out after
- * a RETR that did not complete (CHECKLIST 38). */
+ * a RETR that did not complete (CHECKLIST 38).  And DKIM signing of a built message,
+ * with the key read for the signature and with a key read before: a failed signature
+ * must leave the message as it was. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
 
 #include "ctest.h"
+#include "ctest_rsa.h"
+#include "mime_dkim.h"
 #include "pop3.h"
 #include "smtp.h"
 
@@ -377,6 +381,70 @@ static void test_pop3_every_allocation_fails_cleanly(void)
                 n - 1);
 }
 
+/* ---- DKIM signing ------------------------------------------------------------------ */
+
+static unsigned char dkim_pem[8192];
+
+/* 1: signed; 0: a clean failure (kind "memory", the message as it was); -1: anything
+ * else.  prepared: the key is read first (and may fail there too). */
+static int run_dkim(int prepared)
+{
+    mv_mime_msg m;
+    mv_dkim_opts o;
+    mv_dkim_key *k = NULL;
+    mv_error e;
+    int r = -1, rc;
+    mv_mime_init(&m);
+    mv_error_clear(&e);
+    memset(&o, 0, sizeof o);
+    o.domain = "example.org";
+    o.selector = "s1";
+    o.key = (const char *)dkim_pem;
+    o.key_len = strlen((const char *)dkim_pem);
+    if (mv_mime_add_header(&m, "From", "a@example.org") != 0 ||
+        mv_mime_add_header(&m, "Subject", "hi") != 0 ||
+        mv_mime_set_body(&m, 0, "text\n", 5) != 0 || mv_mime_set_body(&m, 1, "<b>x</b>", 8) != 0) {
+        mv_mime_free(&m);
+        return 0;           /* building failed: not what is tested here */
+    }
+    if (prepared && (k = mv_dkim_key_load(&o, &e)) == NULL) {
+        r = e.kind == MV_E_MEMORY ? 0 : -1;
+        goto done;
+    }
+    o.prepared = k;
+    rc = mv_dkim_sign(&m, &o, &e);
+    if (rc == MV_OK) r = m.nh == 3 && strcmp(m.h[0].name, "DKIM-Signature") == 0 ? 1 : -1;
+    else r = e.kind == MV_E_MEMORY && m.nh == 2 && strcmp(m.h[0].name, "From") == 0 ? 0 : -1;
+    if (r < 0) fprintf(stderr, "  DKIM: %d %s (%d fields)\n", (int)e.kind, e.msg, (int)m.nh);
+done:
+    mv_dkim_key_free(k);
+    mv_mime_free(&m);
+    return r;
+}
+
+static void test_dkim_every_allocation_fails_cleanly(void)
+{
+    int prepared;
+    CHECK(ctest_rsa_key(2048, dkim_pem, sizeof dkim_pem) == 0);
+    for (prepared = 0; prepared < 2; prepared++) {
+        long n;
+        int r = 0;
+        for (n = 1; n < 100000; n++) {
+            fail_at = n;
+            alloc_count = 0;
+            injected = 0;
+            r = run_dkim(prepared);
+            fail_at = 0;
+            if (r != 0) break;
+        }
+        if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
+        CHECK(r == 1);
+        if (n > 1)
+            printf("alloc_fail: DKIM signing%s: %ld allocation points, each failed cleanly\n",
+                   prepared ? " with a key read before" : "", n - 1);
+    }
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -386,6 +454,8 @@ int main(void)
         { "POP3 retrieve completes with the interposer", test_pop3_baseline },
         { "every allocation of a POP3 retrieve can fail cleanly",
           test_pop3_every_allocation_fails_cleanly },
+        { "every allocation of a DKIM signature can fail cleanly",
+          test_dkim_every_allocation_fails_cleanly },
         { NULL, NULL }
     };
     int rc;

@@ -3,9 +3,7 @@
  * and empty lines, header continuation lines, a body fed in pieces; the tag-list syntax
  * (§3.2); signing, and verifying what was signed (mime_dkim_verify.c), RSA and Ed25519. */
 #include "ctest.h"
-
-#include <mbedtls/pk.h>
-#include <mbedtls/rsa.h>
+#include "ctest_rsa.h"
 
 #ifdef MV_HAVE_SODIUM
 #include <sodium.h>
@@ -14,7 +12,6 @@
 #include "mime_build.h"
 #include "mime_codec.h"
 #include "mime_dkim.h"
-#include "mv_random.h"
 #include "mv_pk_compat.h"
 
 static void collect(void *ctx, const unsigned char *p, size_t n)
@@ -153,25 +150,6 @@ static void test_refusals(void)
     mv_mime_free(&m);
 }
 
-static int rng(void *ctx, unsigned char *p, size_t n)
-{
-    (void)ctx;
-    return mv_random(p, n);
-}
-
-/* A fresh RSA key of `bits` as PEM into pem[cap]; 0 or -1. */
-static int make_key(unsigned bits, unsigned char *pem, size_t cap)
-{
-    mbedtls_pk_context pk;
-    int rc = -1;
-    mbedtls_pk_init(&pk);
-    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)) == 0 &&
-        mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), rng, NULL, bits, 65537) == 0 &&
-        mbedtls_pk_write_key_pem(&pk, pem, cap) == 0) rc = 0;
-    mbedtls_pk_free(&pk);
-    return rc;
-}
-
 /* Signing a built message with a file attachment: the field goes first, the message
  * serialises the same way twice (boundaries pinned), a weak key leaves it untouched. */
 static void test_sign(void)
@@ -187,8 +165,8 @@ static void test_sign(void)
     if (f == NULL) return;
     fputs("attached\n", f);
     fclose(f);
-    CHECK(make_key(2048, pem, sizeof pem) == 0);
-    CHECK(make_key(1024, weak, sizeof weak) == 0);
+    CHECK(ctest_rsa_key(2048, pem, sizeof pem) == 0);
+    CHECK(ctest_rsa_key(1024, weak, sizeof weak) == 0);
     mv_mime_init(&m);
     mv_buf_init(&a);
     mv_buf_init(&b);
@@ -315,9 +293,9 @@ static void test_verify_rsa(void)
     const char *why = NULL;
     char *p;
     int simple;
-    CHECK(make_key(2048, pem, sizeof pem) == 0);
+    CHECK(ctest_rsa_key(2048, pem, sizeof pem) == 0);
     mbedtls_pk_init(&pk);
-    CHECK(MV_PK_PARSE_KEY(&pk, pem, strlen((char *)pem) + 1, rng, NULL) == 0);
+    CHECK(MV_PK_PARSE_KEY(&pk, pem, strlen((char *)pem) + 1, ctest_rng, NULL) == 0);
     rsa_record(&pk, rec, sizeof rec);
     mbedtls_pk_free(&pk);
     mv_buf_init(&out);

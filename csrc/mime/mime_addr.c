@@ -142,14 +142,15 @@ static int dlit_ok(const char *s, size_t n)
     return 1;
 }
 
-/* A caller's non-ASCII domain: one IDNA2008 allows (the header gets its A-labels). */
-static int idn_ok(const char *s, size_t n)
+/* A caller's non-ASCII domain must be one IDNA2008 allows (the header gets its
+ * A-labels): MV_IDNA_OK, MV_IDNA_INVALID or MV_IDNA_MEMORY. */
+static int idn_check(const char *s, size_t n)
 {
     char *a;
     const char *why;
-    if (mv_idna_to_ascii(s, n, &a, &why) != MV_IDNA_OK) return 0;
-    free(a);
-    return 1;
+    int rc = mv_idna_to_ascii(s, n, &a, &why);
+    if (rc == MV_IDNA_OK) free(a);
+    return rc;
 }
 
 /* The angle brackets among one mailbox's tokens (*lt, *gt: (size_t)-1 when none); -1
@@ -222,7 +223,9 @@ static int addr_spec(const lexer *lx, const tok *t, size_t a0, size_t a1, mv_buf
             if (mv_buf_append(addr, s + x->off - 1, x->len + 2) != 0) return -1;
         } else if (x->type == T_ATOM || (x->type == T_DLIT && seen_at)) {
             if (x->type == T_ATOM && seen_at && mv_has_8bit(s + x->off, x->len)) {
-                if (!idn_ok(s + x->off, x->len)) {
+                int idn = idn_check(s + x->off, x->len);
+                if (idn == MV_IDNA_MEMORY) return -1;
+                if (idn != MV_IDNA_OK) {
                     *why = "not a valid international domain name";
                     return -1;
                 }
@@ -508,7 +511,7 @@ static int end_item(addr_parse *ap)
 {
     size_t i, real = 0;
     mv_addr a;
-    const char *why = "invalid address";
+    const char *why = NULL;     /* a refusal says why; nothing said is memory */
     int wire = ap->lx.wire;
     if (ap->too_long) {
         /* No mailbox has that many words: not one to read (memory stays bounded by the
@@ -531,7 +534,10 @@ static int end_item(addr_parse *ap)
     }
     if (wire ? wire_mailbox(&ap->lx, ap->t, ap->nt, &a, ap->defects) != 0
              : build_mailbox(&ap->lx, ap->t, ap->nt, &a, &why) != 0) {
-        if (!wire) { refuse_mailbox(ap, why); return -1; }
+        if (!wire) {
+            if (why != NULL) refuse_mailbox(ap, why);
+            return -1;
+        }
         (*ap->defects)++;
         ap->nt = 0;
         return 0;
@@ -610,7 +616,12 @@ int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defec
     if (in_group && !wire) { snprintf(err, errsize, "unterminated group"); goto cleanup; }
     rc = 0;
 cleanup:
-    if (rc != 0 && err != NULL && err[0] == '\0') snprintf(err, errsize, "out of memory");
+    /* every refusal says why in err (a received header is never refused): a failure
+     * with nothing said is memory */
+    if (rc != 0 && (wire || err == NULL || errsize == 0 || err[0] == '\0')) {
+        rc = -2;
+        if (err != NULL && errsize > 0) snprintf(err, errsize, "out of memory");
+    }
     free(ap.t);
     free(u);
     return rc;

@@ -372,8 +372,9 @@ static int write_field(mv_buf *h, const char *name, const char *v, mv_error *e)
     if (mv_mime_is_addr_header(name)) {
         mv_addr_list l = {NULL, 0, 0};
         char err[160];
-        if (mv_addr_parse(v, vn, 0, &l, NULL, err, sizeof err) != 0) {
+        if ((rc = mv_addr_parse(v, vn, 0, &l, NULL, err, sizeof err)) != 0) {
             mv_addr_list_free(&l);
+            if (rc == -2) return mv_fail(e, MV_E_MEMORY, "out of memory");
             return mv_fail(e, MV_E_ARG, "%s: %s", name, err);
         }
         rc = mv_hdr_write_addrs(h, name, &l);

@@ -154,18 +154,21 @@ static int tag_ok(const char *s)
 }
 
 /* d= as A-labels (RFC 6376 §3.5: the domain whose DNS holds the key, which DNS knows only
- * in ASCII): a fresh string, or NULL when it is not a domain IDNA2008 allows or a plain
- * host name (or out of memory). */
-static char *ascii_domain(const char *d)
+ * in ASCII) into *out (free()): MV_IDNA_OK, MV_IDNA_INVALID when it is not a domain
+ * IDNA2008 allows or a plain host name, MV_IDNA_MEMORY. */
+static int ascii_domain(const char *d, char **out)
 {
-    char *a = NULL;
     const char *why;
-    if (d == NULL || mv_idna_to_ascii(d, strlen(d), &a, &why) != MV_IDNA_OK) return NULL;
-    if (!tag_ok(a)) {
-        free(a);
-        return NULL;
+    int rc;
+    *out = NULL;
+    if (d == NULL) return MV_IDNA_INVALID;
+    if ((rc = mv_idna_to_ascii(d, strlen(d), out, &why)) != MV_IDNA_OK) return rc;
+    if (!tag_ok(*out)) {
+        free(*out);
+        *out = NULL;
+        return MV_IDNA_INVALID;
     }
-    return a;
+    return MV_IDNA_OK;
 }
 
 int mv_dkim_have_ed25519(void)
@@ -269,15 +272,16 @@ static int load_key(mbedtls_pk_context *pk, const mv_dkim_opts *o, mv_error *e)
 
 static int check_opts(const mv_dkim_opts *o, mv_error *e)
 {
-    char *d = ascii_domain(o->domain);
-    int domain_ok = d != NULL;
+    char *d;
+    int domain = ascii_domain(o->domain, &d);
     free(d);
+    if (domain == MV_IDNA_MEMORY) return mv_fail(e, MV_E_MEMORY, "out of memory");
     if (o->algorithm == MV_DKIM_ED25519_SHA256 && !mv_dkim_have_ed25519())
         return mv_fail(e, MV_E_ARG, "DKIM: ed25519-sha256 is not available: this build has "
                        "no Ed25519 implementation (mbedTLS has none; build with libsodium)");
     if (o->algorithm != MV_DKIM_RSA_SHA256 && o->algorithm != MV_DKIM_ED25519_SHA256)
         return mv_fail(e, MV_E_ARG, "DKIM: unknown algorithm");
-    if (!domain_ok)
+    if (domain != MV_IDNA_OK)
         return mv_fail(e, MV_E_ARG, "DKIM: a domain (d=) is needed: a host name, or an "
                        "international domain name IDNA2008 allows");
     if (!tag_ok(o->selector)) return mv_fail(e, MV_E_ARG, "DKIM: a selector (s=) is needed");
@@ -371,7 +375,7 @@ static int sig_value(mv_buf *v, const mv_dkim_opts *o, long long now, const char
                              ? "v=1; a=ed25519-sha256; c=" : "v=1; a=rsa-sha256; c=") != 0 ||
         mv_buf_append_str(v, o->simple_header ? "simple/" : "relaxed/") != 0 ||
         mv_buf_append_str(v, o->simple_body ? "simple; d=" : "relaxed; d=") != 0 ||
-        (d = ascii_domain(o->domain)) == NULL || mv_buf_append_str(v, d) != 0 ||
+        ascii_domain(o->domain, &d) != MV_IDNA_OK || mv_buf_append_str(v, d) != 0 ||
         mv_buf_append_str(v, "; s=") != 0 || mv_buf_append_str(v, o->selector) != 0) {
         free(d);
         return -1;

@@ -65,8 +65,9 @@ void mv_addr_list_free(mv_addr_list *l);
  * obs-domain accepted; "Name@x <addr>", a lone '<' or '>', "user at host" and an
  * address without a domain repaired and counted in *defects; a mailbox with two
  * candidate addresses skipped and counted); wire == 0: a caller's value (UTF-8 names,
- * ASCII addresses, any ambiguity is an error with a message in err).  Groups are
- * flattened.  Returns 0 or -1. */
+ * ASCII addresses, any ambiguity is an error with a message in err, which must be
+ * given).  Groups are flattened.  Returns 0, -1 (refused: err says why) or -2 (out of
+ * memory). */
 int mv_addr_parse(const char *v, size_t n, int wire, mv_addr_list *l, int *defects,
                   char *err, size_t errsize);
 /* Appends the display form: `addr`, `Name <addr>` or `"Doe, J." <addr>`. */
