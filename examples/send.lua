@@ -3,7 +3,8 @@
 --   lua5.4 examples/send.lua            -- against the local test stack (make demo)
 --
 -- Settings come from the environment so the same script works against any server:
--- SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_CAFILE, MAIL_FROM, MAIL_TO.
+-- SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_CAFILE, MAIL_FROM, MAIL_TO;
+-- DKIM_KEY (a private key's path), DKIM_DOMAIN and DKIM_SELECTOR sign what is sent.
 local smtp = require "missive.smtp"
 
 local env = os.getenv
@@ -15,6 +16,9 @@ local s, err, kind = smtp.session{
   password = env("SMTP_PASSWORD") or "secret",
   cafile = env("SMTP_CAFILE"),            -- nil: the system CA bundle
   timeout = 30,
+  -- every message sent on the session gets a DKIM-Signature (RFC 6376)
+  dkim = env("DKIM_KEY") and {domain = env("DKIM_DOMAIN") or "localhost",
+                              selector = env("DKIM_SELECTOR") or "demo", key = env("DKIM_KEY")},
 }
 if not s then
   io.stderr:write("connect failed (", kind, "): ", err, "\n")
