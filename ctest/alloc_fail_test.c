@@ -107,6 +107,29 @@ void free(void *p)
     real_free(p);
 }
 
+/* Runs run(arg) with its 1st, 2nd, ... allocation failing, up to a run in which none
+ * failed: every run before must end cleanly (0), or complete (1) where the code gets over
+ * the failure (survives: the SMTP session does without the EHLO extension list). */
+static void sweep(const char *what, int (*run)(int), int arg, int survives)
+{
+    long n;
+    int r = 0;
+    for (n = 1; n < 100000; n++) {
+        fail_at = n;
+        alloc_count = 0;
+        injected = 0;
+        r = run(arg);
+        fail_at = 0;
+        if (r != 0 && !(survives && r == 1 && injected)) break;
+    }
+    if (r != 1) fprintf(stderr, "  %s, allocation %ld: wrong outcome %d\n", what, n, r);
+    CHECK(r == 1);
+    /* No injection at all means the interposer is not in the path (e.g. valgrind
+     * replaced malloc): then this test proves nothing, say so. */
+    if (n == 1) fprintf(stderr, "  note: no allocation was intercepted\n");
+    else printf("alloc_fail: %s: %ld allocation points, each failed cleanly\n", what, n - 1);
+}
+
 /* ---- the scripted session -------------------------------------------------------- */
 
 static const char transcript[] =
@@ -120,8 +143,9 @@ static const char transcript[] =
 static const char body[] = "Subject: t\r\n\r\n.line\nbare LF\r\n";
 
 /* 1: completed; 0: ended cleanly on an injected failure; -1: a wrong ending. */
-static int run_session(void)
+static int run_session(int unused)
 {
+    (void)unused;
     static const char *const rcpts[] = { "a@example.org", "b@example.org" };
     /* DSN requests: their copies in the transaction are allocations too */
     static const char *const orcpt[] = { "rfc822;A@example.org", NULL };
@@ -195,29 +219,12 @@ static void test_session_baseline(void)
 {
     fail_at = 0;
     injected = 0;
-    CHECK(run_session() == 1);
+    CHECK(run_session(0) == 1);
 }
 
 static void test_every_allocation_fails_cleanly(void)
 {
-    long n;
-    int r = 0;
-    for (n = 1; n < 100000; n++) {
-        fail_at = n;
-        alloc_count = 0;
-        injected = 0;
-        r = run_session();
-        fail_at = 0;
-        /* A failure the session gets over (the EHLO extension list) completes it too:
-         * go on to the allocations after it, up to a run with no injection at all. */
-        if (r != 0 && !(r == 1 && injected)) break;
-    }
-    if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
-    CHECK(r == 1);
-    /* No injection at all means the interposer is not in the path (e.g. valgrind
-     * replaced malloc): then this test proves nothing, say so. */
-    if (n == 1) fprintf(stderr, "  note: no allocation was intercepted\n");
-    else printf("alloc_fail: %ld allocation points, each failed cleanly\n", n - 1);
+    sweep("SMTP session", run_session, 0, 1);
 }
 
 /* ---- the POP3 retrieve ------------------------------------------------------------ */
@@ -268,8 +275,9 @@ static int sent_verb(const mv_buf *out, const char *verb)
 }
 
 /* 1: completed; 0: ended cleanly on an injected failure; -1: a wrong ending. */
-static int run_pop3_session(void)
+static int run_pop3_session(int unused)
 {
+    (void)unused;
     pop3_session *s = pop3_new();
     pop3_opts o;
     size_t fed = 0, chunk = 0;
@@ -359,26 +367,12 @@ static void test_pop3_baseline(void)
 {
     fail_at = 0;
     injected = 0;
-    CHECK(run_pop3_session() == 1);
+    CHECK(run_pop3_session(0) == 1);
 }
 
 static void test_pop3_every_allocation_fails_cleanly(void)
 {
-    long n;
-    int r = 0;
-    for (n = 1; n < 100000; n++) {
-        fail_at = n;
-        alloc_count = 0;
-        injected = 0;
-        r = run_pop3_session();
-        fail_at = 0;
-        if (r != 0) break;
-    }
-    if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
-    CHECK(r == 1);
-    if (n == 1) fprintf(stderr, "  note: no allocation was intercepted\n");
-    else printf("alloc_fail: POP3 retrieve: %ld allocation points, each failed cleanly\n",
-                n - 1);
+    sweep("POP3 retrieve", run_pop3_session, 0, 0);
 }
 
 /* ---- DKIM signing ------------------------------------------------------------------ */
@@ -424,25 +418,9 @@ done:
 
 static void test_dkim_every_allocation_fails_cleanly(void)
 {
-    int prepared;
     CHECK(ctest_rsa_key(2048, dkim_pem, sizeof dkim_pem) == 0);
-    for (prepared = 0; prepared < 2; prepared++) {
-        long n;
-        int r = 0;
-        for (n = 1; n < 100000; n++) {
-            fail_at = n;
-            alloc_count = 0;
-            injected = 0;
-            r = run_dkim(prepared);
-            fail_at = 0;
-            if (r != 0) break;
-        }
-        if (r != 1) fprintf(stderr, "  allocation %ld: wrong outcome %d\n", n, r);
-        CHECK(r == 1);
-        if (n > 1)
-            printf("alloc_fail: DKIM signing%s: %ld allocation points, each failed cleanly\n",
-                   prepared ? " with a key read before" : "", n - 1);
-    }
+    sweep("DKIM signing", run_dkim, 0, 0);
+    sweep("DKIM signing with a key read before", run_dkim, 1, 0);
 }
 
 int main(void)
