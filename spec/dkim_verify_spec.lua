@@ -106,8 +106,9 @@ describe("email.verify_dkim", function()
   -- opendkim-testmsg (Debian opendkim-tools) signs with rsa-sha1 and has no option for
   -- another algorithm: what such a signer writes today is refused (RFC 8301 §3.1: not
   -- valid), with its reason, however well it verifies otherwise.
-  local odkim = (os.execute("command -v opendkim-testmsg >/dev/null 2>&1 || "
-    .. "test -x /usr/sbin/opendkim-testmsg") == true or false) and it or pending
+  local found = os.execute("command -v opendkim-testmsg >/dev/null 2>&1 || "
+    .. "test -x /usr/sbin/opendkim-testmsg")
+  local odkim = (found == true or found == 0) and it or pending  -- 5.1 gives a number
   odkim("refuses the rsa-sha1 signature OpenDKIM writes (RFC 8301)", function()
     local msg = dir .. "/od.eml"
     util.write_file(msg, raw)
