@@ -23,12 +23,63 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *n)
     return s;
 }
 
+/* c= "header/body" (§3.5: the body defaults to simple).  0, or -1 with nil, message,
+ * "argument" pushed. */
+static int read_canon(lua_State *L, const char *s, mv_dkim_opts *o)
+{
+    const char *slash, *b;
+    size_t hn;
+    if (s == NULL) return 0;
+    slash = strchr(s, '/');
+    hn = slash ? (size_t)(slash - s) : strlen(s);
+    b = slash ? slash + 1 : "simple";
+    if (!((hn == 6 && strncmp(s, "simple", 6) == 0) ||
+          (hn == 7 && strncmp(s, "relaxed", 7) == 0)) ||
+        (strcmp(b, "simple") != 0 && strcmp(b, "relaxed") != 0)) {
+        mvl_failf(L, "argument", "DKIM: canonicalization must be "
+                  "\"relaxed/relaxed\", \"simple/simple\" or a mix, not %s", s);
+        return -1;
+    }
+    o->simple_header = hn == 6;
+    o->simple_body = strcmp(b, "simple") == 0;
+    return 0;
+}
+
+/* headers = {...}: the field names to sign (room for MAX_NAMES in names; the list keeps
+ * the strings alive).  0, or -1 with nil, message, "argument" pushed. */
+static int read_headers(lua_State *L, int t, mv_dkim_opts *o, const char **names)
+{
+    size_t n;
+    const char *s;
+    lua_getfield(L, t, "headers");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    luaL_argcheck(L, lua_istable(L, -1), 2, "headers must be a list of field names");
+    for (n = 0; n < MAX_NAMES; n++) {
+        lua_rawgeti(L, -1, (lua_Integer)n + 1);
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
+        s = lua_tostring(L, -1);
+        if (s == NULL || *s == '\0' || strpbrk(s, ": \t\r\n;") != NULL) {
+            lua_pop(L, 2);
+            mvl_fail(L, "argument", "DKIM: headers must be field names");
+            return -1;
+        }
+        names[n] = s;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    o->headers = names;
+    o->nheaders = n;
+    return 0;
+}
+
 /* Reads the options table at index t into o (names: room for MAX_NAMES).  0, or -1 with
  * nil, message, "argument" pushed. */
 static int read_opts(lua_State *L, int t, mv_dkim_opts *o, const char **names)
 {
     const char *s;
-    size_t n = 0;
     memset(o, 0, sizeof *o);
     o->domain = opt_string(L, t, "domain", NULL);
     o->selector = opt_string(L, t, "selector", NULL);
@@ -40,39 +91,8 @@ static int read_opts(lua_State *L, int t, mv_dkim_opts *o, const char **names)
     if (s == NULL || strcmp(s, "rsa-sha256") == 0) o->algorithm = MV_DKIM_RSA_SHA256;
     else if (strcmp(s, "ed25519-sha256") == 0) o->algorithm = MV_DKIM_ED25519_SHA256;
     else { mvl_failf(L, "argument", "DKIM: unknown algorithm %s", s); return -1; }
-    s = opt_string(L, t, "canonicalization", NULL);
-    if (s != NULL) {
-        const char *slash = strchr(s, '/');
-        size_t hn = slash ? (size_t)(slash - s) : strlen(s);
-        const char *b = slash ? slash + 1 : "simple";   /* §3.5 c=: body defaults to simple */
-        if (!((hn == 6 && strncmp(s, "simple", 6) == 0) ||
-              (hn == 7 && strncmp(s, "relaxed", 7) == 0)) ||
-            (strcmp(b, "simple") != 0 && strcmp(b, "relaxed") != 0)) {
-            mvl_failf(L, "argument", "DKIM: canonicalization must be "
-                      "\"relaxed/relaxed\", \"simple/simple\" or a mix, not %s", s);
-            return -1;
-        }
-        o->simple_header = hn == 6;
-        o->simple_body = strcmp(b, "simple") == 0;
-    }
-    lua_getfield(L, t, "headers");
-    if (!lua_isnil(L, -1)) {
-        luaL_argcheck(L, lua_istable(L, -1), 2, "headers must be a list of field names");
-        for (n = 0; n < MAX_NAMES; n++) {
-            lua_rawgeti(L, -1, (lua_Integer)n + 1);
-            if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
-            s = lua_tostring(L, -1);
-            if (s == NULL || *s == '\0' || strpbrk(s, ": \t\r\n;") != NULL) {
-                mvl_fail(L, "argument", "DKIM: headers must be field names");
-                return -1;
-            }
-            names[n] = s;
-            lua_pop(L, 1);   /* the list keeps it */
-        }
-        o->headers = names;
-        o->nheaders = n;
-    }
-    lua_pop(L, 1);
+    if (read_canon(L, opt_string(L, t, "canonicalization", NULL), o) != 0) return -1;
+    if (read_headers(L, t, o, names) != 0) return -1;
     lua_getfield(L, t, "expire");
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) <= 0) {
