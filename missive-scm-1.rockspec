@@ -72,6 +72,7 @@ build = {
                 "csrc/imap/imap_open.c",
                 "csrc/imap/imap_ops.c",
                 "csrc/imap/imap_parse.c",
+                "csrc/imap/imap_route.c",
                 "csrc/imap/imap_search.c",
                 "csrc/imap/imap_utf7.c",
                 "csrc/lua/compat.c",

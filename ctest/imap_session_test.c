@@ -365,6 +365,93 @@ static void test_fed_literal(void)
     mv_buf_free(&sent);
 }
 
+/* Sends the commands pipelined, feeds wire at every byte, and checks whose each untagged
+ * response is (owners, "-": none, so an event) and how many events the queue holds. */
+static void check_routes(const char *const *const *cmds, const char *wire,
+                         const char *const *owners, const char *const *names, size_t nevents)
+{
+    mv_buf sent;
+    imap_session *s;
+    size_t i, got = 0, done = 0, ncmds = 0;
+    int r = 0;
+    mv_buf_init(&sent);
+    s = logged_in(&sent, "IMAP4rev1 LITERAL+");
+    for (; cmds[ncmds] != NULL; ncmds++) CHECK(command(s, cmds[ncmds]) == MV_OK);
+    CHECK(imap_in_flight(s) == ncmds);
+    CHECK(step_io(s, &sent) == MV_WANT_READ);
+    mv_buf_reset(&sent);
+    for (i = 0; wire[i] != '\0' && done < ncmds; i++) {
+        CHECK(mv_conn_feed(&imap_pp(s)->conn, wire + i, 1) == 0);
+        while ((r = step_io(s, &sent)) == MV_HAVE_CHUNK || r == MV_OK) {
+            const char *owner = imap_owner(s);
+            if (r == MV_OK) {
+                if (++done == ncmds) break;
+                continue;
+            }
+            CHECK(imap_take(s) == IMAP_TAKE_RESPONSE);
+            CHECK(owners[got] != NULL);
+            if (owners[got] == NULL) break;
+            if (names[got][0] == '\0') CHECK(imap_response(s)->status != IMAP_DATA);
+            else CHECK(imap_str_is(imap_response(s)->name, names[got]));
+            CHECK(strcmp(owner != NULL ? owner : "-", owners[got]) == 0);
+            got++;
+        }
+        if (done < ncmds) CHECK(r == MV_WANT_READ);
+    }
+    CHECK(wire[i] == '\0' && done == ncmds);
+    CHECK(owners[got] == NULL);
+    CHECK(imap_events_count(imap_session_events(s)) == nevents);
+    imap_free(s);
+    mv_buf_free(&sent);
+}
+
+/* Pipelined commands: each untagged response goes to the oldest command in flight that
+ * collects it (its owner), or to the event queue when none does. */
+static void test_routing(void)
+{
+    static const char *const fetch1[] = { "UID", "FETCH", "1:3", "FLAGS", NULL };
+    static const char *const fetch2[] = { "UID", "FETCH", "7,9", "FLAGS", NULL };
+    static const char *const status[] = { "STATUS", "INBOX", "MESSAGES", NULL };
+    static const char *const list[] = { "LIST", "x", "y", NULL };
+    static const char *const *const cmds[] = { fetch1, fetch2, status, list, NULL };
+    static const char wire[] =
+        "* 1 FETCH (FLAGS () UID 8)\r\n"        /* another client's change */
+        "* 2 FETCH (UID 9 FLAGS (\\Seen))\r\n"
+        "* STATUS INBOX (MESSAGES 4)\r\n"
+        "* LIST () \"/\" x\r\n"
+        "* 5 EXISTS\r\n"
+        "* 3 FETCH (UID 2 FLAGS ())\r\n"
+        "A3 OK done\r\n"
+        "* 4 FETCH (UID 7 FLAGS ())\r\n"        /* its command is answered: an event */
+        "A2 OK done\r\nA5 OK done\r\nA4 OK done\r\n";
+    static const char *const owners[] = { "-", "A3", "A4", "A5", "-", "A2", "-", NULL };
+    static const char *const names[] = { "FETCH", "FETCH", "STATUS", "LIST", "EXISTS",
+                                         "FETCH", "FETCH" };
+    check_routes(cmds, wire, owners, names, 3);
+}
+
+/* SELECT collects its data and codes but not ALERT; STORE collects nothing (its FETCH
+ * echoes are events unless a UID FETCH wants them); a set ending at "*" takes any UID. */
+static void test_routing_select_store(void)
+{
+    static const char *const select[] = { "SELECT", "INBOX", NULL };
+    static const char *const store[] = { "UID", "STORE", "2", "+FLAGS", "\\Seen", NULL };
+    static const char *const fetch[] = { "UID", "FETCH", "5:*", "FLAGS", NULL };
+    static const char *const *const cmds[] = { select, store, NULL };
+    static const char *const *const cmds2[] = { select, store, fetch, NULL };
+#define UNTAGGED "* 3 EXISTS\r\n* FLAGS (\\Seen)\r\n* OK [UIDVALIDITY 7] v\r\n" \
+                 "* OK [ALERT] hi\r\n* 1 FETCH (UID 2 FLAGS (\\Seen))\r\n" \
+                 "* 2 FETCH (FLAGS ())\r\nA2 OK [READ-WRITE] done\r\nA3 OK done\r\n"
+    static const char wire[] = UNTAGGED;
+    static const char wire2[] = UNTAGGED "A4 OK done\r\n";
+#undef UNTAGGED
+    static const char *const names[] = { "EXISTS", "FLAGS", "", "", "FETCH", "FETCH" };
+    static const char *const owners[] = { "A2", "A2", "A2", "-", "-", "-", NULL };
+    static const char *const owners2[] = { "A2", "A2", "A2", "-", "A4", "-", NULL };
+    check_routes(cmds, wire, owners, names, 3);
+    check_routes(cmds2, wire2, owners2, names, 2);
+}
+
 int main(void)
 {
     static const ctest_case cases[] = {
@@ -380,6 +467,10 @@ int main(void)
           test_idle },
         { "a literal the caller supplies while the command goes out (APPEND of a file)",
           test_fed_literal },
+        { "pipelined commands: each untagged response to the command that collects it, "
+          "the rest to the event queue", test_routing },
+        { "routing: SELECT's data and codes, STORE's echoes, a UID set ending at '*'",
+          test_routing_select_store },
         { NULL, NULL }
     };
     return ctest_run("imap_session", cases);

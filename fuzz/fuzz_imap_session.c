@@ -6,7 +6,8 @@
  * size, then EOF.  Whatever the server says: bounded steps; every failure has a kind
  * (never "memory"), clean text and no password; streamed pieces are bounded by the
  * input; a dead session sends nothing more; every command line the client writes starts
- * with a tag (or is DONE, "*", a SASL answer or literal bytes). */
+ * with a tag (or is DONE, "*", a SASL answer or literal bytes); an untagged response
+ * handed out is owned by a command in flight that collects it, or by none. */
 #include "fuzz_common.h"
 
 #include "imap_int.h"
@@ -22,7 +23,22 @@ static uint32_t rng_next(uint32_t *x)
 enum { P_OPEN, P_SELECT, P_SEARCH, P_FETCH, P_APPEND, P_IDLE, P_WAIT, P_DONE, P_LOGOUT,
        P_END };
 
-static int begin(imap_session *s, int phase, int stream)
+/* The owner the session named for the response taken: a command in flight that
+ * collects it (imap_route.h), and no older one that does. */
+static int owner_ok(imap_session *s)
+{
+    const char *owner = imap_owner(s);
+    const imap_resp *r = imap_response(s);
+    size_t i;
+    for (i = 0; i < mv_cmds_count(&s->sent); i++) {
+        const mv_cmd *c = mv_cmds_at(&s->sent, i);
+        if (imap_route_collects(&s->routes[c->n % MV_CMDS_MAX], r))
+            return owner != NULL && strcmp(owner, c->tag) == 0;
+    }
+    return owner == NULL;
+}
+
+static int begin(imap_session *s, int phase, int stream, int exact)
 {
     imap_cmd c;
     imap_cmd_for(s, &c);
@@ -40,7 +56,9 @@ static int begin(imap_session *s, int phase, int stream)
     case P_FETCH:
         imap_cmd_atom(&c, "UID", 3);
         imap_cmd_atom(&c, "FETCH", 5);
-        imap_cmd_atom(&c, "1:*", 3);
+        /* any UID, or these ranges only */
+        if (exact) imap_cmd_atom(&c, "2:4,1,9", 7);
+        else imap_cmd_atom(&c, "1:*", 3);
         imap_cmd_open(&c);
         imap_cmd_atom(&c, "UID", 3);
         imap_cmd_atom(&c, "FLAGS", 5);
@@ -135,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 const imap_resp *rp = imap_response(s);
                 FZ_ASSERT(imap_take(s) == IMAP_TAKE_RESPONSE);
                 FZ_ASSERT(rp->kind == IMAP_UNTAGGED);
+                FZ_ASSERT(owner_ok(s));
             }
             continue;
         }
@@ -146,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (phase == P_DONE) {
                 r = imap_begin_done(s);
             } else if (phase < P_END) {
-                r = begin(s, phase, stream);
+                r = begin(s, phase, stream, (g & 4) != 0);
             } else {
                 goto done;
             }
@@ -168,7 +187,7 @@ failed:
             /* a refusal keeps the session: go on with the next command */
             phase++;
             if (phase == P_WAIT || phase == P_DONE) phase = P_LOGOUT;
-            if (begin(s, phase, stream) != MV_OK) goto done;
+            if (begin(s, phase, stream, (g & 4) != 0) != MV_OK) goto done;
         }
     }
     FZ_ASSERT(steps < max_steps);

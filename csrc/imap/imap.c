@@ -35,8 +35,10 @@ static void drop_cmd(imap_session *s)
 
 void imap_free(imap_session *s)
 {
+    size_t i;
     if (s == NULL) return;
     drop_cmd(s);
+    for (i = 0; i < MV_CMDS_MAX; i++) imap_route_free(&s->routes[i]);
     imap_parser_free(&s->parser);
     imap_events_free(&s->events);
     mv_buf_free(&s->capbuf);
@@ -232,6 +234,12 @@ int imapi_send(imap_session *s, imap_cmd *c, int internal, int cont)
         imap_cmd_free(c);
         return MV_ERROR;
     }
+    if (imap_route_set(&s->routes[s->sent.serial % MV_CMDS_MAX], c->buf.data, c->buf.len,
+                       &s->pp.err) != 0) {
+        mv_cmds_take_tag(&s->sent, e->tag, strlen(e->tag), NULL);
+        imap_cmd_free(c);
+        return MV_ERROR;
+    }
     drop_cmd(s);
     memcpy(s->tag, e->tag, sizeof s->tag);
     e->n = s->sent.serial;
@@ -335,6 +343,24 @@ static int ends_session(imap_session *s)
     return mv_fail_reply(&s->pp.err, MV_E_CLOSED, "the server ended the session", &s->last);
 }
 
+/* An untagged response goes to the oldest command in flight that collects it
+ * (imap_route.h), else to the event queue; the caller sees it either way. */
+static int hand_out(imap_session *s, const imap_resp *r)
+{
+    size_t i, n = mv_cmds_count(&s->sent);
+    s->take = IMAP_TAKE_RESPONSE;
+    for (i = 0; i < n; i++) {
+        const mv_cmd *c = mv_cmds_at(&s->sent, i);
+        if (imap_route_collects(&s->routes[c->n % MV_CMDS_MAX], r)) {
+            memcpy(s->owner, c->tag, sizeof s->owner);
+            return MV_HAVE_CHUNK;
+        }
+    }
+    s->owner[0] = '\0';
+    if (imap_events_add(&s->events, r) < 0) return imapi_fail(s, MV_E_MEMORY, "out of memory");
+    return MV_HAVE_CHUNK;
+}
+
 static int on_response(imap_session *s)
 {
     const imap_resp *r = imap_parser_response(&s->parser);
@@ -387,8 +413,7 @@ static int on_response(imap_session *s)
         return IMAPI_GOT;
     }
     if (s->internal) return IMAPI_GOT;
-    s->take = IMAP_TAKE_RESPONSE;
-    return MV_HAVE_CHUNK;
+    return hand_out(s, r);
 }
 
 int imapi_exchange(imap_session *s)
@@ -579,10 +604,9 @@ const char *imap_done_tag(const imap_session *s) { return s->done_tag; }
 size_t imap_in_flight(const imap_session *s) { return mv_cmds_count(&s->sent); }
 imap_events *imap_session_events(imap_session *s) { return &s->events; }
 
-int imap_keep_event(imap_session *s)
+const char *imap_owner(const imap_session *s)
 {
-    if (s->take != IMAP_TAKE_RESPONSE) return 0;
-    return imap_events_add(&s->events, imap_parser_response(&s->parser));
+    return s->take == IMAP_TAKE_RESPONSE && s->owner[0] != '\0' ? s->owner : NULL;
 }
 const imap_resp *imap_response(const imap_session *s) { return imap_parser_response(&s->parser); }
 

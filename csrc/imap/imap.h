@@ -5,10 +5,12 @@
  * completed by its tag (RFC 3501 §2.2.1).  While it runs, every untagged response the
  * session does not keep for itself (CAPABILITY, ENABLED) is handed to the caller:
  * step returns MV_HAVE_CHUNK and imap_take says what waits, a whole response
- * (imap_response) or a piece of a streamed literal (imap_chunk).  The caller sorts
- * them into the command's results and hands the rest back with imap_keep_event to the
- * session's event queue (imap_events.h), so nothing the server sends unasked is lost.  Synchronising literals wait for "+" (RFC 9051 §7.5); a refusal
- * instead of "+" completes the command.
+ * (imap_response) or a piece of a streamed literal (imap_chunk, for the oldest command
+ * in flight).  The session decides whose a response is (imap_route.h): imap_owner
+ * names the command in flight whose result it belongs to, or is NULL when no command
+ * collects it and the session has queued it in its event queue (imap_events.h), so
+ * nothing the server sends unasked is lost.  Synchronising literals wait for "+" (RFC
+ * 9051 §7.5); a refusal instead of "+" completes the command.
  *
  * BYE ends the session (kind closed) unless the command is LOGOUT.  A NO or BAD is a
  * failure of kind reply with the reply (status "NO"/"BAD", resp_code "TRYCREATE"...),
@@ -105,12 +107,13 @@ unsigned imap_caps(const imap_session *s);
 unsigned imap_enabled(const imap_session *s);
 const char *imap_capability_text(const imap_session *s, size_t *len);
 const char *imap_auth_used(const imap_session *s);
-/* The session's event queue (imap_events.h): untagged data no command claimed goes
- * there through imap_keep_event, and a tagged OK with [ALERT] by itself. */
+/* After MV_HAVE_CHUNK with a response: the tag of the command in flight that collects
+ * it (the oldest of those that do), or NULL when none does and it went to the event
+ * queue (when it is an event: EXISTS, EXPUNGE, FETCH, VANISHED, ALERT...). */
+const char *imap_owner(const imap_session *s);
+/* The session's event queue (imap_events.h): untagged data no command collects, and a
+ * tagged OK with [ALERT]. */
 imap_events *imap_session_events(imap_session *s);
-/* After MV_HAVE_CHUNK with a response the caller does not keep as the command's result:
- * queue it when it is an event (1), else drop it (0); -1 out of memory. */
-int imap_keep_event(imap_session *s);
 int imap_is_dead(const imap_session *s);
 int imap_is_tls(const imap_session *s);
 int imap_is_idling(const imap_session *s);

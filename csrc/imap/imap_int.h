@@ -4,6 +4,7 @@
 #define IMAP_INT_H
 
 #include "imap.h"
+#include "imap_route.h"
 #include "mv_cmds.h"
 #include "mv_open.h"
 #include "mv_sasl.h"
@@ -44,6 +45,8 @@ struct imap_session {
     char done_tag[MV_CMD_TAG_MAX];  /* the command the last tagged reply completed */
     char verbs[MV_CMDS_MAX][24];    /* each command's first word(s), for messages, by
                                      * its tag's serial (mv_cmd.n) */
+    imap_route routes[MV_CMDS_MAX]; /* what each collects, by the same serial */
+    char owner[MV_CMD_TAG_MAX];     /* the command the response taken answers; "": none */
     int reply_failed;           /* a NO/BAD was reported: the next step reads on */
     int xstate, cont, internal, stream, logout;
     size_t pos, next_lit;       /* bytes of cmd.buf gone out; next literal */

@@ -619,16 +619,23 @@ static int push_response(lua_State *L, imap_session *s, const imap_resp *r)
     return 1;
 }
 
-/* After "chunk": "response", table | "literal", bytes, key. */
+/* After "chunk": "response", table, owner | "literal", bytes, key.  owner is the tag
+ * of the command in flight whose result the response belongs to, or nil when none
+ * collects it (the core has queued it as an event); a response that cannot be read is
+ * "response", nil, message, kind. */
 static int l_take(lua_State *L)
 {
     limap *u = check_open(L);
     int what = imap_take(S(u));
     if (what == IMAP_TAKE_RESPONSE) {
         int n;
+        const char *owner = imap_owner(S(u));
         lua_pushliteral(L, "response");
         n = push_response(L, S(u), imap_response(S(u)));
-        return n + 1;
+        if (n != 1) return n + 1;
+        if (owner == NULL) lua_pushnil(L);
+        else lua_pushstring(L, owner);
+        return 3;
     }
     if (what == IMAP_TAKE_LITERAL) {
         size_t len;
@@ -774,17 +781,6 @@ static int l_search(lua_State *L)
     return push_sent(L, u, imap_begin_command(S(u), &c, 0));
 }
 
-/* s:_keep_event(): the response just taken is not the command's: queue it if it is an
- * event (true), else drop it (false). */
-static int l_keep_event(lua_State *L)
-{
-    limap *u = check_open(L);
-    int r = imap_keep_event(S(u));
-    if (r < 0) return luaL_error(L, "out of memory");
-    lua_pushboolean(L, r);
-    return 1;
-}
-
 /* s:take_events(): the queued events, oldest first, taken. */
 static int l_take_events(lua_State *L)
 {
@@ -851,7 +847,7 @@ static int l_folder(lua_State *L)
 static const luaL_Reg methods[] = {
     { "_begin_open", l_begin_open }, { "_command", l_command }, { "_wait", l_wait },
     { "_done", l_done }, { "_idling", l_idling }, { "_take", l_take },
-    { "_feed", l_feed }, { "_search", l_search }, { "_keep_event", l_keep_event },
+    { "_feed", l_feed }, { "_search", l_search },
     { "_next_event", l_next_event }, { "_event_count", l_event_count },
     { "_selected", l_selected }, { "folder", l_folder },
     { "_done_tag", l_done_tag }, { "_in_flight", l_in_flight },

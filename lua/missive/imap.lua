@@ -2,9 +2,9 @@
 -- The protocol lives in the C core (commands completed by tag, literals, the response
 -- grammar, the open sequence and login, the search compiler, the event queue); this
 -- module builds each command from typed arguments (the core quotes, encodes and checks
--- them), runs it through missive.driver (the same way for every transport), keeps the
--- untagged responses that are the command's result (the core queues the rest as
--- events), and adds the iterators.
+-- them), runs it through missive.driver (the same way for every transport), shapes the
+-- untagged responses the core hands to each command (the core decides whose they are
+-- and queues the rest as events), and adds the iterators.
 -- @module missive.imap
 local core = require "missive.core"
 local config = require "missive.config"
@@ -51,16 +51,21 @@ local function fail_all(t, ...)
   end
 end
 
-local function take_flight(t, tag)
+local function find_flight(t, tag)
   for i, f in ipairs(t.flight) do
-    if f.tag == tag then return table.remove(t.flight, i) end
+    if f.tag == tag then return f, i end
   end
 end
 
+local function take_flight(t, tag)
+  local _, i = find_flight(t, tag)
+  if i then return table.remove(t.flight, i) end
+end
+
 -- Reads until command e is answered.  Commands may be in flight together (pipelined):
--- an untagged response goes to the first whose o.data keeps it (else the core queues
--- it as an event), a streamed literal to the oldest one's o.sink, and each tagged reply
--- (the core says whose) settles its own command.
+-- an untagged response goes to the o.collect of the command the core names as its
+-- owner (none: the core queued it as an event), a streamed literal to the oldest one's
+-- o.sink, and each tagged reply (the core says whose) settles its own command.
 local function await(s, e)
   local t = st(s)
   while not e.res do
@@ -71,12 +76,9 @@ local function await(s, e)
       if what == "response" then
         if a == nil then
           head.late = head.late or { b, c } -- answered when its tagged reply comes
-        else
-          local kept = false
-          for _, f in ipairs(t.flight) do
-            if f.o.data and f.o.data(a) then kept = true break end
-          end
-          if not kept then s:_keep_event() end
+        elseif b then
+          local f = find_flight(t, b)
+          if f and f.o.collect then f.o.collect(a) end
         end
       elseif what == "literal" and head.o.sink and not head.late then
         local pok, serr = pcall(call_sink, head.o.sink, a)
@@ -127,8 +129,8 @@ local function drain(s)
 end
 
 -- Sends one command.  args: the typed arguments (see limap.c), or o.begin(), which
--- starts the command itself; o.data(r): true when an untagged response belongs to the
--- command's result; o.sink: streamed literals go to it; o.source: the bytes of an "L"
+-- starts the command itself; o.collect(r): adds an untagged response the core says is
+-- the command's to its result; o.sink: streamed literals go to it; o.source: the bytes of an "L"
 -- literal.  It goes at once while others are in flight when the core allows it
 -- (pipelined), else after they are answered.  @return the command in flight, or nil,
 -- message, kind[, reply]
@@ -253,7 +255,7 @@ function methods:select(name, opts)
   local info = { exists = 0, flags = {}, permanent_flags = {} }
   local verb = opts.readonly and "aEXAMINE" or "aSELECT"
   local res, err, kind, reply = run(self, { verb, mailbox_arg(name, "folder") }, {
-    data = function(r)
+    collect = function(r)
       if r.name == "EXISTS" then info.exists = r.number
       elseif r.name == "RECENT" then info.recent = r.number
       elseif r.name == "FLAGS" then info.flags = r.flags
@@ -261,9 +263,7 @@ function methods:select(name, opts)
       elseif r.code == "UIDNEXT" then info.uidnext = r.number
       elseif r.code == "HIGHESTMODSEQ" then info.highestmodseq = r.number
       elseif r.code == "UNSEEN" then info.unseen = r.number
-      elseif r.code == "PERMANENTFLAGS" then info.permanent_flags = r.list
-      else return false end
-      return true
+      elseif r.code == "PERMANENTFLAGS" then info.permanent_flags = r.list end
     end })
   if not res then
     if not self:is_closed() then self:_selected(nil) end
@@ -283,11 +283,9 @@ function methods:folders(pattern)
   check_open(self)
   local list = {}
   local res, err, kind, reply = run(self, { "aLIST", 's', "m" .. (pattern or "*") }, {
-    data = function(r)
-      if r.name ~= "LIST" then return false end
+    collect = function(r)
       list[#list + 1] = { name = r.mailbox, delimiter = r.delimiter, flags = r.flags,
                           special = r.special, raw = r.raw }
-      return true
     end })
   if not res then return nil, err, kind, reply end
   self:_fill_specials(list) -- by name where SPECIAL-USE said nothing (the core's table)
@@ -310,11 +308,9 @@ function methods:status(name)
   local args = { "aSTATUS", mailbox_arg(name, "folder") }
   for _, a in ipairs(self:_status_items()) do args[#args + 1] = a end
   local res, err, kind, reply = run(self, args, {
-    data = function(r)
-      if r.name ~= "STATUS" then return false end
+    collect = function(r)
       info = r
       r.name = nil
-      return true
     end })
   if not res then return nil, err, kind, reply end
   return info or {}
@@ -355,11 +351,7 @@ function methods:id(fields)
   end
   local info = {}
   local res, err, kind, reply = run(self, args, {
-    data = function(r)
-      if r.name ~= "ID" then return false end
-      info = r.fields or {}
-      return true
-    end })
+    collect = function(r) info = r.fields or {} end })
   if not res then return nil, err, kind, reply end
   return info
 end
@@ -390,10 +382,8 @@ function methods:search(c)
   local uids = {}
   local res, err, kind, reply = run(self, nil, {
     begin = function() return self:_search(c or {}) end,
-    data = function(r)
-      if r.name ~= "SEARCH" and r.name ~= "ESEARCH" then return false end
+    collect = function(r)
       for _, u in ipairs(r.uids or {}) do uids[#uids + 1] = u end
-      return true
     end })
   if not res then return nil, err, kind, reply end
   table.sort(uids)
@@ -424,22 +414,11 @@ local function fetch_start(s, uids, items)
   if type(items) ~= "table" then error("bad argument #2 to 'fetch' (items expected)", 3) end
   local list = s:_fetch_list(items)
   local out = {}
-  -- FETCH responses for other UIDs (flag changes another client made) are events.
-  local wanted
-  if type(uids) == "table" then
-    wanted = {}
-    for _, u in ipairs(uids) do wanted[u] = true end
-  elseif type(uids) == "number" then
-    wanted = { [uids] = true }
-  end
-  local o = { data = function(r)
-    if r.name ~= "FETCH" or r.uid == nil or (wanted and not wanted[r.uid]) then
-      return false
-    end
+  -- (FETCH responses for other UIDs, flag changes another client made, are events.)
+  local o = { collect = function(r)
     out[#out + 1] = fetched(r)
     r.seq = r.number
     r.number = nil
-    return true
   end }
   local cmds = {}
   for _, set in ipairs(uid_sets(uids)) do
@@ -480,10 +459,7 @@ function methods:fetch_part(uid, section, sink)
   local item, binary = self:_part_item(section)
   local got = false
   local res, err, kind, reply = run(self, { "aUID", "aFETCH", ("a%d"):format(uid), "a" .. item },
-    { sink = sink, data = function(r)
-        if r.name == "FETCH" and r.uid == uid then got = true return true end
-        return false
-      end })
+    { sink = sink, collect = function() got = true end })
   if not res then return nil, err, kind, reply end
   if not got then return nil, ("no message with UID %d"):format(uid), "reply" end
   if parts then return table.concat(parts), binary end
@@ -523,10 +499,7 @@ local function copy_or_move(s, verb, uids, folder)
     cmds[#cmds + 1] = { "aUID", "a" .. verb, "a" .. set, mailbox_arg(folder, "folder") }
   end
   local sent, err, kind, reply = run_all(s, cmds, {
-    data = function(r)
-      if r.code == "COPYUID" then add_map(map, r) any = true return true end
-      return false
-    end })
+    collect = function(r) add_map(map, r) any = true end })
   if not sent then return nil, err, kind, reply end
   for _, e in ipairs(sent) do
     if e.res[1].code == "COPYUID" then add_map(map, e.res[1]) any = true end
@@ -660,8 +633,7 @@ local function read_events(s, n0)
   while true do
     local r, err, kind, reply = drive_plain(s)
     if r == "chunk" then
-      local what, a = s:_take()
-      if what == "response" and a then s:_keep_event() end
+      -- (the core queued what it read as an event)
       if n0 and s:_event_count() > n0 then return "event" end
     elseif r == "done" then
       return "done"
